@@ -1,0 +1,4 @@
+bin_PROGRAMS += cli/trellis
+cli_trellis_SOURCES = cli/trellis.c
+cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
+cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS)

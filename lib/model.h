@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: object model
+ *
+ * A slice is one tenant's virtual network: routers (containers) joined by
+ * point-to-point links.  The model is what the spec parser produces and what
+ * the daemon realizes; it holds no kernel state.  See DESIGN.md.
+ *
+ * Names of slices, routers and interfaces follow [a-z][a-z0-9-]* (interfaces
+ * [a-z][a-z0-9]*), and every host-side name derived from them must fit
+ * IFNAMSIZ: see names.h for the derivation, done in exactly one place.
+ */
+#ifndef TRELLIS_MODEL_H
+#define TRELLIS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define TRL_NAME_MAX 15	   /* longest slice/router name */
+#define TRL_IFNAME_MAX 15  /* IFNAMSIZ - 1 */
+#define TRL_MAX_ROUTERS 1024
+#define TRL_MAX_LINKS 4096
+#define TRL_MAX_ADDRS 8	   /* per interface / loopback */
+#define TRL_MAX_DAEMONS 16
+
+struct trl_addr {
+	int family;		/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+	int prefixlen;
+	char text[64];		/* "10.0.0.1/24" as written (canonicalized) */
+};
+
+struct trl_limits {
+	double cpu;		/* cores (0.5 = half a core); 0 = unset */
+	uint64_t memory;	/* bytes; 0 = unset */
+	uint64_t pids;		/* 0 = unset */
+};
+
+/* Where a spec element came from, for errors after parsing. */
+struct trl_mark {
+	int line, col;		/* 1-based; 0 if unknown */
+};
+
+struct trl_router {
+	char name[TRL_NAME_MAX + 1];
+	char template_name[32];	/* "frr" (default), "plain", or another installed template */
+	char *config;		/* routing config text (frr.conf), inline or read from config-file; may be NULL */
+	char *config_file;	/* the config-file value as written, or NULL */
+	char daemons[TRL_MAX_DAEMONS][16]; /* FRR daemons besides zebra/staticd: "ospfd", "bgpd" ... */
+	size_t n_daemons;
+	struct trl_addr loopback[TRL_MAX_ADDRS];
+	size_t n_loopback;
+	struct trl_limits limits;	/* per-router; unset fields inherit router-defaults */
+	struct trl_mark mark;
+};
+
+struct trl_endpoint {
+	char router[TRL_NAME_MAX + 1];
+	char ifname[TRL_IFNAME_MAX + 1];
+	struct trl_addr addrs[TRL_MAX_ADDRS];	/* from the link's ipv4:/ipv6: lists */
+	size_t n_addrs;
+};
+
+struct trl_link {
+	struct trl_endpoint ep[2];
+	uint64_t rate;		/* bit/s, 0 = unshaped */
+	char name[64];		/* "r1:eth1-r2:eth1", derived */
+	struct trl_mark mark;
+};
+
+struct trl_slice {
+	char name[TRL_NAME_MAX + 1];
+	char owner[64];		/* user name or numeric uid as written; "" = the caller */
+	char *description;
+	struct trl_limits router_defaults;	/* router-defaults: limits: applied to every router */
+	struct trl_router *routers;
+	size_t n_routers;
+	struct trl_link *links;
+	size_t n_links;
+};
+
+void trl_slice_free(struct trl_slice *s);	/* frees contents and @s itself; NULL-safe */
+struct trl_router *trl_slice_router(const struct trl_slice *s, const char *name);
+/* Effective limits of a router (its own, else the slice's router-defaults). */
+struct trl_limits trl_router_limits(const struct trl_slice *s, const struct trl_router *r);
+
+/* Address helpers (lib/addr.c). */
+/* Parse "10.0.0.1/24" or "fd00::1/64"; the prefix length is required. -EINVAL if malformed. */
+int trl_addr_parse(const char *text, struct trl_addr *out);
+/* True if the two prefixes overlap (same family, one network contains the other). */
+int trl_addr_prefix_overlap(const struct trl_addr *a, const struct trl_addr *b);
+/* True if both addresses are in the same prefix (using a's prefix length). */
+int trl_addr_same_subnet(const struct trl_addr *a, const struct trl_addr *b);
+int trl_addr_equal(const struct trl_addr *a, const struct trl_addr *b);
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: units
+ *
+ * Rates and sizes written the way tc(8) and cgroups write them.
+ *   rates: "10mbit", "1gbit", "500kbit", "100bit", "1mbps" (bytes/s => x8),
+ *          decimal (k = 1000); "kibit", "mibit", "gibit" binary; a bare number is bit/s.
+ *   sizes: "64M", "1G", "512k", "4096" (bytes); binary (k = 1024), also "KiB/MiB/GiB", "kb/mb/gb".
+ */
+#ifndef TRELLIS_UNITS_H
+#define TRELLIS_UNITS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Parse a rate into bit/s. -EINVAL if malformed, -ERANGE if zero or above 1 Tbit/s. */
+int units_rate_parse(const char *text, uint64_t *bps);
+/* Format bit/s as tc does: "10Mbit", "1Gbit", "128Kbit", "100bit". */
+void units_rate_format(uint64_t bps, char *buf, size_t len);
+/* Parse a size into bytes. -EINVAL if malformed, -ERANGE if zero or absurd (> 1 PiB). */
+int units_size_parse(const char *text, uint64_t *bytes);
+void units_size_format(uint64_t bytes, char *buf, size_t len);
+
+#endif

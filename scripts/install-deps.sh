@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages trellis needs to build, run and test.
+# Usage: scripts/install-deps.sh          (as root; idempotent)
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential autoconf automake libtool pkg-config
+  # libraries
+  lxc lxc-dev libfyaml-dev libjansson-dev libsqlite3-dev
+  libnl-3-dev libnl-route-3-dev libcgroup-dev cgroup-tools libseccomp-dev
+  libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev
+  # runtime
+  frr uidmap iproute2 sqlite3
+  # tests and benchmarks
+  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Unprivileged containers: root needs subordinate uid/gid ranges for the slices.
+# trellis allocates 65536-wide ranges from this block (see trellisd(8)).
+for f in /etc/subuid /etc/subgid; do
+  touch "$f"
+  grep -q '^root:1000000:' "$f" || echo 'root:1000000:268435456' >>"$f"
+done
+echo "install-deps: done"

@@ -1,0 +1,27 @@
+# Unit tests: TAP programs linked against the real internal libraries.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+unit_cflags = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
+	tests/unit/test-proto tests/unit/test-bridge
+TESTS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
+	tests/unit/test-proto tests/unit/test-bridge
+
+tests_unit_test_spec_SOURCES = tests/unit/test-spec.c tests/unit/tap.h
+tests_unit_test_spec_CFLAGS = $(unit_cflags)
+tests_unit_test_spec_LDADD = lib/libtrellis.la
+tests_unit_test_units_SOURCES = tests/unit/test-units.c tests/unit/tap.h
+tests_unit_test_units_CFLAGS = $(unit_cflags)
+tests_unit_test_units_LDADD = lib/libtrellis.la
+tests_unit_test_names_SOURCES = tests/unit/test-names.c tests/unit/tap.h
+tests_unit_test_names_CFLAGS = $(unit_cflags)
+tests_unit_test_names_LDADD = lib/libtrellis.la
+tests_unit_test_proto_SOURCES = tests/unit/test-proto.c tests/unit/tap.h
+tests_unit_test_proto_CFLAGS = $(unit_cflags)
+tests_unit_test_proto_LDADD = lib/libtrellis.la
+tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h
+tests_unit_test_bridge_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
+tests_unit_test_bridge_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
+	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
+
+EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration
