@@ -1,1 +1,720 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: routers as LXC containers
+ *
+ * See container.h for the design.  container_prepare() writes everything a
+ * router needs under <lxcpath>/<name>/ (config + rootfs); container_start()
+ * hands it to liblxc.  Files in the private rootfs are owned by the slice's
+ * mapped root (uid_base), FRR's files by its mapped frr user.  Only a short
+ * allowlist of host /etc files is copied in (never passwd/shadow/ssh keys).
+ */
+#define LOG_MODULE "container"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <lxc/lxccontainer.h>
+#include <lxc/attach_options.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include "container.h"
+#include "log.h"
+#include "util.h"
+
+/* Inside-the-container ids of FRR's user and groups (our passwd/group). */
+#define FRR_UID 100
+#define FRR_GID 101
+#define FRRVTY_GID 102
+
+#define INIT_LXC "/usr/sbin/init.lxc"
+
+/* Host /etc entries safe to share: no credentials, keys or host identity. */
+static const char *const etc_allow[] = {
+	"profile", "bash.bashrc", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "protocols", "services",
+	"alternatives", "iproute2", "localtime", "os-release", "debian_version", "environment", "shells",
+	"terminfo", "vim", "login.defs", "security", "pam.d",
+};
+
+/* Capabilities routers keep (inside their user namespace).  FRR needs
+ * sys_admin for its privilege setup; mount & co. are denied by seccomp. */
+static const char caps_keep[] = "chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap "
+				"net_bind_service net_broadcast net_admin net_raw ipc_lock sys_chroot sys_admin "
+				"sys_resource audit_write";
+
+static const char seccomp_profile[] =
+	"2\n"
+	"denylist\n"
+	"[all]\n"
+	"# trellis router profile: no mounts, modules, kexec, BPF, perf, keyrings,\n"
+	"# userfaultfd, handle-based opens or new user namespaces.\n"
+	"mount errno 1\n"
+	"umount errno 1\n"
+	"umount2 errno 1\n"
+	"pivot_root errno 1\n"
+	"move_mount errno 1\n"
+	"open_tree errno 1\n"
+	"fsopen errno 1\n"
+	"fsconfig errno 1\n"
+	"fsmount errno 1\n"
+	"fspick errno 1\n"
+	"mount_setattr errno 1\n"
+	"init_module errno 1\n"
+	"finit_module errno 1\n"
+	"delete_module errno 1\n"
+	"kexec_load errno 1\n"
+	"kexec_file_load errno 1\n"
+	"open_by_handle_at errno 1\n"
+	"name_to_handle_at errno 1\n"
+	"bpf errno 1\n"
+	"perf_event_open errno 1\n"
+	"add_key errno 1\n"
+	"request_key errno 1\n"
+	"keyctl errno 1\n"
+	"userfaultfd errno 1\n"
+	"swapon errno 1\n"
+	"swapoff errno 1\n"
+	"acct errno 1\n"
+	"quotactl errno 1\n"
+	"syslog errno 1\n"
+	"settimeofday errno 1\n"
+	"clock_settime errno 1\n"
+	"clock_adjtime errno 1\n"
+	"adjtimex errno 1\n"
+	"lookup_dcookie errno 1\n"
+	"iopl errno 1\n"
+	"ioperm errno 1\n"
+	"# clone3 cannot be filtered by flags: ENOSYS makes libc fall back to clone\n"
+	"clone3 errno 38\n"
+	"unshare errno 1 [0,0x10000000,SCMP_CMP_MASKED_EQ,0x10000000]\n"
+	"clone errno 1 [0,0x10000000,SCMP_CMP_MASKED_EQ,0x10000000]\n";
+
+int container_write_seccomp(const char *path, struct trl_error *err)
+{
+	int r = util_write_file(path, seccomp_profile, sizeof(seccomp_profile) - 1, 0644);
+
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write seccomp profile '%s'", path);
+	return 0;
+}
+
+static int put_file(const char *root, const char *rel, const char *text, mode_t mode, uid_t uid, gid_t gid)
+{
+	char path[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	r = util_write_file(path, text, strlen(text), mode);
+	if (r < 0)
+		return r;
+	return lchown(path, uid, gid) < 0 ? -errno : 0;
+}
+
+static int put_dir(const char *root, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (chmod(path, mode) < 0)
+		return -errno;
+	return lchown(path, uid, gid) < 0 ? -errno : 0;
+}
+
+static int put_link(const char *root, const char *rel, const char *target, uid_t uid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (symlink(target, path) < 0 && errno != EEXIST)
+		return -errno;
+	return lchown(path, uid, uid) < 0 ? -errno : 0;
+}
+
+/* cp -a @src @dst, with every copy owned by @uid:@gid. */
+static int copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (lstat(src, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(src, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		unlink(dst);
+		if (symlink(target, dst) < 0)
+			return -errno;
+		return lchown(dst, uid, gid) < 0 ? -errno : 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d;
+		struct dirent *de;
+		int r = 0;
+
+		if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
+			return -errno;
+		if (lchown(dst, uid, gid) < 0)
+			return -errno;
+		d = opendir(src);
+		if (!d)
+			return -errno;
+		while (r == 0 && (de = readdir(d))) {
+			char s[PATH_MAX], t[PATH_MAX];
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(s, sizeof(s), "%s/%s", src, de->d_name);
+			snprintf(t, sizeof(t), "%s/%s", dst, de->d_name);
+			r = copy_tree(s, t, uid, gid);
+		}
+		closedir(d);
+		return r;
+	}
+	if (S_ISREG(st.st_mode)) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		int r = util_read_file(src, 64u << 20, &data, &len);
+
+		if (r < 0)
+			return r;
+		r = util_write_file(dst, data, len, st.st_mode & 0777);
+		if (r < 0)
+			return r;
+		return lchown(dst, uid, gid) < 0 ? -errno : 0;
+	}
+	return 0;	/* devices, fifos, sockets: never copied */
+}
+
+static int write_frr(const char *rootfs, const struct container_spec *cs)
+{
+	const struct trl_router *r = cs->router;
+	uid_t fu = cs->uid_base + FRR_UID;
+	gid_t fg = cs->uid_base + FRR_GID;
+	char buf[8192];
+	size_t n = 0;
+	FILE *f;
+	char *conf = NULL;
+	size_t conf_len = 0;
+	int ret;
+
+	n += snprintf(buf + n, sizeof(buf) - n,
+		      "# Written by trellisd from the slice spec. FRR daemons to run under watchfrr.\n"
+		      "# zebra and staticd always run.\n");
+	for (size_t i = 0; i < r->n_daemons; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s=yes\n", r->daemons[i]);
+	n += snprintf(buf + n, sizeof(buf) - n,
+		      "vtysh_enable=yes\n"
+		      "zebra_options=\"-A 127.0.0.1\"\n"
+		      "staticd_options=\"-A 127.0.0.1\"\n");
+	for (size_t i = 0; i < r->n_daemons; i++) {
+		int v6 = !strcmp(r->daemons[i], "ospf6d") || !strcmp(r->daemons[i], "ripngd") ||
+			 !strcmp(r->daemons[i], "pim6d");
+		n += snprintf(buf + n, sizeof(buf) - n, "%s_options=\"-A %s\"\n", r->daemons[i],
+			      v6 ? "::1" : "127.0.0.1");
+	}
+	ret = put_file(rootfs, "etc/frr/daemons", buf, 0640, fu, fg);
+	if (ret < 0)
+		return ret;
+
+	f = open_memstream(&conf, &conf_len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "! Written by trellisd for router '%s' of slice '%s'.\n"
+		   "frr defaults traditional\n"
+		   "hostname %s\n"
+		   "log file /var/log/frr/frr.log informational\n"
+		   "service integrated-vtysh-config\n"
+		   "!\n",
+		r->name, cs->slice, r->name);
+	if (r->config)
+		fputs(r->config, f);
+	fprintf(f, "\n!\nline vty\n!\n");
+	fclose(f);
+	ret = put_file(rootfs, "etc/frr/frr.conf", conf, 0640, fu, fg);
+	free(conf);
+	if (ret < 0)
+		return ret;
+	/* vtysh.conf comes from the template; FRR wants every file frr:frr. */
+	snprintf(buf, sizeof(buf), "%s/etc/frr/vtysh.conf", rootfs);
+	if (lchown(buf, fu, fg) < 0 && errno != ENOENT)
+		return -errno;
+	chmod(buf, 0640);
+	ret = put_dir(rootfs, "etc/frr", 0750, fu, fg);
+	if (ret < 0)
+		return ret;
+	ret = put_dir(rootfs, "var/log/frr", 0750, fu, fg);
+	if (ret < 0)
+		return ret;
+	ret = put_dir(rootfs, "var/tmp/frr", 0750, fu, fg);
+	if (ret < 0)
+		return ret;
+	return put_dir(rootfs, "var/lib/frr", 0750, fu, fg);
+}
+
+static void format_mac(char *buf, size_t len, const unsigned char m[6])
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static int write_config(const char *dir, const char *rootfs, const struct container_spec *cs)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "# Written by trellisd: router '%s' of slice '%s' (template '%s').\n", cs->router->name,
+		cs->slice, cs->tpl->name);
+	fprintf(f, "lxc.uts.name = %s\n", cs->router->name);
+	fprintf(f, "lxc.rootfs.path = dir:%s\n", rootfs);
+	fprintf(f, "lxc.idmap = u 0 %u 65536\nlxc.idmap = g 0 %u 65536\n", cs->uid_base, cs->uid_base);
+	fprintf(f, "lxc.mount.auto = proc:mixed sys:ro cgroup:mixed\n");
+	fprintf(f, "lxc.mount.entry = /usr usr none bind,ro,nosuid,nodev 0 0\n");
+	fprintf(f, "lxc.mount.entry = tmpfs run tmpfs rw,nosuid,nodev,mode=0755,size=16m 0 0\n");
+	fprintf(f, "lxc.mount.entry = tmpfs tmp tmpfs rw,nosuid,nodev,mode=1777,size=64m 0 0\n");
+	fprintf(f, "lxc.autodev = 1\nlxc.tty.max = 0\nlxc.pty.max = 64\n");
+	fprintf(f, "lxc.cap.keep = %s\n", caps_keep);
+	fprintf(f, "lxc.seccomp.profile = %s\n", cs->seccomp_path);
+	fprintf(f, "lxc.init.cmd = " INIT_LXC " --name=%s --quiet -- %s\n", cs->name, cs->tpl->boot);
+	fprintf(f, "lxc.signal.halt = SIGTERM\n");
+	fprintf(f, "lxc.sysctl.net.ipv4.ip_forward = 1\n");
+	fprintf(f, "lxc.sysctl.net.ipv6.conf.all.forwarding = 1\n");
+	fprintf(f, "lxc.cgroup.dir.container = trellis/%s/%s\n", cs->slice, cs->router->name);
+	fprintf(f, "lxc.cgroup.dir.monitor = trellis.monitor/%s.%s\n", cs->slice, cs->router->name);
+	fprintf(f, "lxc.cgroup.relative = 0\n");
+	cgroup_lxc_devices(f, cs->layout);
+	cgroup_lxc_limits(f, cs->layout, &cs->limits);
+	/* Outside the container dir, so a failed create leaves its log for the operator. */
+	fprintf(f, "lxc.log.file = %s/../log/%s.log\nlxc.log.level = WARN\n", cs->lxcpath, cs->name);
+	for (size_t i = 0; i < cs->n_ifs; i++) {
+		const struct container_if *ci = &cs->ifs[i];
+		char mac[32];
+
+		format_mac(mac, sizeof(mac), ci->mac);
+		fprintf(f, "lxc.net.%zu.type = veth\n", i);
+		fprintf(f, "lxc.net.%zu.name = %s\n", i, ci->ifname);
+		fprintf(f, "lxc.net.%zu.veth.pair = %s\n", i, ci->host);
+		fprintf(f, "lxc.net.%zu.hwaddr = %s\n", i, mac);
+		fprintf(f, "lxc.net.%zu.flags = up\n", i);
+		for (size_t a = 0; a < ci->n_addrs; a++)
+			fprintf(f, "lxc.net.%zu.%s.address = %s\n", i,
+				ci->addrs[a].family == AF_INET6 ? "ipv6" : "ipv4", ci->addrs[a].text);
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/config", dir);
+	r = util_write_file(path, text, len, 0640);
+	return r;
+}
+
+int container_prepare(const struct container_spec *cs, struct trl_error *err)
+{
+	static const char *const dirs[] = { "usr", "etc", "var", "var/log", "var/lib", "var/tmp", "var/cache",
+					    "var/spool", "run", "tmp", "dev", "proc", "sys", "root", "home", "mnt",
+					    "etc/trellis" };
+	static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+	char dir[PATH_MAX], rootfs[PATH_MAX], buf[4096], path[PATH_MAX];
+	uid_t u = cs->uid_base;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cs->lxcpath, cs->name);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	r = util_rm_rf(dir);
+	if (r < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/../log", cs->lxcpath);
+	util_mkdir_p(path, 0700);
+	snprintf(path, sizeof(path), "%s/../log/%s.log", cs->lxcpath, cs->name);
+	unlink(path);
+	r = util_mkdir_p(rootfs, 0755);
+	if (r < 0)
+		goto fail;
+	/* The mapped root must traverse it to reach rootfs/. */
+	chmod(dir, 0711);
+	if (lchown(rootfs, u, u) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if ((r = put_dir(rootfs, dirs[i], !strcmp(dirs[i], "root") ? 0700 : 0755, u, u)) < 0)
+			goto fail;
+	put_dir(rootfs, "tmp", 01777, u, u);
+	put_dir(rootfs, "var/tmp", 01777, u, u);
+	/* Debian 12 is merged-/usr: mirror the host's top-level symlinks. */
+	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++) {
+		char host[64], target[256];
+		ssize_t n;
+
+		snprintf(host, sizeof(host), "/%s", usr_links[i]);
+		n = readlink(host, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if ((r = put_link(rootfs, usr_links[i], target, u)) < 0)
+			goto fail;
+	}
+	put_link(rootfs, "var/run", "/run", u);
+	put_link(rootfs, "var/lock", "/run/lock", u);
+
+	for (size_t i = 0; i < ARRAY_SIZE(etc_allow); i++) {
+		char src[256];
+		struct stat st;
+
+		snprintf(src, sizeof(src), "/etc/%s", etc_allow[i]);
+		if (lstat(src, &st) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/etc/%s", rootfs, etc_allow[i]);
+		if ((r = copy_tree(src, path, u, u)) < 0)
+			goto fail;
+	}
+	snprintf(buf, sizeof(buf),
+		 "root:x:0:0:root:/root:/bin/bash\n"
+		 "frr:x:%d:%d:FRR routing suite:/nonexistent:/usr/sbin/nologin\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 FRR_UID, FRR_GID);
+	if ((r = put_file(rootfs, "etc/passwd", buf, 0644, u, u)) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nnogroup:x:65534:\n", FRR_GID,
+		 FRRVTY_GID);
+	if ((r = put_file(rootfs, "etc/group", buf, 0644, u, u)) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "%s\n", cs->router->name);
+	if ((r = put_file(rootfs, "etc/hostname", buf, 0644, u, u)) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost\n",
+		 cs->router->name);
+	if ((r = put_file(rootfs, "etc/hosts", buf, 0644, u, u)) < 0)
+		goto fail;
+	if ((r = put_file(rootfs, "etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
+			  0644, u, u)) < 0)
+		goto fail;
+	if ((r = put_file(rootfs, "etc/resolv.conf", "", 0644, u, u)) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "TRELLIS_SLICE=%s\nTRELLIS_ROUTER=%s\nTRELLIS_TEMPLATE=%s\n", cs->slice,
+		 cs->router->name, cs->tpl->name);
+	if ((r = put_file(rootfs, "etc/trellis/router", buf, 0644, u, u)) < 0)
+		goto fail;
+
+	snprintf(path, sizeof(path), "%s/rootfs", cs->tpl->dir);
+	if (access(path, F_OK) == 0 && (r = copy_tree(path, rootfs, u, u)) < 0)
+		goto fail;
+	if (cs->tpl->routing_frr && (r = write_frr(rootfs, cs)) < 0)
+		goto fail;
+	if ((r = write_config(dir, rootfs, cs)) < 0)
+		goto fail;
+	return 0;
+fail:
+	return trl_error_errno(err, TRL_EFAILED, -r, "cannot prepare rootfs '%s'", rootfs);
+}
+
+/* Last error line of a container's LXC log, for messages. */
+static void lxc_log_tail(const char *lxcpath, const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	char *last = NULL, *p, *save = NULL;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/../log/%s.log", lxcpath, name);
+	if (util_read_file(path, 1 << 20, &text, NULL) < 0)
+		return;
+	/* The first error is the cause; later ones are LXC unwinding. */
+	for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+		if (strstr(p, "ERROR")) {
+			log_warn("%s: %s", name, p);
+			if (!last)
+				last = p;
+		}
+	if (last) {
+		char *m = strstr(last, " - ");
+
+		snprintf(buf, len, "%s", m ? m + 3 : last);
+	}
+}
+
+/*
+ * liblxc 5.0's daemonized start moves the *calling* process into the
+ * container's monitor cgroup (the handler records the caller's pid before it
+ * forks).  So the start runs in a short-lived child of ours: the child lands
+ * in the monitor cgroup and exits, the daemon stays where it is.
+ */
+int container_start(struct container_spec *cs, struct trl_error *err)
+{
+	char why[512];
+	pid_t child;
+	int ws;
+
+	child = fork();
+	if (child < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
+	if (child == 0) {
+		struct lxc_container *c = lxc_container_new(cs->name, cs->lxcpath);
+		bool ok;
+
+		if (!c)
+			_exit(2);
+		c->want_daemonize(c, true);
+		c->want_close_all_fds(c, true);
+		ok = c->start(c, 0, NULL) && c->is_running(c);
+		_exit(ok ? 0 : 1);
+	}
+	while (waitpid(child, &ws, 0) < 0)
+		if (errno != EINTR)
+			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		lxc_log_tail(cs->lxcpath, cs->name, why, sizeof(why));
+		return trl_error_set(err, TRL_EFAILED, "container '%s' failed to start%s%s (log: %s/../log/%s.log)",
+				     cs->name, why[0] ? ": " : "", why, cs->lxcpath, cs->name);
+	}
+	{
+		struct lxc_container *c = lxc_container_new(cs->name, cs->lxcpath);
+
+		cs->init_pid = c && c->is_running(c) ? c->init_pid(c) : 0;
+		lxc_container_put(c);
+	}
+	if (cs->init_pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped right after starting (log: %s/../log/%s.log)",
+				     cs->name, cs->lxcpath, cs->name);
+	return 0;
+}
+
+/* 1 once init.lxc's child has exec'ed the boot command. */
+static int boot_running(pid_t init)
+{
+	char path[128], exe[PATH_MAX];
+	_cleanup_free_ char *kids = NULL;
+	char *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init, init);
+	if (util_read_file(path, 4096, &kids, NULL) < 0)
+		return 0;
+	for (char *k = strtok_r(kids, " \n", &save); k; k = strtok_r(NULL, " \n", &save)) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%s/exe", k);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n <= 0)
+			continue;
+		exe[n] = '\0';
+		if (strcmp(exe, INIT_LXC))
+			return 1;
+	}
+	return 0;
+}
+
+static int frr_running(pid_t init, const struct trl_router *r)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/zebra.pid", init);
+	if (access(path, F_OK) < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/staticd.pid", init);
+	if (access(path, F_OK) < 0)
+		return 0;
+	for (size_t i = 0; i < r->n_daemons; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/root/run/frr/%s.pid", init, r->daemons[i]);
+		if (access(path, F_OK) < 0)
+			return 0;
+	}
+	return 1;
+}
+
+int container_poll_ready(const struct container_spec *cs, struct trl_error *err)
+{
+	pid_t init = cs->init_pid;
+	char why[512], path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", init);
+	if (init <= 0 || access(path, F_OK) < 0) {
+		lxc_log_tail(cs->lxcpath, cs->name, why, sizeof(why));
+		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped while booting (template '%s', boot '%s')%s%s",
+				     cs->name, cs->tpl->name, cs->tpl->boot, why[0] ? ": " : "", why);
+	}
+	return boot_running(init) && (!cs->tpl->routing_frr || frr_running(init, cs->router));
+}
+
+/* Switch this thread into @pid's netns long enough to open a netlink socket there. */
+static int netns_socket(pid_t pid, struct nl_sock **out)
+{
+	char path[64];
+	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int target = -1;
+	struct nl_sock *sk;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || target < 0)
+		return -errno;
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	if (setns(target, CLONE_NEWNET) < 0) {
+		nl_socket_free(sk);
+		return -errno;
+	}
+	if (nl_connect(sk, NETLINK_ROUTE) < 0)
+		r = -EIO;
+	if (setns(self, CLONE_NEWNET) < 0)
+		abort(); /* a thread stuck in a tenant's netns must not go on */
+	if (r < 0) {
+		nl_socket_free(sk);
+		return r;
+	}
+	*out = sk;
+	return 0;
+}
+
+int container_set_loopback(const struct container_spec *cs, struct trl_error *err)
+{
+	const struct trl_router *rt = cs->router;
+	struct nl_sock *sk = NULL;
+	pid_t pid;
+	int r;
+
+	if (!rt->n_loopback)
+		return 0;
+	pid = cs->init_pid;
+	if (pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
+	r = netns_socket(pid, &sk);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
+				       rt->name);
+	for (size_t i = 0; i < rt->n_loopback; i++) {
+		struct rtnl_addr *a = rtnl_addr_alloc();
+		struct nl_addr *local = NULL;
+
+		if (!a || nl_addr_parse(rt->loopback[i].text, rt->loopback[i].family, &local) < 0) {
+			rtnl_addr_put(a);
+			nl_socket_free(sk);
+			return trl_error_set(err, TRL_EFAILED, "router '%s': loopback '%s': cannot build address",
+					     rt->name, rt->loopback[i].text);
+		}
+		rtnl_addr_set_ifindex(a, 1);	/* lo is always ifindex 1 in a new netns */
+		rtnl_addr_set_local(a, local);
+		rtnl_addr_set_prefixlen(a, rt->loopback[i].prefixlen);
+		r = rtnl_addr_add(sk, a, NLM_F_REPLACE);
+		nl_addr_put(local);
+		rtnl_addr_put(a);
+		if (r < 0 && r != -NLE_EXIST) {
+			nl_socket_free(sk);
+			return trl_error_set(err, TRL_EFAILED, "router '%s': loopback '%s': %s", rt->name,
+					     rt->loopback[i].text, nl_geterror(r));
+		}
+	}
+	nl_socket_free(sk);
+	return 0;
+}
+
+int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err)
+{
+	char dir[PATH_MAX];
+	struct lxc_container *c;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", lxcpath, name);
+	c = lxc_container_new(name, lxcpath);
+	if (c) {
+		if (c->is_running(c) && !c->stop(c)) {
+			lxc_container_put(c);
+			return trl_error_set(err, TRL_EFAILED, "container '%s' could not be stopped", name);
+		}
+		lxc_container_put(c);
+	}
+	r = util_rm_rf(dir);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot remove '%s'", dir);
+	if (!keep_log) {
+		snprintf(dir, sizeof(dir), "%s/../log/%s.log", lxcpath, name);
+		unlink(dir);
+	}
+	return 0;
+}
+
+const char *container_state(const char *lxcpath, const char *name, pid_t *pid)
+{
+	char path[PATH_MAX];
+	struct lxc_container *c;
+	const char *st = "stopped";
+
+	*pid = 0;
+	snprintf(path, sizeof(path), "%s/%s/config", lxcpath, name);
+	if (access(path, F_OK) < 0)
+		return "missing";
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		return "missing";
+	if (c->is_running(c)) {
+		st = "running";
+		*pid = c->init_pid(c);
+	}
+	lxc_container_put(c);
+	return st;
+}
+
+int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
+		   int *status, struct trl_error *err)
+{
+	pid_t child;
+	int ws;
+
+	child = fork();
+	if (child < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
+	if (child == 0) {
+		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"HOME=/root", "TERM=xterm", "USER=root", "LOGNAME=root", NULL };
+		lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
+		lxc_attach_command_t cmd = { .program = argv[0], .argv = (char **)argv };
+		struct lxc_container *c;
+		pid_t pid;
+		int st;
+
+		for (int i = 0; i < 3; i++)
+			if (fds[i] != i && dup2(fds[i], i) < 0)
+				_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		c = lxc_container_new(name, lxcpath);
+		if (!c || !c->is_running(c))
+			_exit(125);
+		o.env_policy = LXC_ATTACH_CLEAR_ENV;
+		o.extra_env_vars = env;
+		o.stdin_fd = 0;
+		o.stdout_fd = 1;
+		o.stderr_fd = 2;
+		if (tty)
+			o.attach_flags |= LXC_ATTACH_TERMINAL;
+		if (c->attach(c, lxc_attach_run_command, &cmd, &o, &pid) < 0)
+			_exit(127);
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				_exit(127);
+		if (WIFSIGNALED(st))
+			_exit(128 + WTERMSIG(st));
+		_exit(WEXITSTATUS(st));
+	}
+	while (waitpid(child, &ws, 0) < 0)
+		if (errno != EINTR)
+			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (*status == 125)
+		return trl_error_set(err, TRL_EFAILED, "router container '%s' is not running", name);
+	return 0;
+}

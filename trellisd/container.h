@@ -1,1 +1,73 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: routers as LXC containers
+ *
+ * Each router is an unprivileged LXC container (user namespace mapped onto
+ * the slice's 65536-wide subordinate uid range) on a shared-base rootfs:
+ * the host's /usr bind-mounted read-only, /bin /sbin /lib* symlinks into it,
+ * and a private /etc /var (on disk, from the template) and /run /tmp (tmpfs).
+ * Nothing is downloaded; a rootfs is a few dozen small files.
+ *
+ * Interfaces are LXC veths (lxc.net.N.veth.pair = the derived host name,
+ * host end left unattached for the fast path), addresses set by LXC.
+ * init.lxc is PID 1 (reaps orphans, forwards signals), the template's boot
+ * command PID 2; the frr template's boot starts watchfrr, which supervises
+ * zebra, staticd and the spec's daemons.  Seccomp and a capability allowlist
+ * are always on.
+ */
+#ifndef TRELLISD_CONTAINER_H
+#define TRELLISD_CONTAINER_H
+
+#include <sys/types.h>
+#include "cgroup.h"
+#include "error.h"
+#include "model.h"
+#include "template.h"
+
+struct container_if {
+	char ifname[16];
+	char host[16];
+	unsigned char mac[6];
+	const struct trl_addr *addrs;
+	size_t n_addrs;
+};
+
+struct container_spec {
+	const char *lxcpath;
+	char name[64];		/* container name */
+	const char *slice;
+	const struct trl_router *router;
+	const struct template *tpl;
+	unsigned uid_base;
+	const char *seccomp_path;
+	enum cgroup_layout layout;
+	struct trl_limits limits;
+	struct container_if ifs[64];
+	size_t n_ifs;
+	pid_t init_pid;		/* set by container_start */
+};
+
+/* Write rootfs and LXC config under <lxcpath>/<name>/. */
+int container_prepare(const struct container_spec *cs, struct trl_error *err);
+/* Start the container; returns once LXC reports it RUNNING. */
+int container_start(struct container_spec *cs, struct trl_error *err);
+/* Is the router up: its boot command runs (and, for FRR, every daemon has its
+ * pid file)?  1 ready, 0 not yet, <0 it stopped (err filled).  Non-blocking. */
+int container_poll_ready(const struct container_spec *cs, struct trl_error *err);
+/* Add the router's loopback addresses inside its netns. */
+int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
+/* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log
+ * (a failed create keeps it in <state>/log/ for the operator).  Idempotent. */
+int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err);
+/* "running", "stopped", or "missing"; *pid = init pid or 0. */
+const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
+/* Run argv inside the container with fds[0..2] as stdio (tty: allocate a pty
+ * in the container and proxy it).  Returns 0 and *status (exit code,
+ * 128+signal) or an error.  Runs in a forked child, so liblxc's state never
+ * touches the daemon's threads. */
+int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
+		   int *status, struct trl_error *err);
+/* The seccomp profile (LXC v2 syntax) every router gets. */
+int container_write_seccomp(const char *path, struct trl_error *err);
+
+#endif

@@ -1,2 +1,233 @@
-/* placeholder: being written */
-int main(void) { return 77; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellisd, the host daemon
+ *
+ * Parses options, prepares the state directory (SQLite, LXC path, seccomp
+ * profile), probes the host (cgroup layout, eBPF fast path), loads or adopts
+ * the pinned fast path and serves the control socket.  trellisd is the only
+ * trellis process that touches the kernel or LXC.
+ */
+#define LOG_MODULE "trellisd"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <lxc/lxccontainer.h>
+#include "bridge.h"
+#include "cgroup.h"
+#include "container.h"
+#include "log.h"
+#include "names.h"
+#include "store.h"
+#include "template.h"
+#include "trellisd.h"
+#include "util.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/trellis"
+
+struct daemon *g_daemon;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: trellisd [OPTIONS]\n"
+		"\n"
+		"The trellis host daemon: runs slices of virtual routers (LXC containers) joined\n"
+		"by virtual links, and serves the 'trellis' CLI on a Unix socket.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --state-dir DIR      state (SQLite, containers) [" DEFAULT_STATE_DIR "]\n"
+		"  -S, --socket PATH        control socket [" PROTO_DEFAULT_SOCKET "]\n"
+		"  -n, --node NAME          node name, also names the bpffs pin dir [hostname]\n"
+		"  -t, --template-path DIRS colon-separated template directories\n"
+		"                           [" TRL_DATADIR "/templates:" TRL_SRCDIR "/container-templates]\n"
+		"  -j, --parallel N         routers started at once [8]\n"
+		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
+		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
+		"      --syslog             log to syslog instead of stderr\n"
+		"  -h, --help               show this help\n"
+		"  -V, --version            show the version\n"
+		"\n"
+		"trellisd runs in the foreground; see trellisd(8).\n");
+}
+
+static int subuid_range(unsigned *start, unsigned *count)
+{
+	_cleanup_fclose_ FILE *f = fopen("/etc/subuid", "re");
+	char line[256];
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned s, c;
+
+		if (sscanf(line, "root:%u:%u", &s, &c) == 2 && c >= 2 * 65536) {
+			*start = s;
+			*count = c;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+json_t *node_info(struct daemon *d)
+{
+	enum cgroup_layout layout;
+	struct trl_error e = { 0 };
+	char templates[1024];
+
+	template_list(d->template_path, templates, sizeof(templates));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I}", "name", d->node_name,
+			 "version", PACKAGE_VERSION, "state_dir", d->state_dir, "socket", d->socket_path, "lxcpath",
+			 d->lxcpath, "cgroup_layout",
+			 cgroup_detect(&layout, &e) == 0 ? cgroup_layout_name(layout) : "unavailable", "fastpath",
+			 d->fastpath, "pin_dir", d->pin_dir, "templates", templates, "parallel", d->parallel,
+			 "liblxc", lxc_get_version(), "uid_start", (json_int_t)d->uid_start, "uid_count",
+			 (json_int_t)d->uid_count);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },	{ "socket", required_argument, NULL, 'S' },
+		{ "node", required_argument, NULL, 'n' },	{ "template-path", required_argument, NULL, 't' },
+		{ "parallel", required_argument, NULL, 'j' },	{ "uid-range", required_argument, NULL, 'u' },
+		{ "log-level", required_argument, NULL, 'l' },	{ "syslog", no_argument, NULL, 1 },
+		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	static struct daemon dm;
+	struct daemon *d = &dm;
+	struct trl_error err = { 0 };
+	enum cgroup_layout layout;
+	const char *uid_range = NULL;
+	int c;
+
+	g_daemon = d;
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s", DEFAULT_STATE_DIR);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", PROTO_DEFAULT_SOCKET);
+	snprintf(d->template_path, sizeof(d->template_path), "%s/templates:%s/container-templates", TRL_DATADIR,
+		 TRL_SRCDIR);
+	if (gethostname(d->node_name, sizeof(d->node_name) - 1) < 0 || !d->node_name[0])
+		snprintf(d->node_name, sizeof(d->node_name), "node");
+	d->parallel = 8;
+	pthread_mutex_init(&d->slice_lock, NULL);
+
+	while ((c = getopt_long(argc, argv, "s:S:n:t:j:u:l:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			snprintf(d->state_dir, sizeof(d->state_dir), "%s", optarg);
+			break;
+		case 'S':
+			snprintf(d->socket_path, sizeof(d->socket_path), "%s", optarg);
+			break;
+		case 'n':
+			if (!names_valid(optarg)) {
+				fprintf(stderr, "trellisd: --node: '%s' is not a valid name ([a-z][a-z0-9-]*, at most 15 characters)\n",
+					optarg);
+				return 2;
+			}
+			snprintf(d->node_name, sizeof(d->node_name), "%s", optarg);
+			break;
+		case 't':
+			snprintf(d->template_path, sizeof(d->template_path), "%s", optarg);
+			break;
+		case 'j':
+			d->parallel = atoi(optarg);
+			if (d->parallel < 1 || d->parallel > 64) {
+				fprintf(stderr, "trellisd: --parallel: '%s' is not a number from 1 to 64\n", optarg);
+				return 2;
+			}
+			break;
+		case 'u':
+			uid_range = optarg;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "debug"))
+				log_set_level(LOG_LVL_DEBUG);
+			else if (!strcmp(optarg, "info"))
+				log_set_level(LOG_LVL_INFO);
+			else if (!strcmp(optarg, "warn"))
+				log_set_level(LOG_LVL_WARN);
+			else if (!strcmp(optarg, "error"))
+				log_set_level(LOG_LVL_ERROR);
+			else {
+				fprintf(stderr, "trellisd: --log-level: '%s' is not debug, info, warn or error\n", optarg);
+				return 2;
+			}
+			break;
+		case 1:
+			log_use_syslog(1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("trellisd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "trellisd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
+		return 1;
+	}
+	if (uid_range) {
+		if (sscanf(uid_range, "%u:%u", &d->uid_start, &d->uid_count) != 2 || d->uid_count < 2 * 65536) {
+			fprintf(stderr, "trellisd: --uid-range: '%s' is not START:COUNT with COUNT >= 131072\n", uid_range);
+			return 2;
+		}
+	} else if (subuid_range(&d->uid_start, &d->uid_count) < 0) {
+		fprintf(stderr, "trellisd: no subordinate id range for root in /etc/subuid (need 'root:START:COUNT' "
+				"with COUNT >= 131072, and the same in /etc/subgid; scripts/install-deps.sh adds one)\n");
+		return 1;
+	}
+
+	snprintf(d->lxcpath, sizeof(d->lxcpath), "%s/lxc", d->state_dir);
+	snprintf(d->db_path, sizeof(d->db_path), "%s/trellis.db", d->state_dir);
+	snprintf(d->seccomp_path, sizeof(d->seccomp_path), "%s/seccomp.conf", d->state_dir);
+	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s/%s", BRIDGE_PIN_ROOT, d->node_name);
+	if (util_mkdir_p(d->lxcpath, 0711) < 0) {
+		fprintf(stderr, "trellisd: cannot create '%s': %s\n", d->lxcpath, strerror(errno));
+		return 1;
+	}
+	chmod(d->state_dir, 0711);
+	{
+		struct store *st;
+
+		if (store_open(d->db_path, &st, &err) < 0) {
+			fprintf(stderr, "trellisd: %s\n", err.msg);
+			return 1;
+		}
+		store_close(st);
+	}
+	if (container_write_seccomp(d->seccomp_path, &err) < 0 || cgroup_detect(&layout, &err) < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
+		return 1;
+	}
+	if (bridge_probe(&err) < 0 || bridge_open(d->pin_dir, &d->bridge, &err) < 0) {
+		snprintf(d->fastpath, sizeof(d->fastpath), "unavailable");
+		log_warn("fast path unavailable, slices with links will be refused: %s", err.msg);
+		trl_error_clear(&err);
+	} else {
+		snprintf(d->fastpath, sizeof(d->fastpath), "ebpf-tc");
+	}
+	log_info("trellisd %s: node '%s', cgroups %s, fast path %s, templates %s", PACKAGE_VERSION, d->node_name,
+		 cgroup_layout_name(layout), d->fastpath, d->template_path);
+	if (server_run(d, &err) < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
+		bridge_close(d->bridge);
+		return 1;
+	}
+	bridge_close(d->bridge);
+	return 0;
+}

@@ -1,1 +1,793 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: slices: realize, tear down, report
+ *
+ * A create runs in fixed steps, each reported to the client as progress:
+ *   validate  parse the spec (lib/spec.c) and check templates and FRR daemons
+ *   allocate  one SQLite transaction: slice row (state 'creating'), uid range, link keys
+ *   routers   prepare rootfs + start containers, several at once (d->parallel)
+ *   ready     wait until every router's boot command (and FRR daemons) run
+ *   links     join host veth ends in the fast path, apply link rates
+ * Any failure runs slice_teardown() — the same idempotent teardown as delete,
+ * derived from the spec alone — and removes the row, so nothing is left.
+ */
+#define LOG_MODULE "slice"
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include "bridge.h"
+#include "cgroup.h"
+#include "container.h"
+#include "log.h"
+#include "names.h"
+#include "shaper.h"
+#include "spec.h"
+#include "store.h"
+#include "template.h"
+#include "trellisd.h"
+#include "units.h"
+#include "util.h"
+
+#define READY_TIMEOUT_MS 60000
+#define READY_PER_ROUTER_MS 300
+
+struct plan {
+	struct daemon *d;
+	struct trl_slice *s;
+	unsigned uid_base;
+	enum cgroup_layout layout;
+	struct template *tpls;		/* per router */
+	struct container_spec *cs;	/* per router */
+	int keep_logs;			/* teardown after a failed create */
+};
+
+static void plan_free(struct plan *p)
+{
+	free(p->tpls);
+	free(p->cs);
+	trl_slice_free(p->s);
+	memset(p, 0, sizeof(*p));
+}
+
+static int files_resolver(void *ctx, const char *name, char **out)
+{
+	json_t *files = ctx, *v = files ? json_object_get(files, name) : NULL;
+
+	if (!v || !json_is_string(v))
+		return -ENOENT;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Fill names and interfaces; templates only when @need_templates (teardown must not depend on them). */
+static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, int need_templates, struct plan *p,
+		      struct trl_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	p->d = d;
+	p->s = s;
+	p->uid_base = uid_base;
+	if (cgroup_detect(&p->layout, err) < 0)
+		return -err->code;
+	p->tpls = calloc(s->n_routers, sizeof(*p->tpls));
+	p->cs = calloc(s->n_routers, sizeof(*p->cs));
+	if (!p->tpls || !p->cs)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	for (size_t i = 0; i < s->n_routers; i++) {
+		struct trl_router *r = &s->routers[i];
+		struct container_spec *cs = &p->cs[i];
+
+		if (need_templates) {
+			if (template_find(d->template_path, r->template_name, &p->tpls[i], err) < 0)
+				return trl_error_prefix(err, "router '%s'", r->name);
+			if (!p->tpls[i].routing_frr && (r->config || r->n_daemons))
+				return trl_error_set(err, TRL_EINVALID,
+						     "router '%s': template '%s' runs no routing stack, but the router has routing config",
+						     r->name, r->template_name);
+			for (size_t k = 0; k < r->n_daemons && p->tpls[i].routing_frr; k++) {
+				char bin[64];
+
+				snprintf(bin, sizeof(bin), "/usr/lib/frr/%s", r->daemons[k]);
+				if (access(bin, X_OK) < 0)
+					return trl_error_set(err, TRL_EINVALID,
+							     "router '%s': FRR daemon '%s' is not installed on this node (%s)",
+							     r->name, r->daemons[k], bin);
+			}
+		} else {
+			snprintf(p->tpls[i].name, sizeof(p->tpls[i].name), "%s", r->template_name);
+		}
+		cs->lxcpath = d->lxcpath;
+		names_container(cs->name, sizeof(cs->name), s->name, r->name);
+		cs->slice = s->name;
+		cs->router = r;
+		cs->tpl = &p->tpls[i];
+		cs->uid_base = uid_base;
+		cs->seccomp_path = d->seccomp_path;
+		cs->layout = p->layout;
+		cs->limits = trl_router_limits(s, r);
+		for (size_t l = 0; l < s->n_links; l++) {
+			for (int e = 0; e < 2; e++) {
+				struct trl_endpoint *ep = &s->links[l].ep[e];
+				struct container_if *ci;
+
+				if (strcmp(ep->router, r->name))
+					continue;
+				if (cs->n_ifs >= ARRAY_SIZE(cs->ifs))
+					return trl_error_set(err, TRL_EINVALID, "router '%s': more than %zu interfaces",
+							     r->name, ARRAY_SIZE(cs->ifs));
+				ci = &cs->ifs[cs->n_ifs++];
+				snprintf(ci->ifname, sizeof(ci->ifname), "%s", ep->ifname);
+				names_host_veth(ci->host, sizeof(ci->host), s->name, r->name, ep->ifname);
+				names_mac(ci->mac, s->name, r->name, ep->ifname);
+				ci->addrs = ep->addrs;
+				ci->n_addrs = ep->n_addrs;
+			}
+		}
+	}
+	return 0;
+}
+
+static void host_veth(const struct trl_slice *s, const struct trl_endpoint *ep, char buf[16])
+{
+	names_host_veth(buf, 16, s->name, ep->router, ep->ifname);
+}
+
+static void netdev_delete(const char *name)
+{
+	struct nl_sock *sk;
+	struct rtnl_link *l;
+
+	if (!if_nametoindex(name))
+		return;
+	sk = nl_socket_alloc();
+	if (!sk)
+		return;
+	if (nl_connect(sk, NETLINK_ROUTE) == 0 && (l = rtnl_link_alloc())) {
+		rtnl_link_set_name(l, name);
+		rtnl_link_delete(sk, l);
+		rtnl_link_put(l);
+	}
+	nl_socket_free(sk);
+}
+
+/* A tiny worker pool: run fn(ctx, i) for i in [0, n), @workers at a time. */
+struct pool {
+	atomic_size_t next;
+	size_t n;
+	void *ctx;
+	int (*fn)(void *ctx, size_t i, struct trl_error *err);
+	pthread_mutex_t lock;
+	int failed;
+	struct trl_error err;
+};
+
+static void *pool_worker(void *arg)
+{
+	struct pool *pl = arg;
+
+	for (;;) {
+		size_t i = atomic_fetch_add(&pl->next, 1);
+		struct trl_error e = { 0 };
+
+		if (i >= pl->n)
+			break;
+		pthread_mutex_lock(&pl->lock);
+		int stop = pl->failed;
+		pthread_mutex_unlock(&pl->lock);
+		if (stop)
+			break;
+		if (pl->fn(pl->ctx, i, &e) < 0) {
+			pthread_mutex_lock(&pl->lock);
+			if (!pl->failed) {
+				pl->failed = 1;
+				pl->err = e;
+			}
+			pthread_mutex_unlock(&pl->lock);
+		}
+	}
+	return NULL;
+}
+
+/* Returns 0 or the first failure (err filled).  With @keep_going all items run. */
+static int pool_run(size_t n, int workers, int (*fn)(void *, size_t, struct trl_error *), void *ctx,
+		    struct trl_error *err)
+{
+	struct pool pl = { .n = n, .ctx = ctx, .fn = fn, .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t th[64];
+	int nth = 0;
+
+	if (workers < 1)
+		workers = 1;
+	if ((size_t)workers > n)
+		workers = (int)n;
+	if (workers > 64)
+		workers = 64;
+	for (int i = 1; i < workers; i++)
+		if (pthread_create(&th[nth], NULL, pool_worker, &pl) == 0)
+			nth++;
+	pool_worker(&pl);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (pl.failed) {
+		*err = pl.err;
+		return -err->code;
+	}
+	return 0;
+}
+
+struct destroy_ctx {
+	struct plan *p;
+};
+
+static int destroy_one(void *ctx, size_t i, struct trl_error *err)
+{
+	struct plan *p = ctx;
+	struct trl_error e = { 0 };
+
+	if (container_destroy(p->d->lxcpath, p->cs[i].name, p->keep_logs, &e) < 0)
+		log_warn("slice '%s': %s", p->s->name, e.msg);
+	return 0;
+}
+
+/* Remove everything the plan could have built.  Idempotent; never fails half-way. */
+static void slice_teardown(struct plan *p)
+{
+	struct trl_slice *s = p->s;
+	struct trl_error e = { 0 };
+
+	for (size_t l = 0; l < s->n_links; l++) {
+		char a[16], b[16];
+
+		host_veth(s, &s->links[l].ep[0], a);
+		host_veth(s, &s->links[l].ep[1], b);
+		if (p->d->bridge && bridge_link_detach(p->d->bridge, a, b, &e) < 0)
+			log_warn("slice '%s': link '%s': %s", s->name, s->links[l].name, e.msg);
+	}
+	pool_run(s->n_routers, p->d->parallel, destroy_one, p, &e);
+	/* The kernel deletes a veth when its netns dies, but asynchronously: do not leave it to chance. */
+	for (size_t l = 0; l < s->n_links; l++)
+		for (int k = 0; k < 2; k++) {
+			char h[16];
+
+			host_veth(s, &s->links[l].ep[k], h);
+			netdev_delete(h);
+		}
+	cgroup_remove_slice(s->name);
+}
+
+struct start_ctx {
+	struct plan *p;
+	struct request_ctx *rq;
+	atomic_size_t done;
+};
+
+static int start_one(void *ctx, size_t i, struct trl_error *err)
+{
+	struct start_ctx *sc = ctx;
+	struct container_spec *cs = &sc->p->cs[i];
+
+	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0)
+		return trl_error_prefix(err, "router '%s'", cs->router->name);
+	request_progress(sc->rq, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
+			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->s->n_routers);
+	return 0;
+}
+
+static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *err)
+{
+	size_t n = p->s->n_routers, ready = 0;
+	char *done = calloc(n, 1);
+	long long waited = 0, limit = READY_TIMEOUT_MS + (long long)READY_PER_ROUTER_MS * n;
+
+	if (!done)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	while (ready < n) {
+		for (size_t i = 0; i < n; i++) {
+			int r;
+
+			if (done[i])
+				continue;
+			r = container_poll_ready(&p->cs[i], err);
+			if (r < 0) {
+				free(done);
+				return trl_error_prefix(err, "router '%s'", p->cs[i].router->name);
+			}
+			if (r > 0) {
+				done[i] = 1;
+				ready++;
+				request_progress(rq, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
+						 ready, n);
+			}
+		}
+		if (ready == n)
+			break;
+		if (waited > limit) {
+			for (size_t i = 0; i < n; i++)
+				if (!done[i]) {
+					trl_error_set(err, TRL_EFAILED, "router '%s': not running after %lld ms (%s)",
+						      p->cs[i].router->name, waited,
+						      p->tpls[i].routing_frr ? "FRR daemons did not all start"
+									     : "boot command did not start");
+					break;
+				}
+			free(done);
+			return -err->code;
+		}
+		usleep(20000);
+		waited += 20;
+	}
+	free(done);
+	for (size_t i = 0; i < n; i++) {
+		char cg[256];
+		struct container_spec *cs = &p->cs[i];
+
+		if (container_set_loopback(cs, err) < 0)
+			return -err->code;
+		names_cgroup(cg, sizeof(cg), p->s->name, cs->router->name);
+		if (cgroup_verify_limits(p->layout, cg, &cs->limits, err) < 0)
+			return trl_error_prefix(err, "router '%s': limits", cs->router->name);
+	}
+	return 0;
+}
+
+static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)
+{
+	struct trl_slice *s = p->s;
+
+	if (s->n_links && !p->d->bridge)
+		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable: %s",
+				     p->d->fastpath);
+	for (size_t l = 0; l < s->n_links; l++) {
+		struct trl_link *lk = &s->links[l];
+		char a[16], b[16];
+
+		host_veth(s, &lk->ep[0], a);
+		host_veth(s, &lk->ep[1], b);
+		/* redirect_peer skips the peer's egress qdisc: only for unshaped links. */
+		if (bridge_link_attach(p->d->bridge, a, b, lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
+			return trl_error_prefix(err, "link '%s'", lk->name);
+		if (lk->rate && (shaper_link_set_rate(a, lk->rate, err) < 0 || shaper_link_set_rate(b, lk->rate, err) < 0))
+			return trl_error_prefix(err, "link '%s'", lk->name);
+		request_progress(rq, "links", "link '%s' up (%zu/%zu)", lk->name, l + 1, s->n_links);
+	}
+	return 0;
+}
+
+/* Refuse a create whose host-side names are already taken (another instance, a leftover). */
+static int preflight(struct plan *p, struct trl_error *err)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < p->s->n_routers; i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->d->lxcpath, p->cs[i].name);
+		if (access(path, F_OK) == 0)
+			return trl_error_set(err, TRL_EEXIST, "router '%s': container directory '%s' already exists",
+					     p->cs[i].router->name, path);
+		for (size_t k = 0; k < p->cs[i].n_ifs; k++)
+			if (if_nametoindex(p->cs[i].ifs[k].host))
+				return trl_error_set(err, TRL_EEXIST,
+						     "router '%s': host interface '%s' already exists (another trellisd instance or a leftover)",
+						     p->cs[i].router->name, p->cs[i].ifs[k].host);
+	}
+	if (cgroup_slice_exists(p->s->name))
+		return trl_error_set(err, TRL_EEXIST, "cgroup 'trellis/%s' already exists (another trellisd instance?)",
+				     p->s->name);
+	return 0;
+}
+
+static int resolve_owner(struct request_ctx *rq, const char *owner, char *name, size_t len, uid_t *uid,
+			 struct trl_error *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	char *end;
+
+	if (!owner[0]) {
+		*uid = rq->uid;
+		if (getpwuid_r(rq->uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+			snprintf(name, len, "%s", res->pw_name);
+		else
+			snprintf(name, len, "%u", (unsigned)rq->uid);
+		return 0;
+	}
+	unsigned long v = strtoul(owner, &end, 10);
+	if (*end == '\0') {
+		*uid = (uid_t)v;
+		snprintf(name, len, "%s", owner);
+		if (getpwuid_r(*uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+			snprintf(name, len, "%s", res->pw_name);
+		return 0;
+	}
+	if (getpwnam_r(owner, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return trl_error_set(err, TRL_EINVALID, "owner: no user '%s' on this node", owner);
+	*uid = res->pw_uid;
+	snprintf(name, len, "%s", owner);
+	return 0;
+}
+
+static int require_root(struct request_ctx *rq, const char *what, struct trl_error *err)
+{
+	if (rq->uid != 0)
+		return trl_error_set(err, TRL_EPERM, "permission denied: only root may %s on this node", what);
+	return 0;
+}
+
+int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct trl_slice *s = NULL;
+	struct store *st = NULL;
+	struct store_slice row = { 0 };
+	struct plan p = { 0 };
+	const char **link_names = NULL;
+	struct start_ctx sc;
+	const char *step = "validate";
+	int r, inserted = 0;
+
+	if ((r = require_root(rq, "create slices", err)) < 0)
+		return r;
+	r = spec_parse(req->spec, req->spec_len, req->filename ? req->filename : "spec", files_resolver, req->files, &s,
+		       err);
+	if (r < 0)
+		return r;
+	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
+			 s->n_links);
+
+	pthread_mutex_lock(&d->slice_lock);
+	r = plan_build(d, s, 0, 1, &p, err);
+	s = NULL;	/* owned by the plan now */
+	if (r < 0)
+		goto out;
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		goto out;
+	if (store_slice_get(st, p.s->name, &row, err) == 0) {
+		store_slice_release(&row);
+		r = trl_error_set(err, TRL_EEXIST, "slice '%s' already exists", p.s->name);
+		goto out;
+	}
+	trl_error_clear(err);
+	if ((r = preflight(&p, err)) < 0)
+		goto out;
+
+	step = "allocate";
+	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
+	if ((r = resolve_owner(rq, p.s->owner, row.owner, sizeof(row.owner), &row.owner_uid, err)) < 0)
+		goto out;
+	row.spec = (char *)req->spec;
+	row.filename = (char *)(req->filename ? req->filename : "");
+	row.files = req->files;
+	link_names = calloc(p.s->n_links + 1, sizeof(*link_names));
+	for (size_t i = 0; link_names && i < p.s->n_links; i++)
+		link_names[i] = p.s->links[i].name;
+	r = store_slice_insert(st, &row, d->uid_start, d->uid_count, link_names, p.s->n_links, err);
+	row.spec = row.filename = NULL;
+	row.files = NULL;
+	if (r < 0)
+		goto out;
+	inserted = 1;
+	p.uid_base = row.uid_base;
+	for (size_t i = 0; i < p.s->n_routers; i++)
+		p.cs[i].uid_base = row.uid_base;
+	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
+			 p.s->n_links);
+
+	step = "routers";
+	sc = (struct start_ctx){ .p = &p, .rq = rq };
+	if ((r = pool_run(p.s->n_routers, d->parallel, start_one, &sc, err)) < 0)
+		goto rollback;
+	step = "ready";
+	if ((r = wait_ready(&p, rq, err)) < 0)
+		goto rollback;
+	step = "links";
+	if ((r = links_attach(&p, rq, err)) < 0)
+		goto rollback;
+	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
+		goto rollback;
+	store_event_add(st, p.s->name, "create", "slice created");
+	log_info("slice '%s' created: %zu routers, %zu links", p.s->name, p.s->n_routers, p.s->n_links);
+	trl_error_clear(err);
+	r = 0;
+	goto out;
+
+rollback:
+	{
+		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, err->msg);
+		request_progress(rq, "rollback", "create failed at step '%s': rolling back", step);
+		p.keep_logs = 1;
+		slice_teardown(&p);
+		if (inserted)
+			store_slice_remove(st, p.s->name, NULL);
+		trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
+	}
+out:
+	if (r < 0)
+		trl_error_set_step(err, step);
+	if (r == 0 && result) {
+		store_close(st);
+		st = NULL;
+		pthread_mutex_unlock(&d->slice_lock);
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s", p.s->name);
+		plan_free(&p);
+		free(link_names);
+		return slice_show(rq, name, result, err);
+	}
+	store_close(st);
+	pthread_mutex_unlock(&d->slice_lock);
+	trl_slice_free(s);
+	plan_free(&p);
+	free(link_names);
+	return r;
+}
+
+/* Load a slice's row and spec. */
+static int slice_load(struct store *st, const char *name, struct store_slice *row, struct trl_slice **s,
+		      struct trl_error *err)
+{
+	int r = store_slice_get(st, name, row, err);
+
+	if (r < 0)
+		return r;
+	r = spec_parse(row->spec, strlen(row->spec), row->filename, files_resolver, row->files, s, err);
+	if (r < 0) {
+		store_slice_release(row);
+		return trl_error_prefix(err, "slice '%s': stored spec no longer parses", name);
+	}
+	return 0;
+}
+
+int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	struct plan p = { 0 };
+	int r;
+
+	if ((r = require_root(rq, "delete slices", err)) < 0)
+		return r;
+	pthread_mutex_lock(&d->slice_lock);
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		goto out;
+	r = slice_load(st, name, &row, &s, err);
+	if (r == -TRL_ENOTFOUND) {
+		*result = json_pack("{s:s, s:b}", "name", name, "removed", 0);
+		trl_error_clear(err);
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	store_slice_set_state(st, name, "deleting", NULL);
+	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	r = plan_build(d, s, row.uid_base, 0, &p, err);
+	s = NULL;
+	store_slice_release(&row);
+	if (r < 0)
+		goto out;
+	slice_teardown(&p);
+	if ((r = store_slice_remove(st, name, err)) < 0)
+		goto out;
+	store_event_add(st, name, "delete", "slice deleted");
+	log_info("slice '%s' deleted", name);
+	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
+out:
+	plan_free(&p);
+	trl_slice_free(s);
+	store_close(st);
+	pthread_mutex_unlock(&d->slice_lock);
+	return r;
+}
+
+static json_t *limits_json(const struct trl_limits *l)
+{
+	return json_pack("{s:f, s:I, s:I}", "cpu", l->cpu, "memory", (json_int_t)l->memory, "pids",
+			 (json_int_t)l->pids);
+}
+
+int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	json_t *o, *routers, *links;
+	int r, degraded = 0;
+
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		return r;
+	r = slice_load(st, name, &row, &s, err);
+	store_close(st);
+	if (r < 0)
+		return r;
+	if (rq->uid != 0 && rq->uid != row.owner_uid) {
+		store_slice_release(&row);
+		trl_slice_free(s);
+		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+	}
+	routers = json_array();
+	links = json_array();
+	for (size_t i = 0; i < s->n_routers; i++) {
+		struct trl_router *rt = &s->routers[i];
+		struct trl_limits lim = trl_router_limits(s, rt);
+		char cname[64];
+		pid_t pid;
+		const char *state;
+		json_t *ifs = json_array(), *daemons = json_array();
+
+		names_container(cname, sizeof(cname), s->name, rt->name);
+		state = container_state(d->lxcpath, cname, &pid);
+		if (strcmp(state, "running"))
+			degraded = 1;
+		for (size_t k = 0; k < rt->n_daemons; k++)
+			json_array_append_new(daemons, json_string(rt->daemons[k]));
+		for (size_t l = 0; l < s->n_links; l++)
+			for (int e = 0; e < 2; e++) {
+				struct trl_endpoint *ep = &s->links[l].ep[e];
+				unsigned char mac[6];
+				char host[16], macs[32];
+				json_t *addrs = json_array();
+
+				if (strcmp(ep->router, rt->name))
+					continue;
+				host_veth(s, ep, host);
+				names_mac(mac, s->name, rt->name, ep->ifname);
+				snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+					 mac[3], mac[4], mac[5]);
+				for (size_t a = 0; a < ep->n_addrs; a++)
+					json_array_append_new(addrs, json_string(ep->addrs[a].text));
+				json_array_append_new(ifs, json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", ep->ifname,
+								     "host", host, "mac", macs, "addresses", addrs,
+								     "link", s->links[l].name));
+			}
+		json_t *lo = json_array();
+		for (size_t a = 0; a < rt->n_loopback; a++)
+			json_array_append_new(lo, json_string(rt->loopback[a].text));
+		json_array_append_new(routers,
+				      json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "name", rt->name,
+						"template", rt->template_name, "container", cname, "state", state, "pid",
+						(int)pid, "daemons", daemons, "limits", limits_json(&lim), "interfaces",
+						ifs, "loopback", lo));
+	}
+	for (size_t l = 0; l < s->n_links; l++) {
+		struct trl_link *lk = &s->links[l];
+		char a[16], b[16], ea[40], eb[40];
+		int up;
+
+		host_veth(s, &lk->ep[0], a);
+		host_veth(s, &lk->ep[1], b);
+		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
+		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
+		up = if_nametoindex(a) && if_nametoindex(b);
+		if (!up)
+			degraded = 1;
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:s}", "name", lk->name,
+						       "endpoints", ea, eb, "hosts", a, b, "rate",
+						       (json_int_t)lk->rate, "state", up ? "up" : "down"));
+	}
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:o, s:o}", "name", s->name, "owner", row.owner,
+		      "owner_uid", (json_int_t)row.owner_uid, "state",
+		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
+		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
+		      "routers", routers, "links", links);
+	store_slice_release(&row);
+	trl_slice_free(s);
+	if (!o)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	*result = o;
+	return 0;
+}
+
+int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
+{
+	struct store *st = NULL;
+	char **names = NULL;
+	json_t *arr = json_array();
+	int n, r;
+
+	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+		return r;
+	n = store_slice_names(st, &names, err);
+	for (int i = 0; i < n; i++) {
+		struct store_slice row;
+		struct trl_slice *s = NULL;
+
+		if (slice_load(st, names[i], &row, &s, err) < 0) {
+			trl_error_clear(err);
+			continue;
+		}
+		if (rq->uid == 0 || rq->uid == row.owner_uid)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "name", row.name,
+							     "owner", row.owner, "owner_uid",
+							     (json_int_t)row.owner_uid, "state", row.state, "routers",
+							     (json_int_t)s->n_routers, "links", (json_int_t)s->n_links,
+							     "created", (json_int_t)row.created));
+		store_slice_release(&row);
+		trl_slice_free(s);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	store_close(st);
+	*result = json_pack("{s:o}", "slices", arr);
+	return 0;
+}
+
+int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	char cname[64];
+	char **argv = NULL;
+	size_t n;
+	pid_t pid;
+	int r, status = 0;
+
+	if ((r = require_root(rq, "log into routers", err)) < 0)
+		return r;
+	if (rq->nfds != 3)
+		return trl_error_set(err, TRL_EPROTO, "slice.exec needs the client's stdin, stdout and stderr (3 fds), got %zu",
+				     rq->nfds);
+	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+		return r;
+	r = slice_load(st, req->name, &row, &s, err);
+	store_close(st);
+	if (r < 0)
+		return r;
+	store_slice_release(&row);
+	if (!trl_slice_router(s, req->router)) {
+		trl_slice_free(s);
+		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", req->name, req->router);
+	}
+	names_container(cname, sizeof(cname), s->name, req->router);
+	trl_slice_free(s);
+	if (strcmp(container_state(rq->d->lxcpath, cname, &pid), "running"))
+		return trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' is not running", req->router,
+				     req->name);
+	n = json_array_size(req->argv);
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		argv[i] = (char *)json_string_value(json_array_get(req->argv, i));
+	r = container_exec(rq->d->lxcpath, cname, argv, rq->fds, req->tty, &status, err);
+	free(argv);
+	if (r < 0)
+		return r;
+	*result = json_pack("{s:i}", "exit", status);
+	return 0;
+}
+
+void slice_node_cleanup(struct daemon *d)
+{
+	struct store *st = NULL;
+	struct trl_error e = { 0 };
+	char **names = NULL;
+	int n;
+
+	if (store_open(d->db_path, &st, &e) < 0)
+		return;
+	n = store_slice_names(st, &names, &e);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	store_close(st);
+	if (n == 0 && d->bridge) {
+		bridge_close(d->bridge);
+		d->bridge = NULL;
+		if (bridge_unpin(d->pin_dir, &e) < 0)
+			log_warn("%s", e.msg);
+		else
+			log_info("no slices left: fast-path pins '%s' removed", d->pin_dir);
+	}
+}

@@ -1,1 +1,360 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: state store (SQLite)
+ *
+ * See store.h.  Schema version lives in PRAGMA user_version; allocations are
+ * made inside BEGIN IMMEDIATE transactions so two threads (or two processes
+ * sharing a state dir by mistake) can never take the same uid range or key.
+ */
+#define LOG_MODULE "store"
+#include <sqlite3.h>
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA foreign_keys=ON;"
+	"CREATE TABLE IF NOT EXISTS slices("
+	"  name TEXT PRIMARY KEY,"
+	"  owner TEXT NOT NULL,"
+	"  owner_uid INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  filename TEXT NOT NULL,"
+	"  files TEXT NOT NULL,"
+	"  uid_index INTEGER NOT NULL UNIQUE,"
+	"  uid_base INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS links("
+	"  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  key INTEGER NOT NULL UNIQUE,"
+	"  PRIMARY KEY(slice, name));"
+	"CREATE TABLE IF NOT EXISTS events("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  slice TEXT,"
+	"  kind TEXT NOT NULL,"
+	"  message TEXT NOT NULL);"
+	"PRAGMA user_version=1;";
+
+static int db_error(struct store *st, struct trl_error *err, const char *what)
+{
+	return trl_error_set(err, TRL_EFAILED, "state store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+int store_open(const char *path, struct store **out, struct trl_error *err)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	char *msg = NULL;
+
+	if (!st)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		int r = trl_error_set(err, TRL_EFAILED, "state store: cannot open '%s': %s", path,
+				      st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		sqlite3_close(st->db);
+		free(st);
+		return r;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = trl_error_set(err, TRL_EFAILED, "state store: schema: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		store_close(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static int exec_simple(struct store *st, const char *sql, struct trl_error *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = trl_error_set(err, TRL_EFAILED, "state store: %s: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+/* Smallest integer >= @lo not present in column @col of @table (a "free slot" query). */
+static int first_free(struct store *st, const char *sql, long long lo, long long *out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_int64(q, 1, lo);
+	rc = sqlite3_step(q);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : lo;
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st, err, "allocate");
+	return 0;
+}
+
+int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
+		       const char *const *link_names, size_t n_links, struct trl_error *err)
+{
+	_cleanup_free_ char *files = NULL;
+	sqlite3_stmt *q = NULL;
+	long long idx, key;
+	int r;
+
+	r = exec_simple(st, "BEGIN IMMEDIATE", err);
+	if (r < 0)
+		return r;
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM slices WHERE name = ?", -1, &q, NULL) != SQLITE_OK) {
+		r = db_error(st, err, "prepare");
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		r = trl_error_set(err, TRL_EEXIST, "slice '%s' already exists", s->name);
+		goto rollback;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+
+	/* uid ranges are 65536 wide; index 0 is never used (it would map host uid_start). */
+	r = first_free(st,
+		       "SELECT MIN(a.uid_index + 1) FROM (SELECT ? - 1 AS uid_index UNION SELECT uid_index FROM slices) a "
+		       "WHERE a.uid_index + 1 NOT IN (SELECT uid_index FROM slices)",
+		       1, &idx, err);
+	if (r < 0)
+		goto rollback;
+	if ((unsigned long long)(idx + 1) * 65536ULL > uid_count) {
+		r = trl_error_set(err, TRL_ELIMIT,
+				  "out of subordinate uid ranges: root's range %u:%u holds %u slices (widen it in /etc/subuid and /etc/subgid)",
+				  uid_start, uid_count, uid_count / 65536 - 1);
+		goto rollback;
+	}
+	s->uid_base = uid_start + (unsigned)idx * 65536u;
+	s->created = time(NULL);
+	files = json_dumps(s->files ? s->files : json_object(), JSON_COMPACT);
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO slices(name, owner, owner_uid, state, spec, filename, files, uid_index, uid_base, created) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		r = db_error(st, err, "prepare");
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, s->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, s->owner_uid);
+	sqlite3_bind_text(q, 4, "creating", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, s->spec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, s->filename ? s->filename : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, files ? files : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, idx);
+	sqlite3_bind_int64(q, 9, s->uid_base);
+	sqlite3_bind_int64(q, 10, s->created);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_error(st, err, "insert slice");
+		goto rollback;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+
+	for (size_t i = 0; i < n_links; i++) {
+		/* Keys are node-wide unique and never 0 (a GRE key of 0 reads as "no key" to people). */
+		r = first_free(st,
+			       "SELECT MIN(a.key + 1) FROM (SELECT ? - 1 AS key UNION SELECT key FROM links) a "
+			       "WHERE a.key + 1 NOT IN (SELECT key FROM links)",
+			       1, &key, err);
+		if (r < 0)
+			goto rollback;
+		if (key > 0xffffffffLL) {
+			r = trl_error_set(err, TRL_ELIMIT, "out of link keys");
+			goto rollback;
+		}
+		if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key) VALUES(?,?,?)", -1, &q, NULL) !=
+		    SQLITE_OK) {
+			r = db_error(st, err, "prepare");
+			goto rollback;
+		}
+		sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, link_names[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, key);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			r = db_error(st, err, "insert link");
+			goto rollback;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	return exec_simple(st, "COMMIT", err);
+
+rollback:
+	sqlite3_finalize(q);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET state = ? WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "update slice");
+}
+
+static char *col_dup(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	_cleanup_free_ char *files = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT name, owner, owner_uid, state, spec, filename, files, uid_base, created "
+			       "FROM slices WHERE name = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		if (rc == SQLITE_DONE)
+			return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+		return db_error(st, err, "read slice");
+	}
+	snprintf(out->name, sizeof(out->name), "%s", sqlite3_column_text(q, 0));
+	snprintf(out->owner, sizeof(out->owner), "%s", sqlite3_column_text(q, 1));
+	out->owner_uid = sqlite3_column_int64(q, 2);
+	snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(q, 3));
+	out->spec = col_dup(q, 4);
+	out->filename = col_dup(q, 5);
+	files = col_dup(q, 6);
+	out->uid_base = sqlite3_column_int64(q, 7);
+	out->created = sqlite3_column_int64(q, 8);
+	sqlite3_finalize(q);
+	out->files = json_loads(files ? files : "{}", 0, NULL);
+	if (!out->spec || !out->filename || !out->files) {
+		store_slice_release(out);
+		return trl_error_set(err, TRL_EFAILED, "state store: slice '%s': corrupt row", name);
+	}
+	return 0;
+}
+
+void store_slice_release(struct store_slice *s)
+{
+	free(s->spec);
+	free(s->filename);
+	json_decref(s->files);
+	s->spec = s->filename = NULL;
+	s->files = NULL;
+}
+
+int store_slice_remove(struct store *st, const char *name, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM slices WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "delete slice");
+}
+
+int store_slice_names(struct store *st, char ***names, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	size_t n = 0, cap = 16;
+	char **v = calloc(cap, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "SELECT name FROM slices ORDER BY name", -1, &q, NULL) != SQLITE_OK) {
+		free(v);
+		return db_error(st, err, "prepare");
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n + 1 >= cap) {
+			char **nv = realloc(v, cap * 2 * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap *= 2;
+		}
+		v[n++] = col_dup(q, 0);
+		v[n] = NULL;
+	}
+	sqlite3_finalize(q);
+	v[n] = NULL;
+	*names = v;
+	return (int)n;
+}
+
+int store_link_key(struct store *st, const char *slice, const char *link, uint32_t *key, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key FROM links WHERE slice = ? AND name = ?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, link, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	*key = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW)
+		return trl_error_set(err, TRL_ENOTFOUND, "no key for link '%s' of slice '%s'", link, slice);
+	return 0;
+}
+
+int store_event_add(struct store *st, const char *slice, const char *kind, const char *message)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO events(time, slice, kind, message) VALUES(?,?,?,?)", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, time(NULL));
+	sqlite3_bind_text(q, 2, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, message, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

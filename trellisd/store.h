@@ -1,1 +1,53 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: state store (SQLite)
+ *
+ * Desired state: one row per slice holding the spec exactly as submitted
+ * (plus the config files the client attached), the owner, the allocated
+ * subordinate uid range and a lifecycle state; one row per link holding its
+ * allocated tunnel key.  Everything else about a slice (routers, interfaces,
+ * host-side names) is derived from the spec, never stored twice.
+ * WAL mode; each thread opens its own connection (store_open).
+ */
+#ifndef TRELLISD_STORE_H
+#define TRELLISD_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "error.h"
+
+struct store;
+
+struct store_slice {
+	char name[64];
+	char owner[64];
+	uid_t owner_uid;
+	char state[16];		/* creating, ready, deleting */
+	char *spec;
+	char *filename;
+	json_t *files;		/* object name -> text */
+	unsigned uid_base;
+	int64_t created;
+};
+
+int store_open(const char *path, struct store **out, struct trl_error *err);
+void store_close(struct store *st);
+
+/* Insert a new slice row in state 'creating', allocating a uid range (index
+ * from [1, uid_count/65536)) and one key per link name, in one transaction.
+ * -TRL_EEXIST if the name is taken, -TRL_ELIMIT when out of ranges. */
+int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
+		       const char *const *link_names, size_t n_links, struct trl_error *err);
+int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err);
+/* 0 found, -TRL_ENOTFOUND, or another error. */
+int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err);
+void store_slice_release(struct store_slice *s);
+/* Delete the slice row and its links. Missing is success. */
+int store_slice_remove(struct store *st, const char *name, struct trl_error *err);
+/* Names of all slices (NULL-terminated, free with spec_free_names-style loop). */
+int store_slice_names(struct store *st, char ***names, struct trl_error *err);
+int store_link_key(struct store *st, const char *slice, const char *link, uint32_t *key, struct trl_error *err);
+int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
+
+#endif

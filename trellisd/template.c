@@ -1,1 +1,122 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: container templates
+ *
+ * See template.h.  template.conf is "key = value" lines; '#' starts a comment.
+ * Unknown keys are errors so a typo in a template is not silently ignored.
+ */
+#define LOG_MODULE "template"
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "log.h"
+#include "names.h"
+#include "template.h"
+#include "util.h"
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_conf(const char *file, struct template *t, struct trl_error *err)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	char line[1024];
+	int lineno = 0;
+
+	if (!f)
+		return trl_error_errno(err, TRL_EINVALID, errno, "template '%s': cannot read '%s'", t->name, file);
+	while (fgets(line, sizeof(line), f)) {
+		char *key, *val, *eq;
+
+		lineno++;
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq)
+			return trl_error_set(err, TRL_EINVALID, "%s:%d: expected 'key = value'", file, lineno);
+		*eq = '\0';
+		val = trim(eq + 1);
+		key = trim(key);
+		if (!strcmp(key, "description"))
+			snprintf(t->description, sizeof(t->description), "%s", val);
+		else if (!strcmp(key, "routing")) {
+			if (strcmp(val, "frr") && strcmp(val, "none"))
+				return trl_error_set(err, TRL_EINVALID, "%s:%d: routing: '%s' is not 'frr' or 'none'",
+						     file, lineno, val);
+			t->routing_frr = !strcmp(val, "frr");
+		} else if (!strcmp(key, "boot")) {
+			if (val[0] != '/')
+				return trl_error_set(err, TRL_EINVALID, "%s:%d: boot: '%s' is not an absolute path",
+						     file, lineno, val);
+			snprintf(t->boot, sizeof(t->boot), "%s", val);
+		} else
+			return trl_error_set(err, TRL_EINVALID, "%s:%d: unknown key '%s'", file, lineno, key);
+	}
+	if (!t->boot[0])
+		return trl_error_set(err, TRL_EINVALID, "%s: 'boot' is missing", file);
+	return 0;
+}
+
+int template_find(const char *path, const char *name, struct template *out, struct trl_error *err)
+{
+	_cleanup_free_ char *copy = strdup(path ? path : "");
+	char *save = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!names_valid(name))
+		return trl_error_set(err, TRL_EINVALID, "template '%s': not a valid template name", name);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char conf[4200];
+		struct stat st;
+
+		snprintf(out->dir, sizeof(out->dir), "%s/%s", dir, name);
+		snprintf(conf, sizeof(conf), "%s/template.conf", out->dir);
+		if (stat(conf, &st) < 0)
+			continue;
+		return parse_conf(conf, out, err);
+	}
+	return trl_error_set(err, TRL_EINVALID, "template '%s' is not installed (template path: %s)", name,
+			     path);
+}
+
+void template_list(const char *path, char *buf, size_t len)
+{
+	_cleanup_free_ char *copy = strdup(path ? path : "");
+	char *save = NULL;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			char conf[4400];
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(conf, sizeof(conf), "%s/%s/template.conf", dir, de->d_name);
+			if (stat(conf, &st) < 0)
+				continue;
+			used += snprintf(buf + used, used < len ? len - used : 0, "%s%s", used ? "," : "", de->d_name);
+		}
+		closedir(d);
+	}
+}

@@ -1,1 +1,74 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellisd internals
+ *
+ * struct daemon is the one process-wide context: options, the fast path, the
+ * template path and the lock that serializes slice changes.  Each client
+ * connection is served by its own thread (server.c); slice.c realizes and
+ * tears down slices; store.c keeps desired state in SQLite; container.c runs
+ * routers as LXC containers; cgroup.c knows the host's cgroup layout.
+ */
+#ifndef TRELLISD_H
+#define TRELLISD_H
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "error.h"
+#include "proto.h"
+
+struct bridge;
+
+struct daemon {
+	char node_name[64];
+	char state_dir[4096];
+	char socket_path[4096];
+	char lxcpath[4096];	/* <state_dir>/lxc */
+	char db_path[4096];	/* <state_dir>/trellis.db */
+	char seccomp_path[4096];
+	char template_path[8192];	/* colon-separated directories */
+	char pin_dir[4096];	/* /sys/fs/bpf/trellis/<node> */
+	unsigned uid_start, uid_count;	/* root's subordinate range used for slices */
+	int parallel;		/* routers started at once */
+	struct bridge *bridge;
+	char fastpath[64];	/* "ebpf" or "unavailable: ..." */
+	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
+	volatile int stopping;
+};
+
+extern struct daemon *g_daemon;
+
+/* A client request being served: replies and progress go to conn_fd. */
+struct request_ctx {
+	struct daemon *d;
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int fds[3];		/* passed fds (slice.exec), -1 if none */
+	size_t nfds;
+	pthread_mutex_t lock;	/* progress may come from several worker threads */
+	int gone;		/* client went away: stop sending */
+};
+
+/* Send a progress event to the client of @rq (best effort). */
+void request_progress(struct request_ctx *rq, const char *step, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* server.c: serve the control socket until SIGTERM/SIGINT. */
+int server_run(struct daemon *d, struct trl_error *err);
+/* main.c: the node.show result. */
+json_t *node_info(struct daemon *d);
+
+/* slice.c */
+int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+		 struct trl_error *err);
+int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
+int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
+int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err);
+int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+	       struct trl_error *err);
+/* Remove the daemon's node-wide objects (pins) when no slice is left. */
+void slice_node_cleanup(struct daemon *d);
+
+#endif
