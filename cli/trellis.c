@@ -1,2 +1,407 @@
-/* placeholder: being written */
-int main(void) { return 77; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellis, the command-line client of trellisd
+ *
+ *   trellis [--socket PATH] [--json] [-q] OBJECT COMMAND [ARGS...]
+ *
+ * main() parses the global options (up to the object), finds the object's
+ * command table and hands the rest of argv to the verb.  Verbs parse their own
+ * arguments with cli_args_parse(), which also accepts the global options
+ * --json, -q, -h and --socket after the verb ("trellis slice list --json").
+ * Help goes to stdout with status 0; usage errors go to stderr with a short
+ * usage and status 2.  The CLI is thin: it validates nothing the daemon
+ * validates, so every client sees the daemon's errors.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "print.h"
+#include "proto.h"
+#include "util.h"
+
+enum {
+	OPT_JSON = 0x100,
+	OPT_SOCKET,
+	OPT_SHELL,
+	OPT_VERSION,
+};
+
+static const char common_options_help[] =
+	"  --json           Print the result as JSON on stdout (progress: JSON lines on stderr)\n"
+	"  -q, --quiet      No progress and no confirmation messages\n"
+	"  --socket PATH    trellisd's socket\n"
+	"                   (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n"
+	"  -h, --help       Show this help\n";
+
+struct cli_object {
+	const char *name;
+	const struct cli_cmd *cmds;
+	const char *summary;
+};
+
+static int version_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+
+static const struct cli_cmd version_cmd = {
+	.name = "version",
+	.run = version_run,
+	.synopsis = "version",
+	.summary = "Show the versions of trellis and of the trellisd it talks to",
+};
+
+static const struct cli_object objects[] = {
+	{ "slice", cli_slice_cmds, "Slices: a tenant's routers and the links between them" },
+	{ "node", cli_node_cmds, "The substrate node trellisd runs on" },
+};
+
+static void cmd_path(const struct cli_cmd *cmd, char *buf, size_t len)
+{
+	if (cmd->object)
+		snprintf(buf, len, "%s %s", cmd->object, cmd->name);
+	else
+		snprintf(buf, len, "%s", cmd->name);
+}
+
+static void usage_short(FILE *f, const char *synopsis, const char *path)
+{
+	fprintf(f, "Usage: trellis %s\n", synopsis);
+	fprintf(f, "Try 'trellis %s%s--help' for more information.\n", path ? path : "",
+		path ? " " : "");
+}
+
+void cli_cmd_help(const struct cli_cmd *cmd)
+{
+	printf("Usage: trellis %s\n\n%s.\n", cmd->synopsis, cmd->summary);
+	if (cmd->help)
+		printf("\n%s", cmd->help);
+	printf("\nOptions:\n%s%s", cmd->options ? cmd->options : "", common_options_help);
+	printf("\nSee trellis(8).\n");
+}
+
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	char path[64];
+	va_list ap;
+
+	fputs("trellis: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cmd_path(cmd, path, sizeof(path));
+	usage_short(stderr, cmd->synopsis, path);
+	return CLI_EXIT_USAGE;
+}
+
+#define SYNOPSIS_WIDTH 38	/* the longest: slice exec's */
+
+static void list_commands(FILE *f, const struct cli_cmd *cmds)
+{
+	for (const struct cli_cmd *c = cmds; c->name; c++)
+		fprintf(f, "  %-*s  %s\n", SYNOPSIS_WIDTH, c->synopsis, c->summary);
+}
+
+static int object_usage_error(const struct cli_object *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int object_usage_error(const struct cli_object *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("trellis: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nUsage: trellis %s COMMAND [ARGS...]\nCommands:", o->name);
+	for (const struct cli_cmd *c = o->cmds; c->name; c++)
+		fprintf(stderr, " %s", c->name);
+	fprintf(stderr, "\nTry 'trellis %s --help' for more information.\n", o->name);
+	return CLI_EXIT_USAGE;
+}
+
+static void help_object(const struct cli_object *o)
+{
+	printf("Usage: trellis %s COMMAND [ARGS...]\n\n%s.\n\nCommands:\n", o->name, o->summary);
+	list_commands(stdout, o->cmds);
+	printf("\nRun 'trellis %s COMMAND --help' for a command's options.\n", o->name);
+}
+
+static void help_main(void)
+{
+	printf("Usage: trellis [OPTIONS] OBJECT COMMAND [ARGS...]\n\n"
+	       "Create, inspect and delete slices of virtual routers on a trellisd host.\n\n"
+	       "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(objects); i++)
+		list_commands(stdout, objects[i].cmds);
+	list_commands(stdout, (const struct cli_cmd[]){ version_cmd, { 0 } });
+	printf("\nOptions:\n%s"
+	       "  --version        Show the version of trellis\n"
+	       "\nThe options --json, -q, --socket and -h are also accepted after the command.\n"
+	       "Run 'trellis OBJECT COMMAND --help' for a command's options.  See trellis(8).\n",
+	       common_options_help);
+}
+
+static int main_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int main_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("trellis: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage_short(stderr, "[OPTIONS] OBJECT COMMAND [ARGS...]", NULL);
+	return CLI_EXIT_USAGE;
+}
+
+static const struct option verb_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "file", required_argument, NULL, 'f' },
+	{ "shell", required_argument, NULL, OPT_SHELL },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Why getopt just refused an option, with the option as the user wrote it. */
+static const char *bad_option(char **argv, int c, char *buf, size_t len)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':') {
+		if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2))
+			snprintf(buf, len, "option '-%c' needs an argument", optopt);
+		else
+			snprintf(buf, len, "option '%s' needs an argument", arg);
+	} else if (!strncmp(arg, "--", 2) && strchr(arg, '=') && optopt) {
+		snprintf(buf, len, "option '%.*s' takes no argument", (int)(strchr(arg, '=') - arg), arg);
+	} else if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2)) {
+		snprintf(buf, len, "unknown option '-%c'", optopt);
+	} else {
+		snprintf(buf, len, "unknown option '%s'", arg);
+	}
+	return buf;
+}
+
+static const char *long_name(int val)
+{
+	for (const struct option *o = verb_options; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
+		   struct cli_args *a, int *status)
+{
+	int dashdash = 0;
+	char path[64], msg[128];
+
+	*status = 0;
+	a->operands = calloc((size_t)argc + 1, sizeof(*a->operands));
+	if (!a->operands) {
+		fprintf(stderr, "trellis: out of memory\n");
+		*status = 1;
+		return 0;
+	}
+	a->noperands = 0;
+	a->rest = NULL;
+	a->nrest = 0;
+
+	optind = 0;	/* glibc: also reset the scanner's state */
+	opterr = 0;
+	while (!dashdash) {
+		int before = optind ? optind : 1;
+		int c = getopt_long(argc, argv, "+:hqf:", verb_options, NULL);
+
+		if (c == -1) {
+			if (optind >= argc)
+				break;
+			if (optind == before + 1 && !strcmp(argv[before], "--")) {
+				dashdash = 1;
+				break;
+			}
+			/* An operand: keep it and carry on with the options after it. */
+			if (a->fixed && a->noperands == a->fixed)
+				break;	/* the command starts here */
+			a->operands[a->noperands++] = argv[optind++];
+			continue;
+		}
+		switch (c) {
+		case 'h':
+			cli_cmd_help(cmd);
+			return 0;
+		case 'q':
+			cli->quiet = 1;
+			break;
+		case OPT_JSON:
+			cli->json = 1;
+			break;
+		case OPT_SOCKET:
+			cli->socket = optarg;
+			break;
+		case 'f':
+			if (!(a->accept & CLI_OPT_FILE))
+				goto not_here;
+			a->file = optarg;
+			break;
+		case OPT_SHELL:
+			if (!(a->accept & CLI_OPT_SHELL))
+				goto not_here;
+			a->shell = optarg;
+			break;
+		case ':':
+		case '?':
+			*status = cli_usage_error(cmd, "%s", bad_option(argv, c, msg, sizeof(msg)));
+			return 0;
+		not_here:
+			cmd_path(cmd, path, sizeof(path));
+			*status = cli_usage_error(cmd, "option '--%s' does not apply to 'trellis %s'",
+						  long_name(c), path);
+			return 0;
+		}
+	}
+	/* After "--" or where the command starts: no more options. */
+	while (optind < argc && (!a->fixed || a->noperands < a->fixed))
+		a->operands[a->noperands++] = argv[optind++];
+	if (a->fixed) {
+		a->rest = argv + optind;
+		a->nrest = argc - optind;
+	}
+	print_init(cli->json ? PRINT_MODE_JSON : PRINT_MODE_TEXT, stdout);
+	return 1;
+}
+
+static int version_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL, *out;
+	const char *daemon;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	print_line("trellis %s", PACKAGE_VERSION);
+	fflush(stdout);
+	status = cli_call(cli, json_pack("{s:s}", "op", "ping"), NULL, 0, &result);
+	if (status)
+		goto out;
+	daemon = json_string_value(json_object_get(result, "version"));
+	print_line("trellisd %s", daemon ? daemon : "unknown");
+	out = json_pack("{s:s, s:s?}", "client", PACKAGE_VERSION, "daemon", daemon);
+	print_json(out);
+	json_decref(out);
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+static const struct option main_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int run_object(struct cli *cli, const struct cli_object *o, int argc, char **argv)
+{
+	/* argv[0] is the object; the global options may also sit between it and the verb. */
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *arg = argv[i];
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			help_object(o);
+			return 0;
+		} else if (!strcmp(arg, "--json")) {
+			cli->json = 1;
+		} else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
+			cli->quiet = 1;
+		} else if (!strncmp(arg, "--socket=", 9)) {
+			cli->socket = arg + 9;
+		} else if (!strcmp(arg, "--socket")) {
+			if (i + 1 >= argc)
+				return object_usage_error(o, "option '--socket' needs an argument");
+			cli->socket = argv[++i];
+		} else {
+			return object_usage_error(o, "unknown option '%s'", arg);
+		}
+	}
+	if (i >= argc)
+		return object_usage_error(o, "missing command after '%s'", o->name);
+	for (const struct cli_cmd *c = o->cmds; c->name; c++)
+		if (!strcmp(c->name, argv[i]))
+			return c->run(cli, c, argc - i, argv + i);
+	return object_usage_error(o, "unknown command '%s %s'", o->name, argv[i]);
+}
+
+static int run(int argc, char **argv)
+{
+	const char *env = getenv("TRELLIS_SOCKET");
+	struct cli cli = { .socket = env && *env ? env : PROTO_DEFAULT_SOCKET };
+	const char *object;
+	char msg[128];
+
+	opterr = 0;
+	for (;;) {
+		int c = getopt_long(argc, argv, "+:hq", main_options, NULL);
+
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'h':
+			help_main();
+			return 0;
+		case OPT_VERSION:
+			printf("trellis %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'q':
+			cli.quiet = 1;
+			break;
+		case OPT_JSON:
+			cli.json = 1;
+			break;
+		case OPT_SOCKET:
+			cli.socket = optarg;
+			break;
+		default:
+			return main_usage_error("%s", bad_option(argv, c, msg, sizeof(msg)));
+		}
+	}
+	if (optind >= argc)
+		return main_usage_error("missing object (slice, node or version)");
+	print_init(cli.json ? PRINT_MODE_JSON : PRINT_MODE_TEXT, stdout);
+
+	object = argv[optind];
+	for (size_t i = 0; i < ARRAY_SIZE(objects); i++)
+		if (!strcmp(objects[i].name, object))
+			return run_object(&cli, &objects[i], argc - optind, argv + optind);
+	if (!strcmp(object, "version"))
+		return version_cmd.run(&cli, &version_cmd, argc - optind, argv + optind);
+	return main_usage_error("unknown object '%s'", object);
+}
+
+int main(int argc, char **argv)
+{
+	int status = run(argc, argv);
+
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		perror("trellis: cannot write output");
+		if (!status)
+			status = 1;
+	}
+	return status;
+}

@@ -1,1 +1,95 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: host-side names
+ *
+ * The one place where host-side names are derived (the scheme is in
+ * names.h).  Components never contain '.', so "<slice>.<router>.<ifname>"
+ * splits back unambiguously.  MAC addresses are derived, not allocated: a
+ * 64-bit FNV-1a hash of "slice\0router\0ifname" supplies the low five bytes
+ * behind a 0x02 first byte (locally administered, unicast), so a router
+ * interface keeps its MAC across daemon restarts and re-creation.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "names.h"
+#include "model.h"
+
+static int is_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int names_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || !is_lower(s[0]))
+		return 0;
+	n = strlen(s);
+	if (n > TRL_NAME_MAX || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+int names_ifname_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || !is_lower(s[0]))
+		return 0;
+	n = strlen(s);
+	if (n > TRL_IFNAME_MAX || !strcmp(s, "lo"))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]))
+			return 0;
+	return 1;
+}
+
+int names_container(char *buf, size_t len, const char *slice, const char *router)
+{
+	return snprintf(buf, len, "%s.%s", slice, router);
+}
+
+int names_host_veth(char *buf, size_t len, const char *slice, const char *router, const char *ifname)
+{
+	return snprintf(buf, len, "%s.%s.%s", slice, router, ifname);
+}
+
+int names_cgroup(char *buf, size_t len, const char *slice, const char *router)
+{
+	if (!router)
+		return snprintf(buf, len, "trellis/%s", slice);
+	return snprintf(buf, len, "trellis/%s/%s", slice, router);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	/* Hash the terminating NUL too, so ("ab","c") and ("a","bc") differ. */
+	do {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	} while (*s++);
+	return h;
+}
+
+void names_mac(unsigned char mac[6], const char *slice, const char *router, const char *ifname)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv1a(h, slice ? slice : "");
+	h = fnv1a(h, router ? router : "");
+	h = fnv1a(h, ifname ? ifname : "");
+	mac[0] = 0x02;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (unsigned char)(h >> (8 * (i - 1)));
+}

@@ -1,1 +1,1608 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: slice spec parser
+ *
+ * libfyaml builds a document tree (duplicate keys allowed, so we can name
+ * both places ourselves; aliases left unresolved and refused, so no input can
+ * expand), then one walker per level checks keys against a fixed table,
+ * converts values and validates them, stopping at the first error.  Errors
+ * are "file:line:col: field: reason": the field is a path kept in the parse
+ * context as the walk descends ("routers.r1.limits.memory", "links[0].ipv4[1]"),
+ * the position is the offending node's (the key's for unknown keys).
+ *
+ * Checks that need the whole slice run in phases after the per-node ones:
+ * routers first (links refer to them), then links (endpoints, addresses,
+ * subnet overlaps between links), then loopbacks against everything else.
+ *
+ * libfyaml 0.7 has no public start mark for collection nodes, so a node's
+ * position comes from its scalar token, or for a mapping or sequence from a
+ * report into a throwaway diag object that records where libfyaml would
+ * have pointed.  Diagnostics are collected, never printed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libfyaml.h>
+#include "spec.h"
+#include "names.h"
+#include "units.h"
+#include "util.h"
+
+#define SPEC_MAX_SIZE (4u << 20)
+#define CONFIG_MAX_SIZE (4u << 20)
+#define PATH_DEPTH 16
+#define QBUF 72
+
+static const char *const known_daemons[] = {
+	"bgpd", "ospfd", "ospf6d", "ripd", "ripngd", "isisd", "pimd", "pim6d", "ldpd",
+	"nhrpd", "eigrpd", "babeld", "sharpd", "pbrd", "bfdd", "fabricd", "vrrpd", "pathd",
+};
+
+/* "router <word>" in frr.conf -> the daemon that serves it. */
+static const struct {
+	const char *word, *daemon;
+} router_daemons[] = {
+	{ "ospf", "ospfd" },   { "ospf6", "ospf6d" }, { "bgp", "bgpd" },
+	{ "rip", "ripd" },     { "ripng", "ripngd" }, { "isis", "isisd" },
+	{ "babel", "babeld" }, { "eigrp", "eigrpd" }, { "openfabric", "fabricd" },
+};
+
+struct spec_ctx {
+	const char *file;
+	struct trl_error *err;
+	spec_file_resolver resolve;
+	void *resolve_ctx;
+	struct trl_slice *s;
+	char default_template[32];
+
+	char path[512];
+	size_t path_len[PATH_DEPTH];
+	struct fy_node *path_node[PATH_DEPTH];
+	int depth;
+
+	struct fy_node **router_keys;	/* per router: its name key */
+	struct fy_node **lo_nodes;	/* per router: TRL_MAX_ADDRS loopback nodes */
+};
+
+/* A key of a mapping with a fixed set of keys. */
+struct field {
+	const char *name;
+	struct fy_node *key, *val;	/* val NULL when absent or null */
+	bool present;
+};
+
+/* ---- small helpers ---- */
+
+/* Printable, bounded copy of user text for messages. */
+static const char *qs(char *buf, size_t size, const char *s)
+{
+	size_t i = 0, n = s ? strlen(s) : 0;
+	bool cut = n > size - 1;
+
+	for (; s && *s && i < size - 1; s++) {
+		if (cut && i == size - 4)
+			break;
+		buf[i++] = (*s < 0x20 || *s == 0x7f || (unsigned char)*s >= 0x80) ? '?' : *s;
+	}
+	if (cut)
+		for (int k = 0; k < 3 && i < size - 1; k++)
+			buf[i++] = '.';
+	buf[i] = '\0';
+	return buf;
+}
+
+static bool is_lower(char ch)
+{
+	return ch >= 'a' && ch <= 'z';
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/* Why @s is not a valid slice/router name (NULL if it is). Mirrors names_valid(). */
+static const char *name_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "must not be empty";
+	if (!is_lower(s[0]))
+		return "must start with a lowercase letter";
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
+			return "may contain only lowercase letters, digits and '-'";
+	if (n > TRL_NAME_MAX)
+		return "must be at most 15 characters";
+	if (s[n - 1] == '-')
+		return "must not end with '-'";
+	return NULL;
+}
+
+/* Why @s is not a valid interface name (NULL if it is). Mirrors names_ifname_valid(). */
+static const char *ifname_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "must not be empty";
+	if (!is_lower(s[0]))
+		return "must start with a lowercase letter";
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]))
+			return "may contain only lowercase letters and digits";
+	if (n > TRL_IFNAME_MAX)
+		return "must be at most 15 characters";
+	if (!strcmp(s, "lo"))
+		return "'lo' is the loopback (put its addresses under loopback:)";
+	return NULL;
+}
+
+static const char *template_problem(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "must not be empty";
+	if (!is_lower(s[0]))
+		return "must start with a lowercase letter";
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
+			return "may contain only lowercase letters, digits and '-'";
+	if (n > 31)
+		return "must be at most 31 characters";
+	return NULL;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[33];
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The nearest of @names to @s within edit distance 2, or NULL. */
+static const char *suggest(const char *s, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(s, names[i]);
+
+		if (d < bestd) {
+			bestd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+/* ---- positions and errors ---- */
+
+static void quiet_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	(void)diag;
+	(void)user;
+	(void)buf;
+	(void)len;
+}
+
+static struct fy_diag *quiet_diag(void)
+{
+	struct fy_diag_cfg dc;
+	struct fy_diag *diag;
+
+	fy_diag_cfg_default(&dc);
+	dc.fp = NULL;
+	dc.output_fn = quiet_output;
+	dc.level = FYET_ERROR;
+	dc.colorize = false;
+	diag = fy_diag_create(&dc);
+	if (diag)
+		fy_diag_set_collect_errors(diag, true);
+	return diag;
+}
+
+static struct trl_mark node_mark(struct fy_node *n)
+{
+	struct trl_mark m = { 0, 0 };
+	struct fy_diag_error *e;
+	struct fy_diag *diag;
+	void *it = NULL;
+
+	if (!n)
+		return m;
+	if (fy_node_is_scalar(n)) {
+		struct fy_token *t = fy_node_get_scalar_token(n);
+		const struct fy_mark *fm = t ? fy_token_start_mark(t) : NULL;
+
+		if (fm) {
+			enum fy_node_style st = fy_node_get_style(n);
+
+			m.line = fm->line + 1;
+			m.col = fm->column + 1;
+			/* Point at the opening quote or '*', not inside it. */
+			if (m.col > 1 && (st == FYNS_SINGLE_QUOTED || st == FYNS_DOUBLE_QUOTED || st == FYNS_ALIAS))
+				m.col--;
+			return m;
+		}
+		return m;
+	}
+	diag = quiet_diag();
+	if (diag) {
+		fy_diag_node_report(diag, n, FYET_ERROR, "%s", "here");
+		e = fy_diag_errors_iterate(diag, &it);
+		if (e && e->line > 0) {
+			m.line = e->line;
+			m.col = e->column > 0 ? e->column : 1;
+		}
+		fy_diag_destroy(diag);
+	}
+	/* No report (seen for block mappings): where the first entry starts. */
+	if (!m.line && fy_node_is_mapping(n)) {
+		struct fy_node_pair *p = fy_node_mapping_get_by_index(n, 0);
+
+		if (p)
+			m = node_mark(fy_node_pair_key(p));
+	} else if (!m.line && fy_node_is_sequence(n)) {
+		m = node_mark(fy_node_sequence_get_by_index(n, 0));
+	}
+	return m;
+}
+
+static void path_push(struct spec_ctx *c, struct fy_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void path_push(struct spec_ctx *c, struct fy_node *at, const char *fmt, ...)
+{
+	size_t len = strnlen(c->path, sizeof(c->path));
+	va_list ap;
+
+	if (c->depth < PATH_DEPTH) {
+		c->path_len[c->depth] = len;
+		c->path_node[c->depth] = at;
+	}
+	c->depth++;
+	va_start(ap, fmt);
+	vsnprintf(c->path + len, sizeof(c->path) - len, fmt, ap);
+	va_end(ap);
+}
+
+/* Push a key: "name" at the top, ".name" below. */
+static void path_key(struct spec_ctx *c, struct fy_node *at, const char *name)
+{
+	char q[QBUF];
+
+	path_push(c, at, "%s%s", c->path[0] ? "." : "", qs(q, sizeof(q), name));
+}
+
+static void path_pop(struct spec_ctx *c)
+{
+	if (c->depth <= 0)
+		return;
+	c->depth--;
+	if (c->depth < PATH_DEPTH)
+		c->path[c->path_len[c->depth]] = '\0';
+}
+
+static void path_reset(struct spec_ctx *c)
+{
+	c->depth = 0;
+	c->path[0] = '\0';
+}
+
+static int fail(struct spec_ctx *c, struct fy_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct spec_ctx *c, struct fy_node *at, const char *fmt, ...)
+{
+	struct trl_mark m = node_mark(at);
+	char reason[1024];
+	va_list ap;
+
+	for (int d = c->depth < PATH_DEPTH ? c->depth : PATH_DEPTH; !m.line && d > 0; d--)
+		m = node_mark(c->path_node[d - 1]);
+	if (!m.line)
+		m.line = m.col = 1;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return trl_error_set(c->err, TRL_EINVALID, "%s:%d:%d: %s: %s", c->file, m.line, m.col,
+			     c->path[0] ? c->path : "document", reason);
+}
+
+/* ---- node access ---- */
+
+static bool is_null(struct fy_node *n)
+{
+	const char *t;
+	size_t len;
+
+	if (!n)
+		return true;
+	if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
+		return false;
+	t = fy_node_get_scalar(n, &len);
+	if (!t || !len)
+		return true;
+	return (len == 1 && t[0] == '~') ||
+	       (len == 4 && (!memcmp(t, "null", 4) || !memcmp(t, "Null", 4) || !memcmp(t, "NULL", 4)));
+}
+
+static const char *kind(struct fy_node *n)
+{
+	if (!n || is_null(n))
+		return "nothing";
+	if (fy_node_is_alias(n))
+		return "an alias";
+	if (fy_node_is_mapping(n))
+		return "a mapping";
+	if (fy_node_is_sequence(n))
+		return "a sequence";
+	return "a string";
+}
+
+static int no_alias(struct spec_ctx *c, struct fy_node *n)
+{
+	if (n && fy_node_is_alias(n))
+		return fail(c, n, "aliases (*name) are not supported; write the value out");
+	return 0;
+}
+
+static int expect_mapping(struct spec_ctx *c, struct fy_node *n, const char *what)
+{
+	int r = no_alias(c, n);
+
+	if (r < 0)
+		return r;
+	if (!n || !fy_node_is_mapping(n))
+		return fail(c, n, "expected %s, got %s", what, kind(n));
+	return 0;
+}
+
+static int expect_sequence(struct spec_ctx *c, struct fy_node *n, const char *what)
+{
+	int r = no_alias(c, n);
+
+	if (r < 0)
+		return r;
+	if (!n || !fy_node_is_sequence(n))
+		return fail(c, n, "expected %s, got %s", what, kind(n));
+	return 0;
+}
+
+/* The text of a scalar node (NUL-terminated, owned by the document). */
+static int get_str(struct spec_ctx *c, struct fy_node *n, const char *what, const char **out)
+{
+	const char *t;
+	size_t len;
+	int r = no_alias(c, n);
+
+	if (r < 0)
+		return r;
+	if (!n || !fy_node_is_scalar(n))
+		return fail(c, n, "expected %s, got %s", what, kind(n));
+	t = fy_node_get_scalar(n, &len);
+	if (!t) {
+		*out = "";
+		return 0;
+	}
+	if (memchr(t, '\0', len))
+		return fail(c, n, "contains a NUL character");
+	t = fy_node_get_scalar0(n);
+	if (!t)
+		return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+	*out = t;
+	return 0;
+}
+
+/* Match the keys of mapping @map against @f (which must be known to be a mapping). */
+static int map_fields(struct spec_ctx *c, struct fy_node *map, struct field *f, size_t nf)
+{
+	const char *names[16];
+	struct fy_node_pair *p;
+	void *it = NULL;
+
+	for (size_t i = 0; i < nf && i < 16; i++)
+		names[i] = f[i].name;
+	while ((p = fy_node_mapping_iterate(map, &it))) {
+		struct fy_node *key = fy_node_pair_key(p), *val = fy_node_pair_value(p);
+		const char *name, *hint;
+		char q[QBUF];
+		size_t i;
+		int r;
+
+		if (!key || !fy_node_is_scalar(key) || fy_node_is_alias(key))
+			return fail(c, key ? key : map, "keys must be plain strings, got %s", kind(key));
+		r = get_str(c, key, "a key", &name);
+		if (r < 0)
+			return r;
+		for (i = 0; i < nf; i++)
+			if (!strcmp(f[i].name, name))
+				break;
+		if (i == nf) {
+			path_key(c, key, name);
+			hint = suggest(name, names, nf < 16 ? nf : 16);
+			if (hint)
+				return fail(c, key, "unknown key '%s' (did you mean '%s'?)", qs(q, sizeof(q), name), hint);
+			return fail(c, key, "unknown key '%s'", qs(q, sizeof(q), name));
+		}
+		if (f[i].present) {
+			path_key(c, key, name);
+			return fail(c, key, "duplicate key '%s' (first at line %d)", name, node_mark(f[i].key).line);
+		}
+		f[i].present = true;
+		f[i].key = key;
+		f[i].val = is_null(val) ? NULL : val;
+	}
+	return 0;
+}
+
+static int missing(struct spec_ctx *c, struct fy_node *map, const char *key, const char *hint)
+{
+	path_key(c, map, key);
+	return fail(c, map, "missing required key '%s'%s", key, hint);
+}
+
+/* ---- values ---- */
+
+static int parse_owner(struct spec_ctx *c, struct fy_node *n)
+{
+	const char *t;
+	size_t len;
+	char q[QBUF];
+	int r = get_str(c, n, "a user name or uid", &t);
+
+	if (r < 0)
+		return r;
+	len = strlen(t);
+	if (len && strspn(t, "0123456789") == len) {
+		if (len > 10 || strtoull(t, NULL, 10) > 4294967294ULL)
+			return fail(c, n, "uid %s is out of range", qs(q, sizeof(q), t));
+	} else {
+		bool ok = len > 0 && len < sizeof(c->s->owner) && (is_lower(t[0]) || t[0] == '_');
+
+		for (size_t i = 1; ok && i < len; i++)
+			ok = is_lower(t[i]) || is_digit(t[i]) || t[i] == '_' || t[i] == '-';
+		if (!ok)
+			return fail(c, n, "invalid owner '%s': expected a user name ([a-z_][a-z0-9_-]*, at most 63 characters) or a numeric uid",
+				    qs(q, sizeof(q), t));
+	}
+	snprintf(c->s->owner, sizeof(c->s->owner), "%s", t);
+	return 0;
+}
+
+static int parse_template(struct spec_ctx *c, struct fy_node *n, char *out, size_t size)
+{
+	const char *t, *why;
+	char q[QBUF];
+	int r = get_str(c, n, "a template name", &t);
+
+	if (r < 0)
+		return r;
+	why = template_problem(t);
+	if (why)
+		return fail(c, n, "invalid template '%s': %s", qs(q, sizeof(q), t), why);
+	snprintf(out, size, "%s", t);
+	return 0;
+}
+
+/* "0.5", "2": cores, parsed without the locale. -1 if malformed. */
+static double parse_decimal(const char *t)
+{
+	double v = 0, scale = 1;
+	int digits = 0;
+
+	for (; is_digit(*t); t++, digits++) {
+		v = v * 10 + (*t - '0');
+		if (v > 1e9)
+			return 1e9;
+	}
+	if (*t == '.')
+		for (t++; is_digit(*t); t++, digits++) {
+			scale /= 10;
+			v += scale * (*t - '0');
+		}
+	if (*t || !digits)
+		return -1;
+	return v;
+}
+
+static bool integer_part_zero(const char *t)
+{
+	for (; *t && *t != '.'; t++)
+		if (is_digit(*t) && *t != '0')
+			return false;
+	return true;
+}
+
+static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits *l)
+{
+	struct field f[] = { { .name = "cpu" }, { .name = "memory" }, { .name = "pids" } };
+	const char *t;
+	char q[QBUF];
+	int r;
+
+	r = expect_mapping(c, n, "a mapping (cpu:, memory:, pids:)");
+	if (r < 0)
+		return r;
+	r = map_fields(c, n, f, ARRAY_SIZE(f));
+	if (r < 0)
+		return r;
+
+	if (f[0].present) {
+		double v;
+
+		path_key(c, f[0].key, "cpu");
+		r = get_str(c, f[0].val, "a number of cores", &t);
+		if (r < 0)
+			return r;
+		v = parse_decimal(t);
+		if (v < 0)
+			return fail(c, f[0].val, "'%s' is not a number of cores (e.g. 0.5 or 2)", qs(q, sizeof(q), t));
+		if (v <= 0)
+			return fail(c, f[0].val, "cpu must be more than 0 cores");
+		if (v > 1024)
+			return fail(c, f[0].val, "%s cores is more than the 1024 allowed", qs(q, sizeof(q), t));
+		l->cpu = v;
+		path_pop(c);
+	}
+	if (f[1].present) {
+		uint64_t v;
+
+		path_key(c, f[1].key, "memory");
+		r = get_str(c, f[1].val, "a size", &t);
+		if (r < 0)
+			return r;
+		r = units_size_parse(t, &v);
+		if (r == -ERANGE && !integer_part_zero(t))
+			return fail(c, f[1].val, "'%s' is too large (at most 1P)", qs(q, sizeof(q), t));
+		if (r == -ERANGE)
+			v = 0;
+		else if (r < 0)
+			return fail(c, f[1].val, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
+		if (v < 16ULL << 20)
+			return fail(c, f[1].val, "memory '%s' is below the 16M a router needs", qs(q, sizeof(q), t));
+		l->memory = v;
+		path_pop(c);
+	}
+	if (f[2].present) {
+		size_t len;
+		uint64_t v;
+
+		path_key(c, f[2].key, "pids");
+		r = get_str(c, f[2].val, "a number of processes", &t);
+		if (r < 0)
+			return r;
+		len = strlen(t);
+		if (!len || strspn(t, "0123456789") != len)
+			return fail(c, f[2].val, "'%s' is not a whole number", qs(q, sizeof(q), t));
+		v = len > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
+		if (v < 16)
+			return fail(c, f[2].val, "pids %s is below the 16 a router needs", t);
+		if (v > 4194304)
+			return fail(c, f[2].val, "pids %s is above 4194304 (the kernel's pid_max limit)", qs(q, sizeof(q), t));
+		l->pids = v;
+		path_pop(c);
+	}
+	return 0;
+}
+
+/* Why @t is not an address of @family (AF_UNSPEC: either) with a prefix length, or NULL. */
+static const char *addr_problem(const char *t, int family, struct trl_addr *a, char *buf, size_t size)
+{
+	const char *slash = strchr(t, '/'), *fam = family == AF_INET ? "IPv4" : "IPv6";
+	char q[QBUF];
+
+	if (trl_addr_parse(t, a) == 0) {
+		if (family != AF_UNSPEC && a->family != family) {
+			snprintf(buf, size, "'%s' is an %s address; %s takes %s addresses",
+				 qs(q, sizeof(q), t), a->family == AF_INET ? "IPv4" : "IPv6",
+				 family == AF_INET ? "ipv4:" : "ipv6:", fam);
+			return buf;
+		}
+		return NULL;
+	}
+	if (!slash) {
+		snprintf(buf, size, "'%s' has no prefix length (e.g. %s)", qs(q, sizeof(q), t),
+			 family == AF_INET6 || strchr(t, ':') ? "fd00::1/64" : "10.0.0.1/24");
+		return buf;
+	}
+	{
+		char host[INET6_ADDRSTRLEN + 8];
+		size_t hl = (size_t)(slash - t);
+		struct trl_addr probe;
+
+		if (hl < INET6_ADDRSTRLEN) {
+			memcpy(host, t, hl);
+			snprintf(host + hl, sizeof(host) - hl, "/0");
+			if (trl_addr_parse(host, &probe) == 0) {
+				snprintf(buf, size, "'%s' has a bad prefix length (0-%d for %s)", qs(q, sizeof(q), t),
+					 probe.family == AF_INET ? 32 : 128, probe.family == AF_INET ? "IPv4" : "IPv6");
+				return buf;
+			}
+		}
+	}
+	snprintf(buf, size, "'%s' is not an %s address", qs(q, sizeof(q), t),
+		 family == AF_UNSPEC ? "IPv4 or IPv6" : fam);
+	return buf;
+}
+
+/* "10.0.12.0/24" for "10.0.12.1/24". */
+static const char *subnet_text(const struct trl_addr *a, char *buf, size_t size)
+{
+	unsigned char b[16];
+	size_t n = a->family == AF_INET ? 4 : 16;
+	char host[INET6_ADDRSTRLEN];
+
+	memcpy(b, &a->a, n);
+	for (size_t i = 0; i < n; i++) {
+		int bits = a->prefixlen - (int)i * 8;
+
+		if (bits <= 0)
+			b[i] = 0;
+		else if (bits < 8)
+			b[i] &= (unsigned char)(0xff << (8 - bits));
+	}
+	if (!inet_ntop(a->family, b, host, sizeof(host)))
+		snprintf(host, sizeof(host), "?");
+	snprintf(buf, size, "%s/%d", host, a->prefixlen);
+	return buf;
+}
+
+static bool same_host(const struct trl_addr *a, const struct trl_addr *b)
+{
+	return a->family == b->family &&
+	       !memcmp(&a->a, &b->a, a->family == AF_INET ? 4 : 16);
+}
+
+/* Host part all zeros (network / subnet-router anycast) or all ones (IPv4 broadcast). */
+static int host_part(const struct trl_addr *a)
+{
+	size_t n = a->family == AF_INET ? 4 : 16;
+	const unsigned char *b = (const unsigned char *)&a->a;
+	bool zeros = true, ones = true;
+
+	for (size_t i = 0; i < n; i++) {
+		int bits = a->prefixlen - (int)i * 8;
+		unsigned char mask = bits >= 8 ? 0 : bits <= 0 ? 0xff : (unsigned char)(0xff >> bits);
+
+		if (b[i] & mask)
+			zeros = false;
+		if ((b[i] & mask) != mask)
+			ones = false;
+	}
+	return zeros ? 0 : ones ? 1 : 2;
+}
+
+/* ---- routers ---- */
+
+static int add_daemon(struct trl_router *r, const char *d)
+{
+	for (size_t i = 0; i < r->n_daemons; i++)
+		if (!strcmp(r->daemons[i], d))
+			return 0;
+	if (r->n_daemons >= TRL_MAX_DAEMONS)
+		return -E2BIG;
+	snprintf(r->daemons[r->n_daemons++], sizeof(r->daemons[0]), "%s", d);
+	return 0;
+}
+
+/* Daemons a config needs, from its "router <proto>" and "bfd" lines. */
+static void infer_daemons(struct trl_router *r)
+{
+	const char *p = r->config;
+
+	while (p && *p) {
+		const char *eol = strchr(p, '\n'), *w1, *w2 = NULL;
+		size_t l1, l2 = 0;
+
+		if (!eol)
+			eol = p + strlen(p);
+		while (p < eol && (*p == ' ' || *p == '\t'))
+			p++;
+		w1 = p;
+		while (p < eol && *p != ' ' && *p != '\t' && *p != '\r')
+			p++;
+		l1 = (size_t)(p - w1);
+		while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p < eol) {
+			w2 = p;
+			while (p < eol && *p != ' ' && *p != '\t' && *p != '\r')
+				p++;
+			l2 = (size_t)(p - w2);
+		}
+		if (l1 == 6 && !memcmp(w1, "router", 6) && w2) {
+			for (size_t i = 0; i < ARRAY_SIZE(router_daemons); i++)
+				if (strlen(router_daemons[i].word) == l2 && !memcmp(w2, router_daemons[i].word, l2))
+					add_daemon(r, router_daemons[i].daemon);
+		} else if (l1 == 3 && !memcmp(w1, "bfd", 3) && !w2) {
+			add_daemon(r, "bfdd");
+		}
+		p = *eol ? eol + 1 : eol;
+	}
+}
+
+static int parse_daemons(struct spec_ctx *c, struct trl_router *r, struct fy_node *n)
+{
+	const char *seen[TRL_MAX_DAEMONS + 2];
+	size_t n_seen = 0, idx = 0;
+	struct fy_node *item;
+	void *it = NULL;
+	int ret;
+
+	ret = expect_sequence(c, n, "a sequence of FRR daemon names");
+	if (ret < 0)
+		return ret;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		const char *t, *hint;
+		char q[QBUF];
+		size_t i;
+
+		path_push(c, item, "[%zu]", idx++);
+		ret = get_str(c, item, "a daemon name", &t);
+		if (ret < 0)
+			return ret;
+		for (i = 0; i < n_seen; i++)
+			if (!strcmp(seen[i], t))
+				return fail(c, item, "duplicate daemon '%s'", qs(q, sizeof(q), t));
+		if (strcmp(t, "zebra") && strcmp(t, "staticd")) {
+			for (i = 0; i < ARRAY_SIZE(known_daemons); i++)
+				if (!strcmp(known_daemons[i], t))
+					break;
+			if (i == ARRAY_SIZE(known_daemons)) {
+				hint = suggest(t, known_daemons, ARRAY_SIZE(known_daemons));
+				if (hint)
+					return fail(c, item, "unknown daemon '%s' (did you mean '%s'?)",
+						    qs(q, sizeof(q), t), hint);
+				return fail(c, item, "unknown daemon '%s' (known: bgpd ospfd ospf6d ripd ripngd isisd pimd pim6d ldpd nhrpd eigrpd babeld sharpd pbrd bfdd fabricd vrrpd pathd)",
+					    qs(q, sizeof(q), t));
+			}
+			if (add_daemon(r, t) < 0)
+				return fail(c, item, "too many daemons (at most %d)", TRL_MAX_DAEMONS);
+		}
+		if (n_seen < ARRAY_SIZE(seen))
+			seen[n_seen++] = t;
+		path_pop(c);
+	}
+	return 0;
+}
+
+/* A config-file: name must stay below the spec's directory. */
+static const char *config_file_problem(const char *t)
+{
+	const char *p = t;
+
+	if (!*t)
+		return "must not be empty";
+	if (*t == '/')
+		return "is absolute; name a file relative to the spec";
+	if (strlen(t) > 4095)
+		return "is too long";
+	while (*p) {
+		size_t l = strcspn(p, "/");
+
+		if (l == 2 && p[0] == '.' && p[1] == '.')
+			return "must not contain '..' components";
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+	return NULL;
+}
+
+static int parse_loopback(struct spec_ctx *c, size_t ri, struct trl_router *r, struct fy_node *n)
+{
+	struct fy_node *item;
+	void *it = NULL;
+	int cnt, ret;
+
+	ret = expect_sequence(c, n, "a sequence of addresses");
+	if (ret < 0)
+		return ret;
+	cnt = fy_node_sequence_item_count(n);
+	if (cnt > TRL_MAX_ADDRS)
+		return fail(c, n, "too many addresses (%d; at most %d)", cnt, TRL_MAX_ADDRS);
+	while ((item = fy_node_sequence_iterate(n, &it)) && r->n_loopback < TRL_MAX_ADDRS) {
+		const char *t, *why;
+		char buf[256];
+
+		path_push(c, item, "[%zu]", r->n_loopback);
+		ret = get_str(c, item, "an address", &t);
+		if (ret < 0)
+			return ret;
+		why = addr_problem(t, AF_UNSPEC, &r->loopback[r->n_loopback], buf, sizeof(buf));
+		if (why)
+			return fail(c, item, "%s", why);
+		c->lo_nodes[ri * TRL_MAX_ADDRS + r->n_loopback] = item;
+		r->n_loopback++;
+		path_pop(c);
+	}
+	return 0;
+}
+
+static int read_config_file(struct spec_ctx *c, struct trl_router *r, struct fy_node *n)
+{
+	const char *t, *why;
+	char *text = NULL;
+	char q[QBUF];
+	int ret;
+
+	ret = get_str(c, n, "a file name", &t);
+	if (ret < 0)
+		return ret;
+	why = config_file_problem(t);
+	if (why)
+		return fail(c, n, "config file '%s' %s", qs(q, sizeof(q), t), why);
+	if (!c->resolve)
+		return fail(c, n, "cannot read config file '%s': no files were supplied with the spec",
+			    qs(q, sizeof(q), t));
+	ret = c->resolve(c->resolve_ctx, t, &text);
+	if (ret >= 0 && !text)
+		ret = -EIO;
+	if (ret < 0)
+		return fail(c, n, "cannot read config file '%s': %s", qs(q, sizeof(q), t), strerror(-ret));
+	if (strlen(text) > CONFIG_MAX_SIZE) {
+		free(text);
+		return fail(c, n, "config file '%s' is larger than 4 MiB", qs(q, sizeof(q), t));
+	}
+	r->config = text;
+	r->config_file = strdup(t);
+	if (!r->config_file)
+		return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+	return 0;
+}
+
+static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, struct fy_node *n)
+{
+	enum { F_TEMPLATE, F_DAEMONS, F_CONFIG, F_CONFIG_FILE, F_LOOPBACK, F_LIMITS };
+	struct field f[] = {
+		[F_TEMPLATE] = { .name = "template" },	   [F_DAEMONS] = { .name = "daemons" },
+		[F_CONFIG] = { .name = "config" },	   [F_CONFIG_FILE] = { .name = "config-file" },
+		[F_LOOPBACK] = { .name = "loopback" },	   [F_LIMITS] = { .name = "limits" },
+	};
+	int ret;
+
+	snprintf(r->template_name, sizeof(r->template_name), "%s", c->default_template);
+	if (!n)
+		return 0;	/* "r1:" alone: a router with every default */
+	ret = expect_mapping(c, n, "a mapping (template:, config:, loopback:, ...)");
+	if (ret < 0)
+		return ret;
+	ret = map_fields(c, n, f, ARRAY_SIZE(f));
+	if (ret < 0)
+		return ret;
+
+	if (f[F_TEMPLATE].val) {
+		path_key(c, f[F_TEMPLATE].key, "template");
+		ret = parse_template(c, f[F_TEMPLATE].val, r->template_name, sizeof(r->template_name));
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (!strcmp(r->template_name, "plain")) {
+		static const int stack[] = { F_DAEMONS, F_CONFIG, F_CONFIG_FILE };
+
+		for (size_t i = 0; i < ARRAY_SIZE(stack); i++) {
+			if (!f[stack[i]].present)
+				continue;
+			path_key(c, f[stack[i]].key, f[stack[i]].name);
+			return fail(c, f[stack[i]].key, "template 'plain' runs no routing stack; remove %s: or use template 'frr'",
+				    f[stack[i]].name);
+		}
+	}
+	if (f[F_CONFIG].present && f[F_CONFIG_FILE].present) {
+		path_key(c, f[F_CONFIG_FILE].key, "config-file");
+		return fail(c, f[F_CONFIG_FILE].key, "config and config-file are mutually exclusive");
+	}
+	if (f[F_CONFIG].val) {
+		const char *t;
+
+		path_key(c, f[F_CONFIG].key, "config");
+		ret = get_str(c, f[F_CONFIG].val, "a string (frr.conf text, e.g. config: |)", &t);
+		if (ret < 0)
+			return ret;
+		r->config = strdup(t);
+		if (!r->config)
+			return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+		path_pop(c);
+	}
+	if (f[F_CONFIG_FILE].present) {
+		path_key(c, f[F_CONFIG_FILE].key, "config-file");
+		ret = read_config_file(c, r, f[F_CONFIG_FILE].val);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (f[F_DAEMONS].present) {
+		path_key(c, f[F_DAEMONS].key, "daemons");
+		if (f[F_DAEMONS].val) {
+			ret = parse_daemons(c, r, f[F_DAEMONS].val);
+			if (ret < 0)
+				return ret;
+		}
+		path_pop(c);
+	} else {
+		infer_daemons(r);
+	}
+	if (f[F_LOOPBACK].val) {
+		path_key(c, f[F_LOOPBACK].key, "loopback");
+		ret = parse_loopback(c, ri, r, f[F_LOOPBACK].val);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (f[F_LIMITS].val) {
+		path_key(c, f[F_LIMITS].key, "limits");
+		ret = parse_limits(c, f[F_LIMITS].val, &r->limits);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	return 0;
+}
+
+static int parse_routers(struct spec_ctx *c, struct fy_node *n)
+{
+	struct trl_slice *s = c->s;
+	struct fy_node_pair *p;
+	void *it = NULL;
+	int cnt, ret;
+
+	ret = expect_mapping(c, n, "a mapping of router names to routers");
+	if (ret < 0)
+		return ret;
+	cnt = fy_node_mapping_item_count(n);
+	if (cnt <= 0)
+		return fail(c, n, "at least one router is required");
+	if (cnt > TRL_MAX_ROUTERS)
+		return fail(c, n, "too many routers (%d; at most %d)", cnt, TRL_MAX_ROUTERS);
+	s->routers = calloc((size_t)cnt, sizeof(*s->routers));
+	c->router_keys = calloc((size_t)cnt, sizeof(*c->router_keys));
+	c->lo_nodes = calloc((size_t)cnt * TRL_MAX_ADDRS, sizeof(*c->lo_nodes));
+	if (!s->routers || !c->router_keys || !c->lo_nodes)
+		return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+
+	while ((p = fy_node_mapping_iterate(n, &it)) && s->n_routers < (size_t)cnt) {
+		struct fy_node *key = fy_node_pair_key(p), *val = fy_node_pair_value(p);
+		size_t ri = s->n_routers;
+		struct trl_router *r = &s->routers[ri];
+		const char *name, *why;
+		char q[QBUF];
+
+		if (!key || !fy_node_is_scalar(key) || fy_node_is_alias(key))
+			return fail(c, key ? key : n, "router names must be plain strings, got %s", kind(key));
+		ret = get_str(c, key, "a router name", &name);
+		if (ret < 0)
+			return ret;
+		path_key(c, key, name);
+		why = name_problem(name);
+		if (why)
+			return fail(c, key, "invalid router name '%s': %s", qs(q, sizeof(q), name), why);
+		for (size_t j = 0; j < ri; j++)
+			if (!strcmp(s->routers[j].name, name))
+				return fail(c, key, "duplicate router '%s' (first defined at line %d)", name,
+					    node_mark(c->router_keys[j]).line);
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->mark = node_mark(key);
+		c->router_keys[ri] = key;
+		s->n_routers++;
+		ret = parse_router(c, ri, r, is_null(val) ? NULL : val);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	return 0;
+}
+
+/* ---- links ---- */
+
+static int parse_endpoint(struct spec_ctx *c, size_t li, int k, struct fy_node *n)
+{
+	struct trl_slice *s = c->s;
+	struct trl_link *l = &s->links[li];
+	struct trl_endpoint *ep = &l->ep[k];
+	char q[QBUF], q2[QBUF], veth[64];
+	const char *t, *colon, *ifname, *why;
+	size_t rl;
+	int ret, vl;
+
+	ret = get_str(c, n, "router:ifname", &t);
+	if (ret < 0)
+		return ret;
+	colon = strchr(t, ':');
+	if (!colon || colon == t || !colon[1] || strchr(colon + 1, ':'))
+		return fail(c, n, "expected router:ifname (e.g. r1:eth1), got '%s'", qs(q, sizeof(q), t));
+	rl = (size_t)(colon - t);
+	ifname = colon + 1;
+	if (rl > TRL_NAME_MAX)
+		return fail(c, n, "router '%.*s' is not defined", (int)rl, qs(q, sizeof(q), t));
+	memcpy(ep->router, t, rl);
+	ep->router[rl] = '\0';
+	if (!trl_slice_router(s, ep->router))
+		return fail(c, n, "router '%s' is not defined", qs(q, sizeof(q), ep->router));
+	why = ifname_problem(ifname);
+	if (why)
+		return fail(c, n, "invalid interface name '%s': %s", qs(q, sizeof(q), ifname), why);
+	snprintf(ep->ifname, sizeof(ep->ifname), "%s", ifname);
+	vl = names_host_veth(veth, sizeof(veth), s->name, ep->router, ep->ifname);
+	if (vl > TRL_IFNAME_MAX)
+		return fail(c, n, "host interface name '%s' would be %d characters; IFNAMSIZ allows %d (shorten the slice, router or interface name)",
+			    veth, vl, TRL_IFNAME_MAX);
+	if (k == 1 && !strcmp(l->ep[0].router, ep->router) && !strcmp(l->ep[0].ifname, ep->ifname))
+		return fail(c, n, "both endpoints are '%s:%s'; a link joins two different interfaces",
+			    ep->router, ep->ifname);
+	for (size_t j = 0; j < li; j++)
+		for (int e = 0; e < 2; e++)
+			if (!strcmp(s->links[j].ep[e].router, ep->router) &&
+			    !strcmp(s->links[j].ep[e].ifname, ep->ifname))
+				return fail(c, n, "interface '%s:%s' is already used by links[%zu] (%s)", ep->router,
+					    ep->ifname, j, qs(q2, sizeof(q2), s->links[j].name));
+	return 0;
+}
+
+static int parse_link_addrs(struct spec_ctx *c, size_t li, struct fy_node *n, int family)
+{
+	struct trl_link *l = &c->s->links[li];
+	struct fy_node *items[2];
+	struct trl_addr a[2];
+	char buf[256], q[QBUF], q2[QBUF];
+	int cnt, ret;
+
+	ret = expect_sequence(c, n, family == AF_INET ? "a sequence of 2 IPv4 addresses" : "a sequence of 2 IPv6 addresses");
+	if (ret < 0)
+		return ret;
+	cnt = fy_node_sequence_item_count(n);
+	if (cnt != 2)
+		return fail(c, n, "expected 2 addresses (one per endpoint, in endpoint order), got %d", cnt);
+	for (int k = 0; k < 2; k++) {
+		const char *t, *why;
+
+		items[k] = fy_node_sequence_get_by_index(n, k);
+		path_push(c, items[k], "[%d]", k);
+		ret = get_str(c, items[k], "an address", &t);
+		if (ret < 0)
+			return ret;
+		why = addr_problem(t, family, &a[k], buf, sizeof(buf));
+		if (why)
+			return fail(c, items[k], "%s", why);
+		if ((family == AF_INET && a[k].prefixlen < 31) || (family == AF_INET6 && a[k].prefixlen < 127)) {
+			int h = host_part(&a[k]);
+
+			if (h == 0)
+				return fail(c, items[k], "'%s' is the %s address of %s; use a host address",
+					    a[k].text, family == AF_INET ? "network" : "subnet-router anycast",
+					    subnet_text(&a[k], q, sizeof(q)));
+			if (h == 1 && family == AF_INET)
+				return fail(c, items[k], "'%s' is the broadcast address of %s; use a host address",
+					    a[k].text, subnet_text(&a[k], q, sizeof(q)));
+		}
+		if (k == 1) {
+			if (a[1].prefixlen != a[0].prefixlen)
+				return fail(c, items[1], "'%s' has a different prefix length than '%s' on the other end",
+					    a[1].text, a[0].text);
+			if (same_host(&a[0], &a[1]))
+				return fail(c, items[1], "'%s' is also the address of the other end", a[1].text);
+			if (!trl_addr_same_subnet(&a[0], &a[1]))
+				return fail(c, items[1], "'%s' is not in the same subnet as '%s' (%s)", a[1].text,
+					    a[0].text, subnet_text(&a[0], q, sizeof(q)));
+		}
+		path_pop(c);
+	}
+	for (size_t j = 0; j < li; j++) {
+		const struct trl_endpoint *o = &c->s->links[j].ep[0];
+
+		for (size_t i = 0; i < o->n_addrs; i++) {
+			if (!trl_addr_prefix_overlap(&a[0], &o->addrs[i]))
+				continue;
+			path_push(c, items[0], "[0]");
+			return fail(c, items[0], "subnet %s overlaps links[%zu] (%s)", subnet_text(&a[0], q, sizeof(q)),
+				    j, subnet_text(&o->addrs[i], q2, sizeof(q2)));
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		struct trl_endpoint *ep = &l->ep[k];
+
+		if (ep->n_addrs < TRL_MAX_ADDRS)
+			ep->addrs[ep->n_addrs++] = a[k];
+	}
+	return 0;
+}
+
+static int parse_link(struct spec_ctx *c, size_t li, struct fy_node *n)
+{
+	enum { F_ENDPOINTS, F_IPV4, F_IPV6, F_RATE };
+	struct field f[] = {
+		[F_ENDPOINTS] = { .name = "endpoints" }, [F_IPV4] = { .name = "ipv4" },
+		[F_IPV6] = { .name = "ipv6" },		 [F_RATE] = { .name = "rate" },
+	};
+	struct trl_link *l = &c->s->links[li];
+	int cnt, ret;
+
+	ret = expect_mapping(c, n, "a mapping (endpoints:, ipv4:, ipv6:, rate:)");
+	if (ret < 0)
+		return ret;
+	ret = map_fields(c, n, f, ARRAY_SIZE(f));
+	if (ret < 0)
+		return ret;
+	l->mark = node_mark(n);
+	if (!f[F_ENDPOINTS].val)
+		return missing(c, n, "endpoints", " (e.g. endpoints: [r1:eth1, r2:eth1])");
+
+	path_key(c, f[F_ENDPOINTS].key, "endpoints");
+	ret = expect_sequence(c, f[F_ENDPOINTS].val, "a sequence of 2 endpoints (router:ifname)");
+	if (ret < 0)
+		return ret;
+	cnt = fy_node_sequence_item_count(f[F_ENDPOINTS].val);
+	if (cnt != 2)
+		return fail(c, f[F_ENDPOINTS].val, "expected 2 endpoints (router:ifname), got %d", cnt);
+	for (int k = 0; k < 2; k++) {
+		struct fy_node *item = fy_node_sequence_get_by_index(f[F_ENDPOINTS].val, k);
+
+		path_push(c, item, "[%d]", k);
+		ret = parse_endpoint(c, li, k, item);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	path_pop(c);
+	snprintf(l->name, sizeof(l->name), "%s:%s-%s:%s", l->ep[0].router, l->ep[0].ifname,
+		 l->ep[1].router, l->ep[1].ifname);
+
+	if (f[F_IPV4].val) {
+		path_key(c, f[F_IPV4].key, "ipv4");
+		ret = parse_link_addrs(c, li, f[F_IPV4].val, AF_INET);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (f[F_IPV6].val) {
+		path_key(c, f[F_IPV6].key, "ipv6");
+		ret = parse_link_addrs(c, li, f[F_IPV6].val, AF_INET6);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (f[F_RATE].val) {
+		const char *t;
+		char q[QBUF];
+
+		path_key(c, f[F_RATE].key, "rate");
+		ret = get_str(c, f[F_RATE].val, "a rate (e.g. 10mbit)", &t);
+		if (ret < 0)
+			return ret;
+		ret = units_rate_parse(t, &l->rate);
+		if (ret == -ERANGE && integer_part_zero(t))
+			return fail(c, f[F_RATE].val, "rate '%s' is zero; leave rate: out for an unshaped link",
+				    qs(q, sizeof(q), t));
+		if (ret == -ERANGE)
+			return fail(c, f[F_RATE].val, "rate '%s' is above 1Tbit", qs(q, sizeof(q), t));
+		if (ret < 0)
+			return fail(c, f[F_RATE].val, "'%s' is not a rate (try 10mbit)", qs(q, sizeof(q), t));
+		path_pop(c);
+	}
+	return 0;
+}
+
+static int parse_links(struct spec_ctx *c, struct fy_node *n)
+{
+	struct trl_slice *s = c->s;
+	struct fy_node *item;
+	void *it = NULL;
+	int cnt, ret;
+
+	path_reset(c);
+	path_push(c, n, "links");
+	ret = expect_sequence(c, n, "a sequence of links");
+	if (ret < 0)
+		return ret;
+	cnt = fy_node_sequence_item_count(n);
+	if (cnt > TRL_MAX_LINKS)
+		return fail(c, n, "too many links (%d; at most %d)", cnt, TRL_MAX_LINKS);
+	if (cnt <= 0)
+		return 0;
+	s->links = calloc((size_t)cnt, sizeof(*s->links));
+	if (!s->links)
+		return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+	while ((item = fy_node_sequence_iterate(n, &it)) && s->n_links < (size_t)cnt) {
+		size_t li = s->n_links;
+
+		path_reset(c);
+		path_push(c, item, "links[%zu]", li);
+		s->n_links++;
+		ret = parse_link(c, li, item);
+		if (ret < 0)
+			return ret;
+	}
+	path_reset(c);
+	return 0;
+}
+
+/* Loopbacks must not repeat or overlap each other or any link subnet. */
+static int check_loopbacks(struct spec_ctx *c)
+{
+	const struct trl_slice *s = c->s;
+	char q[QBUF], q2[QBUF];
+
+	for (size_t ri = 0; ri < s->n_routers; ri++) {
+		const struct trl_router *r = &s->routers[ri];
+
+		for (size_t k = 0; k < r->n_loopback; k++) {
+			const struct trl_addr *a = &r->loopback[k];
+			struct fy_node *at = c->lo_nodes[ri * TRL_MAX_ADDRS + k];
+
+			path_reset(c);
+			path_push(c, at, "routers.%s.loopback[%zu]", r->name, k);
+			for (size_t rj = 0; rj <= ri; rj++) {
+				const struct trl_router *o = &s->routers[rj];
+
+				for (size_t m = 0; m < o->n_loopback && (rj < ri || m < k); m++) {
+					if (same_host(a, &o->loopback[m]))
+						return fail(c, at, "duplicate loopback address '%s' (also routers.%s.loopback[%zu])",
+							    a->text, o->name, m);
+					if (trl_addr_prefix_overlap(a, &o->loopback[m]))
+						return fail(c, at, "'%s' overlaps routers.%s.loopback[%zu] (%s)", a->text,
+							    o->name, m, o->loopback[m].text);
+				}
+			}
+			for (size_t j = 0; j < s->n_links; j++) {
+				const struct trl_link *l = &s->links[j];
+
+				for (size_t m = 0; m < l->ep[0].n_addrs; m++)
+					if (trl_addr_prefix_overlap(a, &l->ep[0].addrs[m]))
+						return fail(c, at, "'%s' overlaps the subnet of links[%zu] %s (%s)", a->text, j,
+							    qs(q2, sizeof(q2), l->name),
+							    subnet_text(&l->ep[0].addrs[m], q, sizeof(q)));
+			}
+		}
+	}
+	path_reset(c);
+	return 0;
+}
+
+/* ---- top level ---- */
+
+static int parse_slice(struct spec_ctx *c, struct fy_node *root)
+{
+	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS };
+	struct field f[] = {
+		[F_SLICE] = { .name = "slice" },
+		[F_OWNER] = { .name = "owner" },
+		[F_DESCRIPTION] = { .name = "description" },
+		[F_DEFAULTS] = { .name = "router-defaults" },
+		[F_ROUTERS] = { .name = "routers" },
+		[F_LINKS] = { .name = "links" },
+	};
+	struct trl_slice *s = c->s;
+	const char *t, *why;
+	char q[QBUF];
+	int ret;
+
+	ret = map_fields(c, root, f, ARRAY_SIZE(f));
+	if (ret < 0)
+		return ret;
+
+	if (!f[F_SLICE].present)
+		return missing(c, root, "slice", " (the slice name, e.g. slice: blue)");
+	path_key(c, f[F_SLICE].key, "slice");
+	if (!f[F_SLICE].val)
+		return fail(c, f[F_SLICE].key, "the slice needs a name (e.g. slice: blue)");
+	ret = get_str(c, f[F_SLICE].val, "a slice name", &t);
+	if (ret < 0)
+		return ret;
+	why = name_problem(t);
+	if (why)
+		return fail(c, f[F_SLICE].val, "invalid slice name '%s': %s", qs(q, sizeof(q), t), why);
+	snprintf(s->name, sizeof(s->name), "%s", t);
+	path_pop(c);
+
+	if (f[F_OWNER].val) {
+		path_key(c, f[F_OWNER].key, "owner");
+		ret = parse_owner(c, f[F_OWNER].val);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
+	if (f[F_DESCRIPTION].val) {
+		path_key(c, f[F_DESCRIPTION].key, "description");
+		ret = get_str(c, f[F_DESCRIPTION].val, "a string", &t);
+		if (ret < 0)
+			return ret;
+		s->description = strdup(t);
+		if (!s->description)
+			return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+		path_pop(c);
+	}
+	if (f[F_DEFAULTS].val) {
+		struct field d[] = { { .name = "template" }, { .name = "limits" } };
+		struct fy_node *n = f[F_DEFAULTS].val;
+
+		path_key(c, f[F_DEFAULTS].key, "router-defaults");
+		ret = expect_mapping(c, n, "a mapping (template:, limits:)");
+		if (ret < 0)
+			return ret;
+		ret = map_fields(c, n, d, ARRAY_SIZE(d));
+		if (ret < 0)
+			return ret;
+		if (d[0].val) {
+			path_key(c, d[0].key, "template");
+			ret = parse_template(c, d[0].val, c->default_template, sizeof(c->default_template));
+			if (ret < 0)
+				return ret;
+			path_pop(c);
+		}
+		if (d[1].val) {
+			path_key(c, d[1].key, "limits");
+			ret = parse_limits(c, d[1].val, &s->router_defaults);
+			if (ret < 0)
+				return ret;
+			path_pop(c);
+		}
+		path_pop(c);
+	}
+
+	if (!f[F_ROUTERS].present)
+		return missing(c, root, "routers", " (at least one router, e.g. routers: {r1: {}})");
+	path_key(c, f[F_ROUTERS].key, "routers");
+	if (!f[F_ROUTERS].val)
+		return fail(c, f[F_ROUTERS].key, "at least one router is required");
+	ret = parse_routers(c, f[F_ROUTERS].val);
+	if (ret < 0)
+		return ret;
+	path_reset(c);
+
+	if (f[F_LINKS].val) {
+		ret = parse_links(c, f[F_LINKS].val);
+		if (ret < 0)
+			return ret;
+	}
+	return check_loopbacks(c);
+}
+
+/* ---- YAML loading ---- */
+
+struct yaml {
+	struct fy_diag *diag;
+	struct fy_parser *fyp;
+	struct fy_document *fyd;	/* NULL: empty stream */
+	char *copy;			/* the input with a final newline added */
+};
+
+static void yaml_close(struct yaml *y)
+{
+	if (y->fyd)
+		fy_parse_document_destroy(y->fyp, y->fyd);
+	if (y->fyp)
+		fy_parser_destroy(y->fyp);
+	if (y->diag)
+		fy_diag_destroy(y->diag);
+	free(y->copy);
+	memset(y, 0, sizeof(*y));
+}
+
+static int yaml_syntax_error(struct yaml *y, const char *file, struct trl_error *err)
+{
+	struct fy_diag_error *e;
+	void *it = NULL;
+
+	while ((e = fy_diag_errors_iterate(y->diag, &it)))
+		if (e->type == FYET_ERROR && e->msg)
+			return trl_error_set(err, TRL_EINVALID, "%s:%d:%d: syntax error: %s", file,
+					     e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, e->msg);
+	return trl_error_set(err, TRL_EINVALID, "%s:1:1: syntax error: not valid YAML", file);
+}
+
+static int yaml_open(struct yaml *y, const char *text, size_t len, const char *file, struct trl_error *err)
+{
+	struct fy_parse_cfg cfg;
+	struct fy_document *next;
+
+	memset(y, 0, sizeof(*y));
+	if (len > SPEC_MAX_SIZE)
+		return trl_error_set(err, TRL_EINVALID, "%s:1:1: document: spec is %zu bytes; at most 4 MiB", file, len);
+	y->diag = quiet_diag();
+	if (!y->diag)
+		return trl_error_set(err, TRL_EFAILED, "%s: out of memory", file);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_JSON_NONE;
+	cfg.diag = y->diag;
+	/*
+	 * libfyaml 0.7.12 reads uninitialised memory formatting a block scalar
+	 * that ends the input without a newline ("config: |\n " at EOF): give
+	 * it one.  Positions do not change.
+	 */
+	if (len && text[len - 1] != '\n') {
+		y->copy = malloc(len + 1);
+		if (!y->copy) {
+			yaml_close(y);
+			return trl_error_set(err, TRL_EFAILED, "%s: out of memory", file);
+		}
+		memcpy(y->copy, text, len);
+		y->copy[len++] = '\n';
+		text = y->copy;
+	}
+	y->fyp = fy_parser_create(&cfg);
+	if (!y->fyp || fy_parser_set_string(y->fyp, len ? text : "", len) < 0) {
+		yaml_close(y);
+		return trl_error_set(err, TRL_EFAILED, "%s: cannot create YAML parser", file);
+	}
+	y->fyd = fy_parse_load_document(y->fyp);
+	if (!y->fyd || fy_diag_got_error(y->diag)) {
+		if (fy_diag_got_error(y->diag)) {
+			int r = yaml_syntax_error(y, file, err);
+
+			yaml_close(y);
+			return r;
+		}
+		return 0;
+	}
+	next = fy_parse_load_document(y->fyp);
+	if (next) {
+		struct trl_mark m = node_mark(fy_document_root(next));
+		int r;
+
+		fy_parse_document_destroy(y->fyp, next);
+		r = trl_error_set(err, TRL_EINVALID, "%s:%d:%d: document: only one YAML document is allowed", file,
+				  m.line ? m.line : 1, m.col ? m.col : 1);
+		yaml_close(y);
+		return r;
+	}
+	if (fy_diag_got_error(y->diag)) {
+		int r = yaml_syntax_error(y, file, err);
+
+		yaml_close(y);
+		return r;
+	}
+	return 0;
+}
+
+int spec_parse(const char *text, size_t len, const char *filename, spec_file_resolver resolve,
+	       void *resolve_ctx, struct trl_slice **out, struct trl_error *err)
+{
+	struct spec_ctx c;
+	struct yaml y;
+	struct fy_node *root;
+	int r;
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	c.file = filename && *filename ? filename : "<spec>";
+	c.err = err;
+	c.resolve = resolve;
+	c.resolve_ctx = resolve_ctx;
+	snprintf(c.default_template, sizeof(c.default_template), "frr");
+
+	r = yaml_open(&y, text, text ? len : 0, c.file, err);
+	if (r < 0)
+		return r;
+	root = y.fyd ? fy_document_root(y.fyd) : NULL;
+	if (is_null(root)) {
+		r = trl_error_set(err, TRL_EINVALID, "%s:1:1: document: empty spec (expected slice: and routers:)", c.file);
+		goto out;
+	}
+	if (!fy_node_is_mapping(root)) {
+		r = fail(&c, root, "expected a mapping (slice:, routers:, links:), got %s", kind(root));
+		goto out;
+	}
+	c.s = calloc(1, sizeof(*c.s));
+	if (!c.s) {
+		r = trl_error_set(err, TRL_EFAILED, "%s: out of memory", c.file);
+		goto out;
+	}
+	r = parse_slice(&c, root);
+	if (r == 0)
+		*out = TAKE_PTR(c.s);
+out:
+	trl_slice_free(c.s);
+	free(c.router_keys);
+	free(c.lo_nodes);
+	yaml_close(&y);
+	return r;
+}
+
+/* ---- referenced files ---- */
+
+static int names_add(char ***names, size_t *n, size_t *cap, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*names)[i], name))
+			return 0;
+	if (*n + 1 >= *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		char **nn = realloc(*names, nc * sizeof(*nn));
+
+		if (!nn)
+			return -ENOMEM;
+		*names = nn;
+		*cap = nc;
+	}
+	(*names)[*n] = strdup(name);
+	if (!(*names)[*n])
+		return -ENOMEM;
+	(*n)++;
+	(*names)[*n] = NULL;
+	return 0;
+}
+
+int spec_referenced_files(const char *text, size_t len, char ***names, struct trl_error *err)
+{
+	struct fy_node *root, *routers;
+	struct fy_node_pair *p;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	void *it = NULL;
+	struct yaml y;
+	int r;
+
+	*names = NULL;
+	r = yaml_open(&y, text, text ? len : 0, "<spec>", err);
+	if (r < 0)
+		return r;
+	root = y.fyd ? fy_document_root(y.fyd) : NULL;
+	routers = root && fy_node_is_mapping(root) ? fy_node_mapping_lookup_by_string(root, "routers", 7) : NULL;
+	r = 0;
+	while (routers && fy_node_is_mapping(routers) && (p = fy_node_mapping_iterate(routers, &it))) {
+		struct fy_node *rn = fy_node_pair_value(p), *cf;
+		const char *t;
+		size_t tl;
+
+		if (!rn || !fy_node_is_mapping(rn))
+			continue;
+		cf = fy_node_mapping_lookup_by_string(rn, "config-file", 11);
+		if (!cf || !fy_node_is_scalar(cf) || fy_node_is_alias(cf))
+			continue;
+		t = fy_node_get_scalar(cf, &tl);
+		if (!t || !tl || memchr(t, '\0', tl) || !(t = fy_node_get_scalar0(cf)))
+			continue;
+		r = names_add(&v, &n, &cap, t);
+		if (r < 0) {
+			r = trl_error_set(err, TRL_EFAILED, "out of memory");
+			break;
+		}
+	}
+	yaml_close(&y);
+	if (r < 0) {
+		spec_free_names(v);
+		return r;
+	}
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	*names = v;
+	return (int)n;
+}
+
+void spec_free_names(char **names)
+{
+	if (!names)
+		return;
+	for (char **p = names; *p; p++)
+		free(*p);
+	free(names);
+}

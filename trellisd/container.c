@@ -14,7 +14,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -669,6 +672,86 @@ const char *container_state(const char *lxcpath, const char *name, pid_t *pid)
 	return st;
 }
 
+struct exec_cmd {
+	char *const *argv;
+	int tty;
+};
+
+/* Runs inside the router (after liblxc entered its namespaces, cgroup,
+ * seccomp and capability set): make the pty our controlling terminal. */
+static int exec_in_router(void *payload)
+{
+	struct exec_cmd *cmd = payload;
+
+	if (cmd->tty) {
+		setsid();
+		ioctl(0, TIOCSCTTY, 0);
+	}
+	execvp(cmd->argv[0], cmd->argv);
+	fprintf(stderr, "trellis: %s: %s\n", cmd->argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* A pty from the router's own devpts instance (so 'tty' inside names it),
+ * else from the host's. */
+static int open_pty(pid_t init, int *master, int *slave)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/root/dev/pts/ptmx", init);
+	*master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0)
+		*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0 || unlockpt(*master) < 0)
+		return -errno;
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	return *slave < 0 ? -errno : 0;
+}
+
+/* Copy client terminal <-> pty master until the session's side closes.  The
+ * client's window size is polled: its SIGWINCH never reaches us. */
+static void pty_proxy(int master, int in, int out)
+{
+	struct winsize last = { 0 }, ws;
+	char buf[16384];
+	for (;;) {
+		struct pollfd p[2] = { { .fd = master, .events = POLLIN }, { .fd = in, .events = POLLIN } };
+		ssize_t n;
+
+		if (ioctl(in, TIOCGWINSZ, &ws) == 0 && memcmp(&ws, &last, sizeof(ws))) {
+			ioctl(master, TIOCSWINSZ, &ws);
+			last = ws;
+		}
+		if (poll(p, 2, 250) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (p[0].revents) {
+			n = read(master, buf, sizeof(buf));
+			if (n <= 0)
+				return;	/* EIO: every slave fd closed, the session is over */
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = write(out, buf + off, n - off);
+
+				if (w < 0) {
+					if (errno == EINTR)
+						continue;
+					return;
+				}
+				off += w;
+			}
+		}
+		if (p[1].revents) {
+			n = read(in, buf, sizeof(buf));
+			if (n <= 0)
+				return;	/* the client's terminal is gone: hang up the session */
+			if (write(master, buf, n) < 0 && errno != EINTR)
+				return;
+		}
+	}
+}
+
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
 		   int *status, struct trl_error *err)
 {
@@ -680,29 +763,39 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
 	if (child == 0) {
 		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				"HOME=/root", "TERM=xterm", "USER=root", "LOGNAME=root", NULL };
+				"HOME=/root", "TERM=xterm-256color", "USER=root", "LOGNAME=root", NULL };
 		lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-		lxc_attach_command_t cmd = { .program = argv[0], .argv = (char **)argv };
+		struct exec_cmd cmd = { .argv = argv, .tty = tty };
 		struct lxc_container *c;
+		int master = -1, slave = -1;
 		pid_t pid;
 		int st;
 
-		for (int i = 0; i < 3; i++)
-			if (fds[i] != i && dup2(fds[i], i) < 0)
-				_exit(126);
 		signal(SIGPIPE, SIG_DFL);
 		c = lxc_container_new(name, lxcpath);
 		if (!c || !c->is_running(c))
 			_exit(125);
 		o.env_policy = LXC_ATTACH_CLEAR_ENV;
 		o.extra_env_vars = env;
-		o.stdin_fd = 0;
-		o.stdout_fd = 1;
-		o.stderr_fd = 2;
-		if (tty)
-			o.attach_flags |= LXC_ATTACH_TERMINAL;
-		if (c->attach(c, lxc_attach_run_command, &cmd, &o, &pid) < 0)
+		if (tty && open_pty(c->init_pid(c), &master, &slave) == 0) {
+			struct winsize wsz;
+
+			if (ioctl(fds[0], TIOCGWINSZ, &wsz) == 0)
+				ioctl(master, TIOCSWINSZ, &wsz);
+			o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
+		} else {
+			cmd.tty = 0;
+			o.stdin_fd = fds[0];
+			o.stdout_fd = fds[1];
+			o.stderr_fd = fds[2];
+		}
+		if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
 			_exit(127);
+		if (cmd.tty) {
+			close(slave);
+			pty_proxy(master, fds[0], fds[1]);
+			close(master);	/* SIGHUP to the session if it is still there */
+		}
 		while (waitpid(pid, &st, 0) < 0)
 			if (errno != EINTR)
 				_exit(127);

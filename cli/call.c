@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: talking to trellisd
+ *
+ * One request per connection (lib/proto.h): connect, send the request with
+ * any fds, then read replies until the final one, printing progress events
+ * on the way.  Every failure, local or reported by the daemon, ends in
+ * cli_error(), which owns the error's presentation and exit status.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "cli.h"
+#include "print.h"
+#include "proto.h"
+#include "util.h"
+
+int cli_error(struct cli *cli, const struct trl_error *err)
+{
+	int code = err->code ? err->code : TRL_EFAILED;
+	json_t *j;
+
+	fprintf(stderr, "trellis: %s\n", err->msg[0] ? err->msg : "operation failed");
+	if (cli->json) {
+		j = json_pack("{s:{s:s, s:s}}", "error", "code", trl_error_code_name(code), "message",
+			      err->msg);
+		if (j && err->step[0])
+			json_object_set_new(json_object_get(j, "error"), "step", json_string(err->step));
+		print_json(j);
+		json_decref(j);
+	}
+	return trl_error_exit_code(code);
+}
+
+static int connect_daemon(const char *path, struct trl_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return trl_error_set(err, TRL_EINVALID, "socket path '%s' is too long (at most %zu bytes)",
+				     path, sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "cannot create socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	switch (e) {
+	case ENOENT:
+	case ECONNREFUSED:
+		return trl_error_set(err, TRL_EUNAVAIL, "cannot reach trellisd at %s: %s (is trellisd running?)",
+				     path, strerror(e));
+	case EACCES:
+	case EPERM:
+		return trl_error_errno(err, TRL_EPERM, e, "cannot reach trellisd at %s", path);
+	default:
+		return trl_error_errno(err, TRL_EUNAVAIL, e, "cannot reach trellisd at %s", path);
+	}
+}
+
+/* Read replies until the final one.  Returns 0 with *result, or a negative code with @err. */
+static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **result,
+			struct trl_error *err)
+{
+	for (;;) {
+		json_t *msg, *res;
+		int r;
+
+		r = proto_recv(conn, &msg, err);
+		if (r == -TRL_EFAILED) {
+			/* An I/O error here means trellisd went away (ECONNRESET). */
+			err->code = TRL_EUNAVAIL;
+			return trl_error_prefix(err, "lost the connection to trellisd");
+		}
+		if (r < 0)
+			return trl_error_prefix(err, "reply from trellisd");
+		if (r == 0)
+			return trl_error_set(err, TRL_EUNAVAIL, "trellisd closed the connection without a reply");
+		r = proto_reply_kind(msg, err);
+		if (r == 1) {
+			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress"))
+				print_progress(msg);
+			json_decref(msg);
+			continue;
+		}
+		if (r == 0) {
+			res = json_object_get(msg, "result");
+			*result = res ? json_incref(res) : json_object();
+		}
+		json_decref(msg);
+		if (r == 0 && !*result)
+			return trl_error_set(err, TRL_EFAILED, "out of memory");
+		return r;
+	}
+}
+
+int cli_call(struct cli *cli, json_t *req, const int *fds, size_t nfds, json_t **result)
+{
+	struct trl_error err = { 0 };
+	struct proto_conn conn;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	*result = NULL;
+	if (!req) {
+		trl_error_set(&err, TRL_EFAILED, "out of memory");
+		return cli_error(cli, &err);
+	}
+	fd = connect_daemon(cli->socket, &err);
+	if (fd < 0) {
+		json_decref(req);
+		return cli_error(cli, &err);
+	}
+	r = proto_send(fd, req, fds, nfds);
+	json_decref(req);
+	if (r == -EMSGSIZE) {
+		trl_error_set(&err, TRL_ELIMIT, "request too large (more than %u MiB)", PROTO_MAX_MSG >> 20);
+		return cli_error(cli, &err);
+	}
+	/* If the daemon hung up early it may have said why: read before giving up. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+		trl_error_errno(&err, TRL_EUNAVAIL, -r, "cannot send request to trellisd at %s", cli->socket);
+		return cli_error(cli, &err);
+	}
+
+	proto_conn_init(&conn, fd);
+	r = read_replies(cli, &conn, result, &err);
+	proto_conn_release(&conn);
+	if (r < 0)
+		return cli_error(cli, &err);
+	return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellis CLI internals
+ *
+ * One file per object (slice.c, node.c); trellis.c holds main(), the global
+ * options and the dispatch tables; call.c talks to trellisd.  A verb is a
+ * struct cli_cmd; it parses its own arguments with cli_args_parse(), builds a
+ * request, calls cli_call() and renders the result through the print layer
+ * (lib/print.h).  Verbs return the process exit status (trellis(8), EXIT
+ * STATUS): 0, 2 for usage errors, trl_error_exit_code() for everything else,
+ * or the remote command's status for exec/login.
+ */
+#ifndef TRELLIS_CLI_H
+#define TRELLIS_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "error.h"
+
+#define CLI_EXIT_USAGE 2
+
+struct cli {
+	const char *socket;	/* daemon socket path */
+	int json;		/* --json */
+	int quiet;		/* -q: no progress, no confirmations */
+};
+
+struct cli_cmd {
+	const char *object;	/* "slice", or NULL for a top-level command */
+	const char *name;	/* "create" */
+	int (*run)(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+	const char *synopsis;	/* "slice create -f FILE" (without "trellis") */
+	const char *summary;	/* one line for the object's help */
+	const char *help;	/* what the verb does, in a paragraph or two; or NULL */
+	const char *options;	/* help lines for the verb's own options; or NULL */
+};
+
+/* Options a verb accepts besides --json, -q, -h, --socket. */
+#define CLI_OPT_FILE 0x1	/* -f, --file FILE */
+#define CLI_OPT_SHELL 0x2	/* --shell PATH */
+
+struct cli_args {
+	unsigned accept;	/* CLI_OPT_* */
+	int fixed;		/* exec style: after this many operands, the rest is a command; 0 = off */
+	const char *file;
+	const char *shell;
+	char **operands;	/* points into argv */
+	int noperands;
+	char **rest;		/* the command after the fixed operands (fixed > 0) */
+	int nrest;
+};
+
+/*
+ * Parse a verb's arguments (argv[0] is the verb).  Options may appear anywhere
+ * among the operands; "--" ends them.  Sets the print mode.  Returns 1 to run
+ * the verb, or 0 when it must return *status right away (0 after --help, 2
+ * after a usage error; both already printed).
+ */
+int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
+		   struct cli_args *a, int *status);
+/* Print "trellis: MESSAGE" and the verb's short usage to stderr; returns 2. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print the help for one verb to stdout. */
+void cli_cmd_help(const struct cli_cmd *cmd);
+
+/* Report @err: "trellis: MESSAGE" on stderr, and {"error":{...}} on stdout with
+ * --json.  Returns the exit status for its code. */
+int cli_error(struct cli *cli, const struct trl_error *err);
+
+/*
+ * Send @req (a reference the call steals; NULL reports out of memory) with
+ * @fds attached, print progress events unless quiet, and wait for the final
+ * reply.  Returns 0 with *result set (a new reference, never
+ * NULL), or an exit status after reporting the error.
+ */
+int cli_call(struct cli *cli, json_t *req, const int *fds, size_t nfds, json_t **result);
+
+/* The object tables. */
+extern const struct cli_cmd cli_slice_cmds[];
+extern const struct cli_cmd cli_node_cmds[];
+
+/* Render a slice object (slice show, slice create) in text mode. */
+void cli_slice_print(json_t *slice);
+
+#endif

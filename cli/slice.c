@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellis slice ...
+ *
+ * create reads the spec and the config files it names (the daemon never
+ * reads a path a tenant names) and sends their text; list/show/delete are one
+ * request each; exec and login hand this process's stdin, stdout and stderr
+ * to trellisd (SCM_RIGHTS), which runs the command inside the router on them,
+ * and exit with the command's status.
+ *
+ * The text view of a slice is declared below as print_col tables over the
+ * daemon's slice object (proto.h); --json prints that object as it came.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <termios.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "print.h"
+#include "spec.h"
+#include "util.h"
+
+#define SPEC_MAX (4u << 20)	/* the spec, and each config file */
+#define DEFAULT_SHELL "/bin/bash"
+
+/* Text view of a slice object. */
+
+static void owner_cell(json_t *o, char *buf, size_t len)
+{
+	const char *owner = json_string_value(json_object_get(o, "owner"));
+	json_t *uid = json_object_get(o, "owner_uid");
+
+	if (owner && json_is_integer(uid))
+		snprintf(buf, len, "%s (uid %" JSON_INTEGER_FORMAT ")", owner, json_integer_value(uid));
+	else if (json_is_integer(uid))
+		snprintf(buf, len, "uid %" JSON_INTEGER_FORMAT, json_integer_value(uid));
+	else if (owner)
+		snprintf(buf, len, "%s", owner);
+}
+
+static void cpu_cell(json_t *o, char *buf, size_t len)
+{
+	double cpu = json_number_value(json_object_get(o, "cpu"));
+
+	if (cpu > 0)
+		snprintf(buf, len, "%g", cpu);
+}
+
+static const struct print_col slice_fields[] = {
+	{ .title = "Name", .key = "name" },
+	{ .title = "Owner", .fn = owner_cell },
+	{ .title = "State", .key = "state" },
+	{ .title = "Created", .key = "created", .fmt = PRINT_FMT_TIME },
+	{ .title = NULL },
+};
+
+static const struct print_col router_cols[] = {
+	{ .title = "NAME", .key = "name" },
+	{ .title = "TEMPLATE", .key = "template" },
+	{ .title = "STATE", .key = "state" },
+	{ .title = "PID", .key = "pid", .fmt = PRINT_FMT_ID },
+	{ .title = "CONTAINER", .key = "container" },
+	{ .title = "DAEMONS", .key = "daemons", .fmt = PRINT_FMT_LIST },
+	{ .title = NULL },
+};
+
+static const struct print_col limit_cols[] = {
+	{ .title = "ROUTER", .key = "router" },
+	{ .title = "CPU", .fn = cpu_cell },
+	{ .title = "MEMORY", .key = "memory", .fmt = PRINT_FMT_SIZE },
+	{ .title = "PIDS", .key = "pids", .fmt = PRINT_FMT_ID },
+	{ .title = NULL },
+};
+
+static const struct print_col iface_cols[] = {
+	{ .title = "ROUTER", .key = "router" },
+	{ .title = "IFNAME", .key = "name" },
+	{ .title = "HOST-IF", .key = "host" },
+	{ .title = "MAC", .key = "mac" },
+	{ .title = "ADDRESSES", .key = "addresses", .fmt = PRINT_FMT_LIST },
+	{ .title = "LINK", .key = "link" },
+	{ .title = NULL },
+};
+
+static const struct print_col link_cols[] = {
+	{ .title = "LINK", .key = "name" },
+	{ .title = "ENDPOINTS", .key = "endpoints", .fmt = PRINT_FMT_LIST },
+	{ .title = "RATE", .key = "rate", .fmt = PRINT_FMT_RATE },
+	{ .title = "STATE", .key = "state" },
+	{ .title = NULL },
+};
+
+static const struct print_col list_cols[] = {
+	{ .title = "NAME", .key = "name" },
+	{ .title = "OWNER", .key = "owner" },
+	{ .title = "STATE", .key = "state" },
+	{ .title = "ROUTERS", .key = "routers", .fmt = PRINT_FMT_COUNT },
+	{ .title = "LINKS", .key = "links", .fmt = PRINT_FMT_COUNT },
+	{ .title = "CREATED", .key = "created", .fmt = PRINT_FMT_AGE },
+	{ .title = NULL },
+};
+
+/* A row of a table built from a nested object, labelled with its router. */
+static void add_row(json_t *rows, json_t *from, const char *router)
+{
+	json_t *row = json_is_object(from) ? json_copy(from) : json_object();
+
+	if (!row)
+		return;
+	json_object_set_new(row, "router", json_string(router ? router : ""));
+	json_array_append_new(rows, row);
+}
+
+void cli_slice_print(json_t *slice)
+{
+	json_t *routers = json_object_get(slice, "routers");
+	json_t *ifaces, *limits, *router, *iface;
+	int has_limits = 0;
+	size_t i, j;
+
+	if (print_is_json())
+		return;
+	ifaces = json_array();
+	limits = json_array();
+	json_array_foreach(routers, i, router) {
+		const char *name = json_string_value(json_object_get(router, "name"));
+		json_t *l = json_object_get(router, "limits");
+
+		json_array_foreach(json_object_get(router, "interfaces"), j, iface)
+			add_row(ifaces, iface, name);
+		add_row(limits, l, name);
+		if (json_number_value(json_object_get(l, "cpu")) > 0 ||
+		    json_integer_value(json_object_get(l, "memory")) > 0 ||
+		    json_integer_value(json_object_get(l, "pids")) > 0)
+			has_limits = 1;
+	}
+
+	print_fields(slice, slice_fields);
+	print_section("Routers:");
+	print_table(routers, router_cols);
+	if (has_limits) {
+		print_section("Limits:");
+		print_table(limits, limit_cols);
+	}
+	print_section("Interfaces:");
+	print_table(ifaces, iface_cols);
+	print_section("Links:");
+	print_table(json_object_get(slice, "links"), link_cols);
+	json_decref(ifaces);
+	json_decref(limits);
+}
+
+/* Arguments become JSON strings, which must be UTF-8. */
+static int check_utf8(struct cli *cli, char **args, int n)
+{
+	struct trl_error err = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		json_t *s = json_string(args[i]);
+
+		if (!s) {
+			trl_error_set(&err, TRL_EINVALID, "argument %d is not valid UTF-8", i + 1);
+			return cli_error(cli, &err);
+		}
+		json_decref(s);
+	}
+	return 0;
+}
+
+/* slice create */
+
+/* Read a text file as a JSON string (so: UTF-8, no NUL bytes). */
+static json_t *read_text(const char *path, struct trl_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	json_t *s;
+	size_t len;
+	int r;
+
+	r = util_read_file(path, SPEC_MAX, &text, &len);
+	if (r == -EFBIG) {
+		trl_error_set(err, TRL_EINVALID, "'%s' is larger than %u MiB", path, SPEC_MAX >> 20);
+		return NULL;
+	}
+	if (r < 0) {
+		trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
+		return NULL;
+	}
+	if (memchr(text, '\0', len)) {
+		trl_error_set(err, TRL_EINVALID, "'%s' is not a text file (it contains NUL bytes)", path);
+		return NULL;
+	}
+	s = json_stringn(text, len);
+	if (!s)
+		trl_error_set(err, TRL_EINVALID, "'%s' is not UTF-8 text", path);
+	return s;
+}
+
+/* spec_referenced_files() does not know the file's name: put it in front. */
+static void prefix_spec_error(struct trl_error *err, const char *file)
+{
+	static const char anon[] = "<spec>";
+	char old[sizeof(err->msg)];
+
+	memcpy(old, err->msg, sizeof(old));
+	if (!strncmp(old, anon, strlen(anon)))
+		snprintf(err->msg, sizeof(err->msg), "%s%.*s", file, (int)(sizeof(old) - 512),
+			 old + strlen(anon));
+	else if (old[0] >= '0' && old[0] <= '9')
+		snprintf(err->msg, sizeof(err->msg), "%s:%.*s", file, (int)(sizeof(old) - 512), old);
+	else
+		trl_error_prefix(err, "%s", file);
+	if (!err->code)
+		err->code = TRL_EINVALID;
+}
+
+/* A config-file: name must stay below the spec's directory. */
+static int config_name_check(const char *name, struct trl_error *err)
+{
+	const char *p = name;
+
+	if (!*name)
+		return trl_error_set(err, TRL_EINVALID, "config-file: empty file name");
+	if (*name == '/')
+		return trl_error_set(err, TRL_EINVALID,
+				     "config-file '%s': absolute paths are not allowed (name the file relative to the spec's directory)",
+				     name);
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return trl_error_set(err, TRL_EINVALID,
+					     "config-file '%s': '..' is not allowed (the file must be in the spec's directory or below it)",
+					     name);
+		p += n;
+		p += strspn(p, "/");
+	}
+	return 0;
+}
+
+static json_t *read_config_files(const char *file, const char *spec, size_t len, struct trl_error *err)
+{
+	const char *slash = strrchr(file, '/');
+	_cleanup_free_ char *dir = NULL;
+	json_t *files = NULL;
+	char **names = NULL;
+	int r;
+
+	r = spec_referenced_files(spec, len, &names, err);
+	if (r < 0) {
+		prefix_spec_error(err, file);
+		return NULL;
+	}
+	if (slash)
+		dir = strndup(file, slash == file ? 1 : (size_t)(slash - file));
+	files = json_object();
+	if ((slash && !dir) || !files) {
+		trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto fail;
+	}
+	for (char **n = names; n && *n; n++) {
+		_cleanup_free_ char *path = NULL;
+		json_t *text;
+
+		if (config_name_check(*n, err) < 0) {
+			trl_error_prefix(err, "%s", file);
+			goto fail;
+		}
+		if (json_object_get(files, *n))
+			continue;
+		if (asprintf(&path, "%s%s%s", dir ? dir : "", dir && strcmp(dir, "/") ? "/" : "", *n) < 0) {
+			path = NULL;
+			trl_error_set(err, TRL_EFAILED, "out of memory");
+			goto fail;
+		}
+		text = read_text(path, err);
+		if (!text) {
+			trl_error_prefix(err, "%s: config-file '%s'", file, *n);
+			goto fail;
+		}
+		json_object_set_new(files, *n, text);
+	}
+	spec_free_names(names);
+	return files;
+fail:
+	spec_free_names(names);
+	json_decref(files);
+	return NULL;
+}
+
+static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .accept = CLI_OPT_FILE };
+	struct trl_error err = { 0 };
+	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
+	const char *base;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	if (!a.file) {
+		status = cli_usage_error(cmd, "missing -f FILE (the slice spec)");
+		goto out;
+	}
+	status = check_utf8(cli, (char **)&a.file, 1);
+	if (status)
+		goto out;
+
+	spec = read_text(a.file, &err);
+	if (!spec) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	files = read_config_files(a.file, json_string_value(spec), json_string_length(spec), &err);
+	if (!files) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
+	req = json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename", base,
+			"files", files);
+	status = cli_call(cli, req, NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	if (!cli->quiet)
+		cli_slice_print(result);
+out:
+	json_decref(spec);
+	json_decref(files);
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+/* slice list */
+
+static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	status = cli_call(cli, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	print_table(json_object_get(result, "slices"), list_cols);
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+/* slice show, slice delete: one slice name. */
+
+static int one_name(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
+		    struct cli_args *a, int *status)
+{
+	if (!cli_args_parse(cli, cmd, argc, argv, a, status))
+		return 0;
+	if (a->noperands == 0) {
+		*status = cli_usage_error(cmd, "missing slice name");
+		return 0;
+	}
+	if (a->noperands > 1) {
+		*status = cli_usage_error(cmd, "unexpected argument '%s'", a->operands[1]);
+		return 0;
+	}
+	*status = check_utf8(cli, a->operands, 1);
+	return *status == 0;
+}
+
+static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL;
+	int status;
+
+	if (!one_name(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.show", "name", a.operands[0]),
+			  NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	cli_slice_print(result);
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+static int slice_delete(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL;
+	const char *name;
+	int status;
+
+	if (!one_name(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.delete", "name", a.operands[0]),
+			  NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	name = json_string_value(json_object_get(result, "name"));
+	if (!name)
+		name = a.operands[0];
+	if (!cli->quiet) {
+		if (json_is_false(json_object_get(result, "removed")))
+			print_line("slice '%s' did not exist", name);
+		else
+			print_line("slice '%s' deleted", name);
+	}
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+/* slice exec, slice login */
+
+static int exec_in_router(struct cli *cli, const char *name, const char *router, json_t *argv, int tty)
+{
+	struct trl_error err = { 0 };
+	json_t *result = NULL, *req, *code;
+	int fds[3], opened[3] = { -1, -1, -1 };
+	json_int_t n;
+	struct termios saved;
+	int status, raw_mode = 0;
+
+	/* A closed std fd cannot be passed: hand the command /dev/null instead. */
+	for (int i = 0; i < 3; i++) {
+		fds[i] = i;
+		if (fcntl(i, F_GETFD) < 0 && errno == EBADF) {
+			opened[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (opened[i] < 0) {
+				json_decref(argv);
+				trl_error_errno(&err, TRL_EFAILED, errno, "cannot open /dev/null");
+				return cli_error(cli, &err);
+			}
+			fds[i] = opened[i];
+		}
+	}
+	req = json_pack("{s:s, s:s, s:s, s:o, s:b}", "op", "slice.exec", "name", name, "router", router,
+			"argv", argv, "tty", tty);
+	fflush(stdout);
+	/* With a terminal the daemon runs the command on a pty in the router and
+	 * copies bytes both ways: our terminal must pass keys (^C, ^Z, arrows)
+	 * through untouched, and the router's pty does the echo. */
+	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		struct termios raw = saved;
+
+		cfmakeraw(&raw);
+		raw_mode = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	status = cli_call(cli, req, fds, 3, &result);
+	if (raw_mode)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	for (int i = 0; i < 3; i++)
+		if (opened[i] > 2)
+			close(opened[i]);
+	if (status)
+		return status;
+	code = json_object_get(result, "exit");
+	if (!json_is_integer(code)) {
+		json_decref(result);
+		trl_error_set(&err, TRL_EPROTO, "trellisd's reply to slice.exec has no exit status");
+		return cli_error(cli, &err);
+	}
+	n = json_integer_value(code);
+	json_decref(result);
+	return n < 0 || n > 255 ? 255 : (int)n;
+}
+
+static int slice_exec(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .fixed = 2 };
+	json_t *args;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands < 2) {
+		status = cli_usage_error(cmd, a.noperands ? "missing router name" : "missing slice name");
+		goto out;
+	}
+	if (a.nrest == 0) {
+		status = cli_usage_error(cmd, "missing command to run");
+		goto out;
+	}
+	status = check_utf8(cli, a.operands, 2);
+	if (!status)
+		status = check_utf8(cli, a.rest, a.nrest);
+	if (status)
+		goto out;
+	args = json_array();
+	for (int i = 0; args && i < a.nrest; i++)
+		json_array_append_new(args, json_string(a.rest[i]));
+	status = exec_in_router(cli, a.operands[0], a.operands[1], args,
+				isatty(STDIN_FILENO) && isatty(STDOUT_FILENO));
+out:
+	free(a.operands);
+	return status;
+}
+
+static int slice_login(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .accept = CLI_OPT_SHELL };
+	const char *shell;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands < 2) {
+		status = cli_usage_error(cmd, a.noperands ? "missing router name" : "missing slice name");
+		goto out;
+	}
+	if (a.noperands > 2) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
+		goto out;
+	}
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "trellis: slice login needs a terminal (use 'trellis slice exec %s %s -- CMD')\n",
+			a.operands[0], a.operands[1]);
+		status = CLI_EXIT_USAGE;
+		goto out;
+	}
+	shell = a.shell ? a.shell : DEFAULT_SHELL;
+	status = check_utf8(cli, a.operands, 2);
+	if (!status)
+		status = check_utf8(cli, (char **)&shell, 1);
+	if (status)
+		goto out;
+	status = exec_in_router(cli, a.operands[0], a.operands[1], json_pack("[s, s]", shell, "-l"), 1);
+out:
+	free(a.operands);
+	return status;
+}
+
+const struct cli_cmd cli_slice_cmds[] = {
+	{
+		.object = "slice",
+		.name = "create",
+		.run = slice_create,
+		.synopsis = "slice create -f FILE",
+		.summary = "Create a slice from a spec file",
+		.help = "Reads the slice spec FILE (YAML, see trellis-slice(5); at most 4 MiB) and each\n"
+			"file its config-file: entries name, relative to FILE's directory, and sends\n"
+			"them to trellisd, which validates the spec and builds the slice.  Progress\n"
+			"is shown on stderr, one line per step.  The new slice is then shown as\n"
+			"'trellis slice show' shows it.\n",
+		.options = "  -f, --file FILE  The slice spec (YAML)\n",
+	},
+	{
+		.object = "slice",
+		.name = "list",
+		.run = slice_list,
+		.synopsis = "slice list",
+		.summary = "List slices",
+		.help = "One line per slice: NAME OWNER STATE ROUTERS LINKS CREATED.\n",
+	},
+	{
+		.object = "slice",
+		.name = "show",
+		.run = slice_show,
+		.synopsis = "slice show NAME",
+		.summary = "Show a slice: its routers, interfaces and links",
+	},
+	{
+		.object = "slice",
+		.name = "delete",
+		.run = slice_delete,
+		.synopsis = "slice delete NAME",
+		.summary = "Delete a slice and everything built for it",
+		.help = "Deleting a slice that does not exist is not an error: trellis says so and\n"
+			"exits with status 0.\n",
+	},
+	{
+		.object = "slice",
+		.name = "exec",
+		.run = slice_exec,
+		.synopsis = "slice exec NAME ROUTER -- CMD [ARG...]",
+		.summary = "Run a command inside a router",
+		.help = "Runs CMD inside router ROUTER of slice NAME on this process's stdin, stdout\n"
+			"and stderr, and exits with the command's exit status (128+N if a signal N\n"
+			"killed it).  Options for trellis go before '--'; the '--' may be left out\n"
+			"when CMD does not start with '-'.\n",
+	},
+	{
+		.object = "slice",
+		.name = "login",
+		.run = slice_login,
+		.synopsis = "slice login NAME ROUTER",
+		.summary = "Open a login shell inside a router",
+		.help = "Runs a login shell inside router ROUTER of slice NAME on this terminal and\n"
+			"exits with its exit status.  Needs a terminal on stdin; without one, use\n"
+			"'trellis slice exec'.\n",
+		.options = "  --shell PATH     The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")\n",
+	},
+	{ .name = NULL },
+};
