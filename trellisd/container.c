@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <lxc/lxccontainer.h>
 #include <lxc/attach_options.h>
@@ -39,6 +40,7 @@
 #define FRRVTY_GID 102
 
 #define INIT_LXC "/usr/sbin/init.lxc"
+#define READY_STABLE_MS 100
 
 /* Host /etc entries safe to share: no credentials, keys or host identity. */
 static const char *const etc_allow[] = {
@@ -484,11 +486,16 @@ int container_start(struct container_spec *cs, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' failed to start%s%s (log: %s/../log/%s.log)",
 				     cs->name, why[0] ? ": " : "", why, cs->lxcpath, cs->name);
 	}
-	{
+	/* The monitor's command socket can reset a query made right after the
+	 * start (seen under parallel starts): ask again for up to a second. */
+	for (int i = 0; i < 50; i++) {
 		struct lxc_container *c = lxc_container_new(cs->name, cs->lxcpath);
 
 		cs->init_pid = c && c->is_running(c) ? c->init_pid(c) : 0;
 		lxc_container_put(c);
+		if (cs->init_pid > 0)
+			break;
+		usleep(20000);
 	}
 	if (cs->init_pid <= 0)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped right after starting (log: %s/../log/%s.log)",
@@ -538,7 +545,15 @@ static int frr_running(pid_t init, const struct trl_router *r)
 	return 1;
 }
 
-int container_poll_ready(const struct container_spec *cs, struct trl_error *err)
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 {
 	pid_t init = cs->init_pid;
 	char why[512], path[64];
@@ -549,7 +564,15 @@ int container_poll_ready(const struct container_spec *cs, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped while booting (template '%s', boot '%s')%s%s",
 				     cs->name, cs->tpl->name, cs->tpl->boot, why[0] ? ": " : "", why);
 	}
-	return boot_running(init) && (!cs->tpl->routing_frr || frr_running(init, cs->router));
+	if (!boot_running(init) || (cs->tpl->routing_frr && !frr_running(init, cs->router))) {
+		cs->ready_since = 0;
+		return 0;
+	}
+	/* A boot command that fails at once must not pass for a running router:
+	 * it has to stay up for READY_STABLE_MS. */
+	if (!cs->ready_since)
+		cs->ready_since = mono_ms();
+	return mono_ms() - cs->ready_since >= READY_STABLE_MS;
 }
 
 /* Switch this thread into @pid's netns long enough to open a netlink socket there. */

@@ -45,6 +45,7 @@ struct container_spec {
 	struct container_if ifs[64];
 	size_t n_ifs;
 	pid_t init_pid;		/* set by container_start */
+	long long ready_since;	/* container_poll_ready's bookkeeping */
 };
 
 /* Write rootfs and LXC config under <lxcpath>/<name>/. */
@@ -53,7 +54,7 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err);
 int container_start(struct container_spec *cs, struct trl_error *err);
 /* Is the router up: its boot command runs (and, for FRR, every daemon has its
  * pid file)?  1 ready, 0 not yet, <0 it stopped (err filled).  Non-blocking. */
-int container_poll_ready(const struct container_spec *cs, struct trl_error *err);
+int container_poll_ready(struct container_spec *cs, struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log

@@ -201,6 +201,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	chmod(d->state_dir, 0711);
+	/* Unprivileged routers' roots are unmapped on the host: every directory
+	 * above their rootfs must be searchable by others. */
+	{
+		char p[4096], *slash;
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s", d->lxcpath);
+		while ((slash = strrchr(p, '/')) && slash != p) {
+			*slash = '\0';
+			if (stat(p, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+				fprintf(stderr,
+					"trellisd: '%s' (mode %04o) is not searchable by others: unprivileged routers could not reach their root filesystems under '%s' (chmod o+x it or choose another --state-dir)\n",
+					p, st.st_mode & 07777, d->lxcpath);
+				return 1;
+			}
+		}
+	}
 	{
 		struct store *st;
 

@@ -30,6 +30,7 @@ require_root() {
 start_daemon() {
 	require_root
 	T_DIR=$(mktemp -d "/tmp/trellis-test-$(file_id).XXXXXX")
+	chmod 711 "$T_DIR" # container roots (mapped uids) must traverse it
 	T_SOCK="$T_DIR/trellisd.sock"
 	T_NODE="t$(file_id)-$$"
 	T_NODE=${T_NODE:0:15}
