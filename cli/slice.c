@@ -249,7 +249,8 @@ static json_t *read_config_files(const char *file, const char *spec, size_t len,
 
 	r = spec_referenced_files(spec, len, &names, err);
 	if (r < 0) {
-		prefix_spec_error(err, file);
+		/* Same name as the daemon's messages use: the file's base name. */
+		prefix_spec_error(err, slash ? slash + 1 : file);
 		return NULL;
 	}
 	if (slash)

@@ -13,7 +13,7 @@ PKGS=(
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
-  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux
+  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux socat
 )
 
 if [ "$(id -u)" -ne 0 ]; then
