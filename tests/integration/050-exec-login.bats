@@ -3,6 +3,7 @@
 # attached processes.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	start_daemon

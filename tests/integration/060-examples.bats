@@ -25,8 +25,7 @@ route_via() { # slice router prefix proto
 }
 
 @test "examples/ospf-pair.yaml: OSPF Full, loopbacks routed, ping" {
-	run trellis slice create -f "$(example_as ospf-pair.yaml t6pair)"
-	[ "$status" -eq 0 ]
+	trellis -q slice create -f "$(example_as ospf-pair.yaml t6pair)"
 	wait_for 60 eval '[ "$(ospf_full_count t6pair r1)" -ge 1 ]'
 	wait_for 60 route_via t6pair r1 10.255.0.2 ospf
 	wait_for 60 route_via t6pair r2 10.255.0.1 ospf
@@ -41,8 +40,7 @@ route_via() { # slice router prefix proto
 }
 
 @test "examples/ospf-ring.yaml: four routers, every adjacency Full, ping across the ring" {
-	run trellis slice create -f "$(example_as ospf-ring.yaml t6ring)"
-	[ "$status" -eq 0 ]
+	trellis -q slice create -f "$(example_as ospf-ring.yaml t6ring)"
 	for r in r1 r2 r3 r4; do
 		wait_for 60 eval '[ "$(ospf_full_count t6ring '$r')" -ge 2 ]'
 	done
@@ -64,8 +62,7 @@ route_via() { # slice router prefix proto
 }
 
 @test "examples/bgp-triangle.yaml: eBGP sessions Established, loopbacks learned, ping" {
-	run trellis slice create -f "$(example_as bgp-triangle.yaml t6tri)"
-	[ "$status" -eq 0 ]
+	trellis -q slice create -f "$(example_as bgp-triangle.yaml t6tri)"
 	for r in r1 r2 r3; do
 		wait_for 90 eval '[ "$(vtysh_in t6tri '$r' "show bgp summary json" | jq "[.ipv4Unicast.peers[] | select(.state == \"Established\")] | length")" -eq 2 ]'
 	done
