@@ -37,6 +37,7 @@ teardown() {
 
 @test "create a plain slice, list and show it, delete it" {
 	run trellis slice create -f "$(plain_spec $S)"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"routers"* ]]
 

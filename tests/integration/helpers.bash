@@ -64,6 +64,9 @@ stop_daemon() {
 	fi
 	rm -rf "/sys/fs/bpf/trellis/$T_NODE"
 	rmdir /sys/fs/bpf/trellis 2>/dev/null || true
+	# The daemon's warnings go into the TAP stream as comments: a CI failure
+	# then comes with the daemon's side of the story.
+	grep -E ' (warn|error) ' "$T_DIR/trellisd.log" 2>/dev/null | sed "s/^/# trellisd($(file_id)): /" >&3 || true
 	rm -rf "$T_DIR"
 }
 
