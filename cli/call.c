@@ -82,8 +82,16 @@ static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **resul
 			return trl_error_set(err, TRL_EUNAVAIL, "trellisd closed the connection without a reply");
 		r = proto_reply_kind(msg, err);
 		if (r == 1) {
-			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress"))
+			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress")) {
+				if (cli->label) {
+					char line[1200];
+
+					snprintf(line, sizeof(line), "%s: %s", cli->label,
+						 json_string_value(json_object_get(msg, "message")) ?: "");
+					json_object_set_new(msg, "message", json_string(line));
+				}
 				print_progress(msg);
+			}
 			json_decref(msg);
 			continue;
 		}
@@ -98,39 +106,40 @@ static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **resul
 	}
 }
 
-int cli_call(struct cli *cli, json_t *req, const int *fds, size_t nfds, json_t **result)
+int cli_request(struct cli *cli, const char *socket, json_t *req, const int *fds, size_t nfds, json_t **result,
+		struct trl_error *err)
 {
-	struct trl_error err = { 0 };
 	struct proto_conn conn;
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	*result = NULL;
-	if (!req) {
-		trl_error_set(&err, TRL_EFAILED, "out of memory");
-		return cli_error(cli, &err);
-	}
-	fd = connect_daemon(cli->socket, &err);
+	if (!req)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	fd = connect_daemon(socket, err);
 	if (fd < 0) {
 		json_decref(req);
-		return cli_error(cli, &err);
+		return fd;
 	}
 	r = proto_send(fd, req, fds, nfds);
 	json_decref(req);
-	if (r == -EMSGSIZE) {
-		trl_error_set(&err, TRL_ELIMIT, "request too large (more than %u MiB)", PROTO_MAX_MSG >> 20);
-		return cli_error(cli, &err);
-	}
+	if (r == -EMSGSIZE)
+		return trl_error_set(err, TRL_ELIMIT, "request too large (more than %u MiB)", PROTO_MAX_MSG >> 20);
 	/* If the daemon hung up early it may have said why: read before giving up. */
-	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
-		trl_error_errno(&err, TRL_EUNAVAIL, -r, "cannot send request to trellisd at %s", cli->socket);
-		return cli_error(cli, &err);
-	}
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+		return trl_error_errno(err, TRL_EUNAVAIL, -r, "cannot send request to trellisd at %s", socket);
 
 	proto_conn_init(&conn, fd);
-	r = read_replies(cli, &conn, result, &err);
+	r = read_replies(cli, &conn, result, err);
 	proto_conn_release(&conn);
-	if (r < 0)
+	return r < 0 ? r : 0;
+}
+
+int cli_call(struct cli *cli, json_t *req, const int *fds, size_t nfds, json_t **result)
+{
+	struct trl_error err = { 0 };
+
+	if (cli_request(cli, cli->socket, req, fds, nfds, result, &err) < 0)
 		return cli_error(cli, &err);
 	return 0;
 }

@@ -19,10 +19,20 @@
 
 #define CLI_EXIT_USAGE 2
 
+struct cli_node {
+	char name[16];
+	const char *socket;
+};
+
+#define CLI_MAX_NODES 64
+
 struct cli {
 	const char *socket;	/* daemon socket path */
 	int json;		/* --json */
 	int quiet;		/* -q: no progress, no confirmations */
+	const char *label;	/* prefix for progress lines ("node 'n1'"), or NULL */
+	struct cli_node nodes[CLI_MAX_NODES];	/* --node / --nodes: a multi-node deployment */
+	int n_nodes;
 };
 
 struct cli_cmd {
@@ -75,6 +85,19 @@ int cli_error(struct cli *cli, const struct trl_error *err);
  * NULL), or an exit status after reporting the error.
  */
 int cli_call(struct cli *cli, json_t *req, const int *fds, size_t nfds, json_t **result);
+/* Like cli_call against @socket, but errors are returned in @err, not printed. */
+int cli_request(struct cli *cli, const char *socket, json_t *req, const int *fds, size_t nfds, json_t **result,
+		struct trl_error *err);
+
+/* multi.c: several nodes (global --node NAME=SOCKET, --nodes FILE). */
+int cli_nodes_add(struct cli *cli, const char *arg, struct trl_error *err);
+int cli_nodes_file(struct cli *cli, const char *path, struct trl_error *err);
+/* Create a slice on every node its routers are placed on; roll back everywhere on failure. */
+int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+/* Send {"op": op, "name": name} to every node; results in {"name", "nodes": {node: result}}. */
+int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
+/* Point cli->socket at the node that runs @router of @slice. */
+int cli_multi_route(struct cli *cli, const char *slice, const char *router);
 
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];

@@ -57,6 +57,7 @@ static const struct print_col slice_fields[] = {
 
 static const struct print_col router_cols[] = {
 	{ .title = "NAME", .key = "name" },
+	{ .title = "NODE", .key = "node" },
 	{ .title = "TEMPLATE", .key = "template" },
 	{ .title = "STATE", .key = "state" },
 	{ .title = "PID", .key = "pid", .fmt = PRINT_FMT_ID },
@@ -87,7 +88,31 @@ static const struct print_col link_cols[] = {
 	{ .title = "LINK", .key = "name" },
 	{ .title = "ENDPOINTS", .key = "endpoints", .fmt = PRINT_FMT_LIST },
 	{ .title = "RATE", .key = "rate", .fmt = PRINT_FMT_RATE },
+	{ .title = "KIND", .key = "kind" },
+	{ .title = "KEY", .key = "key", .fmt = PRINT_FMT_ID },
 	{ .title = "STATE", .key = "state" },
+	{ .title = NULL },
+};
+
+static const struct print_col list_node_cols[] = {
+	{ .title = "NAME", .key = "name" },
+	{ .title = "NODE", .key = "node" },
+	{ .title = "OWNER", .key = "owner" },
+	{ .title = "STATE", .key = "state" },
+	{ .title = "ROUTERS", .key = "routers", .fmt = PRINT_FMT_COUNT },
+	{ .title = "LINKS", .key = "links", .fmt = PRINT_FMT_COUNT },
+	{ .title = "CREATED", .key = "created", .fmt = PRINT_FMT_AGE },
+	{ .title = NULL },
+};
+
+static const struct print_col stats_cols[] = {
+	{ .title = "LINK", .key = "link" },
+	{ .title = "KIND", .key = "kind" },
+	{ .title = "KEY", .key = "key", .fmt = PRINT_FMT_ID },
+	{ .title = "HOST-IF", .key = "host" },
+	{ .title = "PACKETS", .key = "packets", .fmt = PRINT_FMT_ID },
+	{ .title = "BYTES", .key = "bytes", .fmt = PRINT_FMT_ID },
+	{ .title = "DROPS", .key = "drops", .fmt = PRINT_FMT_ID },
 	{ .title = NULL },
 };
 
@@ -323,6 +348,10 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		goto out;
 	}
 	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
+	if (cli->n_nodes) {
+		status = cli_multi_create(cli, spec, base, files);
+		goto out;
+	}
 	req = json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename", base,
 			"files", files);
 	status = cli_call(cli, req, NULL, 0, &result);
@@ -351,6 +380,34 @@ static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		goto out;
 	if (a.noperands) {
 		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	if (cli->n_nodes) {
+		/* One row per slice and node it has routers on. */
+		json_t *rows = json_array();
+
+		for (int i = 0; i < cli->n_nodes && !status; i++) {
+			json_t *r = NULL, *sl;
+			size_t k;
+			struct trl_error err = { 0 };
+
+			if (cli_request(cli, cli->nodes[i].socket, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &r,
+					&err) < 0) {
+				trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+				status = cli_error(cli, &err);
+				break;
+			}
+			json_array_foreach(json_object_get(r, "slices"), k, sl) {
+				json_object_set_new(sl, "node", json_string(cli->nodes[i].name));
+				json_array_append(rows, sl);
+			}
+			json_decref(r);
+		}
+		result = json_pack("{s:o}", "slices", rows);
+		if (status)
+			goto out;
+		print_json(result);
+		print_table(json_object_get(result, "slices"), list_node_cols);
 		goto out;
 	}
 	status = cli_call(cli, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &result);
@@ -391,6 +448,21 @@ static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
+	if (cli->n_nodes) {
+		const char *key;
+		json_t *v;
+
+		status = cli_multi_call(cli, "slice.show", a.operands[0], &result);
+		if (status)
+			goto out;
+		print_json(result);
+		json_object_foreach(json_object_get(result, "nodes"), key, v) {
+			print_line("== node %s", key);
+			cli_slice_print(v);
+			print_line("%s", "");
+		}
+		goto out;
+	}
 	status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.show", "name", a.operands[0]),
 			  NULL, 0, &result);
 	if (status)
@@ -398,6 +470,56 @@ static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 	print_json(result);
 	cli_slice_print(result);
 out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+/* Flatten a slice.stats result into one row per port. */
+static void stats_rows(json_t *res, json_t *rows)
+{
+	json_t *l, *p;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(res, "links"), i, l)
+		json_array_foreach(json_object_get(l, "ports"), k, p) {
+			json_t *row = json_deep_copy(p);
+
+			json_object_set(row, "link", json_object_get(l, "name"));
+			json_object_set(row, "kind", json_object_get(l, "kind"));
+			json_object_set(row, "key", json_object_get(l, "key"));
+			json_array_append_new(rows, row);
+		}
+}
+
+static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL, *rows = json_array();
+	int status;
+
+	if (!one_name(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (cli->n_nodes) {
+		const char *key;
+		json_t *v;
+
+		status = cli_multi_call(cli, "slice.stats", a.operands[0], &result);
+		if (status)
+			goto out;
+		json_object_foreach(json_object_get(result, "nodes"), key, v)
+			stats_rows(v, rows);
+	} else {
+		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.stats", "name", a.operands[0]), NULL, 0,
+				  &result);
+		if (status)
+			goto out;
+		stats_rows(result, rows);
+	}
+	print_json(result);
+	print_table(rows, stats_cols);
+out:
+	json_decref(rows);
 	json_decref(result);
 	free(a.operands);
 	return status;
@@ -412,6 +534,22 @@ static int slice_delete(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
+	if (cli->n_nodes) {
+		const char *key;
+		json_t *v;
+		int removed = 0;
+
+		status = cli_multi_call(cli, "slice.delete", a.operands[0], &result);
+		if (status)
+			goto out;
+		print_json(result);
+		json_object_foreach(json_object_get(result, "nodes"), key, v)
+			removed += json_is_true(json_object_get(v, "removed"));
+		if (!cli->quiet)
+			print_line("slice '%s' %s (%d node(s))", a.operands[0], removed ? "deleted" : "did not exist",
+				   removed);
+		goto out;
+	}
 	status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.delete", "name", a.operands[0]),
 			  NULL, 0, &result);
 	if (status)
@@ -508,6 +646,8 @@ static int slice_exec(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		status = check_utf8(cli, a.rest, a.nrest);
 	if (status)
 		goto out;
+	if (cli->n_nodes && (status = cli_multi_route(cli, a.operands[0], a.operands[1])))
+		goto out;
 	args = json_array();
 	for (int i = 0; args && i < a.nrest; i++)
 		json_array_append_new(args, json_string(a.rest[i]));
@@ -540,6 +680,8 @@ static int slice_login(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		status = CLI_EXIT_USAGE;
 		goto out;
 	}
+	if (cli->n_nodes && (status = cli_multi_route(cli, a.operands[0], a.operands[1])))
+		goto out;
 	shell = a.shell ? a.shell : DEFAULT_SHELL;
 	status = check_utf8(cli, a.operands, 2);
 	if (!status)
@@ -589,6 +731,15 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.summary = "Delete a slice and everything built for it",
 		.help = "Deleting a slice that does not exist is not an error: trellis says so and\n"
 			"exits with status 0.\n",
+	},
+	{
+		.object = "slice",
+		.name = "stats",
+		.run = slice_stats,
+		.synopsis = "slice stats NAME",
+		.summary = "Show per-link fast-path counters",
+		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
+			"the slice's links on this node (with --node/--nodes: on every node).\n",
 	},
 	{
 		.object = "slice",

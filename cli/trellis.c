@@ -29,6 +29,8 @@ enum {
 	OPT_SOCKET,
 	OPT_SHELL,
 	OPT_VERSION,
+	OPT_NODE,
+	OPT_NODES,
 };
 
 static const char common_options_help[] =
@@ -36,6 +38,8 @@ static const char common_options_help[] =
 	"  -q, --quiet      No progress and no confirmation messages\n"
 	"  --socket PATH    trellisd's socket\n"
 	"                   (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n"
+	"  --node NAME=SOCKET  A node of a multi-node deployment (repeat; before the object)\n"
+	"  --nodes FILE     Nodes of a multi-node deployment, one 'NAME SOCKET' per line\n"
 	"  -h, --help       Show this help\n";
 
 struct cli_object {
@@ -312,6 +316,8 @@ static const struct option main_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "nodes", required_argument, NULL, OPT_NODES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -377,6 +383,16 @@ static int run(int argc, char **argv)
 		case OPT_SOCKET:
 			cli.socket = optarg;
 			break;
+		case OPT_NODE:
+		case OPT_NODES: {
+			struct trl_error err = { 0 };
+
+			if ((c == OPT_NODE ? cli_nodes_add(&cli, optarg, &err) : cli_nodes_file(&cli, optarg, &err)) < 0) {
+				fprintf(stderr, "trellis: %s\n", err.msg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		}
 		default:
 			return main_usage_error("%s", bad_option(argv, c, msg, sizeof(msg)));
 		}

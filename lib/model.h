@@ -55,6 +55,7 @@ struct trl_router {
 	struct trl_addr loopback[TRL_MAX_ADDRS];
 	size_t n_loopback;
 	struct trl_limits limits;	/* per-router; unset fields inherit router-defaults */
+	char node[TRL_NAME_MAX + 1];	/* substrate node it runs on; "" = the node given the spec */
 	struct trl_mark mark;
 };
 
@@ -77,6 +78,7 @@ struct trl_slice {
 	char owner[64];		/* user name or numeric uid as written; "" = the caller */
 	char *description;
 	struct trl_limits router_defaults;	/* router-defaults: limits: applied to every router */
+	char tunnel[16];	/* forced cross-node tunnel kind ("egre", "gretap", "vxlan"), "" = the node's best */
 	struct trl_router *routers;
 	size_t n_routers;
 	struct trl_link *links;

@@ -269,6 +269,7 @@ enum field_type {
 	FIELD_FILES,	/* object: relative path -> string */
 	FIELD_ARGV,	/* non-empty array of strings */
 	FIELD_BOOL,
+	FIELD_PLACEMENT,	/* object: {"nodes": {name: {"address": str}}, "keys": {link: int}} */
 };
 
 struct field_desc {
@@ -282,6 +283,7 @@ static const struct field_desc create_fields[] = {
 	{ "spec", FIELD_TEXT, 1 },
 	{ "filename", FIELD_FILENAME, 0 },
 	{ "files", FIELD_FILES, 0 },
+	{ "placement", FIELD_PLACEMENT, 0 },
 	{ NULL, 0, 0 },
 };
 static const struct field_desc name_fields[] = {
@@ -308,6 +310,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_DELETE, "slice.delete", name_fields },
 	{ PROTO_OP_SLICE_EXEC, "slice.exec", exec_fields },
 	{ PROTO_OP_NODE_SHOW, "node.show", no_fields },
+	{ PROTO_OP_SLICE_STATS, "slice.stats", name_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -415,6 +418,44 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 			return trl_error_set(err, TRL_EINVALID, "%s: field '%s[0]' (the command) is empty",
 					     op, f->key);
 		req->argv = v;
+		return 0;
+	}
+	case FIELD_PLACEMENT: {
+		json_t *nodes, *keys, *n, *k;
+		const char *key;
+
+		if (!json_is_object(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be an object", op, f->key);
+		json_object_foreach(v, key, n)
+			if (strcmp(key, "nodes") && strcmp(key, "keys"))
+				return trl_error_set(err, TRL_EPROTO, "%s: field '%s': unknown member '%.64s'", op,
+						     f->key, key);
+		nodes = json_object_get(v, "nodes");
+		keys = json_object_get(v, "keys");
+		if (!json_is_object(nodes))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s.nodes' must be an object", op, f->key);
+		json_object_foreach(nodes, key, n) {
+			if (!names_valid(key))
+				return trl_error_set(err, TRL_EINVALID, "%s: '%s.nodes': '%.64s' is not a valid node name",
+						     op, f->key, key);
+			if (!json_is_object(n) || !json_is_string(json_object_get(n, "address")) ||
+			    json_object_size(n) != 1)
+				return trl_error_set(err, TRL_EPROTO,
+						     "%s: '%s.nodes.%s' must be {\"address\": \"IPv4 address\"}", op,
+						     f->key, key);
+		}
+		if (keys) {
+			if (!json_is_object(keys))
+				return trl_error_set(err, TRL_EPROTO, "%s: field '%s.keys' must be an object", op,
+						     f->key);
+			json_object_foreach(keys, key, k)
+				if (!json_is_integer(k) || json_integer_value(k) < 1 ||
+				    json_integer_value(k) > 0xffffffffLL)
+					return trl_error_set(err, TRL_EINVALID,
+							     "%s: '%s.keys.%.64s' must be an integer from 1 to 4294967295",
+							     op, f->key, key);
+		}
+		req->placement = v;
 		return 0;
 	}
 	case FIELD_BOOL:

@@ -15,7 +15,12 @@
  *   {"op": "slice.delete", "name": "blue"}
  *   {"op": "slice.exec",   "name": "blue", "router": "r1", "argv": ["ip","addr"],
  *    "tty": true}                                  + fds 0,1,2 via SCM_RIGHTS
+ *   {"op": "slice.stats",  "name": "blue"}
  *   {"op": "node.show"}
+ *
+ * A multi-node create (the CLI fans one spec out to every node named in it)
+ * adds where the other nodes are and the link keys every node must use:
+ *   "placement": {"nodes": {"n2": {"address": "198.18.2.2"}}, "keys": {"r1:eth1-r2:eth1": 7}}
  *   {"op": "ping"}
  *
  * Replies (daemon -> client): zero or more events, then exactly one final reply.
@@ -39,6 +44,9 @@
  *   node.show -> {"name","version","state_dir","socket","lxcpath","cgroup_layout","fastpath",
  *                 "slices","routers"}
  *   ping -> {"version"}
+ *   slice.stats -> {"name", "links": [{"name", "kind" ("local"|"egre"|"gretap"|"vxlan"|"remote"),
+ *                   "key", "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+ *                   "drops", ...}]}]}
  */
 #ifndef TRELLIS_PROTO_H
 #define TRELLIS_PROTO_H
@@ -59,6 +67,7 @@ enum proto_op {
 	PROTO_OP_SLICE_DELETE,
 	PROTO_OP_SLICE_EXEC,
 	PROTO_OP_NODE_SHOW,
+	PROTO_OP_SLICE_STATS,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -71,6 +80,7 @@ struct proto_request {
 	const char *filename;
 	json_t *files;		/* object name -> string, or NULL */
 	json_t *argv;		/* array of strings, or NULL */
+	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
 	int tty;
 };
 

@@ -34,6 +34,7 @@
 
 #define SPEC_MAX_SIZE (4u << 20)
 #define CONFIG_MAX_SIZE (4u << 20)
+#define SPEC_MAX_BLANK_LINES 100
 #define PATH_DEPTH 16
 #define QBUF 72
 
@@ -63,6 +64,9 @@ struct spec_ctx {
 	size_t path_len[PATH_DEPTH];
 	struct fy_node *path_node[PATH_DEPTH];
 	int depth;
+
+	const char *text;		/* the YAML as parsed */
+	size_t len;
 
 	struct fy_node **router_keys;	/* per router: its name key */
 	struct fy_node **lo_nodes;	/* per router: TRL_MAX_ADDRS loopback nodes */
@@ -394,6 +398,59 @@ static int expect_sequence(struct spec_ctx *c, struct fy_node *n, const char *wh
 	return 0;
 }
 
+/*
+ * libfyaml 0.7.12 takes lines indented no deeper than the key as part of a
+ * block scalar ("  c: |" followed by "  x") and then formats the text with
+ * uninitialised bytes in it.  YAML wants every non-blank line of the block
+ * deeper than its parent: check that on the raw text before asking for it.
+ */
+static int block_scalar_check(struct spec_ctx *c, struct fy_node *n)
+{
+	struct fy_token *t = fy_node_get_scalar_token(n);
+	const struct fy_mark *sm = t ? fy_token_start_mark(t) : NULL, *em = t ? fy_token_end_mark(t) : NULL;
+	struct fy_node *parent = fy_node_get_parent(n);
+	int parent_col = -1, line;
+	size_t pos, end;
+
+	if (!sm || !em || !c->text)
+		return 0;
+	if (parent && fy_node_is_mapping(parent)) {
+		struct fy_node_pair *p;
+		void *it = NULL;
+
+		while ((p = fy_node_mapping_iterate(parent, &it)))
+			if (fy_node_pair_value(p) == n) {
+				parent_col = node_mark(fy_node_pair_key(p)).col - 1;
+				break;
+			}
+	} else if (parent && fy_node_is_sequence(parent)) {
+		parent_col = node_mark(parent).col - 1;
+	}
+	pos = sm->input_pos;
+	end = em->input_pos < c->len ? em->input_pos : c->len;
+	line = sm->line + 1;
+	/* Back up to the start of the first line. */
+	while (pos > 0 && pos <= c->len && c->text[pos - 1] != '\n')
+		pos--;
+	while (pos < end) {
+		size_t eol = pos, ind = 0;
+
+		while (eol < c->len && c->text[eol] != '\n')
+			eol++;
+		while (pos + ind < eol && c->text[pos + ind] == ' ')
+			ind++;
+		/* The end mark is where the next token starts: its line is not ours. */
+		if (pos + ind < eol && pos + ind < end && c->text[pos + ind] != '\r' &&
+		    c->text[pos + ind] != '\t' && (int)ind <= parent_col)
+			return trl_error_set(c->err, TRL_EINVALID,
+					     "%s:%d:%zu: %s: block scalar line indented %zu, not deeper than its key (column %d)",
+					     c->file, line, ind + 1, c->path[0] ? c->path : "document", ind, parent_col + 1);
+		pos = eol + 1;
+		line++;
+	}
+	return 0;
+}
+
 /* The text of a scalar node (NUL-terminated, owned by the document). */
 static int get_str(struct spec_ctx *c, struct fy_node *n, const char *what, const char **out)
 {
@@ -405,6 +462,11 @@ static int get_str(struct spec_ctx *c, struct fy_node *n, const char *what, cons
 		return r;
 	if (!n || !fy_node_is_scalar(n))
 		return fail(c, n, "expected %s, got %s", what, kind(n));
+	if (fy_node_get_style(n) == FYNS_LITERAL || fy_node_get_style(n) == FYNS_FOLDED) {
+		r = block_scalar_check(c, n);
+		if (r < 0)
+			return r;
+	}
 	t = fy_node_get_scalar(n, &len);
 	if (!t) {
 		*out = "";
@@ -1390,6 +1452,8 @@ struct yaml {
 	struct fy_parser *fyp;
 	struct fy_document *fyd;	/* NULL: empty stream */
 	char *copy;			/* the input with a final newline added */
+	const char *text;		/* what libfyaml parses: the input or copy */
+	size_t len;
 };
 
 static void yaml_close(struct yaml *y)
@@ -1416,14 +1480,54 @@ static int yaml_syntax_error(struct yaml *y, const char *file, struct trl_error 
 	return trl_error_set(err, TRL_EINVALID, "%s:1:1: syntax error: not valid YAML", file);
 }
 
+/*
+ * Refuse input that libfyaml 0.7.12 handles badly before it sees it: C0
+ * control characters (YAML forbids them; several of its block scalar paths
+ * then return uninitialised bytes) and long runs of blank lines (folding
+ * them is quadratic and grows the stack: a 4 MiB spec of blank lines inside
+ * one scalar runs for hours).
+ */
+static int yaml_prescan(const char *text, size_t len, const char *file, struct trl_error *err)
+{
+	size_t blank_run = 0;
+	int line = 1, col = 1;
+	bool blank = true;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f)
+			return trl_error_set(err, TRL_EINVALID, "%s:%d:%d: syntax error: control character 0x%02x is not allowed",
+					     file, line, col, ch);
+		if (ch == '\n') {
+			blank_run = blank ? blank_run + 1 : 0;
+			if (blank_run > SPEC_MAX_BLANK_LINES)
+				return trl_error_set(err, TRL_EINVALID, "%s:%d:1: syntax error: more than %d blank lines in a row",
+						     file, line, SPEC_MAX_BLANK_LINES);
+			line++;
+			col = 1;
+			blank = true;
+			continue;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r')
+			blank = false;
+		col++;
+	}
+	return 0;
+}
+
 static int yaml_open(struct yaml *y, const char *text, size_t len, const char *file, struct trl_error *err)
 {
 	struct fy_parse_cfg cfg;
 	struct fy_document *next;
+	int r;
 
 	memset(y, 0, sizeof(*y));
 	if (len > SPEC_MAX_SIZE)
 		return trl_error_set(err, TRL_EINVALID, "%s:1:1: document: spec is %zu bytes; at most 4 MiB", file, len);
+	r = yaml_prescan(text, len, file, err);
+	if (r < 0)
+		return r;
 	y->diag = quiet_diag();
 	if (!y->diag)
 		return trl_error_set(err, TRL_EFAILED, "%s: out of memory", file);
@@ -1445,39 +1549,35 @@ static int yaml_open(struct yaml *y, const char *text, size_t len, const char *f
 		y->copy[len++] = '\n';
 		text = y->copy;
 	}
+	y->text = len ? text : "";
+	y->len = len;
 	y->fyp = fy_parser_create(&cfg);
-	if (!y->fyp || fy_parser_set_string(y->fyp, len ? text : "", len) < 0) {
+	if (!y->fyp || fy_parser_set_string(y->fyp, y->text, y->len) < 0) {
 		yaml_close(y);
 		return trl_error_set(err, TRL_EFAILED, "%s: cannot create YAML parser", file);
 	}
 	y->fyd = fy_parse_load_document(y->fyp);
-	if (!y->fyd || fy_diag_got_error(y->diag)) {
-		if (fy_diag_got_error(y->diag)) {
-			int r = yaml_syntax_error(y, file, err);
-
-			yaml_close(y);
-			return r;
-		}
-		return 0;
-	}
+	if (fy_diag_got_error(y->diag))
+		goto syntax;
+	if (!y->fyd)
+		return 0;	/* empty stream */
 	next = fy_parse_load_document(y->fyp);
 	if (next) {
 		struct trl_mark m = node_mark(fy_document_root(next));
-		int r;
 
 		fy_parse_document_destroy(y->fyp, next);
-		r = trl_error_set(err, TRL_EINVALID, "%s:%d:%d: document: only one YAML document is allowed", file,
-				  m.line ? m.line : 1, m.col ? m.col : 1);
 		yaml_close(y);
-		return r;
+		return trl_error_set(err, TRL_EINVALID, "%s:%d:%d: document: only one YAML document is allowed", file,
+				     m.line ? m.line : 1, m.col ? m.col : 1);
 	}
-	if (fy_diag_got_error(y->diag)) {
-		int r = yaml_syntax_error(y, file, err);
-
-		yaml_close(y);
-		return r;
-	}
+	if (fy_diag_got_error(y->diag))
+		goto syntax;
 	return 0;
+
+syntax:
+	r = yaml_syntax_error(y, file, err);
+	yaml_close(y);
+	return r;
 }
 
 int spec_parse(const char *text, size_t len, const char *filename, spec_file_resolver resolve,
@@ -1499,6 +1599,8 @@ int spec_parse(const char *text, size_t len, const char *filename, spec_file_res
 	r = yaml_open(&y, text, text ? len : 0, c.file, err);
 	if (r < 0)
 		return r;
+	c.text = y.text;
+	c.len = y.len;
 	root = y.fyd ? fy_document_root(y.fyd) : NULL;
 	if (is_null(root)) {
 		r = trl_error_set(err, TRL_EINVALID, "%s:1:1: document: empty spec (expected slice: and routers:)", c.file);
@@ -1573,7 +1675,8 @@ int spec_referenced_files(const char *text, size_t len, char ***names, struct tr
 		if (!rn || !fy_node_is_mapping(rn))
 			continue;
 		cf = fy_node_mapping_lookup_by_string(rn, "config-file", 11);
-		if (!cf || !fy_node_is_scalar(cf) || fy_node_is_alias(cf))
+		if (!cf || !fy_node_is_scalar(cf) || fy_node_get_style(cf) == FYNS_ALIAS ||
+		    fy_node_get_style(cf) == FYNS_LITERAL || fy_node_get_style(cf) == FYNS_FOLDED)
 			continue;
 		t = fy_node_get_scalar(cf, &tl);
 		if (!t || !tl || memchr(t, '\0', tl) || !(t = fy_node_get_scalar0(cf)))

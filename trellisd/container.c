@@ -317,6 +317,8 @@ static int write_config(const char *dir, const char *rootfs, const struct contai
 		fprintf(f, "lxc.net.%zu.veth.pair = %s\n", i, ci->host);
 		fprintf(f, "lxc.net.%zu.hwaddr = %s\n", i, mac);
 		fprintf(f, "lxc.net.%zu.flags = up\n", i);
+		if (ci->mtu)
+			fprintf(f, "lxc.net.%zu.mtu = %u\n", i, ci->mtu);
 		for (size_t a = 0; a < ci->n_addrs; a++)
 			fprintf(f, "lxc.net.%zu.%s.address = %s\n", i,
 				ci->addrs[a].family == AF_INET6 ? "ipv6" : "ipv4", ci->addrs[a].text);

@@ -30,6 +30,7 @@ struct container_if {
 	unsigned char mac[6];
 	const struct trl_addr *addrs;
 	size_t n_addrs;
+	unsigned mtu;		/* 0: the kernel's default */
 };
 
 struct container_spec {

@@ -6,7 +6,8 @@ trellisd_trellisd_SOURCES = \
 	trellisd/slice.c \
 	trellisd/container.c trellisd/container.h \
 	trellisd/template.c trellisd/template.h \
-	trellisd/cgroup.c trellisd/cgroup.h
+	trellisd/cgroup.c trellisd/cgroup.h \
+	trellisd/node.c trellisd/node.h
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \
 	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge

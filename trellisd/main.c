@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  -t, --template-path DIRS colon-separated template directories\n"
 		"                           [" TRL_DATADIR "/templates:" TRL_SRCDIR "/container-templates]\n"
 		"  -j, --parallel N         routers started at once [8]\n"
+		"  -i, --substrate IFNAME   substrate interface for cross-node links [none: single node]\n"
+		"  -a, --address ADDR       this node's outer IPv4 address [the substrate's first]\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -77,15 +79,39 @@ json_t *node_info(struct daemon *d)
 	enum cgroup_layout layout;
 	struct trl_error e = { 0 };
 	char templates[1024];
+	json_t *o, *tun = json_array();
 
 	template_list(d->template_path, templates, sizeof(templates));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I}", "name", d->node_name,
+	for (unsigned t = NODE_TUNNEL_EGRE; t <= NODE_TUNNEL_VXLAN; t <<= 1)
+		if (d->tunnels & t)
+			json_array_append_new(tun, json_string(node_tunnel_name(t)));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I}", "name", d->node_name,
 			 "version", PACKAGE_VERSION, "state_dir", d->state_dir, "socket", d->socket_path, "lxcpath",
 			 d->lxcpath, "cgroup_layout",
 			 cgroup_detect(&layout, &e) == 0 ? cgroup_layout_name(layout) : "unavailable", "fastpath",
 			 d->fastpath, "pin_dir", d->pin_dir, "templates", templates, "parallel", d->parallel,
 			 "liblxc", lxc_get_version(), "uid_start", (json_int_t)d->uid_start, "uid_count",
 			 (json_int_t)d->uid_count);
+	if (!o) {
+		json_decref(tun);
+		return NULL;
+	}
+	json_object_set_new(o, "tunnels", tun);
+	{
+		struct store *st;
+		uint32_t max = 0;
+
+		if (store_open(d->db_path, &st, &e) == 0) {
+			store_max_key(st, &max);
+			store_close(st);
+		}
+		json_object_set_new(o, "max_key", json_integer(max));
+	}
+	json_object_set_new(o, "tunnels_missing", json_string(d->tunnels_missing));
+	if (d->has_substrate)
+		json_object_set_new(o, "substrate", json_pack("{s:s, s:s, s:i}", "interface", d->sub.ifname, "address",
+							      d->sub.addr_text, "mtu", (int)d->sub.mtu));
+	return o;
 }
 
 int main(int argc, char **argv)
@@ -95,6 +121,7 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },	{ "template-path", required_argument, NULL, 't' },
 		{ "parallel", required_argument, NULL, 'j' },	{ "uid-range", required_argument, NULL, 'u' },
 		{ "log-level", required_argument, NULL, 'l' },	{ "syslog", no_argument, NULL, 1 },
+		{ "substrate", required_argument, NULL, 'i' },	{ "address", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
@@ -102,7 +129,7 @@ int main(int argc, char **argv)
 	struct daemon *d = &dm;
 	struct trl_error err = { 0 };
 	enum cgroup_layout layout;
-	const char *uid_range = NULL;
+	const char *uid_range = NULL, *substrate = NULL, *address = NULL;
 	int c;
 
 	g_daemon = d;
@@ -115,7 +142,7 @@ int main(int argc, char **argv)
 	d->parallel = 8;
 	pthread_mutex_init(&d->slice_lock, NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:n:t:j:u:l:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:n:t:j:u:l:i:a:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			snprintf(d->state_dir, sizeof(d->state_dir), "%s", optarg);
@@ -143,6 +170,12 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			uid_range = optarg;
+			break;
+		case 'i':
+			substrate = optarg;
+			break;
+		case 'a':
+			address = optarg;
 			break;
 		case 'l':
 			if (!strcmp(optarg, "debug"))
@@ -238,8 +271,25 @@ int main(int argc, char **argv)
 	} else {
 		snprintf(d->fastpath, sizeof(d->fastpath), "ebpf-tc");
 	}
+	d->tunnels = node_tunnel_probe(d->bridge != NULL, d->tunnels_missing, sizeof(d->tunnels_missing));
+	if (substrate) {
+		if (node_substrate_probe(substrate, address, &d->sub, &err) < 0) {
+			fprintf(stderr, "trellisd: --substrate: %s\n", err.msg);
+			bridge_close(d->bridge);
+			return 1;
+		}
+		d->has_substrate = 1;
+	} else if (address) {
+		fprintf(stderr, "trellisd: --address needs --substrate\n");
+		return 2;
+	}
 	log_info("trellisd %s: node '%s', cgroups %s, fast path %s, templates %s", PACKAGE_VERSION, d->node_name,
 		 cgroup_layout_name(layout), d->fastpath, d->template_path);
+	if (d->has_substrate)
+		log_info("substrate '%s' (%s, MTU %u); tunnels:%s%s%s%s%s", d->sub.ifname, d->sub.addr_text, d->sub.mtu,
+			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
+			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
+			 d->tunnels_missing);
 	if (server_run(d, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

@@ -62,6 +62,8 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 		return slice_delete(rq, req->name, result, err);
 	case PROTO_OP_SLICE_EXEC:
 		return slice_exec(rq, req, result, err);
+	case PROTO_OP_SLICE_STATS:
+		return slice_stats(rq, req->name, result, err);
 	case PROTO_OP_NODE_SHOW:
 		*result = node_info(d);
 		return 0;

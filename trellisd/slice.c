@@ -12,6 +12,7 @@
  * derived from the spec alone — and removes the row, so nothing is left.
  */
 #define LOG_MODULE "slice"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
@@ -38,6 +39,23 @@
 #define READY_TIMEOUT_MS 60000
 #define READY_PER_ROUTER_MS 300
 
+/* What this node does for a link. */
+enum plan_link_kind {
+	PLAN_LINK_LOCAL,	/* both ends here: shortbridge */
+	PLAN_LINK_TUNNEL,	/* one end here: this node's half of a tunnel */
+	PLAN_LINK_REMOTE,	/* neither end here: nothing */
+};
+
+struct plan_link {
+	enum plan_link_kind kind;
+	int ep;			/* PLAN_LINK_TUNNEL: index of the local endpoint */
+	enum node_tunnel tunnel;
+	struct in_addr remote;	/* the other node's outer address */
+	char remote_node[TRL_NAME_MAX + 1];
+	uint32_t key;
+	char dev[16];		/* gretap/vxlan device */
+};
+
 struct plan {
 	struct daemon *d;
 	struct trl_slice *s;
@@ -45,6 +63,9 @@ struct plan {
 	enum cgroup_layout layout;
 	struct template *tpls;		/* per router */
 	struct container_spec *cs;	/* per router */
+	char *local;			/* per router: runs on this node */
+	size_t n_local;
+	struct plan_link *pl;		/* per link */
 	int keep_logs;			/* teardown after a failed create */
 };
 
@@ -52,6 +73,8 @@ static void plan_free(struct plan *p)
 {
 	free(p->tpls);
 	free(p->cs);
+	free(p->local);
+	free(p->pl);
 	trl_slice_free(p->s);
 	memset(p, 0, sizeof(*p));
 }
@@ -66,10 +89,92 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-/* Fill names and interfaces; templates only when @need_templates (teardown must not depend on them). */
-static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, int need_templates, struct plan *p,
-		      struct trl_error *err)
+static int router_is_local(struct daemon *d, const struct trl_router *r)
 {
+	return !r->node[0] || !strcmp(r->node, d->node_name);
+}
+
+/* Where links go: local, this node's half of a tunnel, or elsewhere. */
+static int plan_links(struct daemon *d, struct plan *p, json_t *placement, int strict, struct trl_error *err)
+{
+	struct trl_slice *s = p->s;
+	json_t *nodes = placement ? json_object_get(placement, "nodes") : NULL;
+	int forced = 0;
+
+	if (s->tunnel[0]) {
+		forced = node_tunnel_parse(s->tunnel);
+		if (forced < 0)
+			return trl_error_set(err, TRL_EINVALID, "tunnel: '%s' is not egre, gretap or vxlan", s->tunnel);
+	}
+	for (size_t l = 0; l < s->n_links; l++) {
+		struct trl_link *lk = &s->links[l];
+		struct plan_link *pl = &p->pl[l];
+		int a = router_is_local(d, trl_slice_router(s, lk->ep[0].router));
+		int b = router_is_local(d, trl_slice_router(s, lk->ep[1].router));
+		const struct trl_router *other;
+		json_t *addr;
+
+		if (a && b) {
+			pl->kind = PLAN_LINK_LOCAL;
+			continue;
+		}
+		if (!a && !b) {
+			pl->kind = PLAN_LINK_REMOTE;
+			continue;
+		}
+		pl->kind = PLAN_LINK_TUNNEL;
+		pl->ep = a ? 0 : 1;
+		other = trl_slice_router(s, lk->ep[1 - pl->ep].router);
+		snprintf(pl->remote_node, sizeof(pl->remote_node), "%s", other->node);
+		if (!strict)
+			continue;	/* teardown: kinds and keys come from the store */
+		if (!d->has_substrate)
+			return trl_error_set(err, TRL_EINVALID,
+					     "link '%s' crosses to node '%s', but node '%s' has no substrate interface (start trellisd with --substrate)",
+					     lk->name, other->node, d->node_name);
+		addr = nodes ? json_object_get(json_object_get(nodes, other->node), "address") : NULL;
+		if (!addr || inet_pton(AF_INET, json_string_value(addr), &pl->remote) != 1)
+			return trl_error_set(err, TRL_EINVALID,
+					     "link '%s' crosses to node '%s', whose address this node was not given (create multi-node slices with 'trellis --node NAME=SOCKET ... slice create')",
+					     lk->name, other->node);
+		if (forced) {
+			if (!(d->tunnels & (unsigned)forced))
+				return trl_error_set(err, TRL_EUNAVAIL, "link '%s': tunnel '%s' is not available on node '%s' (%s)",
+						     lk->name, s->tunnel, d->node_name, d->tunnels_missing);
+			pl->tunnel = forced;
+		} else if (d->tunnels & NODE_TUNNEL_EGRE) {
+			pl->tunnel = NODE_TUNNEL_EGRE;
+		} else if (d->tunnels & NODE_TUNNEL_GRETAP) {
+			pl->tunnel = NODE_TUNNEL_GRETAP;
+		} else if (d->tunnels & NODE_TUNNEL_VXLAN) {
+			pl->tunnel = NODE_TUNNEL_VXLAN;
+		} else {
+			return trl_error_set(err, TRL_EUNAVAIL, "link '%s': no tunnel kind works on node '%s' (%s)",
+					     lk->name, d->node_name, d->tunnels_missing);
+		}
+	}
+	return 0;
+}
+
+static const char *plan_link_kind_name(const struct plan_link *pl)
+{
+	switch (pl->kind) {
+	case PLAN_LINK_LOCAL:
+		return "local";
+	case PLAN_LINK_REMOTE:
+		return "remote";
+	case PLAN_LINK_TUNNEL:
+		return node_tunnel_name(pl->tunnel);
+	}
+	return "?";
+}
+
+/* Fill names and interfaces; templates only when @need_templates (teardown must not depend on them). */
+static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, json_t *placement, int need_templates,
+		      struct plan *p, struct trl_error *err)
+{
+	json_t *nodes = placement ? json_object_get(placement, "nodes") : NULL;
+
 	memset(p, 0, sizeof(*p));
 	p->d = d;
 	p->s = s;
@@ -78,13 +183,27 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 		return -err->code;
 	p->tpls = calloc(s->n_routers, sizeof(*p->tpls));
 	p->cs = calloc(s->n_routers, sizeof(*p->cs));
-	if (!p->tpls || !p->cs)
+	p->local = calloc(s->n_routers, 1);
+	p->pl = calloc(s->n_links + 1, sizeof(*p->pl));
+	if (!p->tpls || !p->cs || !p->local || !p->pl)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	for (size_t i = 0; i < s->n_routers; i++) {
+		struct trl_router *r = &s->routers[i];
+
+		p->local[i] = router_is_local(d, r);
+		p->n_local += p->local[i];
+		if (need_templates && !p->local[i] && !(nodes && json_object_get(nodes, r->node)))
+			return trl_error_set(err, TRL_EINVALID,
+					     "router '%s' is placed on node '%s', which is not this node ('%s') and not among the nodes it was given (create multi-node slices with 'trellis --node NAME=SOCKET ... slice create')",
+					     r->name, r->node, d->node_name);
+	}
+	if (plan_links(d, p, placement, need_templates, err) < 0)
+		return -err->code;
 	for (size_t i = 0; i < s->n_routers; i++) {
 		struct trl_router *r = &s->routers[i];
 		struct container_spec *cs = &p->cs[i];
 
-		if (need_templates) {
+		if (need_templates && p->local[i]) {
 			if (template_find(d->template_path, r->template_name, &p->tpls[i], err) < 0)
 				return trl_error_prefix(err, "router '%s'", r->name);
 			if (!p->tpls[i].routing_frr && (r->config || r->n_daemons))
@@ -128,6 +247,9 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 				names_mac(ci->mac, s->name, r->name, ep->ifname);
 				ci->addrs = ep->addrs;
 				ci->n_addrs = ep->n_addrs;
+				if (p->pl[l].kind == PLAN_LINK_TUNNEL)
+					ci->mtu = d->sub.mtu - (p->pl[l].tunnel == NODE_TUNNEL_VXLAN ? NODE_VXLAN_OVERHEAD
+												 : NODE_EGRE_OVERHEAD);
 			}
 		}
 	}
@@ -231,9 +353,48 @@ static int destroy_one(void *ctx, size_t i, struct trl_error *err)
 	struct plan *p = ctx;
 	struct trl_error e = { 0 };
 
+	if (!p->local[i])
+		return 0;
 	if (container_destroy(p->d->lxcpath, p->cs[i].name, p->keep_logs, &e) < 0)
 		log_warn("slice '%s': %s", p->s->name, e.msg);
 	return 0;
+}
+
+/* Remove everything the plan could have built.  Idempotent; never fails half-way. */
+static void link_detach(struct plan *p, size_t l)
+{
+	struct trl_slice *s = p->s;
+	struct plan_link *pl = &p->pl[l];
+	struct trl_error e = { 0 };
+	char a[16], b[16];
+	int r = 0;
+
+	host_veth(s, &s->links[l].ep[0], a);
+	host_veth(s, &s->links[l].ep[1], b);
+	switch (pl->kind) {
+	case PLAN_LINK_REMOTE:
+		return;
+	case PLAN_LINK_LOCAL:
+		if (p->d->bridge)
+			r = bridge_link_detach(p->d->bridge, a, b, &e);
+		break;
+	case PLAN_LINK_TUNNEL:
+		if (pl->tunnel == NODE_TUNNEL_EGRE) {
+			if (p->d->bridge && pl->key)
+				r = bridge_tunnel_detach(p->d->bridge, pl->ep ? b : a, pl->key, &e);
+		} else {
+			char dev[16];
+
+			node_tunnel_dev_name(pl->tunnel, pl->key, dev);
+			if (p->d->bridge && pl->key)
+				r = bridge_link_detach(p->d->bridge, pl->ep ? b : a, dev, &e);
+			if (pl->key)
+				node_netdev_del(dev);
+		}
+		break;
+	}
+	if (r < 0)
+		log_warn("slice '%s': link '%s': %s", s->name, s->links[l].name, e.msg);
 }
 
 /* Remove everything the plan could have built.  Idempotent; never fails half-way. */
@@ -242,20 +403,16 @@ static void slice_teardown(struct plan *p)
 	struct trl_slice *s = p->s;
 	struct trl_error e = { 0 };
 
-	for (size_t l = 0; l < s->n_links; l++) {
-		char a[16], b[16];
-
-		host_veth(s, &s->links[l].ep[0], a);
-		host_veth(s, &s->links[l].ep[1], b);
-		if (p->d->bridge && bridge_link_detach(p->d->bridge, a, b, &e) < 0)
-			log_warn("slice '%s': link '%s': %s", s->name, s->links[l].name, e.msg);
-	}
+	for (size_t l = 0; l < s->n_links; l++)
+		link_detach(p, l);
 	pool_run(s->n_routers, p->d->parallel, destroy_one, p, &e);
 	/* The kernel deletes a veth when its netns dies, but asynchronously: do not leave it to chance. */
 	for (size_t l = 0; l < s->n_links; l++)
 		for (int k = 0; k < 2; k++) {
 			char h[16];
 
+			if (!router_is_local(p->d, trl_slice_router(s, s->links[l].ep[k].router)))
+				continue;
 			host_veth(s, &s->links[l].ep[k], h);
 			netdev_delete(h);
 		}
@@ -273,22 +430,26 @@ static int start_one(void *ctx, size_t i, struct trl_error *err)
 	struct start_ctx *sc = ctx;
 	struct container_spec *cs = &sc->p->cs[i];
 
+	if (!sc->p->local[i])
+		return 0;
 	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0)
 		return trl_error_prefix(err, "router '%s'", cs->router->name);
 	request_progress(sc->rq, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
-			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->s->n_routers);
+			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->n_local);
 	return 0;
 }
 
 static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *err)
 {
-	size_t n = p->s->n_routers, ready = 0;
+	size_t n = p->s->n_routers, ready = 0, want = p->n_local;
 	char *done = calloc(n, 1);
 	long long waited = 0, limit = READY_TIMEOUT_MS + (long long)READY_PER_ROUTER_MS * n;
 
 	if (!done)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	while (ready < n) {
+	for (size_t i = 0; i < n; i++)
+		done[i] = !p->local[i];
+	while (ready < want) {
 		for (size_t i = 0; i < n; i++) {
 			int r;
 
@@ -303,10 +464,10 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 				done[i] = 1;
 				ready++;
 				request_progress(rq, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
-						 ready, n);
+						 ready, want);
 			}
 		}
-		if (ready == n)
+		if (ready == want)
 			break;
 		if (waited > limit) {
 			for (size_t i = 0; i < n; i++)
@@ -328,6 +489,8 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 		char cg[256];
 		struct container_spec *cs = &p->cs[i];
 
+		if (!p->local[i])
+			continue;
 		if (container_set_loopback(cs, err) < 0)
 			return -err->code;
 		names_cgroup(cg, sizeof(cg), p->s->name, cs->router->name);
@@ -337,25 +500,64 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 	return 0;
 }
 
+static int link_attach(struct plan *p, size_t l, struct trl_error *err)
+{
+	struct trl_slice *s = p->s;
+	struct trl_link *lk = &s->links[l];
+	struct plan_link *pl = &p->pl[l];
+	char a[16], b[16];
+	const char *mine;
+
+	host_veth(s, &lk->ep[0], a);
+	host_veth(s, &lk->ep[1], b);
+	mine = pl->ep ? b : a;
+	switch (pl->kind) {
+	case PLAN_LINK_REMOTE:
+		return 0;
+	case PLAN_LINK_LOCAL:
+		/* redirect_peer skips the peer's egress qdisc: only for unshaped links. */
+		if (bridge_link_attach(p->d->bridge, a, b, lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
+			return -err->code;
+		if (lk->rate && (shaper_link_set_rate(a, lk->rate, err) < 0 || shaper_link_set_rate(b, lk->rate, err) < 0))
+			return -err->code;
+		return 0;
+	case PLAN_LINK_TUNNEL:
+		if (pl->tunnel == NODE_TUNNEL_EGRE) {
+			if (bridge_tunnel_attach(p->d->bridge, mine, pl->key, &pl->remote, err) < 0)
+				return -err->code;
+		} else {
+			if (node_tunnel_dev_add(pl->tunnel, pl->key, &p->d->sub, &pl->remote, pl->dev, err) < 0 ||
+			    bridge_link_attach(p->d->bridge, mine, pl->dev, 0, err) < 0)
+				return -err->code;
+		}
+		/* Only this node's direction: the other node shapes the way back. */
+		if (lk->rate && shaper_link_set_rate(mine, lk->rate, err) < 0)
+			return -err->code;
+		return 0;
+	}
+	return 0;
+}
+
 static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
+	size_t done = 0, todo = 0;
 
-	if (s->n_links && !p->d->bridge)
-		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable: %s",
-				     p->d->fastpath);
+	for (size_t l = 0; l < s->n_links; l++)
+		todo += p->pl[l].kind != PLAN_LINK_REMOTE;
+	if (todo && !p->d->bridge)
+		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable on node '%s'",
+				     p->d->node_name);
 	for (size_t l = 0; l < s->n_links; l++) {
-		struct trl_link *lk = &s->links[l];
-		char a[16], b[16];
-
-		host_veth(s, &lk->ep[0], a);
-		host_veth(s, &lk->ep[1], b);
-		/* redirect_peer skips the peer's egress qdisc: only for unshaped links. */
-		if (bridge_link_attach(p->d->bridge, a, b, lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
-			return trl_error_prefix(err, "link '%s'", lk->name);
-		if (lk->rate && (shaper_link_set_rate(a, lk->rate, err) < 0 || shaper_link_set_rate(b, lk->rate, err) < 0))
-			return trl_error_prefix(err, "link '%s'", lk->name);
-		request_progress(rq, "links", "link '%s' up (%zu/%zu)", lk->name, l + 1, s->n_links);
+		if (p->pl[l].kind == PLAN_LINK_REMOTE)
+			continue;
+		if (link_attach(p, l, err) < 0)
+			return trl_error_prefix(err, "link '%s'", s->links[l].name);
+		if (p->pl[l].kind == PLAN_LINK_TUNNEL)
+			request_progress(rq, "links", "link '%s' up: %s key %u to node '%s' (%zu/%zu)", s->links[l].name,
+					 node_tunnel_name(p->pl[l].tunnel), p->pl[l].key, p->pl[l].remote_node, ++done, todo);
+		else
+			request_progress(rq, "links", "link '%s' up (%zu/%zu)", s->links[l].name, ++done, todo);
 	}
 	return 0;
 }
@@ -366,6 +568,8 @@ static int preflight(struct plan *p, struct trl_error *err)
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < p->s->n_routers; i++) {
+		if (!p->local[i])
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", p->d->lxcpath, p->cs[i].name);
 		if (access(path, F_OK) == 0)
 			return trl_error_set(err, TRL_EEXIST, "router '%s': container directory '%s' already exists",
@@ -426,7 +630,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	struct store *st = NULL;
 	struct store_slice row = { 0 };
 	struct plan p = { 0 };
-	const char **link_names = NULL;
+	struct store_link *links = NULL;
 	struct start_ctx sc;
 	const char *step = "validate";
 	int r, inserted = 0;
@@ -441,7 +645,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 			 s->n_links);
 
 	pthread_mutex_lock(&d->slice_lock);
-	r = plan_build(d, s, 0, 1, &p, err);
+	r = plan_build(d, s, 0, req->placement, 1, &p, err);
 	s = NULL;	/* owned by the plan now */
 	if (r < 0)
 		goto out;
@@ -463,15 +667,33 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	row.spec = (char *)req->spec;
 	row.filename = (char *)(req->filename ? req->filename : "");
 	row.files = req->files;
-	link_names = calloc(p.s->n_links + 1, sizeof(*link_names));
-	for (size_t i = 0; link_names && i < p.s->n_links; i++)
-		link_names[i] = p.s->links[i].name;
-	r = store_slice_insert(st, &row, d->uid_start, d->uid_count, link_names, p.s->n_links, err);
+	row.placement = req->placement;
+	links = calloc(p.s->n_links + 1, sizeof(*links));
+	if (!links) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < p.s->n_links; i++) {
+		json_t *k = req->placement ? json_object_get(json_object_get(req->placement, "keys"), p.s->links[i].name)
+					   : NULL;
+
+		links[i].name = p.s->links[i].name;
+		links[i].key = k ? (uint32_t)json_integer_value(k) : 0;
+		snprintf(links[i].kind, sizeof(links[i].kind), "%s", plan_link_kind_name(&p.pl[i]));
+		if (p.pl[i].kind != PLAN_LINK_LOCAL && !links[i].key) {
+			r = trl_error_set(err, TRL_EINVALID, "link '%s' crosses nodes but the create brought no key for it",
+					  p.s->links[i].name);
+			goto out;
+		}
+	}
+	r = store_slice_insert(st, &row, d->uid_start, d->uid_count, links, p.s->n_links, err);
 	row.spec = row.filename = NULL;
-	row.files = NULL;
+	row.files = row.placement = NULL;
 	if (r < 0)
 		goto out;
 	inserted = 1;
+	for (size_t i = 0; i < p.s->n_links; i++)
+		p.pl[i].key = links[i].key;
 	p.uid_base = row.uid_base;
 	for (size_t i = 0; i < p.s->n_routers; i++)
 		p.cs[i].uid_base = row.uid_base;
@@ -517,14 +739,14 @@ out:
 
 		snprintf(name, sizeof(name), "%s", p.s->name);
 		plan_free(&p);
-		free(link_names);
+		free(links);
 		return slice_show(rq, name, result, err);
 	}
 	store_close(st);
 	pthread_mutex_unlock(&d->slice_lock);
 	trl_slice_free(s);
 	plan_free(&p);
-	free(link_names);
+	free(links);
 	return r;
 }
 
@@ -542,6 +764,23 @@ static int slice_load(struct store *st, const char *name, struct store_slice *ro
 		return trl_error_prefix(err, "slice '%s': stored spec no longer parses", name);
 	}
 	return 0;
+}
+
+/* Keys and kinds as the create recorded them: the node's tunnel kinds may have changed since. */
+static void plan_load_links(struct store *st, struct plan *p)
+{
+	for (size_t l = 0; l < p->s->n_links; l++) {
+		struct store_link sl = { .name = p->s->links[l].name };
+		int t;
+
+		if (store_link_get(st, p->s->name, &sl, NULL) < 0)
+			continue;
+		p->pl[l].key = sl.key;
+		if ((t = node_tunnel_parse(sl.kind)) > 0) {
+			p->pl[l].kind = PLAN_LINK_TUNNEL;
+			p->pl[l].tunnel = t;
+		}
+	}
 }
 
 int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
@@ -569,11 +808,12 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 		goto out;
 	store_slice_set_state(st, name, "deleting", NULL);
 	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
-	r = plan_build(d, s, row.uid_base, 0, &p, err);
+	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;
 	store_slice_release(&row);
 	if (r < 0)
 		goto out;
+	plan_load_links(st, &p);
 	slice_teardown(&p);
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
@@ -600,34 +840,48 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
+	struct plan p = { 0 };
 	json_t *o, *routers, *links;
 	int r, degraded = 0;
 
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		return r;
 	r = slice_load(st, name, &row, &s, err);
-	store_close(st);
-	if (r < 0)
+	if (r < 0) {
+		store_close(st);
 		return r;
+	}
 	if (rq->uid != 0 && rq->uid != row.owner_uid) {
+		store_close(st);
 		store_slice_release(&row);
 		trl_slice_free(s);
 		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
 	}
+	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
+	if (r < 0) {
+		store_close(st);
+		store_slice_release(&row);
+		plan_free(&p);	/* owns s */
+		return r;
+	}
+	plan_load_links(st, &p);
+	store_close(st);
 	routers = json_array();
 	links = json_array();
 	for (size_t i = 0; i < s->n_routers; i++) {
 		struct trl_router *rt = &s->routers[i];
 		struct trl_limits lim = trl_router_limits(s, rt);
 		char cname[64];
-		pid_t pid;
-		const char *state;
-		json_t *ifs = json_array(), *daemons = json_array();
+		pid_t pid = 0;
+		const char *state = "remote";
+		json_t *ifs = json_array(), *daemons = json_array(), *lo = json_array();
 
 		names_container(cname, sizeof(cname), s->name, rt->name);
-		state = container_state(d->lxcpath, cname, &pid);
-		if (strcmp(state, "running"))
-			degraded = 1;
+		if (p.local[i]) {
+			state = container_state(d->lxcpath, cname, &pid);
+			if (strcmp(state, "running"))
+				degraded = 1;
+		}
 		for (size_t k = 0; k < rt->n_daemons; k++)
 			json_array_append_new(daemons, json_string(rt->daemons[k]));
 		for (size_t l = 0; l < s->n_links; l++)
@@ -649,41 +903,110 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 								     "host", host, "mac", macs, "addresses", addrs,
 								     "link", s->links[l].name));
 			}
-		json_t *lo = json_array();
 		for (size_t a = 0; a < rt->n_loopback; a++)
 			json_array_append_new(lo, json_string(rt->loopback[a].text));
 		json_array_append_new(routers,
-				      json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "name", rt->name,
-						"template", rt->template_name, "container", cname, "state", state, "pid",
-						(int)pid, "daemons", daemons, "limits", limits_json(&lim), "interfaces",
-						ifs, "loopback", lo));
+				      json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "name", rt->name,
+						"node", rt->node[0] ? rt->node : d->node_name, "template",
+						rt->template_name, "container", cname, "state", state, "pid", (int)pid,
+						"daemons", daemons, "limits", limits_json(&lim), "interfaces", ifs,
+						"loopback", lo));
 	}
 	for (size_t l = 0; l < s->n_links; l++) {
 		struct trl_link *lk = &s->links[l];
+		struct plan_link *pl = &p.pl[l];
 		char a[16], b[16], ea[40], eb[40];
-		int up;
+		const char *state = "remote";
 
 		host_veth(s, &lk->ep[0], a);
 		host_veth(s, &lk->ep[1], b);
 		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
 		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
-		up = if_nametoindex(a) && if_nametoindex(b);
-		if (!up)
+		if (pl->kind == PLAN_LINK_LOCAL)
+			state = if_nametoindex(a) && if_nametoindex(b) ? "up" : "down";
+		else if (pl->kind == PLAN_LINK_TUNNEL)
+			state = if_nametoindex(pl->ep ? b : a) ? "up" : "down";
+		if (!strcmp(state, "down"))
 			degraded = 1;
-		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:s}", "name", lk->name,
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:s, s:s, s:I}", "name", lk->name,
 						       "endpoints", ea, eb, "hosts", a, b, "rate",
-						       (json_int_t)lk->rate, "state", up ? "up" : "down"));
+						       (json_int_t)lk->rate, "state", state, "kind",
+						       plan_link_kind_name(pl), "key", (json_int_t)pl->key));
 	}
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:o, s:o}", "name", s->name, "owner", row.owner,
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:o, s:o}", "name", s->name, "owner", row.owner,
 		      "owner_uid", (json_int_t)row.owner_uid, "state",
 		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
 		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
-		      "routers", routers, "links", links);
+		      "node", d->node_name, "routers", routers, "links", links);
 	store_slice_release(&row);
-	trl_slice_free(s);
+	plan_free(&p);
 	if (!o)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	*result = o;
+	return 0;
+}
+
+static json_t *port_stats_json(struct daemon *d, const char *host)
+{
+	struct bridge_port_stats ps = { 0 };
+	struct trl_error e = { 0 };
+
+	if (!d->bridge || bridge_port_stats(d->bridge, host, &ps, &e) < 0)
+		return json_pack("{s:s, s:s}", "host", host, "error", e.msg[0] ? e.msg : "no fast path");
+	return json_pack("{s:s, s:I, s:I, s:I}", "host", host, "packets", (json_int_t)ps.packets, "bytes",
+			 (json_int_t)ps.bytes, "drops", (json_int_t)ps.drops);
+}
+
+int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	struct plan p = { 0 };
+	json_t *links;
+	int r;
+
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		return r;
+	r = slice_load(st, name, &row, &s, err);
+	if (r == 0 && rq->uid != 0 && rq->uid != row.owner_uid) {
+		store_slice_release(&row);
+		trl_slice_free(s);
+		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+	}
+	if (r < 0) {
+		store_close(st);
+		return r;
+	}
+	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
+	store_slice_release(&row);
+	if (r < 0) {
+		store_close(st);
+		plan_free(&p);	/* owns s */
+		return r;
+	}
+	plan_load_links(st, &p);
+	store_close(st);
+	links = json_array();
+	for (size_t l = 0; l < s->n_links; l++) {
+		struct trl_link *lk = &s->links[l];
+		struct plan_link *pl = &p.pl[l];
+		json_t *ports = json_array();
+		char h[16];
+
+		for (int e = 0; e < 2; e++) {
+			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
+				continue;
+			host_veth(s, &lk->ep[e], h);
+			json_array_append_new(ports, port_stats_json(d, h));
+		}
+		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", lk->name, "kind",
+						       plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
+						       (json_int_t)lk->rate, "ports", ports));
+	}
+	*result = json_pack("{s:s, s:s, s:o}", "name", s->name, "node", d->node_name, "links", links);
+	plan_free(&p);
 	return 0;
 }
 

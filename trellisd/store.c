@@ -30,6 +30,7 @@ static const char schema[] =
 	"  spec TEXT NOT NULL,"
 	"  filename TEXT NOT NULL,"
 	"  files TEXT NOT NULL,"
+	"  placement TEXT NOT NULL DEFAULT '{}',"
 	"  uid_index INTEGER NOT NULL UNIQUE,"
 	"  uid_base INTEGER NOT NULL,"
 	"  created INTEGER NOT NULL);"
@@ -37,6 +38,7 @@ static const char schema[] =
 	"  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL,"
 	"  key INTEGER NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL DEFAULT 'local',"
 	"  PRIMARY KEY(slice, name));"
 	"CREATE TABLE IF NOT EXISTS events("
 	"  id INTEGER PRIMARY KEY,"
@@ -115,9 +117,9 @@ static int first_free(struct store *st, const char *sql, long long lo, long long
 }
 
 int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
-		       const char *const *link_names, size_t n_links, struct trl_error *err)
+		       struct store_link *links, size_t n_links, struct trl_error *err)
 {
-	_cleanup_free_ char *files = NULL;
+	_cleanup_free_ char *files = NULL, *placement = NULL;
 	sqlite3_stmt *q = NULL;
 	long long idx, key;
 	int r;
@@ -153,9 +155,10 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	s->uid_base = uid_start + (unsigned)idx * 65536u;
 	s->created = time(NULL);
 	files = json_dumps(s->files ? s->files : json_object(), JSON_COMPACT);
+	placement = s->placement ? json_dumps(s->placement, JSON_COMPACT) : NULL;
 	if (sqlite3_prepare_v2(st->db,
-			       "INSERT INTO slices(name, owner, owner_uid, state, spec, filename, files, uid_index, uid_base, created) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?)",
+			       "INSERT INTO slices(name, owner, owner_uid, state, spec, filename, files, uid_index, uid_base, created, placement) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &q, NULL) != SQLITE_OK) {
 		r = db_error(st, err, "prepare");
 		goto rollback;
@@ -170,6 +173,7 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	sqlite3_bind_int64(q, 8, idx);
 	sqlite3_bind_int64(q, 9, s->uid_base);
 	sqlite3_bind_int64(q, 10, s->created);
+	sqlite3_bind_text(q, 11, placement ? placement : "{}", -1, SQLITE_STATIC);
 	if (sqlite3_step(q) != SQLITE_DONE) {
 		r = db_error(st, err, "insert slice");
 		goto rollback;
@@ -178,29 +182,38 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	q = NULL;
 
 	for (size_t i = 0; i < n_links; i++) {
+		key = links[i].key;
 		/* Keys are node-wide unique and never 0 (a GRE key of 0 reads as "no key" to people). */
-		r = first_free(st,
-			       "SELECT MIN(a.key + 1) FROM (SELECT ? - 1 AS key UNION SELECT key FROM links) a "
-			       "WHERE a.key + 1 NOT IN (SELECT key FROM links)",
-			       1, &key, err);
-		if (r < 0)
-			goto rollback;
-		if (key > 0xffffffffLL) {
-			r = trl_error_set(err, TRL_ELIMIT, "out of link keys");
-			goto rollback;
+		if (!key) {
+			r = first_free(st,
+				       "SELECT MIN(a.key + 1) FROM (SELECT ? - 1 AS key UNION SELECT key FROM links) a "
+				       "WHERE a.key + 1 NOT IN (SELECT key FROM links)",
+				       1, &key, err);
+			if (r < 0)
+				goto rollback;
+			if (key > 0xffffffffLL) {
+				r = trl_error_set(err, TRL_ELIMIT, "out of link keys");
+				goto rollback;
+			}
 		}
-		if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key) VALUES(?,?,?)", -1, &q, NULL) !=
-		    SQLITE_OK) {
+		if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key, kind) VALUES(?,?,?,?)", -1, &q,
+				       NULL) != SQLITE_OK) {
 			r = db_error(st, err, "prepare");
 			goto rollback;
 		}
 		sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, link_names[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, links[i].name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, key);
+		sqlite3_bind_text(q, 4, links[i].kind, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) != SQLITE_DONE) {
-			r = db_error(st, err, "insert link");
+			if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+				r = trl_error_set(err, TRL_EEXIST, "link '%s': key %lld is already used on this node",
+						  links[i].name, key);
+			else
+				r = db_error(st, err, "insert link");
 			goto rollback;
 		}
+		links[i].key = (uint32_t)key;
 		sqlite3_finalize(q);
 		q = NULL;
 	}
@@ -236,12 +249,12 @@ static char *col_dup(sqlite3_stmt *q, int i)
 int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err)
 {
 	sqlite3_stmt *q;
-	_cleanup_free_ char *files = NULL;
+	_cleanup_free_ char *files = NULL, *placement = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT name, owner, owner_uid, state, spec, filename, files, uid_base, created "
+			       "SELECT name, owner, owner_uid, state, spec, filename, files, uid_base, created, placement "
 			       "FROM slices WHERE name = ?",
 			       -1, &q, NULL) != SQLITE_OK)
 		return db_error(st, err, "prepare");
@@ -262,8 +275,10 @@ int store_slice_get(struct store *st, const char *name, struct store_slice *out,
 	files = col_dup(q, 6);
 	out->uid_base = sqlite3_column_int64(q, 7);
 	out->created = sqlite3_column_int64(q, 8);
+	placement = col_dup(q, 9);
 	sqlite3_finalize(q);
 	out->files = json_loads(files ? files : "{}", 0, NULL);
+	out->placement = json_loads(placement ? placement : "{}", 0, NULL);
 	if (!out->spec || !out->filename || !out->files) {
 		store_slice_release(out);
 		return trl_error_set(err, TRL_EFAILED, "state store: slice '%s': corrupt row", name);
@@ -276,8 +291,9 @@ void store_slice_release(struct store_slice *s)
 	free(s->spec);
 	free(s->filename);
 	json_decref(s->files);
+	json_decref(s->placement);
 	s->spec = s->filename = NULL;
-	s->files = NULL;
+	s->files = s->placement = NULL;
 }
 
 int store_slice_remove(struct store *st, const char *name, struct trl_error *err)
@@ -324,21 +340,36 @@ int store_slice_names(struct store *st, char ***names, struct trl_error *err)
 	return (int)n;
 }
 
-int store_link_key(struct store *st, const char *slice, const char *link, uint32_t *key, struct trl_error *err)
+int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err)
 {
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT key FROM links WHERE slice = ? AND name = ?", -1, &q, NULL) !=
+	if (sqlite3_prepare_v2(st->db, "SELECT key, kind FROM links WHERE slice = ? AND name = ?", -1, &q, NULL) !=
 	    SQLITE_OK)
 		return db_error(st, err, "prepare");
 	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, link, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, l->name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	*key = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(q, 0) : 0;
+	l->key = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(q, 0) : 0;
+	if (rc == SQLITE_ROW)
+		snprintf(l->kind, sizeof(l->kind), "%s", sqlite3_column_text(q, 1));
 	sqlite3_finalize(q);
 	if (rc != SQLITE_ROW)
-		return trl_error_set(err, TRL_ENOTFOUND, "no key for link '%s' of slice '%s'", link, slice);
+		return trl_error_set(err, TRL_ENOTFOUND, "no key for link '%s' of slice '%s'", l->name, slice);
+	return 0;
+}
+
+int store_max_key(struct store *st, uint32_t *max)
+{
+	sqlite3_stmt *q;
+
+	*max = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT IFNULL(MAX(key), 0) FROM links", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		*max = (uint32_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
 	return 0;
 }
 

@@ -19,6 +19,12 @@
 
 struct store;
 
+struct store_link {
+	const char *name;	/* "r1:eth1-r2:eth1" */
+	uint32_t key;		/* 0 on insert: allocate one */
+	char kind[16];		/* "local", "remote", or a tunnel kind */
+};
+
 struct store_slice {
 	char name[64];
 	char owner[64];
@@ -27,6 +33,7 @@ struct store_slice {
 	char *spec;
 	char *filename;
 	json_t *files;		/* object name -> text */
+	json_t *placement;	/* multi-node: {"nodes": ..., "keys": ...} as the CLI sent it, or NULL */
 	unsigned uid_base;
 	int64_t created;
 };
@@ -35,10 +42,12 @@ int store_open(const char *path, struct store **out, struct trl_error *err);
 void store_close(struct store *st);
 
 /* Insert a new slice row in state 'creating', allocating a uid range (index
- * from [1, uid_count/65536)) and one key per link name, in one transaction.
- * -TRL_EEXIST if the name is taken, -TRL_ELIMIT when out of ranges. */
+ * from [1, uid_count/65536)) and a key for each link whose key is 0 (the
+ * others keep theirs: a multi-node create brings them), in one transaction.
+ * -TRL_EEXIST if the name or a given key is taken, -TRL_ELIMIT when out of
+ * ranges or keys.  Fills links[i].key. */
 int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
-		       const char *const *link_names, size_t n_links, struct trl_error *err);
+		       struct store_link *links, size_t n_links, struct trl_error *err);
 int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err);
 /* 0 found, -TRL_ENOTFOUND, or another error. */
 int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err);
@@ -47,7 +56,10 @@ void store_slice_release(struct store_slice *s);
 int store_slice_remove(struct store *st, const char *name, struct trl_error *err);
 /* Names of all slices (NULL-terminated, free with spec_free_names-style loop). */
 int store_slice_names(struct store *st, char ***names, struct trl_error *err);
-int store_link_key(struct store *st, const char *slice, const char *link, uint32_t *key, struct trl_error *err);
+/* Key and kind of link l->name. */
+int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
+/* Highest link key in use on this node (0 if none). */
+int store_max_key(struct store *st, uint32_t *max);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "error.h"
 #include "proto.h"
+#include "node.h"
 
 struct bridge;
 
@@ -31,7 +32,11 @@ struct daemon {
 	unsigned uid_start, uid_count;	/* root's subordinate range used for slices */
 	int parallel;		/* routers started at once */
 	struct bridge *bridge;
-	char fastpath[64];	/* "ebpf" or "unavailable: ..." */
+	char fastpath[64];	/* "ebpf-tc" or "unavailable" */
+	int has_substrate;	/* --substrate given: cross-node links possible */
+	struct node_substrate sub;
+	unsigned tunnels;	/* enum node_tunnel bits that work here */
+	char tunnels_missing[512];	/* why the others do not */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
 	volatile int stopping;
 };
@@ -66,6 +71,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err);
+int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */

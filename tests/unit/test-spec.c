@@ -100,6 +100,23 @@ static void test_document(void)
 		bad(big, "1:1:", "document", "at most 4 MiB");
 		free(big);
 	}
+	bad("slice: b\001lue\nrouters: {r1: {}}\n", "1:9:", "syntax error", "control character 0x01 is not allowed");
+	bad("slice: blue\nrouters:\n  r1:\n    config: |\n \n    router ospf\n", "6:5:", "routers.r1.config",
+	    "block scalar line indented 4, not deeper than its key (column 5)");
+	big = malloc(256);
+	if (big) {
+		char *p = big + sprintf(big, "slice: blue\nrouters:\n  r1:\n    config: |\n      x\n");
+
+		memset(p, '\n', 101);
+		strcpy(p + 101, "      y\n");
+		bad(big, "106:1:", "syntax error", "more than 100 blank lines in a row");
+		p[100] = ' ';
+		s = good(big, "100 blank lines in a row");
+		ok(s && s->routers[0].config && strlen(s->routers[0].config) == 2 + 100 + 3, "blank lines kept in the config");
+		trl_slice_free(s);
+		s = NULL;
+		free(big);
+	}
 	ok(spec_parse(NULL, 0, NULL, NULL, NULL, &s, &err) == -TRL_EINVALID && !s &&
 		   !strncmp(err.msg, "<spec>:1:1:", 11),
 	   "NULL text is an empty spec");

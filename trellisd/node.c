@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: this node: substrate interface, tunnel kinds, tunnel devices
+ *
+ * See node.h.  Kernel devices are managed over rtnetlink with libnl; the
+ * gretap probe creates and deletes a device, since a missing module shows only
+ * as "operation not supported" when the kernel is asked for one.
+ */
+#define LOG_MODULE "node"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/ipgre.h>
+#include <netlink/route/link/vxlan.h>
+#include "log.h"
+#include "node.h"
+
+static struct nl_sock *nl_open(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+
+	if (sk && nl_connect(sk, NETLINK_ROUTE) < 0) {
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+int node_substrate_probe(const char *ifname, const char *addr, struct node_substrate *out, struct trl_error *err)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *link = NULL;
+	struct nl_cache *cache = NULL;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!sk)
+		return trl_error_set(err, TRL_EFAILED, "cannot open rtnetlink");
+	if (rtnl_link_get_kernel(sk, 0, ifname, &link) < 0) {
+		r = trl_error_set(err, TRL_EINVALID, "substrate interface '%s' does not exist", ifname);
+		goto out;
+	}
+	snprintf(out->ifname, sizeof(out->ifname), "%s", ifname);
+	out->ifindex = rtnl_link_get_ifindex(link);
+	out->mtu = rtnl_link_get_mtu(link);
+	if (addr) {
+		if (inet_pton(AF_INET, addr, &out->addr) != 1) {
+			r = trl_error_set(err, TRL_EINVALID, "substrate address '%s' is not an IPv4 address", addr);
+			goto out;
+		}
+	} else {
+		struct nl_object *o;
+		int found = 0;
+
+		if (rtnl_addr_alloc_cache(sk, &cache) < 0) {
+			r = trl_error_set(err, TRL_EFAILED, "cannot read addresses");
+			goto out;
+		}
+		for (o = nl_cache_get_first(cache); o && !found; o = nl_cache_get_next(o)) {
+			struct rtnl_addr *a = (struct rtnl_addr *)o;
+			struct nl_addr *local = rtnl_addr_get_local(a);
+
+			if (rtnl_addr_get_ifindex(a) != out->ifindex || rtnl_addr_get_family(a) != AF_INET || !local)
+				continue;
+			memcpy(&out->addr, nl_addr_get_binary_addr(local), 4);
+			found = 1;
+		}
+		if (!found) {
+			r = trl_error_set(err, TRL_EINVALID,
+					  "substrate interface '%s' has no IPv4 address (give one with --address)", ifname);
+			goto out;
+		}
+	}
+	inet_ntop(AF_INET, &out->addr, out->addr_text, sizeof(out->addr_text));
+out:
+	nl_cache_free(cache);
+	rtnl_link_put(link);
+	nl_socket_free(sk);
+	return r;
+}
+
+const char *node_tunnel_name(enum node_tunnel t)
+{
+	switch (t) {
+	case NODE_TUNNEL_EGRE:
+		return "egre";
+	case NODE_TUNNEL_GRETAP:
+		return "gretap";
+	case NODE_TUNNEL_VXLAN:
+		return "vxlan";
+	}
+	return "?";
+}
+
+int node_tunnel_parse(const char *name)
+{
+	if (!strcmp(name, "egre"))
+		return NODE_TUNNEL_EGRE;
+	if (!strcmp(name, "gretap"))
+		return NODE_TUNNEL_GRETAP;
+	if (!strcmp(name, "vxlan"))
+		return NODE_TUNNEL_VXLAN;
+	return -1;
+}
+
+void node_netdev_del(const char *name)
+{
+	struct nl_sock *sk;
+	struct rtnl_link *l;
+
+	if (!if_nametoindex(name) || !(sk = nl_open()))
+		return;
+	if ((l = rtnl_link_alloc())) {
+		rtnl_link_set_name(l, name);
+		rtnl_link_delete(sk, l);
+		rtnl_link_put(l);
+	}
+	nl_socket_free(sk);
+}
+
+static int probe_kind(const char *kind)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *l = NULL;
+	char name[16];
+	int r = -EIO;
+
+	if (!sk)
+		return -EIO;
+	snprintf(name, sizeof(name), "trlprobe%d", (int)(getpid() % 100000));
+	if (!strcmp(kind, "gretap")) {
+		l = rtnl_link_ipgretap_alloc();
+	} else {
+		l = rtnl_link_vxlan_alloc();
+		if (l) {
+			rtnl_link_vxlan_set_id(l, 1);
+			rtnl_link_vxlan_set_port(l, 4789);
+		}
+	}
+	if (l) {
+		rtnl_link_set_name(l, name);
+		r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+		rtnl_link_put(l);
+	}
+	nl_socket_free(sk);
+	if (r == 0)
+		node_netdev_del(name);
+	return r;
+}
+
+unsigned node_tunnel_probe(int ebpf_ok, char *why, size_t len)
+{
+	unsigned kinds = 0;
+	size_t n = 0;
+	int r;
+
+	why[0] = '\0';
+	if (ebpf_ok)
+		kinds |= NODE_TUNNEL_EGRE;
+	else
+		n += snprintf(why + n, n < len ? len - n : 0, "egre: no eBPF tc fast path; ");
+	r = probe_kind("gretap");
+	if (r == 0)
+		kinds |= NODE_TUNNEL_GRETAP;
+	else
+		n += snprintf(why + n, n < len ? len - n : 0, "gretap: the kernel has no gretap (ip_gre) support (%s); ",
+			      nl_geterror(r));
+	r = probe_kind("vxlan");
+	if (r == 0)
+		kinds |= NODE_TUNNEL_VXLAN;
+	else
+		n += snprintf(why + n, n < len ? len - n : 0, "vxlan: the kernel has no vxlan support (%s); ",
+			      nl_geterror(r));
+	if (n >= 2 && n < len)
+		why[n - 2] = '\0';
+	return kinds;
+}
+
+void node_tunnel_dev_name(enum node_tunnel kind, uint32_t key, char name[16])
+{
+	snprintf(name, 16, "%s%u", kind == NODE_TUNNEL_GRETAP ? "tg" : "tv", key);
+}
+
+int node_tunnel_dev_add(enum node_tunnel kind, uint32_t key, const struct node_substrate *sub,
+			const struct in_addr *remote, char name[16], struct trl_error *err)
+{
+	struct nl_sock *sk = nl_open();
+	struct nl_addr *local = NULL, *peer = NULL;
+	struct rtnl_link *l = NULL, *up = NULL;
+	int r;
+
+	node_tunnel_dev_name(kind, key, name);
+	if (!sk)
+		return trl_error_set(err, TRL_EFAILED, "cannot open rtnetlink");
+	node_netdev_del(name);	/* a leftover of a crashed create */
+	if (kind == NODE_TUNNEL_GRETAP) {
+		l = rtnl_link_ipgretap_alloc();
+		if (l) {
+			rtnl_link_ipgre_set_link(l, sub->ifindex);
+			rtnl_link_ipgre_set_local(l, sub->addr.s_addr);
+			rtnl_link_ipgre_set_remote(l, remote->s_addr);
+			rtnl_link_ipgre_set_ikey(l, htonl(key));
+			rtnl_link_ipgre_set_okey(l, htonl(key));
+			rtnl_link_ipgre_set_iflags(l, htons(0x2000));	/* GRE_KEY */
+			rtnl_link_ipgre_set_oflags(l, htons(0x2000));
+			rtnl_link_ipgre_set_ttl(l, 64);
+		}
+	} else {
+		l = rtnl_link_vxlan_alloc();
+		local = nl_addr_build(AF_INET, &sub->addr, 4);
+		peer = nl_addr_build(AF_INET, remote, 4);
+		if (l && local && peer) {
+			rtnl_link_vxlan_set_id(l, key);
+			rtnl_link_vxlan_set_local(l, local);
+			rtnl_link_vxlan_set_group(l, peer);
+			rtnl_link_vxlan_set_link(l, sub->ifindex);
+			rtnl_link_vxlan_set_port(l, 4789);
+			rtnl_link_vxlan_set_learning(l, 0);
+		}
+	}
+	if (!l) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
+	}
+	rtnl_link_set_name(l, name);
+	rtnl_link_set_mtu(l, sub->mtu - (kind == NODE_TUNNEL_GRETAP ? 28 : 36));
+	r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	if (r < 0) {
+		r = trl_error_set(err, TRL_EFAILED, "cannot create %s device '%s': %s", node_tunnel_name(kind), name,
+				  nl_geterror(r));
+		goto out;
+	}
+	up = rtnl_link_alloc();
+	if (up) {
+		struct rtnl_link *cur = NULL;
+
+		if (rtnl_link_get_kernel(sk, 0, name, &cur) == 0) {
+			rtnl_link_set_flags(up, IFF_UP);
+			r = rtnl_link_change(sk, cur, up, 0);
+			rtnl_link_put(cur);
+			if (r < 0) {
+				r = trl_error_set(err, TRL_EFAILED, "cannot bring '%s' up: %s", name, nl_geterror(r));
+				node_netdev_del(name);
+				goto out;
+			}
+		}
+	}
+	r = 0;
+out:
+	rtnl_link_put(up);
+	rtnl_link_put(l);
+	nl_addr_put(local);
+	nl_addr_put(peer);
+	nl_socket_free(sk);
+	return r;
+}
