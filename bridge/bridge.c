@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * DOC: bridge - loader and API for the shortbridge fast path
+ * DOC: bridge - loader and API for the fast path (shortbridge + EGRE)
  *
- * The BPF side (shortbridge.bpf.c) is built into a bpftool skeleton
- * (shortbridge.skel.h in the build directory).  This file:
+ * The BPF side (fastpath.bpf.c, layouts in fastpath.h) is built into a
+ * bpftool skeleton (fastpath.skel.h in the build directory).  This file:
  *
- *  - opens it against a pin directory: the two maps get libbpf pin paths
+ *  - opens it against a pin directory: the five maps get libbpf pin paths
  *    (reused when pinned and compatible, pinned after creation otherwise);
- *    the program is reused from its pin when that pinned program still
- *    references exactly those maps (autoload is then switched off so nothing
- *    is loaded twice), else loaded and pinned.  So a restarted daemon talks
- *    to the very program and maps that keep forwarding meanwhile;
- *  - joins host ends: sb_ports entries both ways first, then clsact + a
- *    direct-action cls_bpf filter (fixed handle/priority, BPF_TC_F_REPLACE)
- *    on each end, so there is no window where a joined port drops;
- *  - tears down idempotently, recovering a vanished end's ifindex from the
- *    surviving end's entry, and prunes entries of vanished interfaces;
+ *    both programs are always loaded, and a pinned program is kept when it
+ *    has the same BPF tag (same code) and uses only the pinned maps, so a
+ *    restarted daemon talks to the very programs that keep forwarding
+ *    meanwhile.  Otherwise the fresh program takes the pin and replaces the
+ *    filter on every attachment found in the maps (an upgrade never leaves
+ *    interfaces running old code against new maps).  Links of the old
+ *    shortbridge pin layout (sb_*) are migrated into the port map first;
+ *  - writes map entries before attaching (clsact + a direct-action cls_bpf
+ *    filter with fixed handle/priority, BPF_TC_F_REPLACE), so there is no
+ *    window where a joined port drops;
+ *  - tears down idempotently, recovering a vanished interface's ifindex from
+ *    the entries that still name it (the peer's entry, the key map), and
+ *    prunes entries of vanished interfaces;
+ *  - keeps substrate next hops resolved through rtnetlink (route lookup,
+ *    then a kernel-managed neighbour entry), for frames the BPF side can
+ *    only send with bpf_fib_lookup;
  *  - probes support in a throw-away network namespace (a thread that
  *    unshares CLONE_NEWNET), so the probe never touches a real interface.
  *
@@ -28,6 +35,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -36,33 +44,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
 #include <linux/pkt_cls.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bridge.h"
+#include "fastpath.h"
 #include "log.h"
 #include "util.h"
-#include "shortbridge.skel.h"
+#include "fastpath.skel.h"
 
-/* Mirrors of the layouts in shortbridge.bpf.c (checked against the BTF-sized
- * map definitions at open time). */
-#define SB_F_PEER 0x1u
-struct sb_port {
-	uint32_t peer_ifindex;
-	uint32_t flags;
-};
-struct sb_counters {
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t drops;
-};
-_Static_assert(BRIDGE_F_PEER == SB_F_PEER, "flag values are shared with the BPF side");
+_Static_assert(BRIDGE_F_PEER == FP_F_PEER, "flag values are shared with the BPF side");
+_Static_assert(FP_AF_INET == AF_INET && FP_AF_INET6 == AF_INET6, "address families");
+_Static_assert(BRIDGE_EGRE_OVERHEAD4 == 20 + FP_GRE_HLEN + 14, "IPv4 overhead");
+_Static_assert(BRIDGE_EGRE_OVERHEAD6 == 40 + FP_GRE_HLEN + 14, "IPv6 overhead");
 
 /* Our filter's identity in each clsact ingress: fixed so that attach can
  * replace it in place and detach can remove exactly it. */
@@ -70,16 +76,24 @@ _Static_assert(BRIDGE_F_PEER == SB_F_PEER, "flag values are shared with the BPF 
 #define TC_PRIO 1
 
 #define BPFFS "/sys/fs/bpf"
-#define PIN_PROG "sb_ingress"
-#define PIN_PORTS "sb_ports"
-#define PIN_STATS "sb_stats"
+#define PIN_PORT_PROG "fp_port_ingress"
+#define PIN_WIRE_PROG "fp_wire_ingress"
+/* The shortbridge layout this replaces: same-node links only. */
+#define LEGACY_PROG "sb_ingress"
+#define LEGACY_PORTS "sb_ports"
+#define LEGACY_STATS "sb_stats"
 
 struct bridge {
-	struct shortbridge *skel;
-	int prog_fd;	  /* attach with this one */
-	int own_prog_fd;  /* from bpf_obj_get, or -1 when the skeleton owns prog_fd */
+	struct fastpath *skel;
+	int port_prog; /* attach with these */
+	int wire_prog;
+	int own_port_prog; /* pinned ones from bpf_obj_get, or -1 (the skeleton's) */
+	int own_wire_prog;
 	int ports_fd;
-	int stats_fd;
+	int keys_fd;
+	int node_fd;
+	int pstats_fd;
+	int nstats_fd;
 };
 
 static __thread int libbpf_quiet;
@@ -150,144 +164,7 @@ static int pin_dir_prepare(const char *pin_dir, struct trl_error *err)
 	return 0;
 }
 
-/* Kernel id of the map behind @fd. */
-static int map_id(int fd, uint32_t *id)
-{
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return -errno;
-	*id = info.id;
-	return 0;
-}
-
-/*
- * The pinned program, if it is a sched_cls program that uses exactly the
- * pinned maps (then it is what keeps forwarding and we must keep using it).
- * A stale program pin is removed so the fresh program can take its place.
- * Returns an fd, or -1 when there is nothing to reuse.
- */
-static int pinned_prog_get(const char *dir)
-{
-	char path[PATH_MAX];
-	_cleanup_close_ int pfd = -1, ports = -1, stats = -1;
-	uint32_t ids[4] = {}, ports_id = 0, stats_id = 0;
-	struct bpf_prog_info info = {};
-	uint32_t len = sizeof(info);
-	bool fresh;
-
-	if (pin_path(path, sizeof(path), dir, PIN_PORTS) == 0)
-		ports = bpf_obj_get(path);
-	if (pin_path(path, sizeof(path), dir, PIN_STATS) == 0)
-		stats = bpf_obj_get(path);
-	if (pin_path(path, sizeof(path), dir, PIN_PROG) < 0)
-		return -1;
-	pfd = bpf_obj_get(path);
-	if (pfd < 0)
-		return -1;
-
-	info.nr_map_ids = ARRAY_SIZE(ids);
-	info.map_ids = (uint64_t)(uintptr_t)ids;
-	fresh = ports >= 0 && stats >= 0 && map_id(ports, &ports_id) == 0 &&
-		map_id(stats, &stats_id) == 0 && bpf_obj_get_info_by_fd(pfd, &info, &len) == 0 &&
-		info.type == BPF_PROG_TYPE_SCHED_CLS && info.nr_map_ids == 2 &&
-		((ids[0] == ports_id && ids[1] == stats_id) ||
-		 (ids[0] == stats_id && ids[1] == ports_id));
-	if (!fresh) {
-		log_debug("Pinned program '%s' does not use the pinned maps, replacing it", path);
-		unlink(path);
-		return -1;
-	}
-	return TAKE_FD(pfd);
-}
-
-int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
-{
-	struct bridge *b;
-	char path[PATH_MAX];
-	int r;
-
-	*out = NULL;
-	libbpf_log_init();
-	if (!pin_dir || pin_dir[0] != '/' || strlen(pin_dir) + 1 + sizeof(PIN_PROG) > sizeof(path))
-		return trl_error_set(err, TRL_EINVALID, "pin directory '%s' is not a usable absolute path",
-				     pin_dir ? pin_dir : "");
-	r = pin_dir_prepare(pin_dir, err);
-	if (r < 0)
-		return r;
-
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "bridge");
-	b->prog_fd = b->own_prog_fd = b->ports_fd = b->stats_fd = -1;
-
-	b->skel = shortbridge__open();
-	if (!b->skel) {
-		r = trl_error_errno(err, TRL_EFAILED, errno, "open shortbridge BPF object");
-		goto fail;
-	}
-	pin_path(path, sizeof(path), pin_dir, PIN_PORTS);
-	r = bpf_map__set_pin_path(b->skel->maps.sb_ports, path);
-	if (r == 0) {
-		pin_path(path, sizeof(path), pin_dir, PIN_STATS);
-		r = bpf_map__set_pin_path(b->skel->maps.sb_stats, path);
-	}
-	if (r < 0) {
-		r = trl_error_errno(err, TRL_EFAILED, r, "set pin paths under '%s'", pin_dir);
-		goto fail;
-	}
-
-	b->own_prog_fd = pinned_prog_get(pin_dir);
-	if (b->own_prog_fd >= 0)
-		bpf_program__set_autoload(b->skel->progs.sb_ingress, false);
-
-	r = shortbridge__load(b->skel);
-	if (r < 0) {
-		r = trl_error_errno(err, TRL_EFAILED, r,
-				    "load shortbridge (pins in '%s' from an incompatible build? "
-				    "remove them with bridge_unpin)",
-				    pin_dir);
-		goto fail;
-	}
-	if (bpf_map__value_size(b->skel->maps.sb_ports) != sizeof(struct sb_port) ||
-	    bpf_map__value_size(b->skel->maps.sb_stats) != sizeof(struct sb_counters)) {
-		r = trl_error_set(err, TRL_EFAILED, "shortbridge map layout does not match bridge.c");
-		goto fail;
-	}
-
-	if (b->own_prog_fd >= 0) {
-		b->prog_fd = b->own_prog_fd;
-		log_debug("Reusing pinned shortbridge in '%s'", pin_dir);
-	} else {
-		b->prog_fd = bpf_program__fd(b->skel->progs.sb_ingress);
-		pin_path(path, sizeof(path), pin_dir, PIN_PROG);
-		r = bpf_program__pin(b->skel->progs.sb_ingress, path);
-		if (r < 0) {
-			r = trl_error_errno(err, TRL_EFAILED, r, "pin program at '%s'", path);
-			goto fail;
-		}
-		log_debug("Loaded and pinned shortbridge in '%s'", pin_dir);
-	}
-	b->ports_fd = bpf_map__fd(b->skel->maps.sb_ports);
-	b->stats_fd = bpf_map__fd(b->skel->maps.sb_stats);
-	*out = b;
-	return 0;
-
-fail:
-	bridge_close(b);
-	return r;
-}
-
-void bridge_close(struct bridge *b)
-{
-	if (!b)
-		return;
-	if (b->own_prog_fd >= 0)
-		close(b->own_prog_fd);
-	shortbridge__destroy(b->skel);
-	free(b);
-}
+/* --- interfaces and tc ------------------------------------------------------ */
 
 static int ifindex_of(const char *name, unsigned *out, struct trl_error *err)
 {
@@ -306,6 +183,19 @@ static int ifindex_of(const char *name, unsigned *out, struct trl_error *err)
 	return 0;
 }
 
+/* Resolve @name; 0 (not an error) when the interface is gone. */
+static int ifindex_or_gone(const char *name, unsigned *out, struct trl_error *err)
+{
+	int r = ifindex_of(name, out, err);
+
+	if (r == -TRL_ENOTFOUND) {
+		trl_error_clear(err);
+		*out = 0;
+		return 0;
+	}
+	return r;
+}
+
 /* 1 if @ifindex names an interface in our namespace, 0 if not, -errno. */
 static int ifindex_exists(unsigned ifindex)
 {
@@ -316,48 +206,11 @@ static int ifindex_exists(unsigned ifindex)
 	return errno == ENXIO || errno == ENODEV ? 0 : -errno;
 }
 
-/* 0 and *port filled, -ENOENT, or -errno. */
-static int port_get(struct bridge *b, unsigned ifindex, struct sb_port *port)
-{
-	uint32_t key = ifindex;
-
-	return bpf_map_lookup_elem(b->ports_fd, &key, port) < 0 ? -errno : 0;
-}
-
-static int port_forget(struct bridge *b, unsigned ifindex)
-{
-	uint32_t key = ifindex;
-
-	if (bpf_map_delete_elem(b->ports_fd, &key) < 0 && errno != ENOENT)
-		return -errno;
-	if (bpf_map_delete_elem(b->stats_fd, &key) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-/* Refuse to steal an end that is joined to a third interface that still exists. */
-static int port_check_free(struct bridge *b, const char *name, unsigned ifindex, unsigned peer,
-			   struct trl_error *err)
-{
-	struct sb_port port;
-	char other[IF_NAMESIZE];
-	int r = port_get(b, ifindex, &port);
-
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read port entry", name);
-	if (port.peer_ifindex == 0 || port.peer_ifindex == peer ||
-	    !if_indextoname(port.peer_ifindex, other))
-		return 0;
-	return trl_error_set(err, TRL_EEXIST, "'%s' is already joined to '%s'", name, other);
-}
-
-static int tc_attach(struct bridge *b, unsigned ifindex, const char *name, struct trl_error *err)
+static int tc_attach(int prog_fd, unsigned ifindex, const char *name, struct trl_error *err)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
-		    .prog_fd = b->prog_fd, .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
 	int r;
 
 	libbpf_quiet++;
@@ -386,12 +239,382 @@ static int tc_detach(unsigned ifindex, const char *name, struct trl_error *err)
 	return 0;
 }
 
+/* --- map access ------------------------------------------------------------- */
+
+/* 0 and *port filled, -ENOENT, or -errno. */
+static int port_get(struct bridge *b, unsigned ifindex, struct fp_port *port)
+{
+	uint32_t key = ifindex;
+
+	return bpf_map_lookup_elem(b->ports_fd, &key, port) < 0 ? -errno : 0;
+}
+
+static int port_put(struct bridge *b, unsigned ifindex, const struct fp_port *port)
+{
+	uint32_t key = ifindex;
+
+	return bpf_map_update_elem(b->ports_fd, &key, port, BPF_ANY) < 0 ? -errno : 0;
+}
+
+static int port_forget(struct bridge *b, unsigned ifindex)
+{
+	uint32_t key = ifindex;
+
+	if (bpf_map_delete_elem(b->ports_fd, &key) < 0 && errno != ENOENT)
+		return -errno;
+	if (bpf_map_delete_elem(b->pstats_fd, &key) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Owner ifindex of tunnel key @key: 0 and *ifindex, -ENOENT, or -errno. */
+static int key_get(struct bridge *b, uint32_t key, unsigned *ifindex)
+{
+	uint32_t v;
+
+	if (bpf_map_lookup_elem(b->keys_fd, &key, &v) < 0)
+		return -errno;
+	*ifindex = v;
+	return 0;
+}
+
+static int key_forget(struct bridge *b, uint32_t key)
+{
+	return bpf_map_delete_elem(b->keys_fd, &key) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int node_get(struct bridge *b, struct fp_node *node)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(b->node_fd, &zero, node) < 0 ? -errno : 0;
+}
+
+static int node_put(struct bridge *b, const struct fp_node *node)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(b->node_fd, &zero, node, BPF_ANY) < 0 ? -errno : 0;
+}
+
+/* Collect every key of @fd (at most @max) into a new array. */
+static int map_keys(int fd, uint32_t **out, unsigned *n, unsigned max)
+{
+	uint32_t *keys = calloc(max, sizeof(*keys));
+	uint32_t key, *prev = NULL;
+	unsigned cnt = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	while (cnt < max && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		keys[cnt++] = key;
+		prev = &keys[cnt - 1];
+	}
+	if (errno != ENOENT && cnt < max) {
+		int e = errno;
+
+		free(keys);
+		return -e;
+	}
+	*out = keys;
+	*n = cnt;
+	return 0;
+}
+
+/* Sum a per-CPU value of @nfields u64 counters into @sum. */
+static int percpu_sum(int fd, uint32_t key, uint64_t *sum, unsigned nfields)
+{
+	_cleanup_free_ uint64_t *vals = NULL;
+	int ncpus = libbpf_num_possible_cpus();
+
+	memset(sum, 0, nfields * sizeof(*sum));
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus * nfields, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (unsigned f = 0; f < nfields; f++)
+			sum[f] += vals[(size_t)cpu * nfields + f];
+	return 0;
+}
+
+/* --- open: maps, programs, upgrades ------------------------------------------ */
+
+/* Kernel id of the map or program behind @fd, 0 on failure. */
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ? 0 : info.id;
+}
+
+/* Whether pinned program @pfd is @fresh's code and uses only maps in @ids. */
+static bool prog_matches(int pfd, int fresh, const uint32_t *ids, unsigned nids)
+{
+	uint32_t used[8] = {};
+	struct bpf_prog_info pi = {}, fi = {};
+	uint32_t len = sizeof(pi), flen = sizeof(fi);
+
+	pi.nr_map_ids = ARRAY_SIZE(used);
+	pi.map_ids = (uint64_t)(uintptr_t)used;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) < 0 ||
+	    bpf_obj_get_info_by_fd(fresh, &fi, &flen) < 0)
+		return false;
+	if (pi.type != BPF_PROG_TYPE_SCHED_CLS || memcmp(pi.tag, fi.tag, sizeof(pi.tag)) ||
+	    pi.nr_map_ids > ARRAY_SIZE(used))
+		return false;
+	for (unsigned i = 0; i < pi.nr_map_ids; i++) {
+		bool found = false;
+
+		for (unsigned j = 0; j < nids; j++)
+			found |= used[i] == ids[j];
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Use the pinned program @name if it matches the freshly loaded @prog, else
+ * pin @prog in its place.  Sets *fd (and *own when the pinned one is kept)
+ * and *replaced when the pin changed.
+ */
+static int prog_adopt(const char *dir, struct bpf_program *prog, const char *name,
+		      const uint32_t *ids, unsigned nids, int *fd, int *own, bool *replaced,
+		      struct trl_error *err)
+{
+	char path[PATH_MAX];
+	int fresh = bpf_program__fd(prog), pfd, r;
+
+	pin_path(path, sizeof(path), dir, name);
+	pfd = bpf_obj_get(path);
+	if (pfd >= 0 && prog_matches(pfd, fresh, ids, nids)) {
+		*own = *fd = pfd;
+		return 0;
+	}
+	if (pfd >= 0) {
+		log_debug("Pinned program '%s' is other code or uses other maps, replacing it", path);
+		close(pfd);
+		unlink(path);
+	}
+	r = bpf_program__pin(prog, path);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "pin program at '%s'", path);
+	*fd = fresh;
+	*replaced = true;
+	return 0;
+}
+
+/* Same-node links of the shortbridge layout (sb_ports: ifindex -> {peer,
+ * flags}) into fp_ports; then the old pins go (the old program stays attached
+ * until bridge_open re-attaches the new one, its maps live as long as it). */
+static int legacy_migrate(struct bridge *b, const char *dir, bool *migrated)
+{
+	struct {
+		uint32_t peer_ifindex;
+		uint32_t flags;
+	} old;
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), key, *prev = NULL;
+	int r;
+
+	pin_path(path, sizeof(path), dir, LEGACY_PORTS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.key_size == 4 &&
+	    info.value_size == sizeof(old)) {
+		while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+			struct fp_port port = { 0 };
+
+			prev = &key;
+			if (bpf_map_lookup_elem(fd, &key, &old) < 0 || !old.peer_ifindex ||
+			    port_get(b, key, &port) == 0)
+				continue;
+			port.peer_ifindex = old.peer_ifindex;
+			port.flags = old.flags & FP_F_PEER;
+			r = port_put(b, key, &port);
+			if (r < 0)
+				return r;
+			log_debug("Migrated shortbridge port %u (peer %u)", key, old.peer_ifindex);
+		}
+	}
+	unlink(path);
+	pin_path(path, sizeof(path), dir, LEGACY_STATS);
+	unlink(path);
+	pin_path(path, sizeof(path), dir, LEGACY_PROG);
+	unlink(path);
+	*migrated = true;
+	return 0;
+}
+
+/* Put the current programs on every attachment the maps know of. */
+static int reattach_all(struct bridge *b, struct trl_error *err)
+{
+	_cleanup_free_ uint32_t *keys = NULL;
+	char name[IF_NAMESIZE];
+	struct fp_node node = { 0 };
+	unsigned n;
+	int r;
+
+	r = map_keys(b->ports_fd, &keys, &n, FP_MAX_PORTS);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "list port entries");
+	for (unsigned i = 0; i < n; i++) {
+		if (!if_indextoname(keys[i], name))
+			continue;
+		r = tc_attach(b->port_prog, keys[i], name, err);
+		if (r < 0)
+			return r;
+	}
+	if (node_get(b, &node) == 0 && node.ifindex && if_indextoname(node.ifindex, name)) {
+		r = tc_attach(b->wire_prog, node.ifindex, name, err);
+		if (r < 0)
+			return r;
+	}
+	log_debug("Re-attached the fast path to %u ports%s", n, node.ifindex ? " and the substrate" : "");
+	return 0;
+}
+
+int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
+{
+	struct {
+		struct bpf_map *map;
+		const char *name;
+		int *fd;
+		size_t value_size;
+	} maps[5];
+	uint32_t ids[ARRAY_SIZE(maps)];
+	bool replaced = false, migrated = false;
+	struct bridge *b;
+	char path[PATH_MAX];
+	int r;
+
+	*out = NULL;
+	libbpf_log_init();
+	if (!pin_dir || pin_dir[0] != '/' || strlen(pin_dir) + 1 + sizeof(PIN_PORT_PROG) > sizeof(path))
+		return trl_error_set(err, TRL_EINVALID, "pin directory '%s' is not a usable absolute path",
+				     pin_dir ? pin_dir : "");
+	r = pin_dir_prepare(pin_dir, err);
+	if (r < 0)
+		return r;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "bridge");
+	b->port_prog = b->wire_prog = b->own_port_prog = b->own_wire_prog = -1;
+
+	b->skel = fastpath__open();
+	if (!b->skel) {
+		r = trl_error_errno(err, TRL_EFAILED, errno, "open fast path BPF object");
+		goto fail;
+	}
+	maps[0] = (typeof(maps[0])){ b->skel->maps.fp_ports, "fp_ports", &b->ports_fd,
+				     sizeof(struct fp_port) };
+	maps[1] = (typeof(maps[0])){ b->skel->maps.fp_keys, "fp_keys", &b->keys_fd, sizeof(uint32_t) };
+	maps[2] = (typeof(maps[0])){ b->skel->maps.fp_node, "fp_node", &b->node_fd,
+				     sizeof(struct fp_node) };
+	maps[3] = (typeof(maps[0])){ b->skel->maps.fp_port_stats, "fp_port_stats", &b->pstats_fd,
+				     sizeof(struct fp_port_counters) };
+	maps[4] = (typeof(maps[0])){ b->skel->maps.fp_node_stats, "fp_node_stats", &b->nstats_fd,
+				     sizeof(struct fp_node_counters) };
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		pin_path(path, sizeof(path), pin_dir, maps[i].name);
+		r = bpf_map__set_pin_path(maps[i].map, path);
+		if (r < 0) {
+			r = trl_error_errno(err, TRL_EFAILED, r, "set pin paths under '%s'", pin_dir);
+			goto fail;
+		}
+	}
+
+	r = fastpath__load(b->skel);
+	if (r < 0) {
+		r = trl_error_errno(err, TRL_EFAILED, r,
+				    "load fast path (pins in '%s' from an incompatible build? "
+				    "remove them with bridge_unpin)",
+				    pin_dir);
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		if (bpf_map__value_size(maps[i].map) != maps[i].value_size) {
+			r = trl_error_set(err, TRL_EFAILED, "fast path map '%s' does not match fastpath.h",
+					  maps[i].name);
+			goto fail;
+		}
+		*maps[i].fd = bpf_map__fd(maps[i].map);
+		ids[i] = map_id(*maps[i].fd);
+	}
+
+	r = legacy_migrate(b, pin_dir, &migrated);
+	if (r < 0) {
+		r = trl_error_errno(err, TRL_EFAILED, r, "migrate shortbridge pins in '%s'", pin_dir);
+		goto fail;
+	}
+	r = prog_adopt(pin_dir, b->skel->progs.fp_port_ingress, PIN_PORT_PROG, ids, ARRAY_SIZE(ids),
+		       &b->port_prog, &b->own_port_prog, &replaced, err);
+	if (r == 0)
+		r = prog_adopt(pin_dir, b->skel->progs.fp_wire_ingress, PIN_WIRE_PROG, ids,
+			       ARRAY_SIZE(ids), &b->wire_prog, &b->own_wire_prog, &replaced, err);
+	if (r == 0 && (replaced || migrated))
+		r = reattach_all(b, err);
+	if (r < 0)
+		goto fail;
+	log_debug("%s fast path in '%s'", replaced ? "Loaded and pinned" : "Reusing pinned", pin_dir);
+	*out = b;
+	return 0;
+
+fail:
+	bridge_close(b);
+	return r;
+}
+
+void bridge_close(struct bridge *b)
+{
+	if (!b)
+		return;
+	if (b->own_port_prog >= 0)
+		close(b->own_port_prog);
+	if (b->own_wire_prog >= 0)
+		close(b->own_wire_prog);
+	fastpath__destroy(b->skel);
+	free(b);
+}
+
+/* --- same-node links --------------------------------------------------------- */
+
+/* Refuse to steal an end that is joined to a third interface that still
+ * exists, or that carries a tunnel. */
+static int port_check_free(struct bridge *b, const char *name, unsigned ifindex, unsigned peer,
+			   struct trl_error *err)
+{
+	struct fp_port port;
+	char other[IF_NAMESIZE];
+	int r = port_get(b, ifindex, &port);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read port entry", name);
+	if (port.flags & FP_F_TUNNEL)
+		return trl_error_set(err, TRL_EEXIST, "'%s' carries the tunnel with key %u", name,
+				     port.key);
+	if (port.peer_ifindex == 0 || port.peer_ifindex == peer ||
+	    !if_indextoname(port.peer_ifindex, other))
+		return 0;
+	return trl_error_set(err, TRL_EEXIST, "'%s' is already joined to '%s'", name, other);
+}
+
 int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b, unsigned flags,
 		       struct trl_error *err)
 {
-	struct sb_port pa = { .flags = 0 }, pb = { .flags = 0 };
+	struct fp_port pa = { 0 }, pb = { 0 };
 	unsigned ia, ib;
-	uint32_t key;
 	int r;
 
 	if (flags & ~BRIDGE_F_PEER)
@@ -411,17 +634,15 @@ int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b,
 
 	pa.peer_ifindex = ib;
 	pb.peer_ifindex = ia;
-	pa.flags = pb.flags = flags & BRIDGE_F_PEER ? SB_F_PEER : 0;
-	key = ia;
-	if (bpf_map_update_elem(b->ports_fd, &key, &pa, BPF_ANY) < 0)
-		return trl_error_errno(err, TRL_EFAILED, errno, "'%s': write port entry", host_a);
-	key = ib;
-	if (bpf_map_update_elem(b->ports_fd, &key, &pb, BPF_ANY) < 0)
-		return trl_error_errno(err, TRL_EFAILED, errno, "'%s': write port entry", host_b);
+	pa.flags = pb.flags = flags & BRIDGE_F_PEER ? FP_F_PEER : 0;
+	if ((r = port_put(b, ia, &pa)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_a);
+	if ((r = port_put(b, ib, &pb)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_b);
 
-	r = tc_attach(b, ia, host_a, err);
+	r = tc_attach(b->port_prog, ia, host_a, err);
 	if (r == 0)
-		r = tc_attach(b, ib, host_b, err);
+		r = tc_attach(b->port_prog, ib, host_b, err);
 	if (r < 0)
 		return r;
 	log_debug("Joined '%s' (%u) and '%s' (%u)%s", host_a, ia, host_b, ib,
@@ -429,24 +650,11 @@ int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b,
 	return 0;
 }
 
-/* Resolve @name; 0 (not an error) when the interface is gone. */
-static int ifindex_or_gone(const char *name, unsigned *out, struct trl_error *err)
-{
-	int r = ifindex_of(name, out, err);
-
-	if (r == -TRL_ENOTFOUND) {
-		trl_error_clear(err);
-		*out = 0;
-		return 0;
-	}
-	return r;
-}
-
 int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
 		       struct trl_error *err)
 {
 	unsigned ia, ib, keys[4], n = 0;
-	struct sb_port pa, pb;
+	struct fp_port pa, pb;
 	bool have_a, have_b;
 	int r;
 
@@ -458,6 +666,10 @@ int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
 
 	have_a = ia && port_get(b, ia, &pa) == 0;
 	have_b = ib && port_get(b, ib, &pb) == 0;
+	if ((have_a && (pa.flags & FP_F_TUNNEL)) || (have_b && (pb.flags & FP_F_TUNNEL)))
+		return trl_error_set(err, TRL_EINVALID,
+				     "'%s' carries a tunnel, not a link: use bridge_tunnel_detach",
+				     have_a && (pa.flags & FP_F_TUNNEL) ? host_a : host_b);
 	/* Joined to a third interface that still exists: the caller has the wrong pair.
 	 * A peer that no longer exists is just stale (e.g. re-created under the same name). */
 	if (have_a && ib && pa.peer_ifindex != ib && ifindex_exists(pa.peer_ifindex) > 0)
@@ -495,79 +707,562 @@ int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
 int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_stats *out,
 		      struct trl_error *err)
 {
-	_cleanup_free_ struct sb_counters *vals = NULL;
-	int ncpus = libbpf_num_possible_cpus();
+	struct fp_port_counters c;
 	unsigned ifindex;
-	uint32_t key;
 	int r;
 
+	_Static_assert(sizeof(c) % sizeof(uint64_t) == 0, "counters are u64 only");
 	memset(out, 0, sizeof(*out));
 	r = ifindex_of(host_if, &ifindex, err);
 	if (r < 0)
 		return r;
-	if (ncpus <= 0)
-		return trl_error_errno(err, TRL_EFAILED, ncpus, "count possible CPUs");
-	/* Per-CPU values are 8-byte aligned slots; sb_counters is 3 x u64. */
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "'%s': counters", host_if);
-	key = ifindex;
-	if (bpf_map_lookup_elem(b->stats_fd, &key, vals) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return trl_error_errno(err, TRL_EFAILED, errno, "'%s': read counters", host_if);
-	}
-	for (int i = 0; i < ncpus; i++) {
-		out->packets += vals[i].packets;
-		out->bytes += vals[i].bytes;
-		out->drops += vals[i].drops;
-	}
+	r = percpu_sum(b->pstats_fd, ifindex, (uint64_t *)&c, sizeof(c) / sizeof(uint64_t));
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read counters", host_if);
+	out->packets = c.tx_packets;
+	out->bytes = c.tx_bytes;
+	out->rx_packets = c.rx_packets;
+	out->rx_bytes = c.rx_bytes;
+	out->drops_unjoined = c.drop_unjoined;
+	out->drops_mtu = c.drop_mtu;
+	out->drops_noneigh = c.drop_noneigh;
+	out->drops_other = c.drop_other;
+	out->drops = c.drop_unjoined + c.drop_mtu + c.drop_noneigh + c.drop_other;
 	return 0;
 }
 
-/* Collect every key of @fd (at most @max) into a new array. */
-static int map_keys(int fd, uint32_t **out, unsigned *n, unsigned max)
+/* --- substrate ----------------------------------------------------------------- */
+
+static size_t addr_len(int family)
 {
-	uint32_t *keys = calloc(max, sizeof(*keys));
-	uint32_t key, *prev = NULL;
-	unsigned cnt = 0;
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+}
 
-	if (!keys)
-		return -ENOMEM;
-	while (cnt < max && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		keys[cnt++] = key;
-		prev = &keys[cnt - 1];
-	}
-	if (errno != ENOENT && cnt < max) {
-		int e = errno;
+/* A unicast address we can put in an outer header. */
+static bool addr_usable(int family, const void *addr)
+{
+	if (family == AF_INET) {
+		uint32_t a = ntohl(((const struct in_addr *)addr)->s_addr);
 
-		free(keys);
-		return -e;
+		return a != 0 && a != INADDR_BROADCAST && !IN_MULTICAST(a);
 	}
-	*out = keys;
-	*n = cnt;
+	if (family == AF_INET6) {
+		const struct in6_addr *a = addr;
+
+		return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_MULTICAST(a);
+	}
+	return false;
+}
+
+static const char *addr_str(int family, const void *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static int if_mtu(const char *name, unsigned *mtu)
+{
+	struct ifreq ifr = {};
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		return -errno;
+	*mtu = (unsigned)ifr.ifr_mtu;
 	return 0;
 }
+
+int bridge_substrate_attach(struct bridge *b, const struct bridge_node_cfg *cfg,
+			    struct trl_error *err)
+{
+	struct fp_node old = { 0 }, node = { 0 };
+	char name[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
+	unsigned ifindex, mtu = cfg->mtu;
+	int r;
+
+	if (!addr_len(cfg->family) || !addr_usable(cfg->family, &cfg->local))
+		return trl_error_set(err, TRL_EINVALID,
+				     "substrate '%s': local address must be a unicast IPv4 or IPv6 address",
+				     cfg->substrate);
+	r = ifindex_of(cfg->substrate, &ifindex, err);
+	if (r < 0)
+		return trl_error_prefix(err, "substrate");
+	if (!mtu && (r = if_mtu(cfg->substrate, &mtu)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "substrate '%s': read MTU", cfg->substrate);
+	if (mtu < 576 || mtu > 65535 ||
+	    !bridge_inner_mtu(mtu, cfg->family) || (cfg->family == AF_INET6 && mtu < 1280))
+		return trl_error_set(err, TRL_EINVALID, "substrate '%s': MTU %u is not usable",
+				     cfg->substrate, mtu);
+
+	r = node_get(b, &old);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "read node configuration");
+	if (old.ifindex == ifindex)
+		node = old; /* keep the other family's address */
+	node.ifindex = ifindex;
+	node.mtu = mtu;
+	if (cfg->family == AF_INET) {
+		node.flags |= FP_N_V4;
+		node.local4 = cfg->local.v4.s_addr;
+	} else {
+		node.flags |= FP_N_V6;
+		memcpy(node.local6, &cfg->local.v6, 16);
+	}
+	r = node_put(b, &node);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "write node configuration");
+	r = tc_attach(b->wire_prog, ifindex, cfg->substrate, err);
+	if (r < 0)
+		return trl_error_prefix(err, "substrate");
+	if (old.ifindex && old.ifindex != ifindex && if_indextoname(old.ifindex, name) &&
+	    (r = tc_detach(old.ifindex, name, err)) < 0)
+		return trl_error_prefix(err, "substrate moved from '%s'", name);
+	log_debug("Substrate '%s' (%u), %s, MTU %u", cfg->substrate, ifindex,
+		  addr_str(cfg->family, &cfg->local, abuf, sizeof(abuf)), mtu);
+	return 0;
+}
+
+int bridge_substrate_detach(struct bridge *b, const char *substrate, struct trl_error *err)
+{
+	struct fp_node node = { 0 };
+	unsigned ifindex;
+	int r;
+
+	r = ifindex_or_gone(substrate, &ifindex, err);
+	if (r < 0)
+		return r;
+	r = node_get(b, &node);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "read node configuration");
+	/* Ours, or gone with the interface (nothing else can be meant then). */
+	if (node.ifindex && (node.ifindex == ifindex || ifindex_exists(node.ifindex) == 0)) {
+		struct fp_node zero = { 0 };
+
+		r = node_put(b, &zero);
+		if (r < 0)
+			return trl_error_errno(err, TRL_EFAILED, r, "clear node configuration");
+	}
+	if (ifindex && (r = tc_detach(ifindex, substrate, err)) < 0)
+		return trl_error_prefix(err, "substrate");
+	log_debug("Substrate '%s' (%u) detached", substrate, ifindex);
+	return 0;
+}
+
+int bridge_substrate_get(struct bridge *b, struct bridge_node_cfg *out, struct in6_addr *v6,
+			 struct trl_error *err)
+{
+	struct fp_node node = { 0 };
+	char name[IF_NAMESIZE] = "";
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (v6)
+		*v6 = in6addr_any;
+	r = node_get(b, &node);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "read node configuration");
+	if (!node.ifindex)
+		return trl_error_set(err, TRL_ENOTFOUND, "no substrate configured");
+	if (!if_indextoname(node.ifindex, name))
+		name[0] = '\0';
+	snprintf(out->substrate, sizeof(out->substrate), "%s", name);
+	out->mtu = node.mtu;
+	if (node.flags & FP_N_V4) {
+		out->family = AF_INET;
+		out->local.v4.s_addr = node.local4;
+	} else {
+		out->family = AF_INET6;
+		memcpy(&out->local.v6, node.local6, 16);
+	}
+	if (v6 && (node.flags & FP_N_V6))
+		memcpy(v6, node.local6, 16);
+	return 0;
+}
+
+/* --- tunnels --------------------------------------------------------------------- */
+
+int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, int family,
+			 const void *remote_addr, unsigned flags, struct trl_error *err)
+{
+	struct fp_port old, port = { 0 };
+	char other[IF_NAMESIZE], abuf[INET6_ADDRSTRLEN];
+	unsigned ifindex, owner;
+	bool had_old;
+	int r;
+
+	if (flags & ~BRIDGE_F_PEER)
+		return trl_error_set(err, TRL_EINVALID, "unknown bridge flags 0x%x", flags);
+	if (!remote_addr || !addr_len(family) || !addr_usable(family, remote_addr))
+		return trl_error_set(err, TRL_EINVALID,
+				     "'%s': remote node address must be a unicast IPv4 or IPv6 address",
+				     host_if ? host_if : "");
+	r = ifindex_of(host_if, &ifindex, err);
+	if (r < 0)
+		return r;
+
+	r = port_get(b, ifindex, &old);
+	if (r < 0 && r != -ENOENT)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read port entry", host_if);
+	had_old = r == 0;
+	if (had_old && !(old.flags & FP_F_TUNNEL) && old.peer_ifindex &&
+	    if_indextoname(old.peer_ifindex, other))
+		return trl_error_set(err, TRL_EEXIST, "'%s' is already joined to '%s'", host_if, other);
+
+	r = key_get(b, key, &owner);
+	if (r < 0 && r != -ENOENT)
+		return trl_error_errno(err, TRL_EFAILED, r, "key %u: read key entry", key);
+	if (r == 0 && owner != ifindex && if_indextoname(owner, other)) {
+		struct fp_port op;
+
+		if (port_get(b, owner, &op) == 0 && (op.flags & FP_F_TUNNEL) && op.key == key)
+			return trl_error_set(err, TRL_EEXIST, "key %u is already used by '%s'", key,
+					     other);
+	}
+
+	port.flags = FP_F_TUNNEL | (flags & BRIDGE_F_PEER ? FP_F_PEER : 0);
+	port.key = key;
+	port.family = (uint32_t)family;
+	memcpy(port.remote, remote_addr, addr_len(family));
+	/* Port first: the decap side checks the key's port entry. */
+	if ((r = port_put(b, ifindex, &port)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_if);
+	owner = ifindex;
+	if (bpf_map_update_elem(b->keys_fd, &key, &owner, BPF_ANY) < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "'%s': write key entry", host_if);
+	if (had_old && (old.flags & FP_F_TUNNEL) && old.key != key &&
+	    key_get(b, old.key, &owner) == 0 && owner == ifindex && (r = key_forget(b, old.key)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': drop old key %u", host_if, old.key);
+
+	r = tc_attach(b->port_prog, ifindex, host_if, err);
+	if (r < 0)
+		return r;
+	log_debug("Tunnel '%s' (%u) key %u to %s%s", host_if, ifindex, key,
+		  addr_str(family, remote_addr, abuf, sizeof(abuf)),
+		  flags & BRIDGE_F_PEER ? " with redirect_peer" : "");
+	return 0;
+}
+
+int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
+			 struct trl_error *err)
+{
+	struct fp_port port;
+	char other[IF_NAMESIZE];
+	unsigned ifindex, owner = 0;
+	bool have_owner;
+	int r;
+
+	r = ifindex_or_gone(host_if, &ifindex, err);
+	if (r < 0)
+		return r;
+	if (ifindex && port_get(b, ifindex, &port) == 0) {
+		if (!(port.flags & FP_F_TUNNEL) && port.peer_ifindex)
+			return trl_error_set(err, TRL_EINVALID,
+					     "'%s' is joined to a same-node link, not a tunnel", host_if);
+		if ((port.flags & FP_F_TUNNEL) && port.key != key)
+			return trl_error_set(err, TRL_EINVALID, "'%s' carries key %u, not %u", host_if,
+					     port.key, key);
+	}
+	have_owner = key_get(b, key, &owner) == 0;
+	if (have_owner && owner != ifindex && if_indextoname(owner, other) &&
+	    port_get(b, owner, &port) == 0 && (port.flags & FP_F_TUNNEL) && port.key == key)
+		return trl_error_set(err, TRL_EINVALID, "key %u belongs to '%s', not to '%s'", key,
+				     other, host_if);
+
+	/* The port by name, and the key's owner (the only trace of a vanished host end). */
+	if (ifindex && (r = port_forget(b, ifindex)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': delete port entry", host_if);
+	if (have_owner && owner != ifindex && port_get(b, owner, &port) == 0 &&
+	    (port.flags & FP_F_TUNNEL) && port.key == key && (r = port_forget(b, owner)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "key %u: delete port entry %u", key, owner);
+	if ((r = key_forget(b, key)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "key %u: delete key entry", key);
+	if (ifindex && (r = tc_detach(ifindex, host_if, err)) < 0)
+		return r;
+	log_debug("Tunnel '%s' (%u) key %u detached", host_if, ifindex, key);
+	return 0;
+}
+
+int bridge_node_stats(struct bridge *b, struct bridge_node_stats *out, struct trl_error *err)
+{
+	struct fp_node_counters c;
+	int r;
+
+	_Static_assert(sizeof(c) % sizeof(uint64_t) == 0, "counters are u64 only");
+	memset(out, 0, sizeof(*out));
+	r = percpu_sum(b->nstats_fd, 0, (uint64_t *)&c, sizeof(c) / sizeof(uint64_t));
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "read node counters");
+	out->rx_packets = c.rx_packets;
+	out->rx_bytes = c.rx_bytes;
+	out->drops_unknown_key = c.drop_unknown_key;
+	out->drops_bad_source = c.drop_bad_source;
+	out->drops_other = c.drop_other;
+	return 0;
+}
+
+/* --- substrate neighbours (rtnetlink) ---------------------------------------------- */
+
+struct nl_req {
+	struct nlmsghdr n;
+	union {
+		struct rtmsg rt;
+		struct ndmsg nd;
+	};
+	char attrs[128];
+};
+
+static void nl_attr(struct nl_req *req, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *rta = (void *)((char *)req + NLMSG_ALIGN(req->n.nlmsg_len));
+
+	/* Our requests carry at most two small attributes; were one to grow
+	 * beyond the buffer, the kernel would reject the incomplete request. */
+	if (NLMSG_ALIGN(req->n.nlmsg_len) + RTA_SPACE(len) > sizeof(*req))
+		return;
+
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	req->n.nlmsg_len = NLMSG_ALIGN(req->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Send @req (NLM_F_ACK is added) and feed replies to @cb until the ack.
+ * Returns 0, or the kernel's -errno. */
+static int nl_talk(struct nl_req *req, void (*cb)(struct nlmsghdr *, void *), void *arg)
+{
+	static uint32_t seq;
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+	if (fd < 0)
+		return -errno;
+	req->n.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->n.nlmsg_seq = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	if (sendto(fd, req, req->n.nlmsg_len, 0, (void *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != req->n.nlmsg_seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				return e->error;
+			}
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (cb)
+				cb(h, arg);
+		}
+	}
+}
+
+struct nexthop {
+	int family;
+	unsigned char addr[16];
+	unsigned oif;
+};
+
+static void route_reply(struct nlmsghdr *h, void *arg)
+{
+	struct nexthop *nh = arg;
+	struct rtmsg *rt = NLMSG_DATA(h);
+	int len = (int)RTM_PAYLOAD(h);
+
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return;
+	for (struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == addr_len(rt->rtm_family)) {
+			nh->family = rt->rtm_family;
+			memcpy(nh->addr, RTA_DATA(a), RTA_PAYLOAD(a));
+		} else if (a->rta_type == RTA_VIA && RTA_PAYLOAD(a) >= sizeof(struct rtvia)) {
+			struct rtvia *via = RTA_DATA(a);
+			size_t alen = addr_len(via->rtvia_family);
+
+			if (alen && RTA_PAYLOAD(a) >= sizeof(*via) + alen) {
+				nh->family = via->rtvia_family;
+				memcpy(nh->addr, via->rtvia_addr, alen);
+			}
+		} else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == sizeof(uint32_t)) {
+			memcpy(&nh->oif, RTA_DATA(a), sizeof(uint32_t));
+		}
+	}
+}
+
+/* The neighbour @addr is reached through on @ifindex: a gateway, or itself. */
+static int next_hop(unsigned ifindex, int family, const void *addr, struct nexthop *nh)
+{
+	struct nl_req req = { 0 };
+	uint32_t oif = ifindex;
+	int r;
+
+	memset(nh, 0, sizeof(*nh));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req.n.nlmsg_type = RTM_GETROUTE;
+	req.rt.rtm_family = (unsigned char)family;
+	req.rt.rtm_dst_len = (unsigned char)(addr_len(family) * 8);
+	nl_attr(&req, RTA_DST, addr, addr_len(family));
+	nl_attr(&req, RTA_OIF, &oif, sizeof(oif));
+	r = nl_talk(&req, route_reply, nh);
+	if (r < 0)
+		return r;
+	if (nh->oif && nh->oif != ifindex)
+		return -EXDEV;
+	if (!nh->family) {
+		nh->family = family;
+		memcpy(nh->addr, addr, addr_len(family));
+	}
+	return 0;
+}
+
+struct neigh_info {
+	bool found;
+	uint16_t state;
+	uint32_t ext_flags;
+};
+
+static void neigh_reply(struct nlmsghdr *h, void *arg)
+{
+	struct neigh_info *ni = arg;
+	struct ndmsg *nd = NLMSG_DATA(h);
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
+
+	if (h->nlmsg_type != RTM_NEWNEIGH)
+		return;
+	ni->found = true;
+	ni->state = nd->ndm_state;
+	for (struct rtattr *a = (void *)((char *)nd + NLMSG_ALIGN(sizeof(*nd))); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len))
+		if (a->rta_type == NDA_FLAGS_EXT && RTA_PAYLOAD(a) == sizeof(uint32_t))
+			memcpy(&ni->ext_flags, RTA_DATA(a), sizeof(uint32_t));
+}
+
+static int neigh_msg(int type, unsigned flags, const struct nexthop *nh, unsigned ifindex,
+		     uint8_t ndm_flags, bool managed, struct neigh_info *ni)
+{
+	struct nl_req req = { 0 };
+	uint32_t ext = NTF_EXT_MANAGED;
+
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+	req.n.nlmsg_type = (unsigned short)type;
+	req.n.nlmsg_flags = (unsigned short)flags;
+	req.nd.ndm_family = (unsigned char)nh->family;
+	req.nd.ndm_ifindex = (int)ifindex;
+	req.nd.ndm_state = NUD_NONE;
+	req.nd.ndm_flags = ndm_flags;
+	nl_attr(&req, NDA_DST, nh->addr, addr_len(nh->family));
+	if (managed)
+		nl_attr(&req, NDA_FLAGS_EXT, &ext, sizeof(ext));
+	return nl_talk(&req, ni ? neigh_reply : NULL, ni);
+}
+
+static int neigh_prepare(const char *substrate, int family, const void *addr, unsigned *ifindex,
+			 struct nexthop *nh, struct neigh_info *ni, struct trl_error *err)
+{
+	char abuf[INET6_ADDRSTRLEN];
+	int r;
+
+	if (!addr || !addr_len(family) || !addr_usable(family, addr))
+		return trl_error_set(err, TRL_EINVALID,
+				     "remote node address must be a unicast IPv4 or IPv6 address");
+	r = ifindex_of(substrate, ifindex, err);
+	if (r < 0)
+		return trl_error_prefix(err, "substrate");
+	r = next_hop(*ifindex, family, addr, nh);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "no route to %s through '%s'",
+				       addr_str(family, addr, abuf, sizeof(abuf)), substrate);
+	memset(ni, 0, sizeof(*ni));
+	r = neigh_msg(RTM_GETNEIGH, 0, nh, *ifindex, 0, false, ni);
+	if (r < 0 && r != -ENOENT)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read neighbour %s", substrate,
+				       addr_str(nh->family, nh->addr, abuf, sizeof(abuf)));
+	return 0;
+}
+
+int bridge_neigh_refresh(const char *substrate, int family, const void *addr,
+			 struct trl_error *err)
+{
+	char abuf[INET6_ADDRSTRLEN];
+	struct neigh_info ni;
+	struct nexthop nh;
+	unsigned ifindex;
+	int r;
+
+	r = neigh_prepare(substrate, family, addr, &ifindex, &nh, &ni, err);
+	if (r < 0)
+		return r;
+	/* NTF_USE / managed would turn a static entry into a dynamic one. */
+	if (ni.found && (ni.state & (NUD_PERMANENT | NUD_NOARP)))
+		return 0;
+	r = neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &nh, ifindex, NTF_USE, true, NULL);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': resolve neighbour %s", substrate,
+				       addr_str(nh.family, nh.addr, abuf, sizeof(abuf)));
+	log_debug("Neighbour %s on '%s' managed (for %s)",
+		  addr_str(nh.family, nh.addr, abuf, sizeof(abuf)), substrate,
+		  family == nh.family && !memcmp(nh.addr, addr, addr_len(family)) ? "itself" : "a remote");
+	return 0;
+}
+
+int bridge_neigh_release(const char *substrate, int family, const void *addr,
+			 struct trl_error *err)
+{
+	char abuf[INET6_ADDRSTRLEN];
+	struct neigh_info ni;
+	struct nexthop nh;
+	unsigned ifindex;
+	int r;
+
+	r = neigh_prepare(substrate, family, addr, &ifindex, &nh, &ni, err);
+	if (r == -TRL_ENOTFOUND || (r == -TRL_EFAILED && err && strstr(err->msg, "no route"))) {
+		trl_error_clear(err); /* nothing of ours can be left */
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (!ni.found || !(ni.ext_flags & NTF_EXT_MANAGED) ||
+	    (ni.state & (NUD_PERMANENT | NUD_NOARP)))
+		return 0;
+	r = neigh_msg(RTM_DELNEIGH, 0, &nh, ifindex, 0, false, NULL);
+	if (r < 0 && r != -ENOENT)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': delete neighbour %s", substrate,
+				       addr_str(nh.family, nh.addr, abuf, sizeof(abuf)));
+	return 0;
+}
+
+/* --- maintenance ------------------------------------------------------------------ */
 
 int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err)
 {
 	_cleanup_free_ uint32_t *keys = NULL;
-	unsigned max = bpf_map__max_entries(b->skel->maps.sb_ports), n, gone = 0;
+	unsigned n, gone = 0;
 	int r;
 
 	if (removed)
 		*removed = 0;
-	r = map_keys(b->ports_fd, &keys, &n, max);
+	r = map_keys(b->ports_fd, &keys, &n, FP_MAX_PORTS);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "list port entries");
 	for (unsigned i = 0; i < n; i++) {
-		struct sb_port port;
-		int here, there = 0;
+		struct fp_port port;
+		int here, there = 1;
 
 		if (port_get(b, keys[i], &port) < 0)
 			continue;
 		here = ifindex_exists(keys[i]);
-		if (here > 0)
+		if (here > 0 && !(port.flags & FP_F_TUNNEL))
 			there = port.peer_ifindex ? ifindex_exists(port.peer_ifindex) : 0;
 		if (here < 0 || there < 0)
 			return trl_error_errno(err, TRL_EFAILED, here < 0 ? here : there,
@@ -577,21 +1272,38 @@ int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err)
 		r = port_forget(b, keys[i]);
 		if (r < 0)
 			return trl_error_errno(err, TRL_EFAILED, r, "delete port entry %u", keys[i]);
-		log_debug("Pruned stale port %u (peer %u)", keys[i], port.peer_ifindex);
+		log_debug("Pruned stale port %u (peer %u, key %u)", keys[i], port.peer_ifindex,
+			  port.key);
 		gone++;
 	}
 	free(keys);
 	keys = NULL;
 
+	/* Keys whose port entry is gone (with the port above, or never written). */
+	r = map_keys(b->keys_fd, &keys, &n, FP_MAX_PORTS);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "list key entries");
+	for (unsigned i = 0; i < n; i++) {
+		struct fp_port port;
+		unsigned owner = 0;
+
+		if (key_get(b, keys[i], &owner) == 0 &&
+		    (port_get(b, owner, &port) < 0 || !(port.flags & FP_F_TUNNEL) ||
+		     port.key != keys[i]))
+			key_forget(b, keys[i]);
+	}
+	free(keys);
+	keys = NULL;
+
 	/* Counters of ports that were never joined (drops only) and have vanished. */
-	r = map_keys(b->stats_fd, &keys, &n, max);
+	r = map_keys(b->pstats_fd, &keys, &n, FP_MAX_PORTS);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "list counters");
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t key = keys[i];
 
 		if (ifindex_exists(key) == 0)
-			bpf_map_delete_elem(b->stats_fd, &key);
+			bpf_map_delete_elem(b->pstats_fd, &key);
 	}
 	if (removed)
 		*removed = gone;
@@ -634,7 +1346,7 @@ int bridge_unpin(const char *pin_dir, struct trl_error *err)
 	return 0;
 }
 
-/* --- probing ------------------------------------------------------------ */
+/* --- probing ------------------------------------------------------------------ */
 
 /* Whether this process holds CAP_NET_ADMIN (from /proc/self/status). */
 static bool have_net_admin(void)
@@ -697,6 +1409,15 @@ int bridge_probe(struct trl_error *err)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_OK },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
+	static const struct {
+		enum bpf_func_id id;
+		const char *name;
+	} egre_helpers[] = {
+		{ BPF_FUNC_skb_adjust_room, "bpf_skb_adjust_room" },
+		{ BPF_FUNC_skb_change_head, "bpf_skb_change_head" },
+		{ BPF_FUNC_redirect_neigh, "bpf_redirect_neigh" },
+		{ BPF_FUNC_fib_lookup, "bpf_fib_lookup" },
+	};
 	_cleanup_free_ char *fs = NULL;
 	_cleanup_close_ int prog = -1, map = -1;
 	struct probe_ctx ctx = { .r = 0 };
@@ -708,28 +1429,35 @@ int bridge_probe(struct trl_error *err)
 		r = util_read_file("/proc/filesystems", 1 << 16, &fs, NULL);
 		if (r < 0 || !strstr(fs, "\tbpf\n"))
 			return trl_error_set(err, TRL_EUNAVAIL,
-					     "eBPF shortbridge unavailable: kernel has no bpf filesystem");
+					     "eBPF fast path unavailable: kernel has no bpf filesystem");
 	}
 	prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "trl_probe", "GPL", insns, ARRAY_SIZE(insns),
 			     NULL);
 	if (prog < 0) {
 		if (errno == EPERM || errno == EACCES)
 			return trl_error_errno(err, TRL_EUNAVAIL, errno,
-					       "eBPF shortbridge unavailable: loading BPF programs "
+					       "eBPF fast path unavailable: loading BPF programs "
 					       "needs CAP_BPF and CAP_NET_ADMIN");
 		return trl_error_errno(err, TRL_EUNAVAIL, errno,
-				       "eBPF shortbridge unavailable: cannot load a tc (sched_cls) program");
+				       "eBPF fast path unavailable: cannot load a tc (sched_cls) program");
 	}
 	map = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "trl_probe", sizeof(uint32_t),
-			     sizeof(struct sb_counters), 1, NULL);
+			     sizeof(struct fp_port_counters), 1, NULL);
 	if (map < 0)
 		return trl_error_errno(err, TRL_EUNAVAIL, errno,
-				       "eBPF shortbridge unavailable: cannot create a per-CPU hash map");
+				       "eBPF fast path unavailable: cannot create a per-CPU hash map");
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect, NULL) != 1)
 		return trl_error_set(err, TRL_EUNAVAIL,
-				     "eBPF shortbridge unavailable: no bpf_redirect for tc programs");
+				     "eBPF fast path unavailable: no bpf_redirect for tc programs");
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_redirect_peer, NULL) != 1)
 		log_debug("bpf_redirect_peer unavailable: BRIDGE_F_PEER frames will be dropped");
+	/* All in one object: without them nothing loads, same-node links included. */
+	for (size_t i = 0; i < ARRAY_SIZE(egre_helpers); i++)
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, egre_helpers[i].id, NULL) != 1)
+			return trl_error_set(err, TRL_EUNAVAIL,
+					     "eBPF fast path unavailable: no %s for tc programs "
+					     "(kernel too old)",
+					     egre_helpers[i].name);
 
 	ctx.prog_fd = prog;
 	r = pthread_create(&th, NULL, probe_tc_thread, &ctx);
@@ -741,15 +1469,15 @@ int bridge_probe(struct trl_error *err)
 		log_debug("clsact/cls_bpf not verified: cannot %s: %s", ctx.what, strerror(-ctx.r));
 	} else if (ctx.no_netns) {
 		return trl_error_set(err, TRL_EUNAVAIL,
-				     "eBPF shortbridge unavailable: attaching at tc needs CAP_NET_ADMIN");
+				     "eBPF fast path unavailable: attaching at tc needs CAP_NET_ADMIN");
 	} else if (ctx.r < 0) {
 		return trl_error_errno(err, TRL_EUNAVAIL, ctx.r,
-				       "eBPF shortbridge unavailable: cannot %s", ctx.what);
+				       "eBPF fast path unavailable: cannot %s", ctx.what);
 	}
 
 	free(fs);
 	fs = NULL;
 	if (util_read_file("/proc/sys/net/core/bpf_jit_enable", 64, &fs, NULL) == 0 && fs[0] == '0')
-		log_debug("BPF JIT disabled: the shortbridge runs interpreted (slower)");
+		log_debug("BPF JIT disabled: the fast path runs interpreted (slower)");
 	return 0;
 }

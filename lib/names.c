@@ -65,11 +65,18 @@ int names_host_veth(char *buf, size_t len, const char *slice, const char *router
 	return snprintf(buf, len, "%s.%s.%s", slice, router, ifname);
 }
 
-int names_cgroup(char *buf, size_t len, const char *slice, const char *router)
+int names_cgroup(char *buf, size_t len, const char *node, const char *slice, const char *router)
 {
+	if (!slice)
+		return snprintf(buf, len, "trellis/%s", node);
 	if (!router)
-		return snprintf(buf, len, "trellis/%s", slice);
-	return snprintf(buf, len, "trellis/%s/%s", slice, router);
+		return snprintf(buf, len, "trellis/%s/%s", node, slice);
+	return snprintf(buf, len, "trellis/%s/%s/%s", node, slice, router);
+}
+
+int names_monitor_cgroup(char *buf, size_t len, const char *node, const char *slice, const char *router)
+{
+	return snprintf(buf, len, "trellis.monitor/%s/%s.%s", node, slice, router);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s)

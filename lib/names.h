@@ -8,7 +8,9 @@
  *
  *   container      <slice>.<router>              e.g. blue.r1     (LXC name, hostname = router)
  *   host veth end  <slice>.<router>.<ifname>     e.g. blue.r1.eth1 (<= 15 chars: IFNAMSIZ)
- *   cgroup         trellis/<slice>/<router>      (below each controller / the cgroup2 root)
+ *   cgroup         trellis/<node>/<slice>/<router> (below each controller / the cgroup2 root;
+ *                  the node keeps emulated nodes sharing one kernel apart)
+ *   monitor cgroup trellis.monitor/<node>/<slice>.<router> (LXC's monitor process)
  *   bpffs pins     /sys/fs/bpf/trellis/<node>/   (one object per node)
  *
  * A spec whose names would make a host veth name longer than 15 characters is
@@ -29,7 +31,9 @@ int names_ifname_valid(const char *s);
 /* Each returns the length it needs (snprintf-style); > bufsize-1 means it did not fit. */
 int names_container(char *buf, size_t len, const char *slice, const char *router);
 int names_host_veth(char *buf, size_t len, const char *slice, const char *router, const char *ifname);
-int names_cgroup(char *buf, size_t len, const char *slice, const char *router);	/* router NULL: slice group */
+/* router NULL: the slice's group; slice and router NULL: the node's group. */
+int names_cgroup(char *buf, size_t len, const char *node, const char *slice, const char *router);
+int names_monitor_cgroup(char *buf, size_t len, const char *node, const char *slice, const char *router);
 
 /* Deterministic locally-administered unicast MAC for a router interface. */
 void names_mac(unsigned char mac[6], const char *slice, const char *router, const char *ifname);

@@ -18,6 +18,14 @@
  * position comes from its scalar token, or for a mapping or sequence from a
  * report into a throwaway diag object that records where libfyaml would
  * have pointed.  Diagnostics are collected, never printed.
+ *
+ * The input is hostile (the daemon parses tenants' specs), and libfyaml
+ * 0.7.12 mishandles some odd block scalars.  So before parsing: a size cap,
+ * no control characters, no long runs of blank lines (quadratic in libfyaml),
+ * a final newline; and a block scalar's raw lines are checked for YAML's
+ * indentation rule before its text is taken (libfyaml accepts some bad ones
+ * and returns uninitialised bytes for them).  Limits on counts come before
+ * any work proportional to them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,13 +51,23 @@ static const char *const known_daemons[] = {
 	"nhrpd", "eigrpd", "babeld", "sharpd", "pbrd", "bfdd", "fabricd", "vrrpd", "pathd",
 };
 
-/* "router <word>" in frr.conf -> the daemon that serves it. */
+/*
+ * frr.conf lines that need a daemon, by their first words.  Interface
+ * commands count too: "ip ospf area 0" alone makes ospfd create its instance.
+ */
 static const struct {
-	const char *word, *daemon;
-} router_daemons[] = {
-	{ "ospf", "ospfd" },   { "ospf6", "ospf6d" }, { "bgp", "bgpd" },
-	{ "rip", "ripd" },     { "ripng", "ripngd" }, { "isis", "isisd" },
-	{ "babel", "babeld" }, { "eigrp", "eigrpd" }, { "openfabric", "fabricd" },
+	const char *words;
+	const char *daemon;
+	bool whole;	/* the line is exactly these words */
+} config_daemons[] = {
+	{ "router ospf", "ospfd", false },	    { "router ospf6", "ospf6d", false },
+	{ "router bgp", "bgpd", false },	    { "router rip", "ripd", false },
+	{ "router ripng", "ripngd", false },	    { "router isis", "isisd", false },
+	{ "router babel", "babeld", false },	    { "router eigrp", "eigrpd", false },
+	{ "router openfabric", "fabricd", false }, { "bfd", "bfdd", true },
+	{ "ip ospf", "ospfd", false },		    { "ipv6 ospf6", "ospf6d", false },
+	{ "ip router isis", "isisd", false },	    { "ipv6 router isis", "isisd", false },
+	{ "ip router openfabric", "fabricd", false }, { "ipv6 router openfabric", "fabricd", false },
 };
 
 struct spec_ctx {
@@ -356,6 +374,17 @@ static bool is_null(struct fy_node *n)
 	       (len == 4 && (!memcmp(t, "null", 4) || !memcmp(t, "Null", 4) || !memcmp(t, "NULL", 4)));
 }
 
+/* A key we can use: a plain or quoted scalar (not an alias, not a block scalar). */
+static bool simple_key(struct fy_node *key)
+{
+	enum fy_node_style st;
+
+	if (!key || !fy_node_is_scalar(key))
+		return false;
+	st = fy_node_get_style(key);
+	return st == FYNS_PLAIN || st == FYNS_SINGLE_QUOTED || st == FYNS_DOUBLE_QUOTED;
+}
+
 static const char *kind(struct fy_node *n)
 {
 	if (!n || is_null(n))
@@ -366,6 +395,8 @@ static const char *kind(struct fy_node *n)
 		return "a mapping";
 	if (fy_node_is_sequence(n))
 		return "a sequence";
+	if (fy_node_get_style(n) == FYNS_LITERAL || fy_node_get_style(n) == FYNS_FOLDED)
+		return "a block scalar";
 	return "a string";
 }
 
@@ -497,7 +528,7 @@ static int map_fields(struct spec_ctx *c, struct fy_node *map, struct field *f, 
 		size_t i;
 		int r;
 
-		if (!key || !fy_node_is_scalar(key) || fy_node_is_alias(key))
+		if (!simple_key(key))
 			return fail(c, key ? key : map, "keys must be plain strings, got %s", kind(key));
 		r = get_str(c, key, "a key", &name);
 		if (r < 0)
@@ -615,7 +646,7 @@ static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits
 	if (r < 0)
 		return r;
 
-	if (f[0].present) {
+	if (f[0].val) {
 		double v;
 
 		path_key(c, f[0].key, "cpu");
@@ -632,7 +663,7 @@ static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits
 		l->cpu = v;
 		path_pop(c);
 	}
-	if (f[1].present) {
+	if (f[1].val) {
 		uint64_t v;
 
 		path_key(c, f[1].key, "memory");
@@ -651,7 +682,7 @@ static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits
 		l->memory = v;
 		path_pop(c);
 	}
-	if (f[2].present) {
+	if (f[2].val) {
 		size_t len;
 		uint64_t v;
 
@@ -773,38 +804,51 @@ static int add_daemon(struct trl_router *r, const char *d)
 	return 0;
 }
 
-/* Daemons a config needs, from its "router <proto>" and "bfd" lines. */
+/* Does the line made of @words match the words of @pattern? */
+static bool line_matches(const char *const *w, const size_t *wl, size_t nw, const char *pattern, bool whole)
+{
+	size_t k = 0;
+
+	for (const char *p = pattern; *p; k++) {
+		size_t l = strcspn(p, " ");
+
+		if (k >= nw || wl[k] != l || memcmp(w[k], p, l))
+			return false;
+		p += l;
+		p += *p == ' ';
+	}
+	return !whole || k == nw;
+}
+
+/* Daemons a config needs, from lines like "router ospf", "ip ospf area 0", "bfd". */
 static void infer_daemons(struct trl_router *r)
 {
 	const char *p = r->config;
 
 	while (p && *p) {
-		const char *eol = strchr(p, '\n'), *w1, *w2 = NULL;
-		size_t l1, l2 = 0;
+		const char *eol = strchr(p, '\n'), *w[5];
+		size_t wl[5], nw = 0;
 
 		if (!eol)
 			eol = p + strlen(p);
-		while (p < eol && (*p == ' ' || *p == '\t'))
-			p++;
-		w1 = p;
-		while (p < eol && *p != ' ' && *p != '\t' && *p != '\r')
-			p++;
-		l1 = (size_t)(p - w1);
-		while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
-			p++;
-		if (p < eol) {
-			w2 = p;
+		while (p < eol) {
+			while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
+				p++;
+			if (p == eol)
+				break;
+			if (nw == ARRAY_SIZE(w)) {
+				p = eol;
+				break;
+			}
+			w[nw] = p;
 			while (p < eol && *p != ' ' && *p != '\t' && *p != '\r')
 				p++;
-			l2 = (size_t)(p - w2);
+			wl[nw] = (size_t)(p - w[nw]);
+			nw++;
 		}
-		if (l1 == 6 && !memcmp(w1, "router", 6) && w2) {
-			for (size_t i = 0; i < ARRAY_SIZE(router_daemons); i++)
-				if (strlen(router_daemons[i].word) == l2 && !memcmp(w2, router_daemons[i].word, l2))
-					add_daemon(r, router_daemons[i].daemon);
-		} else if (l1 == 3 && !memcmp(w1, "bfd", 3) && !w2) {
-			add_daemon(r, "bfdd");
-		}
+		for (size_t i = 0; nw && i < ARRAY_SIZE(config_daemons); i++)
+			if (line_matches(w, wl, nw, config_daemons[i].words, config_daemons[i].whole))
+				add_daemon(r, config_daemons[i].daemon);
 		p = *eol ? eol + 1 : eol;
 	}
 }
@@ -941,11 +985,12 @@ static int read_config_file(struct spec_ctx *c, struct trl_router *r, struct fy_
 
 static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, struct fy_node *n)
 {
-	enum { F_TEMPLATE, F_DAEMONS, F_CONFIG, F_CONFIG_FILE, F_LOOPBACK, F_LIMITS };
+	enum { F_TEMPLATE, F_DAEMONS, F_CONFIG, F_CONFIG_FILE, F_LOOPBACK, F_LIMITS, F_NODE };
 	struct field f[] = {
 		[F_TEMPLATE] = { .name = "template" },	   [F_DAEMONS] = { .name = "daemons" },
 		[F_CONFIG] = { .name = "config" },	   [F_CONFIG_FILE] = { .name = "config-file" },
 		[F_LOOPBACK] = { .name = "loopback" },	   [F_LIMITS] = { .name = "limits" },
+		[F_NODE] = { .name = "node" },
 	};
 	int ret;
 
@@ -1025,6 +1070,20 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 			return ret;
 		path_pop(c);
 	}
+	if (f[F_NODE].val) {
+		const char *t, *why;
+		char q[QBUF];
+
+		path_key(c, f[F_NODE].key, "node");
+		ret = get_str(c, f[F_NODE].val, "a node name", &t);
+		if (ret < 0)
+			return ret;
+		why = name_problem(t);
+		if (why)
+			return fail(c, f[F_NODE].val, "invalid node name '%s': %s", qs(q, sizeof(q), t), why);
+		snprintf(r->node, sizeof(r->node), "%s", t);
+		path_pop(c);
+	}
 	return 0;
 }
 
@@ -1056,7 +1115,7 @@ static int parse_routers(struct spec_ctx *c, struct fy_node *n)
 		const char *name, *why;
 		char q[QBUF];
 
-		if (!key || !fy_node_is_scalar(key) || fy_node_is_alias(key))
+		if (!simple_key(key))
 			return fail(c, key ? key : n, "router names must be plain strings, got %s", kind(key));
 		ret = get_str(c, key, "a router name", &name);
 		if (ret < 0)
@@ -1350,7 +1409,7 @@ static int check_loopbacks(struct spec_ctx *c)
 
 static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 {
-	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS };
+	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL };
 	struct field f[] = {
 		[F_SLICE] = { .name = "slice" },
 		[F_OWNER] = { .name = "owner" },
@@ -1358,6 +1417,7 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		[F_DEFAULTS] = { .name = "router-defaults" },
 		[F_ROUTERS] = { .name = "routers" },
 		[F_LINKS] = { .name = "links" },
+		[F_TUNNEL] = { .name = "tunnel" },
 	};
 	struct trl_slice *s = c->s;
 	const char *t, *why;
@@ -1397,6 +1457,16 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		s->description = strdup(t);
 		if (!s->description)
 			return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+		path_pop(c);
+	}
+	if (f[F_TUNNEL].val) {
+		path_key(c, f[F_TUNNEL].key, "tunnel");
+		ret = get_str(c, f[F_TUNNEL].val, "a tunnel kind", &t);
+		if (ret < 0)
+			return ret;
+		if (strcmp(t, "egre") && strcmp(t, "gretap") && strcmp(t, "vxlan"))
+			return fail(c, f[F_TUNNEL].val, "unknown tunnel '%s' (egre, gretap or vxlan)", qs(q, sizeof(q), t));
+		snprintf(s->tunnel, sizeof(s->tunnel), "%s", t);
 		path_pop(c);
 	}
 	if (f[F_DEFAULTS].val) {

@@ -3,9 +3,9 @@ LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver
 unit_cflags = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
-	tests/unit/test-proto tests/unit/test-bridge
+	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre
 TESTS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
-	tests/unit/test-proto tests/unit/test-bridge
+	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre
 
 tests_unit_test_spec_SOURCES = tests/unit/test-spec.c tests/unit/tap.h
 tests_unit_test_spec_CFLAGS = $(unit_cflags)
@@ -22,6 +22,10 @@ tests_unit_test_proto_LDADD = lib/libtrellis.la
 tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h
 tests_unit_test_bridge_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
 tests_unit_test_bridge_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
+	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
+tests_unit_test_egre_SOURCES = tests/unit/test-egre.c tests/unit/tap.h
+tests_unit_test_egre_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
+tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
 
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration

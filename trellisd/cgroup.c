@@ -228,7 +228,7 @@ static void rmdir_tree(const char *path)
 	log_warn("cannot remove cgroup '%s': %s", path, strerror(errno));
 }
 
-void cgroup_remove_slice(const char *slice)
+void cgroup_remove_slice(const char *node, const char *slice)
 {
 	struct mnt m[32];
 	int n = read_mounts(m, 32);
@@ -239,9 +239,9 @@ void cgroup_remove_slice(const char *slice)
 		DIR *d;
 		struct dirent *de;
 
-		snprintf(p, sizeof(p), "%s/trellis/%s", m[i].path, slice);
+		snprintf(p, sizeof(p), "%s/trellis/%s/%s", m[i].path, node, slice);
 		rmdir_tree(p);
-		snprintf(mon, sizeof(mon), "%s/trellis.monitor", m[i].path);
+		snprintf(mon, sizeof(mon), "%s/trellis.monitor/%s", m[i].path, node);
 		if ((d = opendir(mon))) {
 			while ((de = readdir(d))) {
 				if (!strncmp(de->d_name, slice, sl) && de->d_name[sl] == '.') {
@@ -251,13 +251,18 @@ void cgroup_remove_slice(const char *slice)
 			}
 			closedir(d);
 		}
+		/* The node's and the top-level groups go when they are empty (EBUSY otherwise). */
 		rmdir(mon);
+		snprintf(p, sizeof(p), "%s/trellis.monitor", m[i].path);
+		rmdir(p);
+		snprintf(p, sizeof(p), "%s/trellis/%s", m[i].path, node);
+		rmdir(p);
 		snprintf(p, sizeof(p), "%s/trellis", m[i].path);
 		rmdir(p);
 	}
 }
 
-int cgroup_slice_exists(const char *slice)
+int cgroup_slice_exists(const char *node, const char *slice)
 {
 	struct mnt m[32];
 	int n = read_mounts(m, 32);
@@ -266,7 +271,7 @@ int cgroup_slice_exists(const char *slice)
 		char p[1024];
 		struct stat st;
 
-		snprintf(p, sizeof(p), "%s/trellis/%s", m[i].path, slice);
+		snprintf(p, sizeof(p), "%s/trellis/%s/%s", m[i].path, node, slice);
 		if (stat(p, &st) == 0)
 			return 1;
 	}

@@ -32,10 +32,10 @@ void cgroup_lxc_devices(FILE *f, enum cgroup_layout layout);
 /* Read every set limit of the cgroup @rel (e.g. "trellis/blue/r1") back from the kernel. */
 int cgroup_verify_limits(enum cgroup_layout layout, const char *rel, const struct trl_limits *want,
 			 struct trl_error *err);
-/* Remove trellis/<slice> and trellis.monitor/<slice>.* in every hierarchy, then the
- * top-level trellis and trellis.monitor groups if they are empty.  Idempotent. */
-void cgroup_remove_slice(const char *slice);
-/* 1 if any hierarchy has trellis/<slice>. */
-int cgroup_slice_exists(const char *slice);
+/* Remove trellis/<node>/<slice> and trellis.monitor/<node>/<slice>.* in every
+ * hierarchy, then the node's and the top-level groups if they are empty.  Idempotent. */
+void cgroup_remove_slice(const char *node, const char *slice);
+/* 1 if any hierarchy has trellis/<node>/<slice>. */
+int cgroup_slice_exists(const char *node, const char *slice);
 
 #endif

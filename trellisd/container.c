@@ -32,6 +32,7 @@
 #include <netlink/route/link.h>
 #include "container.h"
 #include "log.h"
+#include "names.h"
 #include "util.h"
 
 /* Inside-the-container ids of FRR's user and groups (our passwd/group). */
@@ -300,8 +301,14 @@ static int write_config(const char *dir, const char *rootfs, const struct contai
 	fprintf(f, "lxc.signal.halt = SIGTERM\n");
 	fprintf(f, "lxc.sysctl.net.ipv4.ip_forward = 1\n");
 	fprintf(f, "lxc.sysctl.net.ipv6.conf.all.forwarding = 1\n");
-	fprintf(f, "lxc.cgroup.dir.container = trellis/%s/%s\n", cs->slice, cs->router->name);
-	fprintf(f, "lxc.cgroup.dir.monitor = trellis.monitor/%s.%s\n", cs->slice, cs->router->name);
+	{
+		char cg[256];
+
+		names_cgroup(cg, sizeof(cg), cs->node, cs->slice, cs->router->name);
+		fprintf(f, "lxc.cgroup.dir.container = %s\n", cg);
+		names_monitor_cgroup(cg, sizeof(cg), cs->node, cs->slice, cs->router->name);
+		fprintf(f, "lxc.cgroup.dir.monitor = %s\n", cg);
+	}
 	fprintf(f, "lxc.cgroup.relative = 0\n");
 	cgroup_lxc_devices(f, cs->layout);
 	cgroup_lxc_limits(f, cs->layout, &cs->limits);

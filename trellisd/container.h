@@ -36,6 +36,7 @@ struct container_if {
 struct container_spec {
 	const char *lxcpath;
 	char name[64];		/* container name */
+	const char *node;	/* this node's name (cgroup paths) */
 	const char *slice;
 	const struct trl_router *router;
 	const struct template *tpl;

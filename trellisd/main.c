@@ -108,6 +108,17 @@ json_t *node_info(struct daemon *d)
 		json_object_set_new(o, "max_key", json_integer(max));
 	}
 	json_object_set_new(o, "tunnels_missing", json_string(d->tunnels_missing));
+	if (d->bridge) {
+		struct bridge_node_stats ns = { 0 };
+
+		if (bridge_node_stats(d->bridge, &ns, &e) == 0)
+			json_object_set_new(o, "fastpath_stats",
+					    json_pack("{s:I, s:I, s:I, s:I, s:I}", "rx_packets", (json_int_t)ns.rx_packets,
+						      "rx_bytes", (json_int_t)ns.rx_bytes, "unknown_key",
+						      (json_int_t)ns.drops_unknown_key, "bad_source",
+						      (json_int_t)ns.drops_bad_source, "other",
+						      (json_int_t)ns.drops_other));
+	}
 	if (d->has_substrate)
 		json_object_set_new(o, "substrate", json_pack("{s:s, s:s, s:i}", "interface", d->sub.ifname, "address",
 							      d->sub.addr_text, "mtu", (int)d->sub.mtu));
@@ -130,7 +141,7 @@ int main(int argc, char **argv)
 	struct trl_error err = { 0 };
 	enum cgroup_layout layout;
 	const char *uid_range = NULL, *substrate = NULL, *address = NULL;
-	int c;
+	int c, lfd;
 
 	g_daemon = d;
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s", DEFAULT_STATE_DIR);
@@ -210,6 +221,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (address && !substrate) {
+		fprintf(stderr, "trellisd: --address needs --substrate\n");
+		return 2;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
 		return 1;
@@ -264,6 +279,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		return 1;
 	}
+	if (substrate && node_substrate_probe(substrate, address, &d->sub, &err) < 0) {
+		fprintf(stderr, "trellisd: --substrate: %s\n", err.msg);
+		return 1;
+	}
+	/* The socket first: a second instance must fail before it touches the fast path. */
+	lfd = server_listen(d->socket_path, &err);
+	if (lfd < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
+		return 1;
+	}
 	if (bridge_probe(&err) < 0 || bridge_open(d->pin_dir, &d->bridge, &err) < 0) {
 		snprintf(d->fastpath, sizeof(d->fastpath), "unavailable");
 		log_warn("fast path unavailable, slices with links will be refused: %s", err.msg);
@@ -273,15 +298,20 @@ int main(int argc, char **argv)
 	}
 	d->tunnels = node_tunnel_probe(d->bridge != NULL, d->tunnels_missing, sizeof(d->tunnels_missing));
 	if (substrate) {
-		if (node_substrate_probe(substrate, address, &d->sub, &err) < 0) {
-			fprintf(stderr, "trellisd: --substrate: %s\n", err.msg);
-			bridge_close(d->bridge);
-			return 1;
-		}
 		d->has_substrate = 1;
-	} else if (address) {
-		fprintf(stderr, "trellisd: --address needs --substrate\n");
-		return 2;
+		if (d->bridge) {
+			struct bridge_node_cfg cfg = { .family = AF_INET, .local.v4 = d->sub.addr };
+
+			snprintf(cfg.substrate, sizeof(cfg.substrate), "%s", d->sub.ifname);
+			if (bridge_substrate_attach(d->bridge, &cfg, &err) < 0) {
+				log_warn("egre tunnels unavailable: %s", err.msg);
+				d->tunnels &= ~NODE_TUNNEL_EGRE;
+				snprintf(d->tunnels_missing + strlen(d->tunnels_missing),
+					 sizeof(d->tunnels_missing) - strlen(d->tunnels_missing), "%segre: %s",
+					 d->tunnels_missing[0] ? "; " : "", err.msg);
+				trl_error_clear(&err);
+			}
+		}
 	}
 	log_info("trellisd %s: node '%s', cgroups %s, fast path %s, templates %s", PACKAGE_VERSION, d->node_name,
 		 cgroup_layout_name(layout), d->fastpath, d->template_path);
@@ -290,7 +320,7 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
-	if (server_run(d, &err) < 0) {
+	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);
 		return 1;

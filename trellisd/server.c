@@ -132,7 +132,7 @@ done:
 	return NULL;
 }
 
-static int listen_socket(const char *path, struct trl_error *err)
+int server_listen(const char *path, struct trl_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[4096], *slash;
@@ -181,15 +181,11 @@ static void on_signal(int sig)
 	}
 }
 
-int server_run(struct daemon *d, struct trl_error *err)
+int server_run(struct daemon *d, int lfd, struct trl_error *err)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	pthread_attr_t attr;
-	int lfd;
 
-	lfd = listen_socket(d->socket_path, err);
-	if (lfd < 0)
-		return lfd;
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		close(lfd);
 		return trl_error_errno(err, TRL_EFAILED, errno, "pipe");

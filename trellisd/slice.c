@@ -223,6 +223,7 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 			snprintf(p->tpls[i].name, sizeof(p->tpls[i].name), "%s", r->template_name);
 		}
 		cs->lxcpath = d->lxcpath;
+		cs->node = d->node_name;
 		names_container(cs->name, sizeof(cs->name), s->name, r->name);
 		cs->slice = s->name;
 		cs->router = r;
@@ -416,7 +417,7 @@ static void slice_teardown(struct plan *p)
 			host_veth(s, &s->links[l].ep[k], h);
 			netdev_delete(h);
 		}
-	cgroup_remove_slice(s->name);
+	cgroup_remove_slice(p->d->node_name, s->name);
 }
 
 struct start_ctx {
@@ -493,7 +494,7 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 			continue;
 		if (container_set_loopback(cs, err) < 0)
 			return -err->code;
-		names_cgroup(cg, sizeof(cg), p->s->name, cs->router->name);
+		names_cgroup(cg, sizeof(cg), p->d->node_name, p->s->name, cs->router->name);
 		if (cgroup_verify_limits(p->layout, cg, &cs->limits, err) < 0)
 			return trl_error_prefix(err, "router '%s': limits", cs->router->name);
 	}
@@ -523,7 +524,12 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 		return 0;
 	case PLAN_LINK_TUNNEL:
 		if (pl->tunnel == NODE_TUNNEL_EGRE) {
-			if (bridge_tunnel_attach(p->d->bridge, mine, pl->key, &pl->remote, err) < 0)
+			/* redirect_peer skips the veth's egress qdisc: only for unshaped links. */
+			if (bridge_tunnel_attach(p->d->bridge, mine, pl->key, AF_INET, &pl->remote,
+						 lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
+				return -err->code;
+			/* Non-IP frames (ARP) need the substrate next hop resolved ahead of time. */
+			if (bridge_neigh_refresh(p->d->sub.ifname, AF_INET, &pl->remote, err) < 0)
 				return -err->code;
 		} else {
 			if (node_tunnel_dev_add(pl->tunnel, pl->key, &p->d->sub, &pl->remote, pl->dev, err) < 0 ||
@@ -580,9 +586,9 @@ static int preflight(struct plan *p, struct trl_error *err)
 						     "router '%s': host interface '%s' already exists (another trellisd instance or a leftover)",
 						     p->cs[i].router->name, p->cs[i].ifs[k].host);
 	}
-	if (cgroup_slice_exists(p->s->name))
-		return trl_error_set(err, TRL_EEXIST, "cgroup 'trellis/%s' already exists (another trellisd instance?)",
-				     p->s->name);
+	if (cgroup_slice_exists(p->d->node_name, p->s->name))
+		return trl_error_set(err, TRL_EEXIST, "cgroup 'trellis/%s/%s' already exists (a leftover, or another trellisd with node name '%s'?)",
+				     p->d->node_name, p->s->name, p->d->node_name);
 	return 0;
 }
 
@@ -953,8 +959,11 @@ static json_t *port_stats_json(struct daemon *d, const char *host)
 
 	if (!d->bridge || bridge_port_stats(d->bridge, host, &ps, &e) < 0)
 		return json_pack("{s:s, s:s}", "host", host, "error", e.msg[0] ? e.msg : "no fast path");
-	return json_pack("{s:s, s:I, s:I, s:I}", "host", host, "packets", (json_int_t)ps.packets, "bytes",
-			 (json_int_t)ps.bytes, "drops", (json_int_t)ps.drops);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "packets",
+			 (json_int_t)ps.packets, "bytes", (json_int_t)ps.bytes, "rx_packets", (json_int_t)ps.rx_packets,
+			 "rx_bytes", (json_int_t)ps.rx_bytes, "drops", (json_int_t)ps.drops, "drops_mtu",
+			 (json_int_t)ps.drops_mtu, "drops_noneigh", (json_int_t)ps.drops_noneigh, "drops_other",
+			 (json_int_t)(ps.drops_other + ps.drops_unjoined));
 }
 
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)

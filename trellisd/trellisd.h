@@ -60,8 +60,10 @@ struct request_ctx {
 void request_progress(struct request_ctx *rq, const char *step, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* server.c: serve the control socket until SIGTERM/SIGINT. */
-int server_run(struct daemon *d, struct trl_error *err);
+/* server.c: bind the control socket (refusing one a live daemon serves), then
+ * serve it until SIGTERM/SIGINT. */
+int server_listen(const char *path, struct trl_error *err);
+int server_run(struct daemon *d, int lfd, struct trl_error *err);
 /* main.c: the node.show result. */
 json_t *node_info(struct daemon *d);
 

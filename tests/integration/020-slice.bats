@@ -93,13 +93,13 @@ teardown() {
 	run trellis --json slice show "$S"
 	[ "$(echo "$output" | jq -r '.routers[] | select(.name == "r2") | .limits.memory')" = 67108864 ]
 	if [ -d /sys/fs/cgroup/memory ]; then
-		[ "$(cat /sys/fs/cgroup/memory/trellis/$S/r2/memory.limit_in_bytes)" = 67108864 ]
-		[ "$(cat /sys/fs/cgroup/pids/trellis/$S/r2/pids.max)" = 100 ]
-		[ "$(cat /sys/fs/cgroup/cpu/trellis/$S/r2/cpu.cfs_quota_us)" = 50000 ]
+		[ "$(cat /sys/fs/cgroup/memory/trellis/$T_NODE/$S/r2/memory.limit_in_bytes)" = 67108864 ]
+		[ "$(cat /sys/fs/cgroup/pids/trellis/$T_NODE/$S/r2/pids.max)" = 100 ]
+		[ "$(cat /sys/fs/cgroup/cpu/trellis/$T_NODE/$S/r2/cpu.cfs_quota_us)" = 50000 ]
 	else
-		[ "$(cat /sys/fs/cgroup/trellis/$S/r2/memory.max)" = 67108864 ]
-		[ "$(cat /sys/fs/cgroup/trellis/$S/r2/pids.max)" = 100 ]
-		[ "$(cut -d' ' -f1 /sys/fs/cgroup/trellis/$S/r2/cpu.max)" = 50000 ]
+		[ "$(cat /sys/fs/cgroup/trellis/$T_NODE/$S/r2/memory.max)" = 67108864 ]
+		[ "$(cat /sys/fs/cgroup/trellis/$T_NODE/$S/r2/pids.max)" = 100 ]
+		[ "$(cut -d' ' -f1 /sys/fs/cgroup/trellis/$T_NODE/$S/r2/cpu.max)" = 50000 ]
 	fi
 }
 

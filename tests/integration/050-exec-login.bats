@@ -61,7 +61,7 @@ teardown_file() {
 	trellis slice exec t50a r1 -- sleep 3 &
 	sleep 1
 	found=0
-	for p in $(cat /sys/fs/cgroup/pids/trellis/t50a/r1/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/trellis/t50a/r1/cgroup.procs); do
+	for p in $(cat /sys/fs/cgroup/pids/trellis/$T_NODE/t50a/r1/cgroup.procs 2>/dev/null || cat /sys/fs/cgroup/trellis/$T_NODE/t50a/r1/cgroup.procs); do
 		[ "$(cat /proc/$p/comm 2>/dev/null)" = sleep ] && [ "$(cat /proc/$p/cmdline | tr '\0' ' ')" = "sleep 3 " ] && found=1
 	done
 	wait

@@ -101,8 +101,8 @@ slice_leftovers() {
 		echo "containers: $(ls -d "$T_DIR/state/lxc/$s".*)"
 		found=1
 	fi
-	if ls -d /sys/fs/cgroup/*/trellis/"$s" /sys/fs/cgroup/trellis/"$s" /sys/fs/cgroup/*/trellis.monitor/"$s".* >/dev/null 2>&1; then
-		echo "cgroups: $(ls -d /sys/fs/cgroup/*/trellis/"$s" /sys/fs/cgroup/*/trellis.monitor/"$s".* 2>/dev/null | tr '\n' ' ')"
+	if ls -d /sys/fs/cgroup/*/trellis/*/"$s" /sys/fs/cgroup/trellis/*/"$s" /sys/fs/cgroup/*/trellis.monitor/*/"$s".* >/dev/null 2>&1; then
+		echo "cgroups: $(ls -d /sys/fs/cgroup/*/trellis/*/"$s" /sys/fs/cgroup/*/trellis.monitor/*/"$s".* 2>/dev/null | tr '\n' ' ')"
 		found=1
 	fi
 	if pgrep -f "lxc monitor\] $T_DIR/state/lxc $s\." >/dev/null; then

@@ -360,7 +360,7 @@ static uint32_t pinned_prog_id(void)
 	char path[128];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/sb_ingress", pin_dir);
+	snprintf(path, sizeof(path), "%s/fp_port_ingress", pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -462,7 +462,7 @@ int main(void)
 		return done();
 	ok(stat(pin_dir, &st) == 0 && S_ISDIR(st.st_mode), "pin dir exists");
 	prog_id = pinned_prog_id();
-	ok(prog_id != 0 && map_entries("sb_ports") == 0 && map_entries("sb_stats") == 0,
+	ok(prog_id != 0 && map_entries("fp_ports") == 0 && map_entries("fp_port_stats") == 0,
 	   "program and both maps pinned, maps empty");
 
 	/* join ha <-> hb */
@@ -470,7 +470,7 @@ int main(void)
 	ok(r == 0, "attach ha-hb (%s)", r ? err.msg : "ok");
 	r = bridge_link_attach(b, "ha", "hb", 0, &err);
 	ok(r == 0, "attach ha-hb again is fine (%s)", r ? err.msg : "ok");
-	is_int(map_entries("sb_ports"), 2, "two port entries");
+	is_int(map_entries("fp_ports"), 2, "two port entries");
 
 	m = send_frame(&ra, &rb, 0);
 	ok(m && got_frame(&rb, m, 1000), "frame ra -> rb crosses the shortbridge");
@@ -498,7 +498,7 @@ int main(void)
 		uint32_t key = if_nametoindex("ha");
 		int fd;
 
-		snprintf(path, sizeof(path), "%s/sb_ports", pin_dir);
+		snprintf(path, sizeof(path), "%s/fp_ports", pin_dir);
 		fd = bpf_obj_get(path);
 		ok(fd >= 0 && bpf_map_delete_elem(fd, &key) == 0, "remove ha's entry behind the API");
 		if (fd >= 0)
@@ -577,7 +577,7 @@ int main(void)
 	/* detach */
 	r = bridge_link_detach(b, "ha", "hb", &err);
 	ok(r == 0, "detach ha-hb (%s)", r ? err.msg : "ok");
-	is_int(map_entries("sb_ports"), 0, "no port entries left");
+	is_int(map_entries("fp_ports"), 0, "no port entries left");
 	m = send_frame(&ra, &rb, 0);
 	ok(m && !got_frame(&rb, m, 300), "detached: ra -> rb no longer forwarded");
 	r = bridge_link_detach(b, "ha", "hb", &err);
@@ -591,7 +591,7 @@ int main(void)
 	r = bridge_link_detach(b, "ha", "hc", &err);
 	is_int(r, -TRL_EINVALID, "detach ha-hc refused: ha is joined to hb");
 	r = bridge_link_detach(b, "ha", "hb", &err);
-	ok(r == 0 && map_entries("sb_ports") == 0, "detach ha-hb");
+	ok(r == 0 && map_entries("fp_ports") == 0, "detach ha-hb");
 
 	/* one end re-created under the same name (new ifindex) before detach */
 	r = bridge_link_attach(b, "hc", "hd", 0, &err);
@@ -599,21 +599,21 @@ int main(void)
 		   link_up(nl_host, "hc") == 0,
 	   "attach hc-hd, then re-create hc");
 	r = bridge_link_detach(b, "hc", "hd", &err);
-	ok(r == 0 && map_entries("sb_ports") == 0,
+	ok(r == 0 && map_entries("fp_ports") == 0,
 	   "detach removes the entries of the old and the new hc (%s)", r ? err.msg : "ok");
 
 	/* one end vanished before detach */
 	r = bridge_link_attach(b, "hc", "hd", 0, &err);
 	ok(r == 0 && link_del("hc") == 0, "attach hc-hd, then delete hc");
 	r = bridge_link_detach(b, "hc", "hd", &err);
-	ok(r == 0 && map_entries("sb_ports") == 0,
+	ok(r == 0 && map_entries("fp_ports") == 0,
 	   "detach with one end gone removes both entries (%s)", r ? err.msg : "ok");
 
 	/* both ends vanished: prune */
 	r = bridge_link_attach(b, "ha", "hd", 0, &err);
 	ok(r == 0 && link_del("ha") == 0 && link_del("hd") == 0, "attach ha-hd, then delete both");
 	r = bridge_prune(b, &removed, &err);
-	ok(r == 0 && removed == 2 && map_entries("sb_ports") == 0,
+	ok(r == 0 && removed == 2 && map_entries("fp_ports") == 0,
 	   "prune removes both stale entries (%u)", removed);
 
 	/* a program pin that no longer matches the map pins is replaced */
@@ -622,13 +622,13 @@ int main(void)
 	{
 		char path[128];
 
-		snprintf(path, sizeof(path), "%s/sb_stats", pin_dir);
+		snprintf(path, sizeof(path), "%s/fp_port_stats", pin_dir);
 		unlink(path);
 	}
 	prog_id = pinned_prog_id();
 	r = bridge_open(pin_dir, &b, &err);
-	ok(r == 0, "reopen after losing the sb_stats pin (%s)", r ? err.msg : "ok");
-	ok(pinned_prog_id() != 0 && pinned_prog_id() != prog_id && map_entries("sb_stats") == 0,
+	ok(r == 0, "reopen after losing the fp_port_stats pin (%s)", r ? err.msg : "ok");
+	ok(pinned_prog_id() != 0 && pinned_prog_id() != prog_id && map_entries("fp_port_stats") == 0,
 	   "stale program pin replaced by a fresh program using fresh maps");
 
 	/* unpin */

@@ -42,10 +42,12 @@ int main(void)
 	{
 		char cg[64];
 
-		names_cgroup(cg, sizeof(cg), "blue", "r1");
-		is_str(cg, "trellis/blue/r1", "router cgroup");
-		names_cgroup(cg, sizeof(cg), "blue", NULL);
-		is_str(cg, "trellis/blue", "slice cgroup");
+		names_cgroup(cg, sizeof(cg), "n1", "blue", "r1");
+		is_str(cg, "trellis/n1/blue/r1", "router cgroup");
+		names_cgroup(cg, sizeof(cg), "n1", "blue", NULL);
+		is_str(cg, "trellis/n1/blue", "slice cgroup");
+		names_monitor_cgroup(cg, sizeof(cg), "n1", "blue", "r1");
+		is_str(cg, "trellis.monitor/n1/blue.r1", "monitor cgroup");
 	}
 
 	names_mac(a, "blue", "r1", "eth1");

@@ -134,7 +134,8 @@ static void test_keys(void)
 	bad("slice: blue\nrouters: {r1: {}}\nslice: red\n", "3:1:", "slice", "duplicate key 'slice' (first at line 1)");
 	bad(HEAD "  r3:\n    limits:\n      cpu: 1\n      cpu: 2\n", "8:7:", "routers.r3.limits.cpu",
 	    "duplicate key 'cpu' (first at line 7)");
-	bad("? [a]\n: 1\n", "1:", "document", "keys must be plain strings");
+	bad("? [a]\n: 1\n", "1:", "document", "keys must be plain strings, got a sequence");
+	bad("slice: blue\nrouters:\n  ? |\n    r1\n  : {}\n", "4:", "routers", "router names must be plain strings, got a block scalar");
 
 	bad("routers: {r1: {}}\n", "1:1:", "slice", "missing required key 'slice'");
 	bad("slice:\nrouters: {r1: {}}\n", "1:1:", "slice", "needs a name");
@@ -180,6 +181,8 @@ static void test_names(void)
 	    "(shorten the slice, router or interface name)");
 	bad(HEAD "  r3: {template: FRR}\n", "5:18:", "routers.r3.template", "invalid template 'FRR'");
 	bad(HEAD "owner: Alice\n", "5:8:", "owner", "invalid owner 'Alice'");
+	bad(HEAD "  r3: {node: Node1}\n", "5:14:", "routers.r3.node", "invalid node name 'Node1': must start with a lowercase letter");
+	bad(HEAD "tunnel: gre\n", "5:9:", "tunnel", "unknown tunnel 'gre' (egre, gretap or vxlan)");
 	bad(HEAD "owner: 99999999999\n", "5:8:", "owner", "uid 99999999999 is out of range");
 	bad("slice: blue\nrouters:\n  r1: {}\n  r2: {}\n  r1: {}\n", "5:3:", "routers.r1",
 	    "duplicate router 'r1' (first defined at line 3)");
@@ -343,6 +346,14 @@ static void test_good(void)
 		 "  r5:\n"
 		 "    daemons: []\n"
 		 "    config: \"router bgp 1\"\n"
+		 "    node: n2\n"
+		 "  r6:\n"
+		 "    config: |\n"
+		 "      interface eth1\n"
+		 "       ip ospf area 0\n"
+		 "       ipv6 ospf6 area 0\n"
+		 "       ip router isis x\n"
+		 "tunnel: vxlan\n"
 		 "links:\n"
 		 "  - endpoints: [r1:eth1, r2:eth1]\n"
 		 "    ipv4: [10.0.12.1/24, 10.0.12.2/24]\n"
@@ -359,7 +370,8 @@ static void test_good(void)
 	is_str(s->name, "blue", "slice name");
 	is_str(s->owner, "alice", "owner");
 	is_str(s->description, "test slice", "description");
-	is_int(s->n_routers, 5, "5 routers");
+	is_int(s->n_routers, 6, "6 routers");
+	is_str(s->tunnel, "vxlan", "tunnel");
 	is_int(s->n_links, 3, "3 links");
 	r = trl_slice_router(s, "r1");
 	ok(r && !strcmp(r->template_name, "frr"), "default template is frr");
@@ -389,13 +401,18 @@ static void test_good(void)
 	   "daemons inferred: ospf6d isisd bfdd fabricd (not ospfd, bgpd or ripd)");
 	r = trl_slice_router(s, "r5");
 	ok(r && r->n_daemons == 0, "daemons: [] means no inference");
+	ok(r && !strcmp(r->node, "n2") && !s->routers[0].node[0], "router node (default: none)");
+	r = trl_slice_router(s, "r6");
+	ok(r && r->n_daemons == 3 && !strcmp(r->daemons[0], "ospfd") && !strcmp(r->daemons[1], "ospf6d") &&
+		   !strcmp(r->daemons[2], "isisd"),
+	   "daemons inferred from interface commands: ospfd ospf6d isisd");
 	is_str(s->links[0].name, "r1:eth1-r2:eth1", "link name derived");
 	ok(s->links[0].ep[0].n_addrs == 2 && !strcmp(s->links[0].ep[0].addrs[0].text, "10.0.12.1/24") &&
 		   !strcmp(s->links[0].ep[0].addrs[1].text, "fd00:12::1/64") &&
 		   !strcmp(s->links[0].ep[1].addrs[0].text, "10.0.12.2/24"),
 	   "endpoint addresses: ipv4 then ipv6, in endpoint order");
 	ok(s->links[0].rate == 10000000, "rate 10mbit");
-	ok(s->links[0].mark.line == 32, "link mark points at the link (line 32)");
+	ok(s->links[0].mark.line == 40, "link mark points at the link (line 40)");
 	ok(s->links[1].ep[0].n_addrs == 1 && s->links[1].rate == 0, "a /31 link may use both addresses; no rate = unshaped");
 	ok(s->links[2].ep[0].n_addrs == 0, "a link without addresses");
 	trl_slice_free(s);

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: fastpath.h - map layouts shared by fastpath.bpf.c and bridge.c
+ *
+ * Included by the BPF object (clang -target bpf) and by the loader, so the
+ * two sides cannot drift apart: only fixed-width kernel types, no padding
+ * holes (every struct is a multiple of 8 bytes and naturally aligned).
+ * Changing a layout changes the map value size; pins from an older build
+ * are then refused by bridge_open() (remove them with bridge_unpin()).
+ */
+#ifndef TRELLIS_FASTPATH_H
+#define TRELLIS_FASTPATH_H
+
+#include <linux/types.h>
+
+#define FP_MAX_PORTS 16384
+
+/* Address families as the kernel numbers them (AF_INET, AF_INET6). */
+#define FP_AF_INET 2
+#define FP_AF_INET6 10
+
+/* EGRE on the wire: outer IP + GRE with key (4 + 4 bytes) + inner Ethernet. */
+#define FP_GRE_HLEN 8
+#define FP_GRE_FLAGS_KEY 0x2000	 /* K bit only, version 0 */
+#define FP_GRE_PROTO_TEB 0x6558	 /* transparent Ethernet bridging */
+#define FP_OUTER_TTL 64
+
+/* fp_port.flags */
+#define FP_F_PEER 0x1u	 /* IP frames into the router with bpf_redirect_peer */
+#define FP_F_TUNNEL 0x2u /* cross-node port: encapsulate towards fp_port.remote */
+
+/* fp_ports value, keyed by host-end ifindex. */
+struct fp_port {
+	__u32 peer_ifindex; /* same node: the other host end; 0 for a tunnel port */
+	__u32 flags;	    /* FP_F_* */
+	__u32 key;	    /* tunnel: GRE key, host byte order */
+	__u32 family;	    /* tunnel: FP_AF_INET or FP_AF_INET6 (outer header) */
+	__u8 remote[16];    /* tunnel: remote node's outer address (IPv4: first 4 bytes) */
+};
+
+/* fp_node.flags: which local outer addresses are configured. */
+#define FP_N_V4 0x1u
+#define FP_N_V6 0x2u
+
+/* fp_node value, the only element of an array map. */
+struct fp_node {
+	__u32 ifindex;	   /* substrate interface, 0 = not attached */
+	__u32 mtu;	   /* substrate IP MTU the outer packets must fit */
+	__u32 flags;	   /* FP_N_* */
+	__u32 local4;	   /* network byte order */
+	__u8 local6[16];
+};
+
+/* fp_port_stats value (per CPU), keyed by host-end ifindex. */
+struct fp_port_counters {
+	__u64 tx_packets; /* frames from the router, forwarded (to the peer, into the tunnel) */
+	__u64 tx_bytes;	  /* their length as the router sent them (Ethernet header included) */
+	__u64 rx_packets; /* frames handed to the router (from the peer, out of the tunnel) */
+	__u64 rx_bytes;
+	__u64 drop_unjoined; /* program attached, no fp_ports entry */
+	__u64 drop_mtu;	     /* encapsulated frame would exceed the substrate MTU */
+	__u64 drop_noneigh;  /* non-IP frame, substrate next hop not resolved */
+	__u64 drop_other;    /* no substrate, no route, helper failure */
+};
+
+/* fp_node_stats value (per CPU), the only element of an array map. */
+struct fp_node_counters {
+	__u64 rx_packets;	/* EGRE packets decapsulated */
+	__u64 rx_bytes;		/* their outer length (outer Ethernet header included) */
+	__u64 drop_unknown_key; /* well-formed EGRE for us, but no tunnel has this key */
+	__u64 drop_bad_source;	/* key known, but sent by another node than its remote */
+	__u64 drop_other;	/* decapsulation failed */
+};
+
+#endif

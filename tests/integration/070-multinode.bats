@@ -1,0 +1,255 @@
+#!/usr/bin/env bats
+# Multi-node slices over emulated substrate nodes (network namespaces routed
+# through a substrate router namespace), each node with its own trellisd:
+# EGRE on the wire, OSPF across nodes, counters, forwarding without the
+# daemon, rollback on every node, fallbacks.
+
+load helpers
+source "$BATS_TEST_DIRNAME/lib/testbed.bash"
+
+P=t7
+
+setup_file() {
+	require_root
+	testbed_down "$P"
+	testbed_up "$P" 3
+	for i in 1 2 3; do
+		testbed_daemon "$P" "$i"
+	done
+}
+
+teardown_file() {
+	testbed_down "$P"
+}
+
+teardown() {
+	tb -q slice delete t7s >/dev/null 2>&1 || true
+	tb -q slice delete t7v >/dev/null 2>&1 || true
+}
+
+# The CLI with every node of the testbed.
+tb() {
+	# shellcheck disable=SC2046
+	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
+}
+
+ring_spec() { # name [tunnel]
+	local f
+	f="$(testbed_dir "$P")/$1.yaml"
+	cat >"$f" <<EOS
+slice: $1
+${2:+tunnel: $2}
+routers:
+  r1:
+    node: ${P}n1
+    loopback: [10.255.0.1/32]
+    config: |
+      router ospf
+       ospf router-id 10.255.0.1
+      interface lo
+       ip ospf area 0
+      interface eth1
+       ip ospf area 0
+       ip ospf network point-to-point
+       ip ospf hello-interval 1
+       ip ospf dead-interval 4
+      interface eth2
+       ip ospf area 0
+       ip ospf network point-to-point
+       ip ospf hello-interval 1
+       ip ospf dead-interval 4
+  r2:
+    node: ${P}n2
+    loopback: [10.255.0.2/32]
+    config: |
+      router ospf
+       ospf router-id 10.255.0.2
+      interface lo
+       ip ospf area 0
+      interface eth1
+       ip ospf area 0
+       ip ospf network point-to-point
+       ip ospf hello-interval 1
+       ip ospf dead-interval 4
+      interface eth2
+       ip ospf area 0
+       ip ospf network point-to-point
+       ip ospf hello-interval 1
+       ip ospf dead-interval 4
+  r3:
+    node: ${P}n3
+    loopback: [10.255.0.3/32]
+    config: |
+      router ospf
+       ospf router-id 10.255.0.3
+      interface lo
+       ip ospf area 0
+      interface eth1
+       ip ospf area 0
+       ip ospf network point-to-point
+       ip ospf hello-interval 1
+       ip ospf dead-interval 4
+  r4:
+    node: ${P}n1
+    template: plain
+links:
+  - endpoints: [r1:eth1, r2:eth1]
+    ipv4: [10.0.12.1/24, 10.0.12.2/24]
+  - endpoints: [r2:eth2, r3:eth1]
+    ipv4: [10.0.23.2/24, 10.0.23.3/24]
+  - endpoints: [r1:eth2, r4:eth1]
+    ipv4: [10.0.14.1/24, 10.0.14.4/24]
+EOS
+	echo "$f"
+}
+
+route_via() { # router prefix
+	tb slice exec t7s "$1" -- ip -4 route show "$2" | grep -q "proto ospf"
+}
+
+@test "a 3-node slice converges with OSPF and pings end to end; same-node and cross-node links mixed" {
+	tb -q slice create -f "$(ring_spec t7s)"
+	run tb --json slice show t7s
+	[ "$status" -eq 0 ]
+	kinds=$(echo "$output" | jq -r '.nodes[].links[] | select(.kind != "remote") | .kind' | sort | uniq -c | tr -s ' ')
+	[[ "$kinds" == *"4 egre"* ]]   # each cross-node link has a half on two nodes
+	[[ "$kinds" == *"1 local"* ]]
+	wait_for 60 route_via r1 10.255.0.3
+	wait_for 60 route_via r3 10.255.0.1
+	run tb slice exec t7s r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" 0% packet loss"* ]]
+	# r4 (plain, same node as r1) is reached over the local link
+	run tb slice exec t7s r1 -- ping -c 2 -i 0.2 -W 2 10.0.14.4
+	[ "$status" -eq 0 ]
+	# router interfaces on cross-node links get the substrate MTU - 42
+	run tb slice exec t7s r2 -- cat /sys/class/net/eth1/mtu
+	[ "$output" = 1458 ]
+	run tb slice exec t7s r1 -- cat /sys/class/net/eth2/mtu
+	[ "$output" = 1500 ]
+}
+
+@test "frames on the substrate wire are GRE with the link key and protocol TEB carrying Ethernet" {
+	command -v tcpdump >/dev/null || skip "tcpdump not installed"
+	tb -q slice create -f "$(ring_spec t7s)"
+	key=$(tb --json slice show t7s | jq -r '[.nodes[].links[] | select(.name == "r1:eth1-r2:eth1")][0].key')
+	cap="$(testbed_dir "$P")/wire.txt"
+	ip netns exec "$P-sw" timeout 10 tcpdump -l -nn -v -e -c 4 -i "$P-w1" 'ip proto 47' >"$cap" 2>/dev/null &
+	sleep 1
+	tb slice exec t7s r1 -- ping -c 3 -i 0.2 -W 2 10.0.12.2 >/dev/null
+	wait || true
+	cat "$cap"
+	grep -q "GREv0, Flags \[key present\], key=0x$(printf %x "$key"), length" "$cap"
+	grep -q "proto TEB (0x6558)" "$cap" || grep -q "ethertype IPv4\|TEB" "$cap"
+	grep -q "198.18.1.2 > 198.18.2.2" "$cap"
+	grep -q "10.0.12.1 > 10.0.12.2: ICMP echo request" "$cap"
+}
+
+@test "per-link counters: trellis slice stats, text and JSON" {
+	tb -q slice create -f "$(ring_spec t7s)"
+	tb slice exec t7s r1 -- ping -c 5 -i 0.2 -W 2 10.0.12.2 >/dev/null
+	run tb --json slice stats t7s
+	[ "$status" -eq 0 ]
+	pk=$(echo "$output" | jq '[.nodes[].links[] | select(.name == "r1:eth1-r2:eth1") | .ports[].packets] | add')
+	[ "$pk" -ge 10 ]
+	run tb slice stats t7s
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"r1:eth1-r2:eth1"* ]]
+	[[ "$output" == *"egre"* ]]
+}
+
+@test "an unknown key on the substrate is counted and dropped" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	tb -q slice create -f "$(ring_spec t7s)"
+	before=$(testbed_trellis "$P" 1 --json node show | jq '.fastpath_stats.unknown_key // 0')
+	ip netns exec "$P-n2" python3 - <<'PY'
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+gre = struct.pack("!HHI", 0x2000, 0x6558, 999999)
+frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x06" + b"\x00" * 46
+for _ in range(5):
+    s.sendto(gre + frame, ("198.18.1.2", 0))
+PY
+	sleep 0.5
+	after=$(testbed_trellis "$P" 1 --json node show | jq '.fastpath_stats.unknown_key // 0')
+	[ "$((after - before))" -ge 5 ]
+}
+
+@test "an oversize frame is counted as an MTU drop, never silently lost" {
+	tb -q slice create -f "$(ring_spec t7s)"
+	# the tenant raises its interface MTU past what the tunnel carries
+	tb slice exec t7s r1 -- ip link set eth1 mtu 1500
+	run tb slice exec t7s r1 -- ping -c 2 -W 1 -M do -s 1472 10.0.12.2
+	[ "$status" -ne 0 ]
+	run tb --json slice stats t7s
+	drops=$(echo "$output" | jq '[.nodes[].links[] | select(.name == "r1:eth1-r2:eth1") | .ports[].drops_mtu // 0] | add')
+	[ "$drops" -ge 2 ]
+}
+
+@test "killing trellisd does not stop forwarding; a new daemon adopts the fast path and deletes" {
+	tb -q slice create -f "$(ring_spec t7s)"
+	wait_for 60 route_via r3 10.255.0.1
+	testbed_daemon_stop "$P" 1 KILL
+	testbed_daemon_stop "$P" 2 KILL
+	# no daemon on n1 and n2: r2 <-> r1 still forward (exec goes through n3's daemon... r3 pings r1)
+	run testbed_trellis "$P" 3 slice exec t7s r3 -- ping -c 5 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" 0% packet loss"* ]]
+	testbed_daemon "$P" 1
+	testbed_daemon "$P" 2
+	tb -q slice delete t7s
+	# nothing of the slice is left on any node: veths, map entries, containers
+	for i in 1 2 3; do
+		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+	done
+	# and no fast-path entry: ports and keys maps are empty on every node
+	for i in 1 2 3; do
+		pins="/sys/fs/bpf/trellis/$(testbed_node_name "$P" "$i")"
+		[ "$(bpftool -j map dump pinned "$pins/fp_ports" | jq length)" = 0 ]
+		[ "$(bpftool -j map dump pinned "$pins/fp_keys" | jq length)" = 0 ]
+	done
+}
+
+@test "a failure on one node rolls the slice back on every node" {
+	# node 3 cannot take it: a leftover interface holds one of its names
+	ip -n "$P-n3" link add t7s.r3.eth1 type dummy 2>/dev/null ||
+		ip -n "$P-n3" link add t7s.r3.eth1 type veth peer name t7x
+	run tb slice create -f "$(ring_spec t7s)"
+	ip -n "$P-n3" link del t7s.r3.eth1
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"node '${P}n3'"* ]]
+	for i in 1 2 3; do
+		run testbed_trellis "$P" "$i" --json slice list
+		[ "$(echo "$output" | jq '.slices | length')" = 0 ]
+		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+	done
+}
+
+@test "fallback: VXLAN kernel devices when the slice asks for them" {
+	run testbed_trellis "$P" 1 --json node show
+	echo "$output" | jq -e '.tunnels | index("vxlan")' >/dev/null || skip "no vxlan on this kernel: $(echo "$output" | jq -r .tunnels_missing)"
+	sed 's/^slice: t7s/slice: t7v/' "$(ring_spec t7s vxlan)" >"$(testbed_dir "$P")/t7v.yaml"
+	tb -q slice create -f "$(testbed_dir "$P")/t7v.yaml"
+	run tb --json slice show t7v
+	[[ "$(echo "$output" | jq -r '[.nodes[].links[].kind] | unique | join(",")')" == *vxlan* ]]
+	wait_for 60 eval 'tb slice exec t7v r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
+	run tb slice exec t7v r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
+	[ "$status" -eq 0 ]
+	run tb slice exec t7v r2 -- cat /sys/class/net/eth1/mtu
+	[ "$output" = 1450 ]
+	tb -q slice delete t7v
+	for i in 1 2 3; do
+		! ip -n "$P-n$i" -o link show | grep -qE "t7v\.|tv[0-9]"
+	done
+}
+
+@test "fallback: kernel gretap where the GRE module exists" {
+	run testbed_trellis "$P" 1 --json node show
+	echo "$output" | jq -e '.tunnels | index("gretap")' >/dev/null ||
+		skip "no gretap on this kernel: $(echo "$output" | jq -r .tunnels_missing)"
+	sed 's/^slice: t7s/slice: t7v/' "$(ring_spec t7s gretap)" >"$(testbed_dir "$P")/t7v.yaml"
+	tb -q slice create -f "$(testbed_dir "$P")/t7v.yaml"
+	wait_for 60 eval 'tb slice exec t7v r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
+	run tb slice exec t7v r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
+	[ "$status" -eq 0 ]
+}
