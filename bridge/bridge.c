@@ -21,8 +21,8 @@
  *    the entries that still name it (the peer's entry, the key map), and
  *    prunes entries of vanished interfaces;
  *  - keeps substrate next hops resolved through rtnetlink (route lookup,
- *    then a kernel-managed neighbour entry), for frames the BPF side can
- *    only send with bpf_fib_lookup;
+ *    then a kernel-managed neighbour entry), so encapsulated frames do not
+ *    wait for neighbour resolution;
  *  - probes support in a throw-away network namespace (a thread that
  *    unshares CLONE_NEWNET), so the probe never touches a real interface.
  *
@@ -51,11 +51,13 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/magic.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -343,7 +345,7 @@ static int percpu_sum(int fd, uint32_t key, uint64_t *sum, unsigned nfields)
 
 /* --- open: maps, programs, upgrades ------------------------------------------ */
 
-/* Kernel id of the map or program behind @fd, 0 on failure. */
+/* Kernel id of the map behind @fd, 0 on failure. */
 static uint32_t map_id(int fd)
 {
 	struct bpf_map_info info = {};
@@ -725,9 +727,8 @@ int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_
 	out->rx_bytes = c.rx_bytes;
 	out->drops_unjoined = c.drop_unjoined;
 	out->drops_mtu = c.drop_mtu;
-	out->drops_noneigh = c.drop_noneigh;
 	out->drops_other = c.drop_other;
-	out->drops = c.drop_unjoined + c.drop_mtu + c.drop_noneigh + c.drop_other;
+	out->drops = c.drop_unjoined + c.drop_mtu + c.drop_other;
 	return 0;
 }
 
@@ -884,6 +885,74 @@ int bridge_substrate_get(struct bridge *b, struct bridge_node_cfg *out, struct i
 
 /* --- tunnels --------------------------------------------------------------------- */
 
+/*
+ * The kernel cannot clear skb->encapsulation from BPF (bpf_skb_adjust_room
+ * only sets it), so a GSO frame decapsulated into a router still looks like
+ * a GRE super-packet.  Delivered locally that is harmless; forwarded by the
+ * router into another tunnel, bpf_skb_adjust_room refuses to encapsulate it
+ * again (-EALREADY).  Without GRE segmentation offload on the host end, the
+ * kernel segments such frames on their way into the router instead (plain
+ * frames from the router stay GSO), and single segments re-encapsulate fine.
+ */
+static const char *const tunnel_off_features[] = { "tx-gre-segmentation",
+						   "tx-gre-csum-segmentation" };
+
+/* Switch the netdev features named @names (ethtool strings) on @name. */
+static int if_features_set(const char *name, const char *const *names, size_t n, bool on)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	_cleanup_free_ struct ethtool_gstrings *strings = NULL;
+	_cleanup_free_ struct ethtool_sfeatures *sf = NULL;
+	struct {
+		struct ethtool_sset_info hdr;
+		uint32_t count;
+	} sset = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_FEATURES } };
+	struct ifreq ifr = {};
+	uint32_t count, blocks;
+	size_t found = 0;
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&sset;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return -errno;
+	count = sset.hdr.sset_mask ? sset.count : 0;
+	if (!count || count > 4096)
+		return -EOPNOTSUPP;
+	strings = calloc(1, sizeof(*strings) + (size_t)count * ETH_GSTRING_LEN);
+	blocks = (count + 31) / 32;
+	sf = calloc(1, sizeof(*sf) + blocks * sizeof(sf->features[0]));
+	if (!strings || !sf)
+		return -ENOMEM;
+	strings->cmd = ETHTOOL_GSTRINGS;
+	strings->string_set = ETH_SS_FEATURES;
+	strings->len = count;
+	ifr.ifr_data = (void *)strings;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return -errno;
+	sf->cmd = ETHTOOL_SFEATURES;
+	sf->size = blocks;
+	for (uint32_t i = 0; i < count; i++)
+		for (size_t j = 0; j < n; j++)
+			if (!strncmp((char *)strings->data + (size_t)i * ETH_GSTRING_LEN, names[j],
+				     ETH_GSTRING_LEN)) {
+				sf->features[i / 32].valid |= 1u << (i % 32);
+				if (on)
+					sf->features[i / 32].requested |= 1u << (i % 32);
+				found++;
+			}
+	if (found != n)
+		return -EOPNOTSUPP;
+	ifr.ifr_data = (void *)sf;
+	r = ioctl(fd, SIOCETHTOOL, &ifr);
+	if (r < 0)
+		return -errno;
+	return r & ETHTOOL_F_UNSUPPORTED ? -EOPNOTSUPP : 0;
+}
+
+
 int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, int family,
 			 const void *remote_addr, unsigned flags, struct trl_error *err)
 {
@@ -936,6 +1005,10 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 	    key_get(b, old.key, &owner) == 0 && owner == ifindex && (r = key_forget(b, old.key)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': drop old key %u", host_if, old.key);
 
+	r = if_features_set(host_if, tunnel_off_features, ARRAY_SIZE(tunnel_off_features), false);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': turn off GRE segmentation offload",
+				       host_if);
 	r = tc_attach(b->port_prog, ifindex, host_if, err);
 	if (r < 0)
 		return r;
@@ -981,6 +1054,9 @@ int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
 		return trl_error_errno(err, TRL_EFAILED, r, "key %u: delete key entry", key);
 	if (ifindex && (r = tc_detach(ifindex, host_if, err)) < 0)
 		return r;
+	/* Best effort: the offload only matters to frames out of a tunnel. */
+	if (ifindex)
+		if_features_set(host_if, tunnel_off_features, ARRAY_SIZE(tunnel_off_features), true);
 	log_debug("Tunnel '%s' (%u) key %u detached", host_if, ifindex, key);
 	return 0;
 }
@@ -1100,11 +1176,12 @@ static void route_reply(struct nlmsghdr *h, void *arg)
 	}
 }
 
-/* The neighbour @addr is reached through on @ifindex: a gateway, or itself. */
+/* The neighbour @addr is reached through: a gateway, or itself.  -EXDEV when
+ * the route does not leave through @ifindex.  (No RTA_OIF in the request:
+ * with one, the kernel assumes any destination without a route is on link.) */
 static int next_hop(unsigned ifindex, int family, const void *addr, struct nexthop *nh)
 {
 	struct nl_req req = { 0 };
-	uint32_t oif = ifindex;
 	int r;
 
 	memset(nh, 0, sizeof(*nh));
@@ -1113,11 +1190,10 @@ static int next_hop(unsigned ifindex, int family, const void *addr, struct nexth
 	req.rt.rtm_family = (unsigned char)family;
 	req.rt.rtm_dst_len = (unsigned char)(addr_len(family) * 8);
 	nl_attr(&req, RTA_DST, addr, addr_len(family));
-	nl_attr(&req, RTA_OIF, &oif, sizeof(oif));
 	r = nl_talk(&req, route_reply, nh);
 	if (r < 0)
 		return r;
-	if (nh->oif && nh->oif != ifindex)
+	if (nh->oif != ifindex)
 		return -EXDEV;
 	if (!nh->family) {
 		nh->family = family;
@@ -1180,9 +1256,12 @@ static int neigh_prepare(const char *substrate, int family, const void *addr, un
 	if (r < 0)
 		return trl_error_prefix(err, "substrate");
 	r = next_hop(*ifindex, family, addr, nh);
+	if (r == -EXDEV)
+		return trl_error_set(err, TRL_ENOTFOUND, "%s is not reached through '%s'",
+				     addr_str(family, addr, abuf, sizeof(abuf)), substrate);
 	if (r < 0)
-		return trl_error_errno(err, TRL_EFAILED, r, "no route to %s through '%s'",
-				       addr_str(family, addr, abuf, sizeof(abuf)), substrate);
+		return trl_error_errno(err, TRL_ENOTFOUND, r, "no route to %s",
+				       addr_str(family, addr, abuf, sizeof(abuf)));
 	memset(ni, 0, sizeof(*ni));
 	r = neigh_msg(RTM_GETNEIGH, 0, nh, *ifindex, 0, false, ni);
 	if (r < 0 && r != -ENOENT)
@@ -1226,8 +1305,9 @@ int bridge_neigh_release(const char *substrate, int family, const void *addr,
 	int r;
 
 	r = neigh_prepare(substrate, family, addr, &ifindex, &nh, &ni, err);
-	if (r == -TRL_ENOTFOUND || (r == -TRL_EFAILED && err && strstr(err->msg, "no route"))) {
-		trl_error_clear(err); /* nothing of ours can be left */
+	if (r == -TRL_ENOTFOUND) {
+		/* Substrate or route gone: no next hop of ours left to forget. */
+		trl_error_clear(err);
 		return 0;
 	}
 	if (r < 0)
@@ -1416,7 +1496,7 @@ int bridge_probe(struct trl_error *err)
 		{ BPF_FUNC_skb_adjust_room, "bpf_skb_adjust_room" },
 		{ BPF_FUNC_skb_change_head, "bpf_skb_change_head" },
 		{ BPF_FUNC_redirect_neigh, "bpf_redirect_neigh" },
-		{ BPF_FUNC_fib_lookup, "bpf_fib_lookup" },
+		{ BPF_FUNC_skb_vlan_push, "bpf_skb_vlan_push" },
 	};
 	_cleanup_free_ char *fs = NULL;
 	_cleanup_close_ int prog = -1, map = -1;

@@ -16,8 +16,8 @@
  * and counters survive a daemon restart; programs stay attached until the
  * interfaces go away or a detach removes them.
  *
- * EGRE on the wire, byte for byte what Linux `gretap key N` emits and accepts
- * (and VINI Trellis used):
+ * EGRE on the wire, the layout Linux `gretap key N` emits and accepts (and
+ * VINI Trellis used; not tried against a real gretap here: no GRE module):
  *   outer Ethernet | outer IPv4 (20) or IPv6 (40) | GRE: flags 0x2000 (key
  *   only, version 0), protocol 0x6558, key N (8) | inner Ethernet frame
  *   (VLAN tag inside when the router used one).
@@ -36,17 +36,27 @@
  * interfaces on cross-node links need bridge_inner_mtu() (substrate MTU - 42
  * for an IPv4 outer header, - 62 for IPv6).  Frames that would not fit are
  * dropped and counted (drops_mtu): redirected frames bypass the kernel's MTU
- * checks, nothing would report them otherwise.
+ * checks, nothing would report them otherwise.  GSO frames are checked per
+ * segment and stay GSO through the tunnel.
+ *
+ * Segmentation into routers: BPF cannot clear the "encapsulated" mark the
+ * kernel keeps on a GSO frame after decapsulation, and a router forwarding
+ * such a frame into another tunnel would have it refused (measured: TCP
+ * through a transit router stalls).  So tunnel host ends get GRE
+ * segmentation offload turned off, and the kernel segments decapsulated GSO
+ * frames on their way into the router (measured on a veth wire: one TCP
+ * stream into a router 2.7-3.8 instead of 6.2 Gbit/s; transit works).
  *
  * What the daemon must do:
  *  - bridge_substrate_attach() once per node (again after changing the
  *    substrate's MTU or address), bridge_tunnel_attach() for each cross-node
  *    link, and bridge_neigh_refresh() for each remote node address (at tunnel
- *    attach; calling it again is harmless).  Non-IP frames (ARP!) need the
- *    substrate next hop already resolved and the program cannot trigger that;
- *    the refresh makes the neighbour entry kernel-managed, kept reachable
- *    without a timer in the daemon, also while it is stopped.
- *    bridge_neigh_release() when no link to that node is left;
+ *    attach; calling it again is harmless).  The kernel resolves the
+ *    substrate next hop on demand anyway (every encapsulated frame leaves
+ *    through bpf_redirect_neigh); the refresh makes the entry kernel-managed,
+ *    kept REACHABLE without a timer in the daemon, also while it is stopped,
+ *    so frames do not wait for resolution.  bridge_neigh_release() when no
+ *    link to that node is left;
  *  - set router interface MTUs on cross-node links to bridge_inner_mtu();
  *  - detach BEFORE deleting the veths.  Map entries are keyed by ifindex,
  *    which can only be learnt from a name while the interface exists; link
@@ -115,7 +125,8 @@ void bridge_close(struct bridge *b);
  * directions, then a clsact qdisc (created if missing) and the program as a
  * direct-action ingress filter on both.  Idempotent: attaching the same pair
  * again (e.g. to change @flags) is fine.  An end already joined to a
- * different, still existing interface is refused (TRL_EEXIST): detach first.
+ * different, still existing interface, or carrying a tunnel, is refused
+ * (TRL_EEXIST): detach first.
  * Missing interfaces are TRL_ENOTFOUND.  On failure the pair may be half
  * joined; bridge_link_detach() cleans that up.
  * @flags: 0 or BRIDGE_F_PEER.
@@ -146,9 +157,13 @@ struct bridge_port_stats {
 	unsigned long long drops;	   /* frames from the router dropped: the sum of */
 	unsigned long long drops_unjoined; /*  - port has the program but no entry */
 	unsigned long long drops_mtu;	   /*  - encapsulated, it would exceed the substrate MTU */
-	unsigned long long drops_noneigh;  /*  - non-IP frame, substrate next hop unresolved */
-	unsigned long long drops_other;	   /*  - no substrate attached, no route, kernel refused */
+	unsigned long long drops_other;	   /*  - no substrate attached, the kernel refused it */
+	unsigned long long drops_noneigh;  /* always 0, not in @drops: the kernel resolves the
+					      substrate next hop for every frame (see below) */
 };
+/* Frames the kernel drops after the program handed them over are not in
+ * these counters: the substrate neighbour failing to resolve (ip -s ntable:
+ * unresolved_discards), no route to the remote node, a full substrate qdisc. */
 
 /* Counters of host end @host_if, summed over CPUs.  All zero for a port that
  * never saw a frame.  TRL_ENOTFOUND if no such interface. */
@@ -217,7 +232,8 @@ int bridge_substrate_get(struct bridge *b, struct bridge_node_cfg *out, struct i
  * go to @remote_addr (@family AF_INET or AF_INET6, the remote node's outer
  * address: struct in_addr / struct in6_addr) in EGRE with @key, and EGRE with
  * @key from that address comes out of @host_if.  Writes the port and key
- * entries, then attaches the program at @host_if's clsact ingress.  Works
+ * entries, turns off GRE segmentation offload on @host_if (see the top of
+ * this file), then attaches the program at @host_if's clsact ingress.  Works
  * before bridge_substrate_attach() too (frames drop until then).
  * Idempotent; attaching again with another key or remote changes them in
  * place.  Refused (TRL_EEXIST) when @host_if is joined to another host end,
@@ -229,7 +245,7 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 			 const void *remote_addr, unsigned flags, struct trl_error *err);
 
 /* Undo bridge_tunnel_attach(): entries and counters removed, our filter off
- * @host_if.  Idempotent; a vanished @host_if is found through @key.  Refused
+ * @host_if, its GRE segmentation offload back on.  Idempotent; a vanished @host_if is found through @key.  Refused
  * (TRL_EINVALID) when @host_if carries another key or a same-node link, or
  * @key belongs to another existing host end. */
 int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
@@ -248,14 +264,15 @@ int bridge_node_stats(struct bridge *b, struct bridge_node_stats *out, struct tr
 
 /*
  * Make the kernel resolve the substrate next hop towards remote node @addr
- * (@family AF_INET/AF_INET6) on interface @substrate and keep it resolved:
- * the next hop is found by a route lookup (a gateway when the remote is not
- * on link), then RTM_NEWNEIGH with NTF_USE and NTF_EXT_MANAGED creates the
- * entry if needed and starts resolution; the kernel re-probes managed
- * entries by itself, so they stay REACHABLE without a daemon timer.  An
- * operator's static (PERMANENT/NOARP) entry is left alone.  Returns at once;
- * resolution completes asynchronously.  Needs CAP_NET_ADMIN in the
- * substrate's network namespace (the calling thread's).
+ * (@family AF_INET/AF_INET6) and keep it resolved: the next hop is found by a
+ * route lookup (a gateway when the remote is not on link; TRL_ENOTFOUND when
+ * there is no route, it does not leave through @substrate, or there is no
+ * such interface), then RTM_NEWNEIGH with NTF_USE and NTF_EXT_MANAGED creates
+ * the entry if needed and starts resolution; the kernel re-probes managed
+ * entries by itself, so they stay REACHABLE without a daemon timer.  An operator's static
+ * (PERMANENT/NOARP) entry is left alone.  Returns at once; resolution
+ * completes asynchronously.  Needs CAP_NET_ADMIN in the substrate's network
+ * namespace (the calling thread's).
  */
 int bridge_neigh_refresh(const char *substrate, int family, const void *addr,
 			 struct trl_error *err);
@@ -268,8 +285,9 @@ int bridge_neigh_release(const char *substrate, int family, const void *addr,
 /* --- maintenance ------------------------------------------------------------ */
 
 /* Delete map entries and counters whose port or peer ifindex no longer exists
- * (interfaces deleted without a detach), tunnel ports and keys included.  Stores how many ports were removed in
- * @removed (may be NULL).  Meant for the daemon's start-up reconciliation. */
+ * (interfaces deleted without a detach), tunnel ports and their keys
+ * included.  Stores how many ports were removed in @removed (may be NULL).
+ * Meant for the daemon's start-up reconciliation. */
 int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err);
 
 /* Remove the whole pin directory (missing is fine).  Programs stay attached to

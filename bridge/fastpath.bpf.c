@@ -16,16 +16,15 @@
  *    flag (key = link id) and protocol 0x6558, then the frame itself, the
  *    layout of Linux `gretap key N` -- and send it out of the substrate:
  *      IP frames: bpf_skb_adjust_room at the MAC header (with the ENCAP
- *        flags when the frame is GSO, so the kernel can still segment it),
- *        then bpf_redirect_neigh(substrate, NULL): the kernel routes the
- *        outer packet (gateways work) and resolves, queues for and refreshes
- *        the substrate neighbour itself;
+ *        flags when the frame is GSO, so the kernel can still segment it);
  *      other frames (ARP, VLAN-tagged in the packet): adjust_room refuses
- *        them, so bpf_skb_change_head, and bpf_fib_lookup for the next hop's
- *        MAC, then bpf_redirect.  An unresolved next hop is a counted drop
- *        (drop_noneigh): the loader keeps the neighbour resolved
- *        (bridge_neigh_refresh), because nothing here can trigger ARP for a
- *        frame that is not IP.
+ *        them, so bpf_skb_change_head, and skb->protocol is then set to the
+ *        outer header's (set_outer_protocol);
+ *    then bpf_redirect_neigh(substrate, NULL) for both: the kernel routes the
+ *    outer packet (gateways work) and resolves, queues for and refreshes the
+ *    substrate neighbour itself, so an ARP-only exchange between routers
+ *    resolves the substrate next hop too.  (bpf_fib_lookup is no use here:
+ *    it answers FWD_DISABLED unless forwarding is on for the substrate.)
  *    A frame whose outer packet would exceed the substrate MTU is a counted
  *    drop (drop_mtu): bpf redirects bypass the kernel's MTU checks.
  *  - no entry: drop and count (an unjoined port never leaks into the host).
@@ -224,7 +223,6 @@ struct encap_args {
 	const struct fp_node *node;
 	const struct fp_port *port;
 	const struct ethhdr *inner; /* the frame's own Ethernet header */
-	const __u8 *dmac, *smac;    /* outer; NULL: zeroes (redirect_neigh fills them) */
 	__u32 tag;		    /* 0, or VLAN_HLEN when the tag below goes into the packet */
 	__be16 tag_proto;
 	__u16 tci;
@@ -246,15 +244,11 @@ static __always_inline void put_inner(__u8 *p, const struct encap_args *a)
 	}
 }
 
-static __always_inline void put_outer_eth(__u8 *p, const struct encap_args *a, __be16 type)
+/* Placeholder addresses (bpf_redirect_neigh writes the real ones), but
+ * unicast: it refuses frames whose destination is multicast. */
+static __always_inline void put_outer_eth(__u8 *p, __be16 type)
 {
-	if (a->dmac) {
-		__builtin_memcpy(p, a->dmac, ETH_ALEN);
-		__builtin_memcpy(p + ETH_ALEN, a->smac, ETH_ALEN);
-	} else {
-		/* Unicast zero address: redirect_neigh refuses multicast ones. */
-		__builtin_memset(p, 0, 2 * ETH_ALEN);
-	}
+	__builtin_memset(p, 0, 2 * ETH_ALEN);
 	__builtin_memcpy(p + 2 * ETH_ALEN, &type, 2);
 }
 
@@ -276,7 +270,7 @@ static __always_inline __u32 build_v4(struct egre_hdr *h, const struct encap_arg
 	__be32 remote;
 
 	__builtin_memcpy(&remote, a->port->remote, 4);
-	put_outer_eth(h->buf + 2, a, bpf_htons(ETH_P_IP));
+	put_outer_eth(h->buf + 2, bpf_htons(ETH_P_IP));
 	ip->version = 4;
 	ip->ihl = 5;
 	ip->tos = 0;
@@ -301,7 +295,7 @@ static __always_inline __u32 build_v6(struct egre_hdr *h, const struct encap_arg
 	struct ipv6hdr *ip6 = (void *)(h->buf + 2 + ETH_HLEN);
 	__u32 fl = a->flowlabel & 0xfffff;
 
-	put_outer_eth(h->buf + 2, a, bpf_htons(ETH_P_IPV6));
+	put_outer_eth(h->buf + 2, bpf_htons(ETH_P_IPV6));
 	ip6->version = 6;
 	ip6->priority = 0;
 	ip6->flow_lbl[0] = fl >> 16;
@@ -317,25 +311,24 @@ static __always_inline __u32 build_v6(struct egre_hdr *h, const struct encap_arg
 	return ETH_HLEN + IP6_HLEN + FP_GRE_HLEN + ETH_HLEN + a->tag;
 }
 
-/* Substrate next hop for a frame that redirect_neigh cannot take. */
-static __always_inline int fib_next_hop(struct __sk_buff *skb, const struct fp_node *node,
-					const struct fp_port *port, __u32 outer_len,
-					struct bpf_fib_lookup *fib)
+/*
+ * skb->protocol of a frame built with bpf_skb_change_head stays what the
+ * router sent (ARP, ...), after adjust_room without ENCAP flags the inner
+ * family, and bpf_redirect_neigh goes by it (and only takes IPv4/IPv6).  No
+ * helper sets the protocol directly, but popping an in-packet VLAN tag sets
+ * it from the ethertype behind the tag: push two tags (the second push moves
+ * the first into the packet, in front of our outer ethertype, and sets the
+ * protocol to 802.1Q), then pop both (the first pop takes the in-packet tag
+ * out again and sets the protocol to the outer ethertype).  The frame ends up
+ * exactly as built, with skb->protocol matching its outer header.
+ */
+static __always_inline int set_outer_protocol(struct __sk_buff *skb)
 {
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->ifindex = node->ifindex;
-	fib->l4_protocol = IPPROTO_GRE;
-	fib->tot_len = outer_len > 0xffff ? 0xffff : outer_len;
-	if (port->family == FP_AF_INET6) {
-		fib->family = FP_AF_INET6;
-		__builtin_memcpy(fib->ipv6_src, node->local6, 16);
-		__builtin_memcpy(fib->ipv6_dst, port->remote, 16);
-	} else {
-		fib->family = FP_AF_INET;
-		fib->ipv4_src = node->local4;
-		__builtin_memcpy(&fib->ipv4_dst, port->remote, 4);
-	}
-	return bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 1) ||
+	    bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 2) || bpf_skb_vlan_pop(skb) ||
+	    bpf_skb_vlan_pop(skb))
+		return -1;
+	return 0;
 }
 
 static __always_inline int encap(struct __sk_buff *skb, const struct fp_port *port,
@@ -347,7 +340,6 @@ static __always_inline int encap(struct __sk_buff *skb, const struct fp_port *po
 	__u32 len = skb->len, gso = skb->gso_size;
 	__be16 proto = skb->protocol;
 	int ip = is_ip(proto);
-	struct bpf_fib_lookup fib;
 	struct encap_args a = { .node = node, .port = port };
 	struct ethhdr eth;
 	struct egre_hdr h;
@@ -384,57 +376,43 @@ static __always_inline int encap(struct __sk_buff *skb, const struct fp_port *po
 			return TC_ACT_SHOT;
 		}
 		/* Segments keep their size (the router's MTU already allows for
-		 * the tunnel); unparsed ones let the kernel shrink them. */
+		 * the tunnel); unparsed ones let the kernel shrink them.  Without
+		 * GSO no ENCAP flags: nothing needs the inner offsets, and a frame
+		 * still marked encapsulated by an earlier decapsulation (a router
+		 * forwarding from one tunnel into another) would be refused. */
 		flags = (hl ? BPF_F_ADJ_ROOM_FIXED_GSO : 0) |
 			(v6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) |
 			BPF_F_ADJ_ROOM_ENCAP_L4_GRE | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 			BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN + a.tag);
 	}
 
-	if (!ip) {
-		r = fib_next_hop(skb, node, port, l3 + a.payload, &fib);
-		if (r == BPF_FIB_LKUP_RET_NO_NEIGH) {
-			COUNT(c, drop_noneigh);
-			return TC_ACT_SHOT;
-		}
-		if (r == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-			COUNT(c, drop_mtu);
-			return TC_ACT_SHOT;
-		}
-		if (r != BPF_FIB_LKUP_RET_SUCCESS)
-			goto drop_other;
-		a.dmac = fib.dmac;
-		a.smac = fib.smac;
-	}
 	if (v6)
 		a.flowlabel = bpf_get_hash_recalc(skb);
 	if (a.tag && bpf_skb_vlan_pop(skb))
 		goto drop_other;
 
 	room = l3 + FP_GRE_HLEN + ETH_HLEN + a.tag;
-	if (ip) {
-		/* Without GSO no ENCAP flags: nothing needs the inner offsets,
-		 * and a frame still marked encapsulated by an earlier decap (a
-		 * router forwarding from one tunnel into another) would be
-		 * refused with them (-EALREADY). */
+	if (ip)
 		r = bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags);
-	} else {
+	else
 		r = bpf_skb_change_head(skb, room, 0);
-	}
 	if (r)
 		goto drop_other;
 
 	hlen = v6 ? build_v6(&h, &a) : build_v4(&h, &a);
 	if (bpf_skb_store_bytes(skb, 0, h.buf + 2, hlen, 0))
 		goto drop_other;
+	/* Only the ENCAP flags switch the protocol to the outer family. */
+	if (skb->protocol != bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP) && set_outer_protocol(skb))
+		goto drop_other;
 
 	if (c) {
 		c->tx_packets++;
 		c->tx_bytes += len;
 	}
-	if (ip)
-		return bpf_redirect_neigh(node->ifindex, NULL, 0, 0);
-	return bpf_redirect(fib.ifindex, 0);
+	/* The kernel routes the outer packet and resolves (or queues for) the
+	 * next hop; the outer MAC addresses are its business. */
+	return bpf_redirect_neigh(node->ifindex, NULL, 0, 0);
 
 drop_other:
 	COUNT(c, drop_other);

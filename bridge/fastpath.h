@@ -59,8 +59,7 @@ struct fp_port_counters {
 	__u64 rx_bytes;
 	__u64 drop_unjoined; /* program attached, no fp_ports entry */
 	__u64 drop_mtu;	     /* encapsulated frame would exceed the substrate MTU */
-	__u64 drop_noneigh;  /* non-IP frame, substrate next hop not resolved */
-	__u64 drop_other;    /* no substrate, no route, helper failure */
+	__u64 drop_other;    /* no substrate configured, a helper refused the frame */
 };
 
 /* fp_node_stats value (per CPU), the only element of an array map. */

@@ -56,7 +56,7 @@
 #define ETH_P_TEST 0x88b5 /* IEEE local experimental */
 #define UDP_PORT 5555
 
-static char pin_dir[64];
+static char pin_dir[64], old_dir[80];
 static int ns_host = -1, ns_r1 = -1, ns_r2 = -1;
 static struct nl_sock *nl_host, *nl_r1, *nl_r2;
 static unsigned magic_seq;
@@ -65,6 +65,8 @@ static void cleanup(void)
 {
 	if (pin_dir[0])
 		bridge_unpin(pin_dir, NULL);
+	if (old_dir[0])
+		bridge_unpin(old_dir, NULL);
 }
 
 /* --- namespaces and links -------------------------------------------------- */
@@ -334,14 +336,14 @@ static int udp_roundtrip(const char *payload)
 	return ok_;
 }
 
-static unsigned map_entries(const char *name)
+static unsigned map_entries_in(const char *dir, const char *name)
 {
-	char path[128];
+	char path[160];
 	uint32_t key, *prev = NULL;
 	unsigned n = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return ~0u;
@@ -351,6 +353,11 @@ static unsigned map_entries(const char *name)
 	}
 	close(fd);
 	return n;
+}
+
+static unsigned map_entries(const char *name)
+{
+	return map_entries_in(pin_dir, name);
 }
 
 static uint32_t pinned_prog_id(void)
@@ -446,7 +453,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/trellis-test-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(68);
+	plan(75);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: 4 veth pairs across 3 namespaces (%s)",
@@ -481,6 +488,8 @@ int main(void)
 	is_int(sa.packets, 1, "ha forwarded 1 frame");
 	is_int(sa.bytes, 60, "ha forwarded 60 bytes");
 	is_int(sb.packets, 1, "hb forwarded 1 frame");
+	ok(sa.rx_packets == 1 && sb.rx_packets == 1 && sb.rx_bytes == 60,
+	   "each end handed 1 frame to its router (rx counters)");
 	is_int(sa.drops + sb.drops, 0, "no drops");
 	ok(udp_roundtrip("hello via redirect"), "UDP r1 -> r2 (ARP and IPv4 via bpf_redirect)");
 
@@ -631,8 +640,58 @@ int main(void)
 	ok(pinned_prog_id() != 0 && pinned_prog_id() != prog_id && map_entries("fp_port_stats") == 0,
 	   "stale program pin replaced by a fresh program using fresh maps");
 
-	/* unpin */
+	/* the shortbridge pin layout (sb_*, before EGRE) is migrated */
 	bridge_close(b);
+	b = NULL;
+	snprintf(old_dir, sizeof(old_dir), "%s-old", pin_dir);
+	{
+		struct {
+			uint32_t peer_ifindex, flags;
+		} v = { 0, 0 };
+		struct port re, rf;
+		char path[160];
+		uint32_t k, ie, iff;
+		int mfd, sfd, pinned;
+
+		ok(veth_add("he", "re", ns_r1) == 0 && veth_add("hf", "rf", ns_r2) == 0 &&
+			   link_up(nl_host, "he") == 0 && link_up(nl_host, "hf") == 0 &&
+			   link_up(nl_r1, "re") == 0 && link_up(nl_r2, "rf") == 0,
+		   "veth pairs he/re and hf/rf");
+		ie = if_nametoindex("he");
+		iff = if_nametoindex("hf");
+		mkdir(old_dir, 0700);
+		mfd = bpf_map_create(BPF_MAP_TYPE_HASH, "sb_ports", 4, sizeof(v), 16, NULL);
+		sfd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "sb_stats", 4, 24, 16, NULL);
+		k = ie, v.peer_ifindex = iff;
+		pinned = mfd >= 0 && sfd >= 0 && bpf_map_update_elem(mfd, &k, &v, 0) == 0;
+		k = iff, v.peer_ifindex = ie;
+		pinned = pinned && bpf_map_update_elem(mfd, &k, &v, 0) == 0;
+		snprintf(path, sizeof(path), "%s/sb_ports", old_dir);
+		pinned = pinned && bpf_obj_pin(mfd, path) == 0;
+		snprintf(path, sizeof(path), "%s/sb_stats", old_dir);
+		pinned = pinned && bpf_obj_pin(sfd, path) == 0;
+		ok(pinned, "an old layout: sb_ports joining he and hf, sb_stats");
+		if (mfd >= 0)
+			close(mfd);
+		if (sfd >= 0)
+			close(sfd);
+		r = bridge_open(old_dir, &b, &err);
+		ok(r == 0, "bridge_open on it (%s)", r ? err.msg : "ok");
+		ok(map_entries_in(old_dir, "fp_ports") == 2 && map_entries_in(old_dir, "sb_ports") == ~0u &&
+			   map_entries_in(old_dir, "sb_stats") == ~0u,
+		   "links moved into fp_ports, old pins gone");
+		m = 0;
+		if (port_open(ns_r1, "re", &re) == 0 && port_open(ns_r2, "rf", &rf) == 0)
+			m = send_frame(&re, &rf, 0);
+		ok(m && got_frame(&rf, m, 1000), "and the migrated link forwards (program attached)");
+		bridge_close(b);
+		b = NULL;
+		r = bridge_unpin(old_dir, &err);
+		ok(r == 0 && stat(old_dir, &st) < 0, "unpin the migrated directory");
+		old_dir[0] = '\0';
+	}
+
+	/* unpin */
 	r = bridge_unpin("/tmp", &err);
 	is_int(r, -TRL_EINVALID, "unpin refuses a directory outside bpffs");
 	r = bridge_unpin(pin_dir, &err);

@@ -18,6 +18,7 @@
  * (IPv4 outer; r1 <-> r3 is routed through r2, i.e. A -> B -> A), r1 10.3.0.1
  * -- r2 10.3.0.2 (IPv6 outer).  Raw frames are sent and caught with AF_PACKET
  * sockets in the routers; a packet socket on wa (node A) sees the wire.
+ * TCP transfers move 1 MiB each; TRL_EGRE_MIB=n moves n MiB (for measuring).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -218,12 +219,13 @@ static void neigh_line(int in, const char *dev, const char *addr, char *out, siz
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* Wait up to 2 s for the neighbour entry to be REACHABLE. */
+/* Wait up to 4 s for the neighbour entry to be resolved (an lladdr and a
+ * valid state; DELAY/STALE after earlier traffic is resolved too). */
 static int neigh_wait(int in, const char *dev, const char *addr, char *line, size_t len)
 {
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < 80; i++) {
 		neigh_line(in, dev, addr, line, len);
-		if (strstr(line, "REACHABLE"))
+		if (strstr(line, "lladdr") && !strstr(line, "FAILED") && !strstr(line, "INCOMPLETE"))
 			return 1;
 		usleep(50000);
 	}
@@ -652,9 +654,10 @@ static int build_topology(void)
 		return r;
 	/* IPv6 only on the wire (outer headers), everything else stays quiet. */
 	enter(NS_A);
+	write_file("/proc/sys/net/ipv6/conf/wa/accept_dad", "0"); /* link-local usable at once */
 	write_file("/proc/sys/net/ipv6/conf/wa/disable_ipv6", "0");
-	write_file("/proc/sys/net/ipv4/conf/wa/forwarding", "1");
 	enter(NS_B);
+	write_file("/proc/sys/net/ipv6/conf/wb/accept_dad", "0");
 	write_file("/proc/sys/net/ipv6/conf/wb/disable_ipv6", "0");
 	enter(NS_A);
 	if ((r = addr_add(NS_A, "wa", "192.0.2.1/24")) < 0 ||
@@ -725,10 +728,13 @@ static uint32_t filter_prog(int in, const char *dev)
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x5b, .priority = 1);
 	int r;
 
+	libbpf_print_fn_t old = libbpf_set_print(NULL); /* "no filter" is an answer here */
+
 	enter(in);
 	hook.ifindex = (int)if_nametoindex(dev);
 	r = hook.ifindex ? bpf_tc_query(&hook, &opts) : -ENODEV;
 	enter(NS_A);
+	libbpf_set_print(old);
 	return r == 0 ? opts.prog_id : 0;
 }
 
@@ -765,6 +771,7 @@ int main(void)
 	char line[256], why[128];
 	uint32_t pa, pw;
 	uint64_t rcv0;
+	size_t bulk = 1 << 20;
 	double secs;
 	int r;
 
@@ -778,11 +785,13 @@ int main(void)
 		skip_all(err.msg);
 	if (system("ip -V >/dev/null 2>&1") != 0)
 		skip_all("needs iproute2 (ip) for routes and neighbour checks");
+	if (getenv("TRL_EGRE_MIB") && atoi(getenv("TRL_EGRE_MIB")) > 0)
+		bulk = (size_t)atoi(getenv("TRL_EGRE_MIB")) << 20;
 	snprintf(pin_a, sizeof(pin_a), "/sys/fs/bpf/trellis-egre-a-%d", (int)getpid());
 	snprintf(pin_b, sizeof(pin_b), "/sys/fs/bpf/trellis-egre-b-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(121);
+	plan(140);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: nodes A and B on a veth wire, routers r1 r3 on A, r2 on B (%s)",
@@ -879,20 +888,23 @@ int main(void)
 	r = bridge_tunnel_attach(ba, "nosuch", 999, AF_INET, &b4, 0, &err);
 	is_int(r, -TRL_ENOTFOUND, "a missing host end is not-found");
 
-	/* --- the ARP problem: non-IP frames need a resolved substrate next hop ----------- */
-	s0 = pstats(ba, NS_A, "h1");
+	/* --- non-IP frames resolve the substrate next hop themselves ---------------------- */
+	neigh_line(NS_A, "wa", "192.0.2.2", line, sizeof(line));
+	ok(!strstr(line, "lladdr"), "A has not resolved 192.0.2.2 yet ('%s')", line);
 	frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, 60);
 	drain(&r2e1);
-	ok(frame_send(&r1e1, &f) == 0 && !frame_wait(&r2e1, f.magic, 0, 300, NULL),
-	   "non-IP frame before the next hop is resolved: not delivered");
-	s1 = pstats(ba, NS_A, "h1");
-	printf("# DEBUG h1 tx %llu unjoined %llu mtu %llu noneigh %llu other %llu\n", s1.packets, s1.drops_unjoined, s1.drops_mtu, s1.drops_noneigh, s1.drops_other);
-	is_int(s1.drops_noneigh - s0.drops_noneigh, 1, "counted as a no-neighbour drop");
+	drain(&wa);
+	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 2000, NULL),
+	   "first frame r1 -> r2 is non-IP: delivered (the kernel resolved the next hop for it)");
+	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
+	check_egre4(&cap, &wa, wbp.mac, KEY1, &f, "non-IP");
+	neigh_line(NS_A, "wa", "192.0.2.2", line, sizeof(line));
+	ok(strstr(line, "lladdr") && !strstr(line, "managed"), "A: 192.0.2.2 learnt ('%s')", line);
 
 	r = bridge_neigh_refresh("wa", AF_INET, &b4, &err);
 	ok(r == 0, "A: bridge_neigh_refresh 192.0.2.2 on 'wa' (%s)", r ? err.msg : "ok");
-	ok(neigh_wait(NS_A, "wa", "192.0.2.2", line, sizeof(line)), "A: 192.0.2.2 resolved (%s)",
-	   line);
+	ok(neigh_wait(NS_A, "wa", "192.0.2.2", line, sizeof(line)) && strstr(line, "REACHABLE"),
+	   "A: 192.0.2.2 reachable (%s)", line);
 	like_str(line, "managed", "A: and kernel-managed (kept REACHABLE without a daemon)");
 	enter(NS_B);
 	r = bridge_neigh_refresh("wb", AF_INET, &a4, &err);
@@ -902,28 +914,18 @@ int main(void)
 	if (r == 0)
 		r = bridge_neigh_refresh("wa", AF_INET6, &b6, &err);
 	ok(r == 0, "A and B: refresh the other next hops (%s)", r ? err.msg : "ok");
-	ok(neigh_wait(NS_B, "wb", "192.0.2.1", line, sizeof(line)) &&
-		   neigh_wait(NS_A, "wa", "2001:db8:ff::2", line, sizeof(line)) &&
-		   neigh_wait(NS_B, "wb", "2001:db8:ff::1", line, sizeof(line)),
-	   "B's IPv4 and both IPv6 next hops resolved");
+	ok(neigh_wait(NS_B, "wb", "192.0.2.1", line, sizeof(line)), "B: 192.0.2.1 (%s)", line);
+	ok(neigh_wait(NS_A, "wa", "2001:db8:ff::2", line, sizeof(line)), "A: 2001:db8:ff::2 (%s)",
+	   line);
+	ok(neigh_wait(NS_B, "wb", "2001:db8:ff::1", line, sizeof(line)), "B: 2001:db8:ff::1 (%s)",
+	   line);
 	r = bridge_neigh_refresh("wa", AF_INET, &b4, &err);
 	ok(r == 0 && neigh_wait(NS_A, "wa", "192.0.2.2", line, sizeof(line)) &&
 		   strstr(line, "managed"),
 	   "refreshing again is harmless (%s)", line);
 	r = bridge_neigh_refresh("wa", AF_INET, &(struct in_addr){ htonl(0x0a090909) }, &err);
-	is_int(r, -TRL_EFAILED, "refresh towards an unroutable address fails");
+	is_int(r, -TRL_ENOTFOUND, "refresh towards an unroutable address fails");
 	like_str(err.msg, "no route to 10.9.9.9", "and says so");
-
-	/* --- non-IP frame: change_head + fib_lookup path -------------------------------- */
-	frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, 60);
-	drain(&wa);
-	drain(&r2e1);
-	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
-	   "non-IP frame r1 -> r2 crosses the tunnel");
-	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
-	s1 = pstats(ba, NS_A, "h1");
-	printf("# DEBUG h1 tx %llu unjoined %llu mtu %llu noneigh %llu other %llu\n", s1.packets, s1.drops_unjoined, s1.drops_mtu, s1.drops_noneigh, s1.drops_other);
-	check_egre4(&cap, &wa, wbp.mac, KEY1, &f, "non-IP");
 
 	/* --- IP frame: adjust_room + redirect_neigh path ---------------------------------- */
 	frame_build(&f, r2e1.mac, r1e1.mac, 1, "10.1.0.1", "10.1.0.2", 100);
@@ -932,6 +934,28 @@ int main(void)
 	   "IPv4 frame r1 -> r2 crosses the tunnel");
 	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
 	check_egre4(&cap, &wa, wbp.mac, KEY1, &f, "IPv4");
+
+	/* --- VLAN-tagged frames: the tag travels inside the tunnel ------------------------ */
+	{
+		struct frame v;
+
+		/* veth hands the tag to the host end out of band (skb->vlan_tci). */
+		for (int ip = 0; ip <= 1; ip++) {
+			frame_build(&f, r2e1.mac, r1e1.mac, ip, "10.1.0.1", "10.1.0.2", 100);
+			memcpy(v.b, f.b, 12);
+			put16(v.b + 12, ETH_P_8021Q);
+			put16(v.b + 14, 5);
+			memcpy(v.b + 16, f.b + 12, f.len - 12);
+			v.len = f.len + 4;
+			v.magic = f.magic;
+			drain(&wa);
+			ok(frame_send(&r1e1, &v) == 0 && frame_wait(&r2e1, v.magic, 0, 1000, NULL),
+			   "VLAN 5 %s frame r1 -> r2", ip ? "IPv4" : "non-IP");
+			ok(frame_wait(&wa, v.magic, 1, 1000, &cap) && cap.len == 42 + v.len &&
+				   get16(cap.b + 12) == ETH_P_IP && !memcmp(cap.b + 42, v.b, v.len),
+			   "on the wire: untagged outer, tag inside the inner frame");
+		}
+	}
 
 	/* --- IPv6 outer ---------------------------------------------------------------------- */
 	frame_build(&f, r2e3.mac, r1e2.mac, 0, NULL, NULL, 42);
@@ -1053,25 +1077,28 @@ int main(void)
 	/* --- TCP with GSO --------------------------------------------------------------------- */
 	s0 = pstats(ba, NS_A, "h1");
 	t0 = pstats(bb, NS_B, "h2");
-	r = tcp_transfer(NS_R2, "10.1.0.2", 5101, NS_R1, 1 << 20, &secs, why, sizeof(why));
-	ok(r == 0, "TCP: 1 MiB r1 -> r2 intact in %.3f s (%s)", secs, why);
+	r = tcp_transfer(NS_R2, "10.1.0.2", 5101, NS_R1, bulk, &secs, why, sizeof(why));
+	ok(r == 0, "TCP: %zu MiB r1 -> r2 intact in %.3f s (%s)", bulk >> 20, secs, why);
+	printf("# TCP r1 -> r2, IPv4 outer: %.0f Mbit/s\n", (double)bulk * 8 / secs / 1e6);
 	s1 = pstats(ba, NS_A, "h1");
 	t1 = pstats(bb, NS_B, "h2");
-	ok(s1.packets - s0.packets < (1 << 20) / 1418,
-	   "sent as GSO frames: %llu frames for %u MSS-sized segments", s1.packets - s0.packets,
-	   (1 << 20) / 1418);
+	ok(s1.packets - s0.packets < bulk / 1418,
+	   "sent as GSO frames: %llu frames for %zu MSS-sized segments", s1.packets - s0.packets,
+	   bulk / 1418);
 	ok(s1.drops == s0.drops && t1.drops == t0.drops, "no drops on h1 or h2");
-	ok(t1.rx_bytes - t0.rx_bytes >= (1 << 20), "h2 delivered %llu bytes into r2",
+	ok(t1.rx_bytes - t0.rx_bytes >= bulk, "h2 delivered %llu bytes into r2",
 	   t1.rx_bytes - t0.rx_bytes);
-	printf("# TCP r1 -> r2 (IPv4 outer): %.0f Mbit/s, %llu frames from r1\n",
-	       (1 << 20) * 8 / secs / 1e6, s1.packets - s0.packets);
 
-	r = tcp_transfer(NS_R2, "10.3.0.2", 5102, NS_R1, 1 << 20, &secs, why, sizeof(why));
-	ok(r == 0, "TCP: 1 MiB over the IPv6 outer tunnel intact in %.3f s (%s)", secs, why);
+	r = tcp_transfer(NS_R2, "10.3.0.2", 5102, NS_R1, bulk, &secs, why, sizeof(why));
+	ok(r == 0, "TCP: %zu MiB over the IPv6 outer tunnel intact in %.3f s (%s)", bulk >> 20,
+	   secs, why);
+	printf("# TCP r1 -> r2, IPv6 outer: %.0f Mbit/s\n", (double)bulk * 8 / secs / 1e6);
 
 	t0 = pstats(bb, NS_B, "h3");
-	r = tcp_transfer(NS_R3, "10.2.0.3", 5103, NS_R1, 1 << 20, &secs, why, sizeof(why));
-	ok(r == 0, "TCP: 1 MiB r1 -> r3 through r2 (A -> B -> A) intact in %.3f s (%s)", secs, why);
+	r = tcp_transfer(NS_R3, "10.2.0.3", 5103, NS_R1, bulk, &secs, why, sizeof(why));
+	ok(r == 0, "TCP: %zu MiB r1 -> r3 through r2 (A -> B -> A) intact in %.3f s (%s)",
+	   bulk >> 20, secs, why);
+	printf("# TCP r1 -> r3 through r2: %.0f Mbit/s\n", (double)bulk * 8 / secs / 1e6);
 	t1 = pstats(bb, NS_B, "h3");
 	ok(t1.drops == t0.drops, "no drops re-encapsulating at r2 (h3: other %llu, mtu %llu)",
 	   t1.drops_other - t0.drops_other, t1.drops_mtu - t0.drops_mtu);
@@ -1120,6 +1147,11 @@ int main(void)
 	is_int(r, -TRL_EINVALID, "detach h1 with the wrong key refused");
 	r = bridge_tunnel_detach(ba, "h4", KEY1, &err);
 	is_int(r, -TRL_EINVALID, "detach h4 with h1's key refused");
+	like_str(err.msg, "'h4' carries key 102, not 101", "error names both keys");
+	r = bridge_tunnel_detach(ba, "h5", KEY1, &err);
+	is_int(r, -TRL_EINVALID, "detach h5 with h1's key refused");
+	r = bridge_tunnel_detach(ba, "nosuch", KEY1, &err);
+	is_int(r, -TRL_EINVALID, "detach a missing interface with h1's key refused");
 	like_str(err.msg, "key 101 belongs to 'h1'", "error names the owner");
 	r = bridge_tunnel_detach(ba, "h1", KEY1, &err);
 	ok(r == 0, "A: detach h1 (%s)", r ? err.msg : "ok");
