@@ -903,6 +903,7 @@ static int if_features_set(const char *name, const char *const *names, size_t n,
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	_cleanup_free_ struct ethtool_gstrings *strings = NULL;
 	_cleanup_free_ struct ethtool_sfeatures *sf = NULL;
+	_cleanup_free_ struct ethtool_gfeatures *gf = NULL;
 	struct {
 		struct ethtool_sset_info hdr;
 		uint32_t count;
@@ -910,7 +911,6 @@ static int if_features_set(const char *name, const char *const *names, size_t n,
 	struct ifreq ifr = {};
 	uint32_t count, blocks;
 	size_t found = 0;
-	int r;
 
 	if (fd < 0)
 		return -errno;
@@ -946,10 +946,22 @@ static int if_features_set(const char *name, const char *const *names, size_t n,
 	if (found != n)
 		return -EOPNOTSUPP;
 	ifr.ifr_data = (void *)sf;
-	r = ioctl(fd, SIOCETHTOOL, &ifr);
-	if (r < 0)
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
 		return -errno;
-	return r & ETHTOOL_F_UNSUPPORTED ? -EOPNOTSUPP : 0;
+	/* Judge by the result: a feature the device cannot change may well be
+	 * in the wanted state already. */
+	gf = calloc(1, sizeof(*gf) + blocks * sizeof(gf->features[0]));
+	if (!gf)
+		return -ENOMEM;
+	gf->cmd = ETHTOOL_GFEATURES;
+	gf->size = blocks;
+	ifr.ifr_data = (void *)gf;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return -errno;
+	for (uint32_t i = 0; i < blocks; i++)
+		if ((gf->features[i].active & sf->features[i].valid) != sf->features[i].requested)
+			return -EOPNOTSUPP;
+	return 0;
 }
 
 

@@ -260,3 +260,24 @@ out:
 	nl_socket_free(sk);
 	return r;
 }
+
+int node_netdev_set_mtu(const char *name, unsigned mtu, struct trl_error *err)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *cur = NULL, *chg = NULL;
+	int r;
+
+	if (!sk)
+		return trl_error_set(err, TRL_EFAILED, "cannot open rtnetlink");
+	r = rtnl_link_get_kernel(sk, 0, name, &cur);
+	if (r == 0 && (chg = rtnl_link_alloc())) {
+		rtnl_link_set_mtu(chg, mtu);
+		r = rtnl_link_change(sk, cur, chg, 0);
+	}
+	rtnl_link_put(chg);
+	rtnl_link_put(cur);
+	nl_socket_free(sk);
+	if (r < 0)
+		return trl_error_set(err, TRL_EFAILED, "cannot set the MTU of '%s' to %u: %s", name, mtu, nl_geterror(r));
+	return 0;
+}

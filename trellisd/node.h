@@ -50,5 +50,6 @@ int node_tunnel_dev_add(enum node_tunnel kind, uint32_t key, const struct node_s
 			const struct in_addr *remote, char name[16], struct trl_error *err);
 void node_tunnel_dev_name(enum node_tunnel kind, uint32_t key, char name[16]);
 void node_netdev_del(const char *name);
+int node_netdev_set_mtu(const char *name, unsigned mtu, struct trl_error *err);
 
 #endif

@@ -134,15 +134,16 @@ route_via() { # router prefix
 	tb -q slice create -f "$(ring_spec t7s)"
 	key=$(tb --json slice show t7s | jq -r '[.nodes[].links[] | select(.name == "r1:eth1-r2:eth1")][0].key')
 	cap="$(testbed_dir "$P")/wire.txt"
-	ip netns exec "$P-sw" timeout 10 tcpdump -l -nn -v -e -c 4 -i "$P-w1" 'ip proto 47' >"$cap" 2>/dev/null &
+	ip netns exec "$P-sw" timeout 8 tcpdump -l -nn -v -e -i "$P-w1" 'ip proto 47' >"$cap" 2>/dev/null &
 	sleep 1
 	tb slice exec t7s r1 -- ping -c 3 -i 0.2 -W 2 10.0.12.2 >/dev/null
 	wait || true
-	cat "$cap"
-	grep -q "GREv0, Flags \[key present\], key=0x$(printf %x "$key"), length" "$cap"
-	grep -q "proto TEB (0x6558)" "$cap" || grep -q "ethertype IPv4\|TEB" "$cap"
-	grep -q "198.18.1.2 > 198.18.2.2" "$cap"
+	grep -B1 -A1 "ICMP echo" "$cap"
+	grep -q "198.18.1.2 > 198.18.2.2: GREv0, Flags \[key present\], key=0x$(printf %x "$key"), proto TEB (0x6558)" "$cap"
 	grep -q "10.0.12.1 > 10.0.12.2: ICMP echo request" "$cap"
+	grep -q "10.0.12.2 > 10.0.12.1: ICMP echo reply" "$cap"
+	# the outer header: DF set, TTL 64 on the sender's side of the wire, GRE protocol
+	grep -q "ttl 64, id 0, offset 0, flags \[DF\], proto GRE (47)" "$cap"
 }
 
 @test "per-link counters: trellis slice stats, text and JSON" {

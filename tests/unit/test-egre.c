@@ -25,8 +25,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
@@ -150,6 +148,20 @@ static int link_set(int in, const char *name, unsigned mtu)
 	rtnl_link_put(c);
 	rtnl_link_put(l);
 	return r;
+}
+
+/* Frames @name (in namespace @in) has transmitted: what bpf_redirect sends
+ * through it counts, what bpf_redirect_peer hands past it does not. */
+static uint64_t link_tx(int in, const char *name)
+{
+	struct rtnl_link *l = NULL;
+	uint64_t n = 0;
+
+	if (rtnl_link_get_kernel(nl[in], 0, name, &l) == 0) {
+		n = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
+		rtnl_link_put(l);
+	}
+	return n;
 }
 
 static int link_del(int in, const char *name)
@@ -791,7 +803,7 @@ int main(void)
 	snprintf(pin_b, sizeof(pin_b), "/sys/fs/bpf/trellis-egre-b-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(140);
+	plan(147);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: nodes A and B on a veth wire, routers r1 r3 on A, r2 on B (%s)",
@@ -1102,6 +1114,36 @@ int main(void)
 	t1 = pstats(bb, NS_B, "h3");
 	ok(t1.drops == t0.drops, "no drops re-encapsulating at r2 (h3: other %llu, mtu %llu)",
 	   t1.drops_other - t0.drops_other, t1.drops_mtu - t0.drops_mtu);
+
+	/* --- redirect_peer out of the tunnel (BRIDGE_F_PEER) ------------------------------ */
+	enter(NS_B);
+	r = bridge_tunnel_attach(bb, "h2", KEY1, AF_INET, &a4, BRIDGE_F_PEER, &err);
+	if (r == 0)
+		r = bridge_tunnel_attach(bb, "h6", KEY6, AF_INET6, &a6, BRIDGE_F_PEER, &err);
+	enter(NS_A);
+	ok(r == 0, "B: h2 and h6 re-attached with BRIDGE_F_PEER (%s)", r ? err.msg : "ok");
+	{
+		uint64_t tx0 = link_tx(NS_B, "h2"), tx1, tx2;
+
+		drain(&r2e1); /* full of the TCP transfers above */
+		frame_build(&f, r2e1.mac, r1e1.mac, 1, "10.1.0.1", "10.1.0.2", 100);
+		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+		   "IPv4 frame into r2 with redirect_peer");
+		tx1 = link_tx(NS_B, "h2");
+		frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, 60);
+		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+		   "non-IP frame into r2 (plain redirect)");
+		tx2 = link_tx(NS_B, "h2");
+		ok(tx1 == tx0 && tx2 == tx1 + 1,
+		   "only the non-IP frame went through h2's egress (+%llu, +%llu)",
+		   (unsigned long long)(tx1 - tx0), (unsigned long long)(tx2 - tx1));
+	}
+	ok(udp_roundtrip(NS_R1, NS_R2, "10.1.0.2", 5010, "peer v4"),
+	   "UDP r1 -> r2 with redirect_peer on decapsulation");
+	ok(udp_roundtrip(NS_R1, NS_R2, "10.3.0.2", 5011, "peer v6"),
+	   "UDP r1 -> r2 over the IPv6 tunnel (IPv4 inner: protocol set on decapsulation)");
+	r = tcp_transfer(NS_R2, "10.1.0.2", 5104, NS_R1, bulk, &secs, why, sizeof(why));
+	ok(r == 0, "TCP: %zu MiB r1 -> r2 with redirect_peer intact (%s)", bulk >> 20, why);
 
 	/* --- daemon restart --------------------------------------------------------------------- */
 	bridge_close(ba);

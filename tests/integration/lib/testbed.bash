@@ -52,6 +52,7 @@ testbed_daemon() {
 		--substrate eth0 --template-path "$TRELLIS_SRC/container-templates" "$@" \
 		>>"$dir/trellisd.log" 2>&1 &
 	echo $! >"$dir/trellisd.pid"
+	disown $! 2>/dev/null || true # tests kill it on purpose: no job-control noise
 	for _ in $(seq 100); do
 		"$TRELLIS_BUILD/cli/trellis" --socket "$dir/trellisd.sock" node show >/dev/null 2>&1 && return 0
 		kill -0 "$(cat "$dir/trellisd.pid")" 2>/dev/null || break
