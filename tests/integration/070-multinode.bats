@@ -234,6 +234,7 @@ PY
 	run tb --json slice show t7v
 	[[ "$(echo "$output" | jq -r '[.nodes[].links[].kind] | unique | join(",")')" == *vxlan* ]]
 	wait_for 60 eval 'tb slice exec t7v r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
+	wait_for 60 eval 'tb slice exec t7v r3 -- ip -4 route show 10.255.0.1 | grep -q ospf'
 	run tb slice exec t7v r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
 	[ "$status" -eq 0 ]
 	run tb slice exec t7v r2 -- cat /sys/class/net/eth1/mtu
@@ -251,6 +252,7 @@ PY
 	sed 's/^slice: t7s/slice: t7v/' "$(ring_spec t7s gretap)" >"$(testbed_dir "$P")/t7v.yaml"
 	tb -q slice create -f "$(testbed_dir "$P")/t7v.yaml"
 	wait_for 60 eval 'tb slice exec t7v r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
+	wait_for 60 eval 'tb slice exec t7v r3 -- ip -4 route show 10.255.0.1 | grep -q ospf'
 	run tb slice exec t7v r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
 	[ "$status" -eq 0 ]
 }
