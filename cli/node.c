@@ -5,9 +5,45 @@
  * node show: what the substrate node's trellisd reports about itself (the
  * node.show result in proto.h), as aligned fields or, with --json, as is.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include "cli.h"
 #include "print.h"
+
+static void substrate_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *s = json_object_get(o, "substrate");
+
+	if (!s) {
+		snprintf(buf, len, "none (single node)");
+		return;
+	}
+	snprintf(buf, len, "%s %s, MTU %lld", json_string_value(json_object_get(s, "interface")) ?: "?",
+		 json_string_value(json_object_get(s, "address")) ?: "?",
+		 (long long)json_integer_value(json_object_get(s, "mtu")));
+}
+
+static void missing_cell(json_t *o, char *buf, size_t len)
+{
+	const char *m = json_string_value(json_object_get(o, "tunnels_missing"));
+
+	snprintf(buf, len, "%s", m && *m ? m : "-");
+}
+
+static void decap_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *s = json_object_get(o, "fastpath_stats");
+
+	if (!s) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%lld packets in, %lld unknown key, %lld bad source, %lld other drops",
+		 (long long)json_integer_value(json_object_get(s, "rx_packets")),
+		 (long long)json_integer_value(json_object_get(s, "unknown_key")),
+		 (long long)json_integer_value(json_object_get(s, "bad_source")),
+		 (long long)json_integer_value(json_object_get(s, "other")));
+}
 
 static const struct print_col node_fields[] = {
 	{ .title = "Name", .key = "name" },
@@ -17,6 +53,11 @@ static const struct print_col node_fields[] = {
 	{ .title = "LXC path", .key = "lxcpath" },
 	{ .title = "Cgroups", .key = "cgroup_layout" },
 	{ .title = "Fast path", .key = "fastpath" },
+	{ .title = "Substrate", .fn = substrate_cell },
+	{ .title = "Tunnels", .key = "tunnels", .fmt = PRINT_FMT_LIST },
+	{ .title = "Missing", .fn = missing_cell },
+	{ .title = "Decap", .fn = decap_cell },
+	{ .title = "Templates", .key = "templates" },
 	{ .title = "Slices", .key = "slices", .fmt = PRINT_FMT_COUNT },
 	{ .title = "Routers", .key = "routers", .fmt = PRINT_FMT_COUNT },
 	{ .title = NULL },

@@ -8,6 +8,7 @@
  * trellis process that touches the kernel or LXC.
  */
 #define LOG_MODULE "trellisd"
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -101,11 +102,29 @@ json_t *node_info(struct daemon *d)
 		struct store *st;
 		uint32_t max = 0;
 
+		char **names = NULL;
+		int n = 0;
+		DIR *dir;
+		struct dirent *de;
+		json_int_t routers = 0;
+
 		if (store_open(d->db_path, &st, &e) == 0) {
 			store_max_key(st, &max);
+			n = store_slice_names(st, &names, &e);
+			for (int i = 0; i < n; i++)
+				free(names[i]);
+			free(names);
 			store_close(st);
 		}
 		json_object_set_new(o, "max_key", json_integer(max));
+		json_object_set_new(o, "slices", json_integer(n < 0 ? 0 : n));
+		/* Routers on this node: their container directories. */
+		if ((dir = opendir(d->lxcpath))) {
+			while ((de = readdir(dir)))
+				routers += de->d_name[0] != '.';
+			closedir(dir);
+		}
+		json_object_set_new(o, "routers", json_integer(routers));
 	}
 	json_object_set_new(o, "tunnels_missing", json_string(d->tunnels_missing));
 	if (d->bridge) {

@@ -1120,6 +1120,8 @@ void slice_node_cleanup(struct daemon *d)
 	free(names);
 	store_close(st);
 	if (n == 0 && d->bridge) {
+		if (d->has_substrate && bridge_substrate_detach(d->bridge, d->sub.ifname, &e) < 0)
+			log_warn("%s", e.msg);
 		bridge_close(d->bridge);
 		d->bridge = NULL;
 		if (bridge_unpin(d->pin_dir, &e) < 0)

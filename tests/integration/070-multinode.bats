@@ -209,6 +209,11 @@ PY
 		[ "$(bpftool -j map dump pinned "$pins/fp_ports" | jq length)" = 0 ]
 		[ "$(bpftool -j map dump pinned "$pins/fp_keys" | jq length)" = 0 ]
 	done
+	# a daemon that stops with no slice left takes its programs and pins with it
+	testbed_daemon_stop "$P" 1
+	[ ! -e "/sys/fs/bpf/trellis/$(testbed_node_name "$P" 1)" ]
+	! tc -n "$P-n1" filter show dev eth0 ingress | grep -q bpf
+	testbed_daemon "$P" 1
 }
 
 @test "a failure on one node rolls the slice back on every node" {
