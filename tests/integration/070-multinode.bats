@@ -122,6 +122,15 @@ route_via() { # router prefix
 	# r4 (plain, same node as r1) is reached over the local link
 	run tb slice exec t7s r1 -- ping -c 2 -i 0.2 -W 2 10.0.14.4
 	[ "$status" -eq 0 ]
+	# the same deployment named by a nodes file
+	nf="$(testbed_dir "$P")/nodes.txt"
+	{
+		echo "# name socket"
+		for i in 1 2 3; do echo "$(testbed_node_name "$P" "$i") $(testbed_sock "$P" "$i")"; done
+	} >"$nf"
+	run "$TRELLIS_BIN" --nodes "$nf" --json slice list
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq '[.slices[] | select(.name == "t7s")] | length')" = 3 ]
 	# router interfaces on cross-node links get the substrate MTU - 42
 	run tb slice exec t7s r2 -- cat /sys/class/net/eth1/mtu
 	[ "$output" = 1458 ]
