@@ -1440,24 +1440,6 @@ int bridge_unpin(const char *pin_dir, struct trl_error *err)
 
 /* --- probing ------------------------------------------------------------------ */
 
-/* Whether this process holds CAP_NET_ADMIN (from /proc/self/status). */
-static bool have_net_admin(void)
-{
-	char line[256];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "CapEff:", 7)) {
-			yes = (strtoull(line + 7, NULL, 16) >> 12) & 1; /* CAP_NET_ADMIN */
-			break;
-		}
-	fclose(f);
-	return yes;
-}
-
 struct probe_ctx {
 	int prog_fd;
 	bool no_netns;
@@ -1556,7 +1538,7 @@ int bridge_probe(struct trl_error *err)
 	if (r != 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "start tc probe");
 	pthread_join(th, NULL);
-	if (ctx.no_netns && have_net_admin()) {
+	if (ctx.no_netns && util_have_cap(12 /* CAP_NET_ADMIN */)) {
 		/* No CAP_SYS_ADMIN: the tc side cannot be tried out, assume the kernel has it. */
 		log_debug("clsact/cls_bpf not verified: cannot %s: %s", ctx.what, strerror(-ctx.r));
 	} else if (ctx.no_netns) {

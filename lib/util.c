@@ -137,3 +137,16 @@ int util_rm_rf(const char *path)
 		return -errno;
 	return 0;
 }
+
+int util_have_cap(int cap)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7))
+			return (int)((strtoull(line + 7, NULL, 16) >> cap) & 1);
+	return 0;
+}

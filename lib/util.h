@@ -47,6 +47,8 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
 int util_write_file(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p. */
 int util_mkdir_p(const char *path, mode_t mode);
+/* 1 if this process has capability @cap in its effective set (/proc/self/status). */
+int util_have_cap(int cap);
 /* rm -rf, not crossing mount points; missing path is success. */
 int util_rm_rf(const char *path);
 

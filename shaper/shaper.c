@@ -42,6 +42,7 @@
 
 #include "shaper.h"
 #include "log.h"
+#include "util.h"
 
 #define ASSUMED_HZ 250		 /* CONFIG_HZ of the kernels we run on */
 #define TBF_HANDLE 0x10000u	 /* 1: */
@@ -271,24 +272,6 @@ int shaper_link_get_rate(const char *ifname, uint64_t *rate_bps, struct trl_erro
 
 /* --- probing ------------------------------------------------------------ */
 
-/* Whether this process holds CAP_NET_ADMIN (from /proc/self/status). */
-static bool have_net_admin(void)
-{
-	char line[256];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "CapEff:", 7)) {
-			yes = (strtoull(line + 7, NULL, 16) >> 12) & 1; /* CAP_NET_ADMIN */
-			break;
-		}
-	fclose(f);
-	return yes;
-}
-
 struct probe_ctx {
 	bool no_netns;
 	int r;
@@ -321,7 +304,7 @@ int shaper_probe(struct trl_error *err)
 		return trl_error_errno(err, TRL_EFAILED, r, "start shaper probe");
 	pthread_join(th, NULL);
 	if (ctx.no_netns) {
-		if (!have_net_admin())
+		if (!util_have_cap(12 /* CAP_NET_ADMIN */))
 			return trl_error_set(err, TRL_EUNAVAIL,
 					     "shaping unavailable: changing qdiscs needs CAP_NET_ADMIN");
 		/* No CAP_SYS_ADMIN for a scratch namespace: assume the kernel has TBF. */

@@ -845,38 +845,49 @@ static json_t *limits_json(const struct trl_limits *l)
 			 (json_int_t)l->pids);
 }
 
+/* A stored slice, visible to the caller, planned for this node as it was
+ * created (keys and kinds from the store).  The plan owns the parsed spec. */
+static int slice_plan_load(struct request_ctx *rq, const char *name, struct store_slice *row, struct plan *p,
+			   struct trl_error *err)
+{
+	struct store *st = NULL;
+	struct trl_slice *s = NULL;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+		return r;
+	r = slice_load(st, name, row, &s, err);
+	if (r == 0 && rq->uid != 0 && rq->uid != row->owner_uid) {
+		store_slice_release(row);
+		trl_slice_free(s);
+		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+	}
+	if (r == 0) {
+		r = plan_build(rq->d, s, row->uid_base, row->placement, 0, p, err);
+		if (r == 0)
+			plan_load_links(st, p);
+		else
+			store_slice_release(row);
+	}
+	store_close(st);
+	return r;
+}
+
 int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
-	struct store *st = NULL;
 	struct store_slice row;
-	struct trl_slice *s = NULL;
-	struct plan p = { 0 };
+	struct trl_slice *s;
+	struct plan p;
 	json_t *o, *routers, *links;
 	int r, degraded = 0;
 
-	if ((r = store_open(d->db_path, &st, err)) < 0)
-		return r;
-	r = slice_load(st, name, &row, &s, err);
-	if (r < 0) {
-		store_close(st);
+	if ((r = slice_plan_load(rq, name, &row, &p, err)) < 0) {
+		plan_free(&p);
 		return r;
 	}
-	if (rq->uid != 0 && rq->uid != row.owner_uid) {
-		store_close(st);
-		store_slice_release(&row);
-		trl_slice_free(s);
-		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
-	}
-	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
-	if (r < 0) {
-		store_close(st);
-		store_slice_release(&row);
-		plan_free(&p);	/* owns s */
-		return r;
-	}
-	plan_load_links(st, &p);
-	store_close(st);
+	s = p.s;
 	routers = json_array();
 	links = json_array();
 	for (size_t i = 0; i < s->n_routers; i++) {
@@ -973,35 +984,18 @@ static json_t *port_stats_json(struct daemon *d, const char *host)
 
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
 {
-	struct daemon *d = rq->d;
-	struct store *st = NULL;
 	struct store_slice row;
-	struct trl_slice *s = NULL;
-	struct plan p = { 0 };
+	struct trl_slice *s;
+	struct plan p;
 	json_t *links;
 	int r;
 
-	if ((r = store_open(d->db_path, &st, err)) < 0)
-		return r;
-	r = slice_load(st, name, &row, &s, err);
-	if (r == 0 && rq->uid != 0 && rq->uid != row.owner_uid) {
-		store_slice_release(&row);
-		trl_slice_free(s);
-		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
-	}
-	if (r < 0) {
-		store_close(st);
+	if ((r = slice_plan_load(rq, name, &row, &p, err)) < 0) {
+		plan_free(&p);
 		return r;
 	}
-	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	store_slice_release(&row);
-	if (r < 0) {
-		store_close(st);
-		plan_free(&p);	/* owns s */
-		return r;
-	}
-	plan_load_links(st, &p);
-	store_close(st);
+	s = p.s;
 	links = json_array();
 	for (size_t l = 0; l < s->n_links; l++) {
 		struct trl_link *lk = &s->links[l];
@@ -1013,13 +1007,13 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
 				continue;
 			host_veth(s, &lk->ep[e], h);
-			json_array_append_new(ports, port_stats_json(d, h));
+			json_array_append_new(ports, port_stats_json(rq->d, h));
 		}
 		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", lk->name, "kind",
 						       plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
 						       (json_int_t)lk->rate, "ports", ports));
 	}
-	*result = json_pack("{s:s, s:s, s:o}", "name", s->name, "node", d->node_name, "links", links);
+	*result = json_pack("{s:s, s:s, s:o}", "name", s->name, "node", rq->d->node_name, "links", links);
 	plan_free(&p);
 	return 0;
 }
