@@ -68,6 +68,7 @@ static const struct {
 	{ "ip ospf", "ospfd", false },		    { "ipv6 ospf6", "ospf6d", false },
 	{ "ip router isis", "isisd", false },	    { "ipv6 router isis", "isisd", false },
 	{ "ip router openfabric", "fabricd", false }, { "ipv6 router openfabric", "fabricd", false },
+	{ "ip route", "staticd", false },	    { "ipv6 route", "staticd", false },
 };
 
 struct spec_ctx {
@@ -876,7 +877,10 @@ static int parse_daemons(struct spec_ctx *c, struct trl_router *r, struct fy_nod
 		for (i = 0; i < n_seen; i++)
 			if (!strcmp(seen[i], t))
 				return fail(c, item, "duplicate daemon '%s'", qs(q, sizeof(q), t));
-		if (strcmp(t, "zebra") && strcmp(t, "staticd")) {
+		if (!strcmp(t, "staticd")) {
+			if (add_daemon(r, t) < 0)
+				return fail(c, item, "too many daemons (at most %d)", TRL_MAX_DAEMONS);
+		} else if (strcmp(t, "zebra")) {
 			for (i = 0; i < ARRAY_SIZE(known_daemons); i++)
 				if (!strcmp(known_daemons[i], t))
 					break;
@@ -1051,6 +1055,9 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 			ret = parse_daemons(c, r, f[F_DAEMONS].val);
 			if (ret < 0)
 				return ret;
+			/* Static routes in the config need staticd even when the list forgot it. */
+			if (r->config && (strstr(r->config, "ip route ") || strstr(r->config, "ipv6 route ")))
+				add_daemon(r, "staticd");
 		}
 		path_pop(c);
 	} else {

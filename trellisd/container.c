@@ -46,7 +46,7 @@
 /* Host /etc entries safe to share: no credentials, keys or host identity. */
 static const char *const etc_allow[] = {
 	"profile", "bash.bashrc", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "protocols", "services",
-	"alternatives", "iproute2", "localtime", "os-release", "debian_version", "environment", "shells",
+	"iproute2", "localtime", "os-release", "debian_version", "environment", "shells",
 	"terminfo", "vim", "login.defs", "security", "pam.d",
 };
 
@@ -218,13 +218,12 @@ static int write_frr(const char *rootfs, const struct container_spec *cs)
 
 	n += snprintf(buf + n, sizeof(buf) - n,
 		      "# Written by trellisd from the slice spec. FRR daemons to run under watchfrr.\n"
-		      "# zebra and staticd always run.\n");
+		      "# zebra always runs; staticd when the config has static routes or the spec lists it.\n");
 	for (size_t i = 0; i < r->n_daemons; i++)
 		n += snprintf(buf + n, sizeof(buf) - n, "%s=yes\n", r->daemons[i]);
 	n += snprintf(buf + n, sizeof(buf) - n,
 		      "vtysh_enable=yes\n"
-		      "zebra_options=\"-A 127.0.0.1\"\n"
-		      "staticd_options=\"-A 127.0.0.1\"\n");
+		      "zebra_options=\"-A 127.0.0.1\"\n");
 	for (size_t i = 0; i < r->n_daemons; i++) {
 		int v6 = !strcmp(r->daemons[i], "ospf6d") || !strcmp(r->daemons[i], "ripngd") ||
 			 !strcmp(r->daemons[i], "pim6d");
@@ -292,6 +291,8 @@ static int write_config(const char *dir, const char *rootfs, const struct contai
 	fprintf(f, "lxc.idmap = u 0 %u 65536\nlxc.idmap = g 0 %u 65536\n", cs->uid_base, cs->uid_base);
 	fprintf(f, "lxc.mount.auto = proc:mixed sys:ro cgroup:mixed\n");
 	fprintf(f, "lxc.mount.entry = /usr usr none bind,ro,nosuid,nodev 0 0\n");
+	/* Hundreds of symlinks into /usr: shared read-only rather than copied per router. */
+	fprintf(f, "lxc.mount.entry = /etc/alternatives etc/alternatives none bind,ro,nosuid,nodev,create=dir 0 0\n");
 	fprintf(f, "lxc.mount.entry = tmpfs run tmpfs rw,nosuid,nodev,mode=0755,size=16m 0 0\n");
 	fprintf(f, "lxc.mount.entry = tmpfs tmp tmpfs rw,nosuid,nodev,mode=1777,size=64m 0 0\n");
 	fprintf(f, "lxc.autodev = 1\nlxc.tty.max = 0\nlxc.pty.max = 64\n");
@@ -340,7 +341,7 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 {
 	static const char *const dirs[] = { "usr", "etc", "var", "var/log", "var/lib", "var/tmp", "var/cache",
 					    "var/spool", "run", "tmp", "dev", "proc", "sys", "root", "home", "mnt",
-					    "etc/trellis" };
+					    "etc/trellis", "etc/alternatives" };
 	static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	char dir[PATH_MAX], rootfs[PATH_MAX], buf[4096], path[PATH_MAX];
 	uid_t u = cs->uid_base;
@@ -477,9 +478,14 @@ int container_start(struct container_spec *cs, struct trl_error *err)
 	if (child < 0)
 		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
 	if (child == 0) {
-		struct lxc_container *c = lxc_container_new(cs->name, cs->lxcpath);
+		struct lxc_container *c;
 		bool ok;
 
+		/* Other threads' fds (a router's boot script being written, client
+		 * sockets) must not live on in LXC's monitor: an executable held open
+		 * for writing fails with ETXTBSY in the router that runs it. */
+		close_range(3, ~0U, 0);
+		c = lxc_container_new(cs->name, cs->lxcpath);
 		if (!c)
 			_exit(2);
 		c->want_daemonize(c, true);
@@ -541,9 +547,6 @@ static int frr_running(pid_t init, const struct trl_router *r)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/zebra.pid", init);
-	if (access(path, F_OK) < 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/staticd.pid", init);
 	if (access(path, F_OK) < 0)
 		return 0;
 	for (size_t i = 0; i < r->n_daemons; i++) {
@@ -787,6 +790,7 @@ static void pty_proxy(int master, int in, int out)
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
 		   int *status, struct trl_error *err)
 {
+	static const int stdio[3] = { 0, 1, 2 };
 	pid_t child;
 	int ws;
 
@@ -804,6 +808,20 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		int st;
 
 		signal(SIGPIPE, SIG_DFL);
+		/* Keep only the client's three fds (as 0, 1, 2): this child lives for a
+		 * whole session and must not pin the daemon's other fds. */
+		{
+			int tmp[3];
+
+			for (int i = 0; i < 3; i++)
+				if ((tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) < 0)
+					_exit(126);
+			for (int i = 0; i < 3; i++)
+				if (dup2(tmp[i], i) < 0)
+					_exit(126);
+			close_range(3, ~0U, 0);
+			fds = stdio;
+		}
 		c = lxc_container_new(name, lxcpath);
 		if (!c || !c->is_running(c))
 			_exit(125);

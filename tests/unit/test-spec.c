@@ -353,6 +353,7 @@ static void test_good(void)
 		 "       ip ospf area 0\n"
 		 "       ipv6 ospf6 area 0\n"
 		 "       ip router isis x\n"
+		 "      ip route 10.9.0.0/16 Null0\n"
 		 "tunnel: vxlan\n"
 		 "links:\n"
 		 "  - endpoints: [r1:eth1, r2:eth1]\n"
@@ -375,8 +376,9 @@ static void test_good(void)
 	is_int(s->n_links, 3, "3 links");
 	r = trl_slice_router(s, "r1");
 	ok(r && !strcmp(r->template_name, "frr"), "default template is frr");
-	ok(r && r->n_daemons == 2 && !strcmp(r->daemons[0], "ospfd") && !strcmp(r->daemons[1], "bgpd"),
-	   "explicit daemons kept in order, zebra and staticd not stored");
+	ok(r && r->n_daemons == 3 && !strcmp(r->daemons[0], "ospfd") && !strcmp(r->daemons[1], "staticd") &&
+		   !strcmp(r->daemons[2], "bgpd"),
+	   "explicit daemons kept in order, zebra (always run) not stored");
 	ok(r && r->n_loopback == 2 && !strcmp(r->loopback[1].text, "fd00::1/128") && r->loopback[1].family == AF_INET6,
 	   "loopbacks parsed and canonicalized");
 	ok(r && r->config && !strcmp(r->config, "router ospf\n network 10.0.0.0/8 area 0\n") && !r->config_file,
@@ -403,16 +405,16 @@ static void test_good(void)
 	ok(r && r->n_daemons == 0, "daemons: [] means no inference");
 	ok(r && !strcmp(r->node, "n2") && !s->routers[0].node[0], "router node (default: none)");
 	r = trl_slice_router(s, "r6");
-	ok(r && r->n_daemons == 3 && !strcmp(r->daemons[0], "ospfd") && !strcmp(r->daemons[1], "ospf6d") &&
-		   !strcmp(r->daemons[2], "isisd"),
-	   "daemons inferred from interface commands: ospfd ospf6d isisd");
+	ok(r && r->n_daemons == 4 && !strcmp(r->daemons[0], "ospfd") && !strcmp(r->daemons[1], "ospf6d") &&
+		   !strcmp(r->daemons[2], "isisd") && !strcmp(r->daemons[3], "staticd"),
+	   "daemons inferred from interface commands and static routes: ospfd ospf6d isisd staticd");
 	is_str(s->links[0].name, "r1:eth1-r2:eth1", "link name derived");
 	ok(s->links[0].ep[0].n_addrs == 2 && !strcmp(s->links[0].ep[0].addrs[0].text, "10.0.12.1/24") &&
 		   !strcmp(s->links[0].ep[0].addrs[1].text, "fd00:12::1/64") &&
 		   !strcmp(s->links[0].ep[1].addrs[0].text, "10.0.12.2/24"),
 	   "endpoint addresses: ipv4 then ipv6, in endpoint order");
 	ok(s->links[0].rate == 10000000, "rate 10mbit");
-	ok(s->links[0].mark.line == 40, "link mark points at the link (line 40)");
+	ok(s->links[0].mark.line == 41, "link mark points at the link (line 41)");
 	ok(s->links[1].ep[0].n_addrs == 1 && s->links[1].rate == 0, "a /31 link may use both addresses; no rate = unshaped");
 	ok(s->links[2].ep[0].n_addrs == 0, "a link without addresses");
 	trl_slice_free(s);
