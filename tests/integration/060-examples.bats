@@ -47,6 +47,8 @@ route_via() { # slice router prefix proto
 	for n in 2 3 4; do
 		wait_for 60 route_via t6ring r1 10.255.0.$n ospf
 	done
+	# the way back too: the ping's source is r1's loopback
+	wait_for 60 route_via t6ring r3 10.255.0.1 ospf
 	# r3 is the far side of the ring from r1
 	run trellis slice exec t6ring r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
 	[ "$status" -eq 0 ]
@@ -68,6 +70,8 @@ route_via() { # slice router prefix proto
 	done
 	wait_for 60 route_via t6tri r1 10.255.0.2 bgp
 	wait_for 60 route_via t6tri r1 10.255.0.3 bgp
+	wait_for 60 route_via t6tri r2 10.255.0.3 bgp
+	wait_for 60 route_via t6tri r3 10.255.0.2 bgp
 	run trellis slice exec t6tri r2 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.2 10.255.0.3
 	[ "$status" -eq 0 ]
 	[[ "$output" == *" 0% packet loss"* ]]
