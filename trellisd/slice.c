@@ -433,7 +433,9 @@ static int start_one(void *ctx, size_t i, struct trl_error *err)
 
 	if (!sc->p->local[i])
 		return 0;
-	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0)
+	/* Loopbacks go in as soon as the router runs, before its routing stack
+	 * has picked a router ID from the other interfaces. */
+	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0 || container_set_loopback(cs, err) < 0)
 		return trl_error_prefix(err, "router '%s'", cs->router->name);
 	request_progress(sc->rq, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
 			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->n_local);
@@ -492,8 +494,6 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 
 		if (!p->local[i])
 			continue;
-		if (container_set_loopback(cs, err) < 0)
-			return -err->code;
 		names_cgroup(cg, sizeof(cg), p->d->node_name, p->s->name, cs->router->name);
 		if (cgroup_verify_limits(p->layout, cg, &cs->limits, err) < 0)
 			return trl_error_prefix(err, "router '%s': limits", cs->router->name);
