@@ -1118,9 +1118,11 @@ void slice_node_cleanup(struct daemon *d)
 			log_warn("%s", e.msg);
 		bridge_close(d->bridge);
 		d->bridge = NULL;
-		if (bridge_unpin(d->pin_dir, &e) < 0)
+		if (bridge_unpin(d->pin_dir, &e) < 0) {
 			log_warn("%s", e.msg);
-		else
+		} else {
 			log_info("no slices left: fast-path pins '%s' removed", d->pin_dir);
+			rmdir(BRIDGE_PIN_ROOT);	/* only if no other node's pins are there */
+		}
 	}
 }
