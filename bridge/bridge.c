@@ -974,7 +974,7 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 	bool had_old;
 	int r;
 
-	if (flags & ~BRIDGE_F_PEER)
+	if (flags & ~(BRIDGE_F_PEER | BRIDGE_F_KEEP_GSO))
 		return trl_error_set(err, TRL_EINVALID, "unknown bridge flags 0x%x", flags);
 	if (!remote_addr || !addr_len(family) || !addr_usable(family, remote_addr))
 		return trl_error_set(err, TRL_EINVALID,
@@ -1017,10 +1017,10 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 	    key_get(b, old.key, &owner) == 0 && owner == ifindex && (r = key_forget(b, old.key)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': drop old key %u", host_if, old.key);
 
-	r = if_features_set(host_if, tunnel_off_features, ARRAY_SIZE(tunnel_off_features), false);
+	r = if_features_set(host_if, tunnel_off_features, ARRAY_SIZE(tunnel_off_features),
+			    (flags & BRIDGE_F_KEEP_GSO) != 0);
 	if (r < 0)
-		return trl_error_errno(err, TRL_EFAILED, r, "'%s': turn off GRE segmentation offload",
-				       host_if);
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': set GRE segmentation offload", host_if);
 	r = tc_attach(b->port_prog, ifindex, host_if, err);
 	if (r < 0)
 		return r;
@@ -1553,5 +1553,15 @@ int bridge_probe(struct trl_error *err)
 	fs = NULL;
 	if (util_read_file("/proc/sys/net/core/bpf_jit_enable", 64, &fs, NULL) == 0 && fs[0] == '0')
 		log_debug("BPF JIT disabled: the fast path runs interpreted (slower)");
+	return 0;
+}
+
+int bridge_gre_offload_set(const char *ifname, int on, struct trl_error *err)
+{
+	int r = if_features_set(ifname, tunnel_off_features, ARRAY_SIZE(tunnel_off_features), on != 0);
+
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': %s GRE segmentation offload", ifname,
+				       on ? "turn on" : "turn off");
 	return 0;
 }

@@ -88,6 +88,11 @@ struct bridge;
  * kernel silently drops the IP frames (measured; they still count as
  * forwarded in bridge_port_stats). */
 #define BRIDGE_F_PEER 0x1u
+/* bridge_tunnel_attach: leave GRE segmentation offload on at the host end;
+ * the caller turns it off on the router-side end instead
+ * (bridge_gre_offload_set), which keeps decapsulated TCP super-packets whole
+ * on their way into the router (about 2.5x single-stream TCP). */
+#define BRIDGE_F_KEEP_GSO 0x2u
 
 /* Default pin directory root; the daemon uses BRIDGE_PIN_ROOT "/<node>". */
 #define BRIDGE_PIN_ROOT "/sys/fs/bpf/trellis"
@@ -293,5 +298,9 @@ int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err);
 /* Remove the whole pin directory (missing is fine).  Programs stay attached to
  * interfaces, and keep forwarding, until those interfaces go away. */
 int bridge_unpin(const char *pin_dir, struct trl_error *err);
+
+/* Switch GRE segmentation offload (tx-gre-segmentation, tx-gre-csum-segmentation)
+ * on interface @ifname of the calling thread's network namespace. */
+int bridge_gre_offload_set(const char *ifname, int on, struct trl_error *err);
 
 #endif

@@ -619,6 +619,25 @@ static int netns_socket(pid_t pid, struct nl_sock **out)
 	return 0;
 }
 
+int container_netns_call(pid_t pid, int (*fn)(void *), void *arg)
+{
+	char path[64];
+	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int target = -1;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || target < 0)
+		return -errno;
+	if (setns(target, CLONE_NEWNET) < 0)
+		return -errno;
+	r = fn(arg);
+	if (setns(self, CLONE_NEWNET) < 0)
+		abort(); /* a thread stuck in a tenant's netns must not go on */
+	return r;
+}
+
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err)
 {
 	const struct trl_router *rt = cs->router;

@@ -57,6 +57,10 @@ int container_start(struct container_spec *cs, struct trl_error *err);
 /* Is the router up: its boot command runs (and, for FRR, every daemon has its
  * pid file)?  1 ready, 0 not yet, <0 it stopped (err filled).  Non-blocking. */
 int container_poll_ready(struct container_spec *cs, struct trl_error *err);
+/* Run @fn(@arg) on this thread inside the network namespace of process @pid
+ * (a router's init), then return to the daemon's.  Returns what @fn returns,
+ * or -errno if the namespace cannot be entered. */
+int container_netns_call(pid_t pid, int (*fn)(void *), void *arg);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log

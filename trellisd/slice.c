@@ -501,6 +501,18 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 	return 0;
 }
 
+struct gre_off {
+	const char *ifname;
+	struct trl_error *err;
+};
+
+static int gre_off_in_router(void *arg)
+{
+	struct gre_off *g = arg;
+
+	return bridge_gre_offload_set(g->ifname, 0, g->err);
+}
+
 static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
@@ -525,8 +537,24 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 	case PLAN_LINK_TUNNEL:
 		if (pl->tunnel == NODE_TUNNEL_EGRE) {
 			/* redirect_peer skips the veth's egress qdisc: only for unshaped links. */
+			struct trl_endpoint *ep = &lk->ep[pl->ep];
+			struct gre_off g = { .ifname = ep->ifname, .err = err };
+			pid_t pid = 0;
+
+			/* GRE segmentation stays on at the host end (decapsulated TCP
+			 * reaches the router whole) and goes off on the router's side, so
+			 * what the router forwards from one tunnel into another is
+			 * segmented before it is encapsulated again. */
+			for (size_t i = 0; i < s->n_routers; i++)
+				if (!strcmp(s->routers[i].name, ep->router))
+					pid = p->cs[i].init_pid;
+			if (pid <= 0)
+				return trl_error_set(err, TRL_EFAILED, "router '%s' is not running", ep->router);
+			if (container_netns_call(pid, gre_off_in_router, &g) < 0)
+				return err->code ? -err->code
+						 : trl_error_set(err, TRL_EFAILED, "cannot enter router '%s'", ep->router);
 			if (bridge_tunnel_attach(p->d->bridge, mine, pl->key, AF_INET, &pl->remote,
-						 lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
+						 (lk->rate ? 0 : BRIDGE_F_PEER) | BRIDGE_F_KEEP_GSO, err) < 0)
 				return -err->code;
 			/* Non-IP frames (ARP) need the substrate next hop resolved ahead of time. */
 			if (bridge_neigh_refresh(p->d->sub.ifname, AF_INET, &pl->remote, err) < 0)
