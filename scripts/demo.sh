@@ -26,6 +26,7 @@ if $trellis node show >/dev/null 2>&1; then
 else
 	mkdir -p /var/log
 	nohup "$build/trellisd/trellisd" --socket "$sock" >>/var/log/trellisd.log 2>&1 &
+	mkdir -p /run/trellis && echo $! >/run/trellis/trellisd.pid
 	for _ in $(seq 50); do $trellis node show >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "trellisd started (pid $!), logging to /var/log/trellisd.log"
 fi
@@ -55,5 +56,5 @@ The slice is running.  Try:
   $build/cli/trellis slice show pair
   $build/cli/trellis slice login pair r1      # then: vtysh
   $build/cli/trellis slice delete pair        # when you are done
-  kill \$(pidof trellisd)                      # stop the daemon (slices keep running)
+  kill $(cat /run/trellis/trellisd.pid 2>/dev/null || echo PID)   # stop the daemon (slices keep running)
 EOT
