@@ -25,34 +25,36 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+const char *names_problem(enum names_kind kind, const char *s)
+{
+	size_t n = s ? strlen(s) : 0, max = kind == NAMES_TEMPLATE ? 31 : TRL_NAME_MAX;
+	int dash = kind != NAMES_IFNAME;
+
+	if (!n)
+		return "must not be empty";
+	if (!is_lower(s[0]))
+		return "must start with a lowercase letter";
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower(s[i]) && !is_digit(s[i]) && !(dash && s[i] == '-'))
+			return dash ? "may contain only lowercase letters, digits and '-'"
+				    : "may contain only lowercase letters and digits";
+	if (n > max)
+		return kind == NAMES_TEMPLATE ? "must be at most 31 characters" : "must be at most 15 characters";
+	if (kind == NAMES_NAME && s[n - 1] == '-')
+		return "must not end with '-'";
+	if (kind == NAMES_IFNAME && !strcmp(s, "lo"))
+		return "'lo' is the loopback (put its addresses under loopback:)";
+	return NULL;
+}
+
 int names_valid(const char *s)
 {
-	size_t n;
-
-	if (!s || !is_lower(s[0]))
-		return 0;
-	n = strlen(s);
-	if (n > TRL_NAME_MAX || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
-			return 0;
-	return 1;
+	return !names_problem(NAMES_NAME, s);
 }
 
 int names_ifname_valid(const char *s)
 {
-	size_t n;
-
-	if (!s || !is_lower(s[0]))
-		return 0;
-	n = strlen(s);
-	if (n > TRL_IFNAME_MAX || !strcmp(s, "lo"))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]))
-			return 0;
-	return 1;
+	return !names_problem(NAMES_IFNAME, s);
 }
 
 int names_container(char *buf, size_t len, const char *slice, const char *router)

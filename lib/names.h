@@ -23,6 +23,17 @@
 
 #define NAMES_IFNAMSIZ 16
 
+enum names_kind {
+	NAMES_NAME,	/* slice, router, node: [a-z][a-z0-9-]*, <= 15, no trailing '-' */
+	NAMES_IFNAME,	/* router interface: [a-z][a-z0-9]*, <= 15, not "lo" */
+	NAMES_TEMPLATE,	/* template: [a-z][a-z0-9-]*, <= 31 */
+};
+
+/* Why @s is not a valid name of @kind, as a phrase for error messages
+ * ("must start with a lowercase letter"); NULL if it is valid.  The one place
+ * that holds the naming rules. */
+const char *names_problem(enum names_kind kind, const char *s);
+
 /* 1 if @s is a valid slice/router name ([a-z][a-z0-9-]*, 1..15 chars, no trailing '-'). */
 int names_valid(const char *s);
 /* 1 if @s is a valid router interface name ([a-z][a-z0-9]*, 1..15 chars, not "lo"). */

@@ -128,60 +128,6 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-/* Why @s is not a valid slice/router name (NULL if it is). Mirrors names_valid(). */
-static const char *name_problem(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n)
-		return "must not be empty";
-	if (!is_lower(s[0]))
-		return "must start with a lowercase letter";
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
-			return "may contain only lowercase letters, digits and '-'";
-	if (n > TRL_NAME_MAX)
-		return "must be at most 15 characters";
-	if (s[n - 1] == '-')
-		return "must not end with '-'";
-	return NULL;
-}
-
-/* Why @s is not a valid interface name (NULL if it is). Mirrors names_ifname_valid(). */
-static const char *ifname_problem(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n)
-		return "must not be empty";
-	if (!is_lower(s[0]))
-		return "must start with a lowercase letter";
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]))
-			return "may contain only lowercase letters and digits";
-	if (n > TRL_IFNAME_MAX)
-		return "must be at most 15 characters";
-	if (!strcmp(s, "lo"))
-		return "'lo' is the loopback (put its addresses under loopback:)";
-	return NULL;
-}
-
-static const char *template_problem(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n)
-		return "must not be empty";
-	if (!is_lower(s[0]))
-		return "must start with a lowercase letter";
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '-')
-			return "may contain only lowercase letters, digits and '-'";
-	if (n > 31)
-		return "must be at most 31 characters";
-	return NULL;
-}
-
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[33];
@@ -597,7 +543,7 @@ static int parse_template(struct spec_ctx *c, struct fy_node *n, char *out, size
 
 	if (r < 0)
 		return r;
-	why = template_problem(t);
+	why = names_problem(NAMES_TEMPLATE, t);
 	if (why)
 		return fail(c, n, "invalid template '%s': %s", qs(q, sizeof(q), t), why);
 	snprintf(out, size, "%s", t);
@@ -1085,7 +1031,7 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 		ret = get_str(c, f[F_NODE].val, "a node name", &t);
 		if (ret < 0)
 			return ret;
-		why = name_problem(t);
+		why = names_problem(NAMES_NAME, t);
 		if (why)
 			return fail(c, f[F_NODE].val, "invalid node name '%s': %s", qs(q, sizeof(q), t), why);
 		snprintf(r->node, sizeof(r->node), "%s", t);
@@ -1128,7 +1074,7 @@ static int parse_routers(struct spec_ctx *c, struct fy_node *n)
 		if (ret < 0)
 			return ret;
 		path_key(c, key, name);
-		why = name_problem(name);
+		why = names_problem(NAMES_NAME, name);
 		if (why)
 			return fail(c, key, "invalid router name '%s': %s", qs(q, sizeof(q), name), why);
 		for (size_t j = 0; j < ri; j++)
@@ -1173,7 +1119,7 @@ static int parse_endpoint(struct spec_ctx *c, size_t li, int k, struct fy_node *
 	ep->router[rl] = '\0';
 	if (!trl_slice_router(s, ep->router))
 		return fail(c, n, "router '%s' is not defined", qs(q, sizeof(q), ep->router));
-	why = ifname_problem(ifname);
+	why = names_problem(NAMES_IFNAME, ifname);
 	if (why)
 		return fail(c, n, "invalid interface name '%s': %s", qs(q, sizeof(q), ifname), why);
 	snprintf(ep->ifname, sizeof(ep->ifname), "%s", ifname);
@@ -1443,7 +1389,7 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 	ret = get_str(c, f[F_SLICE].val, "a slice name", &t);
 	if (ret < 0)
 		return ret;
-	why = name_problem(t);
+	why = names_problem(NAMES_NAME, t);
 	if (why)
 		return fail(c, f[F_SLICE].val, "invalid slice name '%s': %s", qs(q, sizeof(q), t), why);
 	snprintf(s->name, sizeof(s->name), "%s", t);

@@ -587,38 +587,6 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 	return mono_ms() - cs->ready_since >= READY_STABLE_MS;
 }
 
-/* Switch this thread into @pid's netns long enough to open a netlink socket there. */
-static int netns_socket(pid_t pid, struct nl_sock **out)
-{
-	char path[64];
-	_cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	_cleanup_close_ int target = -1;
-	struct nl_sock *sk;
-	int r = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || target < 0)
-		return -errno;
-	sk = nl_socket_alloc();
-	if (!sk)
-		return -ENOMEM;
-	if (setns(target, CLONE_NEWNET) < 0) {
-		nl_socket_free(sk);
-		return -errno;
-	}
-	if (nl_connect(sk, NETLINK_ROUTE) < 0)
-		r = -EIO;
-	if (setns(self, CLONE_NEWNET) < 0)
-		abort(); /* a thread stuck in a tenant's netns must not go on */
-	if (r < 0) {
-		nl_socket_free(sk);
-		return r;
-	}
-	*out = sk;
-	return 0;
-}
-
 int container_netns_call(pid_t pid, int (*fn)(void *), void *arg)
 {
 	char path[64];
@@ -636,6 +604,29 @@ int container_netns_call(pid_t pid, int (*fn)(void *), void *arg)
 	if (setns(self, CLONE_NEWNET) < 0)
 		abort(); /* a thread stuck in a tenant's netns must not go on */
 	return r;
+}
+
+/* A netlink socket is bound to the netns it is connected in. */
+static int nl_connect_here(void *arg)
+{
+	return nl_connect(arg, NETLINK_ROUTE) < 0 ? -EIO : 0;
+}
+
+/* A rtnetlink socket in @pid's network namespace. */
+static int netns_socket(pid_t pid, struct nl_sock **out)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = container_netns_call(pid, nl_connect_here, sk);
+	if (r < 0) {
+		nl_socket_free(sk);
+		return r;
+	}
+	*out = sk;
+	return 0;
 }
 
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err)

@@ -21,8 +21,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
-#include <netlink/netlink.h>
-#include <netlink/route/link.h>
 #include "bridge.h"
 #include "cgroup.h"
 #include "container.h"
@@ -262,24 +260,6 @@ static void host_veth(const struct trl_slice *s, const struct trl_endpoint *ep, 
 	names_host_veth(buf, 16, s->name, ep->router, ep->ifname);
 }
 
-static void netdev_delete(const char *name)
-{
-	struct nl_sock *sk;
-	struct rtnl_link *l;
-
-	if (!if_nametoindex(name))
-		return;
-	sk = nl_socket_alloc();
-	if (!sk)
-		return;
-	if (nl_connect(sk, NETLINK_ROUTE) == 0 && (l = rtnl_link_alloc())) {
-		rtnl_link_set_name(l, name);
-		rtnl_link_delete(sk, l);
-		rtnl_link_put(l);
-	}
-	nl_socket_free(sk);
-}
-
 /* A tiny worker pool: run fn(ctx, i) for i in [0, n), @workers at a time. */
 struct pool {
 	atomic_size_t next;
@@ -415,7 +395,7 @@ static void slice_teardown(struct plan *p)
 			if (!router_is_local(p->d, trl_slice_router(s, s->links[l].ep[k].router)))
 				continue;
 			host_veth(s, &s->links[l].ep[k], h);
-			netdev_delete(h);
+			node_netdev_del(h);
 		}
 	cgroup_remove_slice(p->d->node_name, s->name);
 }
