@@ -728,7 +728,39 @@ int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_
 	out->drops_unjoined = c.drop_unjoined;
 	out->drops_mtu = c.drop_mtu;
 	out->drops_other = c.drop_other;
-	out->drops = c.drop_unjoined + c.drop_mtu + c.drop_other;
+	out->drops_loss = c.drop_loss;
+	out->drops = c.drop_unjoined + c.drop_mtu + c.drop_other + c.drop_loss;
+	return 0;
+}
+
+int bridge_port_update(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
+		       struct trl_error *err)
+{
+	struct fp_port port;
+	unsigned ifindex;
+	int r;
+
+	if (o->loss_ppm > 1000000)
+		return trl_error_set(err, TRL_EINVALID, "'%s': loss above 100%%", host_if);
+	r = ifindex_of(host_if, &ifindex, err);
+	if (r < 0)
+		return r;
+	r = port_get(b, ifindex, &port);
+	if (r == -ENOENT)
+		return trl_error_set(err, TRL_ENOTFOUND, "'%s' is not joined", host_if);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read port entry", host_if);
+	port.priority = o->priority;
+	/* ppm -> threshold of a uniform 32-bit random number */
+	port.loss = o->loss_ppm >= 1000000 ? UINT32_MAX
+					   : (uint32_t)(((uint64_t)o->loss_ppm << 32) / 1000000);
+	if (o->peer >= 0)
+		port.flags = o->peer ? port.flags | FP_F_PEER : port.flags & ~FP_F_PEER;
+	/* One element, replaced whole: the program sees the old or the new entry. */
+	if ((r = port_put(b, ifindex, &port)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_if);
+	log_debug("'%s': priority %x:%x loss %u ppm%s", host_if, o->priority >> 16, o->priority & 0xffff,
+		  o->loss_ppm, port.flags & FP_F_PEER ? " redirect_peer" : "");
 	return 0;
 }
 
@@ -1562,6 +1594,21 @@ int bridge_gre_offload_set(const char *ifname, int on, struct trl_error *err)
 
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': %s GRE segmentation offload", ifname,
+				       on ? "turn on" : "turn off");
+	return 0;
+}
+
+static const char *const segmentation_features[] = { "tx-tcp-segmentation", "tx-tcp6-segmentation",
+							"tx-tcp-ecn-segmentation",
+							"tx-tcp-mangleid-segmentation",
+							"tx-generic-segmentation" };
+
+int bridge_segmentation_set(const char *ifname, int on, struct trl_error *err)
+{
+	int r = if_features_set(ifname, segmentation_features, ARRAY_SIZE(segmentation_features), on != 0);
+
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "'%s': %s segmentation offload", ifname,
 				       on ? "turn on" : "turn off");
 	return 0;
 }

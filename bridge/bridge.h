@@ -163,6 +163,7 @@ struct bridge_port_stats {
 	unsigned long long drops_unjoined; /*  - port has the program but no entry */
 	unsigned long long drops_mtu;	   /*  - encapsulated, it would exceed the substrate MTU */
 	unsigned long long drops_other;	   /*  - no substrate attached, the kernel refused it */
+	unsigned long long drops_loss;	   /*  - the port's configured random loss */
 	unsigned long long drops_noneigh;  /* always 0, not in @drops: the kernel resolves the
 					      substrate next hop for every frame (see below) */
 };
@@ -174,6 +175,22 @@ struct bridge_port_stats {
  * never saw a frame.  TRL_ENOTFOUND if no such interface. */
 int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_stats *out,
 		      struct trl_error *err);
+
+/* Per-port settings besides the join, changed in place by bridge_port_update(). */
+struct bridge_port_opts {
+	uint32_t priority;	/* tunnel ports: skb->priority given to encapsulated frames,
+				   i.e. the substrate HTB class (TC_H_MAKE(major, minor)); 0 = none */
+	uint32_t loss_ppm;	/* frames from the router dropped at random, parts per million */
+	int peer;		/* 1/0: set/clear redirect_peer (BRIDGE_F_PEER) for frames
+				   this port forwards; -1: leave as attached */
+};
+
+/* Change the settings of an attached port (same-node or tunnel) in place: the
+ * map entry is replaced whole, so every frame sees either the old or the new
+ * settings.  An attach resets them (priority 0, no loss): call this after.
+ * TRL_ENOTFOUND when @host_if is not attached. */
+int bridge_port_update(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
+		       struct trl_error *err);
 
 /* --- cross-node links (EGRE) ---------------------------------------------- */
 
@@ -302,5 +319,12 @@ int bridge_unpin(const char *pin_dir, struct trl_error *err);
 /* Switch GRE segmentation offload (tx-gre-segmentation, tx-gre-csum-segmentation)
  * on interface @ifname of the calling thread's network namespace. */
 int bridge_gre_offload_set(const char *ifname, int on, struct trl_error *err);
+
+/* Switch TCP and generic segmentation offload (TSO, GSO) on interface @ifname
+ * of the calling thread's namespace.  Off on a router's side of a shaped
+ * cross-node link: the substrate's HTB then counts each segment's own length
+ * (a super-packet would be counted with its per-segment tunnel headers but
+ * the encapsulation overhead taken off only once). */
+int bridge_segmentation_set(const char *ifname, int on, struct trl_error *err);
 
 #endif

@@ -28,6 +28,10 @@
  *    A frame whose outer packet would exceed the substrate MTU is a counted
  *    drop (drop_mtu): bpf redirects bypass the kernel's MTU checks.
  *  - no entry: drop and count (an unjoined port never leaks into the host).
+ * Before any of that a port with a configured loss drops frames at random
+ * (bpf_get_prandom_u32() below fp_port.loss), counted as drop_loss: the
+ * link's loss: works without netem.  An encapsulated frame gets the port's
+ * priority, which HTB on the substrate takes as its class.
  *
  * fp_wire_ingress, on the substrate's clsact ingress, parses strictly: for
  * this host (PACKET_HOST, untagged), outer IPv4 without options or
@@ -410,6 +414,11 @@ static __always_inline int encap(struct __sk_buff *skb, const struct fp_port *po
 		c->tx_packets++;
 		c->tx_bytes += len;
 	}
+	/* Steers the frame into its link's (or slice's) class of the
+	 * substrate's HTB tree: HTB takes a priority naming one of its leaf
+	 * classes as the classification, no filter needed. */
+	if (port->priority)
+		skb->priority = port->priority;
 	/* The kernel routes the outer packet and resolves (or queues for) the
 	 * next hop; the outer MAC addresses are its business. */
 	return bpf_redirect_neigh(node->ifindex, NULL, 0, 0);
@@ -426,6 +435,11 @@ int fp_port_ingress(struct __sk_buff *skb)
 	struct fp_port_counters *c = port_counters(ifindex);
 	struct fp_port *port = bpf_map_lookup_elem(&fp_ports, &ifindex);
 
+	/* Configured random loss (a link's loss:), before anything else. */
+	if (port && port->loss && bpf_get_prandom_u32() < port->loss) {
+		COUNT(c, drop_loss);
+		return TC_ACT_SHOT;
+	}
 	if (port && (port->flags & FP_F_TUNNEL))
 		return encap(skb, port, c);
 	if (port && port->peer_ifindex)

@@ -36,6 +36,9 @@ struct fp_port {
 	__u32 key;	    /* tunnel: GRE key, host byte order */
 	__u32 family;	    /* tunnel: FP_AF_INET or FP_AF_INET6 (outer header) */
 	__u8 remote[16];    /* tunnel: remote node's outer address (IPv4: first 4 bytes) */
+	__u32 priority;	    /* tunnel: skb->priority for the encapsulated frame (the
+			       substrate HTB class, major:minor); 0 = leave it */
+	__u32 loss;	    /* drop frames from the router with probability loss / 2^32 */
 };
 
 /* fp_node.flags: which local outer addresses are configured. */
@@ -60,6 +63,7 @@ struct fp_port_counters {
 	__u64 drop_unjoined; /* program attached, no fp_ports entry */
 	__u64 drop_mtu;	     /* encapsulated frame would exceed the substrate MTU */
 	__u64 drop_other;    /* no substrate configured, a helper refused the frame */
+	__u64 drop_loss;     /* dropped on purpose: the link's configured random loss */
 };
 
 /* fp_node_stats value (per CPU), the only element of an array map. */

@@ -48,12 +48,14 @@ struct cli_cmd {
 /* Options a verb accepts besides --json, -q, -h, --socket. */
 #define CLI_OPT_FILE 0x1	/* -f, --file FILE */
 #define CLI_OPT_SHELL 0x2	/* --shell PATH */
+#define CLI_OPT_SHAPE 0x4	/* --rate --ceil --burst --loss --delay --jitter */
 
 struct cli_args {
 	unsigned accept;	/* CLI_OPT_* */
 	int fixed;		/* exec style: after this many operands, the rest is a command; 0 = off */
 	const char *file;
 	const char *shell;
+	const char *rate, *ceil, *burst, *loss, *delay, *jitter;	/* CLI_OPT_SHAPE, as typed */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */
@@ -102,6 +104,7 @@ int cli_multi_route(struct cli *cli, const char *slice, const char *router);
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];
 extern const struct cli_cmd cli_node_cmds[];
+extern const struct cli_cmd cli_link_cmds[];
 
 /* Render a slice object (slice show, slice create) in text mode. */
 void cli_slice_print(json_t *slice);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "cli.h"
 #include "print.h"
+#include "units.h"
 
 static void substrate_cell(json_t *o, char *buf, size_t len)
 {
@@ -21,6 +22,29 @@ static void substrate_cell(json_t *o, char *buf, size_t len)
 	snprintf(buf, len, "%s %s, MTU %lld", json_string_value(json_object_get(s, "interface")) ?: "?",
 		 json_string_value(json_object_get(s, "address")) ?: "?",
 		 (long long)json_integer_value(json_object_get(s, "mtu")));
+}
+
+static void capacity_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *s = json_object_get(o, "substrate");
+	char cap[32], g[32];
+
+	if (!s) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	units_rate_format((uint64_t)json_integer_value(json_object_get(s, "capacity")), cap, sizeof(cap));
+	units_rate_format((uint64_t)json_integer_value(json_object_get(s, "guaranteed")), g, sizeof(g));
+	snprintf(buf, len, "%s (%s), %s guaranteed to slices", cap,
+		 json_string_value(json_object_get(s, "capacity_source")) ?: "?",
+		 json_integer_value(json_object_get(s, "guaranteed")) ? g : "nothing");
+}
+
+static void netem_cell(json_t *o, char *buf, size_t len)
+{
+	const char *why = json_string_value(json_object_get(o, "netem_missing"));
+
+	snprintf(buf, len, "%s", json_is_true(json_object_get(o, "netem")) ? "yes" : why ? why : "no");
 }
 
 static void missing_cell(json_t *o, char *buf, size_t len)
@@ -54,6 +78,8 @@ static const struct print_col node_fields[] = {
 	{ .title = "Cgroups", .key = "cgroup_layout" },
 	{ .title = "Fast path", .key = "fastpath" },
 	{ .title = "Substrate", .fn = substrate_cell },
+	{ .title = "Capacity", .fn = capacity_cell },
+	{ .title = "Delay (netem)", .fn = netem_cell },
 	{ .title = "Tunnels", .key = "tunnels", .fmt = PRINT_FMT_LIST },
 	{ .title = "Missing", .fn = missing_cell },
 	{ .title = "Decap", .fn = decap_cell },

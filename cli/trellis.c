@@ -31,6 +31,12 @@ enum {
 	OPT_VERSION,
 	OPT_NODE,
 	OPT_NODES,
+	OPT_RATE,
+	OPT_CEIL,
+	OPT_BURST,
+	OPT_LOSS,
+	OPT_DELAY,
+	OPT_JITTER,
 };
 
 static const char common_options_help[] =
@@ -59,6 +65,7 @@ static const struct cli_cmd version_cmd = {
 
 static const struct cli_object objects[] = {
 	{ "slice", cli_slice_cmds, "Slices: a tenant's routers and the links between them" },
+	{ "link", cli_link_cmds, "A slice's links: shaping, loss, delay, up and down" },
 	{ "node", cli_node_cmds, "The substrate node trellisd runs on" },
 };
 
@@ -169,6 +176,12 @@ static const struct option verb_options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "file", required_argument, NULL, 'f' },
 	{ "shell", required_argument, NULL, OPT_SHELL },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "ceil", required_argument, NULL, OPT_CEIL },
+	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "loss", required_argument, NULL, OPT_LOSS },
+	{ "delay", required_argument, NULL, OPT_DELAY },
+	{ "jitter", required_argument, NULL, OPT_JITTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -258,6 +271,21 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			if (!(a->accept & CLI_OPT_SHELL))
 				goto not_here;
 			a->shell = optarg;
+			break;
+		case OPT_RATE:
+		case OPT_CEIL:
+		case OPT_BURST:
+		case OPT_LOSS:
+		case OPT_DELAY:
+		case OPT_JITTER:
+			if (!(a->accept & CLI_OPT_SHAPE))
+				goto not_here;
+			*(c == OPT_RATE	   ? &a->rate
+			  : c == OPT_CEIL  ? &a->ceil
+			  : c == OPT_BURST ? &a->burst
+			  : c == OPT_LOSS  ? &a->loss
+			  : c == OPT_DELAY ? &a->delay
+					   : &a->jitter) = optarg;
 			break;
 		case ':':
 		case '?':

@@ -66,9 +66,19 @@ struct trl_endpoint {
 	size_t n_addrs;
 };
 
+/* Shaping and impairment of a link, per direction (both directions alike). */
+struct trl_link_shape {
+	uint64_t rate;		/* bit/s guaranteed, 0 = unshaped */
+	uint64_t ceil;		/* bit/s it may borrow up to (HTB ceil), 0 = rate */
+	uint64_t burst;		/* bytes, 0 = derived from the rate */
+	uint32_t loss_ppm;	/* random loss, parts per million */
+	uint32_t delay_us;	/* added delay (netem) */
+	uint32_t jitter_us;	/* delay variation (netem), needs delay */
+};
+
 struct trl_link {
 	struct trl_endpoint ep[2];
-	uint64_t rate;		/* bit/s, 0 = unshaped */
+	struct trl_link_shape shape;
 	char name[64];		/* "r1:eth1-r2:eth1", derived */
 	struct trl_mark mark;
 };
@@ -79,6 +89,8 @@ struct trl_slice {
 	char *description;
 	struct trl_limits router_defaults;	/* router-defaults: limits: applied to every router */
 	char tunnel[16];	/* forced cross-node tunnel kind ("egre", "gretap", "vxlan"), "" = the node's best */
+	uint64_t bw_rate;	/* bandwidth: the slice's guaranteed share of each node's substrate, 0 = none */
+	uint64_t bw_ceil;	/* bandwidth: ceil, what it may borrow up to; 0 = bw_rate */
 	struct trl_router *routers;
 	size_t n_routers;
 	struct trl_link *links;

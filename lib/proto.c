@@ -270,6 +270,8 @@ enum field_type {
 	FIELD_ARGV,	/* non-empty array of strings */
 	FIELD_BOOL,
 	FIELD_PLACEMENT,	/* object: {"nodes": {name: {"address": str}}, "keys": {link: int}} */
+	FIELD_LINK,	/* string: a link name "r1:eth1-r2:eth1" or one endpoint "r1:eth1" */
+	FIELD_LINK_SET,	/* object: link settings, see proto.h */
 };
 
 struct field_desc {
@@ -298,6 +300,13 @@ static const struct field_desc exec_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field_desc link_set_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "link", FIELD_LINK, 1 },
+	{ "set", FIELD_LINK_SET, 1 },
+	{ NULL, 0, 0 },
+};
+
 static const struct op_desc {
 	enum proto_op op;
 	const char *name;
@@ -311,6 +320,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_EXEC, "slice.exec", exec_fields },
 	{ PROTO_OP_NODE_SHOW, "node.show", no_fields },
 	{ PROTO_OP_SLICE_STATS, "slice.stats", name_fields },
+	{ PROTO_OP_LINK_SET, "link.set", link_set_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -418,6 +428,50 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 			return trl_error_set(err, TRL_EINVALID, "%s: field '%s[0]' (the command) is empty",
 					     op, f->key);
 		req->argv = v;
+		return 0;
+	}
+	case FIELD_LINK: {
+		const char *t;
+
+		if (!json_is_string(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be a string", op, f->key);
+		t = json_string_value(v);
+		if (!*t || json_string_length(v) > 63 || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-:") != strlen(t))
+			return trl_error_set(err, TRL_EINVALID,
+					     "%s: field '%s': '%.64s' is not a link (ROUTER:IF or ROUTER:IF-ROUTER:IF)",
+					     op, f->key, t);
+		req->link = t;
+		return 0;
+	}
+	case FIELD_LINK_SET: {
+		static const char *const ints[] = { "rate", "ceil", "burst", "loss_ppm", "delay_us", "jitter_us" };
+		const char *key;
+		json_t *m;
+
+		if (!json_is_object(v) || !json_object_size(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be a non-empty object", op, f->key);
+		json_object_foreach(v, key, m) {
+			size_t i;
+
+			if (!strcmp(key, "state")) {
+				if (!json_is_string(m) ||
+				    (strcmp(json_string_value(m), "up") && strcmp(json_string_value(m), "down")))
+					return trl_error_set(err, TRL_EINVALID, "%s: '%s.state' must be \"up\" or \"down\"",
+							     op, f->key);
+				continue;
+			}
+			for (i = 0; i < ARRAY_SIZE(ints); i++)
+				if (!strcmp(key, ints[i]))
+					break;
+			if (i == ARRAY_SIZE(ints))
+				return trl_error_set(err, TRL_EPROTO, "%s: field '%s': unknown member '%.64s'", op,
+						     f->key, key);
+			if (!json_is_integer(m) || json_integer_value(m) < 0 ||
+			    json_integer_value(m) > (json_int_t)1000000000000LL)
+				return trl_error_set(err, TRL_EINVALID,
+						     "%s: '%s.%s' must be an integer from 0 to 10^12", op, f->key, key);
+		}
+		req->settings = v;
 		return 0;
 	}
 	case FIELD_PLACEMENT: {

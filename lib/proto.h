@@ -16,6 +16,9 @@
  *   {"op": "slice.exec",   "name": "blue", "router": "r1", "argv": ["ip","addr"],
  *    "tty": true}                                  + fds 0,1,2 via SCM_RIGHTS
  *   {"op": "slice.stats",  "name": "blue"}
+ *   {"op": "link.set",     "name": "blue", "link": "r1:eth1",
+ *    "set": {"rate": 50000000, "ceil": 0, "burst": 0, "loss_ppm": 0, "delay_us": 0,
+ *            "jitter_us": 0, "state": "up"|"down"}}   (any subset; 0 = off/derived)
  *   {"op": "node.show"}
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
@@ -45,8 +48,13 @@
  *                 "slices","routers"}
  *   ping -> {"version"}
  *   slice.stats -> {"name", "links": [{"name", "kind" ("local"|"egre"|"gretap"|"vxlan"|"remote"),
- *                   "key", "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
- *                   "drops", ...}]}]}
+ *                   "key", "shape": {...}, "admin": "up"|"down",
+ *                   "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+ *                   "drops", "drops_mtu", "drops_loss", "drops_other"}],
+ *                   "directions": [{"from", "to", "rate_now" (bit/s over 0.5 s), "class"
+ *                   ("DEV 1:N", "" if unshaped), "bytes", "packets", "drops", "overlimits",
+ *                   "backlog_bytes", "backlog_packets"}]}]}
+ *   link.set -> the link as slice.show reports it, plus "changed": [names of what changed]
  */
 #ifndef TRELLIS_PROTO_H
 #define TRELLIS_PROTO_H
@@ -68,6 +76,7 @@ enum proto_op {
 	PROTO_OP_SLICE_EXEC,
 	PROTO_OP_NODE_SHOW,
 	PROTO_OP_SLICE_STATS,
+	PROTO_OP_LINK_SET,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -81,6 +90,8 @@ struct proto_request {
 	json_t *files;		/* object name -> string, or NULL */
 	json_t *argv;		/* array of strings, or NULL */
 	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
+	const char *link;	/* link.set: "r1:eth1-r2:eth1" or "r1:eth1" */
+	json_t *settings;	/* link.set: the "set" object */
 	int tty;
 };
 

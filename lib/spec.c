@@ -1207,17 +1207,141 @@ static int parse_link_addrs(struct spec_ctx *c, size_t li, struct fy_node *n, in
 	return 0;
 }
 
+/* A rate field: "10mbit".  @what names it in messages ("rate", "ceil"). */
+static int parse_rate_field(struct spec_ctx *c, struct fy_node *key, struct fy_node *val, const char *what,
+			    const char *zero_hint, uint64_t *out)
+{
+	const char *t;
+	char q[QBUF];
+	int ret;
+
+	path_key(c, key, what);
+	ret = get_str(c, val, "a rate (e.g. 10mbit)", &t);
+	if (ret < 0)
+		return ret;
+	ret = units_rate_parse(t, out);
+	if (ret == -ERANGE && integer_part_zero(t))
+		return fail(c, val, "%s '%s' is zero; %s", what, qs(q, sizeof(q), t), zero_hint);
+	if (ret == -ERANGE)
+		return fail(c, val, "%s '%s' is above 1Tbit", what, qs(q, sizeof(q), t));
+	if (ret < 0)
+		return fail(c, val, "'%s' is not a rate (try 10mbit)", qs(q, sizeof(q), t));
+	if (*out < 8)
+		return fail(c, val, "%s '%s' is below 8bit (1 byte/s)", what, qs(q, sizeof(q), t));
+	path_pop(c);
+	return 0;
+}
+
+static int parse_time_field(struct spec_ctx *c, struct fy_node *key, struct fy_node *val, const char *what,
+			    uint32_t *out)
+{
+	const char *t;
+	char q[QBUF];
+	uint64_t v;
+	int ret;
+
+	path_key(c, key, what);
+	ret = get_str(c, val, "a time (e.g. 10ms)", &t);
+	if (ret < 0)
+		return ret;
+	ret = units_time_parse(t, &v);
+	if (ret == -ERANGE)
+		return fail(c, val, "%s '%s' is above 60s", what, qs(q, sizeof(q), t));
+	if (ret < 0)
+		return fail(c, val, "'%s' is not a time (try 10ms; units s, ms, us)", qs(q, sizeof(q), t));
+	*out = (uint32_t)v;
+	path_pop(c);
+	return 0;
+}
+
+/* rate/ceil/burst/loss/delay/jitter of a link (absent fields stay 0). */
+static int parse_shape(struct spec_ctx *c, struct trl_link_shape *sh, struct fy_node *rk, struct fy_node *rv,
+		       struct fy_node *ck, struct fy_node *cv, struct fy_node *bk, struct fy_node *bv,
+		       struct fy_node *lk, struct fy_node *lv, struct fy_node *dk, struct fy_node *dv,
+		       struct fy_node *jk, struct fy_node *jv)
+{
+	const char *t;
+	char q[QBUF];
+	int ret;
+
+	if (rv && (ret = parse_rate_field(c, rk, rv, "rate", "leave rate: out for an unshaped link", &sh->rate)) < 0)
+		return ret;
+	if (cv) {
+		if ((ret = parse_rate_field(c, ck, cv, "ceil", "leave ceil: out to cap the link at its rate",
+					    &sh->ceil)) < 0)
+			return ret;
+		path_key(c, ck, "ceil");
+		if (!sh->rate)
+			return fail(c, cv, "ceil needs a rate: (the guaranteed share it may borrow above)");
+		if (sh->ceil < sh->rate) {
+			char a[32], b[32];
+
+			units_rate_format(sh->ceil, a, sizeof(a));
+			units_rate_format(sh->rate, b, sizeof(b));
+			return fail(c, cv, "ceil %s is below the rate %s", a, b);
+		}
+		path_pop(c);
+	}
+	if (bv) {
+		uint64_t v;
+
+		path_key(c, bk, "burst");
+		ret = get_str(c, bv, "a size (e.g. 32k)", &t);
+		if (ret < 0)
+			return ret;
+		ret = units_size_parse(t, &v);
+		if (ret < 0)
+			return fail(c, bv, "'%s' is not a size (try 32k)", qs(q, sizeof(q), t));
+		if (!sh->rate)
+			return fail(c, bv, "burst needs a rate: (an unshaped link has no bucket)");
+		if (v < 1600 || v > (1ULL << 30))
+			return fail(c, bv, "burst '%s' is outside 1600 bytes (one frame) .. 1G", qs(q, sizeof(q), t));
+		sh->burst = v;
+		path_pop(c);
+	}
+	if (lv) {
+		path_key(c, lk, "loss");
+		ret = get_str(c, lv, "a share (e.g. 1%)", &t);
+		if (ret < 0)
+			return ret;
+		ret = units_percent_parse(t, &sh->loss_ppm);
+		if (ret == -ERANGE)
+			return fail(c, lv, "loss '%s' is above 100%%", qs(q, sizeof(q), t));
+		if (ret < 0)
+			return fail(c, lv, "'%s' is not a share (try 1%% or 0.01)", qs(q, sizeof(q), t));
+		path_pop(c);
+	}
+	if (dv && (ret = parse_time_field(c, dk, dv, "delay", &sh->delay_us)) < 0)
+		return ret;
+	if (jv) {
+		if ((ret = parse_time_field(c, jk, jv, "jitter", &sh->jitter_us)) < 0)
+			return ret;
+		if (!sh->delay_us) {
+			path_key(c, jk, "jitter");
+			return fail(c, jv, "jitter needs a delay: (it varies the delay)");
+		}
+		if (sh->jitter_us > sh->delay_us) {
+			path_key(c, jk, "jitter");
+			return fail(c, jv, "jitter is larger than the delay");
+		}
+	}
+	return 0;
+}
+
 static int parse_link(struct spec_ctx *c, size_t li, struct fy_node *n)
 {
-	enum { F_ENDPOINTS, F_IPV4, F_IPV6, F_RATE };
+	enum { F_ENDPOINTS, F_IPV4, F_IPV6, F_RATE, F_CEIL, F_BURST, F_LOSS, F_DELAY, F_JITTER };
 	struct field f[] = {
 		[F_ENDPOINTS] = { .name = "endpoints" }, [F_IPV4] = { .name = "ipv4" },
 		[F_IPV6] = { .name = "ipv6" },		 [F_RATE] = { .name = "rate" },
+		[F_CEIL] = { .name = "ceil" },		 [F_BURST] = { .name = "burst" },
+		[F_LOSS] = { .name = "loss" },		 [F_DELAY] = { .name = "delay" },
+		[F_JITTER] = { .name = "jitter" },
 	};
 	struct trl_link *l = &c->s->links[li];
 	int cnt, ret;
 
-	ret = expect_mapping(c, n, "a mapping (endpoints:, ipv4:, ipv6:, rate:)");
+	ret = expect_mapping(c, n, "a mapping (endpoints:, ipv4:, ipv6:, rate:, ceil:, burst:, loss:, delay:, jitter:)");
 	if (ret < 0)
 		return ret;
 	ret = map_fields(c, n, f, ARRAY_SIZE(f));
@@ -1261,25 +1385,9 @@ static int parse_link(struct spec_ctx *c, size_t li, struct fy_node *n)
 			return ret;
 		path_pop(c);
 	}
-	if (f[F_RATE].val) {
-		const char *t;
-		char q[QBUF];
-
-		path_key(c, f[F_RATE].key, "rate");
-		ret = get_str(c, f[F_RATE].val, "a rate (e.g. 10mbit)", &t);
-		if (ret < 0)
-			return ret;
-		ret = units_rate_parse(t, &l->rate);
-		if (ret == -ERANGE && integer_part_zero(t))
-			return fail(c, f[F_RATE].val, "rate '%s' is zero; leave rate: out for an unshaped link",
-				    qs(q, sizeof(q), t));
-		if (ret == -ERANGE)
-			return fail(c, f[F_RATE].val, "rate '%s' is above 1Tbit", qs(q, sizeof(q), t));
-		if (ret < 0)
-			return fail(c, f[F_RATE].val, "'%s' is not a rate (try 10mbit)", qs(q, sizeof(q), t));
-		path_pop(c);
-	}
-	return 0;
+	return parse_shape(c, &l->shape, f[F_RATE].key, f[F_RATE].val, f[F_CEIL].key, f[F_CEIL].val,
+			   f[F_BURST].key, f[F_BURST].val, f[F_LOSS].key, f[F_LOSS].val, f[F_DELAY].key,
+			   f[F_DELAY].val, f[F_JITTER].key, f[F_JITTER].val);
 }
 
 static int parse_links(struct spec_ctx *c, struct fy_node *n)
@@ -1360,10 +1468,55 @@ static int check_loopbacks(struct spec_ctx *c)
 
 /* ---- top level ---- */
 
+/* bandwidth: 50mbit, or bandwidth: {rate: 50mbit, ceil: 100mbit} */
+static int parse_bandwidth(struct spec_ctx *c, struct fy_node *key, struct fy_node *n)
+{
+	struct field f[] = { { .name = "rate" }, { .name = "ceil" } };
+	struct trl_slice *s = c->s;
+	int ret;
+
+	if (fy_node_is_scalar(n)) {
+		path_reset(c);
+		ret = parse_rate_field(c, key, n, "bandwidth", "leave bandwidth: out for no slice share", &s->bw_rate);
+		path_reset(c);
+		return ret;
+	}
+	path_reset(c);
+	path_key(c, key, "bandwidth");
+	ret = expect_mapping(c, n, "a rate (e.g. 50mbit) or a mapping (rate:, ceil:)");
+	if (ret < 0)
+		return ret;
+	ret = map_fields(c, n, f, ARRAY_SIZE(f));
+	if (ret < 0)
+		return ret;
+	if (!f[0].val)
+		return missing(c, n, "rate", " (the slice's guaranteed share, e.g. rate: 50mbit)");
+	ret = parse_rate_field(c, f[0].key, f[0].val, "rate", "leave bandwidth: out for no slice share", &s->bw_rate);
+	if (ret < 0)
+		return ret;
+	if (f[1].val) {
+		ret = parse_rate_field(c, f[1].key, f[1].val, "ceil", "leave ceil: out to cap the slice at its rate",
+				       &s->bw_ceil);
+		if (ret < 0)
+			return ret;
+		if (s->bw_ceil < s->bw_rate) {
+			char a[32], b[32];
+
+			path_key(c, f[1].key, "ceil");
+			units_rate_format(s->bw_ceil, a, sizeof(a));
+			units_rate_format(s->bw_rate, b, sizeof(b));
+			return fail(c, f[1].val, "ceil %s is below the rate %s", a, b);
+		}
+	}
+	path_reset(c);
+	return 0;
+}
+
 static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 {
-	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL };
+	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH };
 	struct field f[] = {
+		[F_BANDWIDTH] = { .name = "bandwidth" },
 		[F_SLICE] = { .name = "slice" },
 		[F_OWNER] = { .name = "owner" },
 		[F_DESCRIPTION] = { .name = "description" },
@@ -1421,6 +1574,11 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 			return fail(c, f[F_TUNNEL].val, "unknown tunnel '%s' (egre, gretap or vxlan)", qs(q, sizeof(q), t));
 		snprintf(s->tunnel, sizeof(s->tunnel), "%s", t);
 		path_pop(c);
+	}
+	if (f[F_BANDWIDTH].val) {
+		ret = parse_bandwidth(c, f[F_BANDWIDTH].key, f[F_BANDWIDTH].val);
+		if (ret < 0)
+			return ret;
 	}
 	if (f[F_DEFAULTS].val) {
 		struct field d[] = { { .name = "template" }, { .name = "limits" } };

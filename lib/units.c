@@ -143,6 +143,66 @@ int units_size_parse(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+static const struct unit time_units[] = {
+	{ "s", 1e6 },	  { "sec", 1e6 },    { "secs", 1e6 },
+	{ "ms", 1e3 },	  { "msec", 1e3 },   { "msecs", 1e3 },
+	{ "us", 1 },	  { "usec", 1 },     { "usecs", 1 },
+};
+
+int units_time_parse(const char *text, uint64_t *usec)
+{
+	long double v;
+	int r;
+
+	r = parse_scaled(text, time_units, sizeof(time_units) / sizeof(time_units[0]), &v);
+	if (r < 0)
+		return r;
+	if (v >= (long double)UNITS_TIME_MAX + 0.5L)
+		return -ERANGE;
+	*usec = (uint64_t)(v + 0.5L);
+	return 0;
+}
+
+void units_time_format(uint64_t usec, char *buf, size_t len)
+{
+	if (usec && usec % 1000000 == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(usec / 1000000));
+	else if (usec && usec % 1000 == 0)
+		snprintf(buf, len, "%llums", (unsigned long long)(usec / 1000));
+	else
+		snprintf(buf, len, "%lluus", (unsigned long long)usec);
+}
+
+static const struct unit percent_units[] = { { "%", 10000 }, { "", 1000000 } };
+
+int units_percent_parse(const char *text, uint32_t *ppm)
+{
+	long double v;
+	int r;
+
+	r = parse_scaled(text, percent_units, sizeof(percent_units) / sizeof(percent_units[0]), &v);
+	if (r < 0)
+		return r;
+	if (v >= 1000000.5L)
+		return -ERANGE;
+	*ppm = (uint32_t)(v + 0.5L);
+	return 0;
+}
+
+void units_percent_format(uint32_t ppm, char *buf, size_t len)
+{
+	char *z;
+
+	snprintf(buf, len, "%.4f", ppm / 10000.0);
+	/* 1.5000 -> 1.5, 2.0000 -> 2 */
+	z = buf + strlen(buf) - 1;
+	while (z > buf && *z == '0')
+		*z-- = '\0';
+	if (*z == '.')
+		*z = '\0';
+	strncat(buf, "%", len - strlen(buf) - 1);
+}
+
 void units_size_format(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const suffix[] = { "", "K", "M", "G", "T", "P" };

@@ -4,6 +4,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/server.c \
 	trellisd/store.c trellisd/store.h \
 	trellisd/slice.c \
+	trellisd/shape.c trellisd/shape.h \
 	trellisd/container.c trellisd/container.h \
 	trellisd/template.c trellisd/template.h \
 	trellisd/cgroup.c trellisd/cgroup.h \

@@ -18,6 +18,9 @@
 #include <lxc/lxccontainer.h>
 #include "bridge.h"
 #include "cgroup.h"
+#include "shape.h"
+#include "shaper.h"
+#include "units.h"
 #include "container.h"
 #include "log.h"
 #include "names.h"
@@ -47,6 +50,8 @@ static void usage(FILE *f)
 		"  -j, --parallel N         routers started at once [8]\n"
 		"  -i, --substrate IFNAME   substrate interface for cross-node links [none: single node]\n"
 		"  -a, --address ADDR       this node's outer IPv4 address [the substrate's first]\n"
+		"      --capacity RATE      substrate capacity shared by slices, e.g. 1gbit\n"
+		"                           [the substrate's link speed, else 10gbit]\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -139,8 +144,14 @@ json_t *node_info(struct daemon *d)
 						      (json_int_t)ns.drops_other));
 	}
 	if (d->has_substrate)
-		json_object_set_new(o, "substrate", json_pack("{s:s, s:s, s:i}", "interface", d->sub.ifname, "address",
-							      d->sub.addr_text, "mtu", (int)d->sub.mtu));
+		json_object_set_new(o, "substrate",
+				    json_pack("{s:s, s:s, s:i, s:I, s:s, s:I}", "interface", d->sub.ifname, "address",
+					      d->sub.addr_text, "mtu", (int)d->sub.mtu, "capacity",
+					      (json_int_t)d->capacity, "capacity_source", d->capacity_source,
+					      "guaranteed", (json_int_t)shape_node_guaranteed(d)));
+	json_object_set_new(o, "netem", json_boolean(d->netem));
+	if (!d->netem)
+		json_object_set_new(o, "netem_missing", json_string(d->netem_why));
 	return o;
 }
 
@@ -153,13 +164,14 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },	{ "syslog", no_argument, NULL, 1 },
 		{ "substrate", required_argument, NULL, 'i' },	{ "address", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
+		{ "capacity", required_argument, NULL, 2 },
 		{ 0 },
 	};
 	static struct daemon dm;
 	struct daemon *d = &dm;
 	struct trl_error err = { 0 };
 	enum cgroup_layout layout;
-	const char *uid_range = NULL, *substrate = NULL, *address = NULL;
+	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *capacity = NULL;
 	int c, lfd;
 
 	g_daemon = d;
@@ -224,6 +236,15 @@ int main(int argc, char **argv)
 		case 1:
 			log_use_syslog(1);
 			break;
+		case 2:
+			capacity = optarg;
+			if (units_rate_parse(optarg, &d->capacity) < 0 || d->capacity < 1000000) {
+				fprintf(stderr, "trellisd: --capacity: '%s' is not a rate from 1mbit to 1tbit (e.g. 10gbit)\n",
+					optarg);
+				return 2;
+			}
+			snprintf(d->capacity_source, sizeof(d->capacity_source), "--capacity");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -242,6 +263,10 @@ int main(int argc, char **argv)
 	}
 	if (address && !substrate) {
 		fprintf(stderr, "trellisd: --address needs --substrate\n");
+		return 2;
+	}
+	if (capacity && !substrate) {
+		fprintf(stderr, "trellisd: --capacity needs --substrate (it is the substrate's)\n");
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -316,8 +341,30 @@ int main(int argc, char **argv)
 		snprintf(d->fastpath, sizeof(d->fastpath), "ebpf-tc");
 	}
 	d->tunnels = node_tunnel_probe(d->bridge != NULL, d->tunnels_missing, sizeof(d->tunnels_missing));
+	if (shaper_probe_netem(&err) == 0) {
+		d->netem = 1;
+	} else {
+		snprintf(d->netem_why, sizeof(d->netem_why), "%s", err.msg);
+		trl_error_clear(&err);
+	}
 	if (substrate) {
 		d->has_substrate = 1;
+		if (!d->capacity) {
+			char path[128];
+			_cleanup_free_ char *speed = NULL;
+			long mbit = 0;
+
+			snprintf(path, sizeof(path), "/sys/class/net/%s/speed", d->sub.ifname);
+			if (util_read_file(path, 64, &speed, NULL) == 0)
+				mbit = strtol(speed, NULL, 10);
+			if (mbit > 0) {
+				d->capacity = (uint64_t)mbit * 1000000;
+				snprintf(d->capacity_source, sizeof(d->capacity_source), "link speed");
+			} else {
+				d->capacity = 10000000000ULL;
+				snprintf(d->capacity_source, sizeof(d->capacity_source), "default");
+			}
+		}
 		if (d->bridge) {
 			struct bridge_node_cfg cfg = { .family = AF_INET, .local.v4 = d->sub.addr };
 

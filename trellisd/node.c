@@ -281,3 +281,30 @@ int node_netdev_set_mtu(const char *name, unsigned mtu, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "cannot set the MTU of '%s' to %u: %s", name, mtu, nl_geterror(r));
 	return 0;
 }
+
+int node_netdev_set_up(const char *name, int up, struct trl_error *err)
+{
+	struct nl_sock *sk = nl_open();
+	struct rtnl_link *cur = NULL, *chg = NULL;
+	int r;
+
+	if (!sk)
+		return trl_error_set(err, TRL_EFAILED, "cannot open rtnetlink");
+	r = rtnl_link_get_kernel(sk, 0, name, &cur);
+	if (r == 0 && (chg = rtnl_link_alloc())) {
+		if (up)
+			rtnl_link_set_flags(chg, IFF_UP);
+		else
+			rtnl_link_unset_flags(chg, IFF_UP);
+		r = rtnl_link_change(sk, cur, chg, 0);
+	}
+	rtnl_link_put(chg);
+	rtnl_link_put(cur);
+	nl_socket_free(sk);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return trl_error_set(err, TRL_ENOTFOUND, "no interface '%s'", name);
+	if (r < 0)
+		return trl_error_set(err, TRL_EFAILED, "cannot set '%s' %s: %s", name, up ? "up" : "down",
+				     nl_geterror(r));
+	return 0;
+}

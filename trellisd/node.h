@@ -51,5 +51,7 @@ int node_tunnel_dev_add(enum node_tunnel kind, uint32_t key, const struct node_s
 void node_tunnel_dev_name(enum node_tunnel kind, uint32_t key, char name[16]);
 void node_netdev_del(const char *name);
 int node_netdev_set_mtu(const char *name, unsigned mtu, struct trl_error *err);
+/* Administrative state of @name; the peer of a veth loses its carrier while it is down. */
+int node_netdev_set_up(const char *name, int up, struct trl_error *err);
 
 #endif

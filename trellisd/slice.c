@@ -20,12 +20,14 @@
 #include <pwd.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "bridge.h"
 #include "cgroup.h"
 #include "container.h"
 #include "log.h"
 #include "names.h"
+#include "shape.h"
 #include "shaper.h"
 #include "spec.h"
 #include "store.h"
@@ -64,8 +66,12 @@ struct plan {
 	char *local;			/* per router: runs on this node */
 	size_t n_local;
 	struct plan_link *pl;		/* per link */
+	struct shape_slice ss;		/* its share of this node's substrate */
+	int *down;			/* per link: administratively down (link down) */
 	int keep_logs;			/* teardown after a failed create */
 };
+
+static void plan_shape(struct plan *p);
 
 static void plan_free(struct plan *p)
 {
@@ -73,6 +79,7 @@ static void plan_free(struct plan *p)
 	free(p->cs);
 	free(p->local);
 	free(p->pl);
+	free(p->down);
 	trl_slice_free(p->s);
 	memset(p, 0, sizeof(*p));
 }
@@ -183,7 +190,8 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 	p->cs = calloc(s->n_routers, sizeof(*p->cs));
 	p->local = calloc(s->n_routers, 1);
 	p->pl = calloc(s->n_links + 1, sizeof(*p->pl));
-	if (!p->tpls || !p->cs || !p->local || !p->pl)
+	p->down = calloc(s->n_links + 1, sizeof(*p->down));
+	if (!p->tpls || !p->cs || !p->local || !p->pl || !p->down)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	for (size_t i = 0; i < s->n_routers; i++) {
 		struct trl_router *r = &s->routers[i];
@@ -252,12 +260,81 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 			}
 		}
 	}
+	plan_shape(p);
 	return 0;
 }
 
 static void host_veth(const struct trl_slice *s, const struct trl_endpoint *ep, char buf[16])
 {
 	names_host_veth(buf, 16, s->name, ep->router, ep->ifname);
+}
+
+/* The slice's share of the substrate, from the (possibly changed) spec and the uid range. */
+static void plan_shape(struct plan *p)
+{
+	struct shape_slice *ss = &p->ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (p->uid_base >= p->d->uid_start)
+		ss->index = (p->uid_base - p->d->uid_start) / 65536;
+	ss->bw_rate = p->s->bw_rate;
+	ss->bw_ceil = p->s->bw_ceil;
+	for (size_t l = 0; l < p->s->n_links; l++) {
+		if (p->pl[l].kind != PLAN_LINK_TUNNEL)
+			continue;
+		ss->n_tunnel++;
+		ss->links_rate += p->s->links[l].shape.rate;
+	}
+}
+
+static uint64_t json_u64(json_t *o, const char *key, uint64_t dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v) : dflt;
+}
+
+static void shape_from_json(json_t *o, struct trl_link_shape *sh)
+{
+	sh->rate = json_u64(o, "rate", sh->rate);
+	sh->ceil = json_u64(o, "ceil", sh->ceil);
+	sh->burst = json_u64(o, "burst", sh->burst);
+	sh->loss_ppm = (uint32_t)json_u64(o, "loss_ppm", sh->loss_ppm);
+	sh->delay_us = (uint32_t)json_u64(o, "delay_us", sh->delay_us);
+	sh->jitter_us = (uint32_t)json_u64(o, "jitter_us", sh->jitter_us);
+}
+
+static json_t *shape_to_json(const struct trl_link_shape *sh)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rate", (json_int_t)sh->rate, "ceil", (json_int_t)sh->ceil,
+			 "burst", (json_int_t)sh->burst, "loss_ppm", (json_int_t)sh->loss_ppm, "delay_us",
+			 (json_int_t)sh->delay_us, "jitter_us", (json_int_t)sh->jitter_us);
+}
+
+/* Live changes recorded after the create override the spec's values. */
+static void plan_apply_settings(struct store *st, struct plan *p)
+{
+	json_t *set = NULL, *links, *bw;
+	struct trl_error e = { 0 };
+
+	if (store_settings_get(st, p->s->name, &set, &e) < 0)
+		return;
+	bw = json_object_get(set, "bandwidth");
+	if (json_is_object(bw)) {
+		p->s->bw_rate = json_u64(bw, "rate", p->s->bw_rate);
+		p->s->bw_ceil = json_u64(bw, "ceil", p->s->bw_ceil);
+	}
+	links = json_object_get(set, "links");
+	for (size_t l = 0; l < p->s->n_links && json_is_object(links); l++) {
+		json_t *o = json_object_get(links, p->s->links[l].name);
+
+		if (!json_is_object(o))
+			continue;
+		shape_from_json(o, &p->s->links[l].shape);
+		p->down[l] = json_is_false(json_object_get(o, "up"));
+	}
+	json_decref(set);
+	plan_shape(p);
 }
 
 /* A tiny worker pool: run fn(ctx, i) for i in [0, n), @workers at a time. */
@@ -384,8 +461,17 @@ static void slice_teardown(struct plan *p)
 	struct trl_slice *s = p->s;
 	struct trl_error e = { 0 };
 
-	for (size_t l = 0; l < s->n_links; l++)
+	uint32_t *keys = calloc(s->n_links + 1, sizeof(*keys));
+	size_t n_keys = 0;
+
+	for (size_t l = 0; l < s->n_links; l++) {
 		link_detach(p, l);
+		if (keys && p->pl[l].kind == PLAN_LINK_TUNNEL)
+			keys[n_keys++] = p->pl[l].key;
+	}
+	if (p->ss.index)
+		shape_slice_remove(p->d, p->ss.index, keys, n_keys);
+	free(keys);
 	pool_run(s->n_routers, p->d->parallel, destroy_one, p, &e);
 	/* The kernel deletes a veth when its netns dies, but asynchronously: do not leave it to chance. */
 	for (size_t l = 0; l < s->n_links; l++)
@@ -481,16 +567,85 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 	return 0;
 }
 
-struct gre_off {
+struct router_offloads {
 	const char *ifname;
+	int gre;		/* GRE segmentation offload */
+	int seg;		/* TSO/GSO: -1 leave */
 	struct trl_error *err;
 };
 
-static int gre_off_in_router(void *arg)
+static int offloads_in_router(void *arg)
 {
-	struct gre_off *g = arg;
+	struct router_offloads *o = arg;
 
-	return bridge_gre_offload_set(g->ifname, 0, g->err);
+	if (o->gre >= 0 && bridge_gre_offload_set(o->ifname, o->gre, o->err) < 0)
+		return -1;
+	if (o->seg >= 0 && bridge_segmentation_set(o->ifname, o->seg, o->err) < 0)
+		return -1;
+	return 0;
+}
+
+static pid_t router_pid(struct plan *p, const char *router)
+{
+	pid_t pid = 0;
+
+	for (size_t i = 0; i < p->s->n_routers; i++)
+		if (!strcmp(p->s->routers[i].name, router)) {
+			pid = p->cs[i].init_pid;
+			if (pid <= 0) {
+				char cname[64];
+
+				names_container(cname, sizeof(cname), p->s->name, router);
+				container_state(p->d->lxcpath, cname, &pid);
+			}
+		}
+	return pid;
+}
+
+/* Offloads of router interface @ep (inside its namespace). */
+static int router_offloads_set(struct plan *p, const struct trl_endpoint *ep, int gre, int seg,
+			       struct trl_error *err)
+{
+	struct router_offloads o = { .ifname = ep->ifname, .gre = gre, .seg = seg, .err = err };
+	pid_t pid = router_pid(p, ep->router);
+
+	if (pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "router '%s' is not running", ep->router);
+	if (container_netns_call(pid, offloads_in_router, &o) < 0)
+		return err->code ? -err->code : trl_error_set(err, TRL_EFAILED, "cannot enter router '%s'", ep->router);
+	return 0;
+}
+
+/* Shaping, loss, delay of link @l as p->s says now; in place. */
+static int link_shape(struct plan *p, size_t l, struct trl_error *err)
+{
+	struct trl_slice *s = p->s;
+	struct trl_link *lk = &s->links[l];
+	struct plan_link *pl = &p->pl[l];
+	char a[16], b[16];
+
+	host_veth(s, &lk->ep[0], a);
+	host_veth(s, &lk->ep[1], b);
+	switch (pl->kind) {
+	case PLAN_LINK_REMOTE:
+		return 0;
+	case PLAN_LINK_LOCAL:
+		return shape_link_apply(p->d, &p->ss, a, b, pl->key, &lk->shape, err);
+	case PLAN_LINK_TUNNEL:
+		if (pl->tunnel != NODE_TUNNEL_EGRE) {
+			if (lk->shape.rate || lk->shape.loss_ppm || lk->shape.delay_us)
+				return trl_error_set(err, TRL_EUNAVAIL,
+						     "shaping, loss and delay of cross-node links need the egre fast path (this link uses %s)",
+						     node_tunnel_name(pl->tunnel));
+			return 0;
+		}
+		/* A shaped link's frames reach the substrate one segment each, so HTB
+		 * counts them exactly (see bridge_segmentation_set). */
+		if (router_offloads_set(p, &lk->ep[pl->ep], -1, lk->shape.rate ? 0 : 1, err) < 0)
+			return -err->code;
+		return shape_link_apply(p->d, &p->ss, pl->ep ? b : a, NULL, pl->key, &lk->shape, err);
+	}
+	return 0;
 }
 
 static int link_attach(struct plan *p, size_t l, struct trl_error *err)
@@ -508,33 +663,22 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 	case PLAN_LINK_REMOTE:
 		return 0;
 	case PLAN_LINK_LOCAL:
-		/* redirect_peer skips the peer's egress qdisc: only for unshaped links. */
-		if (bridge_link_attach(p->d->bridge, a, b, lk->rate ? 0 : BRIDGE_F_PEER, err) < 0)
+		/* redirect_peer until link_shape() decides otherwise. */
+		if (bridge_link_attach(p->d->bridge, a, b, BRIDGE_F_PEER, err) < 0)
 			return -err->code;
-		if (lk->rate && (shaper_link_set_rate(a, lk->rate, err) < 0 || shaper_link_set_rate(b, lk->rate, err) < 0))
-			return -err->code;
-		return 0;
+		return link_shape(p, l, err);
 	case PLAN_LINK_TUNNEL:
 		if (pl->tunnel == NODE_TUNNEL_EGRE) {
-			/* redirect_peer skips the veth's egress qdisc: only for unshaped links. */
-			struct trl_endpoint *ep = &lk->ep[pl->ep];
-			struct gre_off g = { .ifname = ep->ifname, .err = err };
-			pid_t pid = 0;
-
 			/* GRE segmentation stays on at the host end (decapsulated TCP
 			 * reaches the router whole) and goes off on the router's side, so
 			 * what the router forwards from one tunnel into another is
 			 * segmented before it is encapsulated again. */
-			for (size_t i = 0; i < s->n_routers; i++)
-				if (!strcmp(s->routers[i].name, ep->router))
-					pid = p->cs[i].init_pid;
-			if (pid <= 0)
-				return trl_error_set(err, TRL_EFAILED, "router '%s' is not running", ep->router);
-			if (container_netns_call(pid, gre_off_in_router, &g) < 0)
-				return err->code ? -err->code
-						 : trl_error_set(err, TRL_EFAILED, "cannot enter router '%s'", ep->router);
+			if (router_offloads_set(p, &lk->ep[pl->ep], 0, -1, err) < 0)
+				return -err->code;
+			/* Shaping is on the substrate (this node's direction), never on
+			 * the host end: decapsulated frames may go straight in. */
 			if (bridge_tunnel_attach(p->d->bridge, mine, pl->key, AF_INET, &pl->remote,
-						 (lk->rate ? 0 : BRIDGE_F_PEER) | BRIDGE_F_KEEP_GSO, err) < 0)
+						 BRIDGE_F_PEER | BRIDGE_F_KEEP_GSO, err) < 0)
 				return -err->code;
 			/* Non-IP frames (ARP) need the substrate next hop resolved ahead of time. */
 			if (bridge_neigh_refresh(p->d->sub.ifname, AF_INET, &pl->remote, err) < 0)
@@ -550,9 +694,7 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 		if (node_netdev_set_mtu(mine, 65535, err) < 0)
 			return -err->code;
 		/* Only this node's direction: the other node shapes the way back. */
-		if (lk->rate && shaper_link_set_rate(mine, lk->rate, err) < 0)
-			return -err->code;
-		return 0;
+		return link_shape(p, l, err);
 	}
 	return 0;
 }
@@ -567,6 +709,9 @@ static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error
 	if (todo && !p->d->bridge)
 		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable on node '%s'",
 				     p->d->node_name);
+	/* The slice's substrate classes before any port steers frames into them. */
+	if (shape_slice_apply(p->d, &p->ss, s->name, err) < 0)
+		return -err->code;
 	for (size_t l = 0; l < s->n_links; l++) {
 		if (p->pl[l].kind == PLAN_LINK_REMOTE)
 			continue;
@@ -577,6 +722,30 @@ static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error
 					 node_tunnel_name(p->pl[l].tunnel), p->pl[l].key, p->pl[l].remote_node, ++done, todo);
 		else
 			request_progress(rq, "links", "link '%s' up (%zu/%zu)", s->links[l].name, ++done, todo);
+	}
+	return 0;
+}
+
+/* What this node cannot do for the links' shaping, refused before anything is built. */
+static int plan_check_shaping(struct plan *p, struct trl_error *err)
+{
+	for (size_t l = 0; l < p->s->n_links; l++) {
+		const struct trl_link *lk = &p->s->links[l];
+		const struct plan_link *pl = &p->pl[l];
+
+		if (pl->kind == PLAN_LINK_REMOTE)
+			continue;
+		if ((lk->shape.delay_us || lk->shape.jitter_us) && !p->d->netem)
+			return trl_error_set(err, TRL_EUNAVAIL, "links[%zu] (%s): delay: on node '%s': %s", l, lk->name,
+					     p->d->node_name, p->d->netem_why);
+		if (pl->kind == PLAN_LINK_TUNNEL && pl->tunnel != NODE_TUNNEL_EGRE &&
+		    (lk->shape.rate || lk->shape.loss_ppm || lk->shape.delay_us))
+			return trl_error_set(err, TRL_EUNAVAIL,
+					     "links[%zu] (%s): rate/loss/delay of a cross-node link need the egre fast path, but it would use %s",
+					     l, lk->name, node_tunnel_name(pl->tunnel));
+		if (pl->kind == PLAN_LINK_TUNNEL && pl->key && pl->key > SHAPE_MAX_KEY)
+			return trl_error_set(err, TRL_ELIMIT, "links[%zu] (%s): key %u is above the %u shaping can tell apart",
+					     l, lk->name, pl->key, SHAPE_MAX_KEY);
 	}
 	return 0;
 }
@@ -676,7 +845,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto out;
 	}
 	trl_error_clear(err);
-	if ((r = preflight(&p, err)) < 0)
+	if ((r = preflight(&p, err)) < 0 || (r = plan_check_shaping(&p, err)) < 0)
 		goto out;
 
 	step = "allocate";
@@ -716,6 +885,9 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	p.uid_base = row.uid_base;
 	for (size_t i = 0; i < p.s->n_routers; i++)
 		p.cs[i].uid_base = row.uid_base;
+	plan_shape(&p);
+	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_admit(d, &p.ss, p.s->name, err)) < 0)
+		goto rollback;
 	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
 			 p.s->n_links);
 
@@ -873,9 +1045,10 @@ static int slice_plan_load(struct request_ctx *rq, const char *name, struct stor
 	}
 	if (r == 0) {
 		r = plan_build(rq->d, s, row->uid_base, row->placement, 0, p, err);
-		if (r == 0)
+		if (r == 0) {
 			plan_load_links(st, p);
-		else
+			plan_apply_settings(st, p);
+		} else
 			store_slice_release(row);
 	}
 	store_close(st);
@@ -958,16 +1131,21 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 			state = if_nametoindex(pl->ep ? b : a) ? "up" : "down";
 		if (!strcmp(state, "down"))
 			degraded = 1;
-		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:s, s:s, s:I}", "name", lk->name,
-						       "endpoints", ea, eb, "hosts", a, b, "rate",
-						       (json_int_t)lk->rate, "state", state, "kind",
-						       plan_link_kind_name(pl), "key", (json_int_t)pl->key));
+		else if (p.down[l])
+			state = "admin-down";
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I}", "name",
+						       lk->name, "endpoints", ea, eb, "hosts", a, b, "rate",
+						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
+						       "state", state, "kind", plan_link_kind_name(pl), "key",
+						       (json_int_t)pl->key));
 	}
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:o, s:o}", "name", s->name, "owner", row.owner,
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o}", "name", s->name,
+		      "owner", row.owner,
 		      "owner_uid", (json_int_t)row.owner_uid, "state",
 		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
 		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
-		      "node", d->node_name, "routers", routers, "links", links);
+		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
+		      "routers", routers, "links", links);
 	store_slice_release(&row);
 	plan_free(&p);
 	if (!o)
@@ -983,18 +1161,54 @@ static json_t *port_stats_json(struct daemon *d, const char *host)
 
 	if (!d->bridge || bridge_port_stats(d->bridge, host, &ps, &e) < 0)
 		return json_pack("{s:s, s:s}", "host", host, "error", e.msg[0] ? e.msg : "no fast path");
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "packets",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "packets",
 			 (json_int_t)ps.packets, "bytes", (json_int_t)ps.bytes, "rx_packets", (json_int_t)ps.rx_packets,
 			 "rx_bytes", (json_int_t)ps.rx_bytes, "drops", (json_int_t)ps.drops, "drops_mtu",
-			 (json_int_t)ps.drops_mtu, "drops_other",
+			 (json_int_t)ps.drops_mtu, "drops_loss", (json_int_t)ps.drops_loss, "drops_other",
 			 (json_int_t)(ps.drops_other + ps.drops_unjoined));
 }
+
+/* One direction of a link on this node: where its frames are counted. */
+struct stat_dir {
+	size_t link;
+	int from;		/* endpoint index the frames come from */
+	char dev[16];		/* egress with the class (host end or substrate), "" = unshaped */
+	uint32_t classid;
+	char port[16];		/* host end whose fast-path counters say what the router sent */
+	uint64_t bytes0, t0;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Bytes sent in direction @sd so far: its class's, else the router's port's. */
+static uint64_t dir_bytes(struct daemon *d, const struct stat_dir *sd, struct shaper_class_info *ci)
+{
+	struct trl_error e = { 0 };
+	struct bridge_port_stats ps;
+
+	memset(ci, 0, sizeof(*ci));
+	if (sd->dev[0] && shaper_class_get(sd->dev, sd->classid, ci, &e) == 0)
+		return ci->bytes;
+	if (d->bridge && bridge_port_stats(d->bridge, sd->port, &ps, &e) == 0)
+		return ps.bytes;
+	return 0;
+}
+
+#define RATE_SAMPLE_US 500000
 
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
 {
 	struct store_slice row;
 	struct trl_slice *s;
 	struct plan p;
+	struct stat_dir *sd;
+	size_t nd = 0;
 	json_t *links;
 	int r;
 
@@ -1004,11 +1218,45 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 	}
 	store_slice_release(&row);
 	s = p.s;
+	sd = calloc(2 * s->n_links + 1, sizeof(*sd));
+	if (!sd) {
+		plan_free(&p);
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	/* Directions this node carries, first sample. */
+	for (size_t l = 0; l < s->n_links; l++) {
+		struct trl_link *lk = &s->links[l];
+		struct plan_link *pl = &p.pl[l];
+		uint32_t cls;
+		int shaped = shape_link_class_of(&lk->shape, pl->kind == PLAN_LINK_TUNNEL, pl->key, &cls) == 0;
+
+		for (int from = 0; from < 2; from++) {
+			struct stat_dir *x;
+			struct shaper_class_info ci;
+
+			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != from))
+				continue;
+			x = &sd[nd++];
+			x->link = l;
+			x->from = from;
+			x->classid = cls;
+			host_veth(s, &lk->ep[from], x->port);
+			if (shaped && pl->kind == PLAN_LINK_LOCAL)
+				host_veth(s, &lk->ep[1 - from], x->dev);
+			else if (shaped && pl->kind == PLAN_LINK_TUNNEL && pl->tunnel == NODE_TUNNEL_EGRE)
+				snprintf(x->dev, sizeof(x->dev), "%s", rq->d->sub.ifname);
+			x->bytes0 = dir_bytes(rq->d, x, &ci);
+			x->t0 = now_ns();
+		}
+	}
+	if (nd)
+		usleep(RATE_SAMPLE_US);
+
 	links = json_array();
 	for (size_t l = 0; l < s->n_links; l++) {
 		struct trl_link *lk = &s->links[l];
 		struct plan_link *pl = &p.pl[l];
-		json_t *ports = json_array();
+		json_t *ports = json_array(), *dirs = json_array();
 		char h[16];
 
 		for (int e = 0; e < 2; e++) {
@@ -1017,10 +1265,37 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 			host_veth(s, &lk->ep[e], h);
 			json_array_append_new(ports, port_stats_json(rq->d, h));
 		}
-		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", lk->name, "kind",
+		for (size_t i = 0; i < nd; i++) {
+			struct shaper_class_info ci;
+			uint64_t b1, t1;
+			char from[40], to[40], cls[48] = "";
+
+			if (sd[i].link != l)
+				continue;
+			b1 = dir_bytes(rq->d, &sd[i], &ci);
+			t1 = now_ns();
+			snprintf(from, sizeof(from), "%s:%s", lk->ep[sd[i].from].router, lk->ep[sd[i].from].ifname);
+			snprintf(to, sizeof(to), "%s:%s", lk->ep[1 - sd[i].from].router, lk->ep[1 - sd[i].from].ifname);
+			if (sd[i].dev[0])
+				snprintf(cls, sizeof(cls), "%s 1:%x", sd[i].dev, SHAPER_MINOR(sd[i].classid));
+			json_array_append_new(
+				dirs, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "from", from, "to", to,
+						"rate_now",
+						(json_int_t)(t1 > sd[i].t0 && b1 >= sd[i].bytes0
+								     ? (b1 - sd[i].bytes0) * 8 * 1000000000ULL / (t1 - sd[i].t0)
+								     : 0),
+						"class", cls, "bytes", (json_int_t)ci.bytes, "packets", (json_int_t)ci.packets,
+						"drops", (json_int_t)ci.drops, "overlimits", (json_int_t)ci.overlimits,
+						"backlog_bytes", (json_int_t)ci.backlog_bytes, "backlog_packets",
+						(json_int_t)ci.backlog_packets));
+		}
+		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:o, s:o}", "name", lk->name, "kind",
 						       plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
-						       (json_int_t)lk->rate, "ports", ports));
+						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
+						       "admin", p.down[l] ? "down" : "up", "ports", ports,
+						       "directions", dirs));
 	}
+	free(sd);
 	*result = json_pack("{s:s, s:s, s:o}", "name", s->name, "node", rq->d->node_name, "links", links);
 	plan_free(&p);
 	return 0;
@@ -1105,6 +1380,180 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		return r;
 	*result = json_pack("{s:i}", "exit", status);
 	return 0;
+}
+
+/* Index of link @which ("r1:eth1-r2:eth1", "r1:eth1" or "r2:eth1"), or -1. */
+static long link_find(const struct trl_slice *s, const char *which)
+{
+	for (size_t l = 0; l < s->n_links; l++) {
+		const struct trl_link *lk = &s->links[l];
+		char ep[40];
+
+		if (!strcmp(lk->name, which))
+			return (long)l;
+		for (int e = 0; e < 2; e++) {
+			snprintf(ep, sizeof(ep), "%s:%s", lk->ep[e].router, lk->ep[e].ifname);
+			if (!strcmp(ep, which))
+				return (long)l;
+		}
+	}
+	return -1;
+}
+
+/* The same checks the spec parser makes, for values that come from link set. */
+static int shape_check(const struct trl_link_shape *sh, struct trl_error *err)
+{
+	char a[32], b[32];
+
+	if (sh->rate && (sh->rate < 8 || sh->rate > SHAPER_RATE_MAX))
+		return trl_error_set(err, TRL_EINVALID, "rate: %llu bit/s is outside 8bit..1Tbit", (unsigned long long)sh->rate);
+	if (sh->ceil && !sh->rate)
+		return trl_error_set(err, TRL_EINVALID, "ceil: needs a rate (the guaranteed share it may borrow above)");
+	if (sh->ceil && sh->ceil < sh->rate) {
+		units_rate_format(sh->ceil, a, sizeof(a));
+		units_rate_format(sh->rate, b, sizeof(b));
+		return trl_error_set(err, TRL_EINVALID, "ceil: %s is below the rate %s", a, b);
+	}
+	if (sh->ceil > SHAPER_RATE_MAX)
+		return trl_error_set(err, TRL_EINVALID, "ceil: above 1Tbit");
+	if (sh->burst && !sh->rate)
+		return trl_error_set(err, TRL_EINVALID, "burst: needs a rate (an unshaped link has no bucket)");
+	if (sh->burst && (sh->burst < 1600 || sh->burst > (1ULL << 30)))
+		return trl_error_set(err, TRL_EINVALID, "burst: %llu bytes is outside 1600 bytes (one frame) .. 1G",
+				     (unsigned long long)sh->burst);
+	if (sh->loss_ppm > 1000000)
+		return trl_error_set(err, TRL_EINVALID, "loss: above 100%%");
+	if (sh->delay_us > UNITS_TIME_MAX || sh->jitter_us > UNITS_TIME_MAX)
+		return trl_error_set(err, TRL_EINVALID, "delay/jitter: above 60s");
+	if (sh->jitter_us && !sh->delay_us)
+		return trl_error_set(err, TRL_EINVALID, "jitter: needs a delay (it varies the delay)");
+	if (sh->jitter_us > sh->delay_us)
+		return trl_error_set(err, TRL_EINVALID, "jitter: larger than the delay");
+	return 0;
+}
+
+/* Host ends of link @l on this node, up or down (the router ends lose their carrier). */
+static int link_admin(struct plan *p, size_t l, int up, struct trl_error *err)
+{
+	struct trl_link *lk = &p->s->links[l];
+	struct plan_link *pl = &p->pl[l];
+	char h[16];
+
+	for (int e = 0; e < 2; e++) {
+		if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
+			continue;
+		host_veth(p->s, &lk->ep[e], h);
+		if (node_netdev_set_up(h, up, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store_slice row;
+	struct store *st = NULL;
+	struct plan p;
+	struct trl_link_shape old, *sh;
+	struct shape_slice old_ss;
+	json_t *set = NULL, *links, *entry, *changed = json_array(), *v;
+	const char *state;
+	long l;
+	int r, applied = 0, down;
+
+	pthread_mutex_lock(&d->slice_lock);
+	if ((r = slice_plan_load(rq, req->name, &row, &p, err)) < 0)
+		goto out_plan;
+	store_slice_release(&row);
+	l = link_find(p.s, req->link);
+	if (l < 0) {
+		r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no link '%s'", req->name, req->link);
+		goto out;
+	}
+	if (p.pl[l].kind == PLAN_LINK_REMOTE) {
+		r = trl_error_set(err, TRL_EINVALID, "link '%s' has no end on node '%s'", p.s->links[l].name,
+				  d->node_name);
+		goto out;
+	}
+	sh = &p.s->links[l].shape;
+	old = *sh;
+	old_ss = p.ss;
+	shape_from_json(req->settings, sh);
+	if ((r = shape_check(sh, err)) < 0) {
+		trl_error_prefix(err, "link '%s'", p.s->links[l].name);
+		goto out;
+	}
+	if ((sh->delay_us || sh->jitter_us) && !d->netem) {
+		r = trl_error_set(err, TRL_EUNAVAIL, "link '%s': delay on node '%s': %s", p.s->links[l].name,
+				  d->node_name, d->netem_why);
+		goto out;
+	}
+	plan_shape(&p);
+	if (p.pl[l].kind == PLAN_LINK_TUNNEL && (r = shape_slice_admit(d, &p.ss, p.s->name, err)) < 0)
+		goto out;
+
+	/* Apply; on failure put the previous settings back. */
+	applied = 1;
+	if (p.pl[l].kind == PLAN_LINK_TUNNEL && sh->rate >= old.rate)
+		r = shape_slice_apply(d, &p.ss, p.s->name, err);
+	if (r == 0)
+		r = link_shape(&p, (size_t)l, err);
+	if (r == 0 && p.pl[l].kind == PLAN_LINK_TUNNEL && sh->rate < old.rate)
+		r = shape_slice_apply(d, &p.ss, p.s->name, err);
+	state = json_string_value(json_object_get(req->settings, "state"));
+	down = state ? !strcmp(state, "down") : p.down[l];
+	if (r == 0 && state)
+		r = link_admin(&p, (size_t)l, !down, err);
+	if (r < 0)
+		goto restore;
+
+	if ((r = store_open(d->db_path, &st, err)) < 0 || (r = store_settings_get(st, p.s->name, &set, err)) < 0)
+		goto restore;
+	links = json_object_get(set, "links");
+	if (!json_is_object(links)) {
+		links = json_object();
+		json_object_set_new(set, "links", links);
+	}
+	entry = shape_to_json(sh);
+	json_object_set_new(entry, "up", json_boolean(!down));
+	json_object_set_new(links, p.s->links[l].name, entry);
+	if ((r = store_settings_put(st, p.s->name, set, err)) < 0)
+		goto restore;
+	{
+		const char *key;
+		char msg[256];
+
+		json_object_foreach(req->settings, key, v)
+			json_array_append_new(changed, json_string(key));
+		snprintf(msg, sizeof(msg), "link '%s' changed", p.s->links[l].name);
+		store_event_add(st, p.s->name, "link.set", msg);
+		log_info("slice '%s': %s", p.s->name, msg);
+	}
+	*result = json_pack("{s:s, s:s, s:o, s:s, s:o}", "slice", p.s->name, "link", p.s->links[l].name, "shape",
+			    shape_to_json(sh), "admin", down ? "down" : "up", "changed", changed);
+	changed = NULL;
+	goto out;
+
+restore:
+	if (applied) {
+		struct trl_error e = { 0 };
+
+		*sh = old;
+		p.ss = old_ss;
+		if ((p.pl[l].kind == PLAN_LINK_TUNNEL && shape_slice_apply(d, &p.ss, p.s->name, &e) < 0) ||
+		    link_shape(&p, (size_t)l, &e) < 0 || link_admin(&p, (size_t)l, !p.down[l], &e) < 0)
+			log_warn("slice '%s': link '%s': restoring the previous settings: %s", p.s->name,
+				 p.s->links[l].name, e.msg);
+	}
+out:
+	json_decref(set);
+	json_decref(changed);
+	store_close(st);
+out_plan:
+	plan_free(&p);
+	pthread_mutex_unlock(&d->slice_lock);
+	return r;
 }
 
 void slice_node_cleanup(struct daemon *d)

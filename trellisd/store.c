@@ -40,6 +40,9 @@ static const char schema[] =
 	"  key INTEGER NOT NULL UNIQUE,"
 	"  kind TEXT NOT NULL DEFAULT 'local',"
 	"  PRIMARY KEY(slice, name));"
+	"CREATE TABLE IF NOT EXISTS settings("
+	"  slice TEXT PRIMARY KEY REFERENCES slices(name) ON DELETE CASCADE,"
+	"  value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS events("
 	"  id INTEGER PRIMARY KEY,"
 	"  time INTEGER NOT NULL,"
@@ -388,4 +391,48 @@ int store_event_add(struct store *st, const char *slice, const char *kind, const
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_settings_get(struct store *st, const char *slice, json_t **out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	json_t *v = NULL;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM settings WHERE slice = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		v = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st, err, "read settings");
+	*out = json_is_object(v) ? v : (json_decref(v), json_object());
+	return *out ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
+int store_settings_put(struct store *st, const char *slice, json_t *value, struct trl_error *err)
+{
+	char *text = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!text)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO settings(slice, value) VALUES (?, ?) "
+				       "ON CONFLICT(slice) DO UPDATE SET value = excluded.value",
+			       -1, &q, NULL) != SQLITE_OK) {
+		free(text);
+		return db_error(st, err, "prepare");
+	}
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	free(text);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "write settings");
+	return 0;
 }

@@ -60,6 +60,11 @@ int store_slice_names(struct store *st, char ***names, struct trl_error *err);
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 /* Highest link key in use on this node (0 if none). */
 int store_max_key(struct store *st, uint32_t *max);
+/* Live changes made after the create (link set/up/down, slice set), an object
+ * {"bandwidth": {...}, "links": {NAME: {...}}}; an empty object when none.
+ * The spec itself is never rewritten.  Removed with the slice. */
+int store_settings_get(struct store *st, const char *slice, json_t **out, struct trl_error *err);
+int store_settings_put(struct store *st, const char *slice, json_t *value, struct trl_error *err);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif

@@ -37,6 +37,10 @@ struct daemon {
 	struct node_substrate sub;
 	unsigned tunnels;	/* enum node_tunnel bits that work here */
 	char tunnels_missing[512];	/* why the others do not */
+	uint64_t capacity;	/* substrate capacity, bit/s (0 without a substrate) */
+	char capacity_source[64];	/* "--capacity", "link speed", "default" */
+	int netem;		/* netem qdisc usable: delay/jitter on links */
+	char netem_why[256];	/* why not */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
 	volatile int stopping;
 };
@@ -76,6 +80,7 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err);
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
+int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
 

@@ -453,7 +453,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/trellis-test-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(75);
+	plan(86);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: 4 veth pairs across 3 namespaces (%s)",
@@ -535,52 +535,98 @@ int main(void)
 	bridge_port_stats(b, "ha", &s2, &err);
 	ok(s2.packets >= sa.packets + 2, "counters survived the reopen (%llu packets)", s2.packets);
 
-	/* shaper: TBF on hb, changed in place */
-	r = shaper_link_set_rate("hb", 10000000, &err);
-	ok(r == 0, "shaper: hb at 10 Mbit/s (%s)", r ? err.msg : "ok");
-	r = shaper_link_get_rate("hb", &rate, &err);
-	ok(r == 0 && rate == 10000000, "shaper: reads back %llu bit/s", (unsigned long long)rate);
-	m = send_frame(&ra, &rb, 0);
-	ok(m && got_frame(&rb, m, 1000), "frame ra -> rb through the TBF");
-	root_qdisc("hb", &h1, &q0);
-	r = shaper_link_set_rate("hb", 20000000, &err);
-	shaper_link_get_rate("hb", &rate, &err);
-	ok(r == 0 && rate == 20000000, "shaper: changed to %llu bit/s", (unsigned long long)rate);
-	root_qdisc("hb", &h2, &q1);
-	ok(h1 != 0 && h1 == h2, "shaper: same qdisc handle %x: after the change", h1 >> 16);
-	ok(q0 >= 1 && q1 == q0, "shaper: qdisc counters kept (changed in place, not recreated)");
-	r = shaper_link_get_rate("ha", &rate, &err);
-	ok(r == 0 && rate == 0, "shaper: unshaped interface reads 0");
-	r = shaper_link_set_rate("nosuch", 1000000, &err);
-	is_int(r, -TRL_ENOTFOUND, "shaper: missing interface is not-found");
-	r = shaper_link_set_rate("hb", SHAPER_RATE_MAX + 8, &err);
-	is_int(r, -TRL_EINVALID, "shaper: rate above the TBF maximum refused");
+	/* shaper: an HTB tree on hb, classes changed in place */
+	{
+		struct shaper_class c1 = { .classid = SHAPER_H(1), .rate = 20000000 };
+		struct shaper_class c10 = { .classid = SHAPER_H(0x10), .parent = SHAPER_H(1), .rate = 10000000,
+					    .ceil = 20000000 };
+		struct shaper_class_info ci;
+
+		r = shaper_tree_ensure("hb", 0x10, 0, &err);
+		is_int(r, 1, "shaper: htb tree created on hb (%s)", r < 0 ? err.msg : "ok");
+		r = shaper_tree_ensure("hb", 0x10, 0, &err);
+		is_int(r, 0, "shaper: ensuring it again keeps it");
+		ok(shaper_tree_exists("hb") && !shaper_tree_exists("ha"), "shaper: tree on hb only");
+		r = shaper_class_set("hb", &c1, &err);
+		if (r == 0)
+			r = shaper_class_set("hb", &c10, &err);
+		ok(r == 0, "shaper: classes 1:1 and 1:10 (%s)", r ? err.msg : "ok");
+		r = shaper_class_get("hb", SHAPER_H(0x10), &ci, &err);
+		ok(r == 0 && ci.rate == 10000000 && ci.ceil == 20000000 && ci.leaf && ci.parent == SHAPER_H(1),
+		   "shaper: 1:10 reads back rate %llu ceil %llu leaf %d", (unsigned long long)ci.rate,
+		   (unsigned long long)ci.ceil, ci.leaf);
+		m = send_frame(&ra, &rb, 0);
+		ok(m && got_frame(&rb, m, 1000), "frame ra -> rb through the HTB default class");
+		shaper_class_get("hb", SHAPER_H(0x10), &ci, &err);
+		q0 = ci.packets;
+		ok(q0 >= 1, "shaper: counted in 1:10 (%llu packets)", (unsigned long long)q0);
+		c10.rate = 15000000;
+		r = shaper_class_set("hb", &c10, &err);
+		shaper_class_get("hb", SHAPER_H(0x10), &ci, &err);
+		ok(r == 0 && ci.rate == 15000000, "shaper: 1:10 changed to %llu bit/s", (unsigned long long)ci.rate);
+		ok(ci.packets == q0, "shaper: class counters kept (changed in place, not recreated)");
+		r = shaper_tenant_classes("hb", 1, &err);
+		is_int(r, 1, "shaper: one class beyond the base ones");
+		c10.ceil = 1000;
+		r = shaper_class_set("hb", &c10, &err);
+		is_int(r, -TRL_EINVALID, "shaper: ceil below rate refused");
+		shaper_class_get("hb", SHAPER_H(0x10), &ci, &err);
+		ok(ci.rate == 15000000 && ci.ceil == 20000000, "shaper: refused change left the class as it was");
+		r = shaper_class_set("nosuch", &c1, &err);
+		is_int(r, -TRL_ENOTFOUND, "shaper: missing interface is not-found");
+		r = shaper_class_get("hb", SHAPER_H(0x77), &ci, &err);
+		is_int(r, -TRL_ENOTFOUND, "shaper: missing class is not-found");
+		r = shaper_class_netem("hb", SHAPER_H(0x10), 1000, 0, &err);
+		if (shaper_probe_netem(&err) < 0)
+			is_int(r, -TRL_EUNAVAIL, "shaper: netem refused as unavailable (%s)", err.msg);
+		else
+			is_int(r, 0, "shaper: netem on 1:10");
+		shaper_class_netem("hb", SHAPER_H(0x10), 0, 0, &err);
+	}
+	/* loss: a port that drops everything, counted */
+	{
+		struct bridge_port_opts po = { .loss_ppm = 1000000, .peer = -1 };
+		struct bridge_port_stats ls0, ls1;
+
+		bridge_port_stats(b, "ha", &ls0, &err);
+		r = bridge_port_update(b, "ha", &po, &err);
+		ok(r == 0, "port update: loss 100%% on ha (%s)", r ? err.msg : "ok");
+		m = send_frame(&ra, &rb, 0);
+		ok(m && !got_frame(&rb, m, 300), "loss 100%%: frame not forwarded");
+		bridge_port_stats(b, "ha", &ls1, &err);
+		is_int(ls1.drops_loss - ls0.drops_loss, 1, "loss counted as drops_loss");
+		po.loss_ppm = 0;
+		r = bridge_port_update(b, "ha", &po, &err);
+		m = send_frame(&ra, &rb, 0);
+		ok(r == 0 && m && got_frame(&rb, m, 1000), "loss 0: forwarded again");
+		r = bridge_port_update(b, "hc", &po, &err);
+		ok(r < 0, "port update of an unjoined interface refused");
+	}
 
 	/* which path: plain redirect goes through hb's egress qdisc */
 	root_qdisc("hb", &h1, &q0);
 	m = send_frame(&ra, &rb, 1);
 	ok(m && got_frame(&rb, m, 1000), "IPv4 frame ra -> rb without BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q1);
-	is_int(q1 - q0, 1, "it went through hb's TBF (bpf_redirect to hb egress)");
+	is_int(q1 - q0, 1, "it went through hb's HTB (bpf_redirect to hb egress)");
 
 	r = bridge_link_attach(b, "ha", "hb", BRIDGE_F_PEER, &err);
 	ok(r == 0, "re-attach with BRIDGE_F_PEER (%s)", r ? err.msg : "ok");
 	m = send_frame(&ra, &rb, 1);
 	ok(m && got_frame(&rb, m, 1000), "IPv4 frame ra -> rb with BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q2);
-	is_int(q2 - q1, 0, "it skipped hb's TBF (bpf_redirect_peer into r2)");
+	is_int(q2 - q1, 0, "it skipped hb's HTB (bpf_redirect_peer into r2)");
 	m = send_frame(&ra, &rb, 0);
 	ok(m && got_frame(&rb, m, 1000), "non-IP frame with BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q0);
-	is_int(q0 - q2, 1, "non-IP took plain bpf_redirect (through the TBF)");
+	is_int(q0 - q2, 1, "non-IP took plain bpf_redirect (through the HTB)");
 	ok(udp_roundtrip("hello via redirect_peer"), "UDP r1 -> r2 with redirect_peer");
 
-	r = shaper_link_set_rate("hb", 0, &err);
-	shaper_link_get_rate("hb", &rate, &err);
-	ok(r == 0 && rate == 0, "shaper: rate 0 removes the TBF");
+	r = shaper_tree_remove("hb", &err);
+	ok(r == 0 && !shaper_tree_exists("hb"), "shaper: tree removed");
 	root_qdisc("hb", &h1, &q0);
 	is_int(h1, 0, "shaper: hb back to its default root qdisc");
-	r = shaper_link_set_rate("hb", 0, &err);
+	r = shaper_tree_remove("hb", &err);
 	is_int(r, 0, "shaper: removing again is fine");
 
 	/* detach */

@@ -413,9 +413,9 @@ static void test_good(void)
 		   !strcmp(s->links[0].ep[0].addrs[1].text, "fd00:12::1/64") &&
 		   !strcmp(s->links[0].ep[1].addrs[0].text, "10.0.12.2/24"),
 	   "endpoint addresses: ipv4 then ipv6, in endpoint order");
-	ok(s->links[0].rate == 10000000, "rate 10mbit");
+	ok(s->links[0].shape.rate == 10000000, "rate 10mbit");
 	ok(s->links[0].mark.line == 41, "link mark points at the link (line 41)");
-	ok(s->links[1].ep[0].n_addrs == 1 && s->links[1].rate == 0, "a /31 link may use both addresses; no rate = unshaped");
+	ok(s->links[1].ep[0].n_addrs == 1 && s->links[1].shape.rate == 0, "a /31 link may use both addresses; no rate = unshaped");
 	ok(s->links[2].ep[0].n_addrs == 0, "a link without addresses");
 	trl_slice_free(s);
 
@@ -488,7 +488,7 @@ static void test_examples(void)
 				   s->routers[1].n_daemons == 1 && !strcmp(s->routers[1].daemons[0], "ospfd"),
 			   "ospf-pair: 2 routers running ospfd, r2's config from a file");
 		if (s && !strcmp(files[i], "ospf-ring.yaml"))
-			ok(s->n_routers == 4 && s->n_links == 4 && s->links[1].rate == 100000000,
+			ok(s->n_routers == 4 && s->n_links == 4 && s->links[1].shape.rate == 100000000,
 			   "ospf-ring: 4 routers, 4 links, one shaped");
 		if (s && !strcmp(files[i], "bgp-triangle.yaml"))
 			ok(s->n_routers == 3 && s->n_links == 3 && s->routers[2].n_daemons == 1 &&

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellis link ...
+ *
+ * link set: change a link's shaping (rate, ceil, burst), random loss and
+ * netem delay/jitter in place; link up/down: the link's host ends, so both
+ * routers see their interface lose its carrier.  Values are parsed here
+ * with the spec's units (lib/units.c) and sent as integers (link.set in
+ * proto.h).  With --node/--nodes the request goes to every node that has
+ * an end of the link: each applies its own direction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "print.h"
+#include "units.h"
+
+static const struct print_col link_fields[] = {
+	{ .title = "Slice", .key = "slice" },
+	{ .title = "Link", .key = "link" },
+	{ .title = "Admin", .key = "admin" },
+	{ .title = "Changed", .key = "changed", .fmt = PRINT_FMT_LIST },
+	{ .title = NULL },
+};
+
+static void shape_line(json_t *res)
+{
+	json_t *sh = json_object_get(res, "shape");
+	char rate[32] = "unshaped", ceil[32] = "-", burst[32] = "-", loss[32] = "0%", delay[32] = "0us",
+	     jitter[32] = "0us";
+	uint64_t v;
+
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "rate"))))
+		units_rate_format(v, rate, sizeof(rate));
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "ceil"))))
+		units_rate_format(v, ceil, sizeof(ceil));
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "burst"))))
+		units_size_format(v, burst, sizeof(burst));
+	units_percent_format((uint32_t)json_integer_value(json_object_get(sh, "loss_ppm")), loss, sizeof(loss));
+	units_time_format((uint64_t)json_integer_value(json_object_get(sh, "delay_us")), delay, sizeof(delay));
+	units_time_format((uint64_t)json_integer_value(json_object_get(sh, "jitter_us")), jitter, sizeof(jitter));
+	print_line("Shape:    rate %s, ceil %s, burst %s, loss %s, delay %s, jitter %s", rate, ceil, burst, loss,
+		   delay, jitter);
+}
+
+/* "none"/"0" for "off" where off makes sense. */
+static int is_off(const char *t)
+{
+	return !strcmp(t, "none") || !strcmp(t, "off") || !strcmp(t, "0");
+}
+
+static int add_rate(const struct cli_cmd *cmd, json_t *set, const char *key, const char *t)
+{
+	uint64_t v = 0;
+
+	if (!t)
+		return 0;
+	if (!is_off(t) && units_rate_parse(t, &v) < 0)
+		return cli_usage_error(cmd, "--%s: '%s' is not a rate (e.g. 50mbit, or none)", key, t);
+	json_object_set_new(set, key, json_integer((json_int_t)v));
+	return 0;
+}
+
+static int build_set(const struct cli_cmd *cmd, const struct cli_args *a, json_t *set)
+{
+	uint64_t v = 0;
+	uint32_t ppm = 0;
+	int r;
+
+	if ((r = add_rate(cmd, set, "rate", a->rate)) || (r = add_rate(cmd, set, "ceil", a->ceil)))
+		return r;
+	if (a->burst) {
+		if (!is_off(a->burst) && units_size_parse(a->burst, &v) < 0)
+			return cli_usage_error(cmd, "--burst: '%s' is not a size (e.g. 32k, or none)", a->burst);
+		json_object_set_new(set, "burst", json_integer((json_int_t)v));
+	}
+	if (a->loss) {
+		int pr = units_percent_parse(a->loss, &ppm);
+
+		if (pr == -ERANGE)
+			return cli_usage_error(cmd, "--loss: '%s' is above 100%%", a->loss);
+		if (pr < 0)
+			return cli_usage_error(cmd, "--loss: '%s' is not a share (e.g. 1%% or 0.01)", a->loss);
+		json_object_set_new(set, "loss_ppm", json_integer(ppm));
+	}
+	if (a->delay) {
+		v = 0;
+		if (!is_off(a->delay) && units_time_parse(a->delay, &v) < 0)
+			return cli_usage_error(cmd, "--delay: '%s' is not a time up to 60s (e.g. 10ms, or none)", a->delay);
+		json_object_set_new(set, "delay_us", json_integer((json_int_t)v));
+	}
+	if (a->jitter) {
+		v = 0;
+		if (!is_off(a->jitter) && units_time_parse(a->jitter, &v) < 0)
+			return cli_usage_error(cmd, "--jitter: '%s' is not a time up to 60s (e.g. 2ms, or none)", a->jitter);
+		json_object_set_new(set, "jitter_us", json_integer((json_int_t)v));
+	}
+	return 0;
+}
+
+/* Send link.set to this node, or to every node of --node/--nodes that has an end of it. */
+static int send_set(struct cli *cli, const char *slice, const char *link, json_t *set, json_t **result)
+{
+	struct trl_error err = { 0 };
+	int found = 0;
+
+	if (!cli->n_nodes)
+		return cli_call(cli, json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link,
+					       "set", set),
+				NULL, 0, result);
+	for (int i = 0; i < cli->n_nodes; i++) {
+		json_t *res = NULL;
+
+		if (cli_request(cli, cli->nodes[i].socket,
+				json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link, "set", set),
+				NULL, 0, &res, &err) < 0) {
+			/* not-found: the slice has no routers there; invalid: no end of the link there */
+			if (err.code == TRL_ENOTFOUND || (err.code == TRL_EINVALID && strstr(err.msg, "has no end on node")))
+				continue;
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			json_decref(*result);
+			*result = NULL;
+			return cli_error(cli, &err);
+		}
+		found++;
+		if (!*result)
+			*result = res;
+		else
+			json_decref(res);
+	}
+	if (!found) {
+		trl_error_set(&err, TRL_ENOTFOUND, "no link '%s' of slice '%s' on any of the %d nodes", link, slice,
+			      cli->n_nodes);
+		return cli_error(cli, &err);
+	}
+	return 0;
+}
+
+static int link_change(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *state)
+{
+	struct cli_args a = { .accept = state ? 0 : CLI_OPT_SHAPE };
+	json_t *set = json_object(), *result = NULL;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands < 2) {
+		status = cli_usage_error(cmd, a.noperands ? "missing link (ROUTER:IF or ROUTER:IF-ROUTER:IF)"
+							  : "missing slice name and link");
+		goto out;
+	}
+	if (a.noperands > 2) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
+		goto out;
+	}
+	if (state)
+		json_object_set_new(set, "state", json_string(state));
+	else if ((status = build_set(cmd, &a, set)))
+		goto out;
+	if (!json_object_size(set)) {
+		status = cli_usage_error(cmd, "nothing to change (give --rate, --ceil, --burst, --loss, --delay or --jitter)");
+		goto out;
+	}
+	status = send_set(cli, a.operands[0], a.operands[1], set, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	if (!cli->quiet) {
+		print_fields(result, link_fields);
+		shape_line(result);
+	}
+out:
+	json_decref(set);
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+static int link_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return link_change(cli, cmd, argc, argv, NULL);
+}
+
+static int link_up(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return link_change(cli, cmd, argc, argv, "up");
+}
+
+static int link_down(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	return link_change(cli, cmd, argc, argv, "down");
+}
+
+const struct cli_cmd cli_link_cmds[] = {
+	{
+		.object = "link",
+		.name = "set",
+		.run = link_set,
+		.synopsis = "link set SLICE LINK [--rate R] [--ceil R] [--burst B] [--loss P] [--delay T] [--jitter T]",
+		.summary = "Change a link's shaping, loss or delay while it runs",
+		.help = "LINK is the link's name as 'trellis slice show' prints it\n"
+			"(r1:eth1-r2:eth1) or either of its endpoints (r1:eth1).  Only the values\n"
+			"given change, in place: the link's HTB class is changed, not rebuilt, so\n"
+			"flows through it keep going.  'none' turns a value off (--rate none: the\n"
+			"link is unshaped again).  Both directions get the same values; on a\n"
+			"cross-node link each node shapes the direction leaving it (with\n"
+			"--node/--nodes both are changed).  A change that does not fit (ceil below\n"
+			"rate, guaranteed rates above the node's capacity, delay without netem in\n"
+			"the kernel) is refused and the link keeps its previous settings.\n",
+		.options = "  --rate RATE      Guaranteed rate, tc units (10mbit, 1gbit, 500kbit, 1mbps)\n"
+			   "  --ceil RATE      Rate it may borrow up to when its slice has spare\n"
+			   "  --burst SIZE     Bucket size (32k); default 4 ms at the rate, >= 10 frames\n"
+			   "  --loss P         Random loss, e.g. 1% or 0.01 (in the fast path)\n"
+			   "  --delay TIME     Added delay, e.g. 10ms (needs netem in the kernel)\n"
+			   "  --jitter TIME    Delay variation, e.g. 2ms (needs a delay)\n",
+	},
+	{
+		.object = "link",
+		.name = "down",
+		.run = link_down,
+		.synopsis = "link down SLICE LINK",
+		.summary = "Take a link down: both routers see their interface lose its carrier",
+		.help = "For failure experiments: the link's host-side ends go down, so the\n"
+			"routers' interfaces lose their carrier (the routing stack sees the\n"
+			"interface go down at once).  The state is kept until 'trellis link up'.\n",
+	},
+	{
+		.object = "link",
+		.name = "up",
+		.run = link_up,
+		.synopsis = "link up SLICE LINK",
+		.summary = "Bring a link that was taken down back up",
+	},
+	{ .name = NULL },
+};
