@@ -57,7 +57,7 @@ route_via() { # slice router prefix proto
 	rated=$(trellis --json slice show t6ring | jq -r '.links[] | select(.rate > 0) | .hosts[]')
 	[ -n "$rated" ]
 	for h in $rated; do
-		tc qdisc show dev "$h" | grep -q tbf
+		tc qdisc show dev "$h" | grep -q "htb 1:"
 	done
 	trellis slice delete t6ring
 	assert_no_leftovers t6ring
