@@ -34,6 +34,8 @@
 #include <string.h>
 #include <linux/pkt_sched.h>
 #include <netlink/errno.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
@@ -202,6 +204,7 @@ int shaper_tree_ensure(const char *ifname, uint32_t defcls, int overhead, struct
 	_cleanup_nlsock_ struct nl_sock *s = NULL;
 	_cleanup_link_ struct rtnl_link *link = NULL;
 	_cleanup_qdisc_ struct rtnl_qdisc *root = NULL, *q = NULL;
+	struct nl_msg *msg = NULL;
 	int r, ifindex;
 
 	if (defcls < 1 || defcls > 0xffff)
@@ -231,10 +234,22 @@ int shaper_tree_ensure(const char *ifname, uint32_t defcls, int overhead, struct
 		return nl_fail(err, r, "'%s': htb", ifname);
 	rtnl_htb_set_defcls(q, defcls);
 	rtnl_htb_set_rate2quantum(q, 10);
-	/* A size table that only adds @overhead (libnl sends one when set). */
-	if (overhead)
-		rtnl_tc_set_overhead(TC_CAST(q), (uint32_t)overhead);
-	r = rtnl_qdisc_add(s, q, NLM_F_CREATE | NLM_F_REPLACE);
+	r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+	if (r < 0)
+		return nl_fail(err, r, "'%s': build htb root", ifname);
+	if (overhead) {
+		/* A size table without a table (tsize 0): the kernel only adds
+		 * @overhead to each packet's length (libnl 3.7 cannot send one). */
+		struct tc_sizespec sz = { .overhead = overhead, .linklayer = TC_LINKLAYER_ETHERNET };
+		struct nlattr *stab = nla_nest_start(msg, TCA_STAB);
+
+		if (!stab || nla_put(msg, TCA_STAB_BASE, sizeof(sz), &sz) < 0) {
+			nlmsg_free(msg);
+			return trl_error_set(err, TRL_EFAILED, "'%s': size table does not fit the message", ifname);
+		}
+		nla_nest_end(msg, stab);
+	}
+	r = nl_send_sync(s, msg); /* frees msg */
 	if (r < 0)
 		return nl_fail(err, r, "'%s': create htb root", ifname);
 	log_debug("'%s': htb 1: default 1:%x overhead %d", ifname, defcls, overhead);

@@ -33,7 +33,7 @@ uint32_t shape_slice_default(unsigned index)
 
 uint32_t shape_link_class(uint32_t key)
 {
-	return SHAPER_H(key);
+	return SHAPER_H(SHAPE_LINK_BASE + key);
 }
 
 static uint64_t host_reserve(const struct daemon *d)
@@ -83,7 +83,7 @@ int shape_slice_admit(struct daemon *d, const struct shape_slice *ss, const char
 		      struct trl_error *err)
 {
 	uint64_t want, others, avail;
-	char a[32], b[32], c[32], cap[32];
+	char a[32], b[32], c[32], cap[32], h[32];
 
 	if (!ss->n_tunnel)
 		return 0;
@@ -105,9 +105,10 @@ int shape_slice_admit(struct daemon *d, const struct shape_slice *ss, const char
 		rate_str(others, b, sizeof(b));
 		rate_str(avail, c, sizeof(c));
 		rate_str(d->capacity, cap, sizeof(cap));
+		rate_str(host_reserve(d), h, sizeof(h));
 		return trl_error_set(err, TRL_ELIMIT,
 				     "slice '%s' needs %s guaranteed on node '%s', but other slices hold %s of the %s available (capacity %s minus %s for the host)",
-				     slice, a, d->node_name, b, c, cap, (rate_str(host_reserve(d), a, sizeof(a)), a));
+				     slice, a, d->node_name, b, c, cap, h);
 	}
 	return 0;
 }
@@ -221,9 +222,9 @@ int shape_link_apply(struct daemon *d, const struct shape_slice *ss, const char 
 
 	/* This node's half of a tunnel. */
 	po.peer = -1;
-	if (key < 4 || key > SHAPE_MAX_KEY)
-		return trl_error_set(err, TRL_ELIMIT, "link key %u is outside the %u..%u shaping can tell apart", key,
-				     4, SHAPE_MAX_KEY);
+	if (key < 1 || key > SHAPE_MAX_KEY)
+		return trl_error_set(err, TRL_ELIMIT, "link key %u is outside the 1..%u shaping can tell apart", key,
+				     SHAPE_MAX_KEY);
 	if (sh->rate || sh->delay_us) {
 		uint64_t scap = ss->bw_rate ? (ss->bw_ceil ? ss->bw_ceil : ss->bw_rate) : d->capacity;
 		struct shaper_class lc = { .classid = shape_link_class(key), .parent = shape_slice_class(ss->index),

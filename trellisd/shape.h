@@ -15,7 +15,7 @@
  *                  the capacity)
  *   1:(0xc000|i)   under it: the slice's unshaped links (what is left of the
  *                  slice's rate, at least 100kbit; ceil = the slice's)
- *   1:K            under it: shaped link with key K (its rate, ceil, burst)
+ *   1:(0x10+K)     under it: shaped link with key K (its rate, ceil, burst)
  * The substrate tree counts packets 42 bytes shorter (the EGRE overhead), so
  * rates are of tenant frames, like tc on the router's own interface.
  *
@@ -40,7 +40,8 @@ struct daemon;
 #define SHAPE_LOCAL_LEAF 0x10u
 #define SHAPE_MIN_RATE 100000ULL	/* guaranteed floor of unshaped classes, bit/s */
 #define SHAPE_MAX_SLICE_INDEX 0x3fffu
-#define SHAPE_MAX_KEY 0x7fffu
+#define SHAPE_LINK_BASE 0x10u	/* link with key K: class 1:(0x10 + K) */
+#define SHAPE_MAX_KEY (0x7fffu - SHAPE_LINK_BASE)
 
 /* One slice's presence on this node's substrate. */
 struct shape_slice {

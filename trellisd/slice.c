@@ -639,9 +639,10 @@ static int link_shape(struct plan *p, size_t l, struct trl_error *err)
 						     node_tunnel_name(pl->tunnel));
 			return 0;
 		}
-		/* A shaped link's frames reach the substrate one segment each, so HTB
-		 * counts them exactly (see bridge_segmentation_set). */
-		if (router_offloads_set(p, &lk->ep[pl->ep], -1, lk->shape.rate ? 0 : 1, err) < 0)
+		/* A shaped link's frames (or those of a slice with a bandwidth) reach
+		 * the substrate one segment each, so HTB counts exactly the tenant's
+		 * frames (see bridge_segmentation_set); others keep TSO for speed. */
+		if (router_offloads_set(p, &lk->ep[pl->ep], -1, lk->shape.rate || p->ss.bw_rate ? 0 : 1, err) < 0)
 			return -err->code;
 		return shape_link_apply(p->d, &p->ss, pl->ep ? b : a, NULL, pl->key, &lk->shape, err);
 	}
