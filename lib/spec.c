@@ -580,6 +580,85 @@ static bool integer_part_zero(const char *t)
 	return true;
 }
 
+int spec_limit_parse(const char *field, const char *t, struct trl_limits *l, char *why, size_t len)
+{
+	char q[QBUF];
+	size_t n = strlen(t);
+	uint64_t v;
+	int r;
+
+	if (!strcmp(field, "cpu")) {
+		double d = parse_decimal(t);
+
+		if (d < 0)
+			snprintf(why, len, "'%s' is not a number of cores (e.g. 0.5 or 2)", qs(q, sizeof(q), t));
+		else if (d <= 0)
+			snprintf(why, len, "cpu must be more than 0 cores");
+		else if (d > 1024)
+			snprintf(why, len, "%s cores is more than the 1024 allowed", qs(q, sizeof(q), t));
+		else if (d < 0.01)	/* the quota is in microseconds of a 100 ms period */
+			snprintf(why, len, "%s cores is below the 0.01 (1 ms per 100 ms) the kernel can enforce",
+				 qs(q, sizeof(q), t));
+		else {
+			l->cpu = d;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	if (!strcmp(field, "cpu-weight")) {
+		if (!n || strspn(t, "0123456789") != n) {
+			snprintf(why, len, "'%s' is not a whole number (a weight from %d to %d, 100 = default)",
+				 qs(q, sizeof(q), t), TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
+			return -EINVAL;
+		}
+		v = n > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
+		if (v < TRL_CPU_WEIGHT_MIN || v > TRL_CPU_WEIGHT_MAX) {
+			snprintf(why, len, "cpu-weight %s is outside %d..%d (100 = default)", qs(q, sizeof(q), t),
+				 TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
+			return -EINVAL;
+		}
+		l->cpu_weight = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(field, "memory")) {
+		r = units_size_parse(t, &v);
+		if (r == -ERANGE && !integer_part_zero(t)) {
+			snprintf(why, len, "'%s' is too large (at most 1P)", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		if (r == -ERANGE)
+			v = 0;
+		else if (r < 0) {
+			snprintf(why, len, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		if (v < 16ULL << 20) {
+			snprintf(why, len, "memory '%s' is below the 16M a router needs", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		l->memory = v;
+		return 0;
+	}
+	if (!strcmp(field, "pids")) {
+		if (!n || strspn(t, "0123456789") != n) {
+			snprintf(why, len, "'%s' is not a whole number", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		v = n > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
+		if (v < 16)
+			snprintf(why, len, "pids %s is below the 16 a router needs", t);
+		else if (v > 4194304)
+			snprintf(why, len, "pids %s is above 4194304 (the kernel's pid_max limit)", qs(q, sizeof(q), t));
+		else {
+			l->pids = v;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	snprintf(why, len, "unknown limit '%s' (cpu, cpu-weight, memory or pids)", qs(q, sizeof(q), field));
+	return -ENOENT;
+}
+
 /*
  * A limits: mapping.  @cap is the slice's aggregate (limits: at the top) when
  * @l belongs to a router or router-defaults: a router can never get more
@@ -588,15 +667,10 @@ static bool integer_part_zero(const char *t)
  */
 static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits *l, const struct trl_limits *cap)
 {
-	enum { L_CPU, L_WEIGHT, L_MEMORY, L_PIDS };
-	struct field f[] = {
-		[L_CPU] = { .name = "cpu" },
-		[L_WEIGHT] = { .name = "cpu-weight" },
-		[L_MEMORY] = { .name = "memory" },
-		[L_PIDS] = { .name = "pids" },
-	};
+	static const char *const names[] = { "cpu", "cpu-weight", "memory", "pids" };
+	struct field f[] = { { .name = "cpu" }, { .name = "cpu-weight" }, { .name = "memory" }, { .name = "pids" } };
+	char why[256], q[QBUF];
 	const char *t;
-	char q[QBUF], q2[QBUF];
 	int r;
 
 	r = expect_mapping(c, n, "a mapping (cpu:, cpu-weight:, memory:, pids:)");
@@ -606,93 +680,30 @@ static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits
 	if (r < 0)
 		return r;
 
-	if (f[L_CPU].val) {
-		double v;
-
-		path_key(c, f[L_CPU].key, "cpu");
-		r = get_str(c, f[L_CPU].val, "a number of cores", &t);
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (!f[i].val)
+			continue;
+		path_key(c, f[i].key, names[i]);
+		r = get_str(c, f[i].val, i == 0 ? "a number of cores" : i == 1 ? "a weight" : i == 2 ? "a size"
+								: "a number of processes", &t);
 		if (r < 0)
 			return r;
-		v = parse_decimal(t);
-		if (v < 0)
-			return fail(c, f[L_CPU].val, "'%s' is not a number of cores (e.g. 0.5 or 2)", qs(q, sizeof(q), t));
-		if (v <= 0)
-			return fail(c, f[L_CPU].val, "cpu must be more than 0 cores");
-		if (v > 1024)
-			return fail(c, f[L_CPU].val, "%s cores is more than the 1024 allowed", qs(q, sizeof(q), t));
-		/* The quota is in microseconds of a 100 ms period. */
-		if (v < 0.01)
-			return fail(c, f[L_CPU].val, "%s cores is below the 0.01 (1 ms per 100 ms) the kernel can enforce",
-				    qs(q, sizeof(q), t));
-		if (cap && cap->cpu > 0 && v > cap->cpu)
-			return fail(c, f[L_CPU].val, "%s cores is more than the slice's limits.cpu (%g): a router cannot get more than its whole slice",
+		if (spec_limit_parse(names[i], t, l, why, sizeof(why)) < 0)
+			return fail(c, f[i].val, "%s", why);
+		if (!cap)
+			goto next;
+		if (i == 0 && cap->cpu > 0 && l->cpu > cap->cpu)
+			return fail(c, f[i].val, "%s cores is more than the slice's limits.cpu (%g): a router cannot get more than its whole slice",
 				    qs(q, sizeof(q), t), cap->cpu);
-		l->cpu = v;
-		path_pop(c);
-	}
-	if (f[L_WEIGHT].val) {
-		size_t len;
-		uint64_t v;
-
-		path_key(c, f[L_WEIGHT].key, "cpu-weight");
-		r = get_str(c, f[L_WEIGHT].val, "a weight", &t);
-		if (r < 0)
-			return r;
-		len = strlen(t);
-		if (!len || strspn(t, "0123456789") != len)
-			return fail(c, f[L_WEIGHT].val, "'%s' is not a whole number (a weight from %d to %d, 100 = default)",
-				    qs(q, sizeof(q), t), TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
-		v = len > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
-		if (v < TRL_CPU_WEIGHT_MIN || v > TRL_CPU_WEIGHT_MAX)
-			return fail(c, f[L_WEIGHT].val, "cpu-weight %s is outside %d..%d (100 = default)", qs(q, sizeof(q), t),
-				    TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
-		l->cpu_weight = (unsigned)v;
-		path_pop(c);
-	}
-	if (f[L_MEMORY].val) {
-		uint64_t v;
-
-		path_key(c, f[L_MEMORY].key, "memory");
-		r = get_str(c, f[L_MEMORY].val, "a size", &t);
-		if (r < 0)
-			return r;
-		r = units_size_parse(t, &v);
-		if (r == -ERANGE && !integer_part_zero(t))
-			return fail(c, f[L_MEMORY].val, "'%s' is too large (at most 1P)", qs(q, sizeof(q), t));
-		if (r == -ERANGE)
-			v = 0;
-		else if (r < 0)
-			return fail(c, f[L_MEMORY].val, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
-		if (v < 16ULL << 20)
-			return fail(c, f[L_MEMORY].val, "memory '%s' is below the 16M a router needs", qs(q, sizeof(q), t));
-		if (cap && cap->memory && v > cap->memory) {
-			units_size_format(cap->memory, q2, sizeof(q2));
-			return fail(c, f[L_MEMORY].val, "memory '%s' is more than the slice's limits.memory (%s): a router cannot get more than its whole slice",
-				    qs(q, sizeof(q), t), q2);
+		if (i == 2 && cap->memory && l->memory > cap->memory) {
+			units_size_format(cap->memory, why, sizeof(why));
+			return fail(c, f[i].val, "memory '%s' is more than the slice's limits.memory (%s): a router cannot get more than its whole slice",
+				    qs(q, sizeof(q), t), why);
 		}
-		l->memory = v;
-		path_pop(c);
-	}
-	if (f[L_PIDS].val) {
-		size_t len;
-		uint64_t v;
-
-		path_key(c, f[L_PIDS].key, "pids");
-		r = get_str(c, f[L_PIDS].val, "a number of processes", &t);
-		if (r < 0)
-			return r;
-		len = strlen(t);
-		if (!len || strspn(t, "0123456789") != len)
-			return fail(c, f[L_PIDS].val, "'%s' is not a whole number", qs(q, sizeof(q), t));
-		v = len > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
-		if (v < 16)
-			return fail(c, f[L_PIDS].val, "pids %s is below the 16 a router needs", t);
-		if (v > 4194304)
-			return fail(c, f[L_PIDS].val, "pids %s is above 4194304 (the kernel's pid_max limit)", qs(q, sizeof(q), t));
-		if (cap && cap->pids && v > cap->pids)
-			return fail(c, f[L_PIDS].val, "pids %s is more than the slice's limits.pids (%" PRIu64 "): a router cannot get more than its whole slice",
+		if (i == 3 && cap->pids && l->pids > cap->pids)
+			return fail(c, f[i].val, "pids %s is more than the slice's limits.pids (%" PRIu64 "): a router cannot get more than its whole slice",
 				    t, cap->pids);
-		l->pids = v;
+next:
 		path_pop(c);
 	}
 	return 0;

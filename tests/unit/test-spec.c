@@ -285,6 +285,21 @@ static void test_slice_limits(void)
 	bad("slice: blue\nlimits: {pids: 40}\nrouters:\n  r1: {node: n1}\n  r2: {node: n1}\n  r3: {node: n1}\n  r4: {node: n2}\n",
 	    "2:16:", "limits.pids", "pids 40 cannot hold the 3 routers placed on node 'n1' (each needs at least 16)");
 
+	{
+		struct trl_limits v = { 0 };
+		char why[256];
+
+		ok(spec_limit_parse("cpu", "0.25", &v, why, sizeof(why)) == 0 && v.cpu == 0.25, "spec_limit_parse: cpu 0.25");
+		ok(spec_limit_parse("memory", "1G", &v, why, sizeof(why)) == 0 && v.memory == 1ULL << 30,
+		   "spec_limit_parse: memory 1G");
+		ok(spec_limit_parse("cpu-weight", "200", &v, why, sizeof(why)) == 0 && v.cpu_weight == 200,
+		   "spec_limit_parse: cpu-weight 200");
+		ok(spec_limit_parse("pids", "8", &v, why, sizeof(why)) == -EINVAL && strstr(why, "below the 16") &&
+			   v.pids == 0,
+		   "spec_limit_parse: pids 8 refused, value untouched");
+		ok(spec_limit_parse("bandwith", "1", &v, why, sizeof(why)) == -ENOENT && strstr(why, "unknown limit"),
+		   "spec_limit_parse: unknown field");
+	}
 	s = good("slice: blue\nlimits: {cpu: 1.5, cpu-weight: 200, memory: 1G, pids: 2000}\n"
 		 "router-defaults:\n  limits: {cpu: 0.5, cpu-weight: 50}\n"
 		 "routers:\n  r1: {limits: {cpu: 1.5, cpu-weight: 300, memory: 1G}}\n  r2: {}\n",
