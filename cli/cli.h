@@ -48,12 +48,14 @@ struct cli_cmd {
 /* Options a verb accepts besides --json, -q, -h, --socket. */
 #define CLI_OPT_FILE 0x1	/* -f, --file FILE */
 #define CLI_OPT_SHELL 0x2	/* --shell PATH */
+#define CLI_OPT_LIMITS 0x4	/* --router NAME --cpu N --cpu-weight N --memory SIZE --pids N */
 
 struct cli_args {
 	unsigned accept;	/* CLI_OPT_* */
 	int fixed;		/* exec style: after this many operands, the rest is a command; 0 = off */
 	const char *file;
 	const char *shell;
+	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "print.h"
 #include "spec.h"
+#include "units.h"
 #include "util.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
@@ -570,6 +571,88 @@ out:
 	return status;
 }
 
+/* slice set */
+
+static void size_cell(json_int_t v, char *buf, size_t len)
+{
+	if (v > 0)
+		units_size_format((uint64_t)v, buf, len);
+	else
+		snprintf(buf, len, "none");
+}
+
+static void limits_line(const char *what, json_t *now, json_t *prev)
+{
+	static const struct {
+		const char *key, *label;
+	} keys[] = { { "cpu", "cpu" }, { "cpu_weight", "cpu-weight" }, { "memory", "memory" }, { "pids", "pids" } };
+	char line[512] = "", a[64], b[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *n = json_object_get(now, keys[i].key), *p = json_object_get(prev, keys[i].key);
+
+		if (json_equal(n, p))
+			continue;
+		if (i == 0) {
+			double x = json_number_value(p), y = json_number_value(n);
+
+			snprintf(a, sizeof(a), x > 0 ? "%g" : "none", x);
+			snprintf(b, sizeof(b), y > 0 ? "%g" : "none", y);
+		} else if (i == 2) {
+			size_cell(json_integer_value(p), a, sizeof(a));
+			size_cell(json_integer_value(n), b, sizeof(b));
+		} else {
+			snprintf(a, sizeof(a), "%" JSON_INTEGER_FORMAT, json_integer_value(p));
+			snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, json_integer_value(n));
+		}
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s %s -> %s", line[0] ? ", " : "",
+			 keys[i].label, a, b);
+	}
+	print_line("%s: %s", what, line[0] ? line : "unchanged");
+}
+
+static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .accept = CLI_OPT_LIMITS };
+	json_t *result = NULL, *req;
+	char what[96];
+	int status;
+
+	if (!one_name(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (!a.cpu && !a.cpu_weight && !a.memory && !a.pids) {
+		status = cli_usage_error(cmd, "nothing to change: give --cpu, --cpu-weight, --memory or --pids");
+		goto out;
+	}
+	{
+		char *vals[] = { (char *)(a.router ? a.router : ""), (char *)(a.cpu ? a.cpu : ""),
+				 (char *)(a.cpu_weight ? a.cpu_weight : ""), (char *)(a.memory ? a.memory : ""),
+				 (char *)(a.pids ? a.pids : "") };
+
+		status = check_utf8(cli, vals, 5);
+		if (status)
+			goto out;
+	}
+	if (cli->n_nodes && a.router && (status = cli_multi_route(cli, a.operands[0], a.router)))
+		goto out;
+	req = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "op", "slice.set", "name", a.operands[0], "router",
+			a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids);
+	status = cli_call(cli, req, NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	if (a.router)
+		snprintf(what, sizeof(what), "slice '%s' router '%s'", a.operands[0], a.router);
+	else
+		snprintf(what, sizeof(what), "slice '%s' (aggregate)", a.operands[0]);
+	if (!cli->quiet && !print_is_json())
+		limits_line(what, json_object_get(result, "limits"), json_object_get(result, "previous"));
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
 /* slice exec, slice login */
 
 static int exec_in_router(struct cli *cli, const char *name, const char *router, json_t *argv, int tty)
@@ -740,6 +823,25 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.summary = "Show per-link fast-path counters",
 		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
 			"the slice's links on this node (with --node/--nodes: on every node).\n",
+	},
+	{
+		.object = "slice",
+		.name = "set",
+		.run = slice_set,
+		.synopsis = "slice set NAME [--router R] [--cpu N] [--cpu-weight N] [--memory SIZE] [--pids N]",
+		.summary = "Change a slice's or a router's limits while it runs",
+		.help = "Without --router the slice's aggregate limits change (its parent cgroup,\n"
+			"shared by all its routers on the node); with --router that router's own.\n"
+			"Only the limits given change; values as in a spec (trellis-slice(5)).  The\n"
+			"daemon writes them to the kernel, reads them back, and on any failure puts\n"
+			"the previous values back.  A router cannot get more than its slice, and a\n"
+			"change that would promise more CPU or memory than the node has is refused.\n"
+			"Root or the slice's owner only.\n",
+		.options = "  --router NAME    Change this router's limits, not the slice's aggregate\n"
+			   "  --cpu N          Hard CPU quota in cores (0.5 = half a core)\n"
+			   "  --cpu-weight N   CPU share against siblings, 1..10000 (100 = default)\n"
+			   "  --memory SIZE    Memory limit (e.g. 256M, 1G)\n"
+			   "  --pids N         Most processes and threads\n",
 	},
 	{
 		.object = "slice",

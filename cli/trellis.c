@@ -31,6 +31,11 @@ enum {
 	OPT_VERSION,
 	OPT_NODE,
 	OPT_NODES,
+	OPT_ROUTER,
+	OPT_CPU,
+	OPT_CPU_WEIGHT,
+	OPT_MEMORY,
+	OPT_PIDS,
 };
 
 static const char common_options_help[] =
@@ -169,6 +174,11 @@ static const struct option verb_options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "file", required_argument, NULL, 'f' },
 	{ "shell", required_argument, NULL, OPT_SHELL },
+	{ "router", required_argument, NULL, OPT_ROUTER },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -259,6 +269,23 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 				goto not_here;
 			a->shell = optarg;
 			break;
+		case OPT_ROUTER:
+		case OPT_CPU:
+		case OPT_CPU_WEIGHT:
+		case OPT_MEMORY:
+		case OPT_PIDS: {
+			const char **slot = c == OPT_ROUTER ? &a->router : c == OPT_CPU ? &a->cpu
+					    : c == OPT_CPU_WEIGHT ? &a->cpu_weight : c == OPT_MEMORY ? &a->memory : &a->pids;
+
+			if (!(a->accept & CLI_OPT_LIMITS))
+				goto not_here;
+			if (*slot) {
+				*status = cli_usage_error(cmd, "option '--%s' given twice", long_name(c));
+				return 0;
+			}
+			*slot = optarg;
+			break;
+		}
 		case ':':
 		case '?':
 			*status = cli_usage_error(cmd, "%s", bad_option(argv, c, msg, sizeof(msg)));
