@@ -70,6 +70,7 @@ static const struct print_col router_cols[] = {
 static const struct print_col limit_cols[] = {
 	{ .title = "ROUTER", .key = "router" },
 	{ .title = "CPU", .fn = cpu_cell },
+	{ .title = "CPU-WEIGHT", .key = "cpu_weight", .fmt = PRINT_FMT_ID },
 	{ .title = "MEMORY", .key = "memory", .fmt = PRINT_FMT_SIZE },
 	{ .title = "PIDS", .key = "pids", .fmt = PRINT_FMT_ID },
 	{ .title = NULL },
@@ -117,6 +118,73 @@ static const struct print_col stats_cols[] = {
 	{ .title = NULL },
 };
 
+static void cpu_time_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+
+	if (json_is_object(u))
+		snprintf(buf, len, "%.3fs", (double)json_integer_value(json_object_get(u, "cpu_ns")) / 1e9);
+}
+
+static void mem_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+	char cur[32], max[32];
+
+	if (!json_is_object(u))
+		return;
+	units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory")), cur, sizeof(cur));
+	if (json_integer_value(json_object_get(u, "memory_max")) > 0)
+		units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory_max")), max, sizeof(max));
+	else
+		snprintf(max, sizeof(max), "max");
+	snprintf(buf, len, "%s/%s", cur, max);
+}
+
+static void pids_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+	json_int_t max;
+
+	if (!json_is_object(u))
+		return;
+	max = json_integer_value(json_object_get(u, "pids_max"));
+	if (max > 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(u, "pids")), max);
+	else
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/max", json_integer_value(json_object_get(u, "pids")));
+}
+
+static void usage_cell(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+
+	if (json_is_object(u))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(u, key)));
+}
+
+static void throttled_cell(json_t *o, char *buf, size_t len)
+{
+	usage_cell(o, "cpu_throttled", buf, len);
+}
+
+static void oom_cell(json_t *o, char *buf, size_t len)
+{
+	usage_cell(o, "oom_kills", buf, len);
+}
+
+static const struct print_col stats_router_cols[] = {
+	{ .title = "ROUTER", .key = "name" },
+	{ .title = "STATE", .key = "state" },
+	{ .title = "CPU-TIME", .fn = cpu_time_cell },
+	{ .title = "THROTTLED", .fn = throttled_cell },
+	{ .title = "MEMORY", .fn = mem_cell },
+	{ .title = "OOM-KILLS", .fn = oom_cell },
+	{ .title = "PIDS", .fn = pids_cell },
+	{ .title = NULL },
+};
+
 static const struct print_col list_cols[] = {
 	{ .title = "NAME", .key = "name" },
 	{ .title = "OWNER", .key = "owner" },
@@ -149,6 +217,16 @@ void cli_slice_print(json_t *slice)
 		return;
 	ifaces = json_array();
 	limits = json_array();
+	/* The slice's aggregate first, when it has one. */
+	{
+		json_t *l = json_object_get(slice, "limits");
+
+		if (json_number_value(json_object_get(l, "cpu")) > 0 || json_integer_value(json_object_get(l, "cpu_weight")) > 0 ||
+		    json_integer_value(json_object_get(l, "memory")) > 0 || json_integer_value(json_object_get(l, "pids")) > 0) {
+			add_row(limits, l, "(slice)");
+			has_limits = 1;
+		}
+	}
 	json_array_foreach(routers, i, router) {
 		const char *name = json_string_value(json_object_get(router, "name"));
 		json_t *l = json_object_get(router, "limits");
@@ -157,6 +235,7 @@ void cli_slice_print(json_t *slice)
 			add_row(ifaces, iface, name);
 		add_row(limits, l, name);
 		if (json_number_value(json_object_get(l, "cpu")) > 0 ||
+		    json_integer_value(json_object_get(l, "cpu_weight")) > 0 ||
 		    json_integer_value(json_object_get(l, "memory")) > 0 ||
 		    json_integer_value(json_object_get(l, "pids")) > 0)
 			has_limits = 1;
@@ -493,10 +572,24 @@ static void stats_rows(json_t *res, json_t *rows)
 		}
 }
 
+/* The routers of a slice.stats result that run on the node that answered, the slice's aggregate first. */
+static void router_usage_rows(json_t *res, json_t *rows)
+{
+	json_t *r;
+	size_t i;
+
+	if (json_is_object(json_object_get(res, "usage")))
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:O}", "name", "(slice)", "state", "-", "usage",
+						       json_object_get(res, "usage")));
+	json_array_foreach(json_object_get(res, "routers"), i, r)
+		if (json_is_object(json_object_get(r, "usage")))
+			json_array_append(rows, r);
+}
+
 static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
-	json_t *result = NULL, *rows = json_array();
+	json_t *result = NULL, *rows = json_array(), *rrows = json_array();
 	int status;
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
@@ -508,18 +601,26 @@ static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		status = cli_multi_call(cli, "slice.stats", a.operands[0], &result);
 		if (status)
 			goto out;
-		json_object_foreach(json_object_get(result, "nodes"), key, v)
+		json_object_foreach(json_object_get(result, "nodes"), key, v) {
 			stats_rows(v, rows);
+			router_usage_rows(v, rrows);
+		}
 	} else {
 		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.stats", "name", a.operands[0]), NULL, 0,
 				  &result);
 		if (status)
 			goto out;
 		stats_rows(result, rows);
+		router_usage_rows(result, rrows);
 	}
 	print_json(result);
 	print_table(rows, stats_cols);
+	if (json_array_size(rrows)) {
+		print_section("Routers:");
+		print_table(rrows, stats_router_cols);
+	}
 out:
+	json_decref(rrows);
 	json_decref(rows);
 	json_decref(result);
 	free(a.operands);
@@ -635,7 +736,7 @@ static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 	}
 	if (cli->n_nodes && a.router && (status = cli_multi_route(cli, a.operands[0], a.router)))
 		goto out;
-	req = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "op", "slice.set", "name", a.operands[0], "router",
+	req = json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "op", "slice.set", "name", a.operands[0], "router",
 			a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids);
 	status = cli_call(cli, req, NULL, 0, &result);
 	if (status)
@@ -820,9 +921,12 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.name = "stats",
 		.run = slice_stats,
 		.synopsis = "slice stats NAME",
-		.summary = "Show per-link fast-path counters",
+		.summary = "Show per-link fast-path counters and per-router CPU, memory and pids",
 		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
-			"the slice's links on this node (with --node/--nodes: on every node).\n",
+			"the slice's links on this node (with --node/--nodes: on every node), then\n"
+			"for the slice's aggregate cgroup and each running router: CPU time used,\n"
+			"periods throttled by the CPU quota, memory now/limit, OOM kills, and\n"
+			"processes now/limit (from the kernel's cgroup accounting).\n",
 	},
 	{
 		.object = "slice",

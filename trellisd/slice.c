@@ -675,6 +675,26 @@ static void slice_promise(struct daemon *d, const struct trl_slice *s, double *c
 	*mem = !local ? 0 : s->limits.memory ? s->limits.memory : m;
 }
 
+/* "21.2G": sizes in messages, one decimal in the largest unit that fits. */
+static const char *size_text(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTP";
+	double x = (double)v;
+	int u = -1;
+
+	while (x >= 1024 && u < 4) {
+		x /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, v);
+	else if (x == (double)(uint64_t)x)
+		snprintf(buf, len, "%.0f%c", x, units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", x, units[u]);
+	return buf;
+}
+
 static void host_capacity(double *cores, uint64_t *mem)
 {
 	_cleanup_free_ char *text = NULL;
@@ -727,12 +747,10 @@ static int admission_check(struct daemon *d, struct store *st, const struct trl_
 				     "slice '%s' asks %g cores; %g of %g cores are already promised to other slices on node '%s'",
 				     s->name, cpu, ocpu, cores, d->node_name);
 	if (check_mem && mem && omem + mem > have) {
-		units_size_format(mem, a, sizeof(a));
-		units_size_format(omem, b, sizeof(b));
-		units_size_format(have, c, sizeof(c));
 		return trl_error_set(err, TRL_ELIMIT,
-				     "slice '%s' asks %s of memory; %s of the %s node '%s' hands out (MemTotal less a headroom of max(10%%, 512M)) are already promised to other slices",
-				     s->name, a, b, c, d->node_name);
+				     "slice '%s' asks %s of memory; %s of the %s node '%s' hands out (MemTotal less max(10%%, 512M) for the host) are already promised to other slices",
+				     s->name, size_text(mem, a, sizeof(a)), size_text(omem, b, sizeof(b)),
+				     size_text(have, c, sizeof(c)), d->node_name);
 	}
 	return 0;
 }
@@ -1349,7 +1367,7 @@ out:
 	trl_slice_free(s);
 	store_close(st);
 	pthread_mutex_unlock(&d->slice_lock);
-	if (r < 0)
+	if (r < 0 && strncmp(err->msg, "slice '", 7))
 		trl_error_prefix(err, "slice '%s'", req->name);
 	return r;
 }
