@@ -703,8 +703,14 @@ static void limits_line(const char *what, json_t *now, json_t *prev)
 			size_cell(json_integer_value(p), a, sizeof(a));
 			size_cell(json_integer_value(n), b, sizeof(b));
 		} else {
+			const char *none = i == 1 ? "default" : "none";
+
 			snprintf(a, sizeof(a), "%" JSON_INTEGER_FORMAT, json_integer_value(p));
 			snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, json_integer_value(n));
+			if (json_integer_value(p) <= 0)
+				snprintf(a, sizeof(a), "%s", none);
+			if (json_integer_value(n) <= 0)
+				snprintf(b, sizeof(b), "%s", none);
 		}
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s %s -> %s", line[0] ? ", " : "",
 			 keys[i].label, a, b);

@@ -551,7 +551,8 @@ static int parse_template(struct spec_ctx *c, struct fy_node *n, char *out, size
 	return 0;
 }
 
-/* "0.5", "2": cores, parsed without the locale. -1 if malformed. */
+/* "0.5", "2": cores, parsed without the locale. -1 if malformed.  Digits are
+ * gathered as an integer and divided once, so "0.3" is the double nearest 0.3. */
 static double parse_decimal(const char *t)
 {
 	double v = 0, scale = 1;
@@ -564,12 +565,14 @@ static double parse_decimal(const char *t)
 	}
 	if (*t == '.')
 		for (t++; is_digit(*t); t++, digits++) {
-			scale /= 10;
-			v += scale * (*t - '0');
+			if (scale < 1e15) {
+				v = v * 10 + (*t - '0');
+				scale *= 10;
+			}
 		}
 	if (*t || !digits)
 		return -1;
-	return v;
+	return v / scale;
 }
 
 static bool integer_part_zero(const char *t)

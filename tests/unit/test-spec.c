@@ -290,6 +290,8 @@ static void test_slice_limits(void)
 		char why[256];
 
 		ok(spec_limit_parse("cpu", "0.25", &v, why, sizeof(why)) == 0 && v.cpu == 0.25, "spec_limit_parse: cpu 0.25");
+		ok(spec_limit_parse("cpu", "0.3", &v, why, sizeof(why)) == 0 && v.cpu == 0.3,
+		   "spec_limit_parse: cpu 0.3 is the double nearest 0.3 (not 3 * 0.1)");
 		ok(spec_limit_parse("memory", "1G", &v, why, sizeof(why)) == 0 && v.memory == 1ULL << 30,
 		   "spec_limit_parse: memory 1G");
 		ok(spec_limit_parse("cpu-weight", "200", &v, why, sizeof(why)) == 0 && v.cpu_weight == 200,
