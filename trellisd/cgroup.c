@@ -514,6 +514,11 @@ restore:
 		log_error("cgroup '%s': cannot restore the previous limits: %s", rel, e2.msg);
 		return trl_error_prefix(err, "(previous limits NOT restored: %s)", e2.msg);
 	}
+	{
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (previous limits restored)");
+	}
 	return -err->code;
 }
 
