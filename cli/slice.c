@@ -718,6 +718,88 @@ static void limits_line(const char *what, json_t *now, json_t *prev)
 	print_line("%s: %s", what, line[0] ? line : "unchanged");
 }
 
+/*
+ * The aggregate of a slice on several nodes: the same change on every node
+ * that has the slice.  If one refuses, the nodes already changed get their
+ * previous values back (a limit that was unset there cannot be unset again
+ * by a set: that is reported).
+ */
+static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
+{
+	const char *node, *key;
+	json_t *res, *v;
+
+	json_object_foreach(done, node, res) {
+		json_t *prev = json_object_get(res, "previous"), *undo = json_pack("{s:s, s:O}", "op", "slice.set", "name",
+										   json_object_get(req, "name"));
+		struct trl_error err = { 0 };
+		json_t *out = NULL;
+		int n = 0;
+
+		json_object_foreach(req, key, v) {
+			json_t *p = json_object_get(prev, key);
+			char buf[64];
+
+			if (!strcmp(key, "op") || !strcmp(key, "name") || !p)
+				continue;
+			if (!strcmp(key, "cpu") && json_number_value(p) > 0)
+				snprintf(buf, sizeof(buf), "%.6g", json_number_value(p));
+			else if (!strcmp(key, "memory") && json_integer_value(p) > 0)
+				units_size_format((uint64_t)json_integer_value(p), buf, sizeof(buf));
+			else if (!strcmp(key, "cpu_weight"))
+				snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(p) > 0 ? json_integer_value(p) : 100);
+			else if (!strcmp(key, "pids") && json_integer_value(p) > 0)
+				snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(p));
+			else {
+				fprintf(stderr, "trellis: node '%s': %s had no limit before; it keeps the new one\n", node,
+					key);
+				continue;
+			}
+			json_object_set_new(undo, key, json_string(buf));
+			n++;
+		}
+		for (int i = 0; n && i < cli->n_nodes; i++)
+			if (!strcmp(cli->nodes[i].name, node) &&
+			    cli_request(cli, cli->nodes[i].socket, json_incref(undo), NULL, 0, &out, &err) < 0)
+				fprintf(stderr, "trellis: node '%s': cannot put the previous limits back: %s\n", node, err.msg);
+		json_decref(out);
+		json_decref(undo);
+	}
+}
+
+static int multi_set(struct cli *cli, json_t *req, json_t **merged)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct trl_error err = { 0 };
+	json_t *nodes = json_object();
+	int status = 0;
+
+	for (int i = 0; i < cli->n_nodes && !status; i++) {
+		json_t *res = NULL;
+
+		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
+			if (err.code == TRL_ENOTFOUND && !strncmp(err.msg, "no slice", 8))
+				continue;	/* no routers of the slice there */
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			multi_set_undo(cli, req, nodes);
+			status = cli_error(cli, &err);
+			break;
+		}
+		json_object_set_new(nodes, cli->nodes[i].name, res);
+	}
+	if (!status && !json_object_size(nodes)) {
+		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		status = cli_error(cli, &err);
+	}
+	if (status) {
+		json_decref(nodes);
+		return status;
+	}
+	*merged = json_pack("{s:s, s:o}", "name", name, "nodes", nodes);
+	return 0;
+}
+
 static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { .accept = CLI_OPT_LIMITS };
@@ -744,6 +826,22 @@ static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 		goto out;
 	req = json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "op", "slice.set", "name", a.operands[0], "router",
 			a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids);
+	if (cli->n_nodes && !a.router) {
+		const char *key;
+		json_t *v;
+
+		status = multi_set(cli, req, &result);
+		json_decref(req);
+		if (status)
+			goto out;
+		print_json(result);
+		if (!cli->quiet && !print_is_json())
+			json_object_foreach(json_object_get(result, "nodes"), key, v) {
+				snprintf(what, sizeof(what), "slice '%s' (aggregate) on node '%s'", a.operands[0], key);
+				limits_line(what, json_object_get(v, "limits"), json_object_get(v, "previous"));
+			}
+		goto out;
+	}
 	status = cli_call(cli, req, NULL, 0, &result);
 	if (status)
 		goto out;

@@ -1367,7 +1367,8 @@ out:
 	trl_slice_free(s);
 	store_close(st);
 	pthread_mutex_unlock(&d->slice_lock);
-	if (r < 0 && strncmp(err->msg, "slice '", 7))
+	/* Most messages name the slice already ("no slice 'x'", admission). */
+	if (r < 0 && !strstr(err->msg, "slice '"))
 		trl_error_prefix(err, "slice '%s'", req->name);
 	return r;
 }
