@@ -280,6 +280,38 @@ static int knob_equal(enum knob k, const struct trl_limits *want, const struct t
 	return 0;
 }
 
+static int knob_of(unsigned field)
+{
+	for (int k = 0; k < K_N; k++)
+		if (knobs[k].field == field)
+			return k;
+	return -1;
+}
+
+const char *cgroup_limit_file(enum cgroup_layout layout, unsigned field)
+{
+	int k = knob_of(field);
+
+	return k < 0 ? NULL : knobs[k].file[layout == CGROUP_LAYOUT_V2];
+}
+
+void cgroup_limit_format(enum cgroup_layout layout, unsigned field, const struct trl_limits *l, char *buf, size_t len)
+{
+	int k = knob_of(field);
+
+	if (k < 0)
+		snprintf(buf, len, "%s", "");
+	else
+		knob_format(layout, k, l, buf, len);
+}
+
+int cgroup_limit_parse(enum cgroup_layout layout, unsigned field, const char *text, struct trl_limits *out)
+{
+	int k = knob_of(field);
+
+	return k < 0 ? -EINVAL : knob_parse(layout, k, text, out);
+}
+
 void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l)
 {
 	const char *pfx = layout == CGROUP_LAYOUT_V1 ? "lxc.cgroup" : "lxc.cgroup2";

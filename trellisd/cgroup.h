@@ -57,6 +57,13 @@ unsigned cgroup_limits_fields(const struct trl_limits *l);
 /* "cpu", "cpu-weight", "memory", "pids" for one CGROUP_F_* bit. */
 const char *cgroup_field_name(unsigned field);
 
+/* The mapping itself, one CGROUP_F_* @field at a time (unit-tested): the
+ * file, the text written for @l (0 = the layout's "no limit"), and back. */
+const char *cgroup_limit_file(enum cgroup_layout layout, unsigned field);
+void cgroup_limit_format(enum cgroup_layout layout, unsigned field, const struct trl_limits *l, char *buf,
+			 size_t len);
+int cgroup_limit_parse(enum cgroup_layout layout, unsigned field, const char *text, struct trl_limits *out);
+
 /*
  * Create trellis/<node>/<slice> in the cpu, cpuacct, memory and pids
  * hierarchies (v1) or below the cgroup2 root with those controllers enabled
