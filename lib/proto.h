@@ -37,7 +37,8 @@
  *
  * Result shapes:
  *   slice.create, slice.show -> a slice object:
- *     {"name","owner","owner_uid","state","created" (unix s),"uid_base",
+ *     {"name","owner","owner_uid","state","created" (unix s),"uid_base","node",
+ *      "limits": LIMITS (the slice's aggregate, current values),
  *      "routers": [{"name","template","container","state" ("running"|"stopped"|"missing"),
  *                   "pid","daemons":[..],"limits":LIMITS (effective: own, else router-defaults),
  *                   "interfaces":[{"name","host","mac","addresses":[..],"link"}]}],

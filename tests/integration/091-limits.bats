@@ -334,6 +334,22 @@ EOS
 	[ "$(echo "$output" | jq -c '.routers[] | select(.name == "r1") | .limits | [.cpu, .cpu_weight, .memory, .pids]')" = "[0.3,300,$((200 << 20)),80]" ]
 }
 
+@test "only root and the slice's owner may set limits" {
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$TRELLIS_BIN" --socket "$T_SOCK" "$@"; }
+	trellis -q slice create -f "$(plain_spec $S 'owner: "65534"' '{cpu: 0.5}' '{}')"
+	trellis -q slice create -f "$(plain_spec $O '' '{cpu: 0.5}' '{}')"
+	run as_nobody slice set $S --router r1 --cpu 0.3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cpu_quota $S/r1)" = 30000 ]
+	# another tenant's slice does not exist for it, and stays as it was
+	run as_nobody slice set $O --router r1 --cpu 0.3
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"no slice '$O'"* ]]
+	[ "$(cpu_quota $O/r1)" = 50000 ]
+}
+
 @test "admission: more CPU or memory than the node has is refused, naming the numbers" {
 	cores=$(getconf _NPROCESSORS_ONLN)
 	big=$(awk -v c="$cores" 'BEGIN { print c - 0.5 }')
