@@ -1025,7 +1025,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.name = "stats",
 		.run = slice_stats,
 		.synopsis = "slice stats NAME",
-		.summary = "Show per-link fast-path counters and per-router CPU, memory and pids",
+		.summary = "Show link counters and router CPU, memory, pids",
 		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
 			"the slice's links on this node (with --node/--nodes: on every node), then\n"
 			"for the slice's aggregate cgroup and each running router: CPU time used,\n"
@@ -1036,9 +1036,10 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.object = "slice",
 		.name = "set",
 		.run = slice_set,
-		.synopsis = "slice set NAME [--router R] [--cpu N] [--cpu-weight N] [--memory SIZE] [--pids N]",
+		.synopsis = "slice set NAME [--router R] LIMIT...",
 		.summary = "Change a slice's or a router's limits while it runs",
-		.help = "Without --router the slice's aggregate limits change (its parent cgroup,\n"
+		.help = "LIMIT is one or more of --cpu, --cpu-weight, --memory and --pids.\n"
+			"Without --router the slice's aggregate limits change (its parent cgroup,\n"
 			"shared by all its routers on the node); with --router that router's own.\n"
 			"Only the limits given change; values as in a spec (trellis-slice(5)).  The\n"
 			"daemon writes them to the kernel, reads them back, and on any failure puts\n"
