@@ -49,6 +49,7 @@ struct cli_cmd {
 #define CLI_OPT_FILE 0x1	/* -f, --file FILE */
 #define CLI_OPT_SHELL 0x2	/* --shell PATH */
 #define CLI_OPT_SHAPE 0x4	/* --rate --ceil --burst --loss --delay --jitter */
+#define CLI_OPT_LIMITS 0x8	/* --router NAME --cpu N --cpu-weight N --memory SIZE --pids N */
 
 struct cli_args {
 	unsigned accept;	/* CLI_OPT_* */
@@ -56,6 +57,7 @@ struct cli_args {
 	const char *file;
 	const char *shell;
 	const char *rate, *ceil, *burst, *loss, *delay, *jitter;	/* CLI_OPT_SHAPE, as typed */
+	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */

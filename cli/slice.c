@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "print.h"
 #include "spec.h"
+#include "units.h"
 #include "util.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
@@ -69,6 +70,7 @@ static const struct print_col router_cols[] = {
 static const struct print_col limit_cols[] = {
 	{ .title = "ROUTER", .key = "router" },
 	{ .title = "CPU", .fn = cpu_cell },
+	{ .title = "CPU-WEIGHT", .key = "cpu_weight", .fmt = PRINT_FMT_ID },
 	{ .title = "MEMORY", .key = "memory", .fmt = PRINT_FMT_SIZE },
 	{ .title = "PIDS", .key = "pids", .fmt = PRINT_FMT_ID },
 	{ .title = NULL },
@@ -116,6 +118,73 @@ static const struct print_col stats_cols[] = {
 	{ .title = NULL },
 };
 
+static void cpu_time_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+
+	if (json_is_object(u))
+		snprintf(buf, len, "%.3fs", (double)json_integer_value(json_object_get(u, "cpu_ns")) / 1e9);
+}
+
+static void mem_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+	char cur[32], max[32];
+
+	if (!json_is_object(u))
+		return;
+	units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory")), cur, sizeof(cur));
+	if (json_integer_value(json_object_get(u, "memory_max")) > 0)
+		units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory_max")), max, sizeof(max));
+	else
+		snprintf(max, sizeof(max), "max");
+	snprintf(buf, len, "%s/%s", cur, max);
+}
+
+static void pids_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+	json_int_t max;
+
+	if (!json_is_object(u))
+		return;
+	max = json_integer_value(json_object_get(u, "pids_max"));
+	if (max > 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(u, "pids")), max);
+	else
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/max", json_integer_value(json_object_get(u, "pids")));
+}
+
+static void usage_cell(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+
+	if (json_is_object(u))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(u, key)));
+}
+
+static void throttled_cell(json_t *o, char *buf, size_t len)
+{
+	usage_cell(o, "cpu_throttled", buf, len);
+}
+
+static void oom_cell(json_t *o, char *buf, size_t len)
+{
+	usage_cell(o, "oom_kills", buf, len);
+}
+
+static const struct print_col stats_router_cols[] = {
+	{ .title = "ROUTER", .key = "name" },
+	{ .title = "STATE", .key = "state" },
+	{ .title = "CPU-TIME", .fn = cpu_time_cell },
+	{ .title = "THROTTLED", .fn = throttled_cell },
+	{ .title = "MEMORY", .fn = mem_cell },
+	{ .title = "OOM-KILLS", .fn = oom_cell },
+	{ .title = "PIDS", .fn = pids_cell },
+	{ .title = NULL },
+};
+
 static const struct print_col list_cols[] = {
 	{ .title = "NAME", .key = "name" },
 	{ .title = "OWNER", .key = "owner" },
@@ -148,6 +217,16 @@ void cli_slice_print(json_t *slice)
 		return;
 	ifaces = json_array();
 	limits = json_array();
+	/* The slice's aggregate first, when it has one. */
+	{
+		json_t *l = json_object_get(slice, "limits");
+
+		if (json_number_value(json_object_get(l, "cpu")) > 0 || json_integer_value(json_object_get(l, "cpu_weight")) > 0 ||
+		    json_integer_value(json_object_get(l, "memory")) > 0 || json_integer_value(json_object_get(l, "pids")) > 0) {
+			add_row(limits, l, "(slice)");
+			has_limits = 1;
+		}
+	}
 	json_array_foreach(routers, i, router) {
 		const char *name = json_string_value(json_object_get(router, "name"));
 		json_t *l = json_object_get(router, "limits");
@@ -156,6 +235,7 @@ void cli_slice_print(json_t *slice)
 			add_row(ifaces, iface, name);
 		add_row(limits, l, name);
 		if (json_number_value(json_object_get(l, "cpu")) > 0 ||
+		    json_integer_value(json_object_get(l, "cpu_weight")) > 0 ||
 		    json_integer_value(json_object_get(l, "memory")) > 0 ||
 		    json_integer_value(json_object_get(l, "pids")) > 0)
 			has_limits = 1;
@@ -492,10 +572,24 @@ static void stats_rows(json_t *res, json_t *rows)
 		}
 }
 
+/* The routers of a slice.stats result that run on the node that answered, the slice's aggregate first. */
+static void router_usage_rows(json_t *res, json_t *rows)
+{
+	json_t *r;
+	size_t i;
+
+	if (json_is_object(json_object_get(res, "usage")))
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:O}", "name", "(slice)", "state", "-", "usage",
+						       json_object_get(res, "usage")));
+	json_array_foreach(json_object_get(res, "routers"), i, r)
+		if (json_is_object(json_object_get(r, "usage")))
+			json_array_append(rows, r);
+}
+
 static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
-	json_t *result = NULL, *rows = json_array();
+	json_t *result = NULL, *rows = json_array(), *rrows = json_array();
 	int status;
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
@@ -507,18 +601,26 @@ static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		status = cli_multi_call(cli, "slice.stats", a.operands[0], &result);
 		if (status)
 			goto out;
-		json_object_foreach(json_object_get(result, "nodes"), key, v)
+		json_object_foreach(json_object_get(result, "nodes"), key, v) {
 			stats_rows(v, rows);
+			router_usage_rows(v, rrows);
+		}
 	} else {
 		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.stats", "name", a.operands[0]), NULL, 0,
 				  &result);
 		if (status)
 			goto out;
 		stats_rows(result, rows);
+		router_usage_rows(result, rrows);
 	}
 	print_json(result);
 	print_table(rows, stats_cols);
+	if (json_array_size(rrows)) {
+		print_section("Routers:");
+		print_table(rrows, stats_router_cols);
+	}
 out:
+	json_decref(rrows);
 	json_decref(rows);
 	json_decref(result);
 	free(a.operands);
@@ -564,6 +666,192 @@ static int slice_delete(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		else
 			print_line("slice '%s' deleted", name);
 	}
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
+/* slice set */
+
+static void size_cell(json_int_t v, char *buf, size_t len)
+{
+	if (v > 0)
+		units_size_format((uint64_t)v, buf, len);
+	else
+		snprintf(buf, len, "none");
+}
+
+static void limits_line(const char *what, json_t *now, json_t *prev)
+{
+	static const struct {
+		const char *key, *label;
+	} keys[] = { { "cpu", "cpu" }, { "cpu_weight", "cpu-weight" }, { "memory", "memory" }, { "pids", "pids" } };
+	char line[512] = "", a[64], b[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *n = json_object_get(now, keys[i].key), *p = json_object_get(prev, keys[i].key);
+
+		if (json_equal(n, p))
+			continue;
+		if (i == 0) {
+			double x = json_number_value(p), y = json_number_value(n);
+
+			snprintf(a, sizeof(a), x > 0 ? "%g" : "none", x);
+			snprintf(b, sizeof(b), y > 0 ? "%g" : "none", y);
+		} else if (i == 2) {
+			size_cell(json_integer_value(p), a, sizeof(a));
+			size_cell(json_integer_value(n), b, sizeof(b));
+		} else {
+			const char *none = i == 1 ? "default" : "none";
+
+			snprintf(a, sizeof(a), "%" JSON_INTEGER_FORMAT, json_integer_value(p));
+			snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, json_integer_value(n));
+			if (json_integer_value(p) <= 0)
+				snprintf(a, sizeof(a), "%s", none);
+			if (json_integer_value(n) <= 0)
+				snprintf(b, sizeof(b), "%s", none);
+		}
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s %s -> %s", line[0] ? ", " : "",
+			 keys[i].label, a, b);
+	}
+	print_line("%s: %s", what, line[0] ? line : "unchanged");
+}
+
+/*
+ * The aggregate of a slice on several nodes: the same change on every node
+ * that has the slice.  If one refuses, the nodes already changed get their
+ * previous values back (a limit that was unset there cannot be unset again
+ * by a set: that is reported).
+ */
+static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
+{
+	const char *node, *key;
+	json_t *res, *v;
+
+	json_object_foreach(done, node, res) {
+		json_t *prev = json_object_get(res, "previous"), *undo = json_pack("{s:s, s:O}", "op", "slice.set", "name",
+										   json_object_get(req, "name"));
+		struct trl_error err = { 0 };
+		json_t *out = NULL;
+		int n = 0;
+
+		json_object_foreach(req, key, v) {
+			json_t *p = json_object_get(prev, key);
+			char buf[64];
+
+			if (!strcmp(key, "op") || !strcmp(key, "name") || !p)
+				continue;
+			if (!strcmp(key, "cpu") && json_number_value(p) > 0)
+				snprintf(buf, sizeof(buf), "%.6g", json_number_value(p));
+			else if (!strcmp(key, "memory") && json_integer_value(p) > 0)
+				units_size_format((uint64_t)json_integer_value(p), buf, sizeof(buf));
+			else if (!strcmp(key, "cpu_weight"))
+				snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(p) > 0 ? json_integer_value(p) : 100);
+			else if (!strcmp(key, "pids") && json_integer_value(p) > 0)
+				snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(p));
+			else {
+				fprintf(stderr, "trellis: node '%s': %s had no limit before; it keeps the new one\n", node,
+					key);
+				continue;
+			}
+			json_object_set_new(undo, key, json_string(buf));
+			n++;
+		}
+		for (int i = 0; n && i < cli->n_nodes; i++)
+			if (!strcmp(cli->nodes[i].name, node) &&
+			    cli_request(cli, cli->nodes[i].socket, json_incref(undo), NULL, 0, &out, &err) < 0)
+				fprintf(stderr, "trellis: node '%s': cannot put the previous limits back: %s\n", node, err.msg);
+		json_decref(out);
+		json_decref(undo);
+	}
+}
+
+static int multi_set(struct cli *cli, json_t *req, json_t **merged)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct trl_error err = { 0 };
+	json_t *nodes = json_object();
+	int status = 0;
+
+	for (int i = 0; i < cli->n_nodes && !status; i++) {
+		json_t *res = NULL;
+
+		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
+			if (err.code == TRL_ENOTFOUND && !strncmp(err.msg, "no slice", 8))
+				continue;	/* no routers of the slice there */
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			multi_set_undo(cli, req, nodes);
+			status = cli_error(cli, &err);
+			break;
+		}
+		json_object_set_new(nodes, cli->nodes[i].name, res);
+	}
+	if (!status && !json_object_size(nodes)) {
+		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		status = cli_error(cli, &err);
+	}
+	if (status) {
+		json_decref(nodes);
+		return status;
+	}
+	*merged = json_pack("{s:s, s:o}", "name", name, "nodes", nodes);
+	return 0;
+}
+
+static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .accept = CLI_OPT_LIMITS };
+	json_t *result = NULL, *req;
+	char what[96];
+	int status;
+
+	if (!one_name(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (!a.cpu && !a.cpu_weight && !a.memory && !a.pids) {
+		status = cli_usage_error(cmd, "nothing to change: give --cpu, --cpu-weight, --memory or --pids");
+		goto out;
+	}
+	{
+		char *vals[] = { (char *)(a.router ? a.router : ""), (char *)(a.cpu ? a.cpu : ""),
+				 (char *)(a.cpu_weight ? a.cpu_weight : ""), (char *)(a.memory ? a.memory : ""),
+				 (char *)(a.pids ? a.pids : "") };
+
+		status = check_utf8(cli, vals, 5);
+		if (status)
+			goto out;
+	}
+	if (cli->n_nodes && a.router && (status = cli_multi_route(cli, a.operands[0], a.router)))
+		goto out;
+	req = json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "op", "slice.set", "name", a.operands[0], "router",
+			a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids);
+	if (cli->n_nodes && !a.router) {
+		const char *key;
+		json_t *v;
+
+		status = multi_set(cli, req, &result);
+		json_decref(req);
+		if (status)
+			goto out;
+		print_json(result);
+		if (!cli->quiet && !print_is_json())
+			json_object_foreach(json_object_get(result, "nodes"), key, v) {
+				snprintf(what, sizeof(what), "slice '%s' (aggregate) on node '%s'", a.operands[0], key);
+				limits_line(what, json_object_get(v, "limits"), json_object_get(v, "previous"));
+			}
+		goto out;
+	}
+	status = cli_call(cli, req, NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	if (a.router)
+		snprintf(what, sizeof(what), "slice '%s' router '%s'", a.operands[0], a.router);
+	else
+		snprintf(what, sizeof(what), "slice '%s' (aggregate)", a.operands[0]);
+	if (!cli->quiet && !print_is_json())
+		limits_line(what, json_object_get(result, "limits"), json_object_get(result, "previous"));
 out:
 	json_decref(result);
 	free(a.operands);
@@ -737,9 +1025,32 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.name = "stats",
 		.run = slice_stats,
 		.synopsis = "slice stats NAME",
-		.summary = "Show per-link fast-path counters",
+		.summary = "Show link counters and router CPU, memory, pids",
 		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
-			"the slice's links on this node (with --node/--nodes: on every node).\n",
+			"the slice's links on this node (with --node/--nodes: on every node), then\n"
+			"for the slice's aggregate cgroup and each running router: CPU time used,\n"
+			"periods throttled by the CPU quota, memory now/limit, OOM kills, and\n"
+			"processes now/limit (from the kernel's cgroup accounting).\n",
+	},
+	{
+		.object = "slice",
+		.name = "set",
+		.run = slice_set,
+		.synopsis = "slice set NAME [--router R] LIMIT...",
+		.summary = "Change a slice's or a router's limits while it runs",
+		.help = "LIMIT is one or more of --cpu, --cpu-weight, --memory and --pids.\n"
+			"Without --router the slice's aggregate limits change (its parent cgroup,\n"
+			"shared by all its routers on the node); with --router that router's own.\n"
+			"Only the limits given change; values as in a spec (trellis-slice(5)).  The\n"
+			"daemon writes them to the kernel, reads them back, and on any failure puts\n"
+			"the previous values back.  A router cannot get more than its slice, and a\n"
+			"change that would promise more CPU or memory than the node has is refused.\n"
+			"Root or the slice's owner only.\n",
+		.options = "  --router NAME    Change this router's limits, not the slice's aggregate\n"
+			   "  --cpu N          Hard CPU quota in cores (0.5 = half a core)\n"
+			   "  --cpu-weight N   CPU share against siblings, 1..10000 (100 = default)\n"
+			   "  --memory SIZE    Memory limit (e.g. 256M, 1G)\n"
+			   "  --pids N         Most processes and threads\n",
 	},
 	{
 		.object = "slice",

@@ -37,6 +37,11 @@ enum {
 	OPT_LOSS,
 	OPT_DELAY,
 	OPT_JITTER,
+	OPT_ROUTER,
+	OPT_CPU,
+	OPT_CPU_WEIGHT,
+	OPT_MEMORY,
+	OPT_PIDS,
 };
 
 static const char common_options_help[] =
@@ -182,6 +187,11 @@ static const struct option verb_options[] = {
 	{ "loss", required_argument, NULL, OPT_LOSS },
 	{ "delay", required_argument, NULL, OPT_DELAY },
 	{ "jitter", required_argument, NULL, OPT_JITTER },
+	{ "router", required_argument, NULL, OPT_ROUTER },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -287,6 +297,23 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			  : c == OPT_DELAY ? &a->delay
 					   : &a->jitter) = optarg;
 			break;
+		case OPT_ROUTER:
+		case OPT_CPU:
+		case OPT_CPU_WEIGHT:
+		case OPT_MEMORY:
+		case OPT_PIDS: {
+			const char **slot = c == OPT_ROUTER ? &a->router : c == OPT_CPU ? &a->cpu
+					    : c == OPT_CPU_WEIGHT ? &a->cpu_weight : c == OPT_MEMORY ? &a->memory : &a->pids;
+
+			if (!(a->accept & CLI_OPT_LIMITS))
+				goto not_here;
+			if (*slot) {
+				*status = cli_usage_error(cmd, "option '--%s' given twice", long_name(c));
+				return 0;
+			}
+			*slot = optarg;
+			break;
+		}
 		case ':':
 		case '?':
 			*status = cli_usage_error(cmd, "%s", bad_option(argv, c, msg, sizeof(msg)));

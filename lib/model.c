@@ -32,6 +32,8 @@ struct trl_limits trl_router_limits(const struct trl_slice *s, const struct trl_
 
 	if (l.cpu == 0)
 		l.cpu = s->router_defaults.cpu;
+	if (!l.cpu_weight)
+		l.cpu_weight = s->router_defaults.cpu_weight;
 	if (!l.memory)
 		l.memory = s->router_defaults.memory;
 	if (!l.pids)

@@ -34,8 +34,12 @@ struct trl_addr {
 	char text[64];		/* "10.0.0.1/24" as written (canonicalized) */
 };
 
+#define TRL_CPU_WEIGHT_MIN 1
+#define TRL_CPU_WEIGHT_MAX 10000
+
 struct trl_limits {
-	double cpu;		/* cores (0.5 = half a core); 0 = unset */
+	double cpu;		/* hard quota in cores (0.5 = half a core); 0 = unset */
+	unsigned cpu_weight;	/* share among siblings, 1..10000 (cgroup v2 cpu.weight, 100 = default); 0 = unset */
 	uint64_t memory;	/* bytes; 0 = unset */
 	uint64_t pids;		/* 0 = unset */
 };
@@ -87,6 +91,7 @@ struct trl_slice {
 	char name[TRL_NAME_MAX + 1];
 	char owner[64];		/* user name or numeric uid as written; "" = the caller */
 	char *description;
+	struct trl_limits limits;		/* limits: the slice's aggregate (its parent cgroup) */
 	struct trl_limits router_defaults;	/* router-defaults: limits: applied to every router */
 	char tunnel[16];	/* forced cross-node tunnel kind ("egre", "gretap", "vxlan"), "" = the node's best */
 	uint64_t bw_rate;	/* bandwidth: the slice's guaranteed share of each node's substrate, 0 = none */

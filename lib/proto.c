@@ -272,6 +272,7 @@ enum field_type {
 	FIELD_PLACEMENT,	/* object: {"nodes": {name: {"address": str}}, "keys": {link: int}} */
 	FIELD_LINK,	/* string: a link name "r1:eth1-r2:eth1" or one endpoint "r1:eth1" */
 	FIELD_LINK_SET,	/* object: link settings, see proto.h */
+	FIELD_VALUE,	/* slice.set: a short non-empty string, checked by the daemon */
 };
 
 struct field_desc {
@@ -307,6 +308,30 @@ static const struct field_desc link_set_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+/* To add a value: a row here, a member in struct proto_set, a line in set_value_slot(). */
+static const struct field_desc set_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "router", FIELD_NAME, 0 },
+	{ "cpu", FIELD_VALUE, 0 },
+	{ "cpu_weight", FIELD_VALUE, 0 },
+	{ "memory", FIELD_VALUE, 0 },
+	{ "pids", FIELD_VALUE, 0 },
+	{ NULL, 0, 0 },
+};
+
+static const char **set_value_slot(struct proto_request *req, const char *key)
+{
+	if (!strcmp(key, "cpu"))
+		return &req->set.cpu;
+	if (!strcmp(key, "cpu_weight"))
+		return &req->set.cpu_weight;
+	if (!strcmp(key, "memory"))
+		return &req->set.memory;
+	if (!strcmp(key, "pids"))
+		return &req->set.pids;
+	return NULL;
+}
+
 static const struct op_desc {
 	enum proto_op op;
 	const char *name;
@@ -321,6 +346,7 @@ static const struct op_desc {
 	{ PROTO_OP_NODE_SHOW, "node.show", no_fields },
 	{ PROTO_OP_SLICE_STATS, "slice.stats", name_fields },
 	{ PROTO_OP_LINK_SET, "link.set", link_set_fields },
+	{ PROTO_OP_SLICE_SET, "slice.set", set_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -510,6 +536,20 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 							     op, f->key, key);
 		}
 		req->placement = v;
+		return 0;
+	}
+	case FIELD_VALUE: {
+		const char **slot = set_value_slot(req, f->key);
+
+		if (!json_is_string(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be a string (the value as written, e.g. \"1.5\")",
+					     op, f->key);
+		if (!json_string_length(v) || json_string_length(v) > 64 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return trl_error_set(err, TRL_EINVALID, "%s: field '%s' must be 1 to 64 characters", op, f->key);
+		if (!slot)
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' has no slot", op, f->key);
+		*slot = json_string_value(v);
 		return 0;
 	}
 	case FIELD_BOOL:

@@ -19,6 +19,11 @@
  *   {"op": "link.set",     "name": "blue", "link": "r1:eth1",
  *    "set": {"rate": 50000000, "ceil": 0, "burst": 0, "loss_ppm": 0, "delay_us": 0,
  *            "jitter_us": 0, "state": "up"|"down"}}   (any subset; 0 = off/derived)
+ *   {"op": "slice.set",    "name": "blue", "router": "r1", "cpu": "0.5", "cpu_weight": "200",
+ *    "memory": "256M", "pids": "512"}
+ *      every value a string, parsed by the daemon as in a spec (spec_limit_parse);
+ *      an absent field is left unchanged; without "router" the slice's aggregate
+ *      (its parent cgroup) changes; at least one value is needed
  *   {"op": "node.show"}
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
@@ -35,9 +40,10 @@
  *
  * Result shapes:
  *   slice.create, slice.show -> a slice object:
- *     {"name","owner","owner_uid","state","created" (unix s),"uid_base",
+ *     {"name","owner","owner_uid","state","created" (unix s),"uid_base","node",
+ *      "limits": LIMITS (the slice's aggregate, current values),
  *      "routers": [{"name","template","container","state" ("running"|"stopped"|"missing"),
- *                   "pid","daemons":[..],"limits":{"cpu","memory","pids"} (0 = unset),
+ *                   "pid","daemons":[..],"limits":LIMITS (effective: own, else router-defaults),
  *                   "interfaces":[{"name","host","mac","addresses":[..],"link"}]}],
  *      "links": [{"name","endpoints":["r1:eth1","r2:eth1"],"hosts":["blue.r1.eth1",..],
  *                 "rate" (bit/s, 0 = unshaped),"state"}]}
@@ -55,6 +61,16 @@
  *                   ("DEV 1:N", "" if unshaped), "bytes", "packets", "drops", "overlimits",
  *                   "backlog_bytes", "backlog_packets"}]}]}
  *   link.set -> the link as slice.show reports it, plus "changed": [names of what changed]
+ *                   "key", "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
+ *                   "drops", ...}]}],
+ *                   "usage": USAGE (the slice's aggregate group on this node, or null),
+ *                   "routers": [{"name", "state", "usage": USAGE or null (not running / remote)}]}
+ *     USAGE = {"cpu_ns" (CPU time used), "cpu_throttled" (periods the quota ran out),
+ *              "memory", "memory_max" (bytes; max 0 = no limit), "memory_failcnt",
+ *              "oom_kills", "pids", "pids_max" (0 = no limit)}
+ *   slice.set -> {"name", "router" (or null), "limits": LIMITS (now, read from the kernel),
+ *                 "previous": LIMITS}
+ *     LIMITS = {"cpu" (cores), "cpu_weight", "memory" (bytes), "pids"}  (0 = unset / no limit)
  */
 #ifndef TRELLIS_PROTO_H
 #define TRELLIS_PROTO_H
@@ -77,6 +93,7 @@ enum proto_op {
 	PROTO_OP_NODE_SHOW,
 	PROTO_OP_SLICE_STATS,
 	PROTO_OP_LINK_SET,
+	PROTO_OP_SLICE_SET,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -93,6 +110,10 @@ struct proto_request {
 	const char *link;	/* link.set: "r1:eth1-r2:eth1" or "r1:eth1" */
 	json_t *settings;	/* link.set: the "set" object */
 	int tty;
+	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
+	struct proto_set {
+		const char *cpu, *cpu_weight, *memory, *pids;
+	} set;
 };
 
 /* Buffered reader for one connection. */

@@ -29,6 +29,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -550,7 +551,8 @@ static int parse_template(struct spec_ctx *c, struct fy_node *n, char *out, size
 	return 0;
 }
 
-/* "0.5", "2": cores, parsed without the locale. -1 if malformed. */
+/* "0.5", "2": cores, parsed without the locale. -1 if malformed.  Digits are
+ * gathered as an integer and divided once, so "0.3" is the double nearest 0.3. */
 static double parse_decimal(const char *t)
 {
 	double v = 0, scale = 1;
@@ -563,12 +565,14 @@ static double parse_decimal(const char *t)
 	}
 	if (*t == '.')
 		for (t++; is_digit(*t); t++, digits++) {
-			scale /= 10;
-			v += scale * (*t - '0');
+			if (scale < 1e15) {
+				v = v * 10 + (*t - '0');
+				scale *= 10;
+			}
 		}
 	if (*t || !digits)
 		return -1;
-	return v;
+	return v / scale;
 }
 
 static bool integer_part_zero(const char *t)
@@ -579,73 +583,130 @@ static bool integer_part_zero(const char *t)
 	return true;
 }
 
-static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits *l)
+int spec_limit_parse(const char *field, const char *t, struct trl_limits *l, char *why, size_t len)
 {
-	struct field f[] = { { .name = "cpu" }, { .name = "memory" }, { .name = "pids" } };
-	const char *t;
 	char q[QBUF];
+	size_t n = strlen(t);
+	uint64_t v;
 	int r;
 
-	r = expect_mapping(c, n, "a mapping (cpu:, memory:, pids:)");
+	if (!strcmp(field, "cpu")) {
+		double d = parse_decimal(t);
+
+		if (d < 0)
+			snprintf(why, len, "'%s' is not a number of cores (e.g. 0.5 or 2)", qs(q, sizeof(q), t));
+		else if (d <= 0)
+			snprintf(why, len, "cpu must be more than 0 cores");
+		else if (d > 1024)
+			snprintf(why, len, "%s cores is more than the 1024 allowed", qs(q, sizeof(q), t));
+		else if (d < 0.01)	/* the quota is in microseconds of a 100 ms period */
+			snprintf(why, len, "%s cores is below the 0.01 (1 ms per 100 ms) the kernel can enforce",
+				 qs(q, sizeof(q), t));
+		else {
+			l->cpu = d;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	if (!strcmp(field, "cpu-weight")) {
+		if (!n || strspn(t, "0123456789") != n) {
+			snprintf(why, len, "'%s' is not a whole number (a weight from %d to %d, 100 = default)",
+				 qs(q, sizeof(q), t), TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
+			return -EINVAL;
+		}
+		v = n > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
+		if (v < TRL_CPU_WEIGHT_MIN || v > TRL_CPU_WEIGHT_MAX) {
+			snprintf(why, len, "cpu-weight %s is outside %d..%d (100 = default)", qs(q, sizeof(q), t),
+				 TRL_CPU_WEIGHT_MIN, TRL_CPU_WEIGHT_MAX);
+			return -EINVAL;
+		}
+		l->cpu_weight = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(field, "memory")) {
+		r = units_size_parse(t, &v);
+		if (r == -ERANGE && !integer_part_zero(t)) {
+			snprintf(why, len, "'%s' is too large (at most 1P)", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		if (r == -ERANGE)
+			v = 0;
+		else if (r < 0) {
+			snprintf(why, len, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		if (v < 16ULL << 20) {
+			snprintf(why, len, "memory '%s' is below the 16M a router needs", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		l->memory = v;
+		return 0;
+	}
+	if (!strcmp(field, "pids")) {
+		if (!n || strspn(t, "0123456789") != n) {
+			snprintf(why, len, "'%s' is not a whole number", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		v = n > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
+		if (v < 16)
+			snprintf(why, len, "pids %s is below the 16 a router needs", t);
+		else if (v > 4194304)
+			snprintf(why, len, "pids %s is above 4194304 (the kernel's pid_max limit)", qs(q, sizeof(q), t));
+		else {
+			l->pids = v;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	snprintf(why, len, "unknown limit '%s' (cpu, cpu-weight, memory or pids)", qs(q, sizeof(q), field));
+	return -ENOENT;
+}
+
+/*
+ * A limits: mapping.  @cap is the slice's aggregate (limits: at the top) when
+ * @l belongs to a router or router-defaults: a router can never get more
+ * CPU, memory or pids than its whole slice (cgroup v1 even refuses a child
+ * quota above its parent's), so such a spec is refused here, naming both.
+ */
+static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits *l, const struct trl_limits *cap)
+{
+	static const char *const names[] = { "cpu", "cpu-weight", "memory", "pids" };
+	struct field f[] = { { .name = "cpu" }, { .name = "cpu-weight" }, { .name = "memory" }, { .name = "pids" } };
+	char why[256], q[QBUF];
+	const char *t;
+	int r;
+
+	r = expect_mapping(c, n, "a mapping (cpu:, cpu-weight:, memory:, pids:)");
 	if (r < 0)
 		return r;
 	r = map_fields(c, n, f, ARRAY_SIZE(f));
 	if (r < 0)
 		return r;
 
-	if (f[0].val) {
-		double v;
-
-		path_key(c, f[0].key, "cpu");
-		r = get_str(c, f[0].val, "a number of cores", &t);
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (!f[i].val)
+			continue;
+		path_key(c, f[i].key, names[i]);
+		r = get_str(c, f[i].val, i == 0 ? "a number of cores" : i == 1 ? "a weight" : i == 2 ? "a size"
+								: "a number of processes", &t);
 		if (r < 0)
 			return r;
-		v = parse_decimal(t);
-		if (v < 0)
-			return fail(c, f[0].val, "'%s' is not a number of cores (e.g. 0.5 or 2)", qs(q, sizeof(q), t));
-		if (v <= 0)
-			return fail(c, f[0].val, "cpu must be more than 0 cores");
-		if (v > 1024)
-			return fail(c, f[0].val, "%s cores is more than the 1024 allowed", qs(q, sizeof(q), t));
-		l->cpu = v;
-		path_pop(c);
-	}
-	if (f[1].val) {
-		uint64_t v;
-
-		path_key(c, f[1].key, "memory");
-		r = get_str(c, f[1].val, "a size", &t);
-		if (r < 0)
-			return r;
-		r = units_size_parse(t, &v);
-		if (r == -ERANGE && !integer_part_zero(t))
-			return fail(c, f[1].val, "'%s' is too large (at most 1P)", qs(q, sizeof(q), t));
-		if (r == -ERANGE)
-			v = 0;
-		else if (r < 0)
-			return fail(c, f[1].val, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
-		if (v < 16ULL << 20)
-			return fail(c, f[1].val, "memory '%s' is below the 16M a router needs", qs(q, sizeof(q), t));
-		l->memory = v;
-		path_pop(c);
-	}
-	if (f[2].val) {
-		size_t len;
-		uint64_t v;
-
-		path_key(c, f[2].key, "pids");
-		r = get_str(c, f[2].val, "a number of processes", &t);
-		if (r < 0)
-			return r;
-		len = strlen(t);
-		if (!len || strspn(t, "0123456789") != len)
-			return fail(c, f[2].val, "'%s' is not a whole number", qs(q, sizeof(q), t));
-		v = len > 10 ? UINT64_MAX : strtoull(t, NULL, 10);
-		if (v < 16)
-			return fail(c, f[2].val, "pids %s is below the 16 a router needs", t);
-		if (v > 4194304)
-			return fail(c, f[2].val, "pids %s is above 4194304 (the kernel's pid_max limit)", qs(q, sizeof(q), t));
-		l->pids = v;
+		if (spec_limit_parse(names[i], t, l, why, sizeof(why)) < 0)
+			return fail(c, f[i].val, "%s", why);
+		if (!cap)
+			goto next;
+		if (i == 0 && cap->cpu > 0 && l->cpu > cap->cpu)
+			return fail(c, f[i].val, "%s cores is more than the slice's limits.cpu (%g): a router cannot get more than its whole slice",
+				    qs(q, sizeof(q), t), cap->cpu);
+		if (i == 2 && cap->memory && l->memory > cap->memory) {
+			units_size_format(cap->memory, why, sizeof(why));
+			return fail(c, f[i].val, "memory '%s' is more than the slice's limits.memory (%s): a router cannot get more than its whole slice",
+				    qs(q, sizeof(q), t), why);
+		}
+		if (i == 3 && cap->pids && l->pids > cap->pids)
+			return fail(c, f[i].val, "pids %s is more than the slice's limits.pids (%" PRIu64 "): a router cannot get more than its whole slice",
+				    t, cap->pids);
+next:
 		path_pop(c);
 	}
 	return 0;
@@ -1018,7 +1079,7 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 	}
 	if (f[F_LIMITS].val) {
 		path_key(c, f[F_LIMITS].key, "limits");
-		ret = parse_limits(c, f[F_LIMITS].val, &r->limits);
+		ret = parse_limits(c, f[F_LIMITS].val, &r->limits, &c->s->limits);
 		if (ret < 0)
 			return ret;
 		path_pop(c);
@@ -1512,9 +1573,51 @@ static int parse_bandwidth(struct spec_ctx *c, struct fy_node *key, struct fy_no
 	return 0;
 }
 
+/*
+ * The slice's aggregate memory and pids must leave every router on a node
+ * the minimum one router needs (16M, 16 pids): the aggregate holds on each
+ * node separately.
+ */
+static int check_slice_room(struct spec_ctx *c, struct fy_node *key, struct fy_node *lim)
+{
+	const struct trl_slice *s = c->s;
+	size_t most = 0;
+	const char *node = "";
+	char q[QBUF];
+
+	for (size_t i = 0; i < s->n_routers; i++) {
+		size_t n = 0;
+
+		for (size_t j = 0; j < s->n_routers; j++)
+			n += !strcmp(s->routers[i].node, s->routers[j].node);
+		if (n > most) {
+			most = n;
+			node = s->routers[i].node;
+		}
+	}
+	snprintf(q, sizeof(q), node[0] ? " placed on node '%s'" : "%s", node);
+	path_reset(c);
+	path_key(c, key, "limits");
+	if (s->limits.memory && s->limits.memory < (uint64_t)most * (16ULL << 20)) {
+		char have[32];
+
+		units_size_format(s->limits.memory, have, sizeof(have));
+		path_key(c, lim, "memory");
+		return fail(c, fy_node_mapping_lookup_by_string(lim, "memory", 6),
+			    "memory '%s' cannot hold the %zu routers%s (each needs at least 16M)", have, most, q);
+	}
+	if (s->limits.pids && s->limits.pids < (uint64_t)most * 16) {
+		path_key(c, lim, "pids");
+		return fail(c, fy_node_mapping_lookup_by_string(lim, "pids", 4),
+			    "pids %" PRIu64 " cannot hold the %zu routers%s (each needs at least 16)", s->limits.pids, most, q);
+	}
+	path_reset(c);
+	return 0;
+}
+
 static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 {
-	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH };
+	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH, F_LIMITS };
 	struct field f[] = {
 		[F_BANDWIDTH] = { .name = "bandwidth" },
 		[F_SLICE] = { .name = "slice" },
@@ -1524,6 +1627,7 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		[F_ROUTERS] = { .name = "routers" },
 		[F_LINKS] = { .name = "links" },
 		[F_TUNNEL] = { .name = "tunnel" },
+		[F_LIMITS] = { .name = "limits" },
 	};
 	struct trl_slice *s = c->s;
 	const char *t, *why;
@@ -1580,6 +1684,14 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		if (ret < 0)
 			return ret;
 	}
+	/* Before the routers: their limits are checked against it. */
+	if (f[F_LIMITS].val) {
+		path_key(c, f[F_LIMITS].key, "limits");
+		ret = parse_limits(c, f[F_LIMITS].val, &s->limits, NULL);
+		if (ret < 0)
+			return ret;
+		path_pop(c);
+	}
 	if (f[F_DEFAULTS].val) {
 		struct field d[] = { { .name = "template" }, { .name = "limits" } };
 		struct fy_node *n = f[F_DEFAULTS].val;
@@ -1600,7 +1712,7 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		}
 		if (d[1].val) {
 			path_key(c, d[1].key, "limits");
-			ret = parse_limits(c, d[1].val, &s->router_defaults);
+			ret = parse_limits(c, d[1].val, &s->router_defaults, &s->limits);
 			if (ret < 0)
 				return ret;
 			path_pop(c);
@@ -1617,6 +1729,11 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 	if (ret < 0)
 		return ret;
 	path_reset(c);
+	if (f[F_LIMITS].val) {
+		ret = check_slice_room(c, f[F_LIMITS].key, f[F_LIMITS].val);
+		if (ret < 0)
+			return ret;
+	}
 
 	if (f[F_LINKS].val) {
 		ret = parse_links(c, f[F_LINKS].val);

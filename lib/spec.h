@@ -40,4 +40,12 @@ int spec_parse(const char *text, size_t len, const char *filename,
 int spec_referenced_files(const char *text, size_t len, char ***names, struct trl_error *err);
 void spec_free_names(char **names);
 
+/*
+ * Parse one limit, as a spec's limits: mapping or 'trellis slice set' gives
+ * it: @field is "cpu", "cpu-weight", "memory" or "pids"; the value goes into
+ * its member of @l.  -EINVAL with the reason in @why (the same words the
+ * spec parser uses), -ENOENT for an unknown field.
+ */
+int spec_limit_parse(const char *field, const char *text, struct trl_limits *l, char *why, size_t len);
+
 #endif

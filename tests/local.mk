@@ -28,4 +28,11 @@ tests_unit_test_egre_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I
 tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
 
+# cgroup.c's mapping of limits to v1/v2 files, both ways (no root, no cgroupfs needed).
+check_PROGRAMS += tests/unit/test-cgroup
+TESTS += tests/unit/test-cgroup
+tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trellisd/cgroup.c trellisd/cgroup.h
+tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/trellisd
+tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
+
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration

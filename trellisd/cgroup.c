@@ -14,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <pthread.h>
+#include <libcgroup.h>
 #include "cgroup.h"
 #include "log.h"
+#include "names.h"
 #include "util.h"
 
 #define CPU_PERIOD 100000
@@ -100,24 +103,228 @@ const char *cgroup_layout_name(enum cgroup_layout l)
 	return l == CGROUP_LAYOUT_V2 ? "v2" : "v1";
 }
 
+/* ---- the mapping, both ways ---- */
+
+enum knob { K_CPU, K_WEIGHT, K_MEMORY, K_PIDS, K_N };
+
+static const struct {
+	unsigned field;
+	const char *ctrl;
+	const char *file[2];	/* [v1, v2] */
+} knobs[K_N] = {
+	[K_CPU] = { CGROUP_F_CPU, "cpu", { "cpu.cfs_quota_us", "cpu.max" } },
+	[K_WEIGHT] = { CGROUP_F_WEIGHT, "cpu", { "cpu.shares", "cpu.weight" } },
+	[K_MEMORY] = { CGROUP_F_MEMORY, "memory", { "memory.limit_in_bytes", "memory.max" } },
+	[K_PIDS] = { CGROUP_F_PIDS, "pids", { "pids.max", "pids.max" } },
+};
+
+#define V1_SHARES_DEFAULT 1024
+#define V2_WEIGHT_DEFAULT 100
+/* v1 memory.limit_in_bytes reads back as this (PAGE_COUNTER_MAX pages) or more when unlimited. */
+#define V1_MEM_UNLIMITED (1ULL << 62)
+
+static unsigned weight_to_shares(unsigned w)
+{
+	unsigned s = w * V1_SHARES_DEFAULT / V2_WEIGHT_DEFAULT;
+
+	return s < 2 ? 2 : s;
+}
+
+static unsigned shares_to_weight(unsigned long long s)
+{
+	unsigned long long w = (s * V2_WEIGHT_DEFAULT + V1_SHARES_DEFAULT / 2) / V1_SHARES_DEFAULT;
+
+	return w < TRL_CPU_WEIGHT_MIN ? TRL_CPU_WEIGHT_MIN : w > TRL_CPU_WEIGHT_MAX ? TRL_CPU_WEIGHT_MAX : (unsigned)w;
+}
+
+static long long cpu_quota(double cores)
+{
+	return (long long)(cores * CPU_PERIOD + 0.5);
+}
+
+unsigned cgroup_limits_fields(const struct trl_limits *l)
+{
+	return (l->cpu > 0 ? CGROUP_F_CPU : 0) | (l->cpu_weight ? CGROUP_F_WEIGHT : 0) |
+	       (l->memory ? CGROUP_F_MEMORY : 0) | (l->pids ? CGROUP_F_PIDS : 0);
+}
+
+const char *cgroup_field_name(unsigned field)
+{
+	switch (field) {
+	case CGROUP_F_CPU:
+		return "cpu";
+	case CGROUP_F_WEIGHT:
+		return "cpu-weight";
+	case CGROUP_F_MEMORY:
+		return "memory";
+	case CGROUP_F_PIDS:
+		return "pids";
+	}
+	return "?";
+}
+
+/* Trellis value -> the text written to the knob's file (0 = the layout's "no limit"). */
+static void knob_format(enum cgroup_layout layout, enum knob k, const struct trl_limits *l, char *buf, size_t len)
+{
+	int v2 = layout == CGROUP_LAYOUT_V2;
+
+	switch (k) {
+	case K_CPU:
+		if (v2)
+			l->cpu > 0 ? snprintf(buf, len, "%lld %d", cpu_quota(l->cpu), CPU_PERIOD)
+				   : snprintf(buf, len, "max %d", CPU_PERIOD);
+		else
+			snprintf(buf, len, "%lld", l->cpu > 0 ? cpu_quota(l->cpu) : -1LL);
+		return;
+	case K_WEIGHT:
+		if (v2)
+			snprintf(buf, len, "%u", l->cpu_weight ? l->cpu_weight : V2_WEIGHT_DEFAULT);
+		else
+			snprintf(buf, len, "%u", l->cpu_weight ? weight_to_shares(l->cpu_weight) : V1_SHARES_DEFAULT);
+		return;
+	case K_MEMORY:
+		if (l->memory)
+			snprintf(buf, len, "%" PRIu64, l->memory);
+		else
+			snprintf(buf, len, "%s", v2 ? "max" : "-1");
+		return;
+	case K_PIDS:
+		if (l->pids)
+			snprintf(buf, len, "%" PRIu64, l->pids);
+		else
+			snprintf(buf, len, "max");
+		return;
+	case K_N:
+		break;
+	}
+	buf[0] = '\0';
+}
+
+/* The knob's file text -> trellis value in @out (0 = no limit; weight: the default reads as 0). */
+static int knob_parse(enum cgroup_layout layout, enum knob k, const char *text, struct trl_limits *out)
+{
+	int v2 = layout == CGROUP_LAYOUT_V2;
+	unsigned long long u;
+	long long q, period = CPU_PERIOD;
+	char *end;
+
+	switch (k) {
+	case K_CPU:
+		if (v2 && !strncmp(text, "max", 3)) {
+			out->cpu = 0;
+			return 0;
+		}
+		q = strtoll(text, &end, 10);
+		if (end == text)
+			return -EINVAL;
+		if (v2 && (period = strtoll(end, NULL, 10)) <= 0)
+			return -EINVAL;
+		out->cpu = q < 0 ? 0 : (double)q / (double)period;
+		return 0;
+	case K_WEIGHT:
+		u = strtoull(text, &end, 10);
+		if (end == text)
+			return -EINVAL;
+		if (!v2)
+			u = u == V1_SHARES_DEFAULT ? 0 : shares_to_weight(u);
+		else if (u == V2_WEIGHT_DEFAULT)
+			u = 0;
+		out->cpu_weight = (unsigned)u;
+		return 0;
+	case K_MEMORY:
+		if (!strncmp(text, "max", 3)) {
+			out->memory = 0;
+			return 0;
+		}
+		u = strtoull(text, &end, 10);
+		if (end == text)
+			return -EINVAL;
+		out->memory = u >= V1_MEM_UNLIMITED ? 0 : u;
+		return 0;
+	case K_PIDS:
+		if (!strncmp(text, "max", 3)) {
+			out->pids = 0;
+			return 0;
+		}
+		u = strtoull(text, &end, 10);
+		if (end == text)
+			return -EINVAL;
+		out->pids = u;
+		return 0;
+	case K_N:
+		break;
+	}
+	return -EINVAL;
+}
+
+/* Whether the kernel holds what was asked (it rounds memory down to a page). */
+static int knob_equal(enum knob k, const struct trl_limits *want, const struct trl_limits *got)
+{
+	switch (k) {
+	case K_CPU:
+		return cpu_quota(want->cpu) == cpu_quota(got->cpu);
+	case K_WEIGHT:
+		/* v1 shares round: compare what the mapping gives back. */
+		return (want->cpu_weight == V2_WEIGHT_DEFAULT ? 0 : want->cpu_weight) == got->cpu_weight ||
+		       (want->cpu_weight && got->cpu_weight &&
+			shares_to_weight(weight_to_shares(want->cpu_weight)) == got->cpu_weight);
+	case K_MEMORY:
+		if (!want->memory || !got->memory)
+			return want->memory == got->memory;
+		return got->memory <= want->memory && want->memory - got->memory < 65536;
+	case K_PIDS:
+		return want->pids == got->pids;
+	case K_N:
+		break;
+	}
+	return 0;
+}
+
+static int knob_of(unsigned field)
+{
+	for (int k = 0; k < K_N; k++)
+		if (knobs[k].field == field)
+			return k;
+	return -1;
+}
+
+const char *cgroup_limit_file(enum cgroup_layout layout, unsigned field)
+{
+	int k = knob_of(field);
+
+	return k < 0 ? NULL : knobs[k].file[layout == CGROUP_LAYOUT_V2];
+}
+
+void cgroup_limit_format(enum cgroup_layout layout, unsigned field, const struct trl_limits *l, char *buf, size_t len)
+{
+	int k = knob_of(field);
+
+	if (k < 0)
+		snprintf(buf, len, "%s", "");
+	else
+		knob_format(layout, k, l, buf, len);
+}
+
+int cgroup_limit_parse(enum cgroup_layout layout, unsigned field, const char *text, struct trl_limits *out)
+{
+	int k = knob_of(field);
+
+	return k < 0 ? -EINVAL : knob_parse(layout, k, text, out);
+}
+
 void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l)
 {
-	if (layout == CGROUP_LAYOUT_V1) {
-		if (l->cpu > 0) {
-			fprintf(f, "lxc.cgroup.cpu.cfs_period_us = %d\n", CPU_PERIOD);
-			fprintf(f, "lxc.cgroup.cpu.cfs_quota_us = %lld\n", (long long)(l->cpu * CPU_PERIOD + 0.5));
-		}
-		if (l->memory)
-			fprintf(f, "lxc.cgroup.memory.limit_in_bytes = %" PRIu64 "\n", l->memory);
-		if (l->pids)
-			fprintf(f, "lxc.cgroup.pids.max = %" PRIu64 "\n", l->pids);
-	} else {
-		if (l->cpu > 0)
-			fprintf(f, "lxc.cgroup2.cpu.max = %lld %d\n", (long long)(l->cpu * CPU_PERIOD + 0.5), CPU_PERIOD);
-		if (l->memory)
-			fprintf(f, "lxc.cgroup2.memory.max = %" PRIu64 "\n", l->memory);
-		if (l->pids)
-			fprintf(f, "lxc.cgroup2.pids.max = %" PRIu64 "\n", l->pids);
+	const char *pfx = layout == CGROUP_LAYOUT_V1 ? "lxc.cgroup" : "lxc.cgroup2";
+	unsigned fields = cgroup_limits_fields(l);
+	char val[64];
+
+	for (int k = 0; k < K_N; k++) {
+		if (!(fields & knobs[k].field))
+			continue;
+		if (k == K_CPU && layout == CGROUP_LAYOUT_V1)
+			fprintf(f, "%s.cpu.cfs_period_us = %d\n", pfx, CPU_PERIOD);
+		knob_format(layout, k, l, val, sizeof(val));
+		fprintf(f, "%s.%s = %s\n", pfx, knobs[k].file[layout == CGROUP_LAYOUT_V2], val);
 	}
 }
 
@@ -141,14 +348,14 @@ void cgroup_lxc_devices(FILE *f, enum cgroup_layout layout)
 		fprintf(f, "%s.devices.allow = %s\n", pfx, allow[i]);
 }
 
-static int read_u64(const char *dir, const char *rel, const char *file, char *val, size_t len)
+static int read_text(const char *dir, const char *rel, const char *file, char *val, size_t len)
 {
 	char path[1200];
 	_cleanup_free_ char *text = NULL;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", dir, rel, file);
-	r = util_read_file(path, 4096, &text, NULL);
+	r = util_read_file(path, 65536, &text, NULL);
 	if (r < 0)
 		return r;
 	text[strcspn(text, "\n")] = '\0';
@@ -156,48 +363,329 @@ static int read_u64(const char *dir, const char *rel, const char *file, char *va
 	return 0;
 }
 
+/* Read one knob: its raw text in @raw and the value in @out. */
+static int knob_read(enum cgroup_layout layout, const char *rel, enum knob k, struct trl_limits *out, char *raw,
+		     size_t rawlen, struct trl_error *err)
+{
+	int v2 = layout == CGROUP_LAYOUT_V2, r;
+	const char *file = knobs[k].file[v2];
+	char mp[512];
+
+	if (ctrl_mount(knobs[k].ctrl, v2, mp, sizeof(mp)) < 0)
+		return trl_error_set(err, TRL_EUNAVAIL, "cgroup '%s': no %s controller (cgroup layout %s)", rel,
+				     knobs[k].ctrl, cgroup_layout_name(layout));
+	r = read_text(mp, rel, file, raw, rawlen);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cgroup '%s': cannot read %s/%s/%s", rel, mp, rel, file);
+	if (knob_parse(layout, k, raw, out) < 0)
+		return trl_error_set(err, TRL_EFAILED, "cgroup '%s': %s reads '%s', which is not a value", rel, file, raw);
+	return 0;
+}
+
+int cgroup_limits_read(enum cgroup_layout layout, const char *rel, unsigned fields, struct trl_limits *out,
+		       struct trl_error *err)
+{
+	char raw[128];
+
+	memset(out, 0, sizeof(*out));
+	for (int k = 0; k < K_N; k++)
+		if ((fields & knobs[k].field) && knob_read(layout, rel, k, out, raw, sizeof(raw), err) < 0)
+			return -err->code;
+	return 0;
+}
+
+/* Read the @fields back and compare with @want; the message names the file and both values. */
+static int limits_check(enum cgroup_layout layout, const char *rel, const struct trl_limits *want, unsigned fields,
+			struct trl_error *err)
+{
+	int v2 = layout == CGROUP_LAYOUT_V2;
+
+	for (int k = 0; k < K_N; k++) {
+		struct trl_limits got = { 0 };
+		char raw[128], exp[64];
+
+		if (!(fields & knobs[k].field))
+			continue;
+		if (knob_read(layout, rel, k, &got, raw, sizeof(raw), err) < 0)
+			return -err->code;
+		if (!knob_equal(k, want, &got)) {
+			knob_format(layout, k, want, exp, sizeof(exp));
+			return trl_error_set(err, TRL_EFAILED,
+					     "cgroup '%s': %s is '%s', not '%s' (%s: the kernel did not take it; cgroup layout %s)",
+					     rel, knobs[k].file[v2], raw, exp, cgroup_field_name(knobs[k].field),
+					     cgroup_layout_name(layout));
+		}
+	}
+	return 0;
+}
+
 int cgroup_verify_limits(enum cgroup_layout layout, const char *rel, const struct trl_limits *want,
 			 struct trl_error *err)
 {
-	int v2 = layout == CGROUP_LAYOUT_V2;
-	char mp[512], val[256];
-	int r;
+	return limits_check(layout, rel, want, cgroup_limits_fields(want), err);
+}
 
-	if (want->memory) {
-		unsigned long long got;
+/* ---- libcgroup: create and change ---- */
 
-		if (ctrl_mount("memory", v2, mp, sizeof(mp)) < 0 ||
-		    (r = read_u64(mp, rel, v2 ? "memory.max" : "memory.limit_in_bytes", val, sizeof(val))) < 0)
-			return trl_error_set(err, TRL_EFAILED, "cgroup '%s': cannot read the memory limit back", rel);
-		got = strtoull(val, NULL, 10);
-		/* The kernel rounds down to a page. */
-		if (got > want->memory || want->memory - got >= 4096)
-			return trl_error_set(err, TRL_EFAILED,
-					     "cgroup '%s': memory limit is %s, not %" PRIu64
-					     " (the kernel ignored it: cgroup layout %s)",
-					     rel, val, want->memory, cgroup_layout_name(layout));
+static pthread_once_t lcg_once = PTHREAD_ONCE_INIT;
+static int lcg_status;
+
+static void lcg_init(void)
+{
+	lcg_status = cgroup_init();
+}
+
+static int lcg_ready(struct trl_error *err)
+{
+	pthread_once(&lcg_once, lcg_init);
+	if (lcg_status)
+		return trl_error_set(err, TRL_EUNAVAIL, "libcgroup: cannot initialise: %s", cgroup_strerror(lcg_status));
+	return 0;
+}
+
+static int lcg_error(struct trl_error *err, int rc, const char *rel, const char *what)
+{
+	if (rc == ECGOTHER)
+		return trl_error_errno(err, TRL_EFAILED, cgroup_get_last_errno(), "cgroup '%s': %s", rel, what);
+	return trl_error_set(err, TRL_EFAILED, "cgroup '%s': %s: %s", rel, what, cgroup_strerror(rc));
+}
+
+/* Write the @fields of @l to @rel through libcgroup, in knob order (v1: the period before the quota). */
+static int limits_write(enum cgroup_layout layout, const char *rel, const struct trl_limits *l, unsigned fields,
+			int create, struct trl_error *err)
+{
+	static const char *const v1_ctrls[] = { "cpu", "cpuacct", "memory", "pids" };
+	static const char *const v2_ctrls[] = { "cpu", "memory", "pids" };
+	int v2 = layout == CGROUP_LAYOUT_V2, rc;
+	struct cgroup *cg;
+	char what[160];
+
+	if (lcg_ready(err) < 0)
+		return -err->code;
+	cg = cgroup_new_cgroup(rel);
+	if (!cg)
+		return trl_error_set(err, TRL_EFAILED, "cgroup '%s': out of memory", rel);
+	if (create) {
+		/* Every hierarchy the slice's accounting needs, values or not. */
+		for (size_t i = 0; i < (v2 ? ARRAY_SIZE(v2_ctrls) : ARRAY_SIZE(v1_ctrls)); i++)
+			if (!cgroup_add_controller(cg, v2 ? v2_ctrls[i] : v1_ctrls[i])) {
+				cgroup_free(&cg);
+				return trl_error_set(err, TRL_EFAILED, "cgroup '%s': libcgroup: cannot add controller '%s'",
+						     rel, v2 ? v2_ctrls[i] : v1_ctrls[i]);
+			}
+		rc = cgroup_create_cgroup(cg, 1);
+		cgroup_free(&cg);
+		if (rc)
+			return lcg_error(err, rc, rel, "create");
+		return 0;
 	}
-	if (want->pids) {
-		if (ctrl_mount("pids", v2, mp, sizeof(mp)) < 0 || read_u64(mp, rel, "pids.max", val, sizeof(val)) < 0)
-			return trl_error_set(err, TRL_EFAILED, "cgroup '%s': cannot read the pids limit back", rel);
-		if (strtoull(val, NULL, 10) != want->pids)
-			return trl_error_set(err, TRL_EFAILED,
-					     "cgroup '%s': pids limit is '%s', not %" PRIu64 " (the kernel ignored it)", rel,
-					     val, want->pids);
-	}
-	if (want->cpu > 0) {
-		long long quota = (long long)(want->cpu * CPU_PERIOD + 0.5), got;
+	for (int k = 0; k < K_N; k++) {
+		struct cgroup_controller *cc;
+		char val[64];
 
-		if (ctrl_mount("cpu", v2, mp, sizeof(mp)) < 0 ||
-		    read_u64(mp, rel, v2 ? "cpu.max" : "cpu.cfs_quota_us", val, sizeof(val)) < 0)
-			return trl_error_set(err, TRL_EFAILED, "cgroup '%s': cannot read the cpu quota back", rel);
-		got = strtoll(val, NULL, 10);
-		if (got != quota)
-			return trl_error_set(err, TRL_EFAILED,
-					     "cgroup '%s': cpu quota is '%s', not %lld/%d (the kernel ignored it)", rel, val,
-					     quota, CPU_PERIOD);
+		if (!(fields & knobs[k].field))
+			continue;
+		cc = cgroup_get_controller(cg, knobs[k].ctrl);
+		if (!cc)
+			cc = cgroup_add_controller(cg, knobs[k].ctrl);
+		if (!cc)
+			goto oom;
+		if (k == K_CPU && !v2) {
+			snprintf(val, sizeof(val), "%d", CPU_PERIOD);
+			if (cgroup_add_value_string(cc, "cpu.cfs_period_us", val))
+				goto oom;
+		}
+		knob_format(layout, k, l, val, sizeof(val));
+		if (cgroup_add_value_string(cc, knobs[k].file[v2], val))
+			goto oom;
+	}
+	rc = cgroup_modify_cgroup(cg);
+	cgroup_free(&cg);
+	if (rc) {
+		what[0] = '\0';
+		for (int k = 0; k < K_N; k++)
+			if (fields & knobs[k].field) {
+				char val[64];
+
+				knob_format(layout, k, l, val, sizeof(val));
+				snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s=%s", what[0] ? " " : "set ",
+					 knobs[k].file[v2], val);
+			}
+		return lcg_error(err, rc, rel, what);
 	}
 	return 0;
+oom:
+	cgroup_free(&cg);
+	return trl_error_set(err, TRL_EFAILED, "cgroup '%s': libcgroup: out of memory", rel);
+}
+
+int cgroup_limits_set(enum cgroup_layout layout, const char *rel, const struct trl_limits *l, unsigned fields,
+		      struct trl_limits *old, struct trl_error *err)
+{
+	struct trl_limits prev;
+	struct trl_error e2 = { 0 };
+
+	fields &= CGROUP_F_ALL;
+	if (!fields)
+		return 0;
+	if (cgroup_limits_read(layout, rel, fields, &prev, err) < 0)
+		return -err->code;
+	if (old)
+		*old = prev;
+	/* One knob at a time: a failure names its file, and what went in before is put back. */
+	for (int k = 0; k < K_N; k++) {
+		if (!(fields & knobs[k].field))
+			continue;
+		if (limits_write(layout, rel, l, knobs[k].field, 0, err) < 0 ||
+		    limits_check(layout, rel, l, knobs[k].field, err) < 0)
+			goto restore;
+	}
+	return 0;
+restore:
+	if (limits_write(layout, rel, &prev, fields, 0, &e2) < 0 || limits_check(layout, rel, &prev, fields, &e2) < 0) {
+		log_error("cgroup '%s': cannot restore the previous limits: %s", rel, e2.msg);
+		return trl_error_prefix(err, "(previous limits NOT restored: %s)", e2.msg);
+	}
+	{
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (previous limits restored)");
+	}
+	return -err->code;
+}
+
+/* v2: a controller's files appear in a group only when its parent delegates it. */
+static void v2_delegate(const char *rel)
+{
+	char mp[512], path[1200], part[600];
+	const char *p = rel;
+
+	if (ctrl_mount("memory", 1, mp, sizeof(mp)) < 0)
+		return;
+	part[0] = '\0';
+	for (;;) {
+		_cleanup_fclose_ FILE *f = NULL;
+
+		snprintf(path, sizeof(path), "%s%s%s/cgroup.subtree_control", mp, part[0] ? "/" : "", part);
+		for (const char *c = "+cpu", *n = NULL; c; c = n) {
+			/* One controller per write: a missing one must not stop the others. */
+			f = fopen(path, "we");
+			if (f) {
+				fputs(c, f);
+				fclose(f);
+				f = NULL;
+			}
+			n = !strcmp(c, "+cpu") ? "+memory" : !strcmp(c, "+memory") ? "+pids" : NULL;
+		}
+		if (!*p)
+			break;
+		{
+			size_t n = strcspn(p, "/");
+
+			snprintf(part + strlen(part), sizeof(part) - strlen(part), "%s%.*s", part[0] ? "/" : "", (int)n, p);
+			p += n;
+			p += *p == '/';
+		}
+	}
+}
+
+int cgroup_slice_create(enum cgroup_layout layout, const char *node, const char *slice, const struct trl_limits *l,
+			struct trl_error *err)
+{
+	char rel[256];
+
+	names_cgroup(rel, sizeof(rel), node, slice, NULL);
+	if (layout == CGROUP_LAYOUT_V2)
+		v2_delegate("");
+	if (limits_write(layout, rel, l, 0, 1, err) < 0)
+		return -err->code;
+	if (layout == CGROUP_LAYOUT_V2)
+		v2_delegate(rel);
+	/* Every knob, set or not: a leftover value from an earlier group of the same name must not survive. */
+	if (limits_write(layout, rel, l, CGROUP_F_ALL, 0, err) < 0 || limits_check(layout, rel, l, CGROUP_F_ALL, err) < 0)
+		return -err->code;
+	return 0;
+}
+
+/* ---- accounting ---- */
+
+/* "key value" lines: the value of @key, or -ENOENT. */
+static int keyed_value(const char *dir, const char *rel, const char *file, const char *key, uint64_t *out)
+{
+	char path[1200], line[256];
+	size_t kl = strlen(key);
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, rel, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ' ') {
+			*out = strtoull(line + kl + 1, NULL, 10);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int plain_value(const char *dir, const char *rel, const char *file, uint64_t *out)
+{
+	char val[128];
+	int r = read_text(dir, rel, file, val, sizeof(val));
+
+	if (r < 0)
+		return r;
+	if (!strncmp(val, "max", 3)) {
+		*out = 0;
+		return 0;
+	}
+	*out = strtoull(val, NULL, 10);
+	return 0;
+}
+
+int cgroup_usage_read(enum cgroup_layout layout, const char *rel, struct cgroup_usage *u)
+{
+	int v2 = layout == CGROUP_LAYOUT_V2;
+	char mp[512];
+	uint64_t v;
+
+	memset(u, 0, sizeof(*u));
+	if (v2) {
+		if (ctrl_mount("cpu", 1, mp, sizeof(mp)) == 0 && keyed_value(mp, rel, "cpu.stat", "usage_usec", &v) == 0) {
+			u->cpu_ns = v * 1000;
+			u->have_cpu = 1;
+			keyed_value(mp, rel, "cpu.stat", "nr_throttled", &u->cpu_throttled);
+		}
+	} else {
+		if (ctrl_mount("cpuacct", 0, mp, sizeof(mp)) == 0 && plain_value(mp, rel, "cpuacct.usage", &v) == 0) {
+			u->cpu_ns = v;
+			u->have_cpu = 1;
+		}
+		if (ctrl_mount("cpu", 0, mp, sizeof(mp)) == 0)
+			keyed_value(mp, rel, "cpu.stat", "nr_throttled", &u->cpu_throttled);
+	}
+	if (ctrl_mount("memory", v2, mp, sizeof(mp)) == 0 &&
+	    plain_value(mp, rel, v2 ? "memory.current" : "memory.usage_in_bytes", &u->mem_current) == 0) {
+		struct trl_limits l = { 0 };
+		char raw[128];
+
+		u->have_mem = 1;
+		if (read_text(mp, rel, knobs[K_MEMORY].file[v2], raw, sizeof(raw)) == 0 &&
+		    knob_parse(layout, K_MEMORY, raw, &l) == 0)
+			u->mem_max = l.memory;
+		if (v2) {
+			keyed_value(mp, rel, "memory.events", "max", &u->mem_failcnt);
+			keyed_value(mp, rel, "memory.events", "oom_kill", &u->oom_kills);
+		} else {
+			plain_value(mp, rel, "memory.failcnt", &u->mem_failcnt);
+			keyed_value(mp, rel, "memory.oom_control", "oom_kill", &u->oom_kills);
+		}
+	}
+	if (ctrl_mount("pids", v2, mp, sizeof(mp)) == 0 && plain_value(mp, rel, "pids.current", &u->pids_current) == 0) {
+		u->have_pids = 1;
+		plain_value(mp, rel, "pids.max", &u->pids_max);
+	}
+	return u->have_cpu || u->have_mem || u->have_pids ? 0 : -ENOENT;
 }
 
 static void rmdir_tree(const char *path)

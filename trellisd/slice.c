@@ -14,6 +14,7 @@
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -812,6 +813,118 @@ static int require_root(struct request_ctx *rq, const char *what, struct trl_err
 	return 0;
 }
 
+static int slice_load(struct store *st, const char *name, struct store_slice *row, struct trl_slice **s,
+		      struct trl_error *err);
+
+/*
+ * Admission.  A slice promises, on this node, its aggregate cpu and memory
+ * (limits:), or where it has none the sum over its routers here.  The node
+ * hands out its online CPUs and MemTotal minus a headroom for the host
+ * (ADMIT_HEADROOM: the larger of 10% and 512 MiB).  A create, or a set
+ * that raises a promise, must fit beside every other slice's.
+ */
+#define ADMIT_HEADROOM_MIN (512ULL << 20)
+
+static void slice_promise(struct daemon *d, const struct trl_slice *s, double *cpu, uint64_t *mem)
+{
+	double c = 0;
+	uint64_t m = 0;
+	size_t local = 0;
+
+	for (size_t i = 0; i < s->n_routers; i++) {
+		struct trl_limits l;
+
+		if (!router_is_local(d, &s->routers[i]))
+			continue;
+		l = trl_router_limits(s, &s->routers[i]);
+		c += l.cpu;
+		m += l.memory;
+		local++;
+	}
+	*cpu = !local ? 0 : s->limits.cpu > 0 ? s->limits.cpu : c;
+	*mem = !local ? 0 : s->limits.memory ? s->limits.memory : m;
+}
+
+/* "21.2G": sizes in messages, one decimal in the largest unit that fits. */
+static const char *size_text(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTP";
+	double x = (double)v;
+	int u = -1;
+
+	while (x >= 1024 && u < 4) {
+		x /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, v);
+	else if (x == (double)(uint64_t)x)
+		snprintf(buf, len, "%.0f%c", x, units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", x, units[u]);
+	return buf;
+}
+
+static void host_capacity(double *cores, uint64_t *mem)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *p;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t total = 0, headroom;
+
+	*cores = n > 0 ? (double)n : 1;
+	if (util_read_file("/proc/meminfo", 65536, &text, NULL) == 0 && (p = strstr(text, "MemTotal:")))
+		total = strtoull(p + 9, NULL, 10) * 1024;
+	headroom = total / 10 > ADMIT_HEADROOM_MIN ? total / 10 : ADMIT_HEADROOM_MIN;
+	*mem = total > headroom ? total - headroom : 0;
+}
+
+static int admission_check(struct daemon *d, struct store *st, const struct trl_slice *s, int check_cpu, int check_mem,
+			   struct trl_error *err)
+{
+	double cores, cpu, ocpu = 0;
+	uint64_t have, mem, omem = 0;
+	char **names = NULL;
+	char a[32], b[32], c[32];
+	int n;
+
+	slice_promise(d, s, &cpu, &mem);
+	if ((!check_cpu || cpu <= 0) && (!check_mem || !mem))
+		return 0;
+	host_capacity(&cores, &have);
+	n = store_slice_names(st, &names, err);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct store_slice row;
+		struct trl_slice *o = NULL;
+		struct trl_error e = { 0 };
+		double oc;
+		uint64_t om;
+
+		if (strcmp(names[i], s->name) && slice_load(st, names[i], &row, &o, &e) == 0) {
+			slice_promise(d, o, &oc, &om);
+			ocpu += oc;
+			omem += om;
+			store_slice_release(&row);
+			trl_slice_free(o);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (check_cpu && cpu > 0 && ocpu + cpu > cores + 1e-6)
+		return trl_error_set(err, TRL_ELIMIT,
+				     "slice '%s' asks %g cores; %g of %g cores are already promised to other slices on node '%s'",
+				     s->name, cpu, ocpu, cores, d->node_name);
+	if (check_mem && mem && omem + mem > have) {
+		return trl_error_set(err, TRL_ELIMIT,
+				     "slice '%s' asks %s of memory; %s of the %s node '%s' hands out (MemTotal less max(10%%, 512M) for the host) are already promised to other slices",
+				     s->name, size_text(mem, a, sizeof(a)), size_text(omem, b, sizeof(b)),
+				     size_text(have, c, sizeof(c)), d->node_name);
+	}
+	return 0;
+}
+
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
@@ -850,6 +963,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto out;
 
 	step = "allocate";
+	if ((r = admission_check(d, st, p.s, 1, 1, err)) < 0)
+		goto out;
 	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
 	if ((r = resolve_owner(rq, p.s->owner, row.owner, sizeof(row.owner), &row.owner_uid, err)) < 0)
 		goto out;
@@ -891,6 +1006,17 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto rollback;
 	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
 			 p.s->n_links);
+	/* The slice's parent cgroup, limits applied and read back, before any router is placed in it. */
+	if (p.n_local) {
+		char cg[256];
+
+		names_cgroup(cg, sizeof(cg), d->node_name, p.s->name, NULL);
+		if ((r = cgroup_slice_create(p.layout, d->node_name, p.s->name, &p.s->limits, err)) < 0) {
+			trl_error_prefix(err, "limits");
+			goto rollback;
+		}
+		request_progress(rq, "allocate", "cgroup '%s' ready (%s)", cg, cgroup_layout_name(p.layout));
+	}
 
 	step = "routers";
 	sc = (struct start_ctx){ .p = &p, .rq = rq };
@@ -955,7 +1081,14 @@ static int slice_load(struct store *st, const char *name, struct store_slice *ro
 		store_slice_release(row);
 		return trl_error_prefix(err, "slice '%s': stored spec no longer parses", name);
 	}
-	return 0;
+	/* Limits changed live since the create. */
+	r = store_limits_apply(st, *s, err);
+	if (r < 0) {
+		store_slice_release(row);
+		trl_slice_free(*s);
+		*s = NULL;
+	}
+	return r;
 }
 
 /* Keys and kinds as the create recorded them: the node's tunnel kinds may have changed since. */
@@ -1022,8 +1155,8 @@ out:
 
 static json_t *limits_json(const struct trl_limits *l)
 {
-	return json_pack("{s:f, s:I, s:I}", "cpu", l->cpu, "memory", (json_int_t)l->memory, "pids",
-			 (json_int_t)l->pids);
+	return json_pack("{s:f, s:I, s:I, s:I}", "cpu", l->cpu, "cpu_weight", (json_int_t)l->cpu_weight, "memory",
+			 (json_int_t)l->memory, "pids", (json_int_t)l->pids);
 }
 
 /* A stored slice, visible to the caller, planned for this node as it was
@@ -1140,13 +1273,12 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 						       "state", state, "kind", plan_link_kind_name(pl), "key",
 						       (json_int_t)pl->key));
 	}
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o}", "name", s->name,
-		      "owner", row.owner,
-		      "owner_uid", (json_int_t)row.owner_uid, "state",
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "name", s->name,
+		      "owner", row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",
 		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
 		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
 		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
-		      "routers", routers, "links", links);
+		      "limits", limits_json(&s->limits), "routers", routers, "links", links);
 	store_slice_release(&row);
 	plan_free(&p);
 	if (!o)
@@ -1202,6 +1334,40 @@ static uint64_t dir_bytes(struct daemon *d, const struct stat_dir *sd, struct sh
 }
 
 #define RATE_SAMPLE_US 500000
+
+/* Accounting of the slice's group (@router NULL) or a router's, or JSON null when it has none here. */
+static json_t *usage_json(struct plan *p, const char *router)
+{
+	struct cgroup_usage u;
+	char cg[256];
+
+	names_cgroup(cg, sizeof(cg), p->d->node_name, p->s->name, router);
+	if (cgroup_usage_read(p->layout, cg, &u) < 0)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cpu_ns", (json_int_t)u.cpu_ns, "cpu_throttled",
+			 (json_int_t)u.cpu_throttled, "memory", (json_int_t)u.mem_current, "memory_max",
+			 (json_int_t)u.mem_max, "memory_failcnt", (json_int_t)u.mem_failcnt, "oom_kills",
+			 (json_int_t)u.oom_kills, "pids", (json_int_t)u.pids_current, "pids_max", (json_int_t)u.pids_max);
+}
+
+static json_t *routers_usage_json(struct plan *p)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < p->s->n_routers; i++) {
+		const char *name = p->s->routers[i].name, *state = "remote";
+		char cname[64];
+		pid_t pid;
+
+		if (p->local[i]) {
+			names_container(cname, sizeof(cname), p->s->name, name);
+			state = container_state(p->d->lxcpath, cname, &pid);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", name, "state", state, "usage",
+						     p->local[i] ? usage_json(p, name) : json_null()));
+	}
+	return arr;
+}
 
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
 {
@@ -1297,9 +1463,189 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 						       "directions", dirs));
 	}
 	free(sd);
-	*result = json_pack("{s:s, s:s, s:o}", "name", s->name, "node", rq->d->node_name, "links", links);
+	*result = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", s->name, "node", rq->d->node_name, "links", links,
+			    "usage", usage_json(&p, NULL), "routers", routers_usage_json(&p));
 	plan_free(&p);
 	return 0;
+}
+
+/*
+ * slice.set: change limits live.  Without a router the slice's aggregate
+ * (its parent cgroup) changes, with one that router's group.  Order: parse
+ * and check everything (values, router within slice, admission), then
+ * change the kernel (cgroup_limits_set reads back and restores on failure),
+ * then record the values; if recording fails the kernel is put back.  So
+ * every refusal or failure leaves the previous values in force.
+ */
+int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	const struct {
+		const char *text, *name;
+		unsigned bit;
+	} vals[] = {
+		{ req->set.cpu, "cpu", CGROUP_F_CPU },
+		{ req->set.cpu_weight, "cpu-weight", CGROUP_F_WEIGHT },
+		{ req->set.memory, "memory", CGROUP_F_MEMORY },
+		{ req->set.pids, "pids", CGROUP_F_PIDS },
+	};
+	struct daemon *d = rq->d;
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	struct trl_router *rt = NULL;
+	struct trl_limits want = { 0 }, cur, next, before, now;
+	struct trl_limits *target;
+	enum cgroup_layout layout;
+	unsigned fields = 0;
+	char rel[256], why[256], what[64];
+	double cpu0, cpu1;
+	uint64_t mem0, mem1;
+	size_t local = 0;
+	int r, loaded = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(vals); i++) {
+		if (!vals[i].text)
+			continue;
+		if (spec_limit_parse(vals[i].name, vals[i].text, &want, why, sizeof(why)) < 0)
+			return trl_error_set(err, TRL_EINVALID, "%s: %s", vals[i].name, why);
+		fields |= vals[i].bit;
+	}
+	if (!fields)
+		return trl_error_set(err, TRL_EINVALID, "nothing to change: give cpu, cpu-weight, memory or pids");
+	if (cgroup_detect(&layout, err) < 0)
+		return -err->code;
+
+	pthread_mutex_lock(&d->slice_lock);
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		goto out;
+	if ((r = slice_load(st, req->name, &row, &s, err)) < 0)
+		goto out;
+	loaded = 1;
+	/* Like show: a slice the caller does not own does not exist for it. */
+	if (rq->uid != 0 && rq->uid != row.owner_uid) {
+		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", req->name);
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_routers; i++)
+		local += router_is_local(d, &s->routers[i]);
+	if (req->router) {
+		rt = trl_slice_router(s, req->router);
+		if (!rt) {
+			r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", s->name, req->router);
+			goto out;
+		}
+		if (!router_is_local(d, rt)) {
+			r = trl_error_set(err, TRL_EINVALID, "router '%s' runs on node '%s', not on '%s': send the change to that node",
+					  rt->name, rt->node, d->node_name);
+			goto out;
+		}
+		snprintf(what, sizeof(what), "router '%s'", rt->name);
+		cur = trl_router_limits(s, rt);
+		target = &rt->limits;
+	} else {
+		if (!local) {
+			r = trl_error_set(err, TRL_EINVALID, "slice '%s' has no routers on node '%s'", s->name, d->node_name);
+			goto out;
+		}
+		snprintf(what, sizeof(what), "limits");
+		cur = s->limits;
+		target = &s->limits;
+	}
+	slice_promise(d, s, &cpu0, &mem0);
+	next = cur;
+	if (fields & CGROUP_F_CPU)
+		next.cpu = want.cpu;
+	if (fields & CGROUP_F_WEIGHT)
+		next.cpu_weight = want.cpu_weight;
+	if (fields & CGROUP_F_MEMORY)
+		next.memory = want.memory;
+	if (fields & CGROUP_F_PIDS)
+		next.pids = want.pids;
+
+	/* A router within its slice; the slice above each of its routers (v1 refuses a parent quota below a child's). */
+	for (size_t i = 0; i < s->n_routers; i++) {
+		const struct trl_router *o = &s->routers[i];
+		struct trl_limits rl = o == rt ? next : trl_router_limits(s, o);
+		const struct trl_limits *sl = rt ? &s->limits : &next;
+		char a[32], b[32];
+
+		if (!router_is_local(d, o) || (rt && o != rt))
+			continue;
+		if ((fields & CGROUP_F_CPU) && sl->cpu > 0 && rl.cpu > sl->cpu) {
+			r = trl_error_set(err, TRL_EINVALID,
+					  "cpu: router '%s' would get %g cores, more than the slice's limits.cpu (%g)%s", o->name,
+					  rl.cpu, sl->cpu, rt ? "" : ": lower the router's first (--router)");
+			goto out;
+		}
+		if ((fields & CGROUP_F_MEMORY) && sl->memory && rl.memory > sl->memory) {
+			units_size_format(rl.memory, a, sizeof(a));
+			units_size_format(sl->memory, b, sizeof(b));
+			r = trl_error_set(err, TRL_EINVALID,
+					  "memory: router '%s' would get %s, more than the slice's limits.memory (%s)%s", o->name,
+					  a, b, rt ? "" : ": lower the router's first (--router)");
+			goto out;
+		}
+		if ((fields & CGROUP_F_PIDS) && sl->pids && rl.pids > sl->pids) {
+			r = trl_error_set(err, TRL_EINVALID,
+					  "pids: router '%s' would get %" PRIu64 ", more than the slice's limits.pids (%" PRIu64 ")%s",
+					  o->name, rl.pids, sl->pids, rt ? "" : ": lower the router's first (--router)");
+			goto out;
+		}
+	}
+	if (!rt && (fields & CGROUP_F_MEMORY) && next.memory < (uint64_t)local * (16ULL << 20)) {
+		units_size_format(next.memory, why, sizeof(why));
+		r = trl_error_set(err, TRL_EINVALID, "memory: '%s' cannot hold the %zu routers on node '%s' (each needs at least 16M)",
+				  why, local, d->node_name);
+		goto out;
+	}
+	if (!rt && (fields & CGROUP_F_PIDS) && next.pids < (uint64_t)local * 16) {
+		r = trl_error_set(err, TRL_EINVALID, "pids: %" PRIu64 " cannot hold the %zu routers on node '%s' (each needs at least 16)",
+				  next.pids, local, d->node_name);
+		goto out;
+	}
+	/* Admission on the slice as it would be; only a promise that grows can be refused. */
+	if (fields & CGROUP_F_CPU)
+		target->cpu = next.cpu;
+	if (fields & CGROUP_F_MEMORY)
+		target->memory = next.memory;
+	slice_promise(d, s, &cpu1, &mem1);
+	if ((r = admission_check(d, st, s, cpu1 > cpu0 + 1e-9, mem1 > mem0, err)) < 0)
+		goto out;
+
+	names_cgroup(rel, sizeof(rel), d->node_name, s->name, rt ? rt->name : NULL);
+	if ((r = cgroup_limits_read(layout, rel, CGROUP_F_ALL, &before, err)) < 0) {
+		trl_error_prefix(err, "%s", what);
+		goto out;
+	}
+	if ((r = cgroup_limits_set(layout, rel, &next, fields, NULL, err)) < 0) {
+		trl_error_prefix(err, "%s", what);
+		goto out;
+	}
+	if ((r = store_limits_put(st, s->name, rt ? rt->name : NULL, &next, fields, err)) < 0) {
+		struct trl_error e2 = { 0 };
+
+		if (cgroup_limits_set(layout, rel, &before, fields, NULL, &e2) < 0)
+			log_error("slice '%s': %s: %s", s->name, what, e2.msg);
+		goto out;
+	}
+	if ((r = cgroup_limits_read(layout, rel, CGROUP_F_ALL, &now, err)) < 0)
+		goto out;
+	snprintf(why, sizeof(why), "%s changed (cgroup '%s')", what, rel);
+	store_event_add(st, s->name, "set", why);
+	log_info("slice '%s': %s", s->name, why);
+	*result = json_pack("{s:s, s:s?, s:s, s:o, s:o}", "name", s->name, "router", rt ? rt->name : NULL, "cgroup", rel,
+			    "limits", limits_json(&now), "previous", limits_json(&before));
+	r = 0;
+out:
+	if (loaded)
+		store_slice_release(&row);
+	trl_slice_free(s);
+	store_close(st);
+	pthread_mutex_unlock(&d->slice_lock);
+	/* Most messages name the slice already ("no slice 'x'", admission). */
+	if (r < 0 && !strstr(err->msg, "slice '"))
+		trl_error_prefix(err, "slice '%s'", req->name);
+	return r;
 }
 
 int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)

@@ -48,12 +48,64 @@ static const char schema[] =
 	"  time INTEGER NOT NULL,"
 	"  slice TEXT,"
 	"  kind TEXT NOT NULL,"
-	"  message TEXT NOT NULL);"
-	"PRAGMA user_version=1;";
+	"  message TEXT NOT NULL);";
 
 static int db_error(struct store *st, struct trl_error *err, const char *what)
 {
 	return trl_error_set(err, TRL_EFAILED, "state store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+/*
+ * Schema changes after version 1, applied in order to a db whose
+ * user_version is below their number (a new db runs them all), each in one
+ * transaction with its user_version bump.
+ */
+static const struct {
+	int version;
+	const char *sql;
+} migrations[] = {
+	/* 2: limits changed live by slice.set; a NULL column = the spec's value. */
+	{ 2, "CREATE TABLE IF NOT EXISTS limits("
+	     "  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,"
+	     "  router TEXT NOT NULL,"	/* '' = the slice's aggregate */
+	     "  cpu REAL, cpu_weight INTEGER, memory INTEGER, pids INTEGER,"
+	     "  PRIMARY KEY(slice, router));" },
+};
+
+static int migrate(struct store *st, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	for (size_t i = 0; i < ARRAY_SIZE(migrations); i++) {
+		char *msg = NULL, *sql;
+		int rc;
+
+		if (version >= migrations[i].version)
+			continue;
+		sql = sqlite3_mprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", migrations[i].sql,
+				      migrations[i].version);
+		if (!sql)
+			return trl_error_set(err, TRL_EFAILED, "out of memory");
+		rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+		sqlite3_free(sql);
+		if (rc != SQLITE_OK) {
+			int r = trl_error_set(err, TRL_EFAILED, "state store: migration to schema %d: %s",
+					      migrations[i].version, msg ? msg : "?");
+
+			sqlite3_free(msg);
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+		log_info("state store: schema %d -> %d", version, migrations[i].version);
+		version = migrations[i].version;
+	}
+	return 0;
 }
 
 int store_open(const char *path, struct store **out, struct trl_error *err)
@@ -77,6 +129,10 @@ int store_open(const char *path, struct store **out, struct trl_error *err)
 		sqlite3_free(msg);
 		store_close(st);
 		return r;
+	}
+	if (migrate(st, err) < 0) {
+		store_close(st);
+		return -err->code;
 	}
 	*out = st;
 	return 0;
@@ -435,4 +491,68 @@ int store_settings_put(struct store *st, const char *slice, json_t *value, struc
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "write settings");
 	return 0;
+}
+
+int store_limits_put(struct store *st, const char *slice, const char *router, const struct trl_limits *l,
+		     unsigned fields, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	/* Only the fields given change; the others keep what an earlier set stored (or NULL). */
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO limits(slice, router, cpu, cpu_weight, memory, pids) VALUES(?1,?2,?3,?4,?5,?6) "
+			       "ON CONFLICT(slice, router) DO UPDATE SET cpu = IFNULL(?3, cpu), "
+			       "cpu_weight = IFNULL(?4, cpu_weight), memory = IFNULL(?5, memory), pids = IFNULL(?6, pids)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, router ? router : "", -1, SQLITE_STATIC);
+	if (fields & STORE_LIMIT_CPU)
+		sqlite3_bind_double(q, 3, l->cpu);
+	if (fields & STORE_LIMIT_WEIGHT)
+		sqlite3_bind_int64(q, 4, l->cpu_weight);
+	if (fields & STORE_LIMIT_MEMORY)
+		sqlite3_bind_int64(q, 5, (sqlite3_int64)l->memory);
+	if (fields & STORE_LIMIT_PIDS)
+		sqlite3_bind_int64(q, 6, (sqlite3_int64)l->pids);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "store limits");
+}
+
+int store_limits_apply(struct store *st, struct trl_slice *s, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT router, cpu, cpu_weight, memory, pids FROM limits WHERE slice = ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *router = (const char *)sqlite3_column_text(q, 0);
+		struct trl_limits *l = NULL;
+
+		if (!router || !*router) {
+			l = &s->limits;
+		} else {
+			struct trl_router *r = trl_slice_router(s, router);
+
+			if (r)
+				l = &r->limits;
+		}
+		if (!l)
+			continue;
+		if (sqlite3_column_type(q, 1) != SQLITE_NULL)
+			l->cpu = sqlite3_column_double(q, 1);
+		if (sqlite3_column_type(q, 2) != SQLITE_NULL)
+			l->cpu_weight = (unsigned)sqlite3_column_int64(q, 2);
+		if (sqlite3_column_type(q, 3) != SQLITE_NULL)
+			l->memory = (uint64_t)sqlite3_column_int64(q, 3);
+		if (sqlite3_column_type(q, 4) != SQLITE_NULL)
+			l->pids = (uint64_t)sqlite3_column_int64(q, 4);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "read limits");
 }

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include "error.h"
+#include "model.h"
 
 struct store;
 
@@ -65,6 +66,18 @@ int store_max_key(struct store *st, uint32_t *max);
  * The spec itself is never rewritten.  Removed with the slice. */
 int store_settings_get(struct store *st, const char *slice, json_t **out, struct trl_error *err);
 int store_settings_put(struct store *st, const char *slice, json_t *value, struct trl_error *err);
+/* Which limits store_limits_put() changes (the same bits as CGROUP_F_*). */
+#define STORE_LIMIT_CPU 0x1
+#define STORE_LIMIT_WEIGHT 0x2
+#define STORE_LIMIT_MEMORY 0x4
+#define STORE_LIMIT_PIDS 0x8
+
+/* Record limits changed live (slice.set) for @router of @slice, or for the
+ * slice's aggregate when @router is NULL or "": only the @fields given. */
+int store_limits_put(struct store *st, const char *slice, const char *router, const struct trl_limits *l,
+		     unsigned fields, struct trl_error *err);
+/* Overlay the recorded live changes on a slice parsed from its stored spec. */
+int store_limits_apply(struct store *st, struct trl_slice *s, struct trl_error *err);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif

@@ -78,6 +78,8 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err);
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
+/* Change a slice's or a router's limits live (slice.set). */
+int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
 int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);

@@ -341,6 +341,12 @@ static void test_decode_errors(void)
 		{ "{\"op\":\"slice.exec\",\"name\":\"b\",\"router\":\"r1\",\"argv\":[\"\"]}", TRL_EINVALID, "field 'argv[0]' (the command) is empty" },
 		{ "{\"op\":\"slice.exec\",\"name\":\"b\",\"router\":\"r1\",\"argv\":[\"ls\"],\"tty\":1}", TRL_EPROTO, "field 'tty' must be true or false" },
 		{ "{\"op\":\"slice.exec\",\"name\":\"b\",\"router\":\"r1\",\"argv\":[\"ls\"],\"env\":{}}", TRL_EPROTO, "slice.exec: unknown field 'env'" },
+		{ "{\"op\":\"slice.set\",\"cpu\":\"1\"}", TRL_EPROTO, "slice.set: missing field 'name'" },
+		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"cpu\":1.5}", TRL_EPROTO, "field 'cpu' must be a string" },
+		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"memory\":\"\"}", TRL_EINVALID, "field 'memory' must be 1 to 64 characters" },
+		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"router\":\"R\",\"pids\":\"20\"}", TRL_EINVALID, "field 'router': 'R' is not a valid name" },
+		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"cpu-weight\":\"20\"}", TRL_EPROTO, "slice.set: unknown field 'cpu-weight'" },
+		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"pids\":null}", TRL_EPROTO, "field 'pids' must be a string" },
 	};
 	struct proto_request req;
 	struct trl_error err;
@@ -389,6 +395,7 @@ static void test_decode_ok(void)
 		{ "slice.delete", PROTO_OP_SLICE_DELETE },
 		{ "slice.exec", PROTO_OP_SLICE_EXEC },
 		{ "node.show", PROTO_OP_NODE_SHOW },
+		{ "slice.set", PROTO_OP_SLICE_SET },
 	};
 	struct proto_request req;
 	struct trl_error err = { 0 };
@@ -438,6 +445,19 @@ static void test_decode_ok(void)
 	msg = json_pack("{s:s, s:s, s:s, s:[s]}", "op", "slice.exec", "name", "blue", "router", "r1",
 			"argv", "ls");
 	ok(proto_request_decode(msg, &req, &err) == 0 && req.tty == 0, "tty defaults to false");
+	json_decref(msg);
+
+	msg = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "slice.set", "name", "blue", "router", "r1", "cpu", "0.5",
+			"memory", "256M");
+	ok(proto_request_decode(msg, &req, &err) == 0 && req.op == PROTO_OP_SLICE_SET, "slice.set decodes");
+	is_str(req.router, "r1", "  router");
+	is_str(req.set.cpu, "0.5", "  cpu");
+	is_str(req.set.memory, "256M", "  memory");
+	ok(!req.set.pids && !req.set.cpu_weight, "  absent values stay NULL (unchanged)");
+	json_decref(msg);
+	msg = json_pack("{s:s, s:s, s:s}", "op", "slice.set", "name", "blue", "cpu_weight", "300");
+	ok(proto_request_decode(msg, &req, &err) == 0 && !req.router && !strcmp(req.set.cpu_weight, "300"),
+	   "slice.set without a router: the slice's aggregate");
 	json_decref(msg);
 }
 
@@ -506,7 +526,7 @@ static void test_replies(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(170);
+	plan(189);
 	test_roundtrip();
 	test_fragmented();
 	test_large();

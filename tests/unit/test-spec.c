@@ -155,7 +155,7 @@ static void test_types(void)
 	    "expected a sequence of addresses, got a string");
 	bad(HEAD "links:\n  - r1:eth1\n", "6:5:", "links[0]", "expected a mapping");
 	bad(HEAD "links:\n  - endpoints: r1:eth1\n", "6:16:", "links[0].endpoints", "expected a sequence of 2 endpoints");
-	bad(HEAD "  r3:\n    limits: 2\n", "6:13:", "routers.r3.limits", "expected a mapping (cpu:, memory:, pids:)");
+	bad(HEAD "  r3:\n    limits: 2\n", "6:13:", "routers.r3.limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:)");
 	bad("slice: &s blue\nowner: *s\nrouters: {r1: {}}\n", "2:8:", "owner", "aliases (*name) are not supported");
 	bad("slice: \"bl\\0ue\"\nrouters: {r1: {}}\n", "1:8:", "slice", "contains a NUL character");
 	bad(HEAD "description: [a]\n", "5:14:", "description", "expected a string");
@@ -256,6 +256,71 @@ static void test_rates_limits(void)
 	bad(HEAD "  r3: {limits: {pids: 5000000}}\n", "5:23:", "routers.r3.limits.pids", "above 4194304");
 	bad(HEAD "  r3: {limits: {pids: 1.5}}\n", "5:23:", "routers.r3.limits.pids", "'1.5' is not a whole number");
 	bad(HEAD "router-defaults:\n  limits: {memory: 1M}\n", "6:20:", "router-defaults.limits.memory", "below the 16M");
+}
+
+static void test_slice_limits(void)
+{
+	struct trl_slice *s;
+	struct trl_limits l;
+
+	bad(HEAD "  r3: {limits: {cpu-weight: 0}}\n", "5:29:", "routers.r3.limits.cpu-weight", "outside 1..10000");
+	bad(HEAD "  r3: {limits: {cpu-weight: 10001}}\n", "5:29:", "routers.r3.limits.cpu-weight", "outside 1..10000");
+	bad(HEAD "  r3: {limits: {cpu-weight: 1.5}}\n", "5:29:", "routers.r3.limits.cpu-weight", "'1.5' is not a whole number");
+	bad(HEAD "  r3: {limits: {cpu-weight: -5}}\n", "5:29:", "routers.r3.limits.cpu-weight", "not a whole number");
+	bad(HEAD "  r3: {limits: {cpu: 0.001}}\n", "5:22:", "routers.r3.limits.cpu", "below the 0.01");
+	bad(HEAD "limits: {cpu-wieght: 5}\n", "5:10:", "limits.cpu-wieght", "(did you mean 'cpu-weight'?)");
+	bad(HEAD "limits: 1G\n", "5:9:", "limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:)");
+	bad(HEAD "limits: {cpu: 0}\n", "5:15:", "limits.cpu", "cpu must be more than 0");
+	/* A router above its slice's aggregate, the key order not mattering. */
+	bad("slice: blue\nlimits: {cpu: 1.5}\nrouters:\n  r1: {limits: {cpu: 2}}\n", "4:22:", "routers.r1.limits.cpu",
+	    "2 cores is more than the slice's limits.cpu (1.5)");
+	bad("slice: blue\nrouters:\n  r1: {limits: {memory: 2G}}\nlimits: {memory: 1G}\n", "3:25:",
+	    "routers.r1.limits.memory", "memory '2G' is more than the slice's limits.memory (1G)");
+	bad("slice: blue\nrouters:\n  r1: {limits: {pids: 3000}}\nlimits: {pids: 2000}\n", "3:23:", "routers.r1.limits.pids",
+	    "pids 3000 is more than the slice's limits.pids (2000)");
+	bad("slice: blue\nlimits: {cpu: 1}\nrouter-defaults:\n  limits: {cpu: 1.5}\nrouters:\n  r1: {}\n", "4:17:",
+	    "router-defaults.limits.cpu", "1.5 cores is more than the slice's limits.cpu (1)");
+	bad("slice: blue\nlimits: {memory: 40M}\nrouters:\n  r1: {}\n  r2: {}\n  r3: {}\n", "2:18:", "limits.memory",
+	    "memory '40M' cannot hold the 3 routers (each needs at least 16M)");
+	bad("slice: blue\nlimits: {pids: 40}\nrouters:\n  r1: {node: n1}\n  r2: {node: n1}\n  r3: {node: n1}\n  r4: {node: n2}\n",
+	    "2:16:", "limits.pids", "pids 40 cannot hold the 3 routers placed on node 'n1' (each needs at least 16)");
+
+	{
+		struct trl_limits v = { 0 };
+		char why[256];
+
+		ok(spec_limit_parse("cpu", "0.25", &v, why, sizeof(why)) == 0 && v.cpu == 0.25, "spec_limit_parse: cpu 0.25");
+		ok(spec_limit_parse("cpu", "0.3", &v, why, sizeof(why)) == 0 && v.cpu == 0.3,
+		   "spec_limit_parse: cpu 0.3 is the double nearest 0.3 (not 3 * 0.1)");
+		ok(spec_limit_parse("memory", "1G", &v, why, sizeof(why)) == 0 && v.memory == 1ULL << 30,
+		   "spec_limit_parse: memory 1G");
+		ok(spec_limit_parse("cpu-weight", "200", &v, why, sizeof(why)) == 0 && v.cpu_weight == 200,
+		   "spec_limit_parse: cpu-weight 200");
+		ok(spec_limit_parse("pids", "8", &v, why, sizeof(why)) == -EINVAL && strstr(why, "below the 16") &&
+			   v.pids == 0,
+		   "spec_limit_parse: pids 8 refused, value untouched");
+		ok(spec_limit_parse("bandwith", "1", &v, why, sizeof(why)) == -ENOENT && strstr(why, "unknown limit"),
+		   "spec_limit_parse: unknown field");
+	}
+	s = good("slice: blue\nlimits: {cpu: 1.5, cpu-weight: 200, memory: 1G, pids: 2000}\n"
+		 "router-defaults:\n  limits: {cpu: 0.5, cpu-weight: 50}\n"
+		 "routers:\n  r1: {limits: {cpu: 1.5, cpu-weight: 300, memory: 1G}}\n  r2: {}\n",
+		 "slice aggregate limits and cpu-weight everywhere");
+	if (s) {
+		ok(s->limits.cpu == 1.5 && s->limits.cpu_weight == 200 && s->limits.memory == 1ULL << 30 &&
+			   s->limits.pids == 2000,
+		   "slice limits parsed");
+		l = trl_router_limits(s, trl_slice_router(s, "r1"));
+		ok(l.cpu == 1.5 && l.cpu_weight == 300 && l.memory == 1ULL << 30 && l.pids == 0,
+		   "r1: own cpu, weight and memory; the slice's aggregate is not a default");
+		l = trl_router_limits(s, trl_slice_router(s, "r2"));
+		ok(l.cpu == 0.5 && l.cpu_weight == 50 && l.memory == 0, "r2: cpu and weight from router-defaults");
+		trl_slice_free(s);
+	} else {
+		ok(0, "slice limits parsed");
+		ok(0, "r1 limits");
+		ok(0, "r2 limits");
+	}
 }
 
 static void test_config(void)
@@ -552,6 +617,7 @@ int main(void)
 	test_endpoints();
 	test_addresses();
 	test_rates_limits();
+	test_slice_limits();
 	test_config();
 	test_limits_counts();
 	test_good();
