@@ -58,6 +58,7 @@ struct cli_args {
 	const char *shell;
 	const char *rate, *ceil, *burst, *loss, *delay, *jitter;	/* CLI_OPT_SHAPE, as typed */
 	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
+	const char *bandwidth;	/* CLI_OPT_LIMITS: --bandwidth (its --ceil goes to ceil) */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */

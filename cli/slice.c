@@ -682,6 +682,25 @@ static void size_cell(json_int_t v, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+static void bandwidth_line(const char *what, json_t *res)
+{
+	json_t *now = json_object_get(res, "bandwidth"), *prev = json_object_get(res, "bandwidth_previous");
+	char a[32] = "none", b[32] = "none", c[32] = "", d[32] = "";
+	uint64_t v;
+
+	if (!now)
+		return;
+	if ((v = (uint64_t)json_integer_value(json_object_get(prev, "rate"))))
+		units_rate_format(v, a, sizeof(a));
+	if ((v = (uint64_t)json_integer_value(json_object_get(now, "rate"))))
+		units_rate_format(v, b, sizeof(b));
+	if ((v = (uint64_t)json_integer_value(json_object_get(prev, "ceil"))))
+		units_rate_format(v, c + 1, sizeof(c) - 1), c[0] = '/';
+	if ((v = (uint64_t)json_integer_value(json_object_get(now, "ceil"))))
+		units_rate_format(v, d + 1, sizeof(d) - 1), d[0] = '/';
+	print_line("%s: bandwidth %s%s -> %s%s", what, a, c, b, d);
+}
+
 static void limits_line(const char *what, json_t *now, json_t *prev)
 {
 	static const struct {
@@ -740,6 +759,20 @@ static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
 			json_t *p = json_object_get(prev, key);
 			char buf[64];
 
+			if (!strcmp(key, "bandwidth") || !strcmp(key, "ceil")) {
+				json_t *bp = json_object_get(json_object_get(res, "bandwidth_previous"),
+							     !strcmp(key, "bandwidth") ? "rate" : "ceil");
+
+				if (!bp)
+					continue;
+				if (json_integer_value(bp) > 0)
+					snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT "bit", json_integer_value(bp));
+				else
+					snprintf(buf, sizeof(buf), "none");
+				json_object_set_new(undo, key, json_string(buf));
+				n++;
+				continue;
+			}
 			if (!strcmp(key, "op") || !strcmp(key, "name") || !p)
 				continue;
 			if (!strcmp(key, "cpu") && json_number_value(p) > 0)
@@ -809,23 +842,25 @@ static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
-	if (!a.cpu && !a.cpu_weight && !a.memory && !a.pids) {
-		status = cli_usage_error(cmd, "nothing to change: give --cpu, --cpu-weight, --memory or --pids");
+	if (!a.cpu && !a.cpu_weight && !a.memory && !a.pids && !a.bandwidth && !a.ceil) {
+		status = cli_usage_error(cmd, "nothing to change: give --cpu, --cpu-weight, --memory, --pids, --bandwidth or --ceil");
 		goto out;
 	}
 	{
 		char *vals[] = { (char *)(a.router ? a.router : ""), (char *)(a.cpu ? a.cpu : ""),
 				 (char *)(a.cpu_weight ? a.cpu_weight : ""), (char *)(a.memory ? a.memory : ""),
-				 (char *)(a.pids ? a.pids : "") };
+				 (char *)(a.pids ? a.pids : ""), (char *)(a.bandwidth ? a.bandwidth : ""),
+				 (char *)(a.ceil ? a.ceil : "") };
 
-		status = check_utf8(cli, vals, 5);
+		status = check_utf8(cli, vals, 7);
 		if (status)
 			goto out;
 	}
 	if (cli->n_nodes && a.router && (status = cli_multi_route(cli, a.operands[0], a.router)))
 		goto out;
-	req = json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*}", "op", "slice.set", "name", a.operands[0], "router",
-			a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids);
+	req = json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*, s:s*, s:s*}", "op", "slice.set", "name", a.operands[0],
+			"router", a.router, "cpu", a.cpu, "cpu_weight", a.cpu_weight, "memory", a.memory, "pids", a.pids,
+			"bandwidth", a.bandwidth, "ceil", a.ceil);
 	if (cli->n_nodes && !a.router) {
 		const char *key;
 		json_t *v;
@@ -838,7 +873,9 @@ static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 		if (!cli->quiet && !print_is_json())
 			json_object_foreach(json_object_get(result, "nodes"), key, v) {
 				snprintf(what, sizeof(what), "slice '%s' (aggregate) on node '%s'", a.operands[0], key);
-				limits_line(what, json_object_get(v, "limits"), json_object_get(v, "previous"));
+				if (json_object_get(v, "limits"))
+					limits_line(what, json_object_get(v, "limits"), json_object_get(v, "previous"));
+				bandwidth_line(what, v);
 			}
 		goto out;
 	}
@@ -850,8 +887,11 @@ static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 		snprintf(what, sizeof(what), "slice '%s' router '%s'", a.operands[0], a.router);
 	else
 		snprintf(what, sizeof(what), "slice '%s' (aggregate)", a.operands[0]);
-	if (!cli->quiet && !print_is_json())
-		limits_line(what, json_object_get(result, "limits"), json_object_get(result, "previous"));
+	if (!cli->quiet && !print_is_json()) {
+		if (json_object_get(result, "limits"))
+			limits_line(what, json_object_get(result, "limits"), json_object_get(result, "previous"));
+		bandwidth_line(what, result);
+	}
 out:
 	json_decref(result);
 	free(a.operands);
@@ -1038,7 +1078,9 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.run = slice_set,
 		.synopsis = "slice set NAME [--router R] LIMIT...",
 		.summary = "Change a slice's or a router's limits while it runs",
-		.help = "LIMIT is one or more of --cpu, --cpu-weight, --memory and --pids.\n"
+		.help = "LIMIT is one or more of --cpu, --cpu-weight, --memory, --pids, --bandwidth\n"
+			"and --ceil.  --bandwidth/--ceil change the slice's share of each node's\n"
+			"substrate (its HTB class, changed in place; 'none' removes the share).\n"
 			"Without --router the slice's aggregate limits change (its parent cgroup,\n"
 			"shared by all its routers on the node); with --router that router's own.\n"
 			"Only the limits given change; values as in a spec (trellis-slice(5)).  The\n"
@@ -1050,7 +1092,9 @@ const struct cli_cmd cli_slice_cmds[] = {
 			   "  --cpu N          Hard CPU quota in cores (0.5 = half a core)\n"
 			   "  --cpu-weight N   CPU share against siblings, 1..10000 (100 = default)\n"
 			   "  --memory SIZE    Memory limit (e.g. 256M, 1G)\n"
-			   "  --pids N         Most processes and threads\n",
+			   "  --pids N         Most processes and threads\n"
+			   "  --bandwidth RATE The slice's guaranteed share of the substrate (50mbit, none)\n"
+			   "  --ceil RATE      What it may borrow up to beyond that (none: its bandwidth)\n",
 	},
 	{
 		.object = "slice",

@@ -42,6 +42,7 @@ enum {
 	OPT_CPU_WEIGHT,
 	OPT_MEMORY,
 	OPT_PIDS,
+	OPT_BANDWIDTH,
 };
 
 static const char common_options_help[] =
@@ -192,6 +193,7 @@ static const struct option verb_options[] = {
 	{ "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -282,8 +284,13 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 				goto not_here;
 			a->shell = optarg;
 			break;
-		case OPT_RATE:
 		case OPT_CEIL:
+			if (a->accept & CLI_OPT_LIMITS) {
+				a->ceil = optarg;
+				break;
+			}
+			/* fall through */
+		case OPT_RATE:
 		case OPT_BURST:
 		case OPT_LOSS:
 		case OPT_DELAY:
@@ -296,6 +303,11 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			  : c == OPT_LOSS  ? &a->loss
 			  : c == OPT_DELAY ? &a->delay
 					   : &a->jitter) = optarg;
+			break;
+		case OPT_BANDWIDTH:
+			if (!(a->accept & CLI_OPT_LIMITS))
+				goto not_here;
+			a->bandwidth = optarg;
 			break;
 		case OPT_ROUTER:
 		case OPT_CPU:

@@ -316,6 +316,8 @@ static const struct field_desc set_fields[] = {
 	{ "cpu_weight", FIELD_VALUE, 0 },
 	{ "memory", FIELD_VALUE, 0 },
 	{ "pids", FIELD_VALUE, 0 },
+	{ "bandwidth", FIELD_VALUE, 0 },
+	{ "ceil", FIELD_VALUE, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -329,6 +331,10 @@ static const char **set_value_slot(struct proto_request *req, const char *key)
 		return &req->set.memory;
 	if (!strcmp(key, "pids"))
 		return &req->set.pids;
+	if (!strcmp(key, "bandwidth"))
+		return &req->set.bandwidth;
+	if (!strcmp(key, "ceil"))
+		return &req->set.ceil;
 	return NULL;
 }
 

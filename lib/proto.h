@@ -23,7 +23,8 @@
  *    "memory": "256M", "pids": "512"}
  *      every value a string, parsed by the daemon as in a spec (spec_limit_parse);
  *      an absent field is left unchanged; without "router" the slice's aggregate
- *      (its parent cgroup) changes; at least one value is needed
+ *      (its parent cgroup) changes; at least one value is needed.  "bandwidth" and
+ *      "ceil" (rates, or "none") change the slice's share of the substrate (no "router")
  *   {"op": "node.show"}
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
@@ -69,7 +70,8 @@
  *              "memory", "memory_max" (bytes; max 0 = no limit), "memory_failcnt",
  *              "oom_kills", "pids", "pids_max" (0 = no limit)}
  *   slice.set -> {"name", "router" (or null), "limits": LIMITS (now, read from the kernel),
- *                 "previous": LIMITS}
+ *                 "previous": LIMITS}; with bandwidth/ceil also "bandwidth": {"rate", "ceil"}
+ *                 and "bandwidth_previous" (bit/s, 0 = none); only those when nothing else changed
  *     LIMITS = {"cpu" (cores), "cpu_weight", "memory" (bytes), "pids"}  (0 = unset / no limit)
  */
 #ifndef TRELLIS_PROTO_H
@@ -113,6 +115,7 @@ struct proto_request {
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {
 		const char *cpu, *cpu_weight, *memory, *pids;
+		const char *bandwidth, *ceil;	/* the slice's substrate share: "50mbit", "none" */
 	} set;
 };
 

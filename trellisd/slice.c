@@ -73,6 +73,8 @@ struct plan {
 };
 
 static void plan_shape(struct plan *p);
+static int slice_set_limits(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+			    struct trl_error *err);
 
 static void plan_free(struct plan *p)
 {
@@ -1477,7 +1479,119 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
  * then record the values; if recording fails the kernel is put back.  So
  * every refusal or failure leaves the previous values in force.
  */
+static int rate_value(const char *what, const char *t, uint64_t *out, struct trl_error *err)
+{
+	*out = 0;
+	if (!strcmp(t, "none") || !strcmp(t, "0"))
+		return 0;
+	if (units_rate_parse(t, out) < 0 || *out < 8)
+		return trl_error_set(err, TRL_EINVALID, "%s: '%.32s' is not a rate (e.g. 50mbit, or none)", what, t);
+	return 0;
+}
+
+/* slice set --bandwidth/--ceil: the slice's substrate classes, in place. */
+static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_request *req, json_t **out,
+			       struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store_slice row;
+	struct store *st = NULL;
+	struct plan p;
+	struct shape_slice old_ss;
+	uint64_t rate = 0, ceil = 0, old_rate, old_ceil;
+	json_t *set = NULL;
+	int r;
+
+	if ((req->set.bandwidth && rate_value("bandwidth", req->set.bandwidth, &rate, err) < 0) ||
+	    (req->set.ceil && rate_value("ceil", req->set.ceil, &ceil, err) < 0))
+		return -err->code;
+	if (req->router)
+		return trl_error_set(err, TRL_EINVALID, "bandwidth: a slice's share, not a router's (leave out --router)");
+	pthread_mutex_lock(&d->slice_lock);
+	if ((r = slice_plan_load(rq, req->name, &row, &p, err)) < 0)
+		goto out;
+	store_slice_release(&row);
+	old_rate = p.s->bw_rate;
+	old_ceil = p.s->bw_ceil;
+	old_ss = p.ss;
+	if (req->set.bandwidth)
+		p.s->bw_rate = rate;
+	if (req->set.ceil)
+		p.s->bw_ceil = ceil;
+	if (!p.s->bw_rate && p.s->bw_ceil) {
+		r = trl_error_set(err, TRL_EINVALID, "ceil: needs a bandwidth (the guaranteed share it may borrow above)");
+		goto out;
+	}
+	if (p.s->bw_ceil && p.s->bw_ceil < p.s->bw_rate) {
+		char a[32], b[32];
+
+		units_rate_format(p.s->bw_ceil, a, sizeof(a));
+		units_rate_format(p.s->bw_rate, b, sizeof(b));
+		r = trl_error_set(err, TRL_EINVALID, "ceil: %s is below the bandwidth %s", a, b);
+		goto out;
+	}
+	plan_shape(&p);
+	if ((r = shape_slice_admit(d, &p.ss, p.s->name, err)) < 0)
+		goto out;
+	r = shape_slice_apply(d, &p.ss, p.s->name, err);
+	for (size_t l = 0; r == 0 && l < p.s->n_links; l++)
+		if (p.pl[l].kind == PLAN_LINK_TUNNEL)
+			r = link_shape(&p, l, err);
+	if (r == 0 && (r = store_open(d->db_path, &st, err)) == 0 && (r = store_settings_get(st, p.s->name, &set, err)) == 0) {
+		json_object_set_new(set, "bandwidth", json_pack("{s:I, s:I}", "rate", (json_int_t)p.s->bw_rate, "ceil",
+								(json_int_t)p.s->bw_ceil));
+		r = store_settings_put(st, p.s->name, set, err);
+	}
+	if (r < 0) {
+		struct trl_error e = { 0 };
+
+		p.s->bw_rate = old_rate;
+		p.s->bw_ceil = old_ceil;
+		p.ss = old_ss;
+		if (shape_slice_apply(d, &p.ss, p.s->name, &e) < 0)
+			log_warn("slice '%s': restoring its bandwidth: %s", p.s->name, e.msg);
+		for (size_t l = 0; l < p.s->n_links; l++)
+			if (p.pl[l].kind == PLAN_LINK_TUNNEL && link_shape(&p, l, &e) < 0)
+				log_warn("slice '%s': restoring link '%s': %s", p.s->name, p.s->links[l].name, e.msg);
+		goto out;
+	}
+	store_event_add(st, p.s->name, "set", "bandwidth changed");
+	log_info("slice '%s': bandwidth %llu ceil %llu bit/s", p.s->name, (unsigned long long)p.s->bw_rate,
+		 (unsigned long long)p.s->bw_ceil);
+	*out = json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:b}", "name", p.s->name, "bandwidth", "rate",
+			 (json_int_t)p.s->bw_rate, "ceil", (json_int_t)p.s->bw_ceil, "bandwidth_previous", "rate",
+			 (json_int_t)old_rate, "ceil", (json_int_t)old_ceil, "substrate", p.ss.n_tunnel > 0);
+out:
+	json_decref(set);
+	store_close(st);
+	plan_free(&p);
+	pthread_mutex_unlock(&d->slice_lock);
+	return r;
+}
+
 int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	json_t *bw = NULL;
+	int r;
+
+	if (req->set.bandwidth || req->set.ceil) {
+		if ((r = slice_set_bandwidth(rq, req, &bw, err)) < 0)
+			return r;
+		if (!req->set.cpu && !req->set.cpu_weight && !req->set.memory && !req->set.pids) {
+			*result = bw;
+			return 0;
+		}
+	}
+	r = slice_set_limits(rq, req, result, err);
+	if (r == 0 && bw) {
+		json_object_set(*result, "bandwidth", json_object_get(bw, "bandwidth"));
+		json_object_set(*result, "bandwidth_previous", json_object_get(bw, "bandwidth_previous"));
+	}
+	json_decref(bw);
+	return r;
+}
+
+static int slice_set_limits(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	const struct {
 		const char *text, *name;
@@ -1511,7 +1625,7 @@ int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **
 		fields |= vals[i].bit;
 	}
 	if (!fields)
-		return trl_error_set(err, TRL_EINVALID, "nothing to change: give cpu, cpu-weight, memory or pids");
+		return trl_error_set(err, TRL_EINVALID, "nothing to change: give cpu, cpu-weight, memory, pids, bandwidth or ceil");
 	if (cgroup_detect(&layout, err) < 0)
 		return -err->code;
 
