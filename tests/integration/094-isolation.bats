@@ -129,6 +129,20 @@ mbit() { printf %.1f "$(echo "$1/1000000" | bc -l)"; }
 	for i in 1 2; do
 		! ip netns exec "$P-n$i" ip link show | grep -q t94c
 	done
+	# the slice's share changes in place; too much is refused and changes nothing
+	run tb slice set t94a --bandwidth 60mbit
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"needs 60Mbit guaranteed"*"other slices hold 50Mbit"* ]]
+	ip netns exec "$P-n1" tc class show dev eth0 | grep -q "rate 30Mbit ceil 30Mbit"
+	tb -q slice set t94a --bandwidth 45mbit --ceil 60mbit
+	for i in 1 2; do
+		ip netns exec "$P-n$i" tc class show dev eth0 | grep -q "rate 45Mbit ceil 60Mbit"
+	done
+	[ "$(testbed_trellis "$P" 2 --json slice show t94a | jq '.bandwidth.rate')" -eq 45000000 ]
+	run tb slice set t94a --ceil 10mbit
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"ceil: 10Mbit is below the bandwidth 45Mbit"* ]]
+	tb -q slice set t94a --bandwidth 30mbit --ceil none
 	# a link of A may not be guaranteed more than A's own bandwidth
 	run tb link set t94a r1:eth1 --rate 40mbit
 	[ "$status" -eq 9 ]
