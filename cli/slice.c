@@ -86,10 +86,46 @@ static const struct print_col iface_cols[] = {
 	{ .title = NULL },
 };
 
+static void ceil_cell(json_t *o, char *buf, size_t len)
+{
+	uint64_t v = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "shape"), "ceil"));
+
+	if (v)
+		units_rate_format(v, buf, len);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* loss/delay/jitter of a link, "-" when none */
+static void impair_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *sh = json_object_get(o, "shape");
+	uint32_t loss = (uint32_t)json_integer_value(json_object_get(sh, "loss_ppm"));
+	uint64_t delay = (uint64_t)json_integer_value(json_object_get(sh, "delay_us"));
+	uint64_t jitter = (uint64_t)json_integer_value(json_object_get(sh, "jitter_us"));
+	char a[32], b[32], c[32];
+
+	buf[0] = '\0';
+	if (loss) {
+		units_percent_format(loss, a, sizeof(a));
+		snprintf(buf, len, "loss %s", a);
+	}
+	if (delay) {
+		units_time_format(delay, b, sizeof(b));
+		units_time_format(jitter, c, sizeof(c));
+		snprintf(buf + strlen(buf), len - strlen(buf), "%sdelay %s%s%s", buf[0] ? ", " : "", b,
+			 jitter ? "~" : "", jitter ? c : "");
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
 static const struct print_col link_cols[] = {
 	{ .title = "LINK", .key = "name" },
 	{ .title = "ENDPOINTS", .key = "endpoints", .fmt = PRINT_FMT_LIST },
 	{ .title = "RATE", .key = "rate", .fmt = PRINT_FMT_RATE },
+	{ .title = "CEIL", .fn = ceil_cell },
+	{ .title = "IMPAIRMENT", .fn = impair_cell },
 	{ .title = "KIND", .key = "kind" },
 	{ .title = "KEY", .key = "key", .fmt = PRINT_FMT_ID },
 	{ .title = "STATE", .key = "state" },
@@ -117,6 +153,45 @@ static const struct print_col stats_cols[] = {
 	{ .title = "DROPS", .key = "drops", .fmt = PRINT_FMT_ID },
 	{ .title = NULL },
 };
+
+static void rate_now_cell(json_t *o, char *buf, size_t len)
+{
+	units_rate_format((uint64_t)json_integer_value(json_object_get(o, "rate_now")), buf, len);
+}
+
+static void class_cell(json_t *o, char *buf, size_t len)
+{
+	const char *c = json_string_value(json_object_get(o, "class"));
+
+	snprintf(buf, len, "%s", c && *c ? c : "unshaped");
+}
+
+static const struct print_col stats_dir_cols[] = {
+	{ .title = "LINK", .key = "link" },
+	{ .title = "FROM", .key = "from" },
+	{ .title = "TO", .key = "to" },
+	{ .title = "RATE-NOW", .fn = rate_now_cell },
+	{ .title = "CLASS", .fn = class_cell },
+	{ .title = "BYTES", .key = "bytes", .fmt = PRINT_FMT_ID },
+	{ .title = "DROPS", .key = "drops", .fmt = PRINT_FMT_ID },
+	{ .title = "BACKLOG", .key = "backlog_bytes", .fmt = PRINT_FMT_SIZE },
+	{ .title = NULL },
+};
+
+/* One row per direction of each link (the shaping side of slice stats). */
+static void stats_dir_rows(json_t *res, json_t *rows)
+{
+	json_t *l, *d;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(res, "links"), i, l)
+		json_array_foreach(json_object_get(l, "directions"), k, d) {
+			json_t *row = json_deep_copy(d);
+
+			json_object_set(row, "link", json_object_get(l, "name"));
+			json_array_append_new(rows, row);
+		}
+}
 
 static void cpu_time_cell(json_t *o, char *buf, size_t len)
 {
@@ -589,7 +664,7 @@ static void router_usage_rows(json_t *res, json_t *rows)
 static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
-	json_t *result = NULL, *rows = json_array(), *rrows = json_array();
+	json_t *result = NULL, *rows = json_array(), *rrows = json_array(), *drows = json_array();
 	int status;
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
@@ -603,6 +678,7 @@ static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 			goto out;
 		json_object_foreach(json_object_get(result, "nodes"), key, v) {
 			stats_rows(v, rows);
+			stats_dir_rows(v, drows);
 			router_usage_rows(v, rrows);
 		}
 	} else {
@@ -611,15 +687,21 @@ static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		if (status)
 			goto out;
 		stats_rows(result, rows);
+		stats_dir_rows(result, drows);
 		router_usage_rows(result, rrows);
 	}
 	print_json(result);
 	print_table(rows, stats_cols);
+	if (json_array_size(drows)) {
+		print_section("Directions:");
+		print_table(drows, stats_dir_cols);
+	}
 	if (json_array_size(rrows)) {
 		print_section("Routers:");
 		print_table(rrows, stats_router_cols);
 	}
 out:
+	json_decref(drows);
 	json_decref(rrows);
 	json_decref(rows);
 	json_decref(result);
