@@ -245,6 +245,41 @@ static void test_rates_limits(void)
 	bad(HEAD LINK "    rate: 10kbs\n", "7:11:", "links[0].rate", "'10kbs' is not a rate (try 10mbit)");
 	bad(HEAD LINK "    rate: 0\n", "7:11:", "links[0].rate", "rate '0' is zero");
 	bad(HEAD LINK "    rate: 5tbit\n", "7:11:", "links[0].rate", "is above 1Tbit");
+	bad(HEAD LINK "    ceil: 10mbit\n", "7:11:", "links[0].ceil", "ceil needs a rate:");
+	bad(HEAD LINK "    rate: 20mbit\n    ceil: 10mbit\n", "8:11:", "links[0].ceil", "ceil 10Mbit is below the rate 20Mbit");
+	bad(HEAD LINK "    rate: 1mbit\n    burst: 100\n", "8:12:", "links[0].burst",
+	    "burst '100' is outside 1600 bytes (one frame) .. 1G");
+	bad(HEAD LINK "    burst: 32k\n", "7:12:", "links[0].burst", "burst needs a rate:");
+	bad(HEAD LINK "    loss: 150%\n", "7:11:", "links[0].loss", "loss '150%' is above 100%");
+	bad(HEAD LINK "    loss: lots\n", "7:11:", "links[0].loss", "'lots' is not a share (try 1% or 0.01)");
+	bad(HEAD LINK "    delay: 10\n", "7:12:", "links[0].delay", "'10' is not a time (try 10ms; units s, ms, us)");
+	bad(HEAD LINK "    delay: 2min\n", "7:12:", "links[0].delay", "'2min' is not a time");
+	bad(HEAD LINK "    delay: 61s\n", "7:12:", "links[0].delay", "delay '61s' is above 60s");
+	bad(HEAD LINK "    jitter: 1ms\n", "7:13:", "links[0].jitter", "jitter needs a delay:");
+	bad(HEAD LINK "    delay: 1ms\n    jitter: 2ms\n", "8:13:", "links[0].jitter", "jitter is larger than the delay");
+	bad("slice: blue\nbandwidth: fast\nrouters: {r1: {}}\n", "2:12:", "bandwidth", "'fast' is not a rate (try 10mbit)");
+	bad("slice: blue\nbandwidth: {ceil: 1mbit}\nrouters: {r1: {}}\n", "2:12:", "bandwidth.rate", "missing required key 'rate'");
+	bad("slice: blue\nbandwidth: {rate: 20mbit, ceil: 10mbit}\nrouters: {r1: {}}\n", "2:33:", "bandwidth.ceil",
+	    "ceil 10Mbit is below the rate 20Mbit");
+	bad("slice: blue\nbandwidth: {rate: 1mbit, burst: 1}\nrouters: {r1: {}}\n", "2:", "bandwidth.burst", "unknown key 'burst'");
+	{
+		struct trl_slice *s = good("slice: blue\nbandwidth: {rate: 50mbit, ceil: 80mbit}\nrouters: {r1: {}, r2: {}}\n"
+					   "links:\n  - endpoints: [r1:eth1, r2:eth1]\n    rate: 10mbit\n    ceil: 20mbit\n"
+					   "    burst: 64k\n    loss: 0.5%\n    delay: 10ms\n    jitter: 1500us\n",
+					   "bandwidth and every link shaping key");
+
+		ok(s && s->bw_rate == 50000000 && s->bw_ceil == 80000000, "bandwidth rate and ceil");
+		ok(s && s->links[0].shape.rate == 10000000 && s->links[0].shape.ceil == 20000000 &&
+			   s->links[0].shape.burst == 65536,
+		   "link rate, ceil, burst");
+		ok(s && s->links[0].shape.loss_ppm == 5000 && s->links[0].shape.delay_us == 10000 &&
+			   s->links[0].shape.jitter_us == 1500,
+		   "link loss 0.5%% = 5000 ppm, delay 10ms, jitter 1500us");
+		trl_slice_free(s);
+		s = good("slice: blue\nbandwidth: 1gbit\nrouters: {r1: {}}\n", "bandwidth as a plain rate");
+		ok(s && s->bw_rate == 1000000000 && s->bw_ceil == 0, "bandwidth: 1gbit, no ceil");
+		trl_slice_free(s);
+	}
 	bad(HEAD "  r3: {limits: {cpu: 0}}\n", "5:22:", "routers.r3.limits.cpu", "cpu must be more than 0");
 	bad(HEAD "  r3: {limits: {cpu: 2000}}\n", "5:22:", "routers.r3.limits.cpu", "more than the 1024 allowed");
 	bad(HEAD "  r3: {limits: {cpu: half}}\n", "5:22:", "routers.r3.limits.cpu", "'half' is not a number of cores");
