@@ -733,6 +733,15 @@ int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_
 	return 0;
 }
 
+int bridge_port_joined(struct bridge *b, const char *host_if)
+{
+	struct fp_port port;
+	unsigned ifindex;
+
+	ifindex = if_nametoindex(host_if);
+	return ifindex && port_get(b, ifindex, &port) == 0;
+}
+
 int bridge_port_update(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
 		       struct trl_error *err)
 {

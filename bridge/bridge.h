@@ -185,6 +185,9 @@ struct bridge_port_opts {
 				   this port forwards; -1: leave as attached */
 };
 
+/* 1 if host end @host_if exists and has a port entry (is joined or carries a tunnel). */
+int bridge_port_joined(struct bridge *b, const char *host_if);
+
 /* Change the settings of an attached port (same-node or tunnel) in place: the
  * map entry is replaced whole, so every frame sees either the old or the new
  * settings.  An attach resets them (priority 0, no loss): call this after.

@@ -94,6 +94,7 @@ struct trl_slice {
 	struct trl_limits limits;		/* limits: the slice's aggregate (its parent cgroup) */
 	struct trl_limits router_defaults;	/* router-defaults: limits: applied to every router */
 	char tunnel[16];	/* forced cross-node tunnel kind ("egre", "gretap", "vxlan"), "" = the node's best */
+	int persist;		/* persist: rebuilt by trellisd after a host restart */
 	uint64_t bw_rate;	/* bandwidth: the slice's guaranteed share of each node's substrate, 0 = none */
 	uint64_t bw_ceil;	/* bandwidth: ceil, what it may borrow up to; 0 = bw_rate */
 	struct trl_router *routers;

@@ -1617,8 +1617,10 @@ static int check_slice_room(struct spec_ctx *c, struct fy_node *key, struct fy_n
 
 static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 {
-	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH, F_LIMITS };
+	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH, F_LIMITS,
+	       F_PERSIST };
 	struct field f[] = {
+		[F_PERSIST] = { .name = "persist" },
 		[F_BANDWIDTH] = { .name = "bandwidth" },
 		[F_SLICE] = { .name = "slice" },
 		[F_OWNER] = { .name = "owner" },
@@ -1667,6 +1669,17 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		s->description = strdup(t);
 		if (!s->description)
 			return trl_error_set(c->err, TRL_EFAILED, "%s: out of memory", c->file);
+		path_pop(c);
+	}
+	if (f[F_PERSIST].val) {
+		path_key(c, f[F_PERSIST].key, "persist");
+		ret = get_str(c, f[F_PERSIST].val, "true or false", &t);
+		if (ret < 0)
+			return ret;
+		if (!strcmp(t, "true") || !strcmp(t, "yes"))
+			s->persist = 1;
+		else if (strcmp(t, "false") && strcmp(t, "no"))
+			return fail(c, f[F_PERSIST].val, "'%s' is not true or false", qs(q, sizeof(q), t));
 		path_pop(c);
 	}
 	if (f[F_TUNNEL].val) {

@@ -150,6 +150,8 @@ json_t *node_info(struct daemon *d)
 					      (json_int_t)d->capacity, "capacity_source", d->capacity_source,
 					      "guaranteed", (json_int_t)shape_node_guaranteed(d)));
 	json_object_set_new(o, "netem", json_boolean(d->netem));
+	if (d->reconcile)
+		json_object_set(o, "reconcile", d->reconcile);
 	if (!d->netem)
 		json_object_set_new(o, "netem_missing", json_string(d->netem_why));
 	return o;
@@ -386,6 +388,8 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
+	/* Re-adopt what runs before serving anyone: a client sees the repaired state. */
+	slice_reconcile(d);
 	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

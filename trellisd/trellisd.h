@@ -41,6 +41,7 @@ struct daemon {
 	char capacity_source[64];	/* "--capacity", "link speed", "default" */
 	int netem;		/* netem qdisc usable: delay/jitter on links */
 	char netem_why[256];	/* why not */
+	json_t *reconcile;	/* what the start-up reconciliation found and did */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
 	volatile int stopping;
 };
@@ -83,6 +84,11 @@ int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
 int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* At start: re-adopt every slice in the store, finish or roll back interrupted
+ * creates/deletes, repair drift (stopped routers, lost interfaces, fast-path
+ * entries, qdiscs), rebuild persistent slices after a host restart.  The
+ * report goes to d->reconcile (node.show) and the log. */
+void slice_reconcile(struct daemon *d);
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
 
