@@ -14,8 +14,16 @@
  *   {"op": "slice.show",   "name": "blue"}
  *   {"op": "slice.delete", "name": "blue"}
  *   {"op": "slice.exec",   "name": "blue", "router": "r1", "argv": ["ip","addr"],
- *    "tty": true}                                  + fds 0,1,2 via SCM_RIGHTS
+ *    "tty": false}                                 + fds 0,1,2 via SCM_RIGHTS
+ *   With "tty": true the client passes no fds: the daemon opens a pty in the
+ *   router, starts the command on it and sends its master fd back with the
+ *   event {"event": "pty"}; the client runs the terminal on it and the final
+ *   reply comes when the command ends.
  *   {"op": "slice.stats",  "name": "blue"}
+ *   {"op": "slice.key.add",    "name": "blue", "key": "ssh-ed25519 AAAA... comment"}
+ *   {"op": "slice.key.remove", "name": "blue", "key": "ssh-ed25519 AAAA..."}
+ *   {"op": "slice.key.list",   "name": "blue"}
+ *   {"op": "ssh.keys",     "name": "blue"}   (sshd's AuthorizedKeysCommand, via trellis-ssh)
  *   {"op": "node.show"}
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
@@ -41,6 +49,10 @@
  *   slice.list -> {"slices": [{"name","owner","owner_uid","state","routers","links","created"}]}
  *   slice.delete -> {"name", "removed": bool}  (removed false: nothing existed)
  *   slice.exec -> {"exit": N}  (N = exit status, 128+signal if killed)
+ *   slice.key.add -> {"name", "account", "key", "comment"}
+ *   slice.key.remove -> {"name", "key"}
+ *   slice.key.list -> {"name", "account" (or null), "keys": [{"key", "comment", "added"}]}
+ *   ssh.keys -> {"name", "keys": ["restrict,pty TYPE BASE64 COMMENT", ...]}
  *   node.show -> {"name","version","state_dir","socket","lxcpath","cgroup_layout","fastpath",
  *                 "slices","routers"}
  *   ping -> {"version"}
@@ -68,6 +80,10 @@ enum proto_op {
 	PROTO_OP_SLICE_EXEC,
 	PROTO_OP_NODE_SHOW,
 	PROTO_OP_SLICE_STATS,
+	PROTO_OP_SLICE_KEY_ADD,
+	PROTO_OP_SLICE_KEY_REMOVE,
+	PROTO_OP_SLICE_KEY_LIST,
+	PROTO_OP_SSH_KEYS,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -81,6 +97,7 @@ struct proto_request {
 	json_t *files;		/* object name -> string, or NULL */
 	json_t *argv;		/* array of strings, or NULL */
 	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
+	const char *key;	/* slice.key.*: an ssh public key line */
 	int tty;
 };
 

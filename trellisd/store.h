@@ -60,6 +60,17 @@ int store_slice_names(struct store *st, char ***names, struct trl_error *err);
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 /* Highest link key in use on this node (0 if none). */
 int store_max_key(struct store *st, uint32_t *max);
+/* ssh keys of a slice ("TYPE BASE64" lines, lib/sshkey.h): add (-TRL_EEXIST
+ * if registered), remove (-TRL_ENOTFOUND if not), list as
+ * [{"key", "comment", "added"}]. */
+int store_ssh_key_add(struct store *st, const char *slice, const char *key, const char *comment,
+		      struct trl_error *err);
+int store_ssh_key_remove(struct store *st, const char *slice, const char *key, struct trl_error *err);
+int store_ssh_keys(struct store *st, const char *slice, json_t **out, struct trl_error *err);
+/* The system account made for a slice's ssh logins. get: 0, -TRL_ENOTFOUND, -TRL_EFAILED. */
+int store_ssh_account_set(struct store *st, const char *slice, const char *account, long uid,
+			  struct trl_error *err);
+int store_ssh_account_get(struct store *st, const char *slice, char account[64], long *uid);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif

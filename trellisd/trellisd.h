@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 #include <jansson.h>
+#include "config.h"
 #include "error.h"
 #include "proto.h"
 #include "node.h"
@@ -37,6 +38,7 @@ struct daemon {
 	struct node_substrate sub;
 	unsigned tunnels;	/* enum node_tunnel bits that work here */
 	char tunnels_missing[512];	/* why the others do not */
+	struct config cfg;	/* trellisd.conf (policy; option defaults already applied) */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
 	volatile int stopping;
 };
@@ -55,6 +57,42 @@ struct request_ctx {
 	pthread_mutex_t lock;	/* progress may come from several worker threads */
 	int gone;		/* client went away: stop sending */
 };
+
+/*
+ * Access control: the one place that decides what a caller may do.
+ *
+ * Every op that touches a slice calls server_may() after loading the slice's
+ * row (struct store_slice: name and owner_uid) and before doing anything, and
+ * returns its error as is.  Rules:
+ *   - root (uid 0) may do everything;
+ *   - ACCESS_CREATE (row NULL): a non-root caller only if trellisd.conf has
+ *     allow-tenant-create = yes and the caller is on tenant-users or in one of
+ *     tenant-groups (no list: any user); the slice's owner is then the caller;
+ *   - ACCESS_SEE (list, show, stats), ACCESS_CHANGE (slice.set, link.set,
+ *     link.up/down, key add/remove), ACCESS_LOGIN (exec, login) and
+ *     ACCESS_DELETE: the slice's owner;
+ *   - ACCESS_SEE and ACCESS_LOGIN also: the slice's ssh account (trellis-ssh
+ *     runs as that uid after an ssh login, see trellisd.conf(5));
+ *   - ACCESS_SSH_KEYS (row NULL; reading the ssh keys of any slice, for sshd's
+ *     AuthorizedKeysCommand): the ssh-keys-user of trellisd.conf.
+ * A caller who may not see a slice gets exactly the error a missing slice
+ * gives ("no slice 'NAME'", TRL_ENOTFOUND), so a slice's existence never leaks;
+ * ops whose answer for a missing slice is not an error (slice.delete) check
+ * for -TRL_ENOTFOUND and answer as for a missing slice.  Refusals of
+ * ACCESS_CREATE and ACCESS_SSH_KEYS are TRL_EPERM.
+ * Returns 0 when allowed, else the negative code with @err filled.
+ */
+enum access_op {
+	ACCESS_CREATE,
+	ACCESS_SEE,
+	ACCESS_CHANGE,
+	ACCESS_LOGIN,
+	ACCESS_DELETE,
+	ACCESS_SSH_KEYS,
+};
+struct store_slice;
+int server_may(const struct request_ctx *rq, enum access_op op, const struct store_slice *row,
+	       struct trl_error *err);
 
 /* Send a progress event to the client of @rq (best effort). */
 void request_progress(struct request_ctx *rq, const char *step, const char *fmt, ...)
@@ -76,6 +114,17 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err);
 int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
+/* ssh.c: ssh keys of slices and the slices' ssh accounts (trellisd.conf(5)). */
+int ssh_key_add(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+int ssh_key_remove(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+		   struct trl_error *err);
+int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
+int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **result, struct trl_error *err);
+/* The uid of @slice's ssh account, or -1 when it has none. */
+long ssh_account_uid(struct daemon *d, const char *slice);
+/* slice.delete: remove @slice's ssh account (if it has one trellisd made). */
+void ssh_account_remove(struct daemon *d, const char *slice);
+
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
 
