@@ -4,6 +4,7 @@ cli_trellis_SOURCES = \
 	cli/call.c \
 	cli/slice.c \
 	cli/node.c \
-	cli/multi.c
+	cli/multi.c \
+	cli/term.c
 cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
 cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS)

@@ -4,16 +4,17 @@
  *
  * create reads the spec and the config files it names (the daemon never
  * reads a path a tenant names) and sends their text; list/show/delete are one
- * request each; exec and login hand this process's stdin, stdout and stderr
- * to trellisd (SCM_RIGHTS), which runs the command inside the router on them,
- * and exit with the command's status.
+ * request each; exec hands this process's stdin, stdout and stderr to
+ * trellisd (SCM_RIGHTS), which runs the command inside the router on them;
+ * on a terminal (login, exec from a tty) trellisd instead opens a pty in the
+ * router and passes its master back, and term.c runs our terminal on it.
+ * Both exit with the command's status.
  *
  * The text view of a slice is declared below as print_col tables over the
  * daemon's slice object (proto.h); --json prints that object as it came.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <termios.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
@@ -578,11 +579,10 @@ static int exec_in_router(struct cli *cli, const char *name, const char *router,
 	json_t *result = NULL, *req, *code;
 	int fds[3], opened[3] = { -1, -1, -1 };
 	json_int_t n;
-	struct termios saved;
-	int status, raw_mode = 0;
+	int status;
 
 	/* A closed std fd cannot be passed: hand the command /dev/null instead. */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3 && !tty; i++) {
 		fds[i] = i;
 		if (fcntl(i, F_GETFD) < 0 && errno == EBADF) {
 			opened[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -597,18 +597,10 @@ static int exec_in_router(struct cli *cli, const char *name, const char *router,
 	req = json_pack("{s:s, s:s, s:s, s:o, s:b}", "op", "slice.exec", "name", name, "router", router,
 			"argv", argv, "tty", tty);
 	fflush(stdout);
-	/* With a terminal the daemon runs the command on a pty in the router and
-	 * copies bytes both ways: our terminal must pass keys (^C, ^Z, arrows)
-	 * through untouched, and the router's pty does the echo. */
-	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-		struct termios raw = saved;
-
-		cfmakeraw(&raw);
-		raw_mode = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-	}
-	status = cli_call(cli, req, fds, 3, &result);
-	if (raw_mode)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	/* With a terminal trellisd opens a pty in the router and passes its
+	 * master back: cli_pty_session() runs our side of it (term.c). */
+	cli->pty_session = tty ? cli_pty_session : NULL;
+	status = cli_call(cli, req, tty ? NULL : fds, tty ? 0 : 3, &result);
 	for (int i = 0; i < 3; i++)
 		if (opened[i] > 2)
 			close(opened[i]);
