@@ -686,6 +686,127 @@ out:
 	return status;
 }
 
+/* slice key add|list|remove */
+
+static void key_cell(json_t *o, char *buf, size_t len)
+{
+	const char *k = json_string_value(json_object_get(o, "key"));
+	const char *sp = k ? strchr(k, ' ') : NULL;
+	size_t n;
+
+	if (!sp)
+		return;
+	/* The type and the last characters of the key data tell keys apart. */
+	n = strlen(sp + 1);
+	snprintf(buf, len, "%.*s ...%s", (int)(sp - k), k, sp + 1 + (n > 16 ? n - 16 : 0));
+}
+
+static const struct print_col key_cols[] = {
+	{ .title = "KEY", .fn = key_cell },
+	{ .title = "COMMENT", .key = "comment" },
+	{ .title = "ADDED", .key = "added", .fmt = PRINT_FMT_AGE },
+	{ .title = NULL },
+};
+
+/* Each key line of @path ("-": stdin): blank lines and '#' comments skipped. */
+static int read_keys(const char *path, json_t **lines, struct trl_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char *p, *save = NULL;
+	int r;
+
+	r = util_read_file(!strcmp(path, "-") ? "/dev/stdin" : path, 1u << 20, &text, &len);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
+	*lines = json_array();
+	for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		char *q = p + strspn(p, " \t\r");
+
+		if (*q && *q != '#')
+			json_array_append_new(*lines, json_string(q));
+	}
+	if (json_array_size(*lines) == 0) {
+		json_decref(*lines);
+		return trl_error_set(err, TRL_EINVALID, "'%s' holds no ssh public key", path);
+	}
+	return 0;
+}
+
+static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	struct trl_error err = { 0 };
+	json_t *result = NULL, *lines = NULL, *line;
+	const char *action, *name;
+	size_t i;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands < 1) {
+		status = cli_usage_error(cmd, "missing action (add, list or remove)");
+		goto out;
+	}
+	action = a.operands[0];
+	if (strcmp(action, "add") && strcmp(action, "list") && strcmp(action, "remove")) {
+		status = cli_usage_error(cmd, "unknown action '%s' (add, list or remove)", action);
+		goto out;
+	}
+	if (a.noperands < 2) {
+		status = cli_usage_error(cmd, "missing slice name");
+		goto out;
+	}
+	name = a.operands[1];
+	if ((status = check_utf8(cli, a.operands + 1, 1)))
+		goto out;
+	if (!strcmp(action, "list")) {
+		if (a.noperands > 2) {
+			status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
+			goto out;
+		}
+		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.key.list", "name", name), NULL, 0,
+				  &result);
+		if (status)
+			goto out;
+		print_json(result);
+		if (json_is_string(json_object_get(result, "account")))
+			print_line("ssh account: %s", json_string_value(json_object_get(result, "account")));
+		print_table(json_object_get(result, "keys"), key_cols);
+		goto out;
+	}
+	if (a.noperands != 3) {
+		status = a.noperands < 3 ? cli_usage_error(cmd, "missing key file ('-' reads the key from stdin)")
+					 : cli_usage_error(cmd, "unexpected argument '%s'", a.operands[3]);
+		goto out;
+	}
+	if (read_keys(a.operands[2], &lines, &err) < 0) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	json_array_foreach(lines, i, line) {
+		json_t *r = NULL;
+
+		status = cli_call(cli,
+				  json_pack("{s:s, s:s, s:O}", "op", !strcmp(action, "add") ? "slice.key.add"
+										 : "slice.key.remove",
+					    "name", name, "key", line),
+				  NULL, 0, &r);
+		if (status)
+			goto out;
+		print_json(r);
+		if (!cli->quiet)
+			print_line("slice '%s': ssh key %s %s", name, json_string_value(json_object_get(r, "key")) ?: "",
+				   !strcmp(action, "add") ? "added" : "removed");
+		json_decref(r);
+	}
+out:
+	json_decref(lines);
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
 const struct cli_cmd cli_slice_cmds[] = {
 	{
 		.object = "slice",
@@ -754,6 +875,18 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"exits with its exit status.  Needs a terminal on stdin; without one, use\n"
 			"'trellis slice exec'.\n",
 		.options = "  --shell PATH     The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")\n",
+	},
+	{
+		.object = "slice",
+		.name = "key",
+		.run = slice_key,
+		.synopsis = "slice key add|list|remove NAME [FILE]",
+		.summary = "Manage the ssh keys that may log into a slice",
+		.help = "add registers each public key in FILE ('-': stdin; lines as in a .pub or\n"
+			"authorized_keys file, without options) for slice NAME; remove unregisters them;\n"
+			"list shows the keys.  With a registered key, 'ssh NAME@NODE [ROUTER] [CMD]'\n"
+			"logs into a router of the slice (trellisd.conf(5): ssh-login).  Only the\n"
+			"slice's owner and root may add or remove keys.\n",
 	},
 	{ .name = NULL },
 };
