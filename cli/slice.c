@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "print.h"
 #include "spec.h"
+#include "sshkey.h"
 #include "util.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
@@ -729,6 +730,16 @@ static int read_keys(const char *path, json_t **lines, struct trl_error *err)
 	if (json_array_size(*lines) == 0) {
 		json_decref(*lines);
 		return trl_error_set(err, TRL_EINVALID, "'%s' holds no ssh public key", path);
+	}
+	/* trellisd checks each key; checking them all first here keeps a file
+	 * with a bad line from being registered in part. */
+	for (size_t i = 0; i < json_array_size(*lines); i++) {
+		static char key[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
+
+		if (sshkey_parse(json_string_value(json_array_get(*lines, i)), key, comment, err) < 0) {
+			json_decref(*lines);
+			return trl_error_prefix(err, "%s: key %zu", path, i + 1);
+		}
 	}
 	return 0;
 }

@@ -5,8 +5,9 @@
  * `ssh SLICE@node [ROUTER] [COMMAND]` lands in a router of SLICE.  sshd needs
  * a passwd entry for the user SLICE, so when a slice's first ssh key is
  * registered (and trellisd.conf says ssh-login = yes) trellisd makes a system
- * account named after the slice:
- *   useradd --system --no-create-home --home-dir /nonexistent --no-user-group
+ * account named after the slice (home '/': sshd complains into the session
+ * about a home it cannot enter, and nothing there is the account's):
+ *   useradd --system --no-create-home --home-dir / --no-user-group
  *           --gid nogroup --password '*' --shell <ssh-shell> --comment 'trellis slice SLICE' SLICE
  * and records its uid in the store.  Its shell is trellis-ssh (cli/ssh.c): a
  * session of the account can only be a trellis login.  The account holds no
@@ -123,7 +124,7 @@ static int account_ensure(struct daemon *d, struct store *st, const char *slice,
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096], account[64], gecos[128], why[1024];
-	char *argv[] = { "/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+	char *argv[] = { "/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir", "/",
 			 "--no-user-group", "--gid", "nogroup", "--password", "*", "--shell", d->cfg.ssh_shell,
 			 "--comment", gecos, "--", (char *)slice, NULL };
 
