@@ -29,3 +29,12 @@ tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
 
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration
+
+check_PROGRAMS += tests/unit/test-config tests/unit/test-sshkey
+TESTS += tests/unit/test-config tests/unit/test-sshkey
+tests_unit_test_config_SOURCES = tests/unit/test-config.c tests/unit/tap.h trellisd/conf.c trellisd/conf.h
+tests_unit_test_config_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
+tests_unit_test_config_LDADD = lib/libtrellis.la
+tests_unit_test_sshkey_SOURCES = tests/unit/test-sshkey.c tests/unit/tap.h
+tests_unit_test_sshkey_CFLAGS = $(unit_cflags)
+tests_unit_test_sshkey_LDADD = lib/libtrellis.la

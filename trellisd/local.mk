@@ -8,7 +8,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/template.c trellisd/template.h \
 	trellisd/cgroup.c trellisd/cgroup.h \
 	trellisd/node.c trellisd/node.h \
-	trellisd/config.c trellisd/config.h \
+	trellisd/conf.c trellisd/conf.h \
 	trellisd/ssh.c
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \

@@ -18,7 +18,7 @@
 #include <lxc/lxccontainer.h>
 #include "bridge.h"
 #include "cgroup.h"
-#include "config.h"
+#include "conf.h"
 #include "container.h"
 #include "log.h"
 #include "names.h"

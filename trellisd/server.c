@@ -109,7 +109,7 @@ int server_may(const struct request_ctx *rq, enum access_op op, const struct sto
 	case ACCESS_LOGIN:
 		if (row && row->owner_uid == rq->uid)
 			return 0;
-		if (row && ssh_account_uid(rq->d, row->name) == (long)rq->uid)
+		if (row && ssh_account_is(rq->d, row->name, rq->uid))
 			return 0;
 		break;
 	case ACCESS_CHANGE:

@@ -103,20 +103,21 @@ static int account_is_ours(const char *name, long uid)
 	       res->pw_uid != 0 && !strncmp(res->pw_gecos, ACCOUNT_GECOS_PREFIX, strlen(ACCOUNT_GECOS_PREFIX));
 }
 
-long ssh_account_uid(struct daemon *d, const char *slice)
+int ssh_account_is(struct daemon *d, const char *slice, uid_t uid)
 {
 	struct store *st = NULL;
 	struct trl_error e = { 0 };
 	char account[64];
-	long uid = -1;
+	long rec = -1;
+	int yes;
 
-	if (store_open(d->db_path, &st, &e) < 0)
-		return -1;
-	if (store_ssh_account_get(st, slice, account, &uid) < 0 || strcmp(account, slice) ||
-	    !account_is_ours(account, uid))
-		uid = -1;
+	/* Most callers are not the slice's account: the passwd lookup says so
+	 * without opening the store. */
+	if (!account_is_ours(slice, (long)uid) || store_open(d->db_path, &st, &e) < 0)
+		return 0;
+	yes = store_ssh_account_get(st, slice, account, &rec) == 0 && !strcmp(account, slice) && rec == (long)uid;
 	store_close(st);
-	return uid;
+	return yes;
 }
 
 /* The slice's account, made if it has none yet.  Under d->slice_lock. */

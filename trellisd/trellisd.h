@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 #include <jansson.h>
-#include "config.h"
+#include "conf.h"
 #include "error.h"
 #include "proto.h"
 #include "node.h"
@@ -120,8 +120,8 @@ int ssh_key_remove(struct request_ctx *rq, const struct proto_request *req, json
 		   struct trl_error *err);
 int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
 int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **result, struct trl_error *err);
-/* The uid of @slice's ssh account, or -1 when it has none. */
-long ssh_account_uid(struct daemon *d, const char *slice);
+/* Is @uid the ssh account trellisd made for @slice? */
+int ssh_account_is(struct daemon *d, const char *slice, uid_t uid);
 /* slice.delete: remove @slice's ssh account (if it has one trellisd made). */
 void ssh_account_remove(struct daemon *d, const char *slice);
 
