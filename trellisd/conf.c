@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "conf.h"
 #include "log.h"
 #include "names.h"
@@ -382,11 +383,17 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err)
 {
 	_cleanup_free_ char *text = NULL;
+	struct stat st;
 	size_t len = 0;
 	int r = util_read_file(path, CONFIG_MAX_SIZE, &text, &len);
 
 	if (r == -ENOENT && !must_exist)
 		return 0;
+	/* The file says who may create slices: only root may write it. */
+	if (r == 0 && stat(path, &st) == 0 && (st.st_uid != 0 || (st.st_mode & 022)))
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s: must be owned by root and writable by no one else (owner uid %u, mode %04o)", path,
+				     (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	if (r == -EFBIG)
 		return trl_error_set(err, TRL_EINVALID, "%s: larger than %u bytes", path, CONFIG_MAX_SIZE);
 	if (r < 0)

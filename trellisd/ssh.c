@@ -125,6 +125,7 @@ static int account_ensure(struct daemon *d, struct store *st, const char *slice,
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096], account[64], gecos[128], why[1024];
+	int r;
 	char *argv[] = { "/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir", "/",
 			 "--no-user-group", "--gid", "nogroup", "--password", "*", "--shell", d->cfg.ssh_shell,
 			 "--comment", gecos, "--", (char *)slice, NULL };
@@ -144,7 +145,10 @@ static int account_ensure(struct daemon *d, struct store *st, const char *slice,
 		return trl_error_errno(err, TRL_EUNAVAIL, errno, "ssh-shell '%s' of trellisd.conf is not executable",
 				       d->cfg.ssh_shell);
 	snprintf(gecos, sizeof(gecos), ACCOUNT_GECOS_PREFIX "%s", slice);
-	if (run_tool(argv, why, sizeof(why)) < 0)
+	/* useradd fails while another tool holds /etc/passwd's lock: retry a little. */
+	for (int i = 0; (r = run_tool(argv, why, sizeof(why))) < 0 && i < 5 && strstr(why, "lock"); i++)
+		usleep(200000);
+	if (r < 0)
 		return trl_error_set(err, TRL_EFAILED, "slice '%s': cannot create its ssh account: %s", slice, why);
 	if (getpwnam_r(slice, &pw, buf, sizeof(buf), &res) != 0 || !res)
 		return trl_error_set(err, TRL_EFAILED, "slice '%s': useradd succeeded but no account '%s' exists", slice,

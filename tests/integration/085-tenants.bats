@@ -77,6 +77,12 @@ teardown_file() {
 	printf 'tenant-users = Alice\n' >"$bad"
 	run "$TRELLISD" --config "$bad"
 	[[ "$output" == *"$bad:1: tenant-users: 'Alice' is not a user name"* ]]
+	# the file decides who may create slices: only root may write it
+	printf 'allow-tenant-create = yes\n' >"$bad"
+	chmod 666 "$bad"
+	run "$TRELLISD" --config "$bad"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$bad: must be owned by root and writable by no one else (owner uid 0, mode 0666)"* ]]
 	rm -f "$bad"
 	run "$TRELLISD" --config /nonexistent/trellisd.conf
 	[ "$status" -eq 2 ]
