@@ -149,13 +149,18 @@ json_t *node_info(struct daemon *d)
 
 /* --config FILE (or -c FILE, --config=FILE) before getopt runs: the file's
  * values are defaults that the other options then override. */
-static const char *config_arg(int argc, char **argv)
+static const char *config_arg(int argc, char **argv, int *info_only)
 {
 	const char *path = NULL;
 
+	*info_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--"))
 			break;
+		/* --help and --version work whatever the file says. */
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-V") ||
+		    !strcmp(argv[i], "--version"))
+			*info_only = 1;
 		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
 			path = argv[++i];
 		else if (!strncmp(argv[i], "--config=", 9))
@@ -182,12 +187,13 @@ int main(int argc, char **argv)
 	enum cgroup_layout layout;
 	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *config_path;
 	char why[512];
-	int c, lfd, lvl;
+	int c, lfd, lvl, info_only;
 
 	g_daemon = d;
 	config_init(&d->cfg, TRL_SSH_SHELL);
-	config_path = config_arg(argc, argv);
-	if (config_load(&d->cfg, config_path ? config_path : CONFIG_DEFAULT_PATH, config_path != NULL, &err) < 0) {
+	config_path = config_arg(argc, argv, &info_only);
+	if (!info_only &&
+	    config_load(&d->cfg, config_path ? config_path : CONFIG_DEFAULT_PATH, config_path != NULL, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		return 2;
 	}
