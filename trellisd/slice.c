@@ -1130,8 +1130,9 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		argv[i] = (char *)json_string_value(json_array_get(req->argv, i));
-	log_info("uid %u: %s '%s' in router '%s' of slice '%s'", (unsigned)rq->uid, req->tty ? "session" : "exec",
-		 argv[0], req->router, req->name);
+	/* Who opens a terminal in which router is worth an operator's log line. */
+	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
+		(unsigned)rq->uid, req->tty ? "session" : "exec", argv[0], req->router, req->name);
 	/* The session's process writes to the client's socket: nobody else may meanwhile. */
 	pthread_mutex_lock(&rq->lock);
 	r = container_exec(rq->d->lxcpath, cname, argv, &io, &status, err);
