@@ -744,6 +744,39 @@ static int read_keys(const char *path, json_t **lines, struct trl_error *err)
 	return 0;
 }
 
+/* Send @req (stolen) to this node, or with --node/--nodes to every node that
+ * has the slice (keys and ssh accounts are kept per node). */
+static int key_call(struct cli *cli, const char *name, json_t *req, json_t **result)
+{
+	struct trl_error err = { 0 };
+	int found = 0;
+
+	if (!cli->n_nodes)
+		return cli_call(cli, req, NULL, 0, result);
+	*result = NULL;
+	for (int i = 0; i < cli->n_nodes; i++) {
+		json_t *res = NULL;
+
+		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
+			if (err.code == TRL_ENOTFOUND)
+				continue;	/* the slice has no routers there */
+			json_decref(req);
+			json_decref(*result);
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			return cli_error(cli, &err);
+		}
+		found++;
+		json_decref(*result);
+		*result = res;
+	}
+	json_decref(req);
+	if (!found) {
+		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		return cli_error(cli, &err);
+	}
+	return 0;
+}
+
 static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
@@ -776,6 +809,22 @@ static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 			status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
 			goto out;
 		}
+		if (cli->n_nodes) {
+			const char *node;
+			json_t *v;
+
+			status = cli_multi_call(cli, "slice.key.list", name, &result);
+			if (status)
+				goto out;
+			print_json(result);
+			json_object_foreach(json_object_get(result, "nodes"), node, v) {
+				print_line("== node %s%s%s", node, json_is_string(json_object_get(v, "account")) ?
+								   ", ssh account " : "",
+					   json_string_value(json_object_get(v, "account")) ?: "");
+				print_table(json_object_get(v, "keys"), key_cols);
+			}
+			goto out;
+		}
 		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.key.list", "name", name), NULL, 0,
 				  &result);
 		if (status)
@@ -798,11 +847,11 @@ static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 	json_array_foreach(lines, i, line) {
 		json_t *r = NULL;
 
-		status = cli_call(cli,
+		status = key_call(cli, name,
 				  json_pack("{s:s, s:s, s:O}", "op", !strcmp(action, "add") ? "slice.key.add"
 										 : "slice.key.remove",
 					    "name", name, "key", line),
-				  NULL, 0, &r);
+				  &r);
 		if (status)
 			goto out;
 		print_json(r);
@@ -897,7 +946,8 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"authorized_keys file, without options) for slice NAME; remove unregisters them;\n"
 			"list shows the keys.  With a registered key, 'ssh NAME@NODE [ROUTER] [CMD]'\n"
 			"logs into a router of the slice (trellisd.conf(5): ssh-login).  Only the\n"
-			"slice's owner and root may add or remove keys.\n",
+			"slice's owner and root may add or remove keys.  Keys are kept per node: with\n"
+			"--node/--nodes, add and remove go to every node that has the slice.\n",
 	},
 	{ .name = NULL },
 };
