@@ -728,7 +728,7 @@ static int read_keys(const char *path, json_t **lines, struct trl_error *err)
 			json_array_append_new(*lines, json_string(q));
 	}
 	if (json_array_size(*lines) == 0) {
-		json_decref(*lines);
+		json_decref(TAKE_PTR(*lines));
 		return trl_error_set(err, TRL_EINVALID, "'%s' holds no ssh public key", path);
 	}
 	/* trellisd checks each key; checking them all first here keeps a file
@@ -737,7 +737,7 @@ static int read_keys(const char *path, json_t **lines, struct trl_error *err)
 		static char key[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
 
 		if (sshkey_parse(json_string_value(json_array_get(*lines, i)), key, comment, err) < 0) {
-			json_decref(*lines);
+			json_decref(TAKE_PTR(*lines));
 			return trl_error_prefix(err, "%s: key %zu", path, i + 1);
 		}
 	}
