@@ -244,15 +244,24 @@ teardown_file() {
 	[ "$(cat "$out")" = "EXIT=4" ]
 }
 
-@test "a removed key no longer logs in; deleting the slice removes its account" {
+@test "a removed key no longer logs in; deleting the slice ends its sessions and removes its account" {
+	# a session that outlives its key
+	ssh_slice t86a "$T_DIR/ka" r1 'echo started; exec sleep 300' >"$T_DIR/long.out" 2>&1 &
+	long=$!
+	wait_for 10 grep -q started "$T_DIR/long.out"
 	run as_user "$OWNER" slice key remove t86a "$T_DIR/ka.pub"
 	[ "$status" -eq 0 ]
 	run ssh_slice t86a "$T_DIR/ka" r1 hostname
 	[ "$status" -eq 255 ]
 	[ "$(as_user "$OWNER" --json slice key list t86a | jq '.keys | length')" = 0 ]
+	kill -0 "$long"
+	pgrep -u t86a >/dev/null
 	run as_user "$OWNER" slice delete t86a
 	[ "$status" -eq 0 ]
-	! getent passwd t86a
+	# the session ended with the slice, and nothing runs as the account
+	wait_for 10 eval "! kill -0 $long 2>/dev/null"
+	wait "$long" || true
+	[ -z "$(getent passwd t86a)" ]
 	assert_no_leftovers t86a
 	[ "$(sqlite3 "$T_DIR/state/trellis.db" "SELECT COUNT(*) FROM ssh_keys WHERE slice = 't86a'")" = 0 ]
 	[ "$(sqlite3 "$T_DIR/state/trellis.db" "SELECT COUNT(*) FROM ssh_accounts WHERE slice = 't86a'")" = 0 ]
