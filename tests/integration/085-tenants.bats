@@ -16,23 +16,27 @@ as_user() {
 setup_file() {
 	require_root
 	command -v useradd >/dev/null || skip "useradd not installed"
-	# Unique per run: t85a<pid> may create slices, t85b<pid> too, t85c<pid> may not.
-	export U1="t85a$$" U2="t85b$$" U3="t85c$$"
+	# Unique per run: t85a<pid> may create slices, t85b<pid> too, t85c<pid> may
+	# not, t85d<pid> may as a member of group t85g<pid>.
+	export U1="t85a$$" U2="t85b$$" U3="t85c$$" U4="t85d$$" G="t85g$$"
+	groupadd "$G"
 	for u in "$U1" "$U2" "$U3"; do
 		useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
 	done
+	useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin -G "$G" "$U4"
 	export T_CONF
 	T_CONF=$(mktemp /tmp/trellis-test-085-conf.XXXXXX)
 	cat >"$T_CONF" <<EOS
 # tenants may create slices; only these two
 allow-tenant-create = yes
 tenant-users = $U1, $U2
+tenant-groups = $G
 parallel = 3
 node = t85wrong
 EOS
 	chmod 644 "$T_CONF"
 	start_daemon --config "$T_CONF"
-	for n in a b c; do
+	for n in a b c d; do
 		cat >"$T_DIR/t85$n.yaml" <<EOS
 slice: t85$n
 routers:
@@ -49,10 +53,12 @@ teardown_file() {
 	tmux -L "t85-$$" kill-server 2>/dev/null || true
 	stop_daemon
 	rm -f "$T_CONF"
-	for u in "$U1" "$U2" "$U3"; do
+	for u in "${U1:-}" "${U2:-}" "${U3:-}" "${U4:-}"; do
+		[ -n "$u" ] || continue
 		for p in $(pgrep -u "$u" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 		userdel "$u" 2>/dev/null || true
 	done
+	[ -n "${G:-}" ] && groupdel "$G" 2>/dev/null || true
 }
 
 @test "trellisd.conf: errors name the file, the line and the key" {
@@ -105,6 +111,13 @@ teardown_file() {
 	[ "$status" -eq 6 ]
 	[[ "$output" == *"not among the tenants allowed to create slices"* ]]
 	assert_no_leftovers t85c
+	# a member of a listed group may
+	run as_user "$U4" -q slice create -f "$T_DIR/t85d.yaml"
+	[ "$status" -eq 0 ]
+	[ "$(trellis --json slice show t85d | jq -r .owner)" = "$U4" ]
+	run as_user "$U4" slice delete t85d
+	[ "$status" -eq 0 ]
+	assert_no_leftovers t85d
 }
 
 @test "a tenant cannot create a slice for someone else" {
