@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include "cli.h"
 #include "print.h"
 #include "proto.h"
@@ -81,6 +82,20 @@ static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **resul
 		if (r == 0)
 			return trl_error_set(err, TRL_EUNAVAIL, "trellisd closed the connection without a reply");
 		r = proto_reply_kind(msg, err);
+		if (r == 1 && !strcmp(json_string_value(json_object_get(msg, "event")), "pty")) {
+			/* The session's terminal: its master fd rode along this event. */
+			json_decref(msg);
+			if (conn->nfds < 1)
+				return trl_error_set(err, TRL_EPROTO, "trellisd sent a terminal event without its fd");
+			int master = conn->fds[0];
+
+			memmove(conn->fds, conn->fds + 1, (conn->nfds - 1) * sizeof(int));
+			conn->nfds--;
+			if (cli->pty_session)
+				cli->pty_session(cli, master, conn);
+			close(master);	/* hangs the session up if it still runs */
+			continue;
+		}
 		if (r == 1) {
 			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress")) {
 				if (cli->label) {

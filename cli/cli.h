@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "error.h"
+#include "proto.h"
 
 #define CLI_EXIT_USAGE 2
 
@@ -33,6 +34,11 @@ struct cli {
 	const char *label;	/* prefix for progress lines ("node 'n1'"), or NULL */
 	struct cli_node nodes[CLI_MAX_NODES];	/* --node / --nodes: a multi-node deployment */
 	int n_nodes;
+	/* Set by a verb that asks for a terminal (slice exec/login on a tty):
+	 * runs the session on the pty master trellisd passes with the event
+	 * {"event": "pty"}, and returns when the session is over (its pty
+	 * closed, or the final reply is waiting on @conn). */
+	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
 };
 
 struct cli_cmd {
@@ -103,6 +109,9 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */
 int cli_multi_route(struct cli *cli, const char *slice, const char *router);
+
+/* term.c: the terminal side of a login: raw mode, bytes both ways, window size. */
+void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);
 
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];

@@ -4,22 +4,24 @@
  *
  * create reads the spec and the config files it names (the daemon never
  * reads a path a tenant names) and sends their text; list/show/delete are one
- * request each; exec and login hand this process's stdin, stdout and stderr
- * to trellisd (SCM_RIGHTS), which runs the command inside the router on them,
- * and exit with the command's status.
+ * request each; exec hands this process's stdin, stdout and stderr to
+ * trellisd (SCM_RIGHTS), which runs the command inside the router on them;
+ * on a terminal (login, exec from a tty) trellisd instead opens a pty in the
+ * router and passes its master back, and term.c runs our terminal on it.
+ * Both exit with the command's status.
  *
  * The text view of a slice is declared below as print_col tables over the
  * daemon's slice object (proto.h); --json prints that object as it came.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <termios.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
 #include "print.h"
 #include "spec.h"
 #include "units.h"
+#include "sshkey.h"
 #include "util.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
@@ -988,11 +990,10 @@ static int exec_in_router(struct cli *cli, const char *name, const char *router,
 	json_t *result = NULL, *req, *code;
 	int fds[3], opened[3] = { -1, -1, -1 };
 	json_int_t n;
-	struct termios saved;
-	int status, raw_mode = 0;
+	int status;
 
 	/* A closed std fd cannot be passed: hand the command /dev/null instead. */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3 && !tty; i++) {
 		fds[i] = i;
 		if (fcntl(i, F_GETFD) < 0 && errno == EBADF) {
 			opened[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1007,18 +1008,10 @@ static int exec_in_router(struct cli *cli, const char *name, const char *router,
 	req = json_pack("{s:s, s:s, s:s, s:o, s:b}", "op", "slice.exec", "name", name, "router", router,
 			"argv", argv, "tty", tty);
 	fflush(stdout);
-	/* With a terminal the daemon runs the command on a pty in the router and
-	 * copies bytes both ways: our terminal must pass keys (^C, ^Z, arrows)
-	 * through untouched, and the router's pty does the echo. */
-	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-		struct termios raw = saved;
-
-		cfmakeraw(&raw);
-		raw_mode = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-	}
-	status = cli_call(cli, req, fds, 3, &result);
-	if (raw_mode)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	/* With a terminal trellisd opens a pty in the router and passes its
+	 * master back: cli_pty_session() runs our side of it (term.c). */
+	cli->pty_session = tty ? cli_pty_session : NULL;
+	status = cli_call(cli, req, tty ? NULL : fds, tty ? 0 : 3, &result);
 	for (int i = 0; i < 3; i++)
 		if (opened[i] > 2)
 			close(opened[i]);
@@ -1100,6 +1093,186 @@ static int slice_login(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		goto out;
 	status = exec_in_router(cli, a.operands[0], a.operands[1], json_pack("[s, s]", shell, "-l"), 1);
 out:
+	free(a.operands);
+	return status;
+}
+
+/* slice key add|list|remove */
+
+static void key_cell(json_t *o, char *buf, size_t len)
+{
+	const char *k = json_string_value(json_object_get(o, "key"));
+	const char *sp = k ? strchr(k, ' ') : NULL;
+	size_t n;
+
+	if (!sp)
+		return;
+	/* The type and the last characters of the key data tell keys apart. */
+	n = strlen(sp + 1);
+	snprintf(buf, len, "%.*s ...%s", (int)(sp - k), k, sp + 1 + (n > 16 ? n - 16 : 0));
+}
+
+static const struct print_col key_cols[] = {
+	{ .title = "KEY", .fn = key_cell },
+	{ .title = "COMMENT", .key = "comment" },
+	{ .title = "ADDED", .key = "added", .fmt = PRINT_FMT_AGE },
+	{ .title = NULL },
+};
+
+/* Each key line of @path ("-": stdin): blank lines and '#' comments skipped. */
+static int read_keys(const char *path, json_t **lines, struct trl_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char *p, *save = NULL;
+	int r;
+
+	r = util_read_file(!strcmp(path, "-") ? "/dev/stdin" : path, 1u << 20, &text, &len);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
+	*lines = json_array();
+	for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		char *q = p + strspn(p, " \t\r");
+
+		if (*q && *q != '#')
+			json_array_append_new(*lines, json_string(q));
+	}
+	if (json_array_size(*lines) == 0) {
+		json_decref(TAKE_PTR(*lines));
+		return trl_error_set(err, TRL_EINVALID, "'%s' holds no ssh public key", path);
+	}
+	/* trellisd checks each key; checking them all first here keeps a file
+	 * with a bad line from being registered in part. */
+	for (size_t i = 0; i < json_array_size(*lines); i++) {
+		static char key[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
+
+		if (sshkey_parse(json_string_value(json_array_get(*lines, i)), key, comment, err) < 0) {
+			json_decref(TAKE_PTR(*lines));
+			return trl_error_prefix(err, "%s: key %zu", path, i + 1);
+		}
+	}
+	return 0;
+}
+
+/* Send @req (stolen) to this node, or with --node/--nodes to every node that
+ * has the slice (keys and ssh accounts are kept per node). */
+static int key_call(struct cli *cli, const char *name, json_t *req, json_t **result)
+{
+	struct trl_error err = { 0 };
+	int found = 0;
+
+	if (!cli->n_nodes)
+		return cli_call(cli, req, NULL, 0, result);
+	*result = NULL;
+	for (int i = 0; i < cli->n_nodes; i++) {
+		json_t *res = NULL;
+
+		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
+			if (err.code == TRL_ENOTFOUND)
+				continue;	/* the slice has no routers there */
+			json_decref(req);
+			json_decref(*result);
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			return cli_error(cli, &err);
+		}
+		found++;
+		json_decref(*result);
+		*result = res;
+	}
+	json_decref(req);
+	if (!found) {
+		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		return cli_error(cli, &err);
+	}
+	return 0;
+}
+
+static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	struct trl_error err = { 0 };
+	json_t *result = NULL, *lines = NULL, *line;
+	const char *action, *name;
+	size_t i;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands < 1) {
+		status = cli_usage_error(cmd, "missing action (add, list or remove)");
+		goto out;
+	}
+	action = a.operands[0];
+	if (strcmp(action, "add") && strcmp(action, "list") && strcmp(action, "remove")) {
+		status = cli_usage_error(cmd, "unknown action '%s' (add, list or remove)", action);
+		goto out;
+	}
+	if (a.noperands < 2) {
+		status = cli_usage_error(cmd, "missing slice name");
+		goto out;
+	}
+	name = a.operands[1];
+	if ((status = check_utf8(cli, a.operands + 1, 1)))
+		goto out;
+	if (!strcmp(action, "list")) {
+		if (a.noperands > 2) {
+			status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
+			goto out;
+		}
+		if (cli->n_nodes) {
+			const char *node;
+			json_t *v;
+
+			status = cli_multi_call(cli, "slice.key.list", name, &result);
+			if (status)
+				goto out;
+			print_json(result);
+			json_object_foreach(json_object_get(result, "nodes"), node, v) {
+				print_line("== node %s%s%s", node, json_is_string(json_object_get(v, "account")) ?
+								   ", ssh account " : "",
+					   json_string_value(json_object_get(v, "account")) ?: "");
+				print_table(json_object_get(v, "keys"), key_cols);
+			}
+			goto out;
+		}
+		status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.key.list", "name", name), NULL, 0,
+				  &result);
+		if (status)
+			goto out;
+		print_json(result);
+		if (json_is_string(json_object_get(result, "account")))
+			print_line("ssh account: %s", json_string_value(json_object_get(result, "account")));
+		print_table(json_object_get(result, "keys"), key_cols);
+		goto out;
+	}
+	if (a.noperands != 3) {
+		status = a.noperands < 3 ? cli_usage_error(cmd, "missing key file ('-' reads the key from stdin)")
+					 : cli_usage_error(cmd, "unexpected argument '%s'", a.operands[3]);
+		goto out;
+	}
+	if (read_keys(a.operands[2], &lines, &err) < 0) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	json_array_foreach(lines, i, line) {
+		json_t *r = NULL;
+
+		status = key_call(cli, name,
+				  json_pack("{s:s, s:s, s:O}", "op", !strcmp(action, "add") ? "slice.key.add"
+										 : "slice.key.remove",
+					    "name", name, "key", line),
+				  &r);
+		if (status)
+			goto out;
+		print_json(r);
+		if (!cli->quiet)
+			print_line("slice '%s': ssh key %s %s", name, json_string_value(json_object_get(r, "key")) ?: "",
+				   !strcmp(action, "add") ? "added" : "removed");
+		json_decref(r);
+	}
+out:
+	json_decref(lines);
+	json_decref(result);
 	free(a.operands);
 	return status;
 }
@@ -1199,6 +1372,19 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"exits with its exit status.  Needs a terminal on stdin; without one, use\n"
 			"'trellis slice exec'.\n",
 		.options = "  --shell PATH     The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")\n",
+	},
+	{
+		.object = "slice",
+		.name = "key",
+		.run = slice_key,
+		.synopsis = "slice key add|list|remove NAME [FILE]",
+		.summary = "Manage the ssh keys that may log into a slice",
+		.help = "add registers each public key in FILE ('-': stdin; lines as in a .pub or\n"
+			"authorized_keys file, without options) for slice NAME; remove unregisters them;\n"
+			"list shows the keys.  With a registered key, 'ssh NAME@NODE [ROUTER] [CMD]'\n"
+			"logs into a router of the slice (trellisd.conf(5): ssh-login).  Only the\n"
+			"slice's owner and root may add or remove keys.  Keys are kept per node: with\n"
+			"--node/--nodes, add and remove go to every node that has the slice.\n",
 	},
 	{ .name = NULL },
 };

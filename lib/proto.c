@@ -273,7 +273,10 @@ enum field_type {
 	FIELD_LINK,	/* string: a link name "r1:eth1-r2:eth1" or one endpoint "r1:eth1" */
 	FIELD_LINK_SET,	/* object: link settings, see proto.h */
 	FIELD_VALUE,	/* slice.set: a short non-empty string, checked by the daemon */
+	FIELD_SSHKEY,	/* string, one line of at most PROTO_MAX_SSHKEY bytes */
 };
+
+#define PROTO_MAX_SSHKEY 20000
 
 struct field_desc {
 	const char *key;
@@ -338,6 +341,12 @@ static const char **set_value_slot(struct proto_request *req, const char *key)
 	return NULL;
 }
 
+static const struct field_desc key_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "key", FIELD_SSHKEY, 1 },
+	{ NULL, 0, 0 },
+};
+
 static const struct op_desc {
 	enum proto_op op;
 	const char *name;
@@ -353,6 +362,10 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_STATS, "slice.stats", name_fields },
 	{ PROTO_OP_LINK_SET, "link.set", link_set_fields },
 	{ PROTO_OP_SLICE_SET, "slice.set", set_fields },
+	{ PROTO_OP_SLICE_KEY_ADD, "slice.key.add", key_fields },
+	{ PROTO_OP_SLICE_KEY_REMOVE, "slice.key.remove", key_fields },
+	{ PROTO_OP_SLICE_KEY_LIST, "slice.key.list", name_fields },
+	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -556,6 +569,18 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 		if (!slot)
 			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' has no slot", op, f->key);
 		*slot = json_string_value(v);
+		return 0;
+	}
+	case FIELD_SSHKEY: {
+		const char *s;
+
+		if (!json_is_string(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be a string", op, f->key);
+		s = json_string_value(v);
+		if (json_string_length(v) > PROTO_MAX_SSHKEY || strlen(s) != json_string_length(v))
+			return trl_error_set(err, TRL_EINVALID, "%s: field '%s': longer than %d bytes or holds a NUL",
+					     op, f->key, PROTO_MAX_SSHKEY);
+		req->key = s;
 		return 0;
 	}
 	case FIELD_BOOL:

@@ -14,7 +14,11 @@
  *   {"op": "slice.show",   "name": "blue"}
  *   {"op": "slice.delete", "name": "blue"}
  *   {"op": "slice.exec",   "name": "blue", "router": "r1", "argv": ["ip","addr"],
- *    "tty": true}                                  + fds 0,1,2 via SCM_RIGHTS
+ *    "tty": false}                                 + fds 0,1,2 via SCM_RIGHTS
+ *   With "tty": true the client passes no fds: the daemon opens a pty in the
+ *   router, starts the command on it and sends its master fd back with the
+ *   event {"event": "pty"}; the client runs the terminal on it and the final
+ *   reply comes when the command ends.
  *   {"op": "slice.stats",  "name": "blue"}
  *   {"op": "link.set",     "name": "blue", "link": "r1:eth1",
  *    "set": {"rate": 50000000, "ceil": 0, "burst": 0, "loss_ppm": 0, "delay_us": 0,
@@ -25,6 +29,10 @@
  *      an absent field is left unchanged; without "router" the slice's aggregate
  *      (its parent cgroup) changes; at least one value is needed.  "bandwidth" and
  *      "ceil" (rates, or "none") change the slice's share of the substrate (no "router")
+ *   {"op": "slice.key.add",    "name": "blue", "key": "ssh-ed25519 AAAA... comment"}
+ *   {"op": "slice.key.remove", "name": "blue", "key": "ssh-ed25519 AAAA..."}
+ *   {"op": "slice.key.list",   "name": "blue"}
+ *   {"op": "ssh.keys",     "name": "blue"}   (sshd's AuthorizedKeysCommand, via trellis-ssh)
  *   {"op": "node.show"}
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
@@ -51,6 +59,10 @@
  *   slice.list -> {"slices": [{"name","owner","owner_uid","state","routers","links","created"}]}
  *   slice.delete -> {"name", "removed": bool}  (removed false: nothing existed)
  *   slice.exec -> {"exit": N}  (N = exit status, 128+signal if killed)
+ *   slice.key.add -> {"name", "account", "key", "comment"}
+ *   slice.key.remove -> {"name", "key"}
+ *   slice.key.list -> {"name", "account" (or null), "keys": [{"key", "comment", "added"}]}
+ *   ssh.keys -> {"name", "keys": ["restrict,pty TYPE BASE64 COMMENT", ...]}
  *   node.show -> {"name","version","state_dir","socket","lxcpath","cgroup_layout","fastpath",
  *                 "slices","routers"}
  *   ping -> {"version"}
@@ -96,6 +108,10 @@ enum proto_op {
 	PROTO_OP_SLICE_STATS,
 	PROTO_OP_LINK_SET,
 	PROTO_OP_SLICE_SET,
+	PROTO_OP_SLICE_KEY_ADD,
+	PROTO_OP_SLICE_KEY_REMOVE,
+	PROTO_OP_SLICE_KEY_LIST,
+	PROTO_OP_SSH_KEYS,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -111,6 +127,7 @@ struct proto_request {
 	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
 	const char *link;	/* link.set: "r1:eth1-r2:eth1" or "r1:eth1" */
 	json_t *settings;	/* link.set: the "set" object */
+	const char *key;	/* slice.key.*: an ssh public key line */
 	int tty;
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {

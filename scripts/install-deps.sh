@@ -14,6 +14,8 @@ PKGS=(
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
   bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux socat
+  # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
+  openssh-server openssh-client
 )
 
 if [ "$(id -u)" -ne 0 ]; then

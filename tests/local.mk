@@ -36,3 +36,12 @@ tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/
 tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
 
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration
+
+check_PROGRAMS += tests/unit/test-config tests/unit/test-sshkey
+TESTS += tests/unit/test-config tests/unit/test-sshkey
+tests_unit_test_config_SOURCES = tests/unit/test-config.c tests/unit/tap.h trellisd/conf.c trellisd/conf.h
+tests_unit_test_config_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
+tests_unit_test_config_LDADD = lib/libtrellis.la
+tests_unit_test_sshkey_SOURCES = tests/unit/test-sshkey.c tests/unit/tap.h
+tests_unit_test_sshkey_CFLAGS = $(unit_cflags)
+tests_unit_test_sshkey_LDADD = lib/libtrellis.la

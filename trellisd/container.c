@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <termios.h>
 #include <signal.h>
 #include <string.h>
@@ -753,108 +754,79 @@ static int open_pty(pid_t init, int *master, int *slave)
 	return *slave < 0 ? -errno : 0;
 }
 
-/* Copy client terminal <-> pty master until the session's side closes.  The
- * client's window size is polled: its SIGWINCH never reaches us. */
-static void pty_proxy(int master, int in, int out)
-{
-	struct winsize last = { 0 }, ws;
-	char buf[16384];
-	for (;;) {
-		struct pollfd p[2] = { { .fd = master, .events = POLLIN }, { .fd = in, .events = POLLIN } };
-		ssize_t n;
 
-		if (ioctl(in, TIOCGWINSZ, &ws) == 0 && memcmp(&ws, &last, sizeof(ws))) {
-			ioctl(master, TIOCSWINSZ, &ws);
-			last = ws;
-		}
-		if (poll(p, 2, 250) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		if (p[0].revents) {
-			n = read(master, buf, sizeof(buf));
-			if (n <= 0)
-				return;	/* EIO: every slave fd closed, the session is over */
-			for (ssize_t off = 0; off < n;) {
-				ssize_t w = write(out, buf + off, n - off);
-
-				if (w < 0) {
-					if (errno == EINTR)
-						continue;
-					return;
-				}
-				off += w;
-			}
-		}
-		if (p[1].revents) {
-			n = read(in, buf, sizeof(buf));
-			if (n <= 0)
-				return;	/* the client's terminal is gone: hang up the session */
-			if (write(master, buf, n) < 0 && errno != EINTR)
-				return;
-		}
-	}
-}
-
-int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
+int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err)
 {
-	static const int stdio[3] = { 0, 1, 2 };
+	/* The child tells whether the session got its pty (124 may be a real exit status). */
+	int *pty_failed = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t child;
-	int ws;
+	int ws, no_pty;
 
+	if (pty_failed == MAP_FAILED)
+		return trl_error_errno(err, TRL_EFAILED, errno, "mmap");
+	*pty_failed = 0;
 	child = fork();
-	if (child < 0)
+	if (child < 0) {
+		munmap(pty_failed, sizeof(int));
 		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
+	}
 	if (child == 0) {
 		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 				"HOME=/root", "TERM=xterm-256color", "USER=root", "LOGNAME=root", NULL };
 		lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-		struct exec_cmd cmd = { .argv = argv, .tty = tty };
+		struct exec_cmd cmd = { .argv = argv, .tty = io->tty };
 		struct lxc_container *c;
-		int master = -1, slave = -1;
+		int master = -1, slave = -1, conn = -1;
 		pid_t pid;
 		int st;
 
 		signal(SIGPIPE, SIG_DFL);
-		/* Keep only the client's three fds (as 0, 1, 2): this child lives for a
-		 * whole session and must not pin the daemon's other fds. */
+		/* Keep only what the session needs (the client's three fds as 0, 1,
+		 * 2, or /dev/null there and the client's connection as 3): this child
+		 * lives for a whole session and must not pin the daemon's other fds. */
 		{
-			int tmp[3];
+			int tmp[4] = { -1, -1, -1, -1 };
 
-			for (int i = 0; i < 3; i++)
-				if ((tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			for (int i = 0; i < 3; i++) {
+				tmp[i] = io->tty ? open("/dev/null", O_RDWR | O_CLOEXEC)
+						 : fcntl(io->fds[i], F_DUPFD_CLOEXEC, 10);
+				if (tmp[i] < 0)
 					_exit(126);
-			for (int i = 0; i < 3; i++)
-				if (dup2(tmp[i], i) < 0)
+			}
+			if (io->tty && (tmp[3] = fcntl(io->conn_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+				_exit(126);
+			for (int i = 0; i < 4; i++)
+				if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 					_exit(126);
-			close_range(3, ~0U, 0);
-			fds = stdio;
+			close_range(io->tty ? 4 : 3, ~0U, 0);
+			conn = io->tty ? 3 : -1;
 		}
 		c = lxc_container_new(name, lxcpath);
 		if (!c || !c->is_running(c))
 			_exit(125);
 		o.env_policy = LXC_ATTACH_CLEAR_ENV;
 		o.extra_env_vars = env;
-		if (tty && open_pty(c->init_pid(c), &master, &slave) == 0) {
-			struct winsize wsz;
-
-			if (ioctl(fds[0], TIOCGWINSZ, &wsz) == 0)
-				ioctl(master, TIOCSWINSZ, &wsz);
+		if (io->tty) {
+			if (open_pty(c->init_pid(c), &master, &slave) < 0) {
+				*pty_failed = 1;
+				_exit(124);
+			}
 			o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
 		} else {
-			cmd.tty = 0;
-			o.stdin_fd = fds[0];
-			o.stdout_fd = fds[1];
-			o.stderr_fd = fds[2];
+			o.stdin_fd = 0;
+			o.stdout_fd = 1;
+			o.stderr_fd = 2;
 		}
 		if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
 			_exit(127);
-		if (cmd.tty) {
+		if (io->tty) {
 			close(slave);
-			pty_proxy(master, fds[0], fds[1]);
-			close(master);	/* SIGHUP to the session if it is still there */
+			/* The client now holds the only master: when it goes, the
+			 * session gets SIGHUP. */
+			io->send_pty(conn, master, io->arg);
+			close(master);
+			close(conn);
 		}
 		while (waitpid(pid, &st, 0) < 0)
 			if (errno != EINTR)
@@ -864,10 +836,16 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		_exit(WEXITSTATUS(st));
 	}
 	while (waitpid(child, &ws, 0) < 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			munmap(pty_failed, sizeof(int));
 			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
+		}
+	no_pty = *pty_failed;
+	munmap(pty_failed, sizeof(int));
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (*status == 125)
 		return trl_error_set(err, TRL_EFAILED, "router container '%s' is not running", name);
+	if (no_pty)
+		return trl_error_set(err, TRL_EFAILED, "router container '%s': cannot open a pty in it", name);
 	return 0;
 }

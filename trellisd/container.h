@@ -68,11 +68,22 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err);
 /* "running", "stopped", or "missing"; *pid = init pid or 0. */
 const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
-/* Run argv inside the container with fds[0..2] as stdio (tty: allocate a pty
- * in the container and proxy it).  Returns 0 and *status (exit code,
- * 128+signal) or an error.  Runs in a forked child, so liblxc's state never
- * touches the daemon's threads. */
-int container_exec(const char *lxcpath, const char *name, char *const argv[], const int fds[3], int tty,
+/* How a command gets its terminal or stdio. */
+struct container_io {
+	int tty;		/* 0: run on @fds; 1: on a new pty from the router's devpts */
+	const int *fds;		/* !tty: the client's stdin, stdout, stderr */
+	int conn_fd;		/* tty: the client's connection, kept open for @send_pty */
+	/* tty: called once the command runs, in the session's process, to hand
+	 * the pty master to the client over @conn (the callee does not close it). */
+	void (*send_pty)(int conn, int master, void *arg);
+	void *arg;
+};
+
+/* Run argv inside the container (liblxc attach: the router's namespaces,
+ * cgroup, capabilities and seccomp filter) as @io says.  Returns 0 and
+ * *status (exit code, 128+signal) once the command ends, or an error.  Runs
+ * in a forked child, so liblxc's state never touches the daemon's threads. */
+int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err);
 /* The seccomp profile (LXC v2 syntax) every router gets. */
 int container_write_seccomp(const char *path, struct trl_error *err);

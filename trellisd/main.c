@@ -21,6 +21,7 @@
 #include "shape.h"
 #include "shaper.h"
 #include "units.h"
+#include "conf.h"
 #include "container.h"
 #include "log.h"
 #include "names.h"
@@ -42,6 +43,8 @@ static void usage(FILE *f)
 		"by virtual links, and serves the 'trellis' CLI on a Unix socket.\n"
 		"\n"
 		"Options:\n"
+		"  -c, --config FILE        configuration file [" CONFIG_DEFAULT_PATH "];\n"
+		"                           the options below override its keys\n"
 		"  -s, --state-dir DIR      state (SQLite, containers) [" DEFAULT_STATE_DIR "]\n"
 		"  -S, --socket PATH        control socket [" PROTO_DEFAULT_SOCKET "]\n"
 		"  -n, --node NAME          node name, also names the bpffs pin dir [hostname]\n"
@@ -157,6 +160,28 @@ json_t *node_info(struct daemon *d)
 	return o;
 }
 
+/* --config FILE (or -c FILE, --config=FILE) before getopt runs: the file's
+ * values are defaults that the other options then override. */
+static const char *config_arg(int argc, char **argv, int *info_only)
+{
+	const char *path = NULL;
+
+	*info_only = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		/* --help and --version work whatever the file says. */
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-V") ||
+		    !strcmp(argv[i], "--version"))
+			*info_only = 1;
+		if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+	}
+	return path;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -165,29 +190,53 @@ int main(int argc, char **argv)
 		{ "parallel", required_argument, NULL, 'j' },	{ "uid-range", required_argument, NULL, 'u' },
 		{ "log-level", required_argument, NULL, 'l' },	{ "syslog", no_argument, NULL, 1 },
 		{ "substrate", required_argument, NULL, 'i' },	{ "address", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
-		{ "capacity", required_argument, NULL, 2 },
+		{ "config", required_argument, NULL, 'c' },	{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },		{ "capacity", required_argument, NULL, 2 },
 		{ 0 },
 	};
 	static struct daemon dm;
 	struct daemon *d = &dm;
 	struct trl_error err = { 0 };
+	struct config_opts *co = &d->cfg.o;
 	enum cgroup_layout layout;
-	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *capacity = NULL;
-	int c, lfd;
+	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *config_path, *capacity = NULL;
+	char why[512];
+	int c, lfd, lvl, info_only;
 
 	g_daemon = d;
-	snprintf(d->state_dir, sizeof(d->state_dir), "%s", DEFAULT_STATE_DIR);
-	snprintf(d->socket_path, sizeof(d->socket_path), "%s", PROTO_DEFAULT_SOCKET);
-	snprintf(d->template_path, sizeof(d->template_path), "%s/templates:%s/container-templates", TRL_DATADIR,
-		 TRL_SRCDIR);
-	if (gethostname(d->node_name, sizeof(d->node_name) - 1) < 0 || !d->node_name[0])
+	config_init(&d->cfg, TRL_SSH_SHELL);
+	config_path = config_arg(argc, argv, &info_only);
+	if (!info_only &&
+	    config_load(&d->cfg, config_path ? config_path : CONFIG_DEFAULT_PATH, config_path != NULL, &err) < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
+		return 2;
+	}
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s", co->state_dir[0] ? co->state_dir : DEFAULT_STATE_DIR);
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", co->socket[0] ? co->socket : PROTO_DEFAULT_SOCKET);
+	if (co->template_path[0])
+		snprintf(d->template_path, sizeof(d->template_path), "%s", co->template_path);
+	else
+		snprintf(d->template_path, sizeof(d->template_path), "%s/templates:%s/container-templates",
+			 TRL_DATADIR, TRL_SRCDIR);
+	if (co->node[0])
+		snprintf(d->node_name, sizeof(d->node_name), "%s", co->node);
+	else if (gethostname(d->node_name, sizeof(d->node_name) - 1) < 0 || !d->node_name[0])
 		snprintf(d->node_name, sizeof(d->node_name), "node");
-	d->parallel = 8;
+	d->parallel = co->parallel ? co->parallel : 8;
+	if (co->log_level)
+		log_set_level((enum log_level)(co->log_level - 1));
+	if (co->syslog)
+		log_use_syslog(1);
+	uid_range = co->uid_range[0] ? co->uid_range : NULL;
+	substrate = co->substrate[0] ? co->substrate : NULL;
+	address = co->address[0] ? co->address : NULL;
+	capacity = co->capacity[0] ? co->capacity : NULL;
 	pthread_mutex_init(&d->slice_lock, NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:n:t:j:u:l:i:a:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:S:n:t:j:u:l:i:a:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			break;	/* read above */
 		case 's':
 			snprintf(d->state_dir, sizeof(d->state_dir), "%s", optarg);
 			break;
@@ -195,9 +244,8 @@ int main(int argc, char **argv)
 			snprintf(d->socket_path, sizeof(d->socket_path), "%s", optarg);
 			break;
 		case 'n':
-			if (!names_valid(optarg)) {
-				fprintf(stderr, "trellisd: --node: '%s' is not a valid name ([a-z][a-z0-9-]*, at most 15 characters)\n",
-					optarg);
+			if (config_check_node(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "trellisd: --node: %s\n", why);
 				return 2;
 			}
 			snprintf(d->node_name, sizeof(d->node_name), "%s", optarg);
@@ -206,9 +254,8 @@ int main(int argc, char **argv)
 			snprintf(d->template_path, sizeof(d->template_path), "%s", optarg);
 			break;
 		case 'j':
-			d->parallel = atoi(optarg);
-			if (d->parallel < 1 || d->parallel > 64) {
-				fprintf(stderr, "trellisd: --parallel: '%s' is not a number from 1 to 64\n", optarg);
+			if (config_check_parallel(optarg, &d->parallel, why, sizeof(why)) < 0) {
+				fprintf(stderr, "trellisd: --parallel: %s\n", why);
 				return 2;
 			}
 			break;
@@ -222,30 +269,17 @@ int main(int argc, char **argv)
 			address = optarg;
 			break;
 		case 'l':
-			if (!strcmp(optarg, "debug"))
-				log_set_level(LOG_LVL_DEBUG);
-			else if (!strcmp(optarg, "info"))
-				log_set_level(LOG_LVL_INFO);
-			else if (!strcmp(optarg, "warn"))
-				log_set_level(LOG_LVL_WARN);
-			else if (!strcmp(optarg, "error"))
-				log_set_level(LOG_LVL_ERROR);
-			else {
-				fprintf(stderr, "trellisd: --log-level: '%s' is not debug, info, warn or error\n", optarg);
+			if (config_check_log_level(optarg, &lvl, why, sizeof(why)) < 0) {
+				fprintf(stderr, "trellisd: --log-level: %s\n", why);
 				return 2;
 			}
+			log_set_level((enum log_level)lvl);
 			break;
 		case 1:
 			log_use_syslog(1);
 			break;
 		case 2:
 			capacity = optarg;
-			if (units_rate_parse(optarg, &d->capacity) < 0 || d->capacity < 1000000) {
-				fprintf(stderr, "trellisd: --capacity: '%s' is not a rate from 1mbit to 1tbit (e.g. 10gbit)\n",
-					optarg);
-				return 2;
-			}
-			snprintf(d->capacity_source, sizeof(d->capacity_source), "--capacity");
 			break;
 		case 'h':
 			usage(stdout);
@@ -271,13 +305,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: --capacity needs --substrate (it is the substrate's)\n");
 		return 2;
 	}
+	if (capacity) {
+		if (units_rate_parse(capacity, &d->capacity) < 0 || d->capacity < 1000000) {
+			fprintf(stderr, "trellisd: --capacity: '%s' is not a rate from 1mbit to 1tbit (e.g. 10gbit)\n",
+				capacity);
+			return 2;
+		}
+		snprintf(d->capacity_source, sizeof(d->capacity_source), "--capacity");
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
 		return 1;
 	}
 	if (uid_range) {
-		if (sscanf(uid_range, "%u:%u", &d->uid_start, &d->uid_count) != 2 || d->uid_count < 2 * 65536) {
-			fprintf(stderr, "trellisd: --uid-range: '%s' is not START:COUNT with COUNT >= 131072\n", uid_range);
+		if (config_check_uid_range(uid_range, &d->uid_start, &d->uid_count, why, sizeof(why)) < 0) {
+			fprintf(stderr, "trellisd: --uid-range: %s\n", why);
 			return 2;
 		}
 	} else if (subuid_range(&d->uid_start, &d->uid_count) < 0) {

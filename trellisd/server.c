@@ -10,8 +10,10 @@
 #define LOG_MODULE "server"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "proto.h"
+#include "store.h"
 #include "trellisd.h"
 #include "util.h"
 
@@ -42,6 +45,80 @@ void request_progress(struct request_ctx *rq, const char *step, const char *fmt,
 		rq->gone = 1;
 	pthread_mutex_unlock(&rq->lock);
 	json_decref(ev);
+}
+
+/* May @uid create slices under tenant-users / tenant-groups (no list: anyone)? */
+static int tenant_listed(const struct config *c, uid_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int ng = (int)ARRAY_SIZE(groups);
+
+	if (!c->n_tenant_users && !c->n_tenant_groups)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return 0;
+	if (config_list_has(c->tenant_users, c->n_tenant_users, res->pw_name))
+		return 1;
+	if (getgrouplist(res->pw_name, res->pw_gid, groups, &ng) < 0)
+		ng = 0;
+	for (int i = 0; i < c->n_tenant_groups; i++) {
+		struct group gr, *g = NULL;
+		char gbuf[16384];
+
+		if (getgrnam_r(c->tenant_groups[i], &gr, gbuf, sizeof(gbuf), &g) != 0 || !g)
+			continue;
+		if (g->gr_gid == gid)
+			return 1;
+		for (int k = 0; k < ng; k++)
+			if (groups[k] == g->gr_gid)
+				return 1;
+	}
+	return 0;
+}
+
+int server_may(const struct request_ctx *rq, enum access_op op, const struct store_slice *row,
+	       struct trl_error *err)
+{
+	const struct config *c = &rq->d->cfg;
+
+	if (rq->uid == 0)
+		return 0;
+	switch (op) {
+	case ACCESS_CREATE:
+		if (!c->allow_tenant_create)
+			return trl_error_set(err, TRL_EPERM,
+					     "permission denied: only root may create slices on this node (allow-tenant-create = no in trellisd.conf)");
+		if (!tenant_listed(c, rq->uid, rq->gid))
+			return trl_error_set(err, TRL_EPERM,
+					     "permission denied: uid %u is not among the tenants allowed to create slices on this node (tenant-users, tenant-groups in trellisd.conf)",
+					     (unsigned)rq->uid);
+		return 0;
+	case ACCESS_SSH_KEYS: {
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+
+		if (c->ssh_keys_user[0] && getpwnam_r(c->ssh_keys_user, &pw, buf, sizeof(buf), &res) == 0 && res &&
+		    res->pw_uid == rq->uid)
+			return 0;
+		return trl_error_set(err, TRL_EPERM,
+				     "permission denied: only root and the ssh-keys-user of trellisd.conf may read ssh keys");
+	}
+	case ACCESS_SEE:
+	case ACCESS_LOGIN:
+		if (row && row->owner_uid == rq->uid)
+			return 0;
+		if (row && ssh_account_is(rq->d, row->name, rq->uid))
+			return 0;
+		break;
+	case ACCESS_CHANGE:
+	case ACCESS_DELETE:
+		if (row && row->owner_uid == rq->uid)
+			return 0;
+		break;
+	}
+	return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", row ? row->name : "?");
 }
 
 static int dispatch(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
@@ -68,6 +145,14 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 		return link_set(rq, req, result, err);
 	case PROTO_OP_SLICE_SET:
 		return slice_set(rq, req, result, err);
+	case PROTO_OP_SLICE_KEY_ADD:
+		return ssh_key_add(rq, req, result, err);
+	case PROTO_OP_SLICE_KEY_REMOVE:
+		return ssh_key_remove(rq, req, result, err);
+	case PROTO_OP_SLICE_KEY_LIST:
+		return ssh_key_list(rq, req->name, result, err);
+	case PROTO_OP_SSH_KEYS:
+		return ssh_authorized_keys(rq, req->name, result, err);
 	case PROTO_OP_NODE_SHOW:
 		*result = node_info(d);
 		return 0;

@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "bridge.h"
 #include "cgroup.h"
@@ -814,13 +815,6 @@ static int resolve_owner(struct request_ctx *rq, const char *owner, char *name, 
 	return 0;
 }
 
-static int require_root(struct request_ctx *rq, const char *what, struct trl_error *err)
-{
-	if (rq->uid != 0)
-		return trl_error_set(err, TRL_EPERM, "permission denied: only root may %s on this node", what);
-	return 0;
-}
-
 static int slice_load(struct store *st, const char *name, struct store_slice *row, struct trl_slice **s,
 		      struct trl_error *err);
 
@@ -945,7 +939,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	const char *step = "validate";
 	int r, inserted = 0;
 
-	if ((r = require_root(rq, "create slices", err)) < 0)
+	if ((r = server_may(rq, ACCESS_CREATE, NULL, err)) < 0)
 		return r;
 	r = spec_parse(req->spec, req->spec_len, req->filename ? req->filename : "spec", files_resolver, req->files, &s,
 		       err);
@@ -976,6 +970,12 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
 	if ((r = resolve_owner(rq, p.s->owner, row.owner, sizeof(row.owner), &row.owner_uid, err)) < 0)
 		goto out;
+	/* A tenant's slices are its own: only root creates slices for others. */
+	if (rq->uid != 0 && row.owner_uid != rq->uid) {
+		r = trl_error_set(err, TRL_EPERM, "owner: '%s' is not you (uid %u): only root may create slices for another user",
+				  p.s->owner, (unsigned)rq->uid);
+		goto out;
+	}
 	row.spec = (char *)req->spec;
 	row.filename = (char *)(req->filename ? req->filename : "");
 	row.files = req->files;
@@ -1126,13 +1126,16 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	struct plan p = { 0 };
 	int r;
 
-	if ((r = require_root(rq, "delete slices", err)) < 0)
-		return r;
 	pthread_mutex_lock(&d->slice_lock);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	r = slice_load(st, name, &row, &s, err);
-	if (r == -TRL_ENOTFOUND) {
+	if (r == 0 && (r = server_may(rq, ACCESS_DELETE, &row, err)) < 0) {
+		store_slice_release(&row);
+		trl_slice_free(s);
+		s = NULL;
+	}
+	if (r == -TRL_ENOTFOUND) {	/* missing, or not the caller's: the same answer */
 		*result = json_pack("{s:s, s:b}", "name", name, "removed", 0);
 		trl_error_clear(err);
 		r = 0;
@@ -1149,6 +1152,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 		goto out;
 	plan_load_links(st, &p);
 	slice_teardown(&p);
+	ssh_account_remove(d, name);
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
 	store_event_add(st, name, "delete", "slice deleted");
@@ -1168,10 +1172,10 @@ static json_t *limits_json(const struct trl_limits *l)
 			 (json_int_t)l->memory, "pids", (json_int_t)l->pids);
 }
 
-/* A stored slice, visible to the caller, planned for this node as it was
+/* A stored slice the caller may @op, planned for this node as it was
  * created (keys and kinds from the store).  The plan owns the parsed spec. */
-static int slice_plan_load(struct request_ctx *rq, const char *name, struct store_slice *row, struct plan *p,
-			   struct trl_error *err)
+static int slice_plan_load(struct request_ctx *rq, enum access_op op, const char *name, struct store_slice *row,
+			   struct plan *p, struct trl_error *err)
 {
 	struct store *st = NULL;
 	struct trl_slice *s = NULL;
@@ -1181,10 +1185,9 @@ static int slice_plan_load(struct request_ctx *rq, const char *name, struct stor
 	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
 		return r;
 	r = slice_load(st, name, row, &s, err);
-	if (r == 0 && rq->uid != 0 && rq->uid != row->owner_uid) {
+	if (r == 0 && (r = server_may(rq, op, row, err)) < 0) {
 		store_slice_release(row);
 		trl_slice_free(s);
-		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
 	}
 	if (r == 0) {
 		r = plan_build(rq->d, s, row->uid_base, row->placement, 0, p, err);
@@ -1207,7 +1210,7 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 	json_t *o, *routers, *links;
 	int r, degraded = 0;
 
-	if ((r = slice_plan_load(rq, name, &row, &p, err)) < 0) {
+	if ((r = slice_plan_load(rq, ACCESS_SEE, name, &row, &p, err)) < 0) {
 		plan_free(&p);
 		return r;
 	}
@@ -1388,7 +1391,7 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 	json_t *links;
 	int r;
 
-	if ((r = slice_plan_load(rq, name, &row, &p, err)) < 0) {
+	if ((r = slice_plan_load(rq, ACCESS_SEE, name, &row, &p, err)) < 0) {
 		plan_free(&p);
 		return r;
 	}
@@ -1515,7 +1518,7 @@ static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_reques
 	if (req->router)
 		return trl_error_set(err, TRL_EINVALID, "bandwidth: a slice's share, not a router's (leave out --router)");
 	pthread_mutex_lock(&d->slice_lock);
-	if ((r = slice_plan_load(rq, req->name, &row, &p, err)) < 0)
+	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out;
 	store_slice_release(&row);
 	old_rate = p.s->bw_rate;
@@ -1642,11 +1645,9 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	if ((r = slice_load(st, req->name, &row, &s, err)) < 0)
 		goto out;
 	loaded = 1;
-	/* Like show: a slice the caller does not own does not exist for it. */
-	if (rq->uid != 0 && rq->uid != row.owner_uid) {
-		r = trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", req->name);
+	/* Like show: a slice the caller may not change does not exist for it. */
+	if ((r = server_may(rq, ACCESS_CHANGE, &row, err)) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < s->n_routers; i++)
 		local += router_is_local(d, &s->routers[i]);
 	if (req->router) {
@@ -1787,7 +1788,7 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
 			trl_error_clear(err);
 			continue;
 		}
-		if (rq->uid == 0 || rq->uid == row.owner_uid)
+		if (server_may(rq, ACCESS_SEE, &row, NULL) == 0)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "name", row.name,
 							     "owner", row.owner, "owner_uid",
 							     (json_int_t)row.owner_uid, "state", row.state, "routers",
@@ -1804,29 +1805,57 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
 	return 0;
 }
 
+/* Hand a login session's pty master to the client (runs in the session's process). */
+static void send_pty(int conn, int master, void *arg)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "pty", "step", "login", "message",
+			       "terminal of the session attached");
+
+	(void)arg;
+	if (!ev || proto_send(conn, ev, &master, 1) < 0)
+		log_info("the client left before its session's terminal could be passed");
+	json_decref(ev);
+}
+
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
+	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd, .send_pty = send_pty };
 	char cname[64];
 	char **argv = NULL;
 	size_t n;
 	pid_t pid;
 	int r, status = 0;
 
-	if ((r = require_root(rq, "log into routers", err)) < 0)
-		return r;
-	if (rq->nfds != 3)
+	/* With a terminal the daemon opens the pty and passes its master back;
+	 * without one the command runs on the client's own stdio. */
+	if (req->tty && rq->nfds != 0)
+		return trl_error_set(err, TRL_EPROTO, "slice.exec with tty passes no fds (the daemon sends the pty), got %zu",
+				     rq->nfds);
+	if (!req->tty && rq->nfds != 3)
 		return trl_error_set(err, TRL_EPROTO, "slice.exec needs the client's stdin, stdout and stderr (3 fds), got %zu",
 				     rq->nfds);
+	for (size_t i = 0; i < rq->nfds; i++) {
+		struct stat sb;
+
+		/* A directory fd would let the command walk the host's tree from outside its root. */
+		if (fstat(rq->fds[i], &sb) < 0 || S_ISDIR(sb.st_mode))
+			return trl_error_set(err, TRL_EINVALID, "slice.exec: passed fd %zu is a directory or unusable", i);
+	}
 	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
 		return r;
 	r = slice_load(st, req->name, &row, &s, err);
 	store_close(st);
 	if (r < 0)
 		return r;
+	r = server_may(rq, ACCESS_LOGIN, &row, err);
 	store_slice_release(&row);
+	if (r < 0) {
+		trl_slice_free(s);
+		return r;
+	}
 	if (!trl_slice_router(s, req->router)) {
 		trl_slice_free(s);
 		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", req->name, req->router);
@@ -1842,7 +1871,13 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		argv[i] = (char *)json_string_value(json_array_get(req->argv, i));
-	r = container_exec(rq->d->lxcpath, cname, argv, rq->fds, req->tty, &status, err);
+	/* Who opens a terminal in which router is worth an operator's log line. */
+	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
+		(unsigned)rq->uid, req->tty ? "session" : "exec", argv[0], req->router, req->name);
+	/* The session's process writes to the client's socket: nobody else may meanwhile. */
+	pthread_mutex_lock(&rq->lock);
+	r = container_exec(rq->d->lxcpath, cname, argv, &io, &status, err);
+	pthread_mutex_unlock(&rq->lock);
 	free(argv);
 	if (r < 0)
 		return r;
@@ -1931,7 +1966,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	int r, applied = 0, down;
 
 	pthread_mutex_lock(&d->slice_lock);
-	if ((r = slice_plan_load(rq, req->name, &row, &p, err)) < 0)
+	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out_plan;
 	store_slice_release(&row);
 	l = link_find(p.s, req->link);

@@ -48,7 +48,19 @@ static const char schema[] =
 	"  time INTEGER NOT NULL,"
 	"  slice TEXT,"
 	"  kind TEXT NOT NULL,"
-	"  message TEXT NOT NULL);";
+	"  message TEXT NOT NULL);"
+	/* ssh login (ssh.c): the keys registered for a slice, and the system
+	 * account trellisd made for it (name = slice name, uid checked on use). */
+	"CREATE TABLE IF NOT EXISTS ssh_keys("
+	"  slice TEXT NOT NULL REFERENCES slices(name) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  comment TEXT NOT NULL,"
+	"  added INTEGER NOT NULL,"
+	"  PRIMARY KEY(slice, key));"
+	"CREATE TABLE IF NOT EXISTS ssh_accounts("
+	"  slice TEXT PRIMARY KEY REFERENCES slices(name) ON DELETE CASCADE,"
+	"  account TEXT NOT NULL,"
+	"  uid INTEGER NOT NULL);";
 
 static int db_error(struct store *st, struct trl_error *err, const char *what)
 {
@@ -555,4 +567,108 @@ int store_limits_apply(struct store *st, struct trl_slice *s, struct trl_error *
 	}
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : db_error(st, err, "read limits");
+}
+
+int store_ssh_key_add(struct store *st, const char *slice, const char *key, const char *comment,
+		      struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO ssh_keys(slice, key, comment, added) VALUES(?, ?, ?, ?)", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, comment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_CONSTRAINT)
+		return trl_error_set(err, TRL_EEXIST, "slice '%s': this key is registered already", slice);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "add ssh key");
+	return 0;
+}
+
+int store_ssh_key_remove(struct store *st, const char *slice, const char *key, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM ssh_keys WHERE slice = ? AND key = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "remove ssh key");
+	if (sqlite3_changes(st->db) == 0)
+		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no such key", slice);
+	return 0;
+}
+
+int store_ssh_keys(struct store *st, const char *slice, json_t **out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "SELECT key, comment, added FROM ssh_keys WHERE slice = ? ORDER BY added, key",
+			       -1, &q, NULL) != SQLITE_OK) {
+		json_decref(arr);
+		return db_error(st, err, "prepare");
+	}
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "key", (const char *)sqlite3_column_text(q, 0),
+						     "comment", (const char *)sqlite3_column_text(q, 1), "added",
+						     (json_int_t)sqlite3_column_int64(q, 2)));
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(st, err, "read ssh keys");
+	}
+	*out = arr;
+	return 0;
+}
+
+int store_ssh_account_set(struct store *st, const char *slice, const char *account, long uid,
+			  struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO ssh_accounts(slice, account, uid) VALUES(?, ?, ?)", -1,
+			       &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, uid);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "record ssh account");
+	return 0;
+}
+
+int store_ssh_account_get(struct store *st, const char *slice, char account[64], long *uid)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT account, uid FROM ssh_accounts WHERE slice = ?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -TRL_EFAILED;
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		snprintf(account, 64, "%s", sqlite3_column_text(q, 0));
+		*uid = (long)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -TRL_ENOTFOUND : -TRL_EFAILED;
 }

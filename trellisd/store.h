@@ -78,6 +78,17 @@ int store_limits_put(struct store *st, const char *slice, const char *router, co
 		     unsigned fields, struct trl_error *err);
 /* Overlay the recorded live changes on a slice parsed from its stored spec. */
 int store_limits_apply(struct store *st, struct trl_slice *s, struct trl_error *err);
+/* ssh keys of a slice ("TYPE BASE64" lines, lib/sshkey.h): add (-TRL_EEXIST
+ * if registered), remove (-TRL_ENOTFOUND if not), list as
+ * [{"key", "comment", "added"}]. */
+int store_ssh_key_add(struct store *st, const char *slice, const char *key, const char *comment,
+		      struct trl_error *err);
+int store_ssh_key_remove(struct store *st, const char *slice, const char *key, struct trl_error *err);
+int store_ssh_keys(struct store *st, const char *slice, json_t **out, struct trl_error *err);
+/* The system account made for a slice's ssh logins. get: 0, -TRL_ENOTFOUND, -TRL_EFAILED. */
+int store_ssh_account_set(struct store *st, const char *slice, const char *account, long uid,
+			  struct trl_error *err);
+int store_ssh_account_get(struct store *st, const char *slice, char account[64], long *uid);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 #include <jansson.h>
+#include "conf.h"
 #include "error.h"
 #include "proto.h"
 #include "node.h"
@@ -42,6 +43,7 @@ struct daemon {
 	int netem;		/* netem qdisc usable: delay/jitter on links */
 	char netem_why[256];	/* why not */
 	json_t *reconcile;	/* what the start-up reconciliation found and did */
+	struct config cfg;	/* trellisd.conf (policy; option defaults already applied) */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
 	volatile int stopping;
 };
@@ -60,6 +62,42 @@ struct request_ctx {
 	pthread_mutex_t lock;	/* progress may come from several worker threads */
 	int gone;		/* client went away: stop sending */
 };
+
+/*
+ * Access control: the one place that decides what a caller may do.
+ *
+ * Every op that touches a slice calls server_may() after loading the slice's
+ * row (struct store_slice: name and owner_uid) and before doing anything, and
+ * returns its error as is.  Rules:
+ *   - root (uid 0) may do everything;
+ *   - ACCESS_CREATE (row NULL): a non-root caller only if trellisd.conf has
+ *     allow-tenant-create = yes and the caller is on tenant-users or in one of
+ *     tenant-groups (no list: any user); the slice's owner is then the caller;
+ *   - ACCESS_SEE (list, show, stats), ACCESS_CHANGE (slice.set, link.set,
+ *     link.up/down, key add/remove), ACCESS_LOGIN (exec, login) and
+ *     ACCESS_DELETE: the slice's owner;
+ *   - ACCESS_SEE and ACCESS_LOGIN also: the slice's ssh account (trellis-ssh
+ *     runs as that uid after an ssh login, see trellisd.conf(5));
+ *   - ACCESS_SSH_KEYS (row NULL; reading the ssh keys of any slice, for sshd's
+ *     AuthorizedKeysCommand): the ssh-keys-user of trellisd.conf.
+ * A caller who may not see a slice gets exactly the error a missing slice
+ * gives ("no slice 'NAME'", TRL_ENOTFOUND), so a slice's existence never leaks;
+ * ops whose answer for a missing slice is not an error (slice.delete) check
+ * for -TRL_ENOTFOUND and answer as for a missing slice.  Refusals of
+ * ACCESS_CREATE and ACCESS_SSH_KEYS are TRL_EPERM.
+ * Returns 0 when allowed, else the negative code with @err filled.
+ */
+enum access_op {
+	ACCESS_CREATE,
+	ACCESS_SEE,
+	ACCESS_CHANGE,
+	ACCESS_LOGIN,
+	ACCESS_DELETE,
+	ACCESS_SSH_KEYS,
+};
+struct store_slice;
+int server_may(const struct request_ctx *rq, enum access_op op, const struct store_slice *row,
+	       struct trl_error *err);
 
 /* Send a progress event to the client of @rq (best effort). */
 void request_progress(struct request_ctx *rq, const char *step, const char *fmt, ...)
@@ -89,6 +127,17 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
  * entries, qdiscs), rebuild persistent slices after a host restart.  The
  * report goes to d->reconcile (node.show) and the log. */
 void slice_reconcile(struct daemon *d);
+/* ssh.c: ssh keys of slices and the slices' ssh accounts (trellisd.conf(5)). */
+int ssh_key_add(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+int ssh_key_remove(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+		   struct trl_error *err);
+int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);
+int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **result, struct trl_error *err);
+/* Is @uid the ssh account trellisd made for @slice? */
+int ssh_account_is(struct daemon *d, const char *slice, uid_t uid);
+/* slice.delete: remove @slice's ssh account (if it has one trellisd made). */
+void ssh_account_remove(struct daemon *d, const char *slice);
+
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
 

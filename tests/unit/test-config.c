@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for trellisd/conf.c: trellisd.conf values and errors with file:line. */
+#include <string.h>
+#include "tap.h"
+#include "conf.h"
+#include "log.h"
+
+static int parse(struct config *c, const char *text, struct trl_error *err)
+{
+	config_init(c, "/usr/bin/trellis-ssh");
+	memset(err, 0, sizeof(*err));
+	return config_parse(c, "t.conf", text, strlen(text), err);
+}
+
+static void fails(const char *text, const char *msg)
+{
+	struct config c;
+	struct trl_error err;
+	int r = parse(&c, text, &err);
+
+	ok(r == -TRL_EINVALID && strstr(err.msg, msg), "refused: %s", msg);
+	if (!(r == -TRL_EINVALID && strstr(err.msg, msg)))
+		printf("#   got %d '%s'\n", r, err.msg);
+}
+
+int main(void)
+{
+	struct config c;
+	struct trl_error err;
+	char why[256];
+	unsigned a, b;
+	int v;
+
+	is_int(parse(&c, "", &err), 0, "an empty file is fine");
+	ok(!c.allow_tenant_create && !c.ssh_login && !c.n_tenant_users && !c.n_tenant_groups,
+	   "defaults: policy closed, no lists");
+	is_str(c.ssh_shell, "/usr/bin/trellis-ssh", "default ssh-shell");
+	ok(!c.o.state_dir[0] && !c.o.parallel && !c.o.log_level, "option keys unset by default");
+
+	is_int(parse(&c,
+		     "# a comment\n"
+		     "\n"
+		     "   allow-tenant-create   =   yes   \n"
+		     "tenant-users = alice, bob carol\r\n"
+		     "tenant-groups = staff\n"
+		     "state-dir = /srv/trellis state\n"
+		     "socket = /run/t/t.sock\n"
+		     "node = n1\n"
+		     "template-path = /a:/b\n"
+		     "parallel = 4\n"
+		     "uid-range = 1000000:262144\n"
+		     "log-level = debug\n"
+		     "syslog = no\n"
+		     "substrate = eth0\n"
+		     "address = 198.18.0.1\n"
+		     "ssh-login = on\n"
+		     "ssh-shell = /opt/t/trellis-ssh\n"
+		     "ssh-keys-user = trellis-keys\n",
+		     &err),
+	       0, "every key parses");
+	if (err.msg[0])
+		printf("#   %s\n", err.msg);
+	ok(c.allow_tenant_create == 1 && c.ssh_login == 1, "booleans yes/on");
+	is_int(c.n_tenant_users, 3, "three tenant users (commas and spaces separate)");
+	ok(config_list_has(c.tenant_users, c.n_tenant_users, "carol") &&
+	   !config_list_has(c.tenant_users, c.n_tenant_users, "dave"), "list lookup");
+	is_int(c.n_tenant_groups, 1, "one tenant group");
+	is_str(c.o.state_dir, "/srv/trellis state", "a value keeps inner spaces");
+	is_str(c.tenant_users[0], "alice", "first user");
+	is_int(c.o.parallel, 4, "parallel");
+	is_int(c.o.log_level, LOG_LVL_DEBUG + 1, "log-level");
+	is_str(c.o.uid_range, "1000000:262144", "uid-range");
+	is_str(c.ssh_keys_user, "trellis-keys", "ssh-keys-user");
+	is_str(c.ssh_shell, "/opt/t/trellis-ssh", "ssh-shell");
+
+	fails("parallel = 0\n", "t.conf:1: parallel: '0' is not a number from 1 to 64");
+	fails("\n\nparallel = 65\n", "t.conf:3: parallel: '65' is not a number from 1 to 64");
+	fails("parallel = 4x\n", "'4x' is not a number");
+	fails("allow-tenant-create = maybe\n", "t.conf:1: allow-tenant-create: 'maybe' is not yes or no");
+	fails("allow-tenant-crate = yes\n", "unknown key 'allow-tenant-crate' (did you mean 'allow-tenant-create'?)");
+	fails("frobnicate = 1\n", "t.conf:1: unknown key 'frobnicate' (see trellisd.conf(5))");
+	fails("node = a\n# x\nnode = b\n", "t.conf:3: node: set again (first set on line 1)");
+	fails("node = Bad_Name\n", "node: 'Bad_Name' is not a valid name");
+	fails("just some words\n", "t.conf:1: 'just some words' is not 'key = value'");
+	fails(" = 1\n", "t.conf:1: no key before '='");
+	fails("socket =\n", "t.conf:1: socket: no value");
+	fails("socket = relative/path\n", "socket: 'relative/path' is not an absolute path");
+	fails("uid-range = 1000:10\n", "uid-range: '1000:10' is not START:COUNT with COUNT >= 131072");
+	fails("uid-range = 1000:200000:3\n", "is not START:COUNT");
+	fails("log-level = loud\n", "log-level: 'loud' is not debug, info, warn or error");
+	fails("tenant-users = Alice\n", "tenant-users: 'Alice' is not a user name");
+	fails("tenant-users = , ,\n", "tenant-users: empty list");
+	fails("tenant-groups = a;b\n", "tenant-groups: 'a;b' is not a group name");
+	fails("ssh-keys-user = 9lives\n", "ssh-keys-user: '9lives' is not a user name");
+	fails("substrate = eth0 eth1\n", "substrate: 'eth0 eth1' is not one word");
+	{
+		char big[70 * 6 + 32] = "tenant-users =";
+
+		for (int i = 0; i < 70; i++)
+			snprintf(big + strlen(big), sizeof(big) - strlen(big), " u%d", i);
+		strcat(big, "\n");
+		fails(big, "more than 64 users");
+	}
+	{
+		const char nul[] = "node = a\0b\n";
+		config_init(&c, NULL);
+		is_int(config_parse(&c, "t.conf", nul, sizeof(nul) - 1, &err), -TRL_EINVALID, "a NUL byte is refused");
+	}
+	is_int(config_load(&c, "/nonexistent/trellisd.conf", 0, &err), 0, "a missing default file is no error");
+	is_int(config_load(&c, "/nonexistent/trellisd.conf", 1, &err), -TRL_EINVALID,
+	       "a missing --config file is an error");
+	like_str(err.msg, "cannot read '/nonexistent/trellisd.conf'", "and says which");
+
+	ok(config_check_uid_range("65536:131072", &a, &b, why, sizeof(why)) == 0 && a == 65536 && b == 131072,
+	   "uid range check shared with --uid-range");
+	ok(config_check_log_level("warn", &v, why, sizeof(why)) == 0 && v == LOG_LVL_WARN, "log level check");
+	ok(config_check_parallel("64", &v, why, sizeof(why)) == 0 && v == 64, "parallel 64 is the maximum");
+	ok(config_check_node("n-1", why, sizeof(why)) == 0, "node name check");
+	plan(tap_n);
+	return done();
+}

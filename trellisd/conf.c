@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellisd.conf parser
+ *
+ * One pass over the lines.  A line is "key = value" (spaces around '=' and
+ * at both ends are dropped; the value is the rest of the line, so paths may
+ * hold spaces).  A table maps each key to a setter that checks and stores
+ * the value; the setter's reason becomes "FILE:LINE: key: reason".
+ * Lists (tenant-users, tenant-groups) are separated by spaces or commas.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "conf.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+#define CONFIG_MAX_SIZE (1u << 20)
+
+void config_init(struct config *c, const char *ssh_shell)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->ssh_shell, sizeof(c->ssh_shell), "%s", ssh_shell ? ssh_shell : "");
+}
+
+int config_check_parallel(const char *v, int *out, char *why, size_t len)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > 64) {
+		snprintf(why, len, "'%s' is not a number from 1 to 64", v);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int config_check_log_level(const char *v, int *out, char *why, size_t len)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(v, names[i])) {
+			*out = (int)i;	/* enum log_level order */
+			return 0;
+		}
+	snprintf(why, len, "'%s' is not debug, info, warn or error", v);
+	return -1;
+}
+
+int config_check_uid_range(const char *v, unsigned *start, unsigned *count, char *why, size_t len)
+{
+	char tail;
+
+	if (sscanf(v, "%u:%u%c", start, count, &tail) != 2 || *count < 2 * 65536) {
+		snprintf(why, len, "'%s' is not START:COUNT with COUNT >= 131072", v);
+		return -1;
+	}
+	return 0;
+}
+
+int config_check_node(const char *v, char *why, size_t len)
+{
+	if (!names_valid(v)) {
+		snprintf(why, len, "'%s' is not a valid name ([a-z][a-z0-9-]*, at most 15 characters)", v);
+		return -1;
+	}
+	return 0;
+}
+
+int config_list_has(const char (*list)[CONFIG_NAME_MAX + 1], int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return 1;
+	return 0;
+}
+
+/* A user or group name as useradd(8) accepts them. */
+static int account_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONFIG_NAME_MAX || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '_' || s[i] == '-' ||
+		      (s[i] == '$' && i == n - 1)))
+			return 0;
+	return 1;
+}
+
+static int parse_bool(const char *v, int *out, char *why, size_t len)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0")) {
+		*out = 0;
+		return 0;
+	}
+	snprintf(why, len, "'%s' is not yes or no", v);
+	return -1;
+}
+
+static int parse_list(const char *v, char (*list)[CONFIG_NAME_MAX + 1], int *n, const char *what, char *why,
+		      size_t len)
+{
+	const char *p = v;
+
+	*n = 0;
+	while (*p) {
+		size_t k;
+		char name[256];
+
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		k = strcspn(p, " \t,");
+		if (k >= sizeof(name)) {
+			snprintf(why, len, "a %s name is longer than %d characters", what, CONFIG_NAME_MAX);
+			return -1;
+		}
+		memcpy(name, p, k);
+		name[k] = '\0';
+		p += k;
+		if (!account_name_ok(name)) {
+			snprintf(why, len, "'%s' is not a %s name (lowercase letters, digits, '_' or '-', at most %d)",
+				 name, what, CONFIG_NAME_MAX);
+			return -1;
+		}
+		if (*n >= CONFIG_MAX_NAMES) {
+			snprintf(why, len, "more than %d %ss", CONFIG_MAX_NAMES, what);
+			return -1;
+		}
+		snprintf(list[(*n)++], CONFIG_NAME_MAX + 1, "%s", name);
+	}
+	if (*n == 0) {
+		snprintf(why, len, "empty list (leave the key out to allow every %s)", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_path(char *dst, size_t dlen, const char *v, char *why, size_t len)
+{
+	if (v[0] != '/') {
+		snprintf(why, len, "'%s' is not an absolute path", v);
+		return -1;
+	}
+	if (strlen(v) >= dlen) {
+		snprintf(why, len, "path longer than %zu bytes", dlen - 1);
+		return -1;
+	}
+	snprintf(dst, dlen, "%s", v);
+	return 0;
+}
+
+static int set_word(char *dst, size_t dlen, const char *v, char *why, size_t len)
+{
+	if (strlen(v) >= dlen || strpbrk(v, " \t")) {
+		snprintf(why, len, "'%s' is not one word of at most %zu characters", v, dlen - 1);
+		return -1;
+	}
+	snprintf(dst, dlen, "%s", v);
+	return 0;
+}
+
+enum key_id {
+	K_STATE_DIR,
+	K_SOCKET,
+	K_NODE,
+	K_TEMPLATE_PATH,
+	K_PARALLEL,
+	K_UID_RANGE,
+	K_LOG_LEVEL,
+	K_SYSLOG,
+	K_SUBSTRATE,
+	K_ADDRESS,
+	K_CAPACITY,
+	K_ALLOW_TENANT_CREATE,
+	K_TENANT_USERS,
+	K_TENANT_GROUPS,
+	K_SSH_LOGIN,
+	K_SSH_SHELL,
+	K_SSH_KEYS_USER,
+	K_COUNT,
+};
+
+static const char *const key_names[K_COUNT] = {
+	[K_STATE_DIR] = "state-dir",
+	[K_SOCKET] = "socket",
+	[K_NODE] = "node",
+	[K_TEMPLATE_PATH] = "template-path",
+	[K_PARALLEL] = "parallel",
+	[K_UID_RANGE] = "uid-range",
+	[K_LOG_LEVEL] = "log-level",
+	[K_SYSLOG] = "syslog",
+	[K_SUBSTRATE] = "substrate",
+	[K_ADDRESS] = "address",
+	[K_CAPACITY] = "capacity",
+	[K_ALLOW_TENANT_CREATE] = "allow-tenant-create",
+	[K_TENANT_USERS] = "tenant-users",
+	[K_TENANT_GROUPS] = "tenant-groups",
+	[K_SSH_LOGIN] = "ssh-login",
+	[K_SSH_SHELL] = "ssh-shell",
+	[K_SSH_KEYS_USER] = "ssh-keys-user",
+};
+
+static int set_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
+{
+	struct config_opts *o = &c->o;
+	unsigned a, b;
+	int lvl;
+
+	switch (k) {
+	case K_STATE_DIR:
+		return set_path(o->state_dir, sizeof(o->state_dir), v, why, len);
+	case K_SOCKET:
+		return set_path(o->socket, sizeof(o->socket), v, why, len);
+	case K_NODE:
+		if (config_check_node(v, why, len) < 0)
+			return -1;
+		snprintf(o->node, sizeof(o->node), "%s", v);
+		return 0;
+	case K_TEMPLATE_PATH:
+		if (strlen(v) >= sizeof(o->template_path)) {
+			snprintf(why, len, "longer than %zu bytes", sizeof(o->template_path) - 1);
+			return -1;
+		}
+		snprintf(o->template_path, sizeof(o->template_path), "%s", v);
+		return 0;
+	case K_PARALLEL:
+		return config_check_parallel(v, &o->parallel, why, len);
+	case K_UID_RANGE:
+		if (config_check_uid_range(v, &a, &b, why, len) < 0)
+			return -1;
+		snprintf(o->uid_range, sizeof(o->uid_range), "%s", v);
+		return 0;
+	case K_LOG_LEVEL:
+		if (config_check_log_level(v, &lvl, why, len) < 0)
+			return -1;
+		o->log_level = lvl + 1;
+		return 0;
+	case K_SYSLOG:
+		return parse_bool(v, &o->syslog, why, len);
+	case K_SUBSTRATE:
+		return set_word(o->substrate, sizeof(o->substrate), v, why, len);
+	case K_ADDRESS:
+		return set_word(o->address, sizeof(o->address), v, why, len);
+	case K_CAPACITY:
+		return set_word(o->capacity, sizeof(o->capacity), v, why, len);
+	case K_ALLOW_TENANT_CREATE:
+		return parse_bool(v, &c->allow_tenant_create, why, len);
+	case K_TENANT_USERS:
+		return parse_list(v, c->tenant_users, &c->n_tenant_users, "user", why, len);
+	case K_TENANT_GROUPS:
+		return parse_list(v, c->tenant_groups, &c->n_tenant_groups, "group", why, len);
+	case K_SSH_LOGIN:
+		return parse_bool(v, &c->ssh_login, why, len);
+	case K_SSH_SHELL:
+		return set_path(c->ssh_shell, sizeof(c->ssh_shell), v, why, len);
+	case K_SSH_KEYS_USER:
+		if (!account_name_ok(v)) {
+			snprintf(why, len, "'%s' is not a user name", v);
+			return -1;
+		}
+		snprintf(c->ssh_keys_user, sizeof(c->ssh_keys_user), "%s", v);
+		return 0;
+	case K_COUNT:
+		break;
+	}
+	snprintf(why, len, "unknown key");
+	return -1;
+}
+
+/* The known key closest to @k (edit distance <= 3), or NULL. */
+static const char *nearest_key(const char *k)
+{
+	const char *best = NULL;
+	size_t best_d = 4, n = strlen(k);
+
+	if (n > 40)
+		return NULL;
+	for (int i = 0; i < K_COUNT; i++) {
+		const char *s = key_names[i];
+		size_t m = strlen(s), prev[48], cur[48];
+
+		for (size_t j = 0; j <= m; j++)
+			prev[j] = j;
+		for (size_t a = 1; a <= n; a++) {
+			cur[0] = a;
+			for (size_t j = 1; j <= m; j++) {
+				size_t del = prev[j] + 1, ins = cur[j - 1] + 1, sub = prev[j - 1] + (k[a - 1] != s[j - 1]);
+
+				cur[j] = del < ins ? del : ins;
+				if (sub < cur[j])
+					cur[j] = sub;
+			}
+			memcpy(prev, cur, sizeof(cur));
+		}
+		if (prev[m] < best_d) {
+			best_d = prev[m];
+			best = s;
+		}
+	}
+	return best;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int config_parse(struct config *c, const char *filename, const char *text, size_t len, struct trl_error *err)
+{
+	unsigned seen[K_COUNT] = { 0 };
+	size_t off = 0;
+	unsigned lineno = 0;
+
+	if (memchr(text, '\0', len))
+		return trl_error_set(err, TRL_EINVALID, "%s: contains a NUL byte (not a text file)", filename);
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
+		char line[8192], *key, *val, *eq, why[512];
+		int k;
+
+		lineno++;
+		if (n >= sizeof(line))
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: line longer than %zu bytes", filename, lineno,
+					     sizeof(line) - 1);
+		memcpy(line, text + off, n);
+		line[n] = '\0';
+		off += n + 1;
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: '%.64s' is not 'key = value'", filename, lineno,
+					     key);
+		*eq = '\0';
+		val = trim(eq + 1);
+		key = trim(key);
+		if (!*key)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: no key before '='", filename, lineno);
+		for (k = 0; k < K_COUNT; k++)
+			if (!strcmp(key, key_names[k]))
+				break;
+		if (k == K_COUNT) {
+			const char *near = nearest_key(key);
+
+			if (near)
+				return trl_error_set(err, TRL_EINVALID, "%s:%u: unknown key '%.64s' (did you mean '%s'?)",
+						     filename, lineno, key, near);
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: unknown key '%.64s' (see trellisd.conf(5))",
+					     filename, lineno, key);
+		}
+		if (seen[k])
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: set again (first set on line %u)", filename,
+					     lineno, key, seen[k]);
+		seen[k] = lineno;
+		if (!*val)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: no value", filename, lineno, key);
+		if (set_key(c, (enum key_id)k, val, why, sizeof(why)) < 0)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: %s", filename, lineno, key, why);
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+	size_t len = 0;
+	int r = util_read_file(path, CONFIG_MAX_SIZE, &text, &len);
+
+	if (r == -ENOENT && !must_exist)
+		return 0;
+	/* The file says who may create slices: only root may write it. */
+	if (r == 0 && stat(path, &st) == 0 && (st.st_uid != 0 || (st.st_mode & 022)))
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s: must be owned by root and writable by no one else (owner uid %u, mode %04o)", path,
+				     (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	if (r == -EFBIG)
+		return trl_error_set(err, TRL_EINVALID, "%s: larger than %u bytes", path, CONFIG_MAX_SIZE);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
+	return config_parse(c, path, text, len, err);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: trellisd.conf, the operator's configuration file
+ *
+ * Plain "key = value" lines; '#' starts a comment line; blank lines are
+ * ignored; a key may appear once.  Every value is checked while the file is
+ * read, so an error names the file, the line and the key:
+ *   /etc/trellis/trellisd.conf:7: parallel: '0' is not a number from 1 to 64
+ * Keys (trellisd.conf(5)): the daemon's command-line options without their
+ * dashes (state-dir, socket, node, template-path, parallel, uid-range,
+ * log-level, syslog, substrate, address) as defaults the command line
+ * overrides, and the operator's policy: allow-tenant-create, tenant-users,
+ * tenant-groups, ssh-login, ssh-shell, ssh-keys-user.
+ *
+ * This module only parses and checks; main.c applies the values and
+ * server.c (server_may) enforces the policy.
+ */
+#ifndef TRELLISD_CONF_H
+#define TRELLISD_CONF_H
+
+#include "error.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/trellis/trellisd.conf"
+#define CONFIG_MAX_NAMES 64
+#define CONFIG_NAME_MAX 32	/* user and group names */
+
+/* Values of the command-line-option keys; "" (or 0) when not set. */
+struct config_opts {
+	char state_dir[4096];
+	char socket[4096];
+	char node[64];
+	char template_path[8192];
+	int parallel;
+	char uid_range[64];
+	int log_level;		/* LOG_LVL_* + 1; 0 unset */
+	int syslog;		/* 1 yes, 0 unset or no */
+	char substrate[64];
+	char address[64];
+	char capacity[32];	/* a rate, checked where --capacity is */
+};
+
+struct config {
+	struct config_opts o;
+	int allow_tenant_create;	/* default no: only root creates slices */
+	char tenant_users[CONFIG_MAX_NAMES][CONFIG_NAME_MAX + 1];	/* empty lists: any user */
+	int n_tenant_users;
+	char tenant_groups[CONFIG_MAX_NAMES][CONFIG_NAME_MAX + 1];
+	int n_tenant_groups;
+	int ssh_login;			/* default no: no per-slice ssh accounts */
+	char ssh_shell[4096];		/* the slice accounts' login shell (trellis-ssh) */
+	char ssh_keys_user[CONFIG_NAME_MAX + 1];	/* may read any slice's ssh keys */
+};
+
+/* Defaults (everything unset, policy closed; ssh_shell = @ssh_shell). */
+void config_init(struct config *c, const char *ssh_shell);
+/* Parse @text (@len bytes) named @filename into @c.  -TRL_EINVALID with
+ * "FILE:LINE: key: reason" in @err. */
+int config_parse(struct config *c, const char *filename, const char *text, size_t len, struct trl_error *err);
+/* Read and parse @path.  A missing file is an error only if @must_exist. */
+int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err);
+
+/* Checks shared with the command line; 0 or -1 with a reason in @why. */
+int config_check_parallel(const char *v, int *out, char *why, size_t len);
+int config_check_log_level(const char *v, int *out, char *why, size_t len);
+int config_check_uid_range(const char *v, unsigned *start, unsigned *count, char *why, size_t len);
+int config_check_node(const char *v, char *why, size_t len);
+
+/* Is @name on the list? */
+int config_list_has(const char (*list)[CONFIG_NAME_MAX + 1], int n, const char *name);
+
+#endif
