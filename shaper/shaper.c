@@ -40,6 +40,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/class.h>
+#include <netlink/route/qdisc/fifo.h>
 #include <netlink/route/qdisc/htb.h>
 #include <netlink/route/qdisc/netem.h>
 #include <netlink/route/tc.h>
@@ -505,6 +506,40 @@ int shaper_tenant_classes(const char *ifname, uint32_t base_max, struct trl_erro
 			n++;
 	}
 	return n;
+}
+
+int shaper_class_fifo(const char *ifname, uint32_t classid, uint64_t limit_bytes, struct trl_error *err)
+{
+	_cleanup_nlsock_ struct nl_sock *s = NULL;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	_cleanup_qdisc_ struct rtnl_qdisc *q = NULL;
+	int r;
+
+	if (SHAPER_MINOR(classid) < 2)
+		return trl_error_set(err, TRL_EINVALID, "'%s': class 1:%x has no queue of its own", ifname,
+				     SHAPER_MINOR(classid));
+	r = open_link(ifname, &s, &link, err);
+	if (r < 0)
+		return r;
+	q = rtnl_qdisc_alloc();
+	if (!q)
+		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "'%s': qdisc", ifname);
+	rtnl_tc_set_link(TC_CAST(q), link);
+	rtnl_tc_set_parent(TC_CAST(q), classid);
+	rtnl_tc_set_handle(TC_CAST(q), SHAPER_MINOR(classid) << 16);
+	r = rtnl_tc_set_kind(TC_CAST(q), "bfifo");
+	if (r < 0)
+		return nl_fail(err, r, "'%s': bfifo", ifname);
+	rtnl_qdisc_fifo_set_limit(q, (int)(limit_bytes > 0x7fffffff ? 0x7fffffff : limit_bytes));
+	r = rtnl_qdisc_add(s, q, NLM_F_CREATE | NLM_F_REPLACE);
+	if (r == -NLE_INVAL || r == -NLE_EXIST) {
+		/* Another kind (netem) holds the handle: the kernel does not change kinds in place. */
+		rtnl_qdisc_delete(s, q);
+		r = rtnl_qdisc_add(s, q, NLM_F_CREATE | NLM_F_REPLACE);
+	}
+	if (r < 0)
+		return nl_fail(err, r, "'%s': queue of class 1:%x", ifname, SHAPER_MINOR(classid));
+	return 0;
 }
 
 int shaper_class_netem(const char *ifname, uint32_t classid, uint32_t delay_us, uint32_t jitter_us,

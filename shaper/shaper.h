@@ -98,6 +98,10 @@ int shaper_class_list(const char *ifname, struct shaper_class_info **out, struct
  * (i.e. those the daemon added for tenants).  0 when there is no tree. */
 int shaper_tenant_classes(const char *ifname, uint32_t base_max, struct trl_error *err);
 
+/* Give leaf class @classid a byte-limited FIFO (bfifo, handle minor:) instead
+ * of HTB's default one (txqueuelen packets: 1000 GSO super-packets can be 64 MB). */
+int shaper_class_fifo(const char *ifname, uint32_t classid, uint64_t limit_bytes, struct trl_error *err);
+
 /*
  * Give leaf class @classid a netem queue with @delay_us and @jitter_us (in
  * place if it has one), or with both 0 the default queue back.

@@ -231,7 +231,8 @@ int main(int argc, char **argv)
 	substrate = co->substrate[0] ? co->substrate : NULL;
 	address = co->address[0] ? co->address : NULL;
 	capacity = co->capacity[0] ? co->capacity : NULL;
-	pthread_mutex_init(&d->slice_lock, NULL);
+	pthread_rwlock_init(&d->ops_lock, NULL);
+	pthread_mutex_init(&d->node_lock, NULL);
 
 	while ((c = getopt_long(argc, argv, "c:s:S:n:t:j:u:l:i:a:hV", opts, NULL)) != -1) {
 		switch (c) {

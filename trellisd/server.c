@@ -325,9 +325,9 @@ int server_run(struct daemon *d, int lfd, struct trl_error *err)
 	unlink(d->socket_path);
 	d->stopping = 1;
 	/* Let a create/delete in flight finish so no slice is left half-built. */
-	pthread_mutex_lock(&d->slice_lock);
+	pthread_rwlock_wrlock(&d->ops_lock);
 	slice_node_cleanup(d);
-	pthread_mutex_unlock(&d->slice_lock);
+	pthread_rwlock_unlock(&d->ops_lock);
 	pthread_attr_destroy(&attr);
 	return 0;
 }

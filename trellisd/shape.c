@@ -113,6 +113,20 @@ int shape_slice_admit(struct daemon *d, const struct shape_slice *ss, const char
 	return 0;
 }
 
+/* The queue of a leaf class: 20 ms at its ceil, at least 128 KB (two GSO
+ * super-packets), at most 4 MB: enough for TCP to fill the class, not the
+ * seconds of bufferbloat HTB's default (1000 packets) can hold. */
+static int leaf_queue(const char *dev, uint32_t classid, uint64_t ceil_bps, struct trl_error *err)
+{
+	uint64_t limit = ceil_bps / 8 / 50;
+
+	if (limit < 128 * 1024)
+		limit = 128 * 1024;
+	if (limit > 4 * 1024 * 1024)
+		limit = 4 * 1024 * 1024;
+	return shaper_class_fifo(dev, classid, limit, err);
+}
+
 static int tree_ensure(struct daemon *d, struct trl_error *err)
 {
 	struct shaper_class node = { .classid = SHAPER_H(SHAPE_CLS_NODE), .rate = d->capacity };
@@ -123,7 +137,8 @@ static int tree_ensure(struct daemon *d, struct trl_error *err)
 	if (r < 0)
 		return r;
 	if (r == 1 || shaper_class_get(d->sub.ifname, node.classid, &(struct shaper_class_info){ 0 }, err) < 0) {
-		if (shaper_class_set(d->sub.ifname, &node, err) < 0 || shaper_class_set(d->sub.ifname, &host, err) < 0)
+		if (shaper_class_set(d->sub.ifname, &node, err) < 0 || shaper_class_set(d->sub.ifname, &host, err) < 0 ||
+		    leaf_queue(d->sub.ifname, host.classid, host.ceil, err) < 0)
 			return -err->code;
 		log_info("substrate '%s': shaping tree at %llu bit/s", d->sub.ifname,
 			 (unsigned long long)d->capacity);
@@ -155,7 +170,8 @@ int shape_slice_apply(struct daemon *d, const struct shape_slice *ss, const char
 				    .rate = left < SHAPE_MIN_RATE ? SHAPE_MIN_RATE : left, .ceil = sc.ceil };
 	if (dc.ceil < dc.rate)
 		dc.ceil = dc.rate;
-	if (shaper_class_set(d->sub.ifname, &sc, err) < 0 || shaper_class_set(d->sub.ifname, &dc, err) < 0)
+	if (shaper_class_set(d->sub.ifname, &sc, err) < 0 || shaper_class_set(d->sub.ifname, &dc, err) < 0 ||
+	    leaf_queue(d->sub.ifname, dc.classid, dc.ceil, err) < 0)
 		return trl_error_prefix(err, "slice '%s': substrate class", slice);
 	return 0;
 }
@@ -197,7 +213,8 @@ static int local_end(const char *host, const struct trl_link_shape *sh, struct t
 	if (shaper_class_set(host, &root, err) < 0 || shaper_class_set(host, &leaf, err) < 0 ||
 	    shaper_class_set(host, &root, err) < 0)
 		return -err->code;
-	if (shaper_class_netem(host, leaf.classid, sh->delay_us, sh->jitter_us, err) < 0)
+	if (sh->delay_us ? shaper_class_netem(host, leaf.classid, sh->delay_us, sh->jitter_us, err) < 0
+			 : leaf_queue(host, leaf.classid, ceil, err) < 0)
 		return -err->code;
 	return 0;
 }
@@ -235,7 +252,8 @@ int shape_link_apply(struct daemon *d, const struct shape_slice *ss, const char 
 		if (lc.ceil < lc.rate)
 			lc.ceil = lc.rate;
 		if (shaper_class_set(d->sub.ifname, &lc, err) < 0 ||
-		    shaper_class_netem(d->sub.ifname, lc.classid, sh->delay_us, sh->jitter_us, err) < 0)
+		    (sh->delay_us ? shaper_class_netem(d->sub.ifname, lc.classid, sh->delay_us, sh->jitter_us, err)
+				  : leaf_queue(d->sub.ifname, lc.classid, lc.ceil, err)) < 0)
 			return -err->code;
 		po.priority = lc.classid;
 	} else {

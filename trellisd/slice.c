@@ -91,6 +91,65 @@ static void plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* --- locking ---------------------------------------------------------------
+ * One lock per slice name: operations on one slice are serialized, different
+ * slices proceed in parallel.  d->ops_lock is held shared by every operation
+ * (exclusively by start-up reconciliation and shutdown), d->node_lock around
+ * the short node-wide sections: admission + allocation, the substrate's HTB
+ * tree, the node's cgroup directories.  Order: name lock, then node_lock;
+ * nothing waits for a name lock while holding node_lock. */
+struct name_lock {
+	char name[64];
+	int refs;
+	pthread_mutex_t m;
+	struct name_lock *next;
+};
+
+static pthread_mutex_t name_locks_m = PTHREAD_MUTEX_INITIALIZER;
+static struct name_lock *name_locks;
+static struct name_lock name_lock_spare = { .m = PTHREAD_MUTEX_INITIALIZER }; /* out of memory: one shared lock */
+
+void slice_op_begin(struct daemon *d, const char *name)
+{
+	struct name_lock *l;
+
+	pthread_rwlock_rdlock(&d->ops_lock);
+	pthread_mutex_lock(&name_locks_m);
+	for (l = name_locks; l && strcmp(l->name, name); l = l->next)
+		;
+	if (!l && (l = calloc(1, sizeof(*l)))) {
+		snprintf(l->name, sizeof(l->name), "%s", name);
+		pthread_mutex_init(&l->m, NULL);
+		l->next = name_locks;
+		name_locks = l;
+	}
+	if (!l)
+		l = &name_lock_spare;
+	l->refs++;
+	pthread_mutex_unlock(&name_locks_m);
+	pthread_mutex_lock(&l->m);
+}
+
+void slice_op_end(struct daemon *d, const char *name)
+{
+	struct name_lock **pp, *l = &name_lock_spare;
+
+	pthread_mutex_lock(&name_locks_m);
+	for (pp = &name_locks; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name)) {
+			l = *pp;
+			break;
+		}
+	pthread_mutex_unlock(&l->m);
+	if (--l->refs == 0 && l != &name_lock_spare) {
+		*pp = l->next;
+		pthread_mutex_destroy(&l->m);
+		free(l);
+	}
+	pthread_mutex_unlock(&name_locks_m);
+	pthread_rwlock_unlock(&d->ops_lock);
+}
+
 static int files_resolver(void *ctx, const char *name, char **out)
 {
 	json_t *files = ctx, *v = files ? json_object_get(files, name) : NULL;
@@ -476,8 +535,10 @@ static void slice_teardown(struct plan *p)
 		if (keys && p->pl[l].kind == PLAN_LINK_TUNNEL)
 			keys[n_keys++] = p->pl[l].key;
 	}
+	pthread_mutex_lock(&p->d->node_lock);
 	if (p->ss.index)
 		shape_slice_remove(p->d, p->ss.index, keys, n_keys);
+	pthread_mutex_unlock(&p->d->node_lock);
 	free(keys);
 	pool_run(s->n_routers, p->d->parallel, destroy_one, p, &e);
 	/* The kernel deletes a veth when its netns dies, but asynchronously: do not leave it to chance. */
@@ -490,7 +551,9 @@ static void slice_teardown(struct plan *p)
 			host_veth(s, &s->links[l].ep[k], h);
 			node_netdev_del(h);
 		}
+	pthread_mutex_lock(&p->d->node_lock);
 	cgroup_remove_slice(p->d->node_name, s->name);
+	pthread_mutex_unlock(&p->d->node_lock);
 }
 
 struct start_ctx {
@@ -720,9 +783,6 @@ static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error
 	if (todo && !p->d->bridge)
 		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable on node '%s'",
 				     p->d->node_name);
-	/* The slice's substrate classes before any port steers frames into them. */
-	if (shape_slice_apply(p->d, &p->ss, s->name, err) < 0)
-		return -err->code;
 	for (size_t l = 0; l < s->n_links; l++) {
 		if (p->pl[l].kind == PLAN_LINK_REMOTE)
 			continue;
@@ -937,7 +997,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	struct store_link *links = NULL;
 	struct start_ctx sc;
 	const char *step = "validate";
-	int r, inserted = 0;
+	char lname[64] = "";
+	int r, inserted = 0, node_locked = 0;
 
 	if ((r = server_may(rq, ACCESS_CREATE, NULL, err)) < 0)
 		return r;
@@ -948,7 +1009,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
 			 s->n_links);
 
-	pthread_mutex_lock(&d->slice_lock);
+	snprintf(lname, sizeof(lname), "%s", s->name);
+	slice_op_begin(d, lname);
 	r = plan_build(d, s, 0, req->placement, 1, &p, err);
 	s = NULL;	/* owned by the plan now */
 	if (r < 0)
@@ -965,6 +1027,9 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto out;
 
 	step = "allocate";
+	/* Admission and allocation against every other slice's, as one step. */
+	pthread_mutex_lock(&d->node_lock);
+	node_locked = 1;
 	if ((r = admission_check(d, st, p.s, 1, 1, err)) < 0)
 		goto out;
 	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
@@ -1010,7 +1075,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	for (size_t i = 0; i < p.s->n_routers; i++)
 		p.cs[i].uid_base = row.uid_base;
 	plan_shape(&p);
-	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_admit(d, &p.ss, p.s->name, err)) < 0)
+	/* The slice's substrate classes (admission included), before any port steers frames into them. */
+	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_apply(d, &p.ss, p.s->name, err)) < 0)
 		goto rollback;
 	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
 			 p.s->n_links);
@@ -1025,6 +1091,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		}
 		request_progress(rq, "allocate", "cgroup '%s' ready (%s)", cg, cgroup_layout_name(p.layout));
 	}
+	pthread_mutex_unlock(&d->node_lock);
+	node_locked = 0;
 
 	step = "routers";
 	sc = (struct start_ctx){ .p = &p, .rq = rq };
@@ -1047,6 +1115,10 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 
 rollback:
 	{
+		if (node_locked) {
+			pthread_mutex_unlock(&d->node_lock);
+			node_locked = 0;
+		}
 		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, err->msg);
 		request_progress(rq, "rollback", "create failed at step '%s': rolling back", step);
 		p.keep_logs = 1;
@@ -1056,12 +1128,14 @@ rollback:
 		trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
 	}
 out:
+	if (node_locked)
+		pthread_mutex_unlock(&d->node_lock);
 	if (r < 0)
 		trl_error_set_step(err, step);
 	if (r == 0 && result) {
 		store_close(st);
 		st = NULL;
-		pthread_mutex_unlock(&d->slice_lock);
+		slice_op_end(d, lname);
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s", p.s->name);
@@ -1070,7 +1144,8 @@ out:
 		return slice_show(rq, name, result, err);
 	}
 	store_close(st);
-	pthread_mutex_unlock(&d->slice_lock);
+	if (lname[0])
+		slice_op_end(d, lname);
 	trl_slice_free(s);
 	plan_free(&p);
 	free(links);
@@ -1126,7 +1201,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	struct plan p = { 0 };
 	int r;
 
-	pthread_mutex_lock(&d->slice_lock);
+	slice_op_begin(d, name);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	r = slice_load(st, name, &row, &s, err);
@@ -1162,7 +1237,7 @@ out:
 	plan_free(&p);
 	trl_slice_free(s);
 	store_close(st);
-	pthread_mutex_unlock(&d->slice_lock);
+	slice_op_end(d, name);
 	return r;
 }
 
@@ -1517,7 +1592,8 @@ static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_reques
 		return -err->code;
 	if (req->router)
 		return trl_error_set(err, TRL_EINVALID, "bandwidth: a slice's share, not a router's (leave out --router)");
-	pthread_mutex_lock(&d->slice_lock);
+	slice_op_begin(d, req->name);
+	pthread_mutex_lock(&d->node_lock);
 	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out;
 	store_slice_release(&row);
@@ -1575,7 +1651,8 @@ out:
 	json_decref(set);
 	store_close(st);
 	plan_free(&p);
-	pthread_mutex_unlock(&d->slice_lock);
+	pthread_mutex_unlock(&d->node_lock);
+	slice_op_end(d, req->name);
 	return r;
 }
 
@@ -1639,7 +1716,8 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	if (cgroup_detect(&layout, err) < 0)
 		return -err->code;
 
-	pthread_mutex_lock(&d->slice_lock);
+	slice_op_begin(d, req->name);
+	pthread_mutex_lock(&d->node_lock);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	if ((r = slice_load(st, req->name, &row, &s, err)) < 0)
@@ -1763,7 +1841,8 @@ out:
 		store_slice_release(&row);
 	trl_slice_free(s);
 	store_close(st);
-	pthread_mutex_unlock(&d->slice_lock);
+	pthread_mutex_unlock(&d->node_lock);
+	slice_op_end(d, req->name);
 	/* Most messages name the slice already ("no slice 'x'", admission). */
 	if (r < 0 && !strstr(err->msg, "slice '"))
 		trl_error_prefix(err, "slice '%s'", req->name);
@@ -1965,7 +2044,8 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	long l;
 	int r, applied = 0, down;
 
-	pthread_mutex_lock(&d->slice_lock);
+	slice_op_begin(d, req->name);
+	pthread_mutex_lock(&d->node_lock);
 	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out_plan;
 	store_slice_release(&row);
@@ -2055,7 +2135,8 @@ out:
 	store_close(st);
 out_plan:
 	plan_free(&p);
-	pthread_mutex_unlock(&d->slice_lock);
+	pthread_mutex_unlock(&d->node_lock);
+	slice_op_end(d, req->name);
 	return r;
 }
 
@@ -2290,10 +2371,10 @@ void slice_reconcile(struct daemon *d)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	boot_id_read(boot);
-	pthread_mutex_lock(&d->slice_lock);
+	pthread_rwlock_wrlock(&d->ops_lock);
 	if (store_open(d->db_path, &st, &e) < 0) {
 		log_error("reconcile: %s", e.msg);
-		pthread_mutex_unlock(&d->slice_lock);
+		pthread_rwlock_unlock(&d->ops_lock);
 		json_decref(actions);
 		return;
 	}
@@ -2304,7 +2385,7 @@ void slice_reconcile(struct daemon *d)
 	}
 	free(names);
 	store_close(st);
-	pthread_mutex_unlock(&d->slice_lock);
+	pthread_rwlock_unlock(&d->ops_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	json_decref(d->reconcile);
 	d->reconcile = json_pack("{s:I, s:i, s:f, s:o}", "time", (json_int_t)time(NULL), "slices", n < 0 ? 0 : n,

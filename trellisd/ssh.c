@@ -120,7 +120,7 @@ int ssh_account_is(struct daemon *d, const char *slice, uid_t uid)
 	return yes;
 }
 
-/* The slice's account, made if it has none yet.  Under d->slice_lock. */
+/* The slice's account, made if it has none yet.  Under slice_op_begin(). */
 static int account_ensure(struct daemon *d, struct store *st, const char *slice, long *uid, struct trl_error *err)
 {
 	struct passwd pw, *res = NULL;
@@ -251,7 +251,7 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 
 	if ((r = sshkey_parse(req->key, key, comment, err)) < 0)
 		return r;
-	pthread_mutex_lock(&d->slice_lock);
+	slice_op_begin(d, req->name);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	if ((r = load_checked(rq, st, req->name, ACCESS_CHANGE, err)) < 0)
@@ -273,7 +273,7 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 	log_info("slice '%s': ssh key %s by uid %u", req->name, add ? "added" : "removed", (unsigned)rq->uid);
 out:
 	store_close(st);
-	pthread_mutex_unlock(&d->slice_lock);
+	slice_op_end(d, req->name);
 	return r;
 }
 

@@ -44,7 +44,10 @@ struct daemon {
 	char netem_why[256];	/* why not */
 	json_t *reconcile;	/* what the start-up reconciliation found and did */
 	struct config cfg;	/* trellisd.conf (policy; option defaults already applied) */
-	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
+	pthread_rwlock_t ops_lock;	/* shared by every slice operation, exclusive for start-up
+					   reconciliation and shutdown (slice_op_begin) */
+	pthread_mutex_t node_lock;	/* the short node-wide sections: admission + allocation,
+					   the substrate's HTB tree, the node's cgroup directories */
 	volatile int stopping;
 };
 
@@ -122,6 +125,11 @@ int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
 int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* Serialize operations on slice @name (different slices run in parallel);
+ * also holds d->ops_lock shared.  Every changing operation brackets itself
+ * with these; the node-wide sections inside take d->node_lock briefly. */
+void slice_op_begin(struct daemon *d, const char *name);
+void slice_op_end(struct daemon *d, const char *name);
 /* At start: re-adopt every slice in the store, finish or roll back interrupted
  * creates/deletes, repair drift (stopped routers, lost interfaces, fast-path
  * entries, qdiscs), rebuild persistent slices after a host restart.  The

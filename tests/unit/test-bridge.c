@@ -433,8 +433,8 @@ int main(void)
 	struct bridge *b = NULL;
 	struct bridge_port_stats sa, sb, s2;
 	struct port ra, rb;
-	uint32_t prog_id, h1, h2;
-	uint64_t rate, q0, q1, q2;
+	uint32_t prog_id, h1;
+	uint64_t q0, q1, q2;
 	unsigned m, removed;
 	struct stat st;
 	int r;
