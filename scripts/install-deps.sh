@@ -13,7 +13,7 @@ PKGS=(
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
-  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux socat
+  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
   openssh-server openssh-client
 )

@@ -49,12 +49,19 @@ iperf_server() {
 	tc qdisc show dev "$host" | grep -q "htb 1:"
 	tc class show dev "$host" | grep -q "class htb 1:10 parent 1:1 .*rate 20Mbit"
 	iperf_server t9p
+	# one frame per packet, so the host end's byte counter counts frames
+	trellis slice exec t9p r1 -- ethtool -K eth1 tso off gso off
+	trellis slice exec t9p r1 -- iperf3 -c 10.9.0.2 -t 8 -J >"$T_DIR/rate.json" &
+	client=$!
+	sleep 2
+	# a steady window in the middle of the transfer
 	b0=$(host_tx_bytes "$host")
 	t0=$(date +%s.%N)
-	run trellis slice exec t9p r1 -- iperf3 -c 10.9.0.2 -t 6 -J
-	t1=$(date +%s.%N)
+	sleep 5
 	b1=$(host_tx_bytes "$host")
-	[ "$status" -eq 0 ]
+	t1=$(date +%s.%N)
+	wait "$client"
+	output=$(cat "$T_DIR/rate.json")
 	goodput=$(jq '.end.sum_received.bits_per_second' <<<"$output")
 	l2=$(echo "($b1 - $b0) * 8 / ($t1 - $t0)" | bc -l)
 	echo "# link rate delivered: $(printf %.2f "$(echo "$l2/1000000" | bc -l)") Mbit/s of frames, TCP goodput $(printf %.2f "$(echo "$goodput/1000000" | bc -l)") Mbit/s" >&3
