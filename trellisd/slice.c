@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "bridge.h"
 #include "cgroup.h"
@@ -822,9 +823,33 @@ static int plan_check_shaping(struct plan *p, struct trl_error *err)
 }
 
 /* Refuse a create whose host-side names are already taken (another instance, a leftover). */
+#define DISK_RESERVE (64ULL << 20)	/* free space a create leaves at least */
+#define DISK_PER_ROUTER (1ULL << 20)	/* a router's rootfs, config and logs, generously */
+#define INODES_PER_ROUTER 200
+
 static int preflight(struct plan *p, struct trl_error *err)
 {
 	char path[PATH_MAX];
+	struct statvfs sv;
+
+	/* Out of disk is refused now, not half-way through writing rootfs. */
+	if (p->n_local && statvfs(p->d->state_dir, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize, need = DISK_RESERVE + p->n_local * DISK_PER_ROUTER;
+		char a[32], b[32];
+
+		if (avail < need) {
+			units_size_format(avail & ~((1ULL << 20) - 1), a, sizeof(a));
+			units_size_format(need, b, sizeof(b));
+			return trl_error_set(err, TRL_ELIMIT,
+					     "disk: %s free on the file system of the state directory '%s'; %zu routers need %s (64M kept free + 1M each)",
+					     a, p->d->state_dir, p->n_local, b);
+		}
+		if (sv.f_files && sv.f_favail < (fsfilcnt_t)(1000 + p->n_local * INODES_PER_ROUTER))
+			return trl_error_set(err, TRL_ELIMIT,
+					     "disk: %llu free inodes on the file system of the state directory '%s'; %zu routers need %zu",
+					     (unsigned long long)sv.f_favail, p->d->state_dir, p->n_local,
+					     1000 + p->n_local * INODES_PER_ROUTER);
+	}
 
 	for (size_t i = 0; i < p->s->n_routers; i++) {
 		if (!p->local[i])
