@@ -9,11 +9,18 @@
 load helpers
 
 setup_file() {
+	# slowfrr: FRR that starts 30 s late, so a create is reliably caught half-way
+	export T_EXTRA_TEMPLATES=$(mktemp -d /tmp/trellis-tpl.XXXXXX)
+	chmod 755 "$T_EXTRA_TEMPLATES"
+	cp -a "$TRELLIS_SRC/container-templates/frr" "$T_EXTRA_TEMPLATES/slowfrr"
+	printf 'sleep 30\nexec /bin/sh /etc/trellis/boot\n' >"$T_EXTRA_TEMPLATES/slowfrr/rootfs/etc/trellis/slowboot"
+	sed -i 's|^boot = .*|boot = /bin/sh /etc/trellis/slowboot|' "$T_EXTRA_TEMPLATES/slowfrr/template.conf"
 	start_daemon
 }
 
 teardown_file() {
 	stop_daemon
+	rm -rf "$T_EXTRA_TEMPLATES"
 }
 
 teardown() {
@@ -29,7 +36,7 @@ restart_daemon() {
 	kill -"${1:-KILL}" "$pid"
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
-		--template-path "$TRELLIS_SRC/container-templates" >>"$T_DIR/trellisd.log" 2>&1 &
+		--template-path "$TRELLIS_SRC/container-templates:$T_EXTRA_TEMPLATES" >>"$T_DIR/trellisd.log" 2>&1 &
 	echo $! >"$T_DIR/trellisd.pid"
 	disown $! 2>/dev/null || true # killed on purpose later: no job-control noise
 	for _ in $(seq 300); do
@@ -76,13 +83,11 @@ actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.sl
 
 @test "SIGKILL in the middle of a create: the next daemon rolls it back, nothing left" {
 	f="$T_DIR/t95c.yaml"
-	printf 'slice: t95c\nrouters:\n' >"$f"
-	for i in 1 2 3 4 5 6; do printf '  r%d: {template: frr}\n' "$i" >>"$f"; done
-	printf 'links:\n  - endpoints: [r1:eth1, r2:eth1]\n' >>"$f"
+	printf 'slice: t95c\nrouters:\n  r1: {template: slowfrr}\n  r2: {template: slowfrr}\nlinks:\n  - endpoints: [r1:eth1, r2:eth1]\n' >"$f"
 	trellis slice create -f "$f" >"$T_DIR/create.log" 2>&1 &
 	client=$!
-	# kill it as soon as the first router is being built, long before the links
-	wait_for 30 test -d "$T_DIR/state/lxc/t95c.r1"
+	# kill it while it waits for the routers to be ready, before the links
+	wait_for 30 grep -q "router 'r2' started" "$T_DIR/create.log"
 	restart_daemon KILL
 	wait "$client" || true
 	echo "# actions: $(actions t95c)" >&3
