@@ -90,6 +90,14 @@ mbit() { printf %.1f "$(echo "$1/1000000" | bc -l)"; }
 	# the class of this link's direction on node 1, in the stats
 	run testbed_trellis "$P" 1 --json slice stats t94l
 	[ "$(jq -r ".links[0].directions[0].class" <<<"$output")" = "eth0 1:$(printf %x $((16 + $(jq ".links[0].key" <<<"$output"))))" ]
+	# link down across nodes: each node takes its end down, both routers lose carrier
+	tb -q link down t94l r1:eth1
+	[ "$(tb slice exec t94l r1 -- cat /sys/class/net/eth1/carrier)" = 0 ]
+	[ "$(tb slice exec t94l r2 -- cat /sys/class/net/eth1/carrier)" = 0 ]
+	! tb slice exec t94l r1 -- ping -c 1 -W 1 10.94.1.2
+	tb -q link up t94l r2:eth1
+	[ "$(tb slice exec t94l r2 -- cat /sys/class/net/eth1/carrier)" = 1 ]
+	wait_for 10 tb slice exec t94l r1 -- ping -c 1 -W 1 10.94.1.2
 }
 
 @test "two slices share a substrate: B keeps >= 95% of its guaranteed rate while A floods" {
