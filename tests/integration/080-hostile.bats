@@ -101,7 +101,11 @@ agent_run() { # slice router script
 	n="q$$.$RANDOM"
 	printf '%s\n' "$3" >"$dir/$n.tmp"
 	mv "$dir/$n.tmp" "$dir/$n.req"
-	if ! wait_for 30 test -e "$dir/$n.rc"; then
+	for _ in $(seq 600); do
+		[ -e "$dir/$n.rc" ] && break
+		sleep 0.05
+	done
+	if [ ! -e "$dir/$n.rc" ]; then
 		echo "probe agent of $1/$2 did not answer" >&2
 		return 125
 	fi
@@ -409,4 +413,219 @@ cgroups_of() { # pid router-cgroup-path
 	refused "set the clock" 'date -s "2001-01-01"'
 	# its own network namespace's sysctls are its to set
 	allowed "set its own net sysctl" 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+}
+
+# --- hostile names -------------------------------------------------------------
+
+# bad_spec NAME EXPECTED (spec on stdin): refused with exit 3 and the precise
+# message, nothing built, the daemon still up.
+bad_spec() {
+	local f="$T_DIR/names-$1.yaml" before
+	cat >"$f"
+	before=$(ls "$T_DIR/state/lxc" | sort | tr '\n' ' ')
+	run trellis slice create -f "$f"
+	echo "# spec $1: exit $status: $output" >&3
+	if [ "$status" -ne 3 ] || [[ "$output" != *"$2"* ]]; then
+		echo "got exit $status: $output" >&2
+		echo "want exit 3 and: $2" >&2
+		return 1
+	fi
+	[ "$(ls "$T_DIR/state/lxc" | sort | tr '\n' ' ')" = "$before" ]
+	[ "$(trellis --json slice list | jq -r '[.slices[].name] | sort | join(" ")')" = "t80a t80b" ]
+	kill -0 "$(cat "$T_DIR/trellisd.pid")"
+}
+
+@test "hostile names in a spec: path components, very long, unicode, shell metacharacters, control characters" {
+	long=$(printf 'a%.0s' $(seq 300))
+	bad_spec slicedots "names-slicedots.yaml:1:8: slice: invalid slice name '../x': must start with a lowercase letter" <<'EOS'
+slice: "../x"
+routers:
+  r1: {template: plain}
+EOS
+	bad_spec routerdots "names-routerdots.yaml:3:3: routers.../x: invalid router name '../x': must start with a lowercase letter" <<'EOS'
+slice: t80n
+routers:
+  "../x": {template: plain}
+EOS
+	bad_spec ifdots "names-ifdots.yaml:6:17: links[0].endpoints[0]: invalid interface name '../x': must start with a lowercase letter" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: plain}
+  r2: {template: plain}
+links:
+  - endpoints: ["r1:../x", "r2:eth1"]
+EOS
+	bad_spec template "names-template.yaml:3:18: routers.r1.template: invalid template '../../tmp/x': must start with a lowercase letter" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: ../../tmp/x}
+EOS
+	bad_spec node "names-node.yaml:3:31: routers.r1.node: invalid node name '../x': must start with a lowercase letter" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: plain, node: ../x}
+EOS
+	bad_spec long "names-long.yaml:1:8: slice: invalid slice name 'aaaa" <<EOS
+slice: $long
+routers:
+  r1: {template: plain}
+EOS
+	[[ "$output" == *"...': must be at most 15 characters"* ]]
+	[ "${#output}" -lt 300 ] # the name is cut short in the message
+	bad_spec longrouter "names-longrouter.yaml:3:3: routers.aaaa" <<EOS
+slice: t80n
+routers:
+  $long: {template: plain}
+EOS
+	bad_spec longif "invalid interface name 'ethxxxxxxxxxxxxxxxx1': must be at most 15 characters" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: plain}
+  r2: {template: plain}
+links:
+  - endpoints: ["r1:ethxxxxxxxxxxxxxxxx1", "r2:eth1"]
+EOS
+	bad_spec unicode "names-unicode.yaml:3:3: routers.r??: invalid router name 'r??': may contain only lowercase letters, digits and '-'" <<'EOS'
+slice: t80n
+routers:
+  "rü": {template: plain}
+EOS
+	bad_spec unicodeif "invalid interface name '??th1': must start with a lowercase letter" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: plain}
+  r2: {template: plain}
+links:
+  - endpoints: ["r1:éth1", "r2:eth1"]
+EOS
+	bad_spec shell "invalid router name 'r1;touch /tmp/t80-pwned': may contain only lowercase letters, digits and '-'" <<'EOS'
+slice: t80n
+routers:
+  "r1;touch /tmp/t80-pwned": {template: plain}
+EOS
+	bad_spec subst "invalid slice name '\$(touch /tmp/t80-pwned)': must start with a lowercase letter" <<'EOS'
+slice: "$(touch /tmp/t80-pwned)"
+routers:
+  r1: {template: plain}
+EOS
+	bad_spec backtick "invalid slice name 'a\`touch /tmp/t80-pwned\`': may contain only" <<'EOS'
+slice: "a`touch /tmp/t80-pwned`"
+routers:
+  r1: {template: plain}
+EOS
+	[ ! -e /tmp/t80-pwned ]
+	bad_spec nul "names-nul.yaml:1:8: slice: contains a NUL character" <<'EOS'
+slice: "t80n\0x"
+routers:
+  r1: {template: plain}
+EOS
+	bad_spec newline "invalid slice name 't80n?x': may contain only lowercase letters, digits and '-'" <<'EOS'
+slice: "t80n\nx"
+routers:
+  r1: {template: plain}
+EOS
+	bad_spec dot "invalid router name 'a.b': may contain only lowercase letters, digits and '-'" <<'EOS'
+slice: t80n
+routers:
+  a.b: {template: plain}
+EOS
+	bad_spec colon "links[0].endpoints[0]: expected router:ifname (e.g. r1:eth1), got 'r1:eth1:x'" <<'EOS'
+slice: t80n
+routers:
+  r1: {template: plain}
+  r2: {template: plain}
+links:
+  - endpoints: ["r1:eth1:x", "r2:eth1"]
+EOS
+	bad_spec empty "names-empty.yaml:3:3: routers.: invalid router name '': must not be empty" <<'EOS'
+slice: t80n
+routers:
+  "": {template: plain}
+EOS
+	bad_spec number "invalid slice name '123': must start with a lowercase letter" <<'EOS'
+slice: 123
+routers:
+  r1: {template: plain}
+EOS
+	bad_spec seq "names-seq.yaml:1:8: slice: expected a slice name, got a sequence" <<'EOS'
+slice: [a]
+routers:
+  r1: {template: plain}
+EOS
+	assert_no_leftovers t80n
+}
+
+@test "hostile names as CLI operands: a precise error, nothing touched, the daemon stays up" {
+	long=$(printf 'a%.0s' $(seq 300))
+	for n in '../x' '../../etc/passwd' '/etc/passwd' "$long" 'rü' 'a;touch /tmp/t80-pwned' '$(touch /tmp/t80-pwned)' \
+		'a b' '' 'x%s%n%n' "a'b" 'T80A' "$(printf 'a\nb')" 't80a.r1'; do
+		shown=$(printf '%s' "$n" | tr '\n' '?' | cut -c1-64)
+		for cmd in "slice show" "slice delete" "slice stats" "slice exec @ r1 -- true" "slice exec t80a @ -- true" \
+			"slice login @ r1"; do
+			args=()
+			for w in $cmd; do
+				[ "$w" = @ ] && w=$n
+				args+=("$w")
+			done
+			[[ "$cmd" == *@* ]] || args+=("$n")
+			if [[ "$cmd" == "slice login"* ]]; then
+				# login wants a terminal before it asks the daemon
+				command -v script >/dev/null || continue
+				run script -qec "$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK" "${args[@]}")" /dev/null </dev/null
+				output=${output%$'\r'}
+			else
+				run trellis "${args[@]}" </dev/null
+			fi
+			echo "# trellis ${cmd//@/\'$shown\'}: exit $status: $(echo "${output:0:160}" | tr '\n' ' ')" >&3
+			[ "$status" -eq 3 ]
+			field=name
+			[[ "$cmd" == "slice exec t80a @"* ]] && field=router
+			[[ "$output" == *"field '$field': '"*"' is not a valid name"* ]]
+		done
+	done
+	[ ! -e /tmp/t80-pwned ]
+	[ "$(trellis --json slice list | jq -r '[.slices[].name] | sort | join(" ")')" = "t80a t80b" ]
+	run trellis --json slice show t80a
+	[ "$(echo "$output" | jq -r .state)" = ready ]
+	kill -0 "$(cat "$T_DIR/trellisd.pid")"
+}
+
+@test "names that look alike never collide in derived host names" {
+	# 't80c' + 'r1-x' and 't80c-r1' + 'x' would both be 't80c-r1-x...' if the
+	# separator could appear in names
+	cat >"$T_DIR/t80c.yaml" <<'EOS'
+slice: t80c
+routers:
+  r1-x: {template: plain}
+  y: {template: plain}
+links:
+  - endpoints: [r1-x:eth1, y:eth1]
+EOS
+	cat >"$T_DIR/t80c-r1.yaml" <<'EOS'
+slice: t80c-r1
+routers:
+  x: {template: plain}
+  y: {template: plain}
+links:
+  - endpoints: [x:eth1, y:eth1]
+EOS
+	trellis -q slice create -f "$T_DIR/t80c.yaml" >/dev/null
+	trellis -q slice create -f "$T_DIR/t80c-r1.yaml" >/dev/null
+	h1=$(trellis --json slice show t80c | jq -r '[.routers[].interfaces[].host, .routers[].container] | sort | join(" ")')
+	h2=$(trellis --json slice show t80c-r1 | jq -r '[.routers[].interfaces[].host, .routers[].container] | sort | join(" ")')
+	echo "# t80c: $h1; t80c-r1: $h2" >&3
+	[ -z "$(comm -12 <(echo "$h1" | tr ' ' '\n' | sort) <(echo "$h2" | tr ' ' '\n' | sort))" ]
+	m1=$(trellis --json slice show t80c | jq -r '.routers[].interfaces[].mac' | sort)
+	m2=$(trellis --json slice show t80c-r1 | jq -r '.routers[].interfaces[].mac' | sort)
+	[ -z "$(comm -12 <(echo "$m1") <(echo "$m2"))" ]
+	trellis -q slice delete t80c
+	assert_no_leftovers t80c
+	[ "$(trellis --json slice show t80c-r1 | jq -r .state)" = ready ]
+	for h in $h2; do
+		if [[ "$h" == *.eth1 ]]; then
+			ip link show "$h" >/dev/null
+		fi
+	done
+	trellis -q slice delete t80c-r1
+	assert_no_leftovers t80c-r1
 }
