@@ -224,6 +224,45 @@ cgroups_of() { # pid router-cgroup-path
 	done
 }
 
+@test "exec without a pty never hands the client's terminal to the router" {
+	command -v script >/dev/null || skip "script(1) not installed"
+	# The command: reports terminals among its fds, leaves a process behind
+	# that waits for the next line typed on the client's terminal and then
+	# writes an escape sequence to it, reads a line itself, exits 3.
+	trellis slice exec t80a r2 -- sh -c 'cat >/tmp/tty-test.sh' <<'EOS'
+[ -t 0 ] && echo "stdin is a terminal: $(readlink /proc/self/fd/0)"
+[ -t 2 ] && echo "stderr is a terminal: $(readlink /proc/self/fd/2)"
+exec 3<&0 4>&2
+setsid sh -c 'sleep 1.5; read l <&3; echo "left behind, read: $l" >/tmp/keylog; printf "\033]0;owned\007LEFT-BEHIND-WROTE\n" >&4' </dev/null >/dev/null 2>&1 &
+echo to-stderr >&2
+read x
+echo "command read: $x"
+exit 3
+EOS
+	# The operator: stdin and stderr on a terminal, stdout to a file (so no
+	# pty: the fds are passed), then a shell reading the next line.
+	cat >"$T_DIR/tty.sh" <<EOS
+$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK") slice exec t80a r2 -- sh /tmp/tty-test.sh >"$T_DIR/tty.out"
+echo "exec exit \$?"
+read line
+echo "operator's shell read: \$line"
+sleep 2
+EOS
+	run script -qec "sh $T_DIR/tty.sh" /dev/null < <(sleep 1; echo "for-the-command"; sleep 2; echo "operator-secret"; sleep 3)
+	echo "# terminal: $(echo "$output" | tr -d '\r' | tr '\n' '|' | cat -v)" >&3
+	echo "# command's stdout: $(tr '\n' '|' <"$T_DIR/tty.out")" >&3
+	kl=$(trellis slice exec t80a r2 -- cat /tmp/keylog 2>/dev/null || true)
+	echo "# the process left behind: ${kl:-read nothing}" >&3
+	trellis slice exec t80a r2 -- rm -f /tmp/keylog /tmp/tty-test.sh
+	[[ "$output" == *"exec exit 3"* ]]
+	[[ "$output" == *"to-stderr"* ]]
+	grep -q "command read: for-the-command" "$T_DIR/tty.out"
+	! grep -q "is a terminal" "$T_DIR/tty.out"
+	[[ "$output" == *"operator's shell read: operator-secret"* ]]
+	[[ "$kl" != *operator-secret* ]]
+	[[ "$output" != *LEFT-BEHIND-WROTE* ]]
+}
+
 @test "the shared /usr cannot be written or remounted" {
 	before=$(stat -c %Y /usr/bin/true)
 	refused "append to a host binary" 'true >>/usr/bin/true'
