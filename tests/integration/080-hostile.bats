@@ -446,6 +446,9 @@ EOS
 @test "no way to the host's kernel knobs" {
 	refused "write a kernel sysctl" 'echo 1 >/proc/sys/kernel/sysrq'
 	refused "magic SysRq" 'echo h >/proc/sysrq-trigger'
+	refused "write a host-wide net sysctl (its current value back)" \
+		'v=$(cat /proc/sys/net/core/rmem_max) && echo "$v" >/proc/sys/net/core/rmem_max'
+	refused "harden or soften the BPF JIT" 'v=$(cat /proc/sys/net/core/bpf_jit_harden) && echo "$v" >/proc/sys/net/core/bpf_jit_harden'
 	refused "write sysfs (its current value back)" 'v=$(cat /sys/kernel/mm/ksm/run) && echo "$v" >/sys/kernel/mm/ksm/run'
 	refused "make a device node" 'mknod /tmp/sda b 8 0'
 	refused "read the kernel log" 'dmesg'
