@@ -845,7 +845,10 @@ static void pipe_proxy(pid_t pid, int term[3])
 	char buf[16384];
 	int exited = 0;
 
-	for (int i = 1; i < 3; i++)
+	/* Never block on the command: typed-ahead input it does not read is
+	 * dropped past a full pipe, and a pipe it closed is no reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < 3; i++)
 		if (term[i] >= 0)
 			fcntl(term[i], F_SETFL, O_NONBLOCK);
 	while (!exited && pidfd >= 0) {
