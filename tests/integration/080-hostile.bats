@@ -263,6 +263,29 @@ EOS
 	[[ "$output" != *LEFT-BEHIND-WROTE* ]]
 }
 
+@test "a process entering the router (exec, login) cannot be read into before it runs the command" {
+	# While 'trellis slice exec' attaches -- a fork of trellisd that enters
+	# the router and then execs the command -- the tenant watches for new
+	# processes and tries to read their executable and file descriptors.
+	for w in $WAYS; do
+		IFS=: read -r s r how <<<"$w"
+		out="$T_DIR/window.$s.$r.$how"
+		"${how}_run" "$s" "$r" "$PROBE attach-window 5" >"$out" 2>&1 &
+		probe=$!
+		sleep 0.5
+		for _ in $(seq 30); do
+			trellis slice exec "$s" "$r" -- true
+		done
+		rc=0
+		wait "$probe" || rc=$?
+		report "$s/$r $how" "read into attaching processes while 30 execs attach" "$PROBE attach-window 5" "$rc" "$(cat "$out")"
+		if [ "$rc" -ne 1 ]; then
+			cat "$out" >&2
+			return 1
+		fi
+	done
+}
+
 @test "the shared /usr cannot be written or remounted" {
 	before=$(stat -c %Y /usr/bin/true)
 	refused "append to a host binary" 'true >>/usr/bin/true'

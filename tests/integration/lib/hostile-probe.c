@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef OPEN_TREE_CLONE
@@ -472,6 +473,75 @@ static int probe_alloc(long mb)
 	return 0;
 }
 
+/* --- the attach window ------------------------------------------------------ */
+
+/*
+ * For @secs seconds, watch for new processes in the router and try to reach
+ * into each one as soon as it appears: an attaching process (a fork of
+ * trellisd entering the router, before it execs the command) must not let
+ * the tenant read its executable or open its file descriptors, which are
+ * the host's.  Prints every access that worked to something that is not the
+ * router's own; exits 0 if there was one.
+ */
+static int probe_attach_window(int secs)
+{
+	time_t end = time(NULL) + secs;
+	int seen = 0, leaks = 0, denied = 0, self = getpid();
+	char me[PATH_MAX];
+	ssize_t mn = readlink("/proc/self/exe", me, sizeof(me) - 1);
+
+	me[mn > 0 ? mn : 0] = '\0';
+
+	while (time(NULL) < end) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			char path[64], target[PATH_MAX];
+			int pid = atoi(de->d_name);
+			ssize_t n;
+			DIR *fds;
+
+			if (pid <= 1 || pid == self)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+			n = readlink(path, target, sizeof(target) - 1);
+			if (n <= 0) {
+				if (errno == EACCES || errno == EPERM)
+					denied++;
+				continue;
+			}
+			target[n] = '\0';
+			if (!strncmp(target, "/usr/", 5) || !strcmp(target, me))
+				continue; /* the router's own programs */
+			seen++;
+			printf("%s: pid %d runs '%s', readable\n", what, pid, target);
+			leaks++;
+			snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+			fds = opendir(path);
+			while (fds && (de = readdir(fds))) {
+				char fp[300];
+
+				if (de->d_name[0] == '.')
+					continue;
+				snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", pid, de->d_name);
+				n = readlink(fp, target, sizeof(target) - 1);
+				if (n > 0) {
+					target[n] = '\0';
+					printf("%s:   its fd %s -> %s\n", what, de->d_name, target);
+				}
+			}
+			if (fds)
+				closedir(fds);
+		}
+		if (d)
+			closedir(d);
+	}
+	printf("%s: %d accesses into processes that are not the router's own programs, %d denied\n", what, seen,
+	       denied);
+	return leaks ? 0 : 1;
+}
+
 /* --- the agent ------------------------------------------------------------ */
 
 static void put_text(const char *path, const char *text)
@@ -634,6 +704,8 @@ int main(int argc, char **argv)
 		return probe_egre(argc, argv);
 	if (!strcmp(cmd, "egre-ip"))
 		return probe_egre_ip(argc, argv);
+	if (!strcmp(cmd, "attach-window") && argc == 2)
+		return probe_attach_window(atoi(argv[1]));
 	if (!strcmp(cmd, "agent") && argc == 2)
 		return agent(argv[1]);
 	if (!strcmp(cmd, "alloc") && argc == 2)
