@@ -3,8 +3,10 @@
 # attempt must fail.  Each probe runs in an FRR router and in a plain one,
 # both from a process of the router itself (an agent its boot started) and
 # from a 'trellis slice exec' session; every attempt and the kernel's answer
-# go into the TAP stream as comments.  Hostile names (spec and CLI operands)
-# are at the end.
+# go into the TAP stream as comments.  Also: exec and login sessions carry
+# the router's confinement, an exec never hands the client's terminal to the
+# router, and attaching processes cannot be read into.  Hostile names (spec
+# and CLI operands) are at the end.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -67,7 +69,9 @@ EOS
 teardown_file() {
 	pkill -f "sleep 61\.0808" 2>/dev/null || true
 	stop_daemon
-	[ -n "${T_TPL:-}" ] && rm -rf "$T_TPL"
+	if [ -n "${T_TPL:-}" ]; then
+		rm -rf "$T_TPL"
+	fi
 }
 
 router_pid() { # slice router
