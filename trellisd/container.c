@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -755,6 +756,108 @@ static int open_pty(pid_t init, int *master, int *slave)
 }
 
 
+/*
+ * Without a pty, the client's fds go to the command as they are -- except
+ * terminals.  A process the tenant leaves behind in the router would keep the
+ * operator's terminal: read what is typed after the exec returned (the next
+ * password), write escape sequences to it.  So a terminal is replaced by a
+ * pipe (@term[i] gets our end, -1 for fds passed as they are); pipe_proxy()
+ * copies between them while the command runs.
+ */
+static int pipes_for_terminals(int term[3], int cmd_fds[3])
+{
+	for (int i = 0; i < 3; i++) {
+		int p[2];
+
+		term[i] = -1;
+		cmd_fds[i] = i;
+		if (!isatty(i))
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -errno;
+		term[i] = i == 0 ? p[1] : p[0];
+		cmd_fds[i] = i == 0 ? p[0] : p[1];
+	}
+	return 0;
+}
+
+static void write_all(int fd, const char *buf, ssize_t n)
+{
+	for (ssize_t off = 0; off < n;) {
+		ssize_t w = write(fd, buf + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		off += w;
+	}
+}
+
+/* Copy terminal <-> pipes until @pid exits, then what its output pipes
+ * already hold; then close them all, so nothing left in the router can use
+ * them. */
+static void pipe_proxy(pid_t pid, int term[3])
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	char buf[16384];
+	int exited = 0;
+
+	/* Never block on the command: typed-ahead input it does not read is
+	 * dropped past a full pipe, and a pipe it closed is no reason to die. */
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < 3; i++)
+		if (term[i] >= 0)
+			fcntl(term[i], F_SETFL, O_NONBLOCK);
+	while (!exited && pidfd >= 0) {
+		struct pollfd p[4] = {
+			{ .fd = pidfd, .events = POLLIN },
+			{ .fd = term[0] >= 0 ? 0 : -1, .events = POLLIN },
+			{ .fd = term[1], .events = POLLIN },
+			{ .fd = term[2], .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		exited = p[0].revents != 0;
+		if (p[1].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				close(term[0]); /* end of input: the command sees EOF */
+				term[0] = -1;
+			} else {
+				write_all(term[0], buf, n);
+			}
+		}
+		for (int i = 1; i < 3; i++)
+			if (p[i + 1].revents) {
+				n = read(term[i], buf, sizeof(buf));
+				if (n > 0)
+					write_all(i, buf, n);
+				else if (n == 0 || errno != EAGAIN) {
+					close(term[i]);
+					term[i] = -1;
+				}
+			}
+	}
+	for (int i = 1; i < 3; i++) {
+		ssize_t n;
+
+		/* Bounded: a process left behind must not keep the session open. */
+		for (int k = 0; term[i] >= 0 && k < 64 && (n = read(term[i], buf, sizeof(buf))) > 0; k++)
+			write_all(i, buf, n);
+	}
+	for (int i = 0; i < 3; i++)
+		if (term[i] >= 0)
+			close(term[i]);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err)
 {
@@ -777,7 +880,7 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
 		struct exec_cmd cmd = { .argv = argv, .tty = io->tty };
 		struct lxc_container *c;
-		int master = -1, slave = -1, conn = -1;
+		int master = -1, slave = -1, conn = -1, term[3] = { -1, -1, -1 }, cmd_fds[3];
 		pid_t pid;
 		int st;
 
@@ -814,9 +917,11 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 			}
 			o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
 		} else {
-			o.stdin_fd = 0;
-			o.stdout_fd = 1;
-			o.stderr_fd = 2;
+			if (pipes_for_terminals(term, cmd_fds) < 0)
+				_exit(126);
+			o.stdin_fd = cmd_fds[0];
+			o.stdout_fd = cmd_fds[1];
+			o.stderr_fd = cmd_fds[2];
 		}
 		if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
 			_exit(127);
@@ -827,6 +932,11 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 			io->send_pty(conn, master, io->arg);
 			close(master);
 			close(conn);
+		} else if (term[0] >= 0 || term[1] >= 0 || term[2] >= 0) {
+			for (int i = 0; i < 3; i++)
+				if (term[i] >= 0)
+					close(cmd_fds[i]);
+			pipe_proxy(pid, term);
 		}
 		while (waitpid(pid, &st, 0) < 0)
 			if (errno != EINTR)
