@@ -33,6 +33,7 @@ struct cli {
 	const char *label;	/* prefix for progress lines ("node 'n1'"), or NULL */
 	struct cli_node nodes[CLI_MAX_NODES];	/* --node / --nodes: a multi-node deployment */
 	int n_nodes;
+	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
 };
 
 struct cli_cmd {
@@ -103,6 +104,15 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */
 int cli_multi_route(struct cli *cli, const char *slice, const char *router);
+
+/* cluster.c: --cluster etcd://HOST:PORT[,...] */
+int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+int cli_cluster_delete(struct cli *cli, const char *name);
+int cli_cluster_list(struct cli *cli);
+int cli_cluster_nodes(struct cli *cli);
+/* A cluster create's result (per-node states); node.list's result. */
+void cli_cluster_result_print(json_t *result);
+void cli_cluster_nodes_print(json_t *result);
 
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];

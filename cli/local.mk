@@ -5,6 +5,7 @@ cli_trellis_SOURCES = \
 	cli/slice.c \
 	cli/node.c \
 	cli/link.c \
-	cli/multi.c
+	cli/multi.c \
+	cli/cluster.c
 cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
-cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS)
+cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS)

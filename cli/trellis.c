@@ -43,6 +43,7 @@ enum {
 	OPT_MEMORY,
 	OPT_PIDS,
 	OPT_BANDWIDTH,
+	OPT_CLUSTER,
 };
 
 static const char common_options_help[] =
@@ -52,6 +53,8 @@ static const char common_options_help[] =
 	"                   (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n"
 	"  --node NAME=SOCKET  A node of a multi-node deployment (repeat; before the object)\n"
 	"  --nodes FILE     Nodes of a multi-node deployment, one 'NAME SOCKET' per line\n"
+	"  --cluster etcd://HOST:PORT[,...]  Talk to a cluster's etcd directly\n"
+	"                   (slice create/delete/list, node list; default: $TRELLIS_CLUSTER)\n"
 	"  -h, --help       Show this help\n";
 
 struct cli_object {
@@ -385,6 +388,7 @@ static const struct option main_options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "node", required_argument, NULL, OPT_NODE },
 	{ "nodes", required_argument, NULL, OPT_NODES },
+	{ "cluster", required_argument, NULL, OPT_CLUSTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -425,6 +429,7 @@ static int run(int argc, char **argv)
 {
 	const char *env = getenv("TRELLIS_SOCKET");
 	struct cli cli = { .socket = env && *env ? env : PROTO_DEFAULT_SOCKET };
+	const char *cenv = getenv("TRELLIS_CLUSTER");
 	const char *object;
 	char msg[128];
 
@@ -450,6 +455,9 @@ static int run(int argc, char **argv)
 		case OPT_SOCKET:
 			cli.socket = optarg;
 			break;
+		case OPT_CLUSTER:
+			cli.cluster = optarg;
+			break;
 		case OPT_NODE:
 		case OPT_NODES: {
 			struct trl_error err = { 0 };
@@ -463,6 +471,12 @@ static int run(int argc, char **argv)
 		default:
 			return main_usage_error("%s", bad_option(argv, c, msg, sizeof(msg)));
 		}
+	}
+	if (!cli.cluster && cenv && *cenv)
+		cli.cluster = cenv;
+	if (cli.cluster && cli.n_nodes) {
+		fprintf(stderr, "trellis: --cluster and --node/--nodes exclude each other (a cluster knows its nodes)\n");
+		return CLI_EXIT_USAGE;
 	}
 	if (optind >= argc)
 		return main_usage_error("missing object (slice, node or version)");

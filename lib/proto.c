@@ -353,6 +353,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_STATS, "slice.stats", name_fields },
 	{ PROTO_OP_LINK_SET, "link.set", link_set_fields },
 	{ PROTO_OP_SLICE_SET, "slice.set", set_fields },
+	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
 };
 
 const char *proto_op_name(enum proto_op op)

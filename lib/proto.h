@@ -26,6 +26,7 @@
  *      (its parent cgroup) changes; at least one value is needed.  "bandwidth" and
  *      "ceil" (rates, or "none") change the slice's share of the substrate (no "router")
  *   {"op": "node.show"}
+ *   {"op": "node.list"}     (cluster mode: every node of the cluster)
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
  * adds where the other nodes are and the link keys every node must use:
@@ -53,6 +54,9 @@
  *   slice.exec -> {"exit": N}  (N = exit status, 128+signal if killed)
  *   node.show -> {"name","version","state_dir","socket","lxcpath","cgroup_layout","fastpath",
  *                 "slices","routers"}
+ *   node.list -> {"cluster", "nodes": [{"name","state" ("up"|"down"),"address","capacity",
+ *                 "fastpath","tunnels","routers","slices","load","max_key","version","seen"}]}
+ *   slice.create in cluster mode -> {"name","revision","nodes": {NODE: {"state","message","code"}}}
  *   ping -> {"version"}
  *   slice.stats -> {"name", "links": [{"name", "kind" ("local"|"egre"|"gretap"|"vxlan"|"remote"),
  *                   "key", "shape": {...}, "admin": "up"|"down",
@@ -96,6 +100,7 @@ enum proto_op {
 	PROTO_OP_SLICE_STATS,
 	PROTO_OP_LINK_SET,
 	PROTO_OP_SLICE_SET,
+	PROTO_OP_NODE_LIST,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */

@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"  -a, --address ADDR       this node's outer IPv4 address [the substrate's first]\n"
 		"      --capacity RATE      substrate capacity shared by slices, e.g. 1gbit\n"
 		"                           [the substrate's link speed, else 10gbit]\n"
+		"      --cluster etcd://HOST:PORT[,...]  cluster mode: desired state in etcd\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -150,6 +151,8 @@ json_t *node_info(struct daemon *d)
 					      (json_int_t)d->capacity, "capacity_source", d->capacity_source,
 					      "guaranteed", (json_int_t)shape_node_guaranteed(d)));
 	json_object_set_new(o, "netem", json_boolean(d->netem));
+	if (d->cluster)
+		json_object_set_new(o, "cluster", json_string(cluster_url(d)));
 	if (!d->netem)
 		json_object_set_new(o, "netem_missing", json_string(d->netem_why));
 	return o;
@@ -165,13 +168,14 @@ int main(int argc, char **argv)
 		{ "substrate", required_argument, NULL, 'i' },	{ "address", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
 		{ "capacity", required_argument, NULL, 2 },
+		{ "cluster", required_argument, NULL, 3 },
 		{ 0 },
 	};
 	static struct daemon dm;
 	struct daemon *d = &dm;
 	struct trl_error err = { 0 };
 	enum cgroup_layout layout;
-	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *capacity = NULL;
+	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *capacity = NULL, *cluster = NULL;
 	int c, lfd;
 
 	g_daemon = d;
@@ -244,6 +248,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			snprintf(d->capacity_source, sizeof(d->capacity_source), "--capacity");
+			break;
+		case 3:
+			cluster = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -386,6 +393,13 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
+	if (cluster && cluster_start(d, cluster, &err) < 0) {
+		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
+		close(lfd);
+		unlink(d->socket_path);
+		bridge_close(d->bridge);
+		return 1;
+	}
 	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

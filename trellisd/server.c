@@ -48,6 +48,9 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 {
 	struct daemon *d = rq->d;
 
+	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
+			   req->op == PROTO_OP_NODE_LIST))
+		return cluster_request(rq, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);
@@ -71,6 +74,9 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 	case PROTO_OP_NODE_SHOW:
 		*result = node_info(d);
 		return 0;
+	case PROTO_OP_NODE_LIST:
+		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
+				     d->node_name);
 	}
 	return trl_error_set(err, TRL_EPROTO, "unknown op");
 }
@@ -239,6 +245,7 @@ int server_run(struct daemon *d, int lfd, struct trl_error *err)
 	close(lfd);
 	unlink(d->socket_path);
 	d->stopping = 1;
+	cluster_stop(d);
 	/* Let a create/delete in flight finish so no slice is left half-built. */
 	pthread_mutex_lock(&d->slice_lock);
 	slice_node_cleanup(d);

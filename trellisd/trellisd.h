@@ -42,6 +42,7 @@ struct daemon {
 	int netem;		/* netem qdisc usable: delay/jitter on links */
 	char netem_why[256];	/* why not */
 	pthread_mutex_t slice_lock;	/* serializes slice.create/delete */
+	struct cluster *cluster;	/* --cluster: desired state in etcd (cluster.c), or NULL */
 	volatile int stopping;
 };
 
@@ -85,5 +86,14 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
+
+/* cluster.c: register in etcd at @url and start realizing the cluster's slices. */
+int cluster_start(struct daemon *d, const char *url, struct trl_error *err);
+/* Stop the cluster threads (after the slice operation in flight). */
+void cluster_stop(struct daemon *d);
+/* The etcd URL given with --cluster, or NULL. */
+const char *cluster_url(struct daemon *d);
+/* Serve slice.create, slice.delete and node.list through the cluster. */
+int cluster_request(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 
 #endif
