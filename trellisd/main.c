@@ -397,6 +397,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
 		close(lfd);
 		unlink(d->socket_path);
+		slice_node_cleanup(d);	/* the pins just made, if no slice uses them */
 		bridge_close(d->bridge);
 		return 1;
 	}
