@@ -293,7 +293,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			 struct trl_error *err)
 {
 	struct trl_slice *s = NULL;
-	json_t *live = NULL, *desired = NULL, *pnodes, *used;
+	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters;
 	struct wait_ctx w = { 0 };
 	_cleanup_free_ char *skey = NULL, *sp = NULL;
 	uint32_t floor = 0, first = 0;
@@ -309,9 +309,11 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		goto out;
 	pnodes = json_object();
 	used = json_array();
-	desired = json_pack("{s:s%, s:s, s:O, s:I, s:o, s:{s:o, s:{}}}", "spec", spec, spec_len, "filename",
+	prouters = json_object();
+	desired = json_pack("{s:s%, s:s, s:O, s:I, s:o, s:{s:o, s:{}, s:o}}", "spec", spec, spec_len, "filename",
 			    filename ? filename : "spec", "files", files ? files : json_null(), "owner_uid",
-			    (json_int_t)owner_uid, "nodes", used, "placement", "nodes", pnodes, "keys");
+			    (json_int_t)owner_uid, "nodes", used, "placement", "nodes", pnodes, "keys", "routers",
+			    prouters);
 	if (!desired) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
@@ -320,6 +322,34 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		const char *nd = s->routers[i].node;
 		json_t *addr;
 
+		if (!strcmp(nd, CLUSTER_NODE_ANY)) {
+			/* Spread: the live node with the fewest routers, counting the ones placed so far. */
+			const char *best = NULL;
+			json_int_t best_n = 0;
+
+			json_object_foreach(live, node, info) {
+				json_int_t n = json_integer_value(json_object_get(info, "routers")) +
+					       json_integer_value(json_object_get(info, "placed"));
+
+				if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
+					continue;	/* no substrate: cannot take part in cross-node links */
+				if (!best || n < best_n) {
+					best = node;
+					best_n = n;
+				}
+			}
+			if (!best) {
+				r = trl_error_set(err, TRL_EUNAVAIL, "%s: routers.%s.node: 'any', but no node is up",
+						  filename, s->routers[i].name);
+				goto out;
+			}
+			info = json_object_get(live, best);
+			json_object_set_new(info, "placed",
+					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+			json_object_set_new(prouters, s->routers[i].name, json_string(best));
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
+			nd = s->routers[i].node;
+		}
 		if (!nd[0]) {
 			r = trl_error_set(err, TRL_EINVALID, "%s: routers.%s: in cluster mode every router needs 'node:'",
 					  filename, s->routers[i].name);
@@ -416,6 +446,18 @@ out:
 	json_decref(desired);
 	trl_slice_free(s);
 	return r;
+}
+
+void cluster_placement_apply(struct trl_slice *s, json_t *placement)
+{
+	json_t *routers = json_object_get(placement, "routers");
+
+	for (size_t i = 0; routers && i < s->n_routers; i++) {
+		json_t *nd = json_object_get(routers, s->routers[i].name);
+
+		if (json_is_string(nd))
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", json_string_value(nd));
+	}
 }
 
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,

@@ -7,7 +7,8 @@
  *                        "max_key","version","seen"}   under the node's lease: gone when it dies
  *   members/NODE        the same, without a lease: a node once seen (so a dead one shows "down")
  *   slices/SLICE        desired state {"spec","filename","files","owner_uid","nodes":[NODE..],
- *                        "placement": {"nodes": {NODE: {"address"}}, "keys": {LINK: KEY}}}
+ *                        "placement": {"nodes": {NODE: {"address"}}, "keys": {LINK: KEY},
+ *                                      "routers": {ROUTER: NODE}  (where 'node: any' put it)}}
  *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev"}
  *                        rev = create_revision of slices/SLICE the node acted on
  *   alloc/next-key      the next free link key (a decimal string)
@@ -34,6 +35,13 @@
 #define CLUSTER_NEXT_KEY CLUSTER_ROOT "alloc/next-key"
 /* A node's lease: it is shown down this long after it stops renewing. */
 #define CLUSTER_LEASE_TTL 10
+
+/* A router placed with 'node: any' goes to the node with the fewest routers. */
+#define CLUSTER_NODE_ANY "any"
+
+struct trl_slice;
+/* Apply a placement's "routers" (router -> node chosen for 'node: any') to a parsed spec. */
+void cluster_placement_apply(struct trl_slice *s, json_t *placement);
 
 /* Progress of a cluster operation, per node (@node may be NULL). */
 typedef void (*cluster_progress_fn)(void *ctx, const char *node, const char *msg);

@@ -118,28 +118,39 @@ static int node_register(struct cluster *c, struct etcd *e, struct trl_error *er
 	char nk[128], mk[128];
 	int r;
 
+	int64_t lease;
+
 	if (!text)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	pthread_mutex_lock(&c->lock);
+	lease = c->lease;
+	pthread_mutex_unlock(&c->lock);
 	snprintf(nk, sizeof(nk), CLUSTER_NODES "%s", c->d->node_name);
 	snprintf(mk, sizeof(mk), CLUSTER_MEMBERS "%s", c->d->node_name);
-	r = etcd_txn(e, NULL,
-		     json_pack("[o, o]", etcd_op_put(nk, text, c->lease), etcd_op_put(mk, text, 0)), NULL, NULL, err);
+	r = etcd_txn(e, NULL, json_pack("[o, o]", etcd_op_put(nk, text, lease), etcd_op_put(mk, text, 0)), NULL, NULL,
+		     err);
 	return r < 0 ? r : 0;
 }
 
 static int lease_renew(struct cluster *c, struct etcd *e, struct trl_error *err)
 {
-	int64_t ttl = 0;
+	int64_t ttl = 0, lease;
 	int r;
 
-	if (c->lease && (r = etcd_lease_keepalive(e, c->lease, &ttl, err)) < 0)
+	pthread_mutex_lock(&c->lock);
+	lease = c->lease;
+	pthread_mutex_unlock(&c->lock);
+	if (lease && (r = etcd_lease_keepalive(e, lease, &ttl, err)) < 0)
 		return r;
 	if (ttl > 0)
 		return 0;
 	/* No lease yet, or it expired while etcd was unreachable: take a new one. */
-	if ((r = etcd_lease_grant(e, CLUSTER_LEASE_TTL, &c->lease, err)) < 0)
+	if ((r = etcd_lease_grant(e, CLUSTER_LEASE_TTL, &lease, err)) < 0)
 		return r;
-	log_info("registered in the cluster at '%s' (lease %llx, %d s)", etcd_endpoint(e), (unsigned long long)c->lease,
+	pthread_mutex_lock(&c->lock);
+	c->lease = lease;
+	pthread_mutex_unlock(&c->lock);
+	log_info("registered in the cluster at '%s' (lease %llx, %d s)", etcd_endpoint(e), (unsigned long long)lease,
 		 CLUSTER_LEASE_TTL);
 	return node_register(c, e, err);
 }
@@ -334,7 +345,7 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 	json_t *kvs = NULL, *sts = NULL, *desired = json_object(), *mine = json_object(), *local, *kv, *v;
 	const char *name;
 	size_t i;
-	int r;
+	int r, changed = 0;
 
 	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0 ||
 	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0) {
@@ -372,6 +383,7 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 			continue;
 		unrealize(c, e, name);
 		json_object_del(mine, name);
+		changed = 1;
 	}
 	/* Reports about slices this node no longer has or never got. */
 	json_object_foreach(mine, name, v) {
@@ -401,8 +413,10 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 		if (!strcmp(state, "failed"))
 			continue;	/* not retried: the creator rolls it back */
 		val = json_loads(json_string_value(json_object_get(kv, "value")), 0, NULL);
-		if (json_is_object(val) && uses_node(val, me))
+		if (json_is_object(val) && uses_node(val, me)) {
 			realize(c, e, name, val, rev);
+			changed = 1;
+		}
 		json_decref(val);
 	}
 	json_decref(local);
@@ -410,6 +424,9 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 	json_decref(sts);
 	json_decref(desired);
 	json_decref(mine);
+	/* Routers and slices changed: tell the cluster now (placement reads them), not at the next refresh. */
+	if (changed)
+		node_register(c, e, NULL);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "shape.h"
 #include "shaper.h"
 #include "spec.h"
+#include "cluster.h"
 #include "store.h"
 #include "template.h"
 #include "trellisd.h"
@@ -945,6 +946,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		       err);
 	if (r < 0)
 		return r;
+	cluster_placement_apply(s, req->placement);
 	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
 			 s->n_links);
 
@@ -1083,6 +1085,7 @@ static int slice_load(struct store *st, const char *name, struct store_slice *ro
 		store_slice_release(row);
 		return trl_error_prefix(err, "slice '%s': stored spec no longer parses", name);
 	}
+	cluster_placement_apply(*s, row->placement);
 	/* Limits changed live since the create. */
 	r = store_limits_apply(st, *s, err);
 	if (r < 0) {

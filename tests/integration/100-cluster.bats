@@ -290,6 +290,39 @@ route_via() { # node router prefix
 	testbed_trellis "$P" 1 -q slice delete t100a
 }
 
+@test "node: any spreads routers over the nodes by their router count" {
+	f="$(testbed_dir "$P")/t100c.yaml"
+	cat >"$f" <<EOS
+slice: t100c
+routers:
+  a: { node: any, template: plain }
+  b: { node: any, template: plain }
+  c: { node: any, template: plain }
+links:
+  - endpoints: [a:eth1, b:eth1]
+    ipv4: [10.9.1.1/24, 10.9.1.2/24]
+  - endpoints: [b:eth2, c:eth1]
+    ipv4: [10.9.2.2/24, 10.9.2.3/24]
+EOS
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# every node is empty now: one router each
+	placed=""
+	for i in 1 2 3; do
+		n=$(testbed_trellis "$P" "$i" --json slice show t100c | jq '[.routers[] | select(.state == "running")] | length')
+		placed="$placed$n"
+	done
+	[ "$placed" = 111 ]
+	# the chosen nodes are in the desired state, and the links work across them
+	[ "$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers | [.[]] | sort | join(",")')" = "t100n1,t100n2,t100n3" ]
+	nb=$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers.b')
+	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.1.1
+	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.2.3
+	testbed_trellis "$P" 2 -q slice delete t100c
+	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100c\."; done
+}
+
 @test "etcd restarting does not disturb running slices; nothing is lost" {
 	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t100b 1 2)"
 	etcd_stop
