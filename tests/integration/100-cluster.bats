@@ -319,7 +319,7 @@ EOS
 	nb=$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers.b')
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.1.1
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.2.3
-	testbed_trellis "$P" 2 -q slice delete t100c
+	tc_cluster -q slice delete t100c
 	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100c\."; done
 }
 
