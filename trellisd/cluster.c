@@ -15,7 +15,10 @@
  *              store that came from the cluster (their placement carries
  *              "cluster": create revision) and creates or deletes through
  *              slice_create()/slice_delete(), the same code a local request
- *              runs, reporting status/SLICE/NODE before and after.
+ *              runs, reporting status/SLICE/NODE before and after; every
+ *              CLUSTER_LINK_CHECK_S it also puts this node's half of every
+ *              link to a node whose lease expired down (link_set(), the
+ *              routers see carrier loss) and up again when that node is back.
  *
  * When etcd is unreachable nothing is torn down: running slices stay as they
  * are and the reconciler retries until etcd answers again.  A slice whose
@@ -34,11 +37,14 @@
 #include "cluster.h"
 #include "etcd.h"
 #include "log.h"
+#include "model.h"
+#include "spec.h"
 #include "store.h"
 #include "trellisd.h"
 #include "util.h"
 
 #define CLUSTER_WAIT_S 600
+#define CLUSTER_LINK_CHECK_S 2	/* how often the far nodes' liveness is checked */
 
 struct cluster {
 	struct daemon *d;
@@ -49,6 +55,7 @@ struct cluster {
 	unsigned long gen;	/* bumped when slices/ may have changed */
 	int stop;
 	int64_t lease;
+	json_t *downed;		/* "SLICE/LINK" this node put down because the far node is down (reconcile thread) */
 };
 
 static int cluster_stopping(struct cluster *c)
@@ -430,6 +437,120 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 	return 0;
 }
 
+static int files_resolver(void *ctx, const char *name, char **out)
+{
+	json_t *v = json_object_get(ctx, name);
+
+	if (!json_is_string(v))
+		return -ENOENT;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void link_state(struct cluster *c, const char *slice, const char *link, int up)
+{
+	struct request_ctx rq = { .d = c->d, .fd = -1, .uid = 0, .gone = 1, .fds = { -1, -1, -1 } };
+	struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = link };
+	struct trl_error err = { 0 };
+	json_t *res = NULL;
+
+	req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
+	pthread_mutex_init(&rq.lock, NULL);
+	if (link_set(&rq, &req, &res, &err) < 0)
+		log_warn("slice '%s': link '%s': %s", slice, link, err.msg);
+	pthread_mutex_destroy(&rq.lock);
+	json_decref(res);
+	json_decref(req.settings);
+}
+
+/*
+ * Links that cross to a node whose lease expired are put down on this side
+ * (the routers' interfaces lose carrier: their routing stack sees it at
+ * once), and up again when the node is back.  Only links this code put down
+ * are brought up.  An unreachable etcd says nothing about the nodes: nothing
+ * changes then.
+ */
+static void links_check(struct cluster *c, struct etcd *e)
+{
+	struct daemon *d = c->d;
+	struct trl_error err = { 0 };
+	json_t *kvs = NULL, *live = json_object(), *kv, *want = json_object(), *v;
+	struct store *st;
+	char **names = NULL;
+	const char *key;
+	size_t i;
+	int n;
+
+	if (etcd_range(e, CLUSTER_NODES, &kvs, NULL, &err) < 0) {
+		json_decref(live);
+		json_decref(want);
+		return;
+	}
+	json_array_foreach(kvs, i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+
+		json_object_set_new(live, k + strlen(CLUSTER_NODES), json_true());
+	}
+	json_decref(kvs);
+	if (store_open(d->db_path, &st, &err) == 0) {
+		n = store_slice_names(st, &names, &err);
+		for (int s = 0; s < n; s++) {
+			struct store_slice row;
+			struct trl_slice *sl = NULL;
+
+			if (store_slice_get(st, names[s], &row, NULL) < 0)
+				continue;
+			if (json_is_integer(json_object_get(row.placement, "cluster")) &&
+			    spec_parse(row.spec, strlen(row.spec), row.filename, files_resolver, row.files, &sl, NULL) == 0) {
+				cluster_placement_apply(sl, row.placement);
+				for (size_t l = 0; l < sl->n_links; l++) {
+					const struct trl_router *a = trl_slice_router(sl, sl->links[l].ep[0].router);
+					const struct trl_router *b = trl_slice_router(sl, sl->links[l].ep[1].router);
+					int la = !strcmp(a->node, d->node_name), lb = !strcmp(b->node, d->node_name);
+					char k[160];
+
+					if (la == lb)
+						continue;
+					snprintf(k, sizeof(k), "%s/%s", sl->name, sl->links[l].name);
+					json_object_set_new(want, k, json_boolean(json_object_get(live, la ? b->node : a->node) != NULL));
+				}
+			}
+			trl_slice_free(sl);
+			store_slice_release(&row);
+		}
+		for (int s = 0; s < n; s++)
+			free(names[s]);
+		free(names);
+		store_close(st);
+	}
+	json_object_foreach(want, key, v) {
+		char slice[64];
+		const char *slash = strchr(key, '/');
+		int is_down = json_object_get(c->downed, key) != NULL;
+
+		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - key), key);
+		if (!json_is_true(v) && !is_down) {
+			log_info("slice '%s': link '%s' goes down: the node at its far end is down", slice, slash + 1);
+			link_state(c, slice, slash + 1, 0);
+			json_object_set_new(c->downed, key, json_true());
+		} else if (json_is_true(v) && is_down) {
+			log_info("slice '%s': link '%s' comes up: the node at its far end is back", slice, slash + 1);
+			link_state(c, slice, slash + 1, 1);
+			json_object_del(c->downed, key);
+		}
+	}
+	/* Slices gone since: forget their links. */
+	{
+		void *tmp;
+
+		json_object_foreach_safe(c->downed, tmp, key, v)
+			if (!json_object_get(want, key))
+				json_object_del(c->downed, key);
+	}
+	json_decref(live);
+	json_decref(want);
+}
+
 static void *reconcile_main(void *arg)
 {
 	struct cluster *c = arg;
@@ -442,21 +563,30 @@ static void *reconcile_main(void *arg)
 		log_error("%s", err.msg);
 		return NULL;
 	}
+	time_t last = 0;
+
 	for (;;) {
 		struct timespec ts;
+		int kicked;
 
 		pthread_mutex_lock(&c->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += down ? 2 : 30;
+		ts.tv_sec += down ? 2 : CLUSTER_LINK_CHECK_S;
 		while (!c->stop && c->gen == seen)
 			if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
 				break;
+		kicked = c->gen != seen;
 		seen = c->gen;
 		if (c->stop) {
 			pthread_mutex_unlock(&c->lock);
 			break;
 		}
 		pthread_mutex_unlock(&c->lock);
+		/* Between changes: only the far ends' liveness, and a full pass now and then. */
+		links_check(c, e);
+		if (!kicked && !down && time(NULL) - last < 30)
+			continue;
+		last = time(NULL);
 		trl_error_clear(&err);
 		if (reconcile(c, e, &err) < 0) {
 			if (!down)
@@ -480,6 +610,7 @@ int cluster_start(struct daemon *d, const char *url, struct trl_error *err)
 	if (!c)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	c->d = d;
+	c->downed = json_object();
 	snprintf(c->url, sizeof(c->url), "%s", url);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);

@@ -345,15 +345,33 @@ EOS
 	! ip -n "$P-n2" -o link show | grep -q "t100b\."
 }
 
-@test "a node whose trellisd dies is shown down when its lease expires, up again when it returns" {
+@test "a node that dies is shown down, links to it go down, neighbours reconverge; it returns, the slice is whole" {
+	testbed_trellis "$P" 1 -q slice create -f "$(ring_spec t100a)"
+	wait_for 60 route_via 1 r1 10.255.0.3
+	# node 3 dies: its daemon, and its wire to the substrate
 	testbed_daemon_stop "$P" 3 KILL
+	ip -n "$P-n3" link set eth0 down
 	wait_for 25 eval '[ "$(testbed_trellis "$P" 1 --json node list | jq -r ".nodes[] | select(.name == \"t100n3\") | .state")" = down ]'
 	run testbed_trellis "$P" 1 node list
 	[[ "$output" == *"t100n3"*"down"* ]]
-	# a slice that needs it is refused before anything is written
+	# node 2 puts its half of the link to node 3 down: r2 loses r3's routes, and so does r1
+	wait_for 10 eval '[ "$(testbed_trellis "$P" 2 --json slice show t100a | jq -r ".links[] | select(.name == \"r2:eth2-r3:eth1\") | .state")" = admin-down ]'
+	wait_for 20 eval '! testbed_trellis "$P" 1 slice exec t100a r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
+	# the rest of the slice still works
+	testbed_trellis "$P" 1 slice exec t100a r1 -- ping -c 2 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.2
+	# a slice that needs the dead node is refused before anything is written
 	run testbed_trellis "$P" 1 slice create -f "$(pair_spec t100c 1 3)"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"node 't100n3' is not up in the cluster"* ]]
+	# node 3 returns: up, the link comes back, OSPF reconverges end to end
+	ip -n "$P-n3" link set eth0 up
+	ip -n "$P-n3" route replace default via 198.18.3.1
 	testbed_daemon "$P" 3 --cluster "$URL"
 	[ "$(testbed_trellis "$P" 1 --json node list | jq -r '.nodes[] | select(.name == "t100n3") | .state')" = up ]
+	wait_for 10 eval '[ "$(testbed_trellis "$P" 2 --json slice show t100a | jq -r ".links[] | select(.name == \"r2:eth2-r3:eth1\") | .state")" = up ]'
+	wait_for 60 route_via 1 r1 10.255.0.3
+	run testbed_trellis "$P" 3 slice exec t100a r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
+	[ "$status" -eq 0 ]
+	testbed_trellis "$P" 1 -q slice delete t100a
+	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100a\."; done
 }
