@@ -76,7 +76,7 @@ int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json
 	if ((status = cluster_open(cli, &e)))
 		return status;
 	if (cluster_slice_create(e, json_string_value(spec), json_string_length(spec), filename, files, (unsigned)getuid(),
-				 600, progress_print, cli, &result, &err) < 0) {
+				 NULL, 600, progress_print, cli, &result, &err) < 0) {
 		status = cli_error(cli, &err);
 	} else {
 		print_json(result);

@@ -246,9 +246,9 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 	return ready == (int)json_object_size(w->want);
 }
 
-/* Poll until none of the nodes in @nodes (or every live one, if NULL) has a report under status/SLICE/. */
-static int wait_withdrawn(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
-			  struct trl_error *err)
+/* Poll until no live node has a report about revision @rev of the slice (that did not fail); then remove the reports. */
+static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int timeout_s, cluster_progress_fn progress,
+			  void *ctx, struct trl_error *err)
 {
 	_cleanup_free_ char *sp = status_prefix(name);
 	double deadline = now_s() + timeout_s;
@@ -266,31 +266,45 @@ static int wait_withdrawn(struct etcd *e, const char *name, int timeout_s, clust
 		json_array_foreach(kvs, i, kv) {
 			json_t *v = kv_value_json(kv);
 
-			/* A failed node has nothing to tear down; a node that is down cannot answer. */
-			if (json_object_get(live, key_base(kv)) &&
+			/* A failed node has nothing to tear down; a node that is down cannot answer;
+			 * a report about a newer slice of the same name is not ours. */
+			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, key_base(kv)) &&
 			    strcmp(json_string_value(json_object_get(v, "state")) ?: "", "failed"))
 				left++;
 			json_decref(v);
 		}
-		json_decref(kvs);
-		json_decref(live);
 		if (left != reported && progress)
 			progress_to(progress, ctx, NULL, "%d node(s) still removing slice '%s'", left, name);
 		reported = left;
-		if (!left)
+		if (!left) {
+			/* Reports about this revision that are left (failed, or from nodes that are down). */
+			json_array_foreach(kvs, i, kv) {
+				json_t *v = kv_value_json(kv);
+
+				if (json_integer_value(json_object_get(v, "rev")) == rev)
+					etcd_txn(e, json_pack("[o]", etcd_cmp_mod(json_string_value(json_object_get(kv, "key")),
+										 json_integer_value(json_object_get(kv, "mod_revision")))),
+						 json_pack("[o]", etcd_op_delete(json_string_value(json_object_get(kv, "key")), 0)),
+						 NULL, NULL, NULL);
+				json_decref(v);
+			}
+			json_decref(kvs);
+			json_decref(live);
 			break;
+		}
+		json_decref(kvs);
+		json_decref(live);
 		if (now_s() > deadline)
 			return trl_error_set(err, TRL_EFAILED, "slice '%s': %d node(s) did not remove it within %d s",
 					     name, left, timeout_s);
 		usleep(200 * 1000);
 	}
-	etcd_delete(e, sp, 1, NULL);
 	return 0;
 }
 
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
-			 unsigned owner_uid, int timeout_s, cluster_progress_fn progress, void *ctx, json_t **result,
-			 struct trl_error *err)
+			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
+			 void *ctx, json_t **result, struct trl_error *err)
 {
 	struct trl_slice *s = NULL;
 	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters;
@@ -350,8 +364,13 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
 			nd = s->routers[i].node;
 		}
+		if (!nd[0] && default_node) {
+			json_object_set_new(prouters, s->routers[i].name, json_string(default_node));
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", default_node);
+		}
 		if (!nd[0]) {
-			r = trl_error_set(err, TRL_EINVALID, "%s: routers.%s: in cluster mode every router needs 'node:'",
+			r = trl_error_set(err, TRL_EINVALID,
+					  "%s: routers.%s: with trellis --cluster every router needs 'node:' (a node name or 'any')",
 					  filename, s->routers[i].name);
 			goto out;
 		}
@@ -434,7 +453,7 @@ rollback:
 		progress_to(progress, ctx, NULL, "rolling back slice '%s' on every node", s->name);
 		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)),
 			     NULL, NULL, &e2) < 0 ||
-		    wait_withdrawn(e, s->name, timeout_s, progress, ctx, &e2) < 0)
+		    wait_withdrawn(e, s->name, rev, timeout_s, progress, ctx, &e2) < 0)
 			progress_to(progress, ctx, NULL, "rollback: %s", e2.msg);
 		else
 			progress_to(progress, ctx, NULL, "slice '%s' removed from every node", s->name);
@@ -465,6 +484,7 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 {
 	_cleanup_free_ char *skey = slice_key(name);
 	json_t *kv = NULL;
+	int64_t rev;
 	int r;
 
 	*result = NULL;
@@ -474,11 +494,16 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 		return r;
 	if (!kv)
 		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
+	rev = json_integer_value(json_object_get(kv, "create_revision"));
 	json_decref(kv);
-	if ((r = etcd_delete(e, skey, 0, err)) < 0)
+	r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)), NULL,
+		     NULL, err);
+	if (r < 0)
 		return r;
+	if (r == 0)
+		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' was deleted or replaced meanwhile", name);
 	progress_to(progress, ctx, NULL, "slice '%s' deleted from the cluster: nodes tearing down", name);
-	if ((r = wait_withdrawn(e, name, timeout_s, progress, ctx, err)) < 0)
+	if ((r = wait_withdrawn(e, name, rev, timeout_s, progress, ctx, err)) < 0)
 		return r;
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
 	return 0;

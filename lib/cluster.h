@@ -51,15 +51,15 @@ int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err);
 
 /*
  * Deploy a slice: validate @spec, place it (every router names a node, or
- * 'any'), allocate its link keys and name, write it and wait until every
+ * 'any'; a router without node: goes to @default_node, if not NULL), allocate its link keys and name, write it and wait until every
  * node it uses reports ready (then 0 and *result = {"name","revision",
  * "nodes": {NODE: {"state","message"}}}) or one reports failure (then the
  * slice is deleted again everywhere and that node's error is returned).
  * @timeout_s bounds the wait.
  */
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
-			 unsigned owner_uid, int timeout_s, cluster_progress_fn progress, void *ctx, json_t **result,
-			 struct trl_error *err);
+			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
+			 void *ctx, json_t **result, struct trl_error *err);
 /* Delete a slice's desired state and wait until the nodes that are up have torn it down.
  * -TRL_ENOTFOUND if the cluster has no such slice. */
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,

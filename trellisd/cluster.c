@@ -671,7 +671,8 @@ int cluster_request(struct request_ctx *rq, const struct proto_request *req, jso
 		return r;
 	switch (req->op) {
 	case PROTO_OP_SLICE_CREATE:
-		r = cluster_slice_create(e, req->spec, req->spec_len, req->filename, req->files, rq->uid, CLUSTER_WAIT_S,
+		r = cluster_slice_create(e, req->spec, req->spec_len, req->filename, req->files, rq->uid,
+					 rq->d->node_name, CLUSTER_WAIT_S,
 					 progress_rq, rq, result, err);
 		break;
 	case PROTO_OP_SLICE_DELETE:

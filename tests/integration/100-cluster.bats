@@ -290,7 +290,7 @@ route_via() { # node router prefix
 	testbed_trellis "$P" 1 -q slice delete t100a
 }
 
-@test "node: any spreads routers over the nodes by their router count" {
+@test "node: any spreads routers over the nodes by their router count; no node: means the node asked" {
 	f="$(testbed_dir "$P")/t100c.yaml"
 	cat >"$f" <<EOS
 slice: t100c
@@ -298,6 +298,7 @@ routers:
   a: { node: any, template: plain }
   b: { node: any, template: plain }
   c: { node: any, template: plain }
+  d: { template: plain }
 links:
   - endpoints: [a:eth1, b:eth1]
     ipv4: [10.9.1.1/24, 10.9.1.2/24]
@@ -307,15 +308,16 @@ EOS
 	run testbed_trellis "$P" 1 slice create -f "$f"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# every node is empty now: one router each
+	# every node is empty now: one router each; d (no node:) on the node the spec was given to
 	placed=""
 	for i in 1 2 3; do
 		n=$(testbed_trellis "$P" "$i" --json slice show t100c | jq '[.routers[] | select(.state == "running")] | length')
 		placed="$placed$n"
 	done
-	[ "$placed" = 111 ]
+	[ "$placed" = 211 ]
 	# the chosen nodes are in the desired state, and the links work across them
-	[ "$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers | [.[]] | sort | join(",")')" = "t100n1,t100n2,t100n3" ]
+	[ "$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers | [.[]] | sort | join(",")')" = "t100n1,t100n1,t100n2,t100n3" ]
+	[ "$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers.d')" = t100n1 ]
 	nb=$(ectl get /trellis/slices/t100c --print-value-only | jq -r '.placement.routers.b')
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.1.1
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.2.3

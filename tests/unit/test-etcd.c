@@ -194,7 +194,7 @@ int main(void)
 		const char *spec = "slice: u1\nrouters:\n  r1:\n    node: nowhere\n    template: plain\n";
 		json_t *res = NULL;
 
-		r = cluster_slice_create(e, spec, strlen(spec), "u1.yaml", NULL, 0, 5, NULL, NULL, &res, &err);
+		r = cluster_slice_create(e, spec, strlen(spec), "u1.yaml", NULL, 0, NULL, 5, NULL, NULL, &res, &err);
 		is_int(r, -TRL_EUNAVAIL, "cluster create with a node that is not up: unavailable");
 		like_str(err.msg, "node 'nowhere' is not up", "the message names the node: %s", err.msg);
 	}
