@@ -392,6 +392,19 @@ static const struct option main_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The verbs --cluster serves from etcd (cli/cluster.c). */
+static int cluster_verb(const char *object, const char *verb)
+{
+	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "node list" };
+	char both[64];
+
+	snprintf(both, sizeof(both), "%s %s", object, verb);
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (!strcmp(both, verbs[i]))
+			return 1;
+	return 0;
+}
+
 static int run_object(struct cli *cli, const struct cli_object *o, int argc, char **argv)
 {
 	/* argv[0] is the object; the global options may also sit between it and the verb. */
@@ -420,8 +433,12 @@ static int run_object(struct cli *cli, const struct cli_object *o, int argc, cha
 	if (i >= argc)
 		return object_usage_error(o, "missing command after '%s'", o->name);
 	for (const struct cli_cmd *c = o->cmds; c->name; c++)
-		if (!strcmp(c->name, argv[i]))
+		if (!strcmp(c->name, argv[i])) {
+			if (cli->cluster && !cluster_verb(o->name, c->name))
+				return object_usage_error(o, "'%s %s' is not available with --cluster: ask a node (--socket)",
+							  o->name, c->name);
 			return c->run(cli, c, argc - i, argv + i);
+		}
 	return object_usage_error(o, "unknown command '%s %s'", o->name, argv[i]);
 }
 
