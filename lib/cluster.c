@@ -332,6 +332,15 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
 	}
+	/* Routers placed by name count against their node's share when spreading the others. */
+	for (size_t i = 0; i < s->n_routers; i++) {
+		const char *nd = s->routers[i].node[0] ? s->routers[i].node : default_node;
+
+		info = nd ? json_object_get(live, nd) : NULL;
+		if (info)
+			json_object_set_new(info, "placed",
+					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+	}
 	for (size_t i = 0; i < s->n_routers; i++) {
 		const char *nd = s->routers[i].node;
 		json_t *addr;
