@@ -145,13 +145,14 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 	char *text = NULL, num[32];
 	int64_t ctr_mod = 0;
 	size_t n = s->n_links;
-	int r;
+	int r, have_ctr = 0;
 
 	if ((r = etcd_get(e, CLUSTER_NEXT_KEY, &ctr, err)) < 0)
 		return r;
 	if (ctr) {
 		next = strtoull(json_string_value(json_object_get(ctr, "value")) ?: "1", NULL, 10);
 		ctr_mod = json_integer_value(json_object_get(ctr, "mod_revision"));
+		have_ctr = 1;
 		json_decref(ctr);
 	}
 	if (next <= floor)
@@ -169,7 +170,7 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)(next + n));
 	r = etcd_txn(e,
-		     json_pack("[o, o]", ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
+		     json_pack("[o, o]", have_ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
 			       etcd_cmp_create(skey, 0)),
 		     json_pack("[o, o]", etcd_op_put(CLUSTER_NEXT_KEY, num, 0), etcd_op_put(skey, text, 0)),
 		     json_pack("[o]", etcd_op_get(skey)), &resp, err);

@@ -410,11 +410,11 @@ json_t *etcd_cmp_mod(const char *key, int64_t rev)
 
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, struct trl_error *err)
 {
-	json_t *req = json_object_get(etcd_op_put(key, value, lease), "request_put");
+	json_t *op = etcd_op_put(key, value, lease), *req = json_incref(json_object_get(op, "request_put"));
 	json_t *resp = NULL;
 	int r;
 
-	json_incref(req);
+	json_decref(op);
 	r = etcd_call(e, "/v3/kv/put", req, &resp, err);
 	json_decref(resp);
 	return r;
@@ -455,10 +455,11 @@ int etcd_range(struct etcd *e, const char *prefix, json_t **kvs, int64_t *rev, s
 
 int etcd_delete(struct etcd *e, const char *key, int prefix, struct trl_error *err)
 {
-	json_t *req = json_object_get(etcd_op_delete(key, prefix), "request_delete_range"), *resp = NULL;
+	json_t *op = etcd_op_delete(key, prefix), *req = json_incref(json_object_get(op, "request_delete_range"));
+	json_t *resp = NULL;
 	int r;
 
-	json_incref(req);
+	json_decref(op);
 	r = etcd_call(e, "/v3/kv/deleterange", req, &resp, err);
 	if (r < 0)
 		return r;
