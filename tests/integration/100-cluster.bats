@@ -88,7 +88,7 @@ teardown() {
 	for i in 1 2 3; do
 		[ -f "$(testbed_dir "$P")/n$i/trellisd.pid" ] || testbed_daemon "$P" "$i" --cluster "$URL" || true
 	done
-	for s in t100a t100b t100c; do
+	for s in t100a t100b t100c t100d t100e; do
 		testbed_trellis "$P" 1 -q slice delete "$s" >/dev/null 2>&1 || true
 	done
 }
@@ -376,4 +376,45 @@ EOS
 	[ "$status" -eq 0 ]
 	testbed_trellis "$P" 1 -q slice delete t100a
 	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100a\."; done
+}
+
+@test "a slice deleted while a node is away is torn down there when it returns" {
+	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t100b 1 3)"
+	ip -n "$P-n3" -o link show | grep -q "t100b\."
+	testbed_daemon_stop "$P" 3 KILL
+	# the delete waits for node 3 only while its lease lives
+	run timeout 60 "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" slice delete t100b
+	[ "$status" -eq 0 ]
+	! ip -n "$P-n1" -o link show | grep -q "t100b\."
+	# node 3 still has its part (no daemon), until it comes back and reconciles
+	ip -n "$P-n3" -o link show | grep -q "t100b\."
+	testbed_daemon "$P" 3 --cluster "$URL"
+	wait_for 20 eval '! ip -n "$P-n3" -o link show | grep -q "t100b\."'
+	[ "$(testbed_trellis "$P" 3 --json slice list | jq '.slices | length')" = 0 ]
+	[ -z "$(ectl get --prefix /trellis/status/t100b/ --keys-only)" ]
+}
+
+@test "many concurrent creates, from nodes and from clients of etcd: distinct keys, all ready" {
+	d=$(testbed_dir "$P")
+	for s in t100b t100c; do pair_spec "$s" 1 2 >/dev/null; done
+	sed 's/^slice: t100b/slice: t100d/' "$d/t100b.yaml" >"$d/t100d.yaml"
+	sed 's/^slice: t100b/slice: t100e/; s/10\.9\.0\./10.9.5./g' "$d/t100b.yaml" >"$d/t100e.yaml"
+	testbed_trellis "$P" 1 -q slice create -f "$d/t100b.yaml" &
+	p1=$!
+	testbed_trellis "$P" 2 -q slice create -f "$d/t100c.yaml" &
+	p2=$!
+	tc_cluster -q slice create -f "$d/t100d.yaml" &
+	p3=$!
+	tc_cluster -q slice create -f "$d/t100e.yaml" &
+	p4=$!
+	wait $p1
+	wait $p2
+	wait $p3
+	wait $p4
+	keys=$(for s in t100b t100c t100d t100e; do node_keys 1 "$s"; done | sort)
+	[ "$(echo "$keys" | wc -l)" = 4 ]
+	[ "$(echo "$keys" | uniq | wc -l)" = 4 ]
+	[ "$(tc_cluster --json slice list | jq '[.slices[] | select(.status | [.[]] | all(. == "ready"))] | length')" = 4 ]
+	for s in t100b t100c t100d t100e; do tc_cluster -q slice delete "$s"; done
+	[ -z "$(ectl get --prefix /trellis/slices/ --keys-only)" ]
 }
