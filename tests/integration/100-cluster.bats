@@ -192,6 +192,12 @@ route_via() { # node router prefix
 	[ "$lease" != 0 ] && [ "$lease" != null ]
 	# node show names the cluster
 	[ "$(testbed_trellis "$P" 1 --json node show | jq -r .cluster)" = "$URL" ]
+	# what --cluster does not serve is a usage error, and so is mixing it with --node
+	run tc_cluster slice show t100a
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"'slice show' is not available with --cluster"* ]]
+	run "$TRELLIS_BIN" --cluster "$URL" --node a=/x node list
+	[ "$status" -eq 2 ]
 }
 
 @test "trellisd --cluster with an unreachable etcd refuses to start and names the endpoint" {
