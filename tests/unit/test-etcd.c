@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include "cluster.h"
 #include "etcd.h"
+#include "model.h"
+#include "spec.h"
 #include "tap.h"
 
 static pid_t etcd_pid;
@@ -99,7 +101,23 @@ int main(void)
 
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		skip_all("etcd is not installed (Debian package etcd-server)");
-	plan(32);
+	plan(35);
+
+	/* Placement chosen by the cluster ('node: any') applied to a parsed spec. */
+	{
+		const char *spec = "slice: u2\nrouters:\n  a: { node: n1, template: plain }\n"
+				   "  b: { node: any, template: plain }\n  c: { template: plain }\n";
+		struct trl_slice *s = NULL;
+		json_t *pl = json_pack("{s:{s:s, s:s}}", "routers", "b", "n2", "c", "n3");
+
+		ok(spec_parse(spec, strlen(spec), "u2.yaml", NULL, NULL, &s, &err) == 0, "a spec with node: any parses");
+		cluster_placement_apply(s, pl);
+		is_str(trl_slice_router(s, "b")->node, "n2", "placement puts 'any' router b on n2");
+		ok(!strcmp(trl_slice_router(s, "a")->node, "n1") && !strcmp(trl_slice_router(s, "c")->node, "n3"),
+		   "named routers keep their node, unplaced ones get the placement's");
+		json_decref(pl);
+		trl_slice_free(s);
+	}
 
 	/* Malformed URLs, and an endpoint nothing listens on. */
 	is_int(etcd_open("http:/x", &e, &err), -TRL_EINVALID, "a URL without etcd:// is refused");
