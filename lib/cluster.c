@@ -421,9 +421,12 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	}
 	if (r < 0)
 		goto out;
-	progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld, link keys %u-%u): %zu node(s) realizing",
-		    s->name, (long long)rev, first, first + (uint32_t)(s->n_links ? s->n_links - 1 : 0),
-		    json_array_size(used));
+	if (s->n_links)
+		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld, link keys %u-%u): %zu node(s) realizing",
+			    s->name, (long long)rev, first, first + (uint32_t)s->n_links - 1, json_array_size(used));
+	else
+		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld): %zu node(s) realizing", s->name,
+			    (long long)rev, json_array_size(used));
 
 	w.rev = rev;
 	w.want = json_object();

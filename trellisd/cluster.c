@@ -296,8 +296,35 @@ static int uses_node(json_t *desired, const char *node)
 	return 0;
 }
 
+struct realize_ctx {
+	struct cluster *c;
+	struct etcd *e;
+	const char *slice;
+	int64_t rev;
+	struct timespec last;
+};
+
+/* A create's progress, to status/SLICE/NODE: at most one report a second (etcd round trips stay O(1) per node). */
+static void realize_progress(struct request_ctx *rq, const char *step, const char *msg)
+{
+	struct realize_ctx *x = rq->on_progress_ctx;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - x->last.tv_sec + (now.tv_nsec - x->last.tv_nsec) / 1e9 < 1.0)
+		return;
+	x->last = now;
+	{
+		struct trl_error why = { 0 };
+
+		snprintf(why.msg, sizeof(why.msg), "%s: %s", step, msg);
+		status_put(x->c, x->e, x->slice, x->rev, "progress", &why);
+	}
+}
+
 static void realize(struct cluster *c, struct etcd *e, const char *name, json_t *desired, int64_t rev)
 {
+	struct realize_ctx x = { .c = c, .e = e, .slice = name, .rev = rev };
 	struct daemon *d = c->d;
 	struct request_ctx rq = { .d = d, .fd = -1, .uid = 0, .gone = 1, .fds = { -1, -1, -1 } };
 	struct proto_request req = { .op = PROTO_OP_SLICE_CREATE };
@@ -316,6 +343,9 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	req.placement = placement;
 	log_info("slice '%s' (revision %lld): realizing this node's part", name, (long long)rev);
 	status_put(c, e, name, rev, "progress", &(struct trl_error){ .msg = "realizing" });
+	clock_gettime(CLOCK_MONOTONIC, &x.last);
+	rq.on_progress = realize_progress;
+	rq.on_progress_ctx = &x;
 	pthread_mutex_init(&rq.lock, NULL);
 	if (!req.spec)
 		r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state of slice '%s' has no spec", name);

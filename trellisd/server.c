@@ -40,6 +40,8 @@ void request_progress(struct request_ctx *rq, const char *step, const char *fmt,
 	pthread_mutex_lock(&rq->lock);
 	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0)
 		rq->gone = 1;
+	if (rq->on_progress)
+		rq->on_progress(rq, step, msg);
 	pthread_mutex_unlock(&rq->lock);
 	json_decref(ev);
 }

@@ -59,6 +59,9 @@ struct request_ctx {
 	size_t nfds;
 	pthread_mutex_t lock;	/* progress may come from several worker threads */
 	int gone;		/* client went away: stop sending */
+	/* Also hand progress here (under lock); cluster.c reports it to etcd. */
+	void (*on_progress)(struct request_ctx *rq, const char *step, const char *msg);
+	void *on_progress_ctx;
 };
 
 /* Send a progress event to the client of @rq (best effort). */
