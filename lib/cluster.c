@@ -440,7 +440,12 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		json_array_foreach(used, i, v)
 			json_object_set_new(w.want, json_string_value(v), json_pack("{s:s}", "state", "waiting"));
 	}
-	r = etcd_watch(e, sp, rev, status_cb, &w, err);
+	/* etcd away for a moment: watch again from the same revision (reports are replayed). */
+	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] &&
+	       now_s() < w.deadline) {
+		progress_to(progress, ctx, NULL, "%s: watching again", err->msg);
+		usleep(1000 * 1000);
+	}
 	if (r < 0 && !w.failed[0]) {
 		trl_error_prefix(err, "slice '%s'", s->name);
 		goto rollback;

@@ -546,10 +546,11 @@ static int watch_drain(struct watch_ctx *w)
 		if (!res) {
 			const char *m = json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
 
-			trl_error_set(w->err, TRL_EFAILED, "etcd at '%s': watch: %s", etcd_endpoint(w->e),
+			/* The gateway lost its stream to etcd ("transport is closing"): etcd went away. */
+			trl_error_set(w->err, TRL_EUNAVAIL, "etcd at '%s': watch: %s", etcd_endpoint(w->e),
 				      m ? m : "error in the stream");
 			json_decref(msg);
-			w->stop = -TRL_EFAILED;
+			w->stop = -TRL_EUNAVAIL;
 			break;
 		}
 		if (json_is_true(json_object_get(res, "canceled"))) {

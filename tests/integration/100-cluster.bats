@@ -351,6 +351,21 @@ EOS
 	[ "$status" -eq 0 ]
 	testbed_trellis "$P" 1 -q slice delete t100b
 	! ip -n "$P-n2" -o link show | grep -q "t100b\."
+	# etcd restarting while a create waits for the nodes: the create goes on and succeeds
+	kill -STOP "$(cat "$(testbed_dir "$P")/n2/trellisd.pid")"
+	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t100c 1 2)" >"$(testbed_dir "$P")/oc" 2>&1 &
+	pc=$!
+	wait_for 20 eval 'ectl get /trellis/status/t100c/t100n1 --print-value-only | grep -q ready'
+	etcd_stop
+	sleep 1
+	etcd_start
+	kill -CONT "$(cat "$(testbed_dir "$P")/n2/trellisd.pid")"
+	sc=0
+	wait $pc || sc=$?
+	cat "$(testbed_dir "$P")/oc"
+	[ "$sc" -eq 0 ]
+	testbed_trellis "$P" 2 slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.0.1
+	testbed_trellis "$P" 1 -q slice delete t100c
 }
 
 @test "a node that dies is shown down, links to it go down, neighbours reconverge; it returns, the slice is whole" {
