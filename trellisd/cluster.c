@@ -296,6 +296,8 @@ static int uses_node(json_t *desired, const char *node)
 	return 0;
 }
 
+static int files_resolver(void *ctx, const char *name, char **out);
+
 struct realize_ctx {
 	struct cluster *c;
 	struct etcd *e;
@@ -347,10 +349,21 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	rq.on_progress = realize_progress;
 	rq.on_progress_ctx = &x;
 	pthread_mutex_init(&rq.lock, NULL);
-	if (!req.spec)
+	if (!req.spec) {
 		r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state of slice '%s' has no spec", name);
-	else
-		r = slice_create(&rq, &req, NULL, &err);
+	} else {
+		struct trl_slice *s = NULL;
+
+		/* A spec filed under another name would be created and torn down forever. */
+		r = spec_parse(req.spec, req.spec_len, req.filename ? req.filename : "spec", files_resolver, req.files, &s,
+			       &err);
+		if (r == 0 && strcmp(s->name, name))
+			r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state '%s%s' describes slice '%s'",
+					  CLUSTER_SLICES, name, s->name);
+		trl_slice_free(s);
+		if (r == 0)
+			r = slice_create(&rq, &req, NULL, &err);
+	}
 	pthread_mutex_destroy(&rq.lock);
 	json_decref(placement);
 	if (r < 0) {

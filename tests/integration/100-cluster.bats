@@ -294,6 +294,13 @@ route_via() { # node router prefix
 	# and the name can be used again right away
 	testbed_trellis "$P" 1 -q slice create -f "$(ring_spec t100a)"
 	testbed_trellis "$P" 1 -q slice delete t100a
+	# desired state written by hand under another name than its spec's is refused by the node
+	ectl put /trellis/slices/t100d '{"spec": "slice: t100e\nrouters:\n  a: { node: t100n1, template: plain }\n", "filename": "x.yaml", "nodes": ["t100n1"], "placement": {"nodes": {}, "keys": {}}}'
+	wait_for 10 eval 'ectl get /trellis/status/t100d/t100n1 --print-value-only | grep -q failed'
+	ectl get /trellis/status/t100d/t100n1 --print-value-only | grep -q "describes slice 't100e'"
+	ectl del /trellis/slices/t100d
+	wait_for 10 eval '[ -z "$(ectl get --prefix /trellis/status/t100d/ --keys-only)" ]'
+	[ "$(testbed_trellis "$P" 1 --json slice list | jq '.slices | length')" = 0 ]
 }
 
 @test "node: any spreads routers over the nodes by their router count; no node: means the node asked" {
@@ -393,6 +400,8 @@ EOS
 	[ "$(testbed_trellis "$P" 1 --json node list | jq -r '.nodes[] | select(.name == "t100n3") | .state')" = up ]
 	wait_for 10 eval '[ "$(testbed_trellis "$P" 2 --json slice show t100a | jq -r ".links[] | select(.name == \"r2:eth2-r3:eth1\") | .state")" = up ]'
 	wait_for 60 route_via 1 r1 10.255.0.3
+	wait_for 60 route_via 3 r3 10.255.0.1
+	wait_for 20 testbed_trellis "$P" 3 slice exec t100a r3 -- ping -c 1 -W 1 -I 10.255.0.3 10.255.0.1
 	run testbed_trellis "$P" 3 slice exec t100a r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
 	[ "$status" -eq 0 ]
 	testbed_trellis "$P" 1 -q slice delete t100a
