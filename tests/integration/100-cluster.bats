@@ -419,8 +419,8 @@ EOS
 	# node 3 still has its part (no daemon), until it comes back and reconciles
 	ip -n "$P-n3" -o link show | grep -q "t100b\."
 	testbed_daemon "$P" 3 --cluster "$URL"
-	wait_for 20 eval '! ip -n "$P-n3" -o link show | grep -q "t100b\."'
-	[ "$(testbed_trellis "$P" 3 --json slice list | jq '.slices | length')" = 0 ]
+	wait_for 20 eval '[ "$(testbed_trellis "$P" 3 --json slice list | jq ".slices | length")" = 0 ]'
+	! ip -n "$P-n3" -o link show | grep -q "t100b\."
 	[ -z "$(ectl get --prefix /trellis/status/t100b/ --keys-only)" ]
 }
 
