@@ -39,6 +39,7 @@ struct cli {
 	 * {"event": "pty"}, and returns when the session is over (its pty
 	 * closed, or the final reply is waiting on @conn). */
 	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
+	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
 };
 
 struct cli_cmd {
@@ -112,6 +113,14 @@ int cli_multi_route(struct cli *cli, const char *slice, const char *router);
 
 /* term.c: the terminal side of a login: raw mode, bytes both ways, window size. */
 void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);
+/* cluster.c: --cluster etcd://HOST:PORT[,...] */
+int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+int cli_cluster_delete(struct cli *cli, const char *name);
+int cli_cluster_list(struct cli *cli);
+int cli_cluster_nodes(struct cli *cli);
+/* A cluster create's result (per-node states); node.list's result. */
+void cli_cluster_result_print(json_t *result);
+void cli_cluster_nodes_print(json_t *result);
 
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];

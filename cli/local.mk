@@ -6,12 +6,13 @@ cli_trellis_SOURCES = \
 	cli/node.c \
 	cli/link.c \
 	cli/multi.c \
-	cli/term.c
+	cli/term.c \
+	cli/cluster.c
 cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
-cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS)
+cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS)
 
 # sshd's AuthorizedKeysCommand and the login shell of slices' ssh accounts.
 bin_PROGRAMS += cli/trellis-ssh
 cli_trellis_ssh_SOURCES = cli/ssh.c cli/cli.h cli/call.c cli/term.c
 cli_trellis_ssh_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-cli_trellis_ssh_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS)
+cli_trellis_ssh_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS)

@@ -112,6 +112,33 @@ out:
 	return status;
 }
 
+static int node_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	if (cli->cluster) {
+		status = cli_cluster_nodes(cli);
+		goto out;
+	}
+	status = cli_call(cli, json_pack("{s:s}", "op", "node.list"), NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	cli_cluster_nodes_print(result);
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
 const struct cli_cmd cli_node_cmds[] = {
 	{
 		.object = "node",
@@ -119,6 +146,15 @@ const struct cli_cmd cli_node_cmds[] = {
 		.run = node_show,
 		.synopsis = "node show",
 		.summary = "Show this node: version, paths, cgroup layout, fast path, counts",
+	},
+	{
+		.object = "node",
+		.name = "list",
+		.run = node_list,
+		.synopsis = "node list",
+		.summary = "List the nodes of the cluster: liveness, address, capacity, fast path, load",
+		.help = "Cluster mode only: asks etcd (with --cluster) or the node's trellisd (started with\n"
+			"--cluster) for every node that ever registered; a node whose lease expired is 'down'.",
 	},
 	{ .name = NULL },
 };

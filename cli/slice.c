@@ -505,6 +505,10 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		goto out;
 	}
 	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
+	if (cli->cluster) {
+		status = cli_cluster_create(cli, spec, base, files);
+		goto out;
+	}
 	if (cli->n_nodes) {
 		status = cli_multi_create(cli, spec, base, files);
 		goto out;
@@ -515,7 +519,9 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 	if (status)
 		goto out;
 	print_json(result);
-	if (!cli->quiet)
+	if (!cli->quiet && json_object_get(result, "revision"))
+		cli_cluster_result_print(result);	/* a node in cluster mode answered */
+	else if (!cli->quiet)
 		cli_slice_print(result);
 out:
 	json_decref(spec);
@@ -537,6 +543,10 @@ static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		goto out;
 	if (a.noperands) {
 		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	if (cli->cluster) {
+		status = cli_cluster_list(cli);
 		goto out;
 	}
 	if (cli->n_nodes) {
@@ -720,6 +730,10 @@ static int slice_delete(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
+	if (cli->cluster) {
+		status = cli_cluster_delete(cli, a.operands[0]);
+		goto out;
+	}
 	if (cli->n_nodes) {
 		const char *key;
 		json_t *v;

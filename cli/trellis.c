@@ -43,6 +43,7 @@ enum {
 	OPT_MEMORY,
 	OPT_PIDS,
 	OPT_BANDWIDTH,
+	OPT_CLUSTER,
 };
 
 static const char common_options_help[] =
@@ -52,6 +53,8 @@ static const char common_options_help[] =
 	"                   (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n"
 	"  --node NAME=SOCKET  A node of a multi-node deployment (repeat; before the object)\n"
 	"  --nodes FILE     Nodes of a multi-node deployment, one 'NAME SOCKET' per line\n"
+	"  --cluster etcd://HOST:PORT[,...]  Talk to a cluster's etcd directly\n"
+	"                   (slice create/delete/list, node list; default: $TRELLIS_CLUSTER)\n"
 	"  -h, --help       Show this help\n";
 
 struct cli_object {
@@ -385,8 +388,22 @@ static const struct option main_options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "node", required_argument, NULL, OPT_NODE },
 	{ "nodes", required_argument, NULL, OPT_NODES },
+	{ "cluster", required_argument, NULL, OPT_CLUSTER },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The verbs --cluster serves from etcd (cli/cluster.c). */
+static int cluster_verb(const char *object, const char *verb)
+{
+	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "node list" };
+	char both[64];
+
+	snprintf(both, sizeof(both), "%s %s", object, verb);
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (!strcmp(both, verbs[i]))
+			return 1;
+	return 0;
+}
 
 static int run_object(struct cli *cli, const struct cli_object *o, int argc, char **argv)
 {
@@ -416,8 +433,12 @@ static int run_object(struct cli *cli, const struct cli_object *o, int argc, cha
 	if (i >= argc)
 		return object_usage_error(o, "missing command after '%s'", o->name);
 	for (const struct cli_cmd *c = o->cmds; c->name; c++)
-		if (!strcmp(c->name, argv[i]))
+		if (!strcmp(c->name, argv[i])) {
+			if (cli->cluster && !cluster_verb(o->name, c->name))
+				return object_usage_error(o, "'%s %s' is not available with --cluster: ask a node (--socket)",
+							  o->name, c->name);
 			return c->run(cli, c, argc - i, argv + i);
+		}
 	return object_usage_error(o, "unknown command '%s %s'", o->name, argv[i]);
 }
 
@@ -425,6 +446,7 @@ static int run(int argc, char **argv)
 {
 	const char *env = getenv("TRELLIS_SOCKET");
 	struct cli cli = { .socket = env && *env ? env : PROTO_DEFAULT_SOCKET };
+	const char *cenv = getenv("TRELLIS_CLUSTER");
 	const char *object;
 	char msg[128];
 
@@ -450,6 +472,9 @@ static int run(int argc, char **argv)
 		case OPT_SOCKET:
 			cli.socket = optarg;
 			break;
+		case OPT_CLUSTER:
+			cli.cluster = optarg;
+			break;
 		case OPT_NODE:
 		case OPT_NODES: {
 			struct trl_error err = { 0 };
@@ -463,6 +488,12 @@ static int run(int argc, char **argv)
 		default:
 			return main_usage_error("%s", bad_option(argv, c, msg, sizeof(msg)));
 		}
+	}
+	if (!cli.cluster && cenv && *cenv)
+		cli.cluster = cenv;
+	if (cli.cluster && cli.n_nodes) {
+		fprintf(stderr, "trellis: --cluster and --node/--nodes exclude each other (a cluster knows its nodes)\n");
+		return CLI_EXIT_USAGE;
 	}
 	if (optind >= argc)
 		return main_usage_error("missing object (slice, node or version)");

@@ -9,6 +9,8 @@ lib_libtrellis_la_SOURCES = \
 	lib/spec.c lib/spec.h \
 	lib/proto.c lib/proto.h \
 	lib/print.c lib/print.h \
-	lib/sshkey.c lib/sshkey.h
-lib_libtrellis_la_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
-lib_libtrellis_la_LIBADD = $(FYAML_LIBS) $(JANSSON_LIBS)
+	lib/sshkey.c lib/sshkey.h \
+	lib/etcd.c lib/etcd.h \
+	lib/cluster.c lib/cluster.h
+lib_libtrellis_la_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+lib_libtrellis_la_LIBADD = $(FYAML_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)

@@ -366,6 +366,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_KEY_REMOVE, "slice.key.remove", key_fields },
 	{ PROTO_OP_SLICE_KEY_LIST, "slice.key.list", name_fields },
 	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
+	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
 };
 
 const char *proto_op_name(enum proto_op op)

@@ -34,6 +34,7 @@
  *   {"op": "slice.key.list",   "name": "blue"}
  *   {"op": "ssh.keys",     "name": "blue"}   (sshd's AuthorizedKeysCommand, via trellis-ssh)
  *   {"op": "node.show"}
+ *   {"op": "node.list"}     (cluster mode: every node of the cluster)
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
  * adds where the other nodes are and the link keys every node must use:
@@ -65,6 +66,9 @@
  *   ssh.keys -> {"name", "keys": ["restrict,pty TYPE BASE64 COMMENT", ...]}
  *   node.show -> {"name","version","state_dir","socket","lxcpath","cgroup_layout","fastpath",
  *                 "slices","routers"}
+ *   node.list -> {"cluster", "nodes": [{"name","state" ("up"|"down"),"address","capacity",
+ *                 "fastpath","tunnels","routers","slices","load","max_key","version","seen"}]}
+ *   slice.create in cluster mode -> {"name","revision","nodes": {NODE: {"state","message","code"}}}
  *   ping -> {"version"}
  *   slice.stats -> {"name", "links": [{"name", "kind" ("local"|"egre"|"gretap"|"vxlan"|"remote"),
  *                   "key", "shape": {...}, "admin": "up"|"down",
@@ -112,6 +116,7 @@ enum proto_op {
 	PROTO_OP_SLICE_KEY_REMOVE,
 	PROTO_OP_SLICE_KEY_LIST,
 	PROTO_OP_SSH_KEYS,
+	PROTO_OP_NODE_LIST,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */

@@ -9,7 +9,9 @@ PKGS=(
   # libraries
   lxc lxc-dev libfyaml-dev libjansson-dev libsqlite3-dev
   libnl-3-dev libnl-route-3-dev libcgroup-dev cgroup-tools libseccomp-dev
-  libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev
+  libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev
+  # cluster mode (trellisd --cluster) and its tests
+  etcd-server etcd-client
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks

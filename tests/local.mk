@@ -3,9 +3,13 @@ LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver
 unit_cflags = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
-	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre
+	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre tests/unit/test-etcd
 TESTS += tests/unit/test-spec tests/unit/test-units tests/unit/test-names \
-	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre
+	tests/unit/test-proto tests/unit/test-bridge tests/unit/test-egre tests/unit/test-etcd
+
+tests_unit_test_etcd_SOURCES = tests/unit/test-etcd.c tests/unit/tap.h
+tests_unit_test_etcd_CFLAGS = $(unit_cflags) $(CURL_CFLAGS)
+tests_unit_test_etcd_LDADD = lib/libtrellis.la $(CURL_LIBS) $(JANSSON_LIBS)
 
 tests_unit_test_spec_SOURCES = tests/unit/test-spec.c tests/unit/tap.h
 tests_unit_test_spec_CFLAGS = $(unit_cflags)

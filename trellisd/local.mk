@@ -10,11 +10,12 @@ trellisd_trellisd_SOURCES = \
 	trellisd/cgroup.c trellisd/cgroup.h \
 	trellisd/node.c trellisd/node.h \
 	trellisd/conf.c trellisd/conf.h \
-	trellisd/ssh.c
+	trellisd/ssh.c \
+	trellisd/cluster.c
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \
 	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge \
 	-DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"'
 trellisd_trellisd_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(SQLITE_LIBS) $(LXC_LIBS) $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBNL_LIBS) $(SECCOMP_LIBS) \
-	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) -lpthread -lutil
+	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) -lpthread -lutil

@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"  -a, --address ADDR       this node's outer IPv4 address [the substrate's first]\n"
 		"      --capacity RATE      substrate capacity shared by slices, e.g. 1gbit\n"
 		"                           [the substrate's link speed, else 10gbit]\n"
+		"      --cluster etcd://HOST:PORT[,...]  cluster mode: desired state in etcd\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -155,6 +156,8 @@ json_t *node_info(struct daemon *d)
 	json_object_set_new(o, "netem", json_boolean(d->netem));
 	if (d->reconcile)
 		json_object_set(o, "reconcile", d->reconcile);
+	if (d->cluster)
+		json_object_set_new(o, "cluster", json_string(cluster_url(d)));
 	if (!d->netem)
 		json_object_set_new(o, "netem_missing", json_string(d->netem_why));
 	return o;
@@ -192,6 +195,7 @@ int main(int argc, char **argv)
 		{ "substrate", required_argument, NULL, 'i' },	{ "address", required_argument, NULL, 'a' },
 		{ "config", required_argument, NULL, 'c' },	{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },		{ "capacity", required_argument, NULL, 2 },
+		{ "cluster", required_argument, NULL, 3 },
 		{ 0 },
 	};
 	static struct daemon dm;
@@ -200,6 +204,7 @@ int main(int argc, char **argv)
 	struct config_opts *co = &d->cfg.o;
 	enum cgroup_layout layout;
 	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *config_path, *capacity = NULL;
+	const char *cluster = NULL;
 	char why[512];
 	int c, lfd, lvl, info_only;
 
@@ -281,6 +286,9 @@ int main(int argc, char **argv)
 			break;
 		case 2:
 			capacity = optarg;
+			break;
+		case 3:
+			cluster = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -433,6 +441,14 @@ int main(int argc, char **argv)
 			 d->tunnels_missing);
 	/* Re-adopt what runs before serving anyone: a client sees the repaired state. */
 	slice_reconcile(d);
+	if (cluster && cluster_start(d, cluster, &err) < 0) {
+		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
+		close(lfd);
+		unlink(d->socket_path);
+		slice_node_cleanup(d);	/* the pins just made, if no slice uses them */
+		bridge_close(d->bridge);
+		return 1;
+	}
 	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

@@ -43,6 +43,8 @@ void request_progress(struct request_ctx *rq, const char *step, const char *fmt,
 	pthread_mutex_lock(&rq->lock);
 	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0)
 		rq->gone = 1;
+	if (rq->on_progress)
+		rq->on_progress(rq, step, msg);
 	pthread_mutex_unlock(&rq->lock);
 	json_decref(ev);
 }
@@ -125,6 +127,9 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 {
 	struct daemon *d = rq->d;
 
+	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
+			   req->op == PROTO_OP_NODE_LIST))
+		return cluster_request(rq, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);
@@ -156,6 +161,9 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 	case PROTO_OP_NODE_SHOW:
 		*result = node_info(d);
 		return 0;
+	case PROTO_OP_NODE_LIST:
+		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
+				     d->node_name);
 	}
 	return trl_error_set(err, TRL_EPROTO, "unknown op");
 }
@@ -324,6 +332,7 @@ int server_run(struct daemon *d, int lfd, struct trl_error *err)
 	close(lfd);
 	unlink(d->socket_path);
 	d->stopping = 1;
+	cluster_stop(d);
 	/* Let a create/delete in flight finish so no slice is left half-built. */
 	pthread_rwlock_wrlock(&d->ops_lock);
 	slice_node_cleanup(d);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include "bridge.h"
 #include "cgroup.h"
+#include "cluster.h"
 #include "container.h"
 #include "log.h"
 #include "names.h"
@@ -1031,6 +1032,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		       err);
 	if (r < 0)
 		return r;
+	cluster_placement_apply(s, req->placement);
 	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
 			 s->n_links);
 
@@ -1190,6 +1192,7 @@ static int slice_load(struct store *st, const char *name, struct store_slice *ro
 		store_slice_release(row);
 		return trl_error_prefix(err, "slice '%s': stored spec no longer parses", name);
 	}
+	cluster_placement_apply(*s, row->placement);
 	/* Limits changed live since the create. */
 	r = store_limits_apply(st, *s, err);
 	if (r < 0) {

@@ -48,6 +48,7 @@ struct daemon {
 					   reconciliation and shutdown (slice_op_begin) */
 	pthread_mutex_t node_lock;	/* the short node-wide sections: admission + allocation,
 					   the substrate's HTB tree, the node's cgroup directories */
+	struct cluster *cluster;	/* --cluster: desired state in etcd (cluster.c), or NULL */
 	volatile int stopping;
 };
 
@@ -64,6 +65,9 @@ struct request_ctx {
 	size_t nfds;
 	pthread_mutex_t lock;	/* progress may come from several worker threads */
 	int gone;		/* client went away: stop sending */
+	/* Also hand progress here (under lock); cluster.c reports it to etcd. */
+	void (*on_progress)(struct request_ctx *rq, const char *step, const char *msg);
+	void *on_progress_ctx;
 };
 
 /*
@@ -148,5 +152,14 @@ void ssh_account_remove(struct daemon *d, const char *slice);
 
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
+
+/* cluster.c: register in etcd at @url and start realizing the cluster's slices. */
+int cluster_start(struct daemon *d, const char *url, struct trl_error *err);
+/* Stop the cluster threads (after the slice operation in flight). */
+void cluster_stop(struct daemon *d);
+/* The etcd URL given with --cluster, or NULL. */
+const char *cluster_url(struct daemon *d);
+/* Serve slice.create, slice.delete and node.list through the cluster. */
+int cluster_request(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 
 #endif

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * DOC: cluster operations a client starts (CLI with --cluster, or a node
+ * serving a request for a client)
+ *
+ * See cluster.h for the keys.  A create costs a fixed number of round trips
+ * whatever the slice's size: one range of nodes/, one read of the key
+ * counter, one transaction (retried only when another create won the race
+ * for the counter), one watch of status/SLICE/ that delivers every node's
+ * reports.  Delete and rollback poll status/SLICE/ until the nodes that are
+ * up have withdrawn their reports.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cluster.h"
+#include "model.h"
+#include "spec.h"
+#include "util.h"
+
+static void progress_to(cluster_progress_fn fn, void *ctx, const char *node, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void progress_to(cluster_progress_fn fn, void *ctx, const char *node, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(ctx, node, msg);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The last component of a key: "/trellis/nodes/n1" -> "n1". */
+static const char *key_base(json_t *kv)
+{
+	const char *k = json_string_value(json_object_get(kv, "key"));
+	const char *slash = k ? strrchr(k, '/') : NULL;
+
+	return slash ? slash + 1 : "";
+}
+
+static json_t *kv_value_json(json_t *kv)
+{
+	return json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
+}
+
+/* Live nodes: name -> registration. */
+static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
+{
+	json_t *kvs, *kv;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if ((r = etcd_range(e, CLUSTER_NODES, &kvs, NULL, err)) < 0)
+		return r;
+	*out = json_object();
+	json_array_foreach(kvs, i, kv) {
+		json_t *v = kv_value_json(kv);
+
+		if (json_is_object(v))
+			json_object_set_new(*out, key_base(kv), v);
+		else
+			json_decref(v);
+	}
+	json_decref(kvs);
+	return 0;
+}
+
+int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err)
+{
+	json_t *live = NULL, *kvs = NULL, *kv;
+	size_t i;
+	int r;
+
+	*nodes = NULL;
+	if ((r = live_nodes(e, &live, err)) < 0)
+		return r;
+	if ((r = etcd_range(e, CLUSTER_MEMBERS, &kvs, NULL, err)) < 0) {
+		json_decref(live);
+		return r;
+	}
+	*nodes = json_array();
+	json_array_foreach(kvs, i, kv) {
+		const char *name = key_base(kv);
+		json_t *up = json_object_get(live, name);
+		json_t *v = up ? json_deep_copy(up) : kv_value_json(kv);
+
+		if (!json_is_object(v)) {
+			json_decref(v);
+			continue;
+		}
+		json_object_set_new(v, "state", json_string(up ? "up" : "down"));
+		json_array_append_new(*nodes, v);
+	}
+	json_decref(kvs);
+	json_decref(live);
+	return 0;
+}
+
+static int files_resolver(void *ctx, const char *name, char **out)
+{
+	json_t *v = json_object_get(ctx, name);
+
+	if (!json_is_string(v))
+		return -ENOENT;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static char *slice_key(const char *name)
+{
+	char *k = NULL;
+
+	return asprintf(&k, CLUSTER_SLICES "%s", name) < 0 ? NULL : k;
+}
+
+static char *status_prefix(const char *name)
+{
+	char *k = NULL;
+
+	return asprintf(&k, CLUSTER_STATUS "%s/", name) < 0 ? NULL : k;
+}
+
+/* Put the slice and take @n keys in one transaction.  1 = done (*rev, *first set), 0 = lost a race, retry. */
+static int claim(struct etcd *e, const char *skey, json_t *desired, const struct trl_slice *s, uint32_t floor,
+		 int64_t *rev, uint32_t *first, struct trl_error *err)
+{
+	json_t *ctr = NULL, *resp = NULL, *placement, *keys;
+	uint64_t next = 1;
+	char *text = NULL, num[32];
+	int64_t ctr_mod = 0;
+	size_t n = s->n_links;
+	int r, have_ctr = 0;
+
+	if ((r = etcd_get(e, CLUSTER_NEXT_KEY, &ctr, err)) < 0)
+		return r;
+	if (ctr) {
+		next = strtoull(json_string_value(json_object_get(ctr, "value")) ?: "1", NULL, 10);
+		ctr_mod = json_integer_value(json_object_get(ctr, "mod_revision"));
+		have_ctr = 1;
+		json_decref(ctr);
+	}
+	if (next <= floor)
+		next = (uint64_t)floor + 1;
+	if (next + n >= UINT32_MAX)
+		return trl_error_set(err, TRL_ELIMIT, "the cluster's link keys are used up (%llu)",
+				     (unsigned long long)next);
+	placement = json_object_get(desired, "placement");
+	keys = json_object_get(placement, "keys");
+	json_object_clear(keys);
+	for (size_t l = 0; l < n; l++)
+		json_object_set_new(keys, s->links[l].name, json_integer((json_int_t)(next + l)));
+	text = json_dumps(desired, JSON_COMPACT);
+	if (!text)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)(next + n));
+	r = etcd_txn(e,
+		     json_pack("[o, o]", have_ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
+			       etcd_cmp_create(skey, 0)),
+		     json_pack("[o, o]", etcd_op_put(CLUSTER_NEXT_KEY, num, 0), etcd_op_put(skey, text, 0)),
+		     json_pack("[o]", etcd_op_get(skey)), &resp, err);
+	free(text);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		json_t *hdr = json_object_get(resp, "header");
+		json_t *rv = json_object_get(hdr, "revision");
+
+		*rev = json_is_string(rv) ? strtoll(json_string_value(rv), NULL, 10) : json_integer_value(rv);
+		*first = (uint32_t)next;
+		json_decref(resp);
+		return 1;
+	}
+	/* Which comparison failed: the name is taken, or another create took the counter. */
+	{
+		json_t *rr = json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range");
+
+		if (json_array_size(json_object_get(rr, "kvs")) > 0) {
+			json_decref(resp);
+			return trl_error_set(err, TRL_EEXIST, "slice '%s' already exists in the cluster",
+					     skey + strlen(CLUSTER_SLICES));
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+struct wait_ctx {
+	int64_t rev;
+	json_t *want;		/* node -> {"state","message","code"} */
+	double deadline;
+	cluster_progress_fn progress;
+	void *pctx;
+	char failed[64];	/* the first node that failed */
+};
+
+static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *err)
+{
+	struct wait_ctx *w = ctx;
+	json_t *ev, *st;
+	const char *node;
+	size_t i;
+	int ready = 0;
+
+	if (!events)
+		return now_s() > w->deadline ? trl_error_set(err, TRL_EFAILED, "timed out waiting for the nodes") : 0;
+	json_array_foreach(events, i, ev) {
+		json_t *kv = json_object_get(ev, "kv"), *v, *cur;
+		const char *state, *msg;
+
+		if (strcmp(json_string_value(json_object_get(ev, "type")) ?: "", "put"))
+			continue;
+		node = key_base(kv);
+		cur = json_object_get(w->want, node);
+		v = kv_value_json(kv);
+		if (!cur || !json_is_object(v) || json_integer_value(json_object_get(v, "rev")) != w->rev) {
+			json_decref(v);
+			continue;
+		}
+		state = json_string_value(json_object_get(v, "state")) ?: "?";
+		msg = json_string_value(json_object_get(v, "message")) ?: "";
+		progress_to(w->progress, w->pctx, node, "%s%s%s", state, *msg ? ": " : "", msg);
+		json_object_update(cur, v);
+		if (!strcmp(state, "failed") && !w->failed[0])
+			snprintf(w->failed, sizeof(w->failed), "%s", node);
+		json_decref(v);
+	}
+	if (w->failed[0])
+		return 1;
+	json_object_foreach(w->want, node, st)
+		ready += !strcmp(json_string_value(json_object_get(st, "state")) ?: "", "ready");
+	return ready == (int)json_object_size(w->want);
+}
+
+/* Poll until no live node has a report about revision @rev of the slice (that did not fail); then remove the reports. */
+static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int timeout_s, cluster_progress_fn progress,
+			  void *ctx, struct trl_error *err)
+{
+	_cleanup_free_ char *sp = status_prefix(name);
+	double deadline = now_s() + timeout_s;
+	int reported = 0;
+
+	for (;;) {
+		json_t *kvs = NULL, *live = NULL, *kv;
+		size_t i;
+		int left = 0, r;
+
+		if ((r = etcd_range(e, sp, &kvs, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0) {
+			json_decref(kvs);
+			return r;
+		}
+		json_array_foreach(kvs, i, kv) {
+			json_t *v = kv_value_json(kv);
+
+			/* A failed node has nothing to tear down; a node that is down cannot answer;
+			 * a report about a newer slice of the same name is not ours. */
+			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, key_base(kv)) &&
+			    strcmp(json_string_value(json_object_get(v, "state")) ?: "", "failed"))
+				left++;
+			json_decref(v);
+		}
+		if (left != reported && progress)
+			progress_to(progress, ctx, NULL, "%d node(s) still removing slice '%s'", left, name);
+		reported = left;
+		if (!left) {
+			/* Reports about this revision that are left (failed, or from nodes that are down). */
+			json_array_foreach(kvs, i, kv) {
+				json_t *v = kv_value_json(kv);
+
+				if (json_integer_value(json_object_get(v, "rev")) == rev)
+					etcd_txn(e, json_pack("[o]", etcd_cmp_mod(json_string_value(json_object_get(kv, "key")),
+										 json_integer_value(json_object_get(kv, "mod_revision")))),
+						 json_pack("[o]", etcd_op_delete(json_string_value(json_object_get(kv, "key")), 0)),
+						 NULL, NULL, NULL);
+				json_decref(v);
+			}
+			json_decref(kvs);
+			json_decref(live);
+			break;
+		}
+		json_decref(kvs);
+		json_decref(live);
+		if (now_s() > deadline)
+			return trl_error_set(err, TRL_EFAILED, "slice '%s': %d node(s) did not remove it within %d s",
+					     name, left, timeout_s);
+		usleep(200 * 1000);
+	}
+	return 0;
+}
+
+int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
+			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
+			 void *ctx, json_t **result, struct trl_error *err)
+{
+	struct trl_slice *s = NULL;
+	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters;
+	struct wait_ctx w = { 0 };
+	_cleanup_free_ char *skey = NULL, *sp = NULL;
+	uint32_t floor = 0, first = 0;
+	int64_t rev = 0;
+	const char *node;
+	json_t *info;
+	int r;
+
+	*result = NULL;
+	if ((r = spec_parse(spec, spec_len, filename ? filename : "spec", files_resolver, files, &s, err)) < 0)
+		return r;
+	if ((r = live_nodes(e, &live, err)) < 0)
+		goto out;
+	pnodes = json_object();
+	used = json_array();
+	prouters = json_object();
+	desired = json_pack("{s:s%, s:s, s:O, s:I, s:o, s:{s:o, s:{}, s:o}}", "spec", spec, spec_len, "filename",
+			    filename ? filename : "spec", "files", files ? files : json_null(), "owner_uid",
+			    (json_int_t)owner_uid, "nodes", used, "placement", "nodes", pnodes, "keys", "routers",
+			    prouters);
+	if (!desired) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
+	}
+	/* Routers placed by name count against their node's share when spreading the others. */
+	for (size_t i = 0; i < s->n_routers; i++) {
+		const char *nd = s->routers[i].node[0] ? s->routers[i].node : default_node;
+
+		info = nd ? json_object_get(live, nd) : NULL;
+		if (info)
+			json_object_set_new(info, "placed",
+					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+	}
+	for (size_t i = 0; i < s->n_routers; i++) {
+		const char *nd = s->routers[i].node;
+		json_t *addr;
+
+		if (!strcmp(nd, CLUSTER_NODE_ANY)) {
+			/* Spread: the live node with the fewest routers, counting the ones placed so far. */
+			const char *best = NULL;
+			json_int_t best_n = 0;
+
+			json_object_foreach(live, node, info) {
+				json_int_t n = json_integer_value(json_object_get(info, "routers")) +
+					       json_integer_value(json_object_get(info, "placed"));
+
+				if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
+					continue;	/* no substrate: cannot take part in cross-node links */
+				if (!best || n < best_n) {
+					best = node;
+					best_n = n;
+				}
+			}
+			if (!best) {
+				r = trl_error_set(err, TRL_EUNAVAIL, "%s: routers.%s.node: 'any', but no node is up",
+						  filename, s->routers[i].name);
+				goto out;
+			}
+			info = json_object_get(live, best);
+			json_object_set_new(info, "placed",
+					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+			json_object_set_new(prouters, s->routers[i].name, json_string(best));
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
+			nd = s->routers[i].node;
+		}
+		if (!nd[0] && default_node) {
+			json_object_set_new(prouters, s->routers[i].name, json_string(default_node));
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", default_node);
+		}
+		if (!nd[0]) {
+			r = trl_error_set(err, TRL_EINVALID,
+					  "%s: routers.%s: with trellis --cluster every router needs 'node:' (a node name or 'any')",
+					  filename, s->routers[i].name);
+			goto out;
+		}
+		info = json_object_get(live, nd);
+		if (!info) {
+			r = trl_error_set(err, TRL_EUNAVAIL, "%s: routers.%s.node: node '%s' is not up in the cluster",
+					  filename, s->routers[i].name, nd);
+			goto out;
+		}
+		if (json_object_get(pnodes, nd))
+			continue;
+		addr = json_object_get(info, "address");
+		json_object_set_new(pnodes, nd, json_is_string(addr) ? json_pack("{s:O}", "address", addr) : json_object());
+		json_array_append_new(used, json_string(nd));
+	}
+	/* Keys above every key a node already uses (slices it had before it joined). */
+	json_object_foreach(live, node, info) {
+		uint32_t m = (uint32_t)json_integer_value(json_object_get(info, "max_key"));
+
+		if (m > floor)
+			floor = m;
+	}
+	skey = slice_key(s->name);
+	sp = status_prefix(s->name);
+	if (!skey || !sp) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
+	}
+	for (int tries = 0;; tries++) {
+		r = claim(e, skey, desired, s, floor, &rev, &first, err);
+		if (r != 0)
+			break;
+		if (tries >= 50) {
+			r = trl_error_set(err, TRL_EFAILED, "slice '%s': too many concurrent creates, try again", s->name);
+			break;
+		}
+		usleep((useconds_t)(1000 * (1 + rand() % 20)));
+	}
+	if (r < 0)
+		goto out;
+	if (s->n_links)
+		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld, link keys %u-%u): %zu node(s) realizing",
+			    s->name, (long long)rev, first, first + (uint32_t)s->n_links - 1, json_array_size(used));
+	else
+		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld): %zu node(s) realizing", s->name,
+			    (long long)rev, json_array_size(used));
+
+	w.rev = rev;
+	w.want = json_object();
+	w.deadline = now_s() + timeout_s;
+	w.progress = progress;
+	w.pctx = ctx;
+	{
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(used, i, v)
+			json_object_set_new(w.want, json_string_value(v), json_pack("{s:s}", "state", "waiting"));
+	}
+	/* etcd away for a moment: watch again from the same revision (reports are replayed). */
+	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] &&
+	       now_s() < w.deadline) {
+		progress_to(progress, ctx, NULL, "%s: watching again", err->msg);
+		usleep(1000 * 1000);
+	}
+	if (r < 0 && !w.failed[0]) {
+		trl_error_prefix(err, "slice '%s'", s->name);
+		goto rollback;
+	}
+	if (w.failed[0]) {
+		json_t *st = json_object_get(w.want, w.failed);
+		int code = trl_error_code_parse(json_string_value(json_object_get(st, "code")) ?: "failed");
+
+		r = trl_error_set(err, code > 0 ? code : TRL_EFAILED, "node '%s': %s", w.failed,
+				  json_string_value(json_object_get(st, "message")) ?: "failed");
+		goto rollback;
+	}
+	*result = json_pack("{s:s, s:I, s:O}", "name", s->name, "revision", (json_int_t)rev, "nodes", w.want);
+	r = 0;
+	goto out;
+
+rollback:
+	{
+		struct trl_error e2 = { 0 };
+		char step[64];
+
+		snprintf(step, sizeof(step), "%s", err->step);
+		progress_to(progress, ctx, NULL, "rolling back slice '%s' on every node", s->name);
+		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)),
+			     NULL, NULL, &e2) < 0 ||
+		    wait_withdrawn(e, s->name, rev, timeout_s, progress, ctx, &e2) < 0)
+			progress_to(progress, ctx, NULL, "rollback: %s", e2.msg);
+		else
+			progress_to(progress, ctx, NULL, "slice '%s' removed from every node", s->name);
+		(void)step;
+	}
+out:
+	json_decref(w.want);
+	json_decref(live);
+	json_decref(desired);
+	trl_slice_free(s);
+	return r;
+}
+
+void cluster_placement_apply(struct trl_slice *s, json_t *placement)
+{
+	json_t *routers = json_object_get(placement, "routers");
+
+	for (size_t i = 0; routers && i < s->n_routers; i++) {
+		json_t *nd = json_object_get(routers, s->routers[i].name);
+
+		if (json_is_string(nd))
+			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", json_string_value(nd));
+	}
+}
+
+int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
+			 json_t **result, struct trl_error *err)
+{
+	_cleanup_free_ char *skey = slice_key(name);
+	json_t *kv = NULL;
+	int64_t rev;
+	int r;
+
+	*result = NULL;
+	if (!skey)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if ((r = etcd_get(e, skey, &kv, err)) < 0)
+		return r;
+	if (!kv)
+		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
+	rev = json_integer_value(json_object_get(kv, "create_revision"));
+	json_decref(kv);
+	r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)), NULL,
+		     NULL, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' was deleted or replaced meanwhile", name);
+	progress_to(progress, ctx, NULL, "slice '%s' deleted from the cluster: nodes tearing down", name);
+	if ((r = wait_withdrawn(e, name, rev, timeout_s, progress, ctx, err)) < 0)
+		return r;
+	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
+	return 0;
+}
+
+int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
+{
+	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array();
+	size_t i, j;
+	int r;
+
+	*result = NULL;
+	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0 ||
+	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0) {
+		json_decref(kvs);
+		json_decref(list);
+		return r;
+	}
+	json_array_foreach(kvs, i, kv) {
+		const char *name = key_base(kv);
+		int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
+		json_t *v = kv_value_json(kv), *status = json_object(), *st;
+		char pfx[128];
+
+		snprintf(pfx, sizeof(pfx), CLUSTER_STATUS "%s/", name);
+		json_array_foreach(sts, j, st) {
+			json_t *sv;
+
+			if (strncmp(json_string_value(json_object_get(st, "key")) ?: "", pfx, strlen(pfx)))
+				continue;
+			sv = kv_value_json(st);
+			if (json_integer_value(json_object_get(sv, "rev")) == rev)
+				json_object_set(status, key_base(st), json_object_get(sv, "state"));
+			json_decref(sv);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid",
+						      json_object_get(v, "owner_uid"), "nodes", json_object_get(v, "nodes"),
+						      "revision", (json_int_t)rev, "status", status));
+		json_decref(v);
+	}
+	json_decref(kvs);
+	json_decref(sts);
+	*result = json_pack("{s:o}", "slices", list);
+	return 0;
+}

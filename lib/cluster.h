@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: cluster mode: desired state in etcd
+ *
+ * Keys (all under /trellis/):
+ *   nodes/NODE          {"name","address","capacity","tunnels","fastpath","routers","slices",
+ *                        "max_key","version","seen"}   under the node's lease: gone when it dies
+ *   members/NODE        the same, without a lease: a node once seen (so a dead one shows "down")
+ *   slices/SLICE        desired state {"spec","filename","files","owner_uid","nodes":[NODE..],
+ *                        "placement": {"nodes": {NODE: {"address"}}, "keys": {LINK: KEY},
+ *                                      "routers": {ROUTER: NODE}  (where 'node: any' put it)}}
+ *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev"}
+ *                        rev = create_revision of slices/SLICE the node acted on
+ *   alloc/next-key      the next free link key (a decimal string)
+ *
+ * A create puts slices/SLICE and advances alloc/next-key in one transaction
+ * that compares both (the slice must not exist, the counter must be the one
+ * read): two creates can never share a name or a key.  Every node watches
+ * slices/ and realizes its part; the creator watches status/SLICE/ until each
+ * node named in the slice is ready or one failed, and in that case deletes
+ * slices/SLICE so every node tears its part down again.
+ */
+#ifndef TRELLIS_CLUSTER_H
+#define TRELLIS_CLUSTER_H
+
+#include <jansson.h>
+#include "error.h"
+#include "etcd.h"
+
+#define CLUSTER_ROOT "/trellis/"
+#define CLUSTER_NODES CLUSTER_ROOT "nodes/"
+#define CLUSTER_MEMBERS CLUSTER_ROOT "members/"
+#define CLUSTER_SLICES CLUSTER_ROOT "slices/"
+#define CLUSTER_STATUS CLUSTER_ROOT "status/"
+#define CLUSTER_NEXT_KEY CLUSTER_ROOT "alloc/next-key"
+/* A node's lease: it is shown down this long after it stops renewing. */
+#define CLUSTER_LEASE_TTL 10
+
+/* A router placed with 'node: any' goes to the node with the fewest routers. */
+#define CLUSTER_NODE_ANY "any"
+
+struct trl_slice;
+/* Apply a placement's "routers" (router -> node chosen for 'node: any') to a parsed spec. */
+void cluster_placement_apply(struct trl_slice *s, json_t *placement);
+
+/* Progress of a cluster operation, per node (@node may be NULL). */
+typedef void (*cluster_progress_fn)(void *ctx, const char *node, const char *msg);
+
+/* Every node ever registered: [{..., "state": "up"|"down"}], by name. */
+int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err);
+
+/*
+ * Deploy a slice: validate @spec, place it (every router names a node, or
+ * 'any'; a router without node: goes to @default_node, if not NULL), allocate its link keys and name, write it and wait until every
+ * node it uses reports ready (then 0 and *result = {"name","revision",
+ * "nodes": {NODE: {"state","message"}}}) or one reports failure (then the
+ * slice is deleted again everywhere and that node's error is returned).
+ * @timeout_s bounds the wait.
+ */
+int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
+			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
+			 void *ctx, json_t **result, struct trl_error *err);
+/* Delete a slice's desired state and wait until the nodes that are up have torn it down.
+ * -TRL_ENOTFOUND if the cluster has no such slice. */
+int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
+			 json_t **result, struct trl_error *err);
+/* The cluster's slices: {"slices": [{"name","owner_uid","nodes","revision","status": {NODE: state}}]}. */
+int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err);
+
+#endif
