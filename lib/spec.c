@@ -1587,6 +1587,43 @@ static int yaml_prescan(const char *text, size_t len, const char *file, struct t
 	return 0;
 }
 
+/*
+ * libfyaml 0.7.12 mis-reads a single-quoted scalar with two escaped quotes
+ * in a row ('a''''b' comes out as "a'''" instead of "a''b") and, when the
+ * result outgrows the length it computed, leaks its chunk buffer on every
+ * read of the node.  Find such scalars (keys too) on the raw text before
+ * anything reads them.
+ */
+static int yaml_quotes_check(struct yaml *y, const char *file, struct trl_error *err)
+{
+	struct fy_document_iterator *it;
+	struct fy_node *n;
+	int r = 0;
+
+	it = fy_document_iterator_create();
+	if (!it)
+		return trl_error_set(err, TRL_EFAILED, "%s: out of memory", file);
+	fy_document_iterator_node_start(it, fy_document_root(y->fyd));
+	while (!r && (n = fy_document_iterator_node_next(it))) {
+		struct fy_token *t;
+		const struct fy_mark *sm, *em;
+
+		if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_SINGLE_QUOTED)
+			continue;
+		t = fy_node_get_scalar_token(n);
+		sm = t ? fy_token_start_mark(t) : NULL;
+		em = t ? fy_token_end_mark(t) : NULL;
+		if (!sm || !em || sm->input_pos >= em->input_pos || em->input_pos > y->len)
+			continue;
+		if (memmem(y->text + sm->input_pos, em->input_pos - sm->input_pos, "''''", 4))
+			r = trl_error_set(err, TRL_EINVALID,
+					  "%s:%d:%d: syntax error: two escaped quotes in a row ('''') in a single-quoted string are not supported; use a double-quoted string",
+					  file, sm->line + 1, sm->column);
+	}
+	fy_document_iterator_destroy(it);
+	return r;
+}
+
 static int yaml_open(struct yaml *y, const char *text, size_t len, const char *file, struct trl_error *err)
 {
 	struct fy_parse_cfg cfg;
@@ -1643,7 +1680,10 @@ static int yaml_open(struct yaml *y, const char *text, size_t len, const char *f
 	}
 	if (fy_diag_got_error(y->diag))
 		goto syntax;
-	return 0;
+	r = yaml_quotes_check(y, file, err);
+	if (r < 0)
+		yaml_close(y);
+	return r;
 
 syntax:
 	r = yaml_syntax_error(y, file, err);
