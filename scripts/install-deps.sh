@@ -10,6 +10,8 @@ PKGS=(
   lxc lxc-dev libfyaml-dev libjansson-dev libsqlite3-dev
   libnl-3-dev libnl-route-3-dev libcgroup-dev cgroup-tools libseccomp-dev
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev
+  # fuzzing (libFuzzer comes with clang's runtime) and memory checking
+  libclang-rt-14-dev valgrind
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
