@@ -20,9 +20,12 @@
  * (copy them out and set conn->nfds = 0).  Untaken fds are closed by
  * proto_conn_release().
  *
- * Both directions block: on a non-blocking socket EAGAIN waits in poll().
+ * Both directions block: on a non-blocking socket EAGAIN waits in poll().  On
+ * a blocking socket EAGAIN from recvmsg() means the caller's SO_RCVTIMEO
+ * expired: proto_recv() then fails, so a silent peer cannot hold a reader.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -189,6 +192,10 @@ static int fill(struct proto_conn *c, struct trl_error *err)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return trl_error_errno(err, TRL_EFAILED, errno, "cannot read from socket");
+			/* On a blocking socket EAGAIN means its SO_RCVTIMEO expired. */
+			if (!(fcntl(c->fd, F_GETFL) & O_NONBLOCK))
+				return trl_error_set(err, TRL_EPROTO, c->len ? "timed out waiting for the rest of the message" :
+							 "timed out waiting for a message");
 			r = wait_fd(c->fd, POLLIN);
 			if (r < 0)
 				return trl_error_errno(err, TRL_EFAILED, -r, "cannot read from socket");

@@ -5,7 +5,7 @@
  * Framing over a real socketpair: round trip, a message arriving a byte at a
  * time and in large pieces (from a child process, so the reader really sees
  * partial reads), two messages in one write, fd passing, oversize, garbage,
- * EOF inside a message.  Then every request-decode error, successful decodes,
+ * EOF inside a message, a peer that goes silent.  Then every request-decode error, successful decodes,
  * and reply building and classification.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "proto.h"
@@ -300,6 +301,27 @@ static void test_garbage(void)
 	close_pair();
 }
 
+/* A silent peer: SO_RCVTIMEO expiring on a blocking socket ends the read. */
+static void test_timeout(void)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct trl_error err = { 0 };
+	struct proto_conn c;
+	json_t *out = NULL;
+
+	new_pair();
+	setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	proto_conn_init(&c, pair[0]);
+	is_int(proto_recv(&c, &out, &err), -TRL_EPROTO, "nothing sent: receive timeout is a protocol error");
+	like_str(err.msg, "timed out waiting for a message", "nothing sent: message");
+	trl_error_clear(&err);
+	write_all(pair[1], "{\"op\":", 6);
+	is_int(proto_recv(&c, &out, &err), -TRL_EPROTO, "half a message: receive timeout is a protocol error");
+	like_str(err.msg, "timed out waiting for the rest of the message", "half a message: message");
+	proto_conn_release(&c);
+	close_pair();
+}
+
 static void test_decode_errors(void)
 {
 	static const struct {
@@ -506,7 +528,7 @@ static void test_replies(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(170);
+	plan(174);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
@@ -514,6 +536,7 @@ int main(void)
 	test_fds();
 	test_oversize();
 	test_garbage();
+	test_timeout();
 	test_decode_errors();
 	test_decode_ok();
 	test_replies();
