@@ -21,8 +21,9 @@
  * proto_conn_release().
  *
  * Both directions block: on a non-blocking socket EAGAIN waits in poll().  On
- * a blocking socket EAGAIN from recvmsg() means the caller's SO_RCVTIMEO
- * expired: proto_recv() then fails, so a silent peer cannot hold a reader.
+ * a blocking socket EAGAIN means the caller's SO_RCVTIMEO or SO_SNDTIMEO
+ * expired: proto_recv() and proto_send() then fail, so a peer that sends
+ * nothing, or reads nothing, cannot hold the other side.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,6 +117,9 @@ int proto_send(int fd, json_t *msg, const int *fds, size_t nfds)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -errno;
+			/* On a blocking socket EAGAIN means its SO_SNDTIMEO expired. */
+			if (!(fcntl(fd, F_GETFL) & O_NONBLOCK))
+				return -ETIMEDOUT;
 			r = wait_fd(fd, POLLOUT);
 			if (r < 0)
 				return r;

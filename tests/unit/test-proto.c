@@ -322,6 +322,22 @@ static void test_timeout(void)
 	close_pair();
 }
 
+/* A peer that stops reading: SO_SNDTIMEO expiring on a blocking socket ends the send. */
+static void test_send_timeout(void)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	json_t *m = json_pack("{s:s}", "event", "progress");
+	int r = 0, n;
+
+	new_pair();
+	setsockopt(pair[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (n = 0; n < 100000 && r == 0; n++)
+		r = proto_send(pair[0], m, NULL, 0);
+	is_int(r, -ETIMEDOUT, "a peer that reads nothing: send times out (after %d messages)", n);
+	json_decref(m);
+	close_pair();
+}
+
 static void test_decode_errors(void)
 {
 	static const struct {
@@ -528,7 +544,7 @@ static void test_replies(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(174);
+	plan(175);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
@@ -537,6 +553,7 @@ int main(void)
 	test_oversize();
 	test_garbage();
 	test_timeout();
+	test_send_timeout();
 	test_decode_errors();
 	test_decode_ok();
 	test_replies();
