@@ -15,7 +15,7 @@ PKGS=(
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
-  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux socat
+  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping tmux socat python3
 )
 
 if [ "$(id -u)" -ne 0 ]; then
