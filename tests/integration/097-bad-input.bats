@@ -31,6 +31,22 @@ daemon_up() {
 	kill -0 "$(cat "$T_DIR/trellisd.pid")" && trellis node show >/dev/null
 }
 
+slice_state() {
+	trellis --json slice list | jq -r --arg n "$1" '.slices[] | select(.name == $n) | .state'
+}
+
+state_is() {
+	[ "$(slice_state "$1")" = "$2" ]
+}
+
+listed() {
+	[ -n "$(slice_state "$1")" ]
+}
+
+not_listed() {
+	[ -z "$(slice_state "$1")" ]
+}
+
 # The final reply of a raw exchange (the last line).
 final() {
 	echo "$1" | tail -n 1
@@ -162,7 +178,7 @@ plain_ring() {
 	# socket buffer holds (about 280).
 	raw noread 90 "@$big" &
 	local p=$!
-	wait_for 60 bash -c "trellis --json slice list | jq -e '.slices[] | select(.name == \"t97g\")' >/dev/null"
+	wait_for 60 listed t97g
 	cat >"$T_DIR/t97s.yaml" <<EOS
 slice: t97s
 routers:
@@ -175,7 +191,7 @@ EOS
 	kill "$p" 2>/dev/null || true
 	wait "$p" || true
 	grep -q "stopped reading" "$T_DIR/trellisd.log"
-	wait_for 60 bash -c "[ \"\$(trellis --json slice list | jq -r '.slices[] | select(.name == \"t97g\") | .state')\" = ready ]"
+	wait_for 60 state_is t97g ready
 	run trellis --json slice show t97g
 	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
 	[ "$(echo "$output" | jq -r '.routers | length')" = 120 ]
@@ -191,18 +207,18 @@ EOS
 	# leave after the first progress event: the create runs to its end
 	run raw leave 1 "@$req"
 	echo "$output"
-	wait_for 60 bash -c "[ \"\$(trellis --json slice list | jq -r '.slices[] | select(.name == \"t97d\") | .state')\" = ready ]"
+	wait_for 60 state_is t97d ready
 	run trellis --json slice show t97d
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
 	[ "$(echo "$output" | jq -r '[.links[].state] | unique | join(",")')" = up ]
 	# leave before any reply: the delete runs to its end
 	run raw leave 0 '{"op":"slice.delete","name":"t97d"}'
-	wait_for 60 bash -c "[ \"\$(trellis --json slice list | jq '[.slices[] | select(.name == \"t97d\")] | length')\" = 0 ]"
+	wait_for 60 not_listed t97d
 	assert_no_leftovers t97d
 	# and once more, leaving without reading anything at all
 	run raw leave 0 "@$req"
-	wait_for 60 bash -c "[ \"\$(trellis --json slice list | jq -r '.slices[] | select(.name == \"t97d\") | .state')\" = ready ]"
+	wait_for 60 state_is t97d ready
 	trellis -q slice delete t97d
 	assert_no_leftovers t97d
 }
