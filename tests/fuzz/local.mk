@@ -21,4 +21,4 @@ tests_fuzz_fuzz_proto_CFLAGS = $(fuzz_cflags)
 tests_fuzz_fuzz_proto_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_proto_LDADD = lib/libtrellis.la
 
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/trellis.dict tests/fuzz/corpus tests/fuzz/run
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/trellis.dict tests/fuzz/corpus tests/valgrind tests/lsan.supp
