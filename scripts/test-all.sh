@@ -50,8 +50,9 @@ fbuild=$build/fuzz
 fuzz_why=
 mkdir -p "$fbuild"
 if [ ! -f "$fbuild/Makefile" ] &&
-	! fuzz_why=$(cd "$fbuild" && "$src/configure" -q --enable-fuzz 2>&1 >/dev/null); then
-	fuzz_why=$(grep -m1 'error:' <<<"$fuzz_why" || echo "configure --enable-fuzz failed")
+	! out=$(cd "$fbuild" && "$src/configure" -q --enable-fuzz 2>&1 >/dev/null); then
+	fuzz_why=$(grep 'error:' <<<"$out" | tail -n 1)
+	fuzz_why=${fuzz_why:-configure --enable-fuzz failed}
 	rm -f "$fbuild/Makefile"
 elif ! make -C "$fbuild" -j"$(nproc)" -s fuzz >>"$log" 2>&1; then
 	fuzz_why="building the fuzz targets failed (see $log)"
