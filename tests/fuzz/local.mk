@@ -22,3 +22,13 @@ tests_fuzz_fuzz_proto_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_proto_LDADD = lib/libtrellis.la
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/trellis.dict tests/fuzz/corpus tests/valgrind tests/lsan.supp
+
+# Every build replays the committed corpora once (one TAP line per input).
+check_PROGRAMS += tests/unit/test-corpus-spec tests/unit/test-corpus-proto
+TESTS += tests/unit/test-corpus-spec tests/unit/test-corpus-proto
+tests_unit_test_corpus_spec_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-spec.c tests/unit/tap.h
+tests_unit_test_corpus_spec_CFLAGS = $(fuzz_cflags) -I$(top_srcdir)/tests/unit -DFUZZ_CORPUS='"spec"'
+tests_unit_test_corpus_spec_LDADD = lib/libtrellis.la
+tests_unit_test_corpus_proto_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz-proto.c tests/unit/tap.h
+tests_unit_test_corpus_proto_CFLAGS = $(fuzz_cflags) -I$(top_srcdir)/tests/unit -DFUZZ_CORPUS='"proto"'
+tests_unit_test_corpus_proto_LDADD = lib/libtrellis.la
