@@ -22,7 +22,8 @@
 
 struct cli_node {
 	char name[16];
-	const char *socket;
+	const char *socket;	/* into argv, or into @path (from a --nodes file) */
+	char path[108];		/* sizeof(sun_path) */
 };
 
 #define CLI_MAX_NODES 64

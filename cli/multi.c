@@ -46,13 +46,13 @@ int cli_nodes_add(struct cli *cli, const char *arg, struct trl_error *err)
 
 int cli_nodes_file(struct cli *cli, const char *path, struct trl_error *err)
 {
-	char *text = NULL, *save = NULL;
+	_cleanup_free_ char *text = NULL;
+	char *save = NULL;
 	int r, lineno = 0;
 
 	r = util_read_file(path, 1 << 20, &text, NULL);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EINVALID, -r, "--nodes: cannot read '%s'", path);
-	/* The sockets point into @text, which lives as long as the process. */
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *name, *sock, *extra, *s2 = NULL;
 		char arg[4200];
@@ -67,10 +67,15 @@ int cli_nodes_file(struct cli *cli, const char *path, struct trl_error *err)
 		extra = strtok_r(NULL, " \t", &s2);
 		if (!sock || extra)
 			return trl_error_set(err, TRL_EINVALID, "%s:%d: expected 'NAME SOCKET'", path, lineno);
+		if (strlen(sock) >= sizeof(cli->nodes[0].path))
+			return trl_error_set(err, TRL_EINVALID, "%s:%d: socket path is longer than %zu bytes", path,
+					     lineno, sizeof(cli->nodes[0].path) - 1);
 		snprintf(arg, sizeof(arg), "%s=%s", name, sock);
 		if (cli_nodes_add(cli, arg, err) < 0)
 			return trl_error_prefix(err, "%s:%d", path, lineno);
-		cli->nodes[cli->n_nodes - 1].socket = sock;
+		/* Copied: @text is freed on return. */
+		snprintf(cli->nodes[cli->n_nodes - 1].path, sizeof(cli->nodes[0].path), "%s", sock);
+		cli->nodes[cli->n_nodes - 1].socket = cli->nodes[cli->n_nodes - 1].path;
 	}
 	return 0;
 }

@@ -20,9 +20,13 @@
  * (copy them out and set conn->nfds = 0).  Untaken fds are closed by
  * proto_conn_release().
  *
- * Both directions block: on a non-blocking socket EAGAIN waits in poll().
+ * Both directions block: on a non-blocking socket EAGAIN waits in poll().  On
+ * a blocking socket EAGAIN means the caller's SO_RCVTIMEO or SO_SNDTIMEO
+ * expired: proto_recv() and proto_send() then fail, so a peer that sends
+ * nothing, or reads nothing, cannot hold the other side.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,6 +117,9 @@ int proto_send(int fd, json_t *msg, const int *fds, size_t nfds)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -errno;
+			/* On a blocking socket EAGAIN means its SO_SNDTIMEO expired. */
+			if (!(fcntl(fd, F_GETFL) & O_NONBLOCK))
+				return -ETIMEDOUT;
 			r = wait_fd(fd, POLLOUT);
 			if (r < 0)
 				return r;
@@ -189,6 +196,10 @@ static int fill(struct proto_conn *c, struct trl_error *err)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return trl_error_errno(err, TRL_EFAILED, errno, "cannot read from socket");
+			/* On a blocking socket EAGAIN means its SO_RCVTIMEO expired. */
+			if (!(fcntl(c->fd, F_GETFL) & O_NONBLOCK))
+				return trl_error_set(err, TRL_EPROTO, c->len ? "timed out waiting for the rest of the message" :
+							 "timed out waiting for a message");
 			r = wait_fd(c->fd, POLLIN);
 			if (r < 0)
 				return trl_error_errno(err, TRL_EFAILED, -r, "cannot read from socket");

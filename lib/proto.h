@@ -154,7 +154,8 @@ void proto_conn_init(struct proto_conn *c, int fd);
 /* Free buffers and close received-but-untaken fds (not c->fd). */
 void proto_conn_release(struct proto_conn *c);
 
-/* Send one message (+ optional fds). Returns 0 or -errno. */
+/* Send one message (+ optional fds). Returns 0 or -errno (-ETIMEDOUT: the
+ * blocking socket's SO_SNDTIMEO expired; part of the message may be sent). */
 int proto_send(int fd, json_t *msg, const int *fds, size_t nfds);
 /* Receive one message. Returns 1 with *msg set, 0 on clean EOF, or -TRL_EPROTO
  * (oversized, not JSON, not an object) / -TRL_EFAILED (I/O) with @err filled. */

@@ -1792,11 +1792,47 @@ static int yaml_syntax_error(struct yaml *y, const char *file, struct trl_error 
 }
 
 /*
+ * Length of the well-formed UTF-8 sequence at @p (at most @n bytes), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/*
  * Refuse input that libfyaml 0.7.12 handles badly before it sees it: C0
  * control characters (YAML forbids them; several of its block scalar paths
- * then return uninitialised bytes) and long runs of blank lines (folding
- * them is quadratic and grows the stack: a 4 MiB spec of blank lines inside
- * one scalar runs for hours).
+ * then return uninitialised bytes), bytes that are not UTF-8 (a directive
+ * line with one, "%x\xd3}", makes its scanner loop forever) and long runs
+ * of blank lines (folding them is quadratic and grows the stack: a 4 MiB
+ * spec of blank lines inside one scalar runs for hours).
  */
 static int yaml_prescan(const char *text, size_t len, const char *file, struct trl_error *err)
 {
@@ -1807,6 +1843,18 @@ static int yaml_prescan(const char *text, size_t len, const char *file, struct t
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)text[i];
 
+		if (ch >= 0x80) {
+			size_t n = utf8_seq_len((const unsigned char *)text + i, len - i);
+
+			if (!n)
+				return trl_error_set(err, TRL_EINVALID,
+						     "%s:%d:%d: syntax error: byte 0x%02x is not valid UTF-8",
+						     file, line, col, ch);
+			i += n - 1;
+			blank = false;
+			col++;
+			continue;
+		}
 		if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f)
 			return trl_error_set(err, TRL_EINVALID, "%s:%d:%d: syntax error: control character 0x%02x is not allowed",
 					     file, line, col, ch);
@@ -1825,6 +1873,43 @@ static int yaml_prescan(const char *text, size_t len, const char *file, struct t
 		col++;
 	}
 	return 0;
+}
+
+/*
+ * libfyaml 0.7.12 mis-reads a single-quoted scalar with two escaped quotes
+ * in a row ('a''''b' comes out as "a'''" instead of "a''b") and, when the
+ * result outgrows the length it computed, leaks its chunk buffer on every
+ * read of the node.  Find such scalars (keys too) on the raw text before
+ * anything reads them.
+ */
+static int yaml_quotes_check(struct yaml *y, const char *file, struct trl_error *err)
+{
+	struct fy_document_iterator *it;
+	struct fy_node *n;
+	int r = 0;
+
+	it = fy_document_iterator_create();
+	if (!it)
+		return trl_error_set(err, TRL_EFAILED, "%s: out of memory", file);
+	fy_document_iterator_node_start(it, fy_document_root(y->fyd));
+	while (!r && (n = fy_document_iterator_node_next(it))) {
+		struct fy_token *t;
+		const struct fy_mark *sm, *em;
+
+		if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_SINGLE_QUOTED)
+			continue;
+		t = fy_node_get_scalar_token(n);
+		sm = t ? fy_token_start_mark(t) : NULL;
+		em = t ? fy_token_end_mark(t) : NULL;
+		if (!sm || !em || sm->input_pos >= em->input_pos || em->input_pos > y->len)
+			continue;
+		if (memmem(y->text + sm->input_pos, em->input_pos - sm->input_pos, "''''", 4))
+			r = trl_error_set(err, TRL_EINVALID,
+					  "%s:%d:%d: syntax error: two escaped quotes in a row ('''') in a single-quoted string are not supported; use a double-quoted string",
+					  file, sm->line + 1, sm->column);
+	}
+	fy_document_iterator_destroy(it);
+	return r;
 }
 
 static int yaml_open(struct yaml *y, const char *text, size_t len, const char *file, struct trl_error *err)
@@ -1883,7 +1968,10 @@ static int yaml_open(struct yaml *y, const char *text, size_t len, const char *f
 	}
 	if (fy_diag_got_error(y->diag))
 		goto syntax;
-	return 0;
+	r = yaml_quotes_check(y, file, err);
+	if (r < 0)
+		yaml_close(y);
+	return r;
 
 syntax:
 	r = yaml_syntax_error(y, file, err);

@@ -12,10 +12,12 @@ PKGS=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev
   # cluster mode (trellisd --cluster) and its tests
   etcd-server etcd-client
+  # fuzzing (libFuzzer comes with clang's runtime) and memory checking
+  libclang-rt-14-dev valgrind
   # runtime
   frr uidmap iproute2 sqlite3
   # tests and benchmarks
-  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat
+  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
   openssh-server openssh-client
 )

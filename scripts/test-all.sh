@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole trellis test suite on a new Debian 12 machine (as root):
 # installs what it needs, builds out of tree in build/, runs the C unit tests
-# (make check) and the bats integration tests, and ends with one line:
+# (make check), a short libFuzzer run per fuzz target (build/fuzz, clang;
+# TRELLIS_FUZZ_TIME seconds each, default 20) and the bats integration tests,
+# and ends with one line:
 #   N passed, N failed, N skipped
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,13 +38,60 @@ done
 grep -E '^(FAIL|ERROR)' "$log" || true
 echo "unit tests: $pass passed, $fail failed, $skip skipped"
 
-# Integration tests (bats, TAP).
 upass=$pass ufail=$fail uskip=$skip
+
+# Fuzzing: a short libFuzzer run per target (tests/fuzz/README.md), built in
+# its own directory so the main build stays a normal one.  Each target is one
+# test: passed when it ran its time without a crash, leak or UB report.
+fpass=0 ffail=0 fskip=0
+fuzz_time=${TRELLIS_FUZZ_TIME:-20}
+fuzz_targets=(spec proto)
+fbuild=$build/fuzz
+fuzz_why=
+mkdir -p "$fbuild"
+if [ ! -f "$fbuild/Makefile" ] &&
+	! out=$(cd "$fbuild" && "$src/configure" -q --enable-fuzz 2>&1 >/dev/null); then
+	fuzz_why=$(grep 'error:' <<<"$out" | tail -n 1)
+	fuzz_why=${fuzz_why:-configure --enable-fuzz failed}
+	rm -f "$fbuild/Makefile"
+elif ! make -C "$fbuild" -j"$(nproc)" -s fuzz >>"$log" 2>&1; then
+	fuzz_why="building the fuzz targets failed (see $log)"
+	fpass=0 ffail=${#fuzz_targets[@]}
+	echo "not ok fuzz: $fuzz_why"
+	fuzz_targets=()
+fi
+for t in "${fuzz_targets[@]}"; do
+	if [ -n "$fuzz_why" ]; then
+		echo "ok fuzz-$t # skip ${fuzz_why##*error: }"
+		fskip=$((fskip + 1))
+		continue
+	fi
+	work=$(mktemp -d)
+	# New inputs go to a scratch corpus; the committed seeds are read only.
+	if "$fbuild/tests/fuzz/fuzz-$t" -max_total_time="$fuzz_time" -print_final_stats=1 \
+		-dict="$src/tests/fuzz/trellis.dict" -artifact_prefix="$work/" -max_len=16384 -timeout=10 \
+		"$work" "$src/tests/fuzz/corpus/$t" >"$work/log" 2>&1; then
+		echo "ok fuzz-$t: $(awk '/stat::number_of_executed_units/ {print $2}' "$work/log") executions in ${fuzz_time} s"
+		fpass=$((fpass + 1))
+	else
+		echo "not ok fuzz-$t: crash or sanitizer report:"
+		grep -E 'ERROR:|SUMMARY|Test unit written|runtime error' "$work/log" | sed 's/^/#   /'
+		for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+			[ -f "$a" ] && echo "#   reproducer (base64): $(base64 -w0 "$a")"
+		done
+		cat "$work/log" >>"$log"
+		ffail=$((ffail + 1))
+	fi
+	rm -rf "$work"
+done
+echo "fuzz tests: $fpass passed, $ffail failed, $fskip skipped"
+
+# Integration tests (bats, TAP).
 tap=$("$src/tests/run-integration" "$build" 2>&1 | tee -a "$log" | tee /dev/stderr)
 ipass=$(grep -cE '^ok [0-9]+' <<<"$tap" | tr -d ' ')
 iskip=$(grep -cE '^ok [0-9]+ .*# skip' <<<"$tap" | tr -d ' ')
 ifail=$(grep -cE '^not ok [0-9]+' <<<"$tap" | tr -d ' ')
 ipass=$((ipass - iskip))
 echo "integration tests: $ipass passed, $ifail failed, $iskip skipped"
-echo "$((upass + ipass)) passed, $((ufail + ifail)) failed, $((uskip + iskip)) skipped"
-[ $((ufail + ifail)) -eq 0 ]
+echo "$((upass + fpass + ipass)) passed, $((ufail + ffail + ifail)) failed, $((uskip + fskip + iskip)) skipped"
+[ $((ufail + ffail + ifail)) -eq 0 ]

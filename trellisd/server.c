@@ -41,8 +41,10 @@ void request_progress(struct request_ctx *rq, const char *step, const char *fmt,
 	log_debug("%s: %s", step, msg);
 	ev = proto_event_new(step, "%s", msg);
 	pthread_mutex_lock(&rq->lock);
-	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0)
+	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0) {
 		rq->gone = 1;
+		log_info("client pid %d stopped reading (or left): no more progress events", (int)rq->pid);
+	}
 	if (rq->on_progress)
 		rq->on_progress(rq, step, msg);
 	pthread_mutex_unlock(&rq->lock);
@@ -176,7 +178,7 @@ static void *serve_conn(void *arg)
 	struct trl_error err = { 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	struct timeval tv = { .tv_sec = 30 };
+	struct timeval tv = { .tv_sec = 30 }, stv = { .tv_sec = 10 };
 	json_t *msg = NULL, *result = NULL, *reply;
 	int r;
 
@@ -190,6 +192,12 @@ static void *serve_conn(void *arg)
 	rq->pid = cred.pid;
 	/* A client must send its request promptly; a slow one cannot hold a thread forever. */
 	setsockopt(rq->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/*
+	 * A client that stops reading must not stall the operation (which may
+	 * hold the slice lock): after 10 s of a full socket buffer it gets no
+	 * more progress events or reply, and the operation runs to its end.
+	 */
+	setsockopt(rq->fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 	r = proto_recv(&conn, &msg, &err);
 	if (r == 0)
 		goto done;

@@ -1341,10 +1341,11 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 				struct trl_endpoint *ep = &s->links[l].ep[e];
 				unsigned char mac[6];
 				char host[16], macs[32];
-				json_t *addrs = json_array();
+				json_t *addrs;
 
 				if (strcmp(ep->router, rt->name))
 					continue;
+				addrs = json_array();
 				host_veth(s, ep, host);
 				names_mac(mac, s->name, rt->name, ep->ifname);
 				snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],

@@ -225,7 +225,7 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	}
 	s->uid_base = uid_start + (unsigned)idx * 65536u;
 	s->created = time(NULL);
-	files = json_dumps(s->files ? s->files : json_object(), JSON_COMPACT);
+	files = s->files ? json_dumps(s->files, JSON_COMPACT) : NULL;
 	placement = s->placement ? json_dumps(s->placement, JSON_COMPACT) : NULL;
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO slices(name, owner, owner_uid, state, spec, filename, files, uid_index, uid_base, created, placement) "

@@ -69,7 +69,10 @@ EOS
 @test "a router that dies while booting: step 'ready', nothing left, FRR of the others stopped" {
 	run trellis slice create -f "$(spec_with dies)"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"step 'ready'"* ]]
+	# Its boot exits at once: usually seen while waiting for 'ready', but a
+	# slow start (a sanitizer build starts one router at a time) can see it
+	# stopped already right after its start.
+	[[ "$output" == *"step 'ready'"* || "$output" == *"stopped right after starting"* ]]
 	[[ "$output" == *"router 'r3'"* ]]
 	assert_no_leftovers t40a
 	# no FRR daemon of this slice survives the rollback

@@ -26,6 +26,12 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 }
 
+# Sanitizer builds: third-party suppressions only (tests/lsan.supp says why
+# for each), UB aborts with a stack.  Harmless for normal builds.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TRELLIS_SRC/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
 # Start this file's trellisd.  Extra arguments go to trellisd.
 start_daemon() {
 	require_root
@@ -67,7 +73,16 @@ stop_daemon() {
 	# The daemon's warnings go into the TAP stream as comments: a CI failure
 	# then comes with the daemon's side of the story.
 	grep -E ' (warn|error) ' "$T_DIR/trellisd.log" 2>/dev/null | sed "s/^/# trellisd($(file_id)): /" >&3 || true
+	# A sanitizer build (configure --enable-asan) reports into the same log:
+	# any report fails the file.
+	local san=0
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
+		"$T_DIR/trellisd.log" 2>/dev/null; then
+		sed "s/^/# trellisd($(file_id)) sanitizer: /" "$T_DIR/trellisd.log" >&3
+		san=1
+	fi
 	rm -rf "$T_DIR"
+	return $san
 }
 
 # Copy an example (and the files next to it) into $T_DIR, renaming its slice to $2.

@@ -5,7 +5,7 @@
  * Framing over a real socketpair: round trip, a message arriving a byte at a
  * time and in large pieces (from a child process, so the reader really sees
  * partial reads), two messages in one write, fd passing, oversize, garbage,
- * EOF inside a message.  Then every request-decode error, successful decodes,
+ * EOF inside a message, a peer that goes silent.  Then every request-decode error, successful decodes,
  * and reply building and classification.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "proto.h"
@@ -300,6 +301,43 @@ static void test_garbage(void)
 	close_pair();
 }
 
+/* A silent peer: SO_RCVTIMEO expiring on a blocking socket ends the read. */
+static void test_timeout(void)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct trl_error err = { 0 };
+	struct proto_conn c;
+	json_t *out = NULL;
+
+	new_pair();
+	setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	proto_conn_init(&c, pair[0]);
+	is_int(proto_recv(&c, &out, &err), -TRL_EPROTO, "nothing sent: receive timeout is a protocol error");
+	like_str(err.msg, "timed out waiting for a message", "nothing sent: message");
+	trl_error_clear(&err);
+	write_all(pair[1], "{\"op\":", 6);
+	is_int(proto_recv(&c, &out, &err), -TRL_EPROTO, "half a message: receive timeout is a protocol error");
+	like_str(err.msg, "timed out waiting for the rest of the message", "half a message: message");
+	proto_conn_release(&c);
+	close_pair();
+}
+
+/* A peer that stops reading: SO_SNDTIMEO expiring on a blocking socket ends the send. */
+static void test_send_timeout(void)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	json_t *m = json_pack("{s:s}", "event", "progress");
+	int r = 0, n;
+
+	new_pair();
+	setsockopt(pair[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (n = 0; n < 100000 && r == 0; n++)
+		r = proto_send(pair[0], m, NULL, 0);
+	is_int(r, -ETIMEDOUT, "a peer that reads nothing: send times out (after %d messages)", n);
+	json_decref(m);
+	close_pair();
+}
+
 static void test_decode_errors(void)
 {
 	static const struct {
@@ -526,7 +564,7 @@ static void test_replies(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(189);
+	plan(194);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
@@ -534,6 +572,8 @@ int main(void)
 	test_fds();
 	test_oversize();
 	test_garbage();
+	test_timeout();
+	test_send_timeout();
 	test_decode_errors();
 	test_decode_ok();
 	test_replies();

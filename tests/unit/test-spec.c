@@ -101,6 +101,24 @@ static void test_document(void)
 		free(big);
 	}
 	bad("slice: b\001lue\nrouters: {r1: {}}\n", "1:9:", "syntax error", "control character 0x01 is not allowed");
+	/* found by fuzzing: libfyaml loops forever on a directive with a bad UTF-8 byte */
+	bad("%sl\xd3}\n", "1:4:", "syntax error", "byte 0xd3 is not valid UTF-8");
+	bad("slice: blue\nrouters: {r\xc3\xa9\xc0\xaf: {}}\n", "2:13:", "syntax error", "byte 0xc0 is not valid UTF-8");
+	bad("slice: blue\ndescription: \xed\xa0\x80\n", "2:14:", "syntax error", "byte 0xed is not valid UTF-8");
+	bad("slice: blue\ndescription: x\xf4\x90\x80\x80\n", "2:15:", "syntax error", "byte 0xf4 is not valid UTF-8");
+	bad("slice: blue\ndescription: x\xe2\x82", "2:15:", "syntax error", "byte 0xe2 is not valid UTF-8");
+	/* found by fuzzing: libfyaml mis-reads and leaks single-quoted scalars with '''' in them */
+	bad("slice: blue\ndescription: 'a''''b'\nrouters: {r1: {}}\n", "2:14:", "syntax error",
+	    "two escaped quotes in a row");
+	bad("slice: blue\nrouters: {'r''''1': {}}\n", "2:11:", "syntax error", "two escaped quotes in a row");
+	s = good("slice: blue\ndescription: 'it''s '' ''a'' '\nrouters: {r1: {}}\n", "single-quoted escapes");
+	ok(s && s->description && !strcmp(s->description, "it's ' 'a' "), "single-quoted escapes read right");
+	trl_slice_free(s);
+	s = NULL;
+	s = good("slice: blue\ndescription: \xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\nrouters: {r1: {}}\n",
+		 "UTF-8 text in a description");
+	trl_slice_free(s);
+	s = NULL;
 	bad("slice: blue\nrouters:\n  r1:\n    config: |\n \n    router ospf\n", "6:5:", "routers.r1.config",
 	    "block scalar line indented 4, not deeper than its key (column 5)");
 	big = malloc(256);

@@ -104,5 +104,16 @@ testbed_down() {
 	done
 	ip netns del "$p-sw" 2>/dev/null || true
 	rmdir /sys/fs/bpf/trellis 2>/dev/null || true
+	# A sanitizer build (configure --enable-asan) reports into the daemons'
+	# logs: any report fails the caller (as in helpers.bash's stop_daemon).
+	local san=0
+	for i in $(seq "$n"); do
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
+			"$dir/n$i/trellisd.log" 2>/dev/null; then
+			sed "s/^/# trellisd(node $i) sanitizer: /" "$dir/n$i/trellisd.log" >&2
+			san=1
+		fi
+	done
 	rm -rf "$dir"
+	return $san
 }
