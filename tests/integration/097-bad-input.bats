@@ -190,7 +190,8 @@ EOS
 	[ "$status" -eq 0 ]
 	kill "$p" 2>/dev/null || true
 	wait "$p" || true
-	grep -q "stopped reading" "$T_DIR/trellisd.log"
+	# the stalled create notices on its next progress event (or its send timeout)
+	wait_for 30 grep -q "stopped reading" "$T_DIR/trellisd.log"
 	wait_for 60 state_is t97g ready
 	run trellis --json slice show t97g
 	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
