@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "cluster.h"
 #include "model.h"
+#include "names.h"
 #include "spec.h"
 #include "util.h"
 
@@ -303,6 +304,131 @@ static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int tim
 	return 0;
 }
 
+/* A sliver router's name: "<router>-<node>".  -1 if it is not a valid name (too long). */
+static int sliver_name(char *buf, size_t len, const char *router, const char *node)
+{
+	int n = snprintf(buf, len, "%s-%s", router, node);
+
+	return n < 0 || (size_t)n >= len || n > TRL_NAME_MAX || names_problem(NAMES_NAME, buf) ? -1 : 0;
+}
+
+static void routers_free(struct trl_router *rs, size_t n)
+{
+	for (size_t i = 0; rs && i < n; i++) {
+		free(rs[i].config);
+		free(rs[i].config_file);
+	}
+	free(rs);
+}
+
+/*
+ * placement: each-node: replace the spec's routers (the template sliver) by
+ * one copy per node of @nodes (a JSON array of names), router R on node N
+ * named "R-N", with the links between them copied alike.
+ */
+static int each_node_expand(struct trl_slice *s, json_t *nodes, const char *filename, struct trl_error *err)
+{
+	size_t nn = json_array_size(nodes), nr = s->n_routers, nl = s->n_links;
+	struct trl_router *rs = NULL;
+	struct trl_link *ls = NULL;
+	int r = 0;
+
+	if (!nn)
+		return trl_error_set(err, TRL_EUNAVAIL, "%s: placement: each-node, but no node is up", filename);
+	if (nr * nn > TRL_MAX_ROUTERS || nl * nn > TRL_MAX_LINKS)
+		return trl_error_set(err, TRL_ELIMIT,
+				     "%s: placement: each-node: %zu routers and %zu links on %zu nodes is more than a slice may have (%d routers, %d links)",
+				     filename, nr, nl, nn, TRL_MAX_ROUTERS, TRL_MAX_LINKS);
+	rs = calloc(nr * nn, sizeof(*rs));
+	ls = nl ? calloc(nl * nn, sizeof(*ls)) : NULL;
+	if (!rs || (nl && !ls)) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0; k < nn; k++) {
+		const char *node = json_string_value(json_array_get(nodes, k)) ?: "";
+
+		for (size_t i = 0; i < nr; i++) {
+			struct trl_router *to = &rs[k * nr + i];
+			const struct trl_router *from = &s->routers[i];
+
+			*to = *from;
+			to->config = from->config ? strdup(from->config) : NULL;
+			to->config_file = from->config_file ? strdup(from->config_file) : NULL;
+			if ((from->config && !to->config) || (from->config_file && !to->config_file)) {
+				r = trl_error_set(err, TRL_EFAILED, "out of memory");
+				goto fail;
+			}
+			if (sliver_name(to->name, sizeof(to->name), from->name, node) < 0) {
+				r = trl_error_set(err, TRL_EINVALID,
+						  "%s:%d:%d: routers.%s: placement: each-node names it '%s-%s' on node '%s', longer than %d characters: use a shorter router name",
+						  filename, from->mark.line, from->mark.col, from->name, from->name, node,
+						  node, TRL_NAME_MAX);
+				goto fail;
+			}
+			snprintf(to->node, sizeof(to->node), "%s", node);
+		}
+		for (size_t l = 0; l < nl; l++) {
+			struct trl_link *to = &ls[k * nl + l];
+
+			*to = s->links[l];
+			for (int e = 0; e < 2; e++) {
+				char veth[64];
+
+				sliver_name(to->ep[e].router, sizeof(to->ep[e].router), s->links[l].ep[e].router, node);
+				if (names_host_veth(veth, sizeof(veth), s->name, to->ep[e].router, to->ep[e].ifname) >
+				    NAMES_IFNAMSIZ - 1) {
+					r = trl_error_set(err, TRL_EINVALID,
+							  "%s:%d:%d: links[%zu].endpoints[%d]: placement: each-node: host interface name '%s' on node '%s' would be %zu characters; IFNAMSIZ allows %d (shorten the slice, router or interface name)",
+							  filename, to->mark.line, to->mark.col, l, e, veth, node, strlen(veth),
+							  NAMES_IFNAMSIZ - 1);
+					goto fail;
+				}
+			}
+			snprintf(to->name, sizeof(to->name), "%s:%s-%s:%s", to->ep[0].router, to->ep[0].ifname,
+				 to->ep[1].router, to->ep[1].ifname);
+		}
+	}
+	routers_free(s->routers, nr);
+	free(s->links);
+	s->routers = rs;
+	s->n_routers = nr * nn;
+	s->links = ls;
+	s->n_links = nl * nn;
+	return 0;
+fail:
+	routers_free(rs, nr * nn);
+	free(ls);
+	return r;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The live nodes' names, sorted (a sliver's routers are named and placed alike whoever deploys it). */
+static json_t *sorted_names(json_t *live)
+{
+	size_t n = json_object_size(live), i = 0;
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+	json_t *out = json_array(), *info;
+	const char *node;
+
+	if (!v || !out) {
+		free(v);
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(live, node, info)
+		v[i++] = node;
+	qsort(v, n, sizeof(*v), name_cmp);
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_string(v[i]));
+	free(v);
+	return out;
+}
+
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
 			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
 			 void *ctx, json_t **result, struct trl_error *err)
@@ -332,6 +458,17 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	if (!desired) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
+	}
+	if (s->placement == TRL_PLACE_EACH_NODE) {
+		json_t *each = sorted_names(live);
+
+		if (!each) {
+			r = trl_error_set(err, TRL_EFAILED, "out of memory");
+			goto out;
+		}
+		json_object_set_new(json_object_get(desired, "placement"), "each-node", each);
+		if ((r = each_node_expand(s, each, filename ? filename : "spec", err)) < 0)
+			goto out;
 	}
 	/* Routers placed by name count against their node's share when spreading the others. */
 	for (size_t i = 0; i < s->n_routers; i++) {
@@ -488,6 +625,11 @@ out:
 void cluster_placement_apply(struct trl_slice *s, json_t *placement)
 {
 	json_t *routers = json_object_get(placement, "routers");
+	json_t *each = json_object_get(placement, "each-node");
+
+	/* The creator expanded it the same way with the same names (and checked them). */
+	if (s->placement == TRL_PLACE_EACH_NODE && json_is_array(each))
+		each_node_expand(s, each, "spec", &(struct trl_error){ 0 });
 
 	for (size_t i = 0; routers && i < s->n_routers; i++) {
 		json_t *nd = json_object_get(routers, s->routers[i].name);

@@ -87,6 +87,12 @@ struct trl_link {
 	struct trl_mark mark;
 };
 
+/* placement: of a slice (cluster mode, man/trellis-slice.5). */
+enum {
+	TRL_PLACE_DEFAULT = 0,	/* routers name their node (or 'any') */
+	TRL_PLACE_EACH_NODE,	/* the routers are a template sliver, instantiated on every live node */
+};
+
 struct trl_slice {
 	char name[TRL_NAME_MAX + 1];
 	char owner[64];		/* user name or numeric uid as written; "" = the caller */
@@ -97,6 +103,7 @@ struct trl_slice {
 	int persist;		/* persist: rebuilt by trellisd after a host restart */
 	uint64_t bw_rate;	/* bandwidth: the slice's guaranteed share of each node's substrate, 0 = none */
 	uint64_t bw_ceil;	/* bandwidth: ceil, what it may borrow up to; 0 = bw_rate */
+	int placement;		/* placement: TRL_PLACE_* (cluster mode) */
 	struct trl_router *routers;
 	size_t n_routers;
 	struct trl_link *links;

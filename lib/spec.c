@@ -1089,6 +1089,8 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 		char q[QBUF];
 
 		path_key(c, f[F_NODE].key, "node");
+		if (c->s->placement == TRL_PLACE_EACH_NODE)
+			return fail(c, f[F_NODE].key, "not allowed with placement: each-node (every router runs on every node)");
 		ret = get_str(c, f[F_NODE].val, "a node name", &t);
 		if (ret < 0)
 			return ret;
@@ -1618,9 +1620,10 @@ static int check_slice_room(struct spec_ctx *c, struct fy_node *key, struct fy_n
 static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 {
 	enum { F_SLICE, F_OWNER, F_DESCRIPTION, F_DEFAULTS, F_ROUTERS, F_LINKS, F_TUNNEL, F_BANDWIDTH, F_LIMITS,
-	       F_PERSIST };
+	       F_PERSIST, F_PLACEMENT };
 	struct field f[] = {
 		[F_PERSIST] = { .name = "persist" },
+		[F_PLACEMENT] = { .name = "placement" },
 		[F_BANDWIDTH] = { .name = "bandwidth" },
 		[F_SLICE] = { .name = "slice" },
 		[F_OWNER] = { .name = "owner" },
@@ -1690,6 +1693,17 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		if (strcmp(t, "egre") && strcmp(t, "gretap") && strcmp(t, "vxlan"))
 			return fail(c, f[F_TUNNEL].val, "unknown tunnel '%s' (egre, gretap or vxlan)", qs(q, sizeof(q), t));
 		snprintf(s->tunnel, sizeof(s->tunnel), "%s", t);
+		path_pop(c);
+	}
+	/* Before the routers: each-node forbids their node:. */
+	if (f[F_PLACEMENT].val) {
+		path_key(c, f[F_PLACEMENT].key, "placement");
+		ret = get_str(c, f[F_PLACEMENT].val, "a placement", &t);
+		if (ret < 0)
+			return ret;
+		if (strcmp(t, "each-node"))
+			return fail(c, f[F_PLACEMENT].val, "unknown placement '%s' (each-node)", qs(q, sizeof(q), t));
+		s->placement = TRL_PLACE_EACH_NODE;
 		path_pop(c);
 	}
 	if (f[F_BANDWIDTH].val) {

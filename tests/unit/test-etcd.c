@@ -101,7 +101,7 @@ int main(void)
 
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		skip_all("etcd is not installed (Debian package etcd-server)");
-	plan(35);
+	plan(38);
 
 	/* Placement chosen by the cluster ('node: any') applied to a parsed spec. */
 	{
@@ -115,6 +115,25 @@ int main(void)
 		is_str(trl_slice_router(s, "b")->node, "n2", "placement puts 'any' router b on n2");
 		ok(!strcmp(trl_slice_router(s, "a")->node, "n1") && !strcmp(trl_slice_router(s, "c")->node, "n3"),
 		   "named routers keep their node, unplaced ones get the placement's");
+		json_decref(pl);
+		trl_slice_free(s);
+	}
+
+	/* placement: each-node: the sliver copied onto every node of the placement, named router-node. */
+	{
+		const char *spec = "slice: u3\nplacement: each-node\nrouters:\n  a: { template: plain }\n"
+				   "  b: { template: plain }\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n";
+		struct trl_slice *s = NULL;
+		json_t *pl = json_pack("{s:[s, s]}", "each-node", "n1", "n2");
+		const struct trl_router *rb;
+
+		ok(spec_parse(spec, strlen(spec), "u3.yaml", NULL, NULL, &s, &err) == 0, "a spec with placement: each-node parses");
+		cluster_placement_apply(s, pl);
+		rb = trl_slice_router(s, "b-n2");
+		ok(s->n_routers == 4 && rb && !strcmp(rb->node, "n2") && !trl_slice_router(s, "a"),
+		   "each-node: 2 routers on 2 nodes become 4, b-n2 on n2");
+		ok(s->n_links == 2 && !strcmp(s->links[1].name, "a-n2:eth1-b-n2:eth1") &&
+		   !strcmp(s->links[0].ep[1].router, "b-n1"), "each-node: the link is copied per node, between that node's routers");
 		json_decref(pl);
 		trl_slice_free(s);
 	}

@@ -201,6 +201,15 @@ static void test_names(void)
 	bad(HEAD "owner: Alice\n", "5:8:", "owner", "invalid owner 'Alice'");
 	bad(HEAD "  r3: {node: Node1}\n", "5:14:", "routers.r3.node", "invalid node name 'Node1': must start with a lowercase letter");
 	bad(HEAD "tunnel: gre\n", "5:9:", "tunnel", "unknown tunnel 'gre' (egre, gretap or vxlan)");
+	bad(HEAD "placement: everywhere\n", "5:12:", "placement", "unknown placement 'everywhere' (each-node)");
+	bad("slice: blue\nplacement: each-node\nrouters:\n  r1: {}\n  r2: {node: n1}\n", "5:8:", "routers.r2.node",
+	    "not allowed with placement: each-node");
+	{
+		struct trl_slice *s = good("slice: blue\nplacement: each-node\nrouters:\n  r1: {}\n", "placement: each-node");
+
+		ok(s && s->placement == TRL_PLACE_EACH_NODE && s->n_routers == 1, "each-node parses to the template sliver");
+		trl_slice_free(s);
+	}
 	bad(HEAD "owner: 99999999999\n", "5:8:", "owner", "uid 99999999999 is out of range");
 	bad("slice: blue\nrouters:\n  r1: {}\n  r2: {}\n  r1: {}\n", "5:3:", "routers.r1",
 	    "duplicate router 'r1' (first defined at line 3)");
