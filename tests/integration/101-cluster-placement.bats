@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# Cluster placement: 'placement: each-node' (PlanetLab's sliver per site).
+# etcd runs in the substrate router namespace on 198.18.1.1 as in
+# 100-cluster.bats; three emulated nodes run trellisd --cluster.  A spec's
+# routers are a template sliver: router R becomes R-NODE on every live node.
+
+load helpers
+source "$BATS_TEST_DIRNAME/lib/testbed.bash"
+
+P=t101
+ETCD_ADDR=198.18.1.1
+URL="etcd://$ETCD_ADDR:2379"
+
+etcd_dir() { echo "$(testbed_dir "$P")-etcd"; }
+
+etcd_start() {
+	local d
+	d=$(etcd_dir)
+	mkdir -p "$d"
+	ip netns exec "$P-sw" etcd --name tb --data-dir "$d/data" \
+		--listen-client-urls "http://$ETCD_ADDR:2379" --advertise-client-urls "http://$ETCD_ADDR:2379" \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster tb=http://127.0.0.1:2380 >>"$d/etcd.log" 2>&1 &
+	echo $! >"$d/etcd.pid"
+	disown $! 2>/dev/null || true
+	for _ in $(seq 100); do
+		ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" endpoint health >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "etcd did not start:" >&2
+	cat "$d/etcd.log" >&2
+	return 1
+}
+
+etcd_stop() {
+	local pid
+	pid=$(cat "$(etcd_dir)/etcd.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$(etcd_dir)/etcd.pid"
+}
+
+ectl() { ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" "$@"; }
+
+tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
+
+# Slices this file creates.  u1 is short so that its sliver's host interface
+# names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
+# this file's node namespaces, state dirs and t101n* cgroups.
+SLICES="t101a t101b u1"
+
+setup_file() {
+	require_root
+	command -v etcd >/dev/null || skip "etcd not installed (Debian package etcd-server)"
+	command -v etcdctl >/dev/null || skip "etcdctl not installed (Debian package etcd-client)"
+	testbed_down "$P"
+	etcd_stop
+	rm -rf "$(etcd_dir)"
+	testbed_up "$P" 3
+	etcd_start
+	for i in 1 2 3; do
+		testbed_daemon "$P" "$i" --cluster "$URL"
+	done
+}
+
+teardown_file() {
+	local d
+	d=$(testbed_dir "$P")
+	[ -d "$d" ] || return 0
+	for s in $SLICES; do
+		tc_cluster -q slice delete "$s" >/dev/null 2>&1 || true
+	done
+	for i in 1 2 3; do
+		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
+	done
+	for i in 1 2 3; do testbed_daemon_stop "$P" "$i"; done
+	testbed_down "$P"
+	etcd_stop
+	rm -rf "$d" "$(etcd_dir)"
+}
+
+teardown() {
+	for s in $SLICES; do
+		testbed_trellis "$P" 1 -q slice delete "$s" >/dev/null 2>&1 || true
+	done
+}
+
+running_routers() { # node slice
+	testbed_trellis "$P" "$1" --json slice show "$2" | jq -r '[.routers[] | select(.state == "running") | .name] | sort | join(",")'
+}
+
+@test "each-node: a one-router sliver becomes one router per node, named router-node" {
+	f="$(testbed_dir "$P")/t101a.yaml"
+	cat >"$f" <<EOS
+slice: t101a
+placement: each-node
+routers:
+  r:
+    template: plain
+    loopback: [10.255.1.1/32]
+EOS
+	run testbed_trellis "$P" 2 slice create -f "$f"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for i in 1 2 3; do
+		[ "$(running_routers "$i" t101a)" = "r-t101n$i" ]
+		# slice show from each node lists its router on that node, running
+		[ "$(testbed_trellis "$P" "$i" --json slice show t101a | jq -r ".routers[] | select(.name == \"r-t101n$i\") | .node")" = "t101n$i" ]
+		testbed_trellis "$P" "$i" slice exec t101a "r-t101n$i" -- ip -4 addr show dev lo | grep -q 10.255.1.1/32
+	done
+	# the desired state names the nodes it was expanded over, sorted
+	[ "$(ectl get /trellis/slices/t101a --print-value-only | jq -r '.placement."each-node" | join(",")')" = "t101n1,t101n2,t101n3" ]
+	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t101a") | .nodes | sort | join(",")')" = "t101n1,t101n2,t101n3" ]
+	# delete from another node: gone everywhere
+	testbed_trellis "$P" 3 -q slice delete t101a
+	for i in 1 2 3; do
+		run testbed_trellis "$P" "$i" slice show t101a
+		[ "$status" -ne 0 ]
+	done
+}
+
+@test "each-node: links inside the sliver are copied per node and work on each" {
+	f="$(testbed_dir "$P")/u1.yaml"
+	cat >"$f" <<EOS
+slice: u1
+placement: each-node
+routers:
+  a: { template: plain }
+  b: { template: plain }
+links:
+  - endpoints: [a:e1, b:e1]
+    ipv4: [10.9.0.1/24, 10.9.0.2/24]
+EOS
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for i in 1 2 3; do
+		[ "$(running_routers "$i" u1)" = "a-t101n$i,b-t101n$i" ]
+		# a same-node link on every node, no tunnel
+		[ "$(testbed_trellis "$P" "$i" --json slice show u1 | jq -r '[.links[] | select(.kind == "local")] | length')" -ge 1 ]
+		testbed_trellis "$P" "$i" slice exec u1 "a-t101n$i" -- ping -c 2 -i 0.2 -W 2 10.9.0.2
+	done
+	tc_cluster -q slice delete u1
+	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "u1\."; done
+}
+
+@test "each-node: node: in a router is refused with its position; names that would not fit are refused before anything is written" {
+	f="$(testbed_dir "$P")/t101b.yaml"
+	printf 'slice: t101b\nplacement: each-node\nrouters:\n  r: {node: t101n1}\n' >"$f"
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"t101b.yaml:4:7: routers.r.node: not allowed with placement: each-node"* ]]
+	printf 'slice: t101b\nplacement: everywhere\nrouters:\n  r: {}\n' >"$f"
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"t101b.yaml:2:12: placement: unknown placement 'everywhere' (each-node)"* ]]
+	# router-node longer than 15 characters
+	printf 'slice: t101b\nplacement: each-node\nrouters:\n  router123: {template: plain}\n' >"$f"
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"t101b.yaml:4:3: routers.router123: placement: each-node names it 'router123-t101n1' on node 't101n1', longer than 15 characters"* ]]
+	# host interface t101b.a-t101n1.eth1 is 19 characters
+	printf 'slice: t101b\nplacement: each-node\nrouters:\n  a: {template: plain}\n  b: {template: plain}\nlinks:\n  - endpoints: [a:eth1, b:eth1]\n' >"$f"
+	run testbed_trellis "$P" 1 slice create -f "$f"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"links[0].endpoints[0]: placement: each-node: host interface name 't101b.a-t101n1.eth1' on node 't101n1' would be 19 characters; IFNAMSIZ allows 15"* ]]
+	[ -z "$(ectl get --prefix /trellis/slices/ --keys-only)" ]
+	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t101b\."; done
+}
