@@ -1033,6 +1033,13 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	if (r < 0)
 		return r;
 	cluster_placement_apply(s, req->placement);
+	if (s->placement == TRL_PLACE_EACH_NODE && !json_object_get(req->placement, "each-node")) {
+		r = trl_error_set(err, TRL_EINVALID,
+				  "%s: placement: each-node needs cluster mode (trellisd --cluster, or trellis --cluster)",
+				  req->filename ? req->filename : "spec");
+		trl_slice_free(s);
+		return r;
+	}
 	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
 			 s->n_links);
 

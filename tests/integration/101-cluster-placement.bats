@@ -171,3 +171,17 @@ EOS
 	[ -z "$(ectl get --prefix /trellis/slices/ --keys-only)" ]
 	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t101b\."; done
 }
+
+@test "each-node: a node not in cluster mode refuses it" {
+	f="$(testbed_dir "$P")/t101b.yaml"
+	printf 'slice: t101b\nplacement: each-node\nrouters:\n  r: {template: plain}\n' >"$f"
+	testbed_daemon_stop "$P" 3
+	testbed_daemon "$P" 3
+	run testbed_trellis "$P" 3 slice create -f "$f"
+	echo "$output"
+	testbed_daemon_stop "$P" 3
+	testbed_daemon "$P" 3 --cluster "$URL"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"t101b.yaml: placement: each-node needs cluster mode"* ]]
+	! testbed_trellis "$P" 3 slice show t101b
+}
