@@ -8,7 +8,9 @@
  *   members/NODE        the same, without a lease: a node once seen (so a dead one shows "down")
  *   slices/SLICE        desired state {"spec","filename","files","owner_uid","nodes":[NODE..],
  *                        "placement": {"nodes": {NODE: {"address"}}, "keys": {LINK: KEY},
- *                                      "routers": {ROUTER: NODE}  (where 'node: any' put it)}}
+ *                                      "routers": {ROUTER: NODE}  (where 'node: any' put it),
+ *                                      "each-node": [NODE..]  (placement: each-node: the sorted
+ *                                       live nodes the sliver is copied onto, router R as R-NODE)}}
  *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev"}
  *                        rev = create_revision of slices/SLICE the node acted on
  *   alloc/next-key      the next free link key (a decimal string)
@@ -40,7 +42,8 @@
 #define CLUSTER_NODE_ANY "any"
 
 struct trl_slice;
-/* Apply a placement's "routers" (router -> node chosen for 'node: any') to a parsed spec. */
+/* Apply a placement to a parsed spec: expand a placement: each-node sliver over its "each-node"
+ * nodes, then set the "routers" (router -> node chosen for 'node: any'). */
 void cluster_placement_apply(struct trl_slice *s, json_t *placement);
 
 /* Progress of a cluster operation, per node (@node may be NULL). */
