@@ -11,6 +11,7 @@
  * up have withdrawn their reports.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -429,12 +430,64 @@ static json_t *sorted_names(json_t *live)
 	return out;
 }
 
+/* A node's free CPU: online CPUs less its load average less the CPU of the routers this create put there. */
+static double free_cpu(json_t *info)
+{
+	json_t *cpus = json_object_get(info, "cpus");
+
+	if (!json_is_number(cpus))
+		return HUGE_VAL;	/* a node that does not say: never full */
+	return json_number_value(cpus) - json_number_value(json_object_get(info, "load")) -
+	       json_number_value(json_object_get(info, "placed_cpu"));
+}
+
+/*
+ * The node for a router that the cluster places (@need: its guaranteed CPU),
+ * from the live nodes in name order (@order), counting the routers each runs
+ * and the ones placed so far.  Spread (the default): fewest routers, then most
+ * free CPU.  Pack: most routers among the nodes with @need free CPU, then
+ * least free CPU.  Ties go to the first name.  NULL if none fits.
+ */
+static const char *pick_node(json_t *live, json_t *order, int mode, double need)
+{
+	const char *best = NULL;
+	json_int_t best_n = 0;
+	double best_free = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(order, i, v) {
+		const char *node = json_string_value(v);
+		json_t *info = json_object_get(live, node);
+		json_int_t n = json_integer_value(json_object_get(info, "routers")) +
+			       json_integer_value(json_object_get(info, "placed"));
+		double fr = free_cpu(info);
+		int better;
+
+		if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
+			continue;	/* no substrate: cannot take part in cross-node links */
+		if (mode == TRL_PLACE_PACK) {
+			if (fr < need)
+				continue;
+			better = !best || n > best_n || (n == best_n && fr < best_free);
+		} else {
+			better = !best || n < best_n || (n == best_n && fr > best_free);
+		}
+		if (better) {
+			best = node;
+			best_n = n;
+			best_free = fr;
+		}
+	}
+	return best;
+}
+
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
 			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
 			 void *ctx, json_t **result, struct trl_error *err)
 {
 	struct trl_slice *s = NULL;
-	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters;
+	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters, *order = NULL;
 	struct wait_ctx w = { 0 };
 	_cleanup_free_ char *skey = NULL, *sp = NULL;
 	uint32_t floor = 0, first = 0;
@@ -474,30 +527,36 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	for (size_t i = 0; i < s->n_routers; i++) {
 		const char *nd = s->routers[i].node[0] ? s->routers[i].node : default_node;
 
+		if (!s->routers[i].node[0] && (s->placement == TRL_PLACE_SPREAD || s->placement == TRL_PLACE_PACK))
+			continue;	/* placed below */
 		info = nd ? json_object_get(live, nd) : NULL;
-		if (info)
+		if (info) {
 			json_object_set_new(info, "placed",
 					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+			json_object_set_new(info, "placed_cpu",
+					    json_real(json_number_value(json_object_get(info, "placed_cpu")) +
+						      trl_router_limits(s, &s->routers[i]).cpu));
+		}
+	}
+	order = sorted_names(live);
+	if (!order) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
 	}
 	for (size_t i = 0; i < s->n_routers; i++) {
 		const char *nd = s->routers[i].node;
 		json_t *addr;
 
-		if (!strcmp(nd, CLUSTER_NODE_ANY)) {
-			/* Spread: the live node with the fewest routers, counting the ones placed so far. */
-			const char *best = NULL;
-			json_int_t best_n = 0;
+		if (!strcmp(nd, CLUSTER_NODE_ANY) ||
+		    (!nd[0] && (s->placement == TRL_PLACE_SPREAD || s->placement == TRL_PLACE_PACK))) {
+			double need = trl_router_limits(s, &s->routers[i]).cpu;
+			const char *best = pick_node(live, order, s->placement, need);
 
-			json_object_foreach(live, node, info) {
-				json_int_t n = json_integer_value(json_object_get(info, "routers")) +
-					       json_integer_value(json_object_get(info, "placed"));
-
-				if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
-					continue;	/* no substrate: cannot take part in cross-node links */
-				if (!best || n < best_n) {
-					best = node;
-					best_n = n;
-				}
+			if (!best && s->placement == TRL_PLACE_PACK && json_object_size(live)) {
+				r = trl_error_set(err, TRL_ELIMIT,
+						  "%s: routers.%s: placement: pack: no node has %g free CPU for it (online CPUs less load average less the routers placed so far)",
+						  filename, s->routers[i].name, need);
+				goto out;
 			}
 			if (!best) {
 				r = trl_error_set(err, TRL_EUNAVAIL, "%s: routers.%s.node: 'any', but no node is up",
@@ -507,6 +566,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			info = json_object_get(live, best);
 			json_object_set_new(info, "placed",
 					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+			json_object_set_new(info, "placed_cpu",
+					    json_real(json_number_value(json_object_get(info, "placed_cpu")) + need));
 			json_object_set_new(prouters, s->routers[i].name, json_string(best));
 			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
 			nd = s->routers[i].node;
@@ -616,6 +677,7 @@ rollback:
 	}
 out:
 	json_decref(w.want);
+	json_decref(order);
 	json_decref(live);
 	json_decref(desired);
 	trl_slice_free(s);

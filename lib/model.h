@@ -91,6 +91,8 @@ struct trl_link {
 enum {
 	TRL_PLACE_DEFAULT = 0,	/* routers name their node (or 'any') */
 	TRL_PLACE_EACH_NODE,	/* the routers are a template sliver, instantiated on every live node */
+	TRL_PLACE_SPREAD,	/* unplaced routers to the node with the fewest routers, then most free CPU */
+	TRL_PLACE_PACK,		/* unplaced routers to the node with the most routers that has room */
 };
 
 struct trl_slice {

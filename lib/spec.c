@@ -1701,9 +1701,15 @@ static int parse_slice(struct spec_ctx *c, struct fy_node *root)
 		ret = get_str(c, f[F_PLACEMENT].val, "a placement", &t);
 		if (ret < 0)
 			return ret;
-		if (strcmp(t, "each-node"))
-			return fail(c, f[F_PLACEMENT].val, "unknown placement '%s' (each-node)", qs(q, sizeof(q), t));
-		s->placement = TRL_PLACE_EACH_NODE;
+		if (!strcmp(t, "each-node"))
+			s->placement = TRL_PLACE_EACH_NODE;
+		else if (!strcmp(t, "spread"))
+			s->placement = TRL_PLACE_SPREAD;
+		else if (!strcmp(t, "pack"))
+			s->placement = TRL_PLACE_PACK;
+		else
+			return fail(c, f[F_PLACEMENT].val, "unknown placement '%s' (each-node, spread or pack)",
+				    qs(q, sizeof(q), t));
 		path_pop(c);
 	}
 	if (f[F_BANDWIDTH].val) {

@@ -107,12 +107,13 @@ static char *registration(struct daemon *d)
 	if (f && fscanf(f, "%lf", &load) != 1)
 		load = 0;
 	sub = json_object_get(info, "substrate");
-	o = json_pack("{s:s, s:s, s:O*, s:O*, s:s, s:O*, s:O*, s:O*, s:O*, s:f, s:I, s:O*}", "name", d->node_name, "version",
+	o = json_pack("{s:s, s:s, s:O*, s:O*, s:s, s:O*, s:O*, s:O*, s:O*, s:f, s:I, s:O*, s:I}", "name", d->node_name, "version",
 		      PACKAGE_VERSION, "address", json_object_get(sub, "address"), "capacity",
 		      json_object_get(sub, "capacity"), "fastpath", d->fastpath, "tunnels",
 		      json_object_get(info, "tunnels"), "routers", json_object_get(info, "routers"), "slices",
 		      json_object_get(info, "slices"), "max_key", json_object_get(info, "max_key"), "load", load,
-		      "seen", (json_int_t)time(NULL), "socket", json_object_get(info, "socket"));
+		      "seen", (json_int_t)time(NULL), "socket", json_object_get(info, "socket"), "cpus",
+		      (json_int_t)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1));
 	json_decref(info);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);

@@ -155,7 +155,7 @@ EOS
 	printf 'slice: t101b\nplacement: everywhere\nrouters:\n  r: {}\n' >"$f"
 	run testbed_trellis "$P" 1 slice create -f "$f"
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"t101b.yaml:2:12: placement: unknown placement 'everywhere' (each-node)"* ]]
+	[[ "$output" == *"t101b.yaml:2:12: placement: unknown placement 'everywhere' (each-node, spread or pack)"* ]]
 	# router-node longer than 15 characters
 	printf 'slice: t101b\nplacement: each-node\nrouters:\n  router123: {template: plain}\n' >"$f"
 	run testbed_trellis "$P" 1 slice create -f "$f"

@@ -201,7 +201,7 @@ static void test_names(void)
 	bad(HEAD "owner: Alice\n", "5:8:", "owner", "invalid owner 'Alice'");
 	bad(HEAD "  r3: {node: Node1}\n", "5:14:", "routers.r3.node", "invalid node name 'Node1': must start with a lowercase letter");
 	bad(HEAD "tunnel: gre\n", "5:9:", "tunnel", "unknown tunnel 'gre' (egre, gretap or vxlan)");
-	bad(HEAD "placement: everywhere\n", "5:12:", "placement", "unknown placement 'everywhere' (each-node)");
+	bad(HEAD "placement: everywhere\n", "5:12:", "placement", "unknown placement 'everywhere' (each-node, spread or pack)");
 	bad("slice: blue\nplacement: each-node\nrouters:\n  r1: {}\n  r2: {node: n1}\n", "5:8:", "routers.r2.node",
 	    "not allowed with placement: each-node");
 	{
