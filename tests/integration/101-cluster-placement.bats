@@ -48,7 +48,7 @@ tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
 # Slices this file creates.  u1 is short so that its sliver's host interface
 # names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
 # this file's node namespaces, state dirs and t101n* cgroups.
-SLICES="t101a t101b u1"
+SLICES="t101a t101b u1 t101c t101d t101e"
 
 setup_file() {
 	require_root
@@ -184,4 +184,53 @@ EOS
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"t101b.yaml: placement: each-node needs cluster mode"* ]]
 	! testbed_trellis "$P" 3 slice show t101b
+}
+
+# Wait until node $1 registers $2 routers.
+wait_routers() {
+	for _ in $(seq 100); do
+		[ "$(ectl get "/trellis/nodes/t101n$1" --print-value-only | jq .routers)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	ectl get "/trellis/nodes/t101n$1" --print-value-only >&2
+	return 1
+}
+
+placed() { # slice: the nodes its placed routers went to, sorted
+	ectl get "/trellis/slices/$1" --print-value-only | jq -r '.placement.routers | [.[]] | sort | join(",")'
+}
+
+@test "placement: pack fills the busiest node, spread the emptiest; pack refuses a router no node has CPU for" {
+	d=$(testbed_dir "$P")
+	# every node registers its online CPUs and load average
+	[ "$(ectl get /trellis/nodes/t101n1 --print-value-only | jq .cpus)" = "$(nproc)" ]
+	ectl get /trellis/nodes/t101n1 --print-value-only | jq -e '.load | type == "number"'
+	printf 'slice: t101c\nrouters:\n  x: {node: t101n2, template: plain}\n  y: {node: t101n2, template: plain}\n' >"$d/t101c.yaml"
+	testbed_trellis "$P" 1 -q slice create -f "$d/t101c.yaml"
+	wait_routers 2 2
+	wait_routers 1 0
+	# pack: both routers (no node:, so the cluster places them) join the node that has the most
+	printf 'slice: t101d\nplacement: pack\nrouters:\n  p1: {template: plain}\n  p2: {template: plain}\n' >"$d/t101d.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101d.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(placed t101d)" = "t101n2,t101n2" ]
+	[ "$(running_routers 2 t101d)" = "p1,p2" ]
+	wait_routers 2 4
+	# spread: the two empty nodes, one each (n2 runs 4 now)
+	printf 'slice: t101e\nplacement: spread\nrouters:\n  s1: {template: plain}\n  s2: {template: plain}\n' >"$d/t101e.yaml"
+	run testbed_trellis "$P" 2 slice create -f "$d/t101e.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(placed t101e)" = "t101n1,t101n3" ]
+	[ "$(running_routers 1 t101e)$(running_routers 3 t101e)" = "s1s2" ] ||
+		[ "$(running_routers 1 t101e)$(running_routers 3 t101e)" = "s2s1" ]
+	testbed_trellis "$P" 1 -q slice delete t101e
+	# pack: a router needing more CPU than any node has free is refused, nothing written
+	printf 'slice: t101e\nplacement: pack\nrouters:\n  big: {template: plain, limits: {cpu: 1000}}\n' >"$d/t101e.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101e.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"routers.big: placement: pack: no node has 1000 free CPU for it"* ]]
+	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
 }
