@@ -169,6 +169,7 @@ void cli_cluster_nodes_print(json_t *result)
 		{ .title = "TUNNELS", .fn = tunnels_cell },
 		{ .title = "SLICES", .key = "slices", .fmt = PRINT_FMT_COUNT },
 		{ .title = "ROUTERS", .key = "routers", .fmt = PRINT_FMT_COUNT },
+		{ .title = "CPUS", .key = "cpus", .fmt = PRINT_FMT_COUNT },
 		{ .title = "LOAD", .key = "load" },
 		{ .title = "SEEN", .key = "seen", .fmt = PRINT_FMT_AGE },
 		{ .title = NULL },
