@@ -205,6 +205,9 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	# every node registers its online CPUs and load average
 	[ "$(ectl get /trellis/nodes/t101n1 --print-value-only | jq .cpus)" = "$(nproc)" ]
 	ectl get /trellis/nodes/t101n1 --print-value-only | jq -e '.load | type == "number"'
+	run testbed_trellis "$P" 1 node list
+	[[ "$output" == *"CPUS"*"LOAD"* ]]
+	[ "$(testbed_trellis "$P" 1 --json node list | jq -r '.nodes[] | select(.name == "t101n3") | .cpus')" = "$(nproc)" ]
 	printf 'slice: t101c\nrouters:\n  x: {node: t101n2, template: plain}\n  y: {node: t101n2, template: plain}\n' >"$d/t101c.yaml"
 	testbed_trellis "$P" 1 -q slice create -f "$d/t101c.yaml"
 	wait_routers 2 2

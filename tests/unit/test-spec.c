@@ -209,6 +209,12 @@ static void test_names(void)
 
 		ok(s && s->placement == TRL_PLACE_EACH_NODE && s->n_routers == 1, "each-node parses to the template sliver");
 		trl_slice_free(s);
+		s = good("slice: blue\nplacement: pack\nrouters:\n  r1: {node: any}\n  r2: {}\n", "placement: pack");
+		ok(s && s->placement == TRL_PLACE_PACK, "pack parses, node: allowed");
+		trl_slice_free(s);
+		s = good("slice: blue\nplacement: spread\nrouters:\n  r1: {}\n", "placement: spread");
+		ok(s && s->placement == TRL_PLACE_SPREAD, "spread parses");
+		trl_slice_free(s);
 	}
 	bad(HEAD "owner: 99999999999\n", "5:8:", "owner", "uid 99999999999 is out of range");
 	bad("slice: blue\nrouters:\n  r1: {}\n  r2: {}\n  r1: {}\n", "5:3:", "routers.r1",
