@@ -139,16 +139,61 @@ static char *status_prefix(const char *name)
 }
 
 /* Put the slice and take @n keys in one transaction.  1 = done (*rev, *first set), 0 = lost a race, retry. */
+/* Deleting the uid-range key of a desired state (a harmless no-op delete without one). */
+static json_t *uid_release_op(json_t *desired)
+{
+	json_t *u = json_object_get(json_object_get(desired, "placement"), "uid_index");
+	char key[96];
+
+	if (json_is_integer(u))
+		snprintf(key, sizeof(key), CLUSTER_UID_PREFIX "%lld", (long long)json_integer_value(u));
+	else
+		snprintf(key, sizeof(key), CLUSTER_UID_PREFIX "none");
+	return etcd_op_delete(key, 0);
+}
+
+/* The smallest uid index (>= 1) no slice of the cluster holds: CLUSTER_UID_PREFIX<index>. */
+static int free_uid_index(struct etcd *e, unsigned *out, struct trl_error *err)
+{
+	json_t *kvs = NULL, *kv;
+	unsigned char used[CLUSTER_UID_MAX + 1] = { 0 };
+	size_t i;
+	int64_t rev;
+	int r;
+
+	if ((r = etcd_range(e, CLUSTER_UID_PREFIX, &kvs, &rev, err)) < 0)
+		return r;
+	json_array_foreach(kvs, i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		unsigned long v = k ? strtoul(k + strlen(CLUSTER_UID_PREFIX), NULL, 10) : 0;
+
+		if (v <= CLUSTER_UID_MAX)
+			used[v] = 1;
+	}
+	json_decref(kvs);
+	for (unsigned v = 1; v <= CLUSTER_UID_MAX; v++)
+		if (!used[v]) {
+			*out = v;
+			return 0;
+		}
+	return trl_error_set(err, TRL_ELIMIT, "the cluster's uid ranges are used up (%u slices)", CLUSTER_UID_MAX);
+}
+
 static int claim(struct etcd *e, const char *skey, json_t *desired, const struct trl_slice *s, uint32_t floor,
 		 int64_t *rev, uint32_t *first, struct trl_error *err)
 {
 	json_t *ctr = NULL, *resp = NULL, *placement, *keys;
 	uint64_t next = 1;
-	char *text = NULL, num[32];
+	char *text = NULL, num[32], ukey[96];
 	int64_t ctr_mod = 0;
 	size_t n = s->n_links;
+	unsigned uid_index = 0;
 	int r, have_ctr = 0;
 
+	/* The slice's uid range, the same on every node, taken in the same transaction. */
+	if ((r = free_uid_index(e, &uid_index, err)) < 0)
+		return r;
+	snprintf(ukey, sizeof(ukey), CLUSTER_UID_PREFIX "%u", uid_index);
 	if ((r = etcd_get(e, CLUSTER_NEXT_KEY, &ctr, err)) < 0)
 		return r;
 	if (ctr) {
@@ -163,6 +208,7 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 		return trl_error_set(err, TRL_ELIMIT, "the cluster's link keys are used up (%llu)",
 				     (unsigned long long)next);
 	placement = json_object_get(desired, "placement");
+	json_object_set_new(placement, "uid_index", json_integer(uid_index));
 	keys = json_object_get(placement, "keys");
 	json_object_clear(keys);
 	for (size_t l = 0; l < n; l++)
@@ -172,9 +218,10 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)(next + n));
 	r = etcd_txn(e,
-		     json_pack("[o, o]", have_ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
-			       etcd_cmp_create(skey, 0)),
-		     json_pack("[o, o]", etcd_op_put(CLUSTER_NEXT_KEY, num, 0), etcd_op_put(skey, text, 0)),
+		     json_pack("[o, o, o]", have_ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
+			       etcd_cmp_create(skey, 0), etcd_cmp_create(ukey, 0)),
+		     json_pack("[o, o, o]", etcd_op_put(CLUSTER_NEXT_KEY, num, 0), etcd_op_put(skey, text, 0),
+			       etcd_op_put(ukey, skey + strlen(CLUSTER_SLICES), 0)),
 		     json_pack("[o]", etcd_op_get(skey)), &resp, err);
 	free(text);
 	if (r < 0)
@@ -667,8 +714,8 @@ rollback:
 
 		snprintf(step, sizeof(step), "%s", err->step);
 		progress_to(progress, ctx, NULL, "rolling back slice '%s' on every node", s->name);
-		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)),
-			     NULL, NULL, &e2) < 0 ||
+		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
+			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(desired)), NULL, NULL, &e2) < 0 ||
 		    wait_withdrawn(e, s->name, rev, timeout_s, progress, ctx, &e2) < 0)
 			progress_to(progress, ctx, NULL, "rollback: %s", e2.msg);
 		else
@@ -717,9 +764,14 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 	if (!kv)
 		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
 	rev = json_integer_value(json_object_get(kv, "create_revision"));
+	{
+		json_t *v = kv_value_json(kv);
+
+		r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
+			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(v)), NULL, NULL, err);
+		json_decref(v);
+	}
 	json_decref(kv);
-	r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)), json_pack("[o]", etcd_op_delete(skey, 0)), NULL,
-		     NULL, err);
 	if (r < 0)
 		return r;
 	if (r == 0)

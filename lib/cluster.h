@@ -35,6 +35,8 @@
 #define CLUSTER_SLICES CLUSTER_ROOT "slices/"
 #define CLUSTER_STATUS CLUSTER_ROOT "status/"
 #define CLUSTER_NEXT_KEY CLUSTER_ROOT "alloc/next-key"
+#define CLUSTER_UID_PREFIX CLUSTER_ROOT "alloc/uid/"	/* <index> -> slice: the slice's uid range */
+#define CLUSTER_UID_MAX 4096
 /* A node's lease: it is shown down this long after it stops renewing. */
 #define CLUSTER_LEASE_TTL 10
 

@@ -1075,6 +1075,9 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 				  p.s->owner, (unsigned)rq->uid);
 		goto out;
 	}
+	/* Cluster mode: the uid range the cluster allocated for the slice (the same on every node). */
+	if (req->placement && json_is_integer(json_object_get(req->placement, "uid_index")))
+		row.uid_index_want = (unsigned)json_integer_value(json_object_get(req->placement, "uid_index"));
 	row.spec = (char *)req->spec;
 	row.filename = (char *)(req->filename ? req->filename : "");
 	row.files = req->files;

@@ -211,12 +211,28 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	q = NULL;
 
 	/* uid ranges are 65536 wide; index 0 is never used (it would map host uid_start). */
-	r = first_free(st,
-		       "SELECT MIN(a.uid_index + 1) FROM (SELECT ? - 1 AS uid_index UNION SELECT uid_index FROM slices) a "
-		       "WHERE a.uid_index + 1 NOT IN (SELECT uid_index FROM slices)",
-		       1, &idx, err);
-	if (r < 0)
-		goto rollback;
+	if (s->uid_index_want) {
+		idx = s->uid_index_want;
+		if (sqlite3_prepare_v2(st->db, "SELECT name FROM slices WHERE uid_index = ?", -1, &q, NULL) != SQLITE_OK) {
+			r = db_error(st, err, "prepare");
+			goto rollback;
+		}
+		sqlite3_bind_int64(q, 1, idx);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			r = trl_error_set(err, TRL_EEXIST, "uid range %lld is already used here by slice '%s'", idx,
+					  (const char *)sqlite3_column_text(q, 0));
+			goto rollback;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+	} else {
+		r = first_free(st,
+			       "SELECT MIN(a.uid_index + 1) FROM (SELECT ? - 1 AS uid_index UNION SELECT uid_index FROM slices) a "
+			       "WHERE a.uid_index + 1 NOT IN (SELECT uid_index FROM slices)",
+			       1, &idx, err);
+		if (r < 0)
+			goto rollback;
+	}
 	if ((unsigned long long)(idx + 1) * 65536ULL > uid_count) {
 		r = trl_error_set(err, TRL_ELIMIT,
 				  "out of subordinate uid ranges: root's range %u:%u holds %u slices (widen it in /etc/subuid and /etc/subgid)",

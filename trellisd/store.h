@@ -36,6 +36,7 @@ struct store_slice {
 	json_t *files;		/* object name -> text */
 	json_t *placement;	/* multi-node: {"nodes": ..., "keys": ...} as the CLI sent it, or NULL */
 	unsigned uid_base;
+	unsigned uid_index_want;	/* insert: this uid index (cluster mode allocates it), 0 = the first free */
 	int64_t created;
 };
 

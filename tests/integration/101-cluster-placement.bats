@@ -237,3 +237,38 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	[[ "$output" == *"routers.big: placement: pack: no node has 1000 free CPU for it"* ]]
 	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
 }
+
+@test "uid ranges come from etcd: one range per slice, the same on every node, freed with the slice" {
+	for s in t101d t101e; do
+		cat >"$(testbed_dir "$P")/$s.yaml" <<EOS
+slice: $s
+placement: each-node
+routers:
+  r: {template: plain}
+EOS
+	done
+	# two creates at once, from two nodes
+	testbed_trellis "$P" 1 -q slice create -f "$(testbed_dir "$P")/t101d.yaml" &
+	c1=$!
+	testbed_trellis "$P" 3 -q slice create -f "$(testbed_dir "$P")/t101e.yaml" &
+	c2=$!
+	wait "$c1"
+	wait "$c2"
+	d=$(ectl get /trellis/slices/t101d --print-value-only | jq '.placement.uid_index')
+	e=$(ectl get /trellis/slices/t101e --print-value-only | jq '.placement.uid_index')
+	[ "$d" -ge 1 ] && [ "$e" -ge 1 ]
+	[ "$d" != "$e" ]
+	[ "$(ectl get "/trellis/alloc/uid/$d" --print-value-only)" = t101d ]
+	[ "$(ectl get "/trellis/alloc/uid/$e" --print-value-only)" = t101e ]
+	# every node uses the range the cluster gave the slice
+	for s in t101d t101e; do
+		bases=$(for i in 1 2 3; do testbed_trellis "$P" "$i" --json slice show "$s" | jq .uid_base; done | sort -u | wc -l)
+		[ "$bases" -eq 1 ]
+	done
+	[ "$(testbed_trellis "$P" 2 --json slice show t101d | jq .uid_base)" != "$(testbed_trellis "$P" 2 --json slice show t101e | jq .uid_base)" ]
+	tc_cluster -q slice delete t101d
+	[ -z "$(ectl get "/trellis/alloc/uid/$d" --print-value-only)" ]
+	[ "$(ectl get "/trellis/alloc/uid/$e" --print-value-only)" = t101e ]
+	tc_cluster -q slice delete t101e
+	[ -z "$(ectl get /trellis/alloc/uid/ --prefix --keys-only)" ]
+}
