@@ -41,8 +41,9 @@ teardown() {
 		wait "$p" 2>/dev/null || true
 	done
 	HOG_CLI_PIDS=
-	# the migration test's own daemon
+	# the migration test's own daemon (and the slice it re-adopted)
 	if [ -n "${MIG_PID:-}" ]; then
+		"$TRELLIS_BIN" --socket "$MIG_DIR/s.sock" -q slice delete old >/dev/null 2>&1 || true
 		kill -TERM "$MIG_PID" 2>/dev/null || true
 		wait "$MIG_PID" 2>/dev/null || true
 	fi
@@ -432,7 +433,9 @@ EOS
 	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 2 ]
 	[ "$(sqlite3 "$d/state/trellis.db" "SELECT name FROM sqlite_master WHERE name = 'limits'")" = limits ]
 	[ "$("$TRELLIS_BIN" --socket "$d/s.sock" --json slice list | jq -r '.slices[].name')" = old ]
-	sqlite3 "$d/state/trellis.db" "DELETE FROM slices"	# nothing runs for 'old': let the stop clean up
+	# the daemon re-adopted 'old' at start (its router was missing: started); delete it for real
+	"$TRELLIS_BIN" --socket "$d/s.sock" -q slice delete old
+	[ "$(sqlite3 "$d/state/trellis.db" "SELECT COUNT(*) FROM slices")" = 0 ]
 	kill -TERM "$MIG_PID"
 	wait "$MIG_PID" || true
 	MIG_PID=
