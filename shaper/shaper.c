@@ -508,28 +508,40 @@ int shaper_tenant_classes(const char *ifname, uint32_t base_max, struct trl_erro
 	return n;
 }
 
-int shaper_class_fifo(const char *ifname, uint32_t classid, uint64_t limit_bytes, struct trl_error *err)
+/* A qdisc of @kind for leaf class @classid (handle minor:), ready to send on *@s. */
+static int leaf_qdisc(const char *ifname, uint32_t classid, const char *kind, struct nl_sock **s,
+		      struct rtnl_qdisc **q, struct trl_error *err)
 {
-	_cleanup_nlsock_ struct nl_sock *s = NULL;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	_cleanup_qdisc_ struct rtnl_qdisc *q = NULL;
 	int r;
 
 	if (SHAPER_MINOR(classid) < 2)
 		return trl_error_set(err, TRL_EINVALID, "'%s': class 1:%x has no queue of its own", ifname,
 				     SHAPER_MINOR(classid));
-	r = open_link(ifname, &s, &link, err);
+	r = open_link(ifname, s, &link, err);
 	if (r < 0)
 		return r;
-	q = rtnl_qdisc_alloc();
-	if (!q)
+	*q = rtnl_qdisc_alloc();
+	if (!*q)
 		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "'%s': qdisc", ifname);
-	rtnl_tc_set_link(TC_CAST(q), link);
-	rtnl_tc_set_parent(TC_CAST(q), classid);
-	rtnl_tc_set_handle(TC_CAST(q), SHAPER_MINOR(classid) << 16);
-	r = rtnl_tc_set_kind(TC_CAST(q), "bfifo");
+	rtnl_tc_set_link(TC_CAST(*q), link);
+	rtnl_tc_set_parent(TC_CAST(*q), classid);
+	rtnl_tc_set_handle(TC_CAST(*q), SHAPER_MINOR(classid) << 16);
+	r = rtnl_tc_set_kind(TC_CAST(*q), kind);
 	if (r < 0)
-		return nl_fail(err, r, "'%s': bfifo", ifname);
+		return nl_fail(err, r, "'%s': %s", ifname, kind);
+	return 0;
+}
+
+int shaper_class_fifo(const char *ifname, uint32_t classid, uint64_t limit_bytes, struct trl_error *err)
+{
+	_cleanup_nlsock_ struct nl_sock *s = NULL;
+	_cleanup_qdisc_ struct rtnl_qdisc *q = NULL;
+	int r;
+
+	r = leaf_qdisc(ifname, classid, "bfifo", &s, &q, err);
+	if (r < 0)
+		return r;
 	rtnl_qdisc_fifo_set_limit(q, (int)(limit_bytes > 0x7fffffff ? 0x7fffffff : limit_bytes));
 	r = rtnl_qdisc_add(s, q, NLM_F_CREATE | NLM_F_REPLACE);
 	if (r == -NLE_INVAL || r == -NLE_EXIST) {
@@ -546,26 +558,12 @@ int shaper_class_netem(const char *ifname, uint32_t classid, uint32_t delay_us, 
 		       struct trl_error *err)
 {
 	_cleanup_nlsock_ struct nl_sock *s = NULL;
-	_cleanup_link_ struct rtnl_link *link = NULL;
 	_cleanup_qdisc_ struct rtnl_qdisc *q = NULL;
-	uint32_t handle = SHAPER_MINOR(classid) << 16;
 	int r;
 
-	if (SHAPER_MINOR(classid) < 2)
-		return trl_error_set(err, TRL_EINVALID, "'%s': class 1:%x cannot carry netem", ifname,
-				     SHAPER_MINOR(classid));
-	r = open_link(ifname, &s, &link, err);
+	r = leaf_qdisc(ifname, classid, "netem", &s, &q, err);
 	if (r < 0)
 		return r;
-	q = rtnl_qdisc_alloc();
-	if (!q)
-		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "'%s': qdisc", ifname);
-	rtnl_tc_set_link(TC_CAST(q), link);
-	rtnl_tc_set_parent(TC_CAST(q), classid);
-	rtnl_tc_set_handle(TC_CAST(q), handle);
-	r = rtnl_tc_set_kind(TC_CAST(q), "netem");
-	if (r < 0)
-		return nl_fail(err, r, "'%s': netem", ifname);
 	if (!delay_us && !jitter_us) {
 		/* HTB grafts its default queue back in place of a deleted leaf qdisc. */
 		r = rtnl_qdisc_delete(s, q);
