@@ -182,7 +182,8 @@ iperf_server() {
 	# r1 reaches r2 the long way round, via r4 (and r2 answers the same way)
 	wait_for 30 eval 'trellis slice exec t9ring r1 -- ip -4 route show 10.255.0.2 | grep -q "dev eth2"'
 	wait_for 30 eval 'trellis slice exec t9ring r2 -- ip -4 route show 10.255.0.1 | grep -q "dev eth1"'
-	trellis slice exec t9ring r1 -- ping -c 2 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.2
+	# r3 and r4 in between reconverge too (a moment later): the ping gets through
+	wait_for 30 trellis slice exec t9ring r1 -- ping -c 2 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.2
 	trellis -q link up t9ring r1:eth1
 	[ "$(trellis slice exec t9ring r1 -- cat /sys/class/net/eth1/carrier)" = 1 ]
 	wait_for 30 eval 'trellis slice exec t9ring r1 -- ip -4 route show 10.255.0.2 | grep -q "dev eth1"'
