@@ -44,11 +44,13 @@ route_via() { # slice router prefix proto
 	for r in r1 r2 r3 r4; do
 		wait_for 60 eval '[ "$(ospf_full_count t6ring '$r')" -ge 2 ]'
 	done
-	for n in 2 3 4; do
-		wait_for 60 route_via t6ring r1 10.255.0.$n ospf
+	# every router has every other loopback: r1 -> r3 is ECMP through r2
+	# and r4, and the way back too, so all four must have converged
+	for a in 1 2 3 4; do
+		for n in 1 2 3 4; do
+			[ "$a" = "$n" ] || wait_for 60 route_via t6ring r$a 10.255.0.$n ospf
+		done
 	done
-	# the way back too: the ping's source is r1's loopback
-	wait_for 60 route_via t6ring r3 10.255.0.1 ospf
 	# r3 is the far side of the ring from r1
 	run trellis slice exec t6ring r1 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.3
 	[ "$status" -eq 0 ]

@@ -116,6 +116,9 @@ route_via() { # router prefix
 	[[ "$kinds" == *"1 local"* ]]
 	wait_for 60 route_via r1 10.255.0.3
 	wait_for 60 route_via r3 10.255.0.1
+	# r2 in the middle forwards both ways
+	wait_for 60 route_via r2 10.255.0.1
+	wait_for 60 route_via r2 10.255.0.3
 	run tb slice exec t7s r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
 	[ "$status" -eq 0 ]
 	[[ "$output" == *" 0% packet loss"* ]]
@@ -224,6 +227,9 @@ PY
 @test "killing trellisd does not stop forwarding; a new daemon adopts the fast path and deletes" {
 	tb -q slice create -f "$(ring_spec t7s)"
 	wait_for 60 route_via r3 10.255.0.1
+	wait_for 60 route_via r1 10.255.0.3
+	wait_for 60 route_via r2 10.255.0.1
+	wait_for 60 route_via r2 10.255.0.3
 	testbed_daemon_stop "$P" 1 KILL
 	testbed_daemon_stop "$P" 2 KILL
 	# no daemon on n1 and n2: r2 <-> r1 still forward (exec goes through n3's daemon... r3 pings r1)

@@ -228,6 +228,8 @@ route_via() { # node router prefix
 	[ "$(echo "$output" | jq -r '.slices[] | select(.name == "t100a") | [.status[]] | unique | join(",")')" = ready ]
 	wait_for 60 route_via 1 r1 10.255.0.3
 	wait_for 60 route_via 3 r3 10.255.0.1
+	wait_for 60 route_via 2 r2 10.255.0.1
+	wait_for 60 route_via 2 r2 10.255.0.3
 	run testbed_trellis "$P" 3 slice exec t100a r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
 	[ "$status" -eq 0 ]
 	[[ "$output" == *" 0% packet loss"* ]]
