@@ -312,7 +312,78 @@ int cgroup_limit_parse(enum cgroup_layout layout, unsigned field, const char *te
 	return k < 0 ? -EINVAL : knob_parse(layout, k, text, out);
 }
 
-void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l)
+/*
+ * Swap: a memory limit covers swap too, or a router with a 256M limit on a
+ * host with swap goes on past it into swap.  v1: memory.memsw.limit_in_bytes
+ * (memory + swap) = the memory limit, a file only there with swap accounting
+ * (swapaccount=1, the default since 5.8); v2: memory.swap.max = 0.
+ */
+static const char *const swap_files[2] = { "memory.memsw.limit_in_bytes", "memory.swap.max" };
+
+const char *cgroup_swap_file(enum cgroup_layout layout)
+{
+	return swap_files[layout == CGROUP_LAYOUT_V2];
+}
+
+void cgroup_swap_format(enum cgroup_layout layout, const struct trl_limits *l, char *buf, size_t len)
+{
+	if (layout == CGROUP_LAYOUT_V2)
+		snprintf(buf, len, "%s", l->memory ? "0" : "max");
+	else if (l->memory)
+		snprintf(buf, len, "%" PRIu64, l->memory);
+	else
+		snprintf(buf, len, "-1");
+}
+
+/* Whether the swap file holds what @want's memory limit asks for. */
+int cgroup_swap_equal(enum cgroup_layout layout, const struct trl_limits *want, const char *text)
+{
+	unsigned long long u;
+	char *end;
+
+	if (!strncmp(text, "max", 3))
+		return !want->memory;
+	u = strtoull(text, &end, 10);
+	if (end == text)
+		return 0;
+	if (layout == CGROUP_LAYOUT_V2)
+		return want->memory ? u == 0 : 0;
+	if (!want->memory)
+		return u >= V1_MEM_UNLIMITED;
+	return u <= want->memory && want->memory - u < 65536;
+}
+
+int cgroup_swap_accounting(enum cgroup_layout layout)
+{
+	char mp[512], path[1200];
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	if (layout == CGROUP_LAYOUT_V1) {
+		if (ctrl_mount("memory", 0, mp, sizeof(mp)) < 0)
+			return 0;
+		snprintf(path, sizeof(path), "%s/%s", mp, swap_files[0]);
+		return access(path, F_OK) == 0;
+	}
+	/* v2: the root group has no memory files; look at a child that has them. */
+	if (ctrl_mount("memory", 1, mp, sizeof(mp)) < 0 || !(d = opendir(mp)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/memory.max", mp, de->d_name);
+		if (access(path, F_OK) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", mp, de->d_name, swap_files[1]);
+		found = access(path, F_OK) == 0;
+		break;
+	}
+	closedir(d);
+	return found;
+}
+
+void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l, int swap)
 {
 	const char *pfx = layout == CGROUP_LAYOUT_V1 ? "lxc.cgroup" : "lxc.cgroup2";
 	unsigned fields = cgroup_limits_fields(l);
@@ -325,6 +396,11 @@ void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limi
 			fprintf(f, "%s.cpu.cfs_period_us = %d\n", pfx, CPU_PERIOD);
 		knob_format(layout, k, l, val, sizeof(val));
 		fprintf(f, "%s.%s = %s\n", pfx, knobs[k].file[layout == CGROUP_LAYOUT_V2], val);
+		/* After the memory limit: v1 refuses memsw below it. */
+		if (k == K_MEMORY && swap) {
+			cgroup_swap_format(layout, l, val, sizeof(val));
+			fprintf(f, "%s.%s = %s\n", pfx, cgroup_swap_file(layout), val);
+		}
 	}
 }
 
@@ -415,6 +491,20 @@ static int limits_check(enum cgroup_layout layout, const char *rel, const struct
 					     rel, knobs[k].file[v2], raw, exp, cgroup_field_name(knobs[k].field),
 					     cgroup_layout_name(layout));
 		}
+		if (k == K_MEMORY && cgroup_swap_accounting(layout)) {
+			char mp[512];
+
+			if (ctrl_mount("memory", v2, mp, sizeof(mp)) < 0 ||
+			    read_text(mp, rel, swap_files[v2], raw, sizeof(raw)) < 0)
+				return trl_error_set(err, TRL_EFAILED, "cgroup '%s': cannot read %s (swap accounting is on)",
+						     rel, swap_files[v2]);
+			if (!cgroup_swap_equal(layout, want, raw)) {
+				cgroup_swap_format(layout, want, exp, sizeof(exp));
+				return trl_error_set(err, TRL_EFAILED,
+						     "cgroup '%s': %s is '%s', not '%s' (memory: the swap limit; the kernel did not take it; cgroup layout %s)",
+						     rel, swap_files[v2], raw, exp, cgroup_layout_name(layout));
+			}
+		}
 	}
 	return 0;
 }
@@ -448,6 +538,24 @@ static int lcg_error(struct trl_error *err, int rc, const char *rel, const char 
 	if (rc == ECGOTHER)
 		return trl_error_errno(err, TRL_EFAILED, cgroup_get_last_errno(), "cgroup '%s': %s", rel, what);
 	return trl_error_set(err, TRL_EFAILED, "cgroup '%s': %s: %s", rel, what, cgroup_strerror(rc));
+}
+
+/*
+ * v1 keeps memsw >= the memory limit at every moment: raising both, memsw
+ * goes first; lowering, the memory limit does.  libcgroup writes a
+ * controller's values in the order they were added.
+ */
+static int swap_first(enum cgroup_layout layout, const char *rel, const struct trl_limits *l)
+{
+	unsigned long long cur, want = l->memory ? l->memory : ~0ULL;
+	char mp[512], raw[128];
+
+	if (layout != CGROUP_LAYOUT_V1 || !cgroup_swap_accounting(layout))
+		return 0;
+	if (ctrl_mount("memory", 0, mp, sizeof(mp)) < 0 || read_text(mp, rel, swap_files[0], raw, sizeof(raw)) < 0)
+		return 0;
+	cur = strtoull(raw, NULL, 10);
+	return want > cur;
 }
 
 /* Write the @fields of @l to @rel through libcgroup, in knob order (v1: the period before the quota). */
@@ -495,9 +603,19 @@ static int limits_write(enum cgroup_layout layout, const char *rel, const struct
 			if (cgroup_add_value_string(cc, "cpu.cfs_period_us", val))
 				goto oom;
 		}
+		if (k == K_MEMORY && swap_first(layout, rel, l)) {
+			cgroup_swap_format(layout, l, val, sizeof(val));
+			if (cgroup_add_value_string(cc, swap_files[v2], val))
+				goto oom;
+		}
 		knob_format(layout, k, l, val, sizeof(val));
 		if (cgroup_add_value_string(cc, knobs[k].file[v2], val))
 			goto oom;
+		if (k == K_MEMORY && !swap_first(layout, rel, l) && cgroup_swap_accounting(layout)) {
+			cgroup_swap_format(layout, l, val, sizeof(val));
+			if (cgroup_add_value_string(cc, swap_files[v2], val))
+				goto oom;
+		}
 	}
 	rc = cgroup_modify_cgroup(cg);
 	cgroup_free(&cg);

@@ -38,8 +38,16 @@ enum cgroup_layout { CGROUP_LAYOUT_V1, CGROUP_LAYOUT_V2 };
 
 int cgroup_detect(enum cgroup_layout *out, struct trl_error *err);
 const char *cgroup_layout_name(enum cgroup_layout l);
-/* Emit the LXC config lines that apply @l (unset fields are skipped). */
-void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l);
+/* Emit the LXC config lines that apply @l (unset fields are skipped); with
+ * @swap (cgroup_swap_accounting()) a memory limit also caps swap. */
+void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l, int swap);
+/* Whether the kernel accounts swap per cgroup (v1 memsw files; v2 memory.swap.max). */
+int cgroup_swap_accounting(enum cgroup_layout layout);
+/* The swap file and the text written there for @l's memory limit (v1: memory
+ * + swap = the limit; v2: no swap), and whether read-back @text holds it. */
+const char *cgroup_swap_file(enum cgroup_layout layout);
+void cgroup_swap_format(enum cgroup_layout layout, const struct trl_limits *l, char *buf, size_t len);
+int cgroup_swap_equal(enum cgroup_layout layout, const struct trl_limits *want, const char *text);
 /* Emit the device allowlist lines (v1 devices controller; v2 uses LXC's eBPF device program). */
 void cgroup_lxc_devices(FILE *f, enum cgroup_layout layout);
 /* Read every set limit of the cgroup @rel (e.g. "trellis/blue/r1") back from the kernel. */

@@ -314,7 +314,7 @@ static int write_config(const char *dir, const char *rootfs, const struct contai
 	}
 	fprintf(f, "lxc.cgroup.relative = 0\n");
 	cgroup_lxc_devices(f, cs->layout);
-	cgroup_lxc_limits(f, cs->layout, &cs->limits);
+	cgroup_lxc_limits(f, cs->layout, &cs->limits, cgroup_swap_accounting(cs->layout));
 	/* Outside the container dir, so a failed create leaves its log for the operator. */
 	fprintf(f, "lxc.log.file = %s/../log/%s.log\nlxc.log.level = WARN\n", cs->lxcpath, cs->name);
 	for (size_t i = 0; i < cs->n_ifs; i++) {

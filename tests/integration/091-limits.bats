@@ -92,6 +92,19 @@ mem_limit() {
 	if [ "$T_LAYOUT" = v1 ]; then cat "$(cg memory "$1")/memory.limit_in_bytes"; else cat "$(cg memory "$1")/memory.max"; fi
 }
 
+# The swap limit that goes with a memory limit: v1 memory+swap (the same
+# value), v2 memory.swap.max (0).  "none" where the kernel has no swap accounting.
+swap_limit() {
+	local f
+	if [ "$T_LAYOUT" = v1 ]; then f="$(cg memory "$1")/memory.memsw.limit_in_bytes"; else f="$(cg memory "$1")/memory.swap.max"; fi
+	if [ -f "$f" ]; then cat "$f"; else echo none; fi
+}
+
+# What swap_limit must read for a memory limit of $1 bytes.
+swap_expected() {
+	if [ "$(swap_limit "$S")" = none ]; then echo none; elif [ "$T_LAYOUT" = v1 ]; then echo "$1"; else echo 0; fi
+}
+
 oom_kills() {
 	if [ "$T_LAYOUT" = v1 ]; then
 		awk '/^oom_kill / {print $2}' "$(cg memory "$1")/memory.oom_control"
@@ -201,6 +214,10 @@ EOS
 	[ "$(cpu_quota $S/r1)" = 50000 ]
 	[ "$(mem_limit $S/r1)" = $((128 << 20)) ]
 	[ "$(pids_max $S/r1)" = 100 ]
+	# a memory limit caps swap too (where the kernel accounts swap)
+	echo "# swap limits: slice $(swap_limit $S), r1 $(swap_limit $S/r1)" >&3
+	[ "$(swap_limit $S)" = "$(swap_expected $((512 << 20)))" ]
+	[ "$(swap_limit $S/r1)" = "$(swap_expected $((128 << 20)))" ]
 	if [ "$T_LAYOUT" = v1 ]; then
 		[ "$(cpu_shares_or_weight $S)" = 2048 ]	# weight 200 -> 200 * 1024 / 100
 		[ "$(cpu_shares_or_weight $S/r1)" = 512 ]
@@ -313,7 +330,13 @@ EOS
 	[[ "$output" == *"cpu 0.5 -> 0.3"* ]]
 	[ "$(cpu_quota $S/r1)" = 30000 ]
 	[ "$(mem_limit $S/r1)" = $((200 << 20)) ]
+	[ "$(swap_limit $S/r1)" = "$(swap_expected $((200 << 20)))" ]
 	[ "$(pids_max $S/r1)" = 80 ]
+	# and down again: v1 keeps memory+swap >= memory at every step
+	trellis -q slice set $S --router r1 --memory 100M
+	[ "$(mem_limit $S/r1)" = $((100 << 20)) ]
+	[ "$(swap_limit $S/r1)" = "$(swap_expected $((100 << 20)))" ]
+	trellis -q slice set $S --router r1 --memory 200M
 	[ "$T_LAYOUT" != v1 ] || [ "$(cpu_shares_or_weight $S/r1)" = 3072 ]
 	run trellis --json slice set $S --cpu 0.8 --pids 400
 	[ "$status" -eq 0 ]
@@ -382,7 +405,7 @@ EOS
 
 @test "a refused or failed set leaves the previous values in the kernel" {
 	trellis -q slice create -f "$(plain_spec $S 'limits: {cpu: 1, memory: 512M, pids: 500}' '{cpu: 0.5, memory: 256M, pids: 100}' '{}')"
-	snap() { echo "$(cpu_quota $S) $(mem_limit $S) $(pids_max $S) $(cpu_quota $S/r1) $(mem_limit $S/r1) $(pids_max $S/r1) $(cpu_shares_or_weight $S/r1)"; }
+	snap() { echo "$(cpu_quota $S) $(mem_limit $S) $(pids_max $S) $(cpu_quota $S/r1) $(mem_limit $S/r1) $(pids_max $S/r1) $(cpu_shares_or_weight $S/r1) $(swap_limit $S/r1)"; }
 	before=$(snap)
 	run trellis slice set $S --router r1 --cpu 2
 	[ "$status" -eq 3 ] && [[ "$output" == *"more than the slice's limits.cpu (1)"* ]]

@@ -120,7 +120,7 @@ static void test_lxc(void)
 	FILE *f;
 
 	f = open_memstream(&text, &len);
-	cgroup_lxc_limits(f, CGROUP_LAYOUT_V1, &l);
+	cgroup_lxc_limits(f, CGROUP_LAYOUT_V1, &l, 0);
 	fclose(f);
 	is_str(text,
 	       "lxc.cgroup.cpu.cfs_period_us = 100000\n"
@@ -132,7 +132,7 @@ static void test_lxc(void)
 	free(text);
 	text = NULL;
 	f = open_memstream(&text, &len);
-	cgroup_lxc_limits(f, CGROUP_LAYOUT_V2, &l);
+	cgroup_lxc_limits(f, CGROUP_LAYOUT_V2, &l, 0);
 	fclose(f);
 	is_str(text,
 	       "lxc.cgroup2.cpu.max = 50000 100000\n"
@@ -143,13 +143,59 @@ static void test_lxc(void)
 	free(text);
 	text = NULL;
 	f = open_memstream(&text, &len);
-	cgroup_lxc_limits(f, CGROUP_LAYOUT_V1, &(struct trl_limits){ .pids = 20 });
+	cgroup_lxc_limits(f, CGROUP_LAYOUT_V1, &(struct trl_limits){ .pids = 20 }, 1);
 	fclose(f);
 	is_str(text, "lxc.cgroup.pids.max = 20\n", "unset limits write no keys");
 	free(text);
+	f = open_memstream(&text, &len);
+	cgroup_lxc_limits(f, CGROUP_LAYOUT_V1, &l, 1);
+	fclose(f);
+	is_str(text,
+	       "lxc.cgroup.cpu.cfs_period_us = 100000\n"
+	       "lxc.cgroup.cpu.cfs_quota_us = 50000\n"
+	       "lxc.cgroup.cpu.shares = 3072\n"
+	       "lxc.cgroup.memory.limit_in_bytes = 134217728\n"
+	       "lxc.cgroup.memory.memsw.limit_in_bytes = 134217728\n"
+	       "lxc.cgroup.pids.max = 100\n",
+	       "LXC keys, v1 with swap accounting: memory + swap = the memory limit, after it");
+	free(text);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	cgroup_lxc_limits(f, CGROUP_LAYOUT_V2, &(struct trl_limits){ .memory = 1 << 20 }, 1);
+	fclose(f);
+	is_str(text, "lxc.cgroup2.memory.max = 1048576\nlxc.cgroup2.memory.swap.max = 0\n",
+	       "LXC keys, v2 with swap accounting: no swap");
+	free(text);
+	text = NULL;
 	ok(cgroup_limits_fields(&l) == CGROUP_F_ALL && cgroup_limits_fields(&(struct trl_limits){ .memory = 1 }) ==
 									    CGROUP_F_MEMORY,
 	   "cgroup_limits_fields: the set fields");
+}
+
+static void test_swap(void)
+{
+	struct trl_limits m = { .memory = 256 << 20 }, none = { 0 };
+	char buf[64];
+
+	is_str(cgroup_swap_file(CGROUP_LAYOUT_V1), "memory.memsw.limit_in_bytes", "v1 swap file");
+	is_str(cgroup_swap_file(CGROUP_LAYOUT_V2), "memory.swap.max", "v2 swap file");
+	cgroup_swap_format(CGROUP_LAYOUT_V1, &m, buf, sizeof(buf));
+	is_str(buf, "268435456", "v1: memory + swap = the memory limit");
+	cgroup_swap_format(CGROUP_LAYOUT_V1, &none, buf, sizeof(buf));
+	is_str(buf, "-1", "v1: no memory limit, no swap limit");
+	cgroup_swap_format(CGROUP_LAYOUT_V2, &m, buf, sizeof(buf));
+	is_str(buf, "0", "v2: a memory limit means no swap");
+	cgroup_swap_format(CGROUP_LAYOUT_V2, &none, buf, sizeof(buf));
+	is_str(buf, "max", "v2: no memory limit, swap unlimited");
+	ok(cgroup_swap_equal(CGROUP_LAYOUT_V1, &m, "268435456"), "v1 read-back: equal");
+	ok(cgroup_swap_equal(CGROUP_LAYOUT_V1, &m, "268431360"), "v1 read-back: rounded down to a page");
+	ok(!cgroup_swap_equal(CGROUP_LAYOUT_V1, &m, "9223372036854771712"), "v1 read-back: unlimited is not the limit");
+	ok(cgroup_swap_equal(CGROUP_LAYOUT_V1, &none, "9223372036854771712"), "v1 read-back: unlimited");
+	ok(cgroup_swap_equal(CGROUP_LAYOUT_V2, &m, "0"), "v2 read-back: 0");
+	ok(!cgroup_swap_equal(CGROUP_LAYOUT_V2, &m, "max"), "v2 read-back: max is not 0");
+	ok(cgroup_swap_equal(CGROUP_LAYOUT_V2, &none, "max"), "v2 read-back: max");
+	ok(!cgroup_swap_equal(CGROUP_LAYOUT_V2, &none, "0"), "v2 read-back: 0 is not max");
+	ok(!cgroup_swap_equal(CGROUP_LAYOUT_V1, &m, "junk"), "read-back: not a number");
 }
 
 int main(void)
@@ -159,6 +205,7 @@ int main(void)
 	test_parse();
 	test_roundtrip();
 	test_lxc();
+	test_swap();
 	plan(tap_n);
 	return done();
 }
