@@ -27,13 +27,14 @@ tls_opts() {
 	if auth_on; then echo --cluster-user trellis --cluster-password-file "$(etcd_dir)/trellis.pw"; fi
 }
 
-# The CLI talking to etcd directly, with the certificate (and the user once auth is on).
+# The CLI talking to etcd directly, with the certificate (and the user once
+# auth is on); bounded: a create that waited for a node forever fails the test.
 tc_cluster() {
 	if auth_on; then
-		TRELLIS_CLUSTER_PASSWORD=$PW ip netns exec "$P-sw" "$TRELLIS_BIN" $(tls_opts | grep -v password-file) \
+		TRELLIS_CLUSTER_PASSWORD=$PW timeout 300 ip netns exec "$P-sw" "$TRELLIS_BIN" $(tls_opts | grep -v password-file) \
 			--cluster-user trellis "$@"
 	else
-		ip netns exec "$P-sw" "$TRELLIS_BIN" $(tls_opts) "$@"
+		timeout 300 ip netns exec "$P-sw" "$TRELLIS_BIN" $(tls_opts) "$@"
 	fi
 }
 
@@ -98,7 +99,7 @@ teardown_file() {
 	[ -d "$d" ] || return 0
 	etcd_running || etcd_start || true
 	for s in $SLICES; do
-		timeout 120 tc_cluster -q slice delete "$s" >/dev/null 2>&1 || true
+		tc_cluster -q slice delete "$s" >/dev/null 2>&1 || true
 	done
 	for i in 1 2; do
 		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
@@ -122,13 +123,13 @@ teardown() {
 	[ "$(testbed_trellis "$P" 1 --json node show | jq -r .cluster)" = "$URL" ]
 	# the registration really is in etcd (read over TLS with another certificate)
 	ectl get /trellis/nodes/t102n2 --print-value-only | jq -e '.name == "t102n2"'
-	run timeout 300 testbed_trellis "$P" 1 slice create -f "$(pair_spec t102a)"
+	run timeout 300 "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" slice create -f "$(pair_spec t102a)"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"ready on 2 node(s)"* ]]
 	testbed_trellis "$P" 1 slice exec t102a a -- ping -c 3 -i 0.2 -W 2 10.9.0.2
 	testbed_trellis "$P" 2 slice exec t102a b -- ping -c 2 -i 0.2 -W 2 10.9.0.1
-	run timeout 120 tc_cluster -q slice delete t102a
+	run tc_cluster -q slice delete t102a
 	[ "$status" -eq 0 ]
 	run testbed_trellis "$P" 2 slice show t102a
 	[ "$status" -ne 0 ]
@@ -257,18 +258,25 @@ EOF
 	[ "$(echo "$output" | jq -r '[.nodes[] | select(.state == "up") | .name] | sort | join(",")')" = "t102n1,t102n2" ]
 	# every daemon thread's token expires (TTL 3 s): the next requests must authenticate again
 	sleep 4
-	run timeout 300 tc_cluster slice create -f "$(pair_spec t102b)"
+	run tc_cluster slice create -f "$(pair_spec t102b)"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"ready on 2 node(s)"* ]]
 	testbed_trellis "$P" 1 slice exec t102b a -- ping -c 3 -i 0.2 -W 2 10.9.0.2
 	sleep 4
 	# deleted through a node's socket: the node's request to etcd authenticates too
-	run timeout 120 testbed_trellis "$P" 2 -q slice delete t102b
+	run timeout 300 "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 2)" -q slice delete t102b
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run testbed_trellis "$P" 1 slice show t102b
 	[ "$status" -ne 0 ]
+	# the nodes' registrations are refreshed (every 10 s) with tokens idle for longer than their TTL
+	seen=$(ectl get /trellis/nodes/t102n1 --print-value-only | jq .seen)
+	for _ in $(seq 150); do
+		[ "$(ectl get /trellis/nodes/t102n1 --print-value-only | jq .seen)" != "$seen" ] && break
+		sleep 0.1
+	done
+	[ "$(ectl get /trellis/nodes/t102n1 --print-value-only | jq .seen)" != "$seen" ]
 	# no node lost etcd on the way (an expired token not renewed would show here)
 	run grep -E "cannot (read|renew)|watch of the cluster" "$(testbed_dir "$P")"/n1/trellisd.log "$(testbed_dir "$P")"/n2/trellisd.log
 	echo "$output"

@@ -36,7 +36,7 @@ etcd_pki_make() {
 		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=$P test CA" &&
 			openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 2 \
 				-subj "/CN=$P other CA" &&
-			printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$ETCD_ADDR" >server.ext &&
+			printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$ETCD_ADDR" >server.ext &&
 			printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
 			openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=$P etcd" &&
 			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
