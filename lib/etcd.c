@@ -399,8 +399,14 @@ static void prepare(struct etcd *e, int i, const char *path, const char *body, s
 /* A transfer that failed below HTTP: a precise error, naming the endpoint or the file at fault. */
 static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char *cerr, struct trl_error *err)
 {
-	const char *why = cerr[0] ? cerr : curl_easy_strerror(rc);
 	const char *ep = etcd_endpoint(e);
+	char why[CURL_ERROR_SIZE];
+	size_t n;
+
+	snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+	n = strlen(why);
+	while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == '\n'))
+		why[--n] = '\0';
 
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -413,9 +419,13 @@ static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char 
 		return trl_error_set(err, TRL_EINVALID, "cluster-cert '%s', cluster-key '%s': not a usable client certificate and key: %s",
 				     e->cert ? e->cert : "", e->key ? e->key : e->cert ? e->cert : "", why);
 	case CURLE_SSL_CONNECT_ERROR:
+		/* A plain-HTTP etcd answers the TLS hello with an HTTP error and closes. */
 		return trl_error_set(err, TRL_EFAILED, "etcd at '%s': TLS handshake failed: %s%s", ep, why,
 				     strstr(why, "wrong version number") ? " (a plain-HTTP endpoint? use etcd://)"
-				     : !e->cert ? " (does etcd require a client certificate? set cluster-cert)" : "");
+				     : !strstr(why, "SSL_ERROR_SYSCALL") ? ""
+				     : !e->cert ? " (the server closed the connection: a plain-HTTP endpoint (use etcd://), or "
+						  "does etcd require a client certificate (set cluster-cert)?)"
+						: " (the server closed the connection: a plain-HTTP endpoint? use etcd://)");
 	default:
 		break;
 	}
@@ -487,6 +497,9 @@ static int http_error(struct etcd *e, const char *path, long code, const char *b
 	int kind;
 	const char *hint = reply_hint(m, &kind);
 
+	if (e->tls && code == 503 && m && strstr(m, "connection closed"))
+		hint = " (etcd's gateway could not reach etcd itself: with --client-cert-auth, etcd's own certificate "
+		       "must also allow client authentication, extendedKeyUsage clientAuth)";
 	return trl_error_set(err, kind, "etcd at '%s': %s: HTTP %ld: %s%s", etcd_endpoint(e), path, code,
 			     m ? m : "no message", hint);
 }
