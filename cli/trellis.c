@@ -419,10 +419,7 @@ static int cluster_opts(struct cli *cli)
 {
 	struct etcd_opts *o = &cli->cluster_opts;
 
-	o->ca = opt_env(o->ca, "TRELLIS_CLUSTER_CA");
-	o->cert = opt_env(o->cert, "TRELLIS_CLUSTER_CERT");
-	o->key = opt_env(o->key, "TRELLIS_CLUSTER_KEY");
-	o->user = opt_env(o->user, "TRELLIS_CLUSTER_USER");
+	/* Options without a cluster are a mistake; the environment's are for when there is one. */
 	if (!cli->cluster) {
 		if (o->ca || o->cert || o->key || o->user) {
 			fprintf(stderr, "trellis: --cluster-%s needs --cluster (or $TRELLIS_CLUSTER)\n",
@@ -431,6 +428,10 @@ static int cluster_opts(struct cli *cli)
 		}
 		return 0;
 	}
+	o->ca = opt_env(o->ca, "TRELLIS_CLUSTER_CA");
+	o->cert = opt_env(o->cert, "TRELLIS_CLUSTER_CERT");
+	o->key = opt_env(o->key, "TRELLIS_CLUSTER_KEY");
+	o->user = opt_env(o->user, "TRELLIS_CLUSTER_USER");
 	if (o->user) {
 		o->password = getenv("TRELLIS_CLUSTER_PASSWORD");
 		if (!o->password || !*o->password) {
