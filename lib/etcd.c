@@ -233,7 +233,8 @@ int etcd_open_opts(const char *url, const struct etcd_opts *o, struct etcd **ep,
 		return trl_error_set(err, TRL_EINVALID, "cluster-user '%s' is set without a password", o->user);
 	if (o->password && !o->user)
 		return trl_error_set(err, TRL_EINVALID, "a cluster password is set without cluster-user");
-	if ((o->ca && file_check("cluster-ca", o->ca, err) < 0) || (o->cert && file_check("cluster-cert", o->cert, err) < 0) ||
+	if ((o->ca && file_check("cluster-ca", o->ca, err) < 0) ||
+	    (o->cert && file_check("cluster-cert", o->cert, err) < 0) ||
 	    (o->key && file_check("cluster-key", o->key, err) < 0))
 		return -TRL_EINVALID;
 	if (!global_done) {
@@ -410,13 +411,16 @@ static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char 
 
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-		return trl_error_set(err, TRL_EFAILED, "etcd at '%s': the server's TLS certificate does not verify against %s%s%s: %s", ep,
-				     e->ca ? "cluster-ca '" : "the system's CA certificates", e->ca ? e->ca : "", e->ca ? "'" : "", why);
+		return trl_error_set(err, TRL_EFAILED,
+				     "etcd at '%s': the server's TLS certificate does not verify against %s%s%s: %s", ep,
+				     e->ca ? "cluster-ca '" : "the system's CA certificates", e->ca ? e->ca : "",
+				     e->ca ? "'" : "", why);
 	case CURLE_SSL_CACERT_BADFILE:
-		return trl_error_set(err, TRL_EINVALID, "cluster-ca '%s': not a usable CA certificate file: %s", e->ca ? e->ca : "",
-				     why);
+		return trl_error_set(err, TRL_EINVALID, "cluster-ca '%s': not a usable CA certificate file: %s",
+				     e->ca ? e->ca : "", why);
 	case CURLE_SSL_CERTPROBLEM:
-		return trl_error_set(err, TRL_EINVALID, "cluster-cert '%s', cluster-key '%s': not a usable client certificate and key: %s",
+		return trl_error_set(err, TRL_EINVALID,
+				     "cluster-cert '%s', cluster-key '%s': not a usable client certificate and key: %s",
 				     e->cert ? e->cert : "", e->key ? e->key : e->cert ? e->cert : "", why);
 	case CURLE_SSL_CONNECT_ERROR:
 		/* A plain-HTTP etcd answers the TLS hello with an HTTP error and closes. */
@@ -436,8 +440,8 @@ static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char 
 			hint = " (a TLS endpoint? use etcds://)";
 		else if (e->tls && !e->cert && (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
 			hint = " (the server closed the TLS connection: does etcd require a client certificate? set cluster-cert)";
-		return trl_error_set(err, TRL_EUNAVAIL, "etcd at '%s' is unreachable: %s%s", e->n > 1 ? e->url_text : ep, why,
-				     hint);
+		return trl_error_set(err, TRL_EUNAVAIL, "etcd at '%s' is unreachable: %s%s", e->n > 1 ? e->url_text : ep,
+				     why, hint);
 	}
 	return trl_error_set(err, TRL_EFAILED, "etcd at '%s': %s: %s", ep, path, why);
 }
@@ -575,8 +579,8 @@ static int authenticate(struct etcd *e, struct trl_error *err)
 	resp = json_loads(b.p ? b.p : "", 0, NULL);
 	token = json_string_value(json_object_get(resp, "token"));
 	if (!token || !*token || strpbrk(token, "\r\n")) {
-		r = trl_error_set(err, TRL_EPROTO, "etcd at '%s': authenticate as '%s': no token in the reply", etcd_endpoint(e),
-				  e->user);
+		r = trl_error_set(err, TRL_EPROTO, "etcd at '%s': authenticate as '%s': no token in the reply",
+				  etcd_endpoint(e), e->user);
 		goto out;
 	}
 	e->token = strdup(token);
