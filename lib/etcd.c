@@ -541,8 +541,10 @@ static int post(struct etcd *e, const char *path, const char *body, int auth, st
 		r = curl_error(e, path, rc, cerr, err);
 	else
 		curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
-	/* The request may hold the password (authenticate): clear libcurl's pointer to it. */
+	/* The request may hold the password (authenticate): clear libcurl's pointer to it; and
+	 * the error buffer is on this stack. */
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdr);
 	return r;
 }
@@ -953,6 +955,8 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t start, etcd_watch_fn 
 			}
 		}
 		curl_slist_free_all(hdr);
+		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);	/* on this stack */
 		/* Canceled at once because the token expired: a new one, and the watch once more. */
 		if (w.expired && e->user && !again) {
 			if ((r = authenticate(e, err)) < 0) {
