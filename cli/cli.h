@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "error.h"
+#include "etcd.h"
 #include "proto.h"
 
 #define CLI_EXIT_USAGE 2
@@ -41,6 +42,7 @@ struct cli {
 	 * closed, or the final reply is waiting on @conn). */
 	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
 	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
+	struct etcd_opts cluster_opts;	/* --cluster-ca/cert/key/user, $TRELLIS_CLUSTER_PASSWORD */
 };
 
 struct cli_cmd {

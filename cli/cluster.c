@@ -2,8 +2,9 @@
 /*
  * DOC: the CLI in cluster mode
  *
- * With the global --cluster etcd://HOST:PORT[,...] (or $TRELLIS_CLUSTER) the
- * CLI talks to etcd itself (lib/cluster.h): slice create/delete write and
+ * With the global --cluster etcd://HOST:PORT[,...] (or $TRELLIS_CLUSTER;
+ * etcds://... for TLS, with --cluster-ca/-cert/-key/-user and the password in
+ * $TRELLIS_CLUSTER_PASSWORD) the CLI talks to etcd itself (lib/cluster.h): slice create/delete write and
  * remove desired state and wait for the nodes, slice list shows the
  * cluster's slices and each node's state, node list the registered nodes.
  * Against a node's socket the same requests are served by that node
@@ -37,7 +38,7 @@ static int cluster_open(struct cli *cli, struct etcd **e)
 {
 	struct trl_error err = { 0 };
 
-	if (etcd_open(cli->cluster, e, &err) < 0)
+	if (etcd_open_opts(cli->cluster, &cli->cluster_opts, e, &err) < 0)
 		return cli_error(cli, &err);
 	return 0;
 }

@@ -44,6 +44,10 @@ enum {
 	OPT_PIDS,
 	OPT_BANDWIDTH,
 	OPT_CLUSTER,
+	OPT_CLUSTER_CA,
+	OPT_CLUSTER_CERT,
+	OPT_CLUSTER_KEY,
+	OPT_CLUSTER_USER,
 };
 
 static const char common_options_help[] =
@@ -54,7 +58,13 @@ static const char common_options_help[] =
 	"  --node NAME=SOCKET  A node of a multi-node deployment (repeat; before the object)\n"
 	"  --nodes FILE     Nodes of a multi-node deployment, one 'NAME SOCKET' per line\n"
 	"  --cluster etcd://HOST:PORT[,...]  Talk to a cluster's etcd directly\n"
-	"                   (slice create/delete/list, node list; default: $TRELLIS_CLUSTER)\n"
+	"                   (slice create/delete/list, node list; default: $TRELLIS_CLUSTER);\n"
+	"                   etcds://HOST:PORT[,...] for TLS\n"
+	"  --cluster-ca FILE    CA certificates etcd's must chain to ($TRELLIS_CLUSTER_CA)\n"
+	"  --cluster-cert FILE  client certificate for etcd ($TRELLIS_CLUSTER_CERT)\n"
+	"  --cluster-key FILE   its key [in the certificate file] ($TRELLIS_CLUSTER_KEY)\n"
+	"  --cluster-user NAME  etcd user ($TRELLIS_CLUSTER_USER); the password is read\n"
+	"                   from $TRELLIS_CLUSTER_PASSWORD, never from the command line\n"
 	"  -h, --help       Show this help\n";
 
 struct cli_object {
@@ -389,8 +399,49 @@ static const struct option main_options[] = {
 	{ "node", required_argument, NULL, OPT_NODE },
 	{ "nodes", required_argument, NULL, OPT_NODES },
 	{ "cluster", required_argument, NULL, OPT_CLUSTER },
+	{ "cluster-ca", required_argument, NULL, OPT_CLUSTER_CA },
+	{ "cluster-cert", required_argument, NULL, OPT_CLUSTER_CERT },
+	{ "cluster-key", required_argument, NULL, OPT_CLUSTER_KEY },
+	{ "cluster-user", required_argument, NULL, OPT_CLUSTER_USER },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* An option's value, else the environment's (non-empty), else NULL. */
+static const char *opt_env(const char *opt, const char *var)
+{
+	const char *v = getenv(var);
+
+	return opt ? opt : v && *v ? v : NULL;
+}
+
+/* The cluster's TLS and auth options, after the command line and the environment. */
+static int cluster_opts(struct cli *cli)
+{
+	struct etcd_opts *o = &cli->cluster_opts;
+
+	/* Options without a cluster are a mistake; the environment's are for when there is one. */
+	if (!cli->cluster) {
+		if (o->ca || o->cert || o->key || o->user) {
+			fprintf(stderr, "trellis: --cluster-%s needs --cluster (or $TRELLIS_CLUSTER)\n",
+				o->ca ? "ca" : o->cert ? "cert" : o->key ? "key" : "user");
+			return CLI_EXIT_USAGE;
+		}
+		return 0;
+	}
+	o->ca = opt_env(o->ca, "TRELLIS_CLUSTER_CA");
+	o->cert = opt_env(o->cert, "TRELLIS_CLUSTER_CERT");
+	o->key = opt_env(o->key, "TRELLIS_CLUSTER_KEY");
+	o->user = opt_env(o->user, "TRELLIS_CLUSTER_USER");
+	if (o->user) {
+		o->password = getenv("TRELLIS_CLUSTER_PASSWORD");
+		if (!o->password || !*o->password) {
+			fprintf(stderr, "trellis: --cluster-user '%s': the password must be in $TRELLIS_CLUSTER_PASSWORD\n",
+				o->user);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
 
 /* The verbs --cluster serves from etcd (cli/cluster.c). */
 static int cluster_verb(const char *object, const char *verb)
@@ -449,6 +500,7 @@ static int run(int argc, char **argv)
 	const char *cenv = getenv("TRELLIS_CLUSTER");
 	const char *object;
 	char msg[128];
+	int status;
 
 	opterr = 0;
 	for (;;) {
@@ -475,6 +527,18 @@ static int run(int argc, char **argv)
 		case OPT_CLUSTER:
 			cli.cluster = optarg;
 			break;
+		case OPT_CLUSTER_CA:
+			cli.cluster_opts.ca = optarg;
+			break;
+		case OPT_CLUSTER_CERT:
+			cli.cluster_opts.cert = optarg;
+			break;
+		case OPT_CLUSTER_KEY:
+			cli.cluster_opts.key = optarg;
+			break;
+		case OPT_CLUSTER_USER:
+			cli.cluster_opts.user = optarg;
+			break;
 		case OPT_NODE:
 		case OPT_NODES: {
 			struct trl_error err = { 0 };
@@ -491,6 +555,8 @@ static int run(int argc, char **argv)
 	}
 	if (!cli.cluster && cenv && *cenv)
 		cli.cluster = cenv;
+	if ((status = cluster_opts(&cli)))
+		return status;
 	if (cli.cluster && cli.n_nodes) {
 		fprintf(stderr, "trellis: --cluster and --node/--nodes exclude each other (a cluster knows its nodes)\n");
 		return CLI_EXIT_USAGE;

@@ -8,12 +8,24 @@
  * their default value (0, false, PUT) are left out.  A watch is a POST whose
  * reply never ends: a stream of {"result": {...}} objects, decoded as they
  * arrive.
+ *
+ * etcds:// (or https://) endpoints are reached over TLS with peer and host
+ * verification always on, against the CA file of struct etcd_opts (else the
+ * system's CAs), with an optional client certificate (etcd's
+ * --client-cert-auth).  With a user, the handle authenticates on its first
+ * request (POST /v3/auth/authenticate) and sends the token in the
+ * Authorization header; a token etcd no longer accepts (it expired: 401,
+ * "invalid auth token", or a watch canceled for it) is replaced once and the
+ * request repeated.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "etcd.h"
 #include "util.h"
 
@@ -27,6 +39,11 @@ struct etcd {
 	char url_text[512];	/* the list as given, for messages */
 	CURL *curl;
 	unsigned long ops;
+	int tls;		/* etcds:// */
+	char *ca, *cert, *key;	/* TLS files, or NULL */
+	char *user, *password;	/* etcd v3 auth, or NULL */
+	char *token;		/* the current auth token, or NULL */
+	unsigned long auths;
 };
 
 struct buf {
@@ -157,18 +174,69 @@ static int64_t jint(json_t *o, const char *key)
 	return 0;
 }
 
-int etcd_open(const char *url, struct etcd **ep, struct trl_error *err)
+/* @path names a regular file this process can read; else an error naming @what (the option) and @path. */
+static int file_check(const char *what, const char *path, struct trl_error *err)
 {
+	struct stat st;
+	int fd;
+
+	if (!*path)
+		return trl_error_set(err, TRL_EINVALID, "%s: empty path", what);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return trl_error_errno(err, TRL_EINVALID, errno, "%s '%s': cannot read it", what, path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return trl_error_set(err, TRL_EINVALID, "%s '%s': not a regular file", what, path);
+	}
+	close(fd);
+	return 0;
+}
+
+static int dup_opt(char **dst, const char *v)
+{
+	if (!v)
+		return 0;
+	*dst = strdup(v);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int etcd_open_opts(const char *url, const struct etcd_opts *o, struct etcd **ep, struct trl_error *err)
+{
+	static const struct etcd_opts none;
 	static int global_done;
 	struct etcd *e;
 	const char *p;
+	int tls;
 
-	if (!strncmp(url, "etcd://", 7))
+	if (!o)
+		o = &none;
+	if (!strncmp(url, "etcd://", 7) || !strncmp(url, "http://", 7)) {
 		p = url + 7;
-	else if (!strncmp(url, "http://", 7))
-		p = url + 7;
-	else
-		return trl_error_set(err, TRL_EINVALID, "cluster '%s': expected etcd://HOST:PORT[,HOST:PORT...]", url);
+		tls = 0;
+	} else if (!strncmp(url, "etcds://", 8) || !strncmp(url, "https://", 8)) {
+		p = url + 8;
+		tls = 1;
+	} else {
+		return trl_error_set(err, TRL_EINVALID,
+				     "cluster '%s': expected etcd://HOST:PORT[,HOST:PORT...] (plain HTTP) or etcds://... (TLS)",
+				     url);
+	}
+	if (!tls && (o->ca || o->cert || o->key))
+		return trl_error_set(err, TRL_EINVALID, "cluster '%s': %s is set but the URL is plain HTTP (use etcds://)", url,
+				     o->ca ? "cluster-ca" : o->cert ? "cluster-cert" : "cluster-key");
+	if (o->key && !o->cert)
+		return trl_error_set(err, TRL_EINVALID, "cluster-key '%s' is set without cluster-cert", o->key);
+	if (o->user && (!*o->user || strpbrk(o->user, "\r\n")))
+		return trl_error_set(err, TRL_EINVALID, "cluster-user '%s' is not a user name", o->user);
+	if (o->user && !o->password)
+		return trl_error_set(err, TRL_EINVALID, "cluster-user '%s' is set without a password", o->user);
+	if (o->password && !o->user)
+		return trl_error_set(err, TRL_EINVALID, "a cluster password is set without cluster-user");
+	if ((o->ca && file_check("cluster-ca", o->ca, err) < 0) ||
+	    (o->cert && file_check("cluster-cert", o->cert, err) < 0) ||
+	    (o->key && file_check("cluster-key", o->key, err) < 0))
+		return -TRL_EINVALID;
 	if (!global_done) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		global_done = 1;
@@ -176,6 +244,12 @@ int etcd_open(const char *url, struct etcd **ep, struct trl_error *err)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	e->tls = tls;
+	if (dup_opt(&e->ca, o->ca) < 0 || dup_opt(&e->cert, o->cert) < 0 || dup_opt(&e->key, o->key) < 0 ||
+	    dup_opt(&e->user, o->user) < 0 || dup_opt(&e->password, o->password) < 0) {
+		etcd_close(e);
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
 	snprintf(e->url_text, sizeof(e->url_text), "%s", url);
 	while (*p) {
 		size_t n = strcspn(p, ",");
@@ -194,7 +268,8 @@ int etcd_open(const char *url, struct etcd **ep, struct trl_error *err)
 					     ETCD_MAX_ENDPOINTS);
 		}
 		snprintf(hostport, sizeof(hostport), "%.*s", (int)n, p);
-		if (asprintf(&e->endpoints[e->n], "http://%s", hostport) < 0) {
+		if (asprintf(&e->endpoints[e->n], "%s://%s", tls ? "https" : "http", hostport) < 0) {
+			e->endpoints[e->n] = NULL;
 			etcd_close(e);
 			return trl_error_set(err, TRL_EFAILED, "out of memory");
 		}
@@ -216,6 +291,19 @@ int etcd_open(const char *url, struct etcd **ep, struct trl_error *err)
 	return 0;
 }
 
+int etcd_open(const char *url, struct etcd **ep, struct trl_error *err)
+{
+	return etcd_open_opts(url, NULL, ep, err);
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 void etcd_close(struct etcd *e)
 {
 	if (!e)
@@ -224,6 +312,12 @@ void etcd_close(struct etcd *e)
 		free(e->endpoints[i]);
 	if (e->curl)
 		curl_easy_cleanup(e->curl);
+	free(e->ca);
+	free(e->cert);
+	free(e->key);
+	free(e->user);
+	free_secret(e->password);
+	free_secret(e->token);
 	free(e);
 }
 
@@ -237,6 +331,11 @@ unsigned long etcd_ops(const struct etcd *e)
 	return e->ops;
 }
 
+unsigned long etcd_auths(const struct etcd *e)
+{
+	return e->auths;
+}
+
 static size_t collect(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	return buf_add(ctx, data, size * nmemb) < 0 ? 0 : size * nmemb;
@@ -246,6 +345,25 @@ static int unreachable(CURLcode rc)
 {
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT ||
 	       rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR;
+}
+
+/* The request's headers: JSON, and the auth token when there is one and @auth. */
+static struct curl_slist *headers(struct etcd *e, int auth)
+{
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json"), *h;
+	char *line;
+
+	if (!hdr || !auth || !e->token)
+		return hdr;
+	if (asprintf(&line, "Authorization: %s", e->token) < 0) {
+		curl_slist_free_all(hdr);
+		return NULL;
+	}
+	h = curl_slist_append(hdr, line);
+	free_secret(line);
+	if (!h)
+		curl_slist_free_all(hdr);
+	return h;
 }
 
 /* Set up the handle for one POST of @body to @path on endpoint @i. */
@@ -265,48 +383,151 @@ static void prepare(struct etcd *e, int i, const char *path, const char *body, s
 	curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPIDLE, 5L);
 	curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPINTVL, 2L);
 	curl_easy_setopt(e->curl, CURLOPT_PROXY, "");	/* never through a proxy from the environment */
+	if (e->tls) {
+		/* libcurl's defaults, set anyway: nothing here ever turns verification off. */
+		curl_easy_setopt(e->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (e->ca)
+			curl_easy_setopt(e->curl, CURLOPT_CAINFO, e->ca);
+		if (e->cert) {
+			curl_easy_setopt(e->curl, CURLOPT_SSLCERT, e->cert);
+			curl_easy_setopt(e->curl, CURLOPT_SSLCERTTYPE, "PEM");
+			curl_easy_setopt(e->curl, CURLOPT_SSLKEY, e->key ? e->key : e->cert);
+		}
+	}
 }
 
-/* An HTTP error reply: the gateway's {"error"|"message": ...}. */
-static int http_error(struct etcd *e, const char *path, long code, const char *body, struct trl_error *err)
+/* A transfer that failed below HTTP: a precise error, naming the endpoint or the file at fault. */
+static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char *cerr, struct trl_error *err)
 {
-	json_t *j = json_loads(body ? body : "", 0, NULL);
+	const char *ep = etcd_endpoint(e);
+	char why[CURL_ERROR_SIZE];
+	size_t n;
+
+	snprintf(why, sizeof(why), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+	n = strlen(why);
+	while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == '\n'))
+		why[--n] = '\0';
+
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return trl_error_set(err, TRL_EFAILED,
+				     "etcd at '%s': the server's TLS certificate does not verify against %s%s%s: %s", ep,
+				     e->ca ? "cluster-ca '" : "the system's CA certificates", e->ca ? e->ca : "",
+				     e->ca ? "'" : "", why);
+	case CURLE_SSL_CACERT_BADFILE:
+		return trl_error_set(err, TRL_EINVALID, "cluster-ca '%s': not a usable CA certificate file: %s",
+				     e->ca ? e->ca : "", why);
+	case CURLE_SSL_CERTPROBLEM:
+		return trl_error_set(err, TRL_EINVALID,
+				     "cluster-cert '%s', cluster-key '%s': not a usable client certificate and key: %s",
+				     e->cert ? e->cert : "", e->key ? e->key : e->cert ? e->cert : "", why);
+	case CURLE_SSL_CONNECT_ERROR:
+		/* A plain-HTTP etcd answers the TLS hello with an HTTP error and closes. */
+		return trl_error_set(err, TRL_EFAILED, "etcd at '%s': TLS handshake failed: %s%s", ep, why,
+				     strstr(why, "wrong version number") ? " (a plain-HTTP endpoint? use etcd://)"
+				     : !strstr(why, "SSL_ERROR_SYSCALL") ? ""
+				     : !e->cert ? " (the server closed the connection: a plain-HTTP endpoint (use etcd://), or "
+						  "does etcd require a client certificate (set cluster-cert)?)"
+						: " (the server closed the connection: a plain-HTTP endpoint? use etcd://)");
+	default:
+		break;
+	}
+	if (unreachable(rc)) {
+		const char *hint = "";
+
+		if (!e->tls && rc == CURLE_GOT_NOTHING)
+			hint = " (a TLS endpoint? use etcds://)";
+		else if (e->tls && !e->cert && (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
+			hint = " (the server closed the TLS connection: does etcd require a client certificate? set cluster-cert)";
+		return trl_error_set(err, TRL_EUNAVAIL, "etcd at '%s' is unreachable: %s%s", e->n > 1 ? e->url_text : ep,
+				     why, hint);
+	}
+	return trl_error_set(err, TRL_EFAILED, "etcd at '%s': %s: %s", ep, path, why);
+}
+
+/* The message of an error reply, plain or the gateway's {"error"|"message": ...} (new string, or NULL). */
+static char *reply_message(const char *body)
+{
+	json_t *j = json_loads(body ? body : "", 0, NULL), *o;
 	const char *m = json_string_value(json_object_get(j, "message"));
-	int r;
+	char *out;
 
 	if (!m)
 		m = json_string_value(json_object_get(j, "error"));
-	r = trl_error_set(err, TRL_EFAILED, "etcd at '%s': %s: HTTP %ld: %s", etcd_endpoint(e), path, code,
-			  m ? m : (body && *body ? body : "no message"));
+	if (!m && json_is_object(o = json_object_get(j, "error")))	/* a streaming call's error */
+		m = json_string_value(json_object_get(o, "message"));
+	if (!m && !j && body && *body)
+		m = body;
+	out = m ? strdup(m) : NULL;
 	json_decref(j);
-	return r;
+	if (out)
+		out[strcspn(out, "\r\n")] = '\0';
+	return out;
 }
 
-int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, struct trl_error *err)
+/* Does the reply say the token is no longer good (it expired)? */
+static int token_expired(long code, const char *msg)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	char *body = json_dumps(req, JSON_COMPACT);
-	struct buf b = { 0 };
+	return code == 401 || (msg && strstr(msg, "invalid auth token"));
+}
+
+/* A hint where etcd's own message leaves the fix unsaid; *kind = the error's code. */
+static const char *reply_hint(const char *m, int *kind)
+{
+	*kind = TRL_EFAILED;
+	if (!m)
+		return "";
+	if (strstr(m, "HTTPS server"))
+		return " (a TLS endpoint? use etcds://)";
+	*kind = TRL_EPERM;
+	if (strstr(m, "CommonName of client"))
+		return " (with authentication enabled, etcd's JSON gateway refuses client certificates that carry a "
+		       "CommonName: use one without, and cluster-user)";
+	if (strstr(m, "user name is empty"))
+		return " (etcd has authentication enabled: set cluster-user and its password)";
+	if (strstr(m, "permission denied"))
+		return " (the etcd user lacks a role that grants this key range)";
+	if (strstr(m, "authentication failed"))
+		return "";
+	*kind = TRL_EFAILED;
+	return "";
+}
+
+/* An HTTP error reply. */
+static int http_error(struct etcd *e, const char *path, long code, const char *body, struct trl_error *err)
+{
+	_cleanup_free_ char *m = reply_message(body);
+	int kind;
+	const char *hint = reply_hint(m, &kind);
+
+	if (e->tls && code == 503 && m && strstr(m, "connection closed"))
+		hint = " (etcd's gateway could not reach etcd itself: with --client-cert-auth, etcd's own certificate "
+		       "must also allow client authentication, extendedKeyUsage clientAuth)";
+	return trl_error_set(err, kind, "etcd at '%s': %s: HTTP %ld: %s%s", etcd_endpoint(e), path, code,
+			     m ? m : "no message", hint);
+}
+
+/* POST @body to @path, failing over between endpoints: the reply in @b, its HTTP status in *code. */
+static int post(struct etcd *e, const char *path, const char *body, int auth, struct buf *b, long *code,
+		struct trl_error *err)
+{
+	struct curl_slist *hdr = headers(e, auth);
 	char cerr[CURL_ERROR_SIZE] = "";
 	CURLcode rc = CURLE_OK;
-	long code = 0;
-	json_error_t je;
-	int r;
+	int r = 0;
 
-	json_decref(req);
-	*resp = NULL;
-	if (!body || !hdr) {
-		r = trl_error_set(err, TRL_EFAILED, "out of memory");
-		goto out;
-	}
+	*code = 0;
+	if (!hdr)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	for (int tries = 0; tries < e->n; tries++) {
 		int i = (e->cur + tries) % e->n;
 
-		free(b.p);
-		b = (struct buf){ 0 };
+		free(b->p);
+		*b = (struct buf){ 0 };
 		prepare(e, i, path, body, hdr, ETCD_TIMEOUT_S);
 		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, b);
 		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, cerr);
 		cerr[0] = '\0';
 		e->ops++;
@@ -316,16 +537,95 @@ int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, stru
 			break;
 		}
 	}
-	if (rc != CURLE_OK) {
-		if (unreachable(rc))
-			r = trl_error_set(err, TRL_EUNAVAIL, "etcd at '%s' is unreachable: %s", e->n > 1 ? e->url_text : etcd_endpoint(e),
-					  cerr[0] ? cerr : curl_easy_strerror(rc));
-		else
-			r = trl_error_set(err, TRL_EFAILED, "etcd at '%s': %s: %s", etcd_endpoint(e), path,
-					  cerr[0] ? cerr : curl_easy_strerror(rc));
+	if (rc != CURLE_OK)
+		r = curl_error(e, path, rc, cerr, err);
+	else
+		curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
+	/* The request may hold the password (authenticate): clear libcurl's pointer to it; and
+	 * the error buffer is on this stack. */
+	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(hdr);
+	return r;
+}
+
+/* Trade the user and password for a token (POST /v3/auth/authenticate). */
+static int authenticate(struct etcd *e, struct trl_error *err)
+{
+	json_t *req = json_pack("{s:s, s:s}", "name", e->user, "password", e->password), *resp = NULL;
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	const char *token;
+	struct buf b = { 0 };
+	long code = 0;
+	int r;
+
+	json_decref(req);
+	free_secret(e->token);
+	e->token = NULL;
+	if (!body)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	e->auths++;
+	r = post(e, "/v3/auth/authenticate", body, 0, &b, &code, err);
+	free_secret(body);
+	if (r < 0)
+		goto out;
+	if (code != 200) {
+		_cleanup_free_ char *m = reply_message(b.p);
+		int kind;
+		const char *hint = reply_hint(m, &kind);
+
+		r = trl_error_set(err, TRL_EPERM, "etcd at '%s': cannot authenticate as cluster-user '%s': HTTP %ld: %s%s",
+				  etcd_endpoint(e), e->user, code, m ? m : "no message", hint);
 		goto out;
 	}
-	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &code);
+	resp = json_loads(b.p ? b.p : "", 0, NULL);
+	token = json_string_value(json_object_get(resp, "token"));
+	if (!token || !*token || strpbrk(token, "\r\n")) {
+		r = trl_error_set(err, TRL_EPROTO, "etcd at '%s': authenticate as '%s': no token in the reply",
+				  etcd_endpoint(e), e->user);
+		goto out;
+	}
+	e->token = strdup(token);
+	r = e->token ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+out:
+	json_decref(resp);
+	if (b.p)
+		explicit_bzero(b.p, b.len);
+	free(b.p);
+	return r;
+}
+
+int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, struct trl_error *err)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	struct buf b = { 0 };
+	long code = 0;
+	json_error_t je;
+	int r;
+
+	json_decref(req);
+	*resp = NULL;
+	if (!body) {
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+		goto out;
+	}
+	if (e->user && !e->token && (r = authenticate(e, err)) < 0)
+		goto out;
+	for (int again = 0;; again++) {
+		if ((r = post(e, path, body, 1, &b, &code, err)) < 0)
+			goto out;
+		if (code != 200 && e->user && !again) {
+			_cleanup_free_ char *m = reply_message(b.p);
+
+			/* The token expired (etcd's --auth-token-ttl): a new one, and the request once more. */
+			if (token_expired(code, m)) {
+				if ((r = authenticate(e, err)) < 0)
+					goto out;
+				continue;
+			}
+		}
+		break;
+	}
 	if (code != 200) {
 		r = http_error(e, path, code, b.p, err);
 		goto out;
@@ -340,7 +640,6 @@ int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, stru
 	}
 	r = 0;
 out:
-	curl_slist_free_all(hdr);
 	free(body);
 	free(b.p);
 	return r;
@@ -523,6 +822,7 @@ struct watch_ctx {
 	void *ctx;
 	struct trl_error *err;
 	int stop;		/* 1: the callback asked to stop; < 0: its error */
+	int expired;		/* canceled because the auth token expired */
 };
 
 /* Hand every complete object of the stream to the callback. */
@@ -556,6 +856,7 @@ static int watch_drain(struct watch_ctx *w)
 		if (json_is_true(json_object_get(res, "canceled"))) {
 			const char *m = json_string_value(json_object_get(res, "cancel_reason"));
 
+			w->expired = token_expired(0, m);
 			trl_error_set(w->err, TRL_EFAILED, "etcd at '%s': watch canceled: %s", etcd_endpoint(w->e),
 				      m ? m : "no reason given");
 			json_decref(msg);
@@ -610,51 +911,88 @@ static int watch_tick(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 int etcd_watch(struct etcd *e, const char *prefix, int64_t start, etcd_watch_fn fn, void *ctx,
 	       struct trl_error *err)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	json_t *req = json_pack("{s:{s:o, s:o}}", "create_request", "key", b64_json(prefix), "range_end",
 				prefix_end(prefix));
 	struct watch_ctx w = { .e = e, .fn = fn, .ctx = ctx, .err = err };
 	char cerr[CURL_ERROR_SIZE] = "";
 	char *body;
 	CURLcode rc = CURLE_OK;
+	int r;
 
 	if (req && start)
 		json_object_set_new(json_object_get(req, "create_request"), "start_revision", json_integer(start));
 	body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!body || !hdr) {
-		curl_slist_free_all(hdr);
-		free(body);
+	if (!body)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (e->user && !e->token && (r = authenticate(e, err)) < 0) {
+		free(body);
+		return r;
 	}
-	for (int tries = 0; tries < e->n; tries++) {
-		int i = (e->cur + tries) % e->n;
+	for (int again = 0;; again++) {
+		struct curl_slist *hdr = headers(e, 1);
 
-		prepare(e, i, "/v3/watch", body, hdr, 0L);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_write);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
-		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_tick);
-		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
-		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, cerr);
-		cerr[0] = '\0';
-		e->ops++;
-		rc = curl_easy_perform(e->curl);
-		if (!unreachable(rc) || w.b.len || w.off) {
-			e->cur = i;
-			break;
+		if (!hdr) {
+			free(body);
+			return trl_error_set(err, TRL_EFAILED, "out of memory");
+		}
+		for (int tries = 0; tries < e->n; tries++) {
+			int i = (e->cur + tries) % e->n;
+
+			prepare(e, i, "/v3/watch", body, hdr, 0L);
+			curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_write);
+			curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
+			curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_tick);
+			curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
+			curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+			curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, cerr);
+			cerr[0] = '\0';
+			e->ops++;
+			rc = curl_easy_perform(e->curl);
+			if (!unreachable(rc) || w.b.len || w.off) {
+				e->cur = i;
+				break;
+			}
+		}
+		curl_slist_free_all(hdr);
+		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, NULL);	/* on this stack */
+		/* Canceled at once because the token expired: a new one, and the watch once more. */
+		if (w.expired && e->user && !again) {
+			if ((r = authenticate(e, err)) < 0) {
+				free(body);
+				free(w.b.p);
+				return r;
+			}
+			trl_error_clear(err);
+			w.expired = 0;
+			w.stop = 0;
+			w.off = w.b.len = 0;
+			continue;
+		}
+		break;
+	}
+	free(body);
+	if (rc == CURLE_OK && !w.stop) {
+		long code = 0;
+
+		curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &code);
+		if (code != 200) {
+			r = http_error(e, "/v3/watch", code, w.b.p, err);
+			free(w.b.p);
+			return r;
 		}
 	}
-	curl_slist_free_all(hdr);
-	free(body);
 	free(w.b.p);
 	if (w.stop > 0)
 		return 0;
 	if (w.stop < 0)
 		return w.stop;
-	if (rc == CURLE_OK || unreachable(rc) || rc == CURLE_PARTIAL_FILE)
+	if (rc == CURLE_OK || unreachable(rc) || rc == CURLE_PARTIAL_FILE) {
+		if (rc != CURLE_OK && !w.b.len && !w.off)
+			return curl_error(e, "/v3/watch", rc, cerr, err);
 		return trl_error_set(err, TRL_EUNAVAIL, "etcd at '%s': watch ended: %s", etcd_endpoint(e),
 				     rc == CURLE_OK ? "the server closed the stream" : (cerr[0] ? cerr : curl_easy_strerror(rc)));
-	return trl_error_set(err, TRL_EFAILED, "etcd at '%s': watch: %s", etcd_endpoint(e),
-			     cerr[0] ? cerr : curl_easy_strerror(rc));
+	}
+	return curl_error(e, "/v3/watch", rc, cerr, err);
 }

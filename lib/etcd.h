@@ -9,10 +9,18 @@
  * are converted.  A handle is used by one thread at a time (open one per
  * thread); it counts its round trips (etcd_ops()) so callers can measure.
  *
- * Endpoints are given as etcd://HOST:PORT[,HOST:PORT...] (or http://...); a
- * request goes to the endpoint that answered last and fails over to the next
- * when one cannot be reached.  When none answers the error is TRL_EUNAVAIL
- * and names the endpoint(s).
+ * Endpoints are given as etcd://HOST:PORT[,HOST:PORT...] (or http://...),
+ * or etcds://HOST:PORT[,...] (or https://...) for TLS; a request goes to the
+ * endpoint that answered last and fails over to the next when one cannot be
+ * reached.  When none answers the error is TRL_EUNAVAIL and names the
+ * endpoint(s).
+ *
+ * TLS always verifies the server's certificate and host name (against
+ * etcd_opts.ca, else the system's CAs); a client certificate answers etcd's
+ * --client-cert-auth.  With etcd_opts.user the handle authenticates (etcd v3
+ * auth) on its first request and again, once, when etcd says its token
+ * expired.  Errors name the option at fault as the configuration spells it
+ * (cluster-ca, cluster-cert, cluster-key, cluster-user) and the path.
  */
 #ifndef TRELLIS_ETCD_H
 #define TRELLIS_ETCD_H
@@ -23,18 +31,37 @@
 
 struct etcd;
 
-/* Parse @url and prepare a handle (no network I/O).  -TRL_EINVALID if @url is malformed. */
+/* How to reach etcd besides its URL; every field may be NULL. */
+struct etcd_opts {
+	const char *ca;		/* PEM CA certificates the server's must chain to (etcds:// only) */
+	const char *cert;	/* PEM client certificate (etcds:// only) */
+	const char *key;	/* its private key (NULL: in @cert) */
+	const char *user;	/* etcd user to authenticate as; needs @password */
+	const char *password;
+};
+
+/*
+ * Parse @url and prepare a handle (no network I/O; the files of @o must be
+ * readable; @o's strings are copied).  -TRL_EINVALID if @url or @o is
+ * malformed or a file cannot be read.
+ */
+int etcd_open_opts(const char *url, const struct etcd_opts *o, struct etcd **ep, struct trl_error *err);
+/* etcd_open_opts() without options. */
 int etcd_open(const char *url, struct etcd **ep, struct trl_error *err);
 void etcd_close(struct etcd *e);
 /* The endpoint requests go to ("http://127.0.0.1:2379"). */
 const char *etcd_endpoint(const struct etcd *e);
 /* Round trips made with this handle (a watch counts one). */
 unsigned long etcd_ops(const struct etcd *e);
+/* Times this handle authenticated (its first request, then once per expired token). */
+unsigned long etcd_auths(const struct etcd *e);
 
 /*
  * One round trip: POST @req (stolen) to @path ("/v3/kv/put"); *resp is the
  * decoded reply object.  -TRL_EUNAVAIL (no endpoint answers), -TRL_EFAILED
- * (etcd refused: its message is in @err), -TRL_EPROTO (reply not JSON).
+ * (etcd refused: its message is in @err; TLS failed), -TRL_EPERM (etcd's
+ * authentication refused us), -TRL_EINVALID (a TLS file is unusable),
+ * -TRL_EPROTO (reply not JSON).
  */
 int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, struct trl_error *err);
 

@@ -10,8 +10,8 @@ PKGS=(
   lxc lxc-dev libfyaml-dev libjansson-dev libsqlite3-dev
   libnl-3-dev libnl-route-3-dev libcgroup-dev cgroup-tools libseccomp-dev
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev
-  # cluster mode (trellisd --cluster) and its tests
-  etcd-server etcd-client
+  # cluster mode (trellisd --cluster) and its tests (openssl: 102's CA and certificates)
+  etcd-server etcd-client openssl
   # fuzzing (libFuzzer comes with clang's runtime) and memory checking
   libclang-rt-14-dev valgrind
   # runtime

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * DOC: cluster mode (trellisd --cluster etcd://HOST:PORT[,...])
+ * DOC: cluster mode (trellisd --cluster etcd://HOST:PORT[,...] or etcds://...)
  *
  * Desired state lives in etcd (lib/cluster.h has the keys); this node keeps
  * its part of it real.  Three threads, each with its own etcd handle:
@@ -23,6 +23,10 @@
  * When etcd is unreachable nothing is torn down: running slices stay as they
  * are and the reconciler retries until etcd answers again.  A slice whose
  * create failed here is not retried for the same revision.
+ *
+ * Every etcd handle is opened with the daemon's TLS files and etcd user
+ * (struct etcd_opts, kept here for the daemon's lifetime); each handle
+ * authenticates on its own and renews its token when etcd lets it expire.
  *
  * Requests on the control socket in cluster mode: slice.create (without a
  * placement) and slice.delete go to etcd and wait for the cluster, with the
@@ -49,6 +53,7 @@
 struct cluster {
 	struct daemon *d;
 	char url[512];
+	struct etcd_opts opts;	/* TLS and auth (its strings are the cluster's own) */
 	pthread_t keep_th, watch_th, rec_th;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -170,7 +175,7 @@ static void *keepalive_main(void *arg)
 	struct trl_error err = { 0 };
 	int down = 0;
 
-	if (etcd_open(c->url, &e, &err) < 0) {
+	if (etcd_open_opts(c->url, &c->opts, &e, &err) < 0) {
 		log_error("%s", err.msg);
 		return NULL;
 	}
@@ -211,7 +216,7 @@ static void *watch_main(void *arg)
 	struct trl_error err = { 0 };
 	int down = 0;
 
-	if (etcd_open(c->url, &e, &err) < 0) {
+	if (etcd_open_opts(c->url, &c->opts, &e, &err) < 0) {
 		log_error("%s", err.msg);
 		return NULL;
 	}
@@ -603,7 +608,7 @@ static void *reconcile_main(void *arg)
 	unsigned long seen = (unsigned long)-1;
 	int down = 0;
 
-	if (etcd_open(c->url, &e, &err) < 0) {
+	if (etcd_open_opts(c->url, &c->opts, &e, &err) < 0) {
 		log_error("%s", err.msg);
 		return NULL;
 	}
@@ -644,23 +649,56 @@ static void *reconcile_main(void *arg)
 	return NULL;
 }
 
-int cluster_start(struct daemon *d, const char *url, struct trl_error *err)
+static const char *opt_dup(const char *v, int *fail)
 {
+	char *p = v ? strdup(v) : NULL;
+
+	if (v && !p)
+		*fail = 1;
+	return p;
+}
+
+static void cluster_free(struct cluster *c)
+{
+	free((char *)c->opts.ca);
+	free((char *)c->opts.cert);
+	free((char *)c->opts.key);
+	free((char *)c->opts.user);
+	if (c->opts.password) {
+		explicit_bzero((char *)c->opts.password, strlen(c->opts.password));
+		free((char *)c->opts.password);
+	}
+	json_decref(c->downed);
+	free(c);
+}
+
+int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, struct trl_error *err)
+{
+	static const struct etcd_opts none;
 	struct cluster *c;
 	struct etcd *e = NULL;
-	int r;
+	int r, fail = 0;
 
+	if (!o)
+		o = &none;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	c->d = d;
 	c->downed = json_object();
 	snprintf(c->url, sizeof(c->url), "%s", url);
+	c->opts = (struct etcd_opts){ .ca = opt_dup(o->ca, &fail), .cert = opt_dup(o->cert, &fail),
+				      .key = opt_dup(o->key, &fail), .user = opt_dup(o->user, &fail),
+				      .password = opt_dup(o->password, &fail) };
+	if (fail) {
+		cluster_free(c);
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	if ((r = etcd_open(url, &e, err)) < 0 || (r = lease_renew(c, e, err)) < 0) {
+	if ((r = etcd_open_opts(url, &c->opts, &e, err)) < 0 || (r = lease_renew(c, e, err)) < 0) {
 		etcd_close(e);
-		free(c);
+		cluster_free(c);
 		return r;
 	}
 	etcd_close(e);
@@ -711,7 +749,7 @@ int cluster_request(struct request_ctx *rq, const struct proto_request *req, jso
 
 	if (req->op != PROTO_OP_NODE_LIST && rq->uid != 0)
 		return trl_error_set(err, TRL_EPERM, "permission denied: only root may change the cluster's slices");
-	if ((r = etcd_open(c->url, &e, err)) < 0)
+	if ((r = etcd_open_opts(c->url, &c->opts, &e, err)) < 0)
 		return r;
 	switch (req->op) {
 	case PROTO_OP_SLICE_CREATE:

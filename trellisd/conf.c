@@ -192,6 +192,12 @@ enum key_id {
 	K_SSH_LOGIN,
 	K_SSH_SHELL,
 	K_SSH_KEYS_USER,
+	K_CLUSTER,
+	K_CLUSTER_CA,
+	K_CLUSTER_CERT,
+	K_CLUSTER_KEY,
+	K_CLUSTER_USER,
+	K_CLUSTER_PASSWORD_FILE,
 	K_COUNT,
 };
 
@@ -213,6 +219,12 @@ static const char *const key_names[K_COUNT] = {
 	[K_SSH_LOGIN] = "ssh-login",
 	[K_SSH_SHELL] = "ssh-shell",
 	[K_SSH_KEYS_USER] = "ssh-keys-user",
+	[K_CLUSTER] = "cluster",
+	[K_CLUSTER_CA] = "cluster-ca",
+	[K_CLUSTER_CERT] = "cluster-cert",
+	[K_CLUSTER_KEY] = "cluster-key",
+	[K_CLUSTER_USER] = "cluster-user",
+	[K_CLUSTER_PASSWORD_FILE] = "cluster-password-file",
 };
 
 static int set_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
@@ -275,6 +287,18 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		}
 		snprintf(c->ssh_keys_user, sizeof(c->ssh_keys_user), "%s", v);
 		return 0;
+	case K_CLUSTER:
+		return set_word(o->cluster, sizeof(o->cluster), v, why, len);
+	case K_CLUSTER_CA:
+		return set_path(o->cluster_ca, sizeof(o->cluster_ca), v, why, len);
+	case K_CLUSTER_CERT:
+		return set_path(o->cluster_cert, sizeof(o->cluster_cert), v, why, len);
+	case K_CLUSTER_KEY:
+		return set_path(o->cluster_key, sizeof(o->cluster_key), v, why, len);
+	case K_CLUSTER_USER:
+		return set_word(o->cluster_user, sizeof(o->cluster_user), v, why, len);
+	case K_CLUSTER_PASSWORD_FILE:
+		return set_path(o->cluster_password_file, sizeof(o->cluster_password_file), v, why, len);
 	case K_COUNT:
 		break;
 	}
@@ -403,4 +427,38 @@ int config_load(struct config *c, const char *path, int must_exist, struct trl_e
 	if (r < 0)
 		return trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
 	return config_parse(c, path, text, len, err);
+}
+
+int config_read_secret(const char *what, const char *path, char *out, size_t outlen, struct trl_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+	size_t len = 0, n;
+	int r = util_read_file(path, 4096, &text, &len);
+
+	if (r == -EFBIG)
+		return trl_error_set(err, TRL_EINVALID, "%s '%s': larger than 4096 bytes (not a password file?)", what, path);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EINVALID, -r, "%s '%s': cannot read it", what, path);
+	/* A secret: root's alone (its group may read it), as the configuration that names it. */
+	if (stat(path, &st) < 0) {
+		explicit_bzero(text, len);
+		return trl_error_errno(err, TRL_EINVALID, errno, "%s '%s'", what, path);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 027)) {
+		explicit_bzero(text, len);
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s '%s': must be a file owned by root, readable by no one else and writable by root alone (owner uid %u, mode %04o)",
+				     what, path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	}
+	n = strcspn(text, "\r\n");	/* the first line */
+	if (n == 0 || n >= outlen || memchr(text, '\0', n)) {
+		explicit_bzero(text, len);
+		return trl_error_set(err, TRL_EINVALID, "%s '%s': %s", what, path,
+				     n == 0 ? "empty (the password is its first line)" : "the password is too long");
+	}
+	memcpy(out, text, n);
+	out[n] = '\0';
+	explicit_bzero(text, len);
+	return 0;
 }

@@ -8,9 +8,11 @@
  *   /etc/trellis/trellisd.conf:7: parallel: '0' is not a number from 1 to 64
  * Keys (trellisd.conf(5)): the daemon's command-line options without their
  * dashes (state-dir, socket, node, template-path, parallel, uid-range,
- * log-level, syslog, substrate, address) as defaults the command line
- * overrides, and the operator's policy: allow-tenant-create, tenant-users,
- * tenant-groups, ssh-login, ssh-shell, ssh-keys-user.
+ * log-level, syslog, substrate, address, capacity, cluster, cluster-ca,
+ * cluster-cert, cluster-key, cluster-user, cluster-password-file) as
+ * defaults the command line overrides, and the operator's policy:
+ * allow-tenant-create, tenant-users, tenant-groups, ssh-login, ssh-shell,
+ * ssh-keys-user.
  *
  * This module only parses and checks; main.c applies the values and
  * server.c (server_may) enforces the policy.
@@ -37,6 +39,12 @@ struct config_opts {
 	char substrate[64];
 	char address[64];
 	char capacity[32];	/* a rate, checked where --capacity is */
+	char cluster[512];	/* etcd://... or etcds://..., checked by etcd_open_opts() */
+	char cluster_ca[4096];
+	char cluster_cert[4096];
+	char cluster_key[4096];
+	char cluster_user[128];
+	char cluster_password_file[4096];
 };
 
 struct config {
@@ -64,6 +72,13 @@ int config_check_parallel(const char *v, int *out, char *why, size_t len);
 int config_check_log_level(const char *v, int *out, char *why, size_t len);
 int config_check_uid_range(const char *v, unsigned *start, unsigned *count, char *why, size_t len);
 int config_check_node(const char *v, char *why, size_t len);
+
+/*
+ * Read a secret (the etcd password) from @path into @out: its first line.
+ * The file must be owned by root, not writable by its group and not
+ * accessible to others; errors name @what (the option) and @path.
+ */
+int config_read_secret(const char *what, const char *path, char *out, size_t outlen, struct trl_error *err);
 
 /* Is @name on the list? */
 int config_list_has(const char (*list)[CONFIG_NAME_MAX + 1], int n, const char *name);

@@ -74,6 +74,14 @@ static void usage(FILE *f)
 		"      --capacity RATE      substrate capacity shared by slices, e.g. 1gbit\n"
 		"                           [the substrate's link speed, else 10gbit]\n"
 		"      --cluster etcd://HOST:PORT[,...]  cluster mode: desired state in etcd\n"
+		"                           (etcds://HOST:PORT[,...]: over TLS)\n"
+		"      --cluster-ca FILE    CA certificates etcd's certificate must chain to\n"
+		"                           [the system's]\n"
+		"      --cluster-cert FILE  client certificate for etcd (--client-cert-auth)\n"
+		"      --cluster-key FILE   its private key [in the certificate file]\n"
+		"      --cluster-user NAME  etcd user (etcd authentication)\n"
+		"      --cluster-password-file FILE  its password: the file's first line\n"
+		"                           (owned by root, no access for others)\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -214,6 +222,11 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },	{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },		{ "capacity", required_argument, NULL, 2 },
 		{ "cluster", required_argument, NULL, 3 },
+		{ "cluster-ca", required_argument, NULL, 4 },
+		{ "cluster-cert", required_argument, NULL, 5 },
+		{ "cluster-key", required_argument, NULL, 6 },
+		{ "cluster-user", required_argument, NULL, 7 },
+		{ "cluster-password-file", required_argument, NULL, 8 },
 		{ 0 },
 	};
 	static struct daemon dm;
@@ -222,7 +235,9 @@ int main(int argc, char **argv)
 	struct config_opts *co = &d->cfg.o;
 	enum cgroup_layout layout;
 	const char *uid_range = NULL, *substrate = NULL, *address = NULL, *config_path, *capacity = NULL;
-	const char *cluster = NULL;
+	const char *cluster = NULL, *cluster_pwfile = NULL;
+	struct etcd_opts eo = { 0 };
+	static char cluster_password[1024];
 	char why[512];
 	int c, lfd, lvl, info_only;
 
@@ -254,6 +269,12 @@ int main(int argc, char **argv)
 	substrate = co->substrate[0] ? co->substrate : NULL;
 	address = co->address[0] ? co->address : NULL;
 	capacity = co->capacity[0] ? co->capacity : NULL;
+	cluster = co->cluster[0] ? co->cluster : NULL;
+	eo.ca = co->cluster_ca[0] ? co->cluster_ca : NULL;
+	eo.cert = co->cluster_cert[0] ? co->cluster_cert : NULL;
+	eo.key = co->cluster_key[0] ? co->cluster_key : NULL;
+	eo.user = co->cluster_user[0] ? co->cluster_user : NULL;
+	cluster_pwfile = co->cluster_password_file[0] ? co->cluster_password_file : NULL;
 	pthread_rwlock_init(&d->ops_lock, NULL);
 	pthread_mutex_init(&d->node_lock, NULL);
 
@@ -308,6 +329,21 @@ int main(int argc, char **argv)
 		case 3:
 			cluster = optarg;
 			break;
+		case 4:
+			eo.ca = optarg;
+			break;
+		case 5:
+			eo.cert = optarg;
+			break;
+		case 6:
+			eo.key = optarg;
+			break;
+		case 7:
+			eo.user = optarg;
+			break;
+		case 8:
+			cluster_pwfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -346,6 +382,20 @@ int main(int argc, char **argv)
 		}
 		snprintf(d->capacity_source, sizeof(d->capacity_source), "--capacity");
 	}
+	if (!cluster && (eo.ca || eo.cert || eo.key || eo.user || cluster_pwfile)) {
+		fprintf(stderr, "trellisd: --cluster-%s needs --cluster\n",
+			eo.ca ? "ca" : eo.cert ? "cert" : eo.key ? "key" : eo.user ? "user" : "password-file");
+		return 2;
+	}
+	if (cluster_pwfile && !eo.user) {
+		fprintf(stderr, "trellisd: --cluster-password-file needs --cluster-user\n");
+		return 2;
+	}
+	if (eo.user && !cluster_pwfile) {
+		fprintf(stderr, "trellisd: --cluster-user '%s' needs --cluster-password-file (never a password on the command line)\n",
+			eo.user);
+		return 2;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
 		return 1;
@@ -359,6 +409,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: no subordinate id range for root in /etc/subuid (need 'root:START:COUNT' "
 				"with COUNT >= 131072, and the same in /etc/subgid; scripts/install-deps.sh adds one)\n");
 		return 1;
+	}
+
+	if (cluster) {
+		struct etcd *e = NULL;
+
+		if (cluster_pwfile) {
+			if (config_read_secret("cluster-password-file", cluster_pwfile, cluster_password,
+					       sizeof(cluster_password), &err) < 0) {
+				fprintf(stderr, "trellisd: %s\n", err.msg);
+				return 1;
+			}
+			eo.password = cluster_password;
+		}
+		/* The URL and the TLS files now, before anything is set up (no I/O to etcd yet). */
+		if (etcd_open_opts(cluster, &eo, &e, &err) < 0) {
+			fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
+			return 2;
+		}
+		etcd_close(e);
 	}
 
 	snprintf(d->lxcpath, sizeof(d->lxcpath), "%s/lxc", d->state_dir);
@@ -465,7 +534,8 @@ int main(int argc, char **argv)
 			 d->tunnels_missing);
 	/* Re-adopt what runs before serving anyone: a client sees the repaired state. */
 	slice_reconcile(d);
-	if (cluster && cluster_start(d, cluster, &err) < 0) {
+	if (cluster && cluster_start(d, cluster, &eo, &err) < 0) {
+		explicit_bzero(cluster_password, sizeof(cluster_password));
 		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
 		close(lfd);
 		unlink(d->socket_path);
@@ -473,6 +543,7 @@ int main(int argc, char **argv)
 		bridge_close(d->bridge);
 		return 1;
 	}
+	explicit_bzero(cluster_password, sizeof(cluster_password));	/* the cluster keeps its own copy */
 	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

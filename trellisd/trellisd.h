@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "conf.h"
 #include "error.h"
+#include "etcd.h"
 #include "proto.h"
 #include "node.h"
 
@@ -153,8 +154,9 @@ void ssh_account_remove(struct daemon *d, const char *slice);
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);
 
-/* cluster.c: register in etcd at @url and start realizing the cluster's slices. */
-int cluster_start(struct daemon *d, const char *url, struct trl_error *err);
+/* cluster.c: register in etcd at @url (TLS files and etcd user in @o, may be
+ * NULL) and start realizing the cluster's slices. */
+int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, struct trl_error *err);
 /* Stop the cluster threads (after the slice operation in flight). */
 void cluster_stop(struct daemon *d);
 /* The etcd URL given with --cluster, or NULL. */

@@ -7,47 +7,11 @@
 
 load helpers
 source "$BATS_TEST_DIRNAME/lib/testbed.bash"
+source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 
 P=t100
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
-
-etcd_dir() { echo "$(testbed_dir "$P")-etcd"; }
-
-etcd_start() {
-	local d
-	d=$(etcd_dir)
-	mkdir -p "$d"
-	ip netns exec "$P-sw" etcd --name tb --data-dir "$d/data" \
-		--listen-client-urls "http://$ETCD_ADDR:2379" --advertise-client-urls "http://$ETCD_ADDR:2379" \
-		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-		--initial-cluster tb=http://127.0.0.1:2380 >>"$d/etcd.log" 2>&1 &
-	echo $! >"$d/etcd.pid"
-	disown $! 2>/dev/null || true
-	for _ in $(seq 100); do
-		ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" endpoint health >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "etcd did not start:" >&2
-	cat "$d/etcd.log" >&2
-	return 1
-}
-
-etcd_stop() {
-	local pid
-	pid=$(cat "$(etcd_dir)/etcd.pid" 2>/dev/null) || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
-	rm -f "$(etcd_dir)/etcd.pid"
-}
-
-etcd_running() {
-	local pid
-	pid=$(cat "$(etcd_dir)/etcd.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
-}
-
-ectl() { ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" "$@"; }
 
 # The CLI talking to etcd directly (from the namespace that reaches it).
 tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for trellisd/conf.c: trellisd.conf values and errors with file:line. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "tap.h"
 #include "conf.h"
 #include "log.h"
@@ -116,6 +120,64 @@ int main(void)
 	ok(config_check_log_level("warn", &v, why, sizeof(why)) == 0 && v == LOG_LVL_WARN, "log level check");
 	ok(config_check_parallel("64", &v, why, sizeof(why)) == 0 && v == 64, "parallel 64 is the maximum");
 	ok(config_check_node("n-1", why, sizeof(why)) == 0, "node name check");
+
+	/* Cluster keys: the URL as one word, files as absolute paths, the password only as a file. */
+	is_int(parse(&c,
+		     "cluster = etcds://10.0.0.1:2379,10.0.0.2:2379\n"
+		     "cluster-ca = /etc/trellis/etcd-ca.pem\n"
+		     "cluster-cert = /etc/trellis/etcd client.pem\n"
+		     "cluster-key = /etc/trellis/etcd-client.key\n"
+		     "cluster-user = trellis\n"
+		     "cluster-password-file = /etc/trellis/etcd.pw\n",
+		     &err),
+	       0, "the cluster keys parse");
+	is_str(c.o.cluster, "etcds://10.0.0.1:2379,10.0.0.2:2379", "cluster");
+	is_str(c.o.cluster_cert, "/etc/trellis/etcd client.pem", "cluster-cert (a path may hold spaces)");
+	ok(!strcmp(c.o.cluster_user, "trellis") && !strcmp(c.o.cluster_password_file, "/etc/trellis/etcd.pw") &&
+		   !strcmp(c.o.cluster_ca, "/etc/trellis/etcd-ca.pem") && !strcmp(c.o.cluster_key, "/etc/trellis/etcd-client.key"),
+	   "cluster-ca, -key, -user, -password-file");
+	fails("cluster-ca = etcd-ca.pem\n", "t.conf:1: cluster-ca: 'etcd-ca.pem' is not an absolute path");
+	fails("cluster = etcd://a:1 etcd://b:2\n", "cluster: 'etcd://a:1 etcd://b:2' is not one word");
+	fails("cluster-pasword-file = /x\n", "unknown key 'cluster-pasword-file' (did you mean 'cluster-password-file'?)");
+
+	/* The password file: its first line; root's alone. */
+	{
+		char dir[] = "/tmp/test-config.XXXXXX", path[64], pw[64];
+		FILE *f;
+
+		if (!mkdtemp(dir))
+			skip_all("mkdtemp failed");
+		snprintf(path, sizeof(path), "%s/pw", dir);
+		f = fopen(path, "w");
+		fputs("s3cret word\nsecond line\n", f);
+		fclose(f);
+		chmod(path, 0600);
+		if (geteuid() == 0) {
+			is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), 0, "a root-only password file is read");
+			is_str(pw, "s3cret word", "its first line is the password");
+			chmod(path, 0644);
+			is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), -TRL_EINVALID,
+			       "a password file others may read is refused");
+			like_str(err.msg, "readable by no one else", "and says why: %s", err.msg);
+			like_str(err.msg, "mode 0644", "with its mode");
+			chmod(path, 0640);
+			is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), 0,
+			       "its group may read it");
+			chmod(path, 0660);
+			is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), -TRL_EINVALID,
+			       "its group may not write it");
+		} else {
+			is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), -TRL_EINVALID,
+			       "a password file not owned by root is refused");
+			like_str(err.msg, "owned by root", "and says why: %s", err.msg);
+		}
+		unlink(path);
+		is_int(config_read_secret("cluster-password-file", path, pw, sizeof(pw), &err), -TRL_EINVALID,
+		       "a missing password file is an error");
+		like_str(err.msg, "cluster-password-file '", "naming the option: %s", err.msg);
+		like_str(err.msg, "cannot read it: No such file or directory", "and the reason");
+		rmdir(dir);
+	}
 	plan(tap_n);
 	return done();
 }

@@ -101,7 +101,7 @@ int main(void)
 
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		skip_all("etcd is not installed (Debian package etcd-server)");
-	plan(38);
+	plan(58);
 
 	/* Placement chosen by the cluster ('node: any') applied to a parsed spec. */
 	{
@@ -142,6 +142,35 @@ int main(void)
 	is_int(etcd_open("http:/x", &e, &err), -TRL_EINVALID, "a URL without etcd:// is refused");
 	is_int(etcd_open("etcd://host", &e, &err), -TRL_EINVALID, "an endpoint without a port is refused");
 	like_str(err.msg, "'host' is not HOST:PORT", "the message names the endpoint");
+	/* TLS and auth options: checked at open, errors naming the option and the path. */
+	{
+		struct etcd_opts o = { 0 };
+
+		ok(etcd_open("etcds://127.0.0.1:1,127.0.0.2:2", &e, &err) == 0, "etcds:// parses");
+		is_str(etcd_endpoint(e), "https://127.0.0.1:1", "an etcds:// endpoint is https");
+		etcd_close(e);
+		ok(etcd_open("https://127.0.0.1:1", &e, &err) == 0, "https:// is the same");
+		etcd_close(e);
+		o.ca = "/etc/hostname";
+		is_int(etcd_open_opts("etcd://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a CA with a plain URL is refused");
+		like_str(err.msg, "cluster-ca is set but the URL is plain HTTP (use etcds://)", "saying why: %s", err.msg);
+		o.ca = "/nonexistent/ca.pem";
+		is_int(etcd_open_opts("etcds://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a missing CA file is refused");
+		like_str(err.msg, "cluster-ca '/nonexistent/ca.pem': cannot read it: No such file or directory",
+			 "naming the option and the path: %s", err.msg);
+		o.ca = "/etc";
+		is_int(etcd_open_opts("etcds://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a directory is no CA file");
+		like_str(err.msg, "cluster-ca '/etc': not a regular file", "%s", err.msg);
+		o = (struct etcd_opts){ .key = "/etc/hostname" };
+		is_int(etcd_open_opts("etcds://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a key without a certificate is refused");
+		like_str(err.msg, "cluster-key '/etc/hostname' is set without cluster-cert", "%s", err.msg);
+		o = (struct etcd_opts){ .user = "u" };
+		is_int(etcd_open_opts("etcds://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a user without a password is refused");
+		like_str(err.msg, "cluster-user 'u' is set without a password", "%s", err.msg);
+		o = (struct etcd_opts){ .password = "p" };
+		is_int(etcd_open_opts("etcds://127.0.0.1:1", &o, &e, &err), -TRL_EINVALID, "a password without a user is refused");
+	}
+
 	snprintf(bad, sizeof(bad), "etcd://127.0.0.1:%d", port + 2);
 	ok(etcd_open(bad, &dead, &err) == 0, "open does no I/O");
 	is_int(etcd_put(dead, "/u/x", "y", 0, &err), -TRL_EUNAVAIL, "nothing listening: unavailable");
@@ -219,6 +248,25 @@ int main(void)
 	is_int(etcd_get(e, "/u/l", &kv, &err), 0, "the key is gone once the lease expired");
 	json_decref(kv);
 	ok(etcd_lease_keepalive(e, lease, &ttl, &err) == 0 && ttl == 0, "keepalive of an expired lease: TTL 0");
+
+	/* TLS to a plain-HTTP etcd, and a user where etcd has no authentication: precise errors. */
+	{
+		struct etcd_opts o = { .user = "u", .password = "p" };
+		struct etcd *t = NULL;
+
+		snprintf(bad, sizeof(bad), "etcds://127.0.0.1:%d", port);
+		etcd_open(bad, &t, &err);
+		is_int(etcd_put(t, "/u/tls", "x", 0, &err), -TRL_EFAILED, "TLS to a plain-HTTP endpoint fails");
+		like_str(err.msg, "TLS handshake failed", "%s", err.msg);
+		like_str(err.msg, "use etcd://", "with the fix");
+		etcd_close(t);
+		snprintf(bad, sizeof(bad), "etcd://127.0.0.1:%d", port);
+		etcd_open_opts(bad, &o, &t, &err);
+		is_int(etcd_put(t, "/u/auth", "x", 0, &err), -TRL_EPERM, "authenticating where etcd has no auth fails");
+		like_str(err.msg, "cannot authenticate as cluster-user 'u'", "%s", err.msg);
+		ok(etcd_auths(t) == 1, "after one attempt");
+		etcd_close(t);
+	}
 
 	/* Watch: a put and a delete from another handle arrive as events. */
 	etcd_open(url, &e2, &err);
