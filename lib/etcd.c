@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -549,6 +550,51 @@ static int post(struct etcd *e, const char *path, const char *body, int auth, st
 	return r;
 }
 
+/*
+ * The last token of each process, for its cluster, user and password: etcd
+ * checks a password with bcrypt (~50 ms a login here), and trellisd opens a
+ * handle per client request, so a new handle starts with the token an
+ * earlier one got.  One that expired is replaced as any other.
+ */
+static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *url, *user, *password, *token;
+} token_cache;
+
+static int token_cache_match(const struct etcd *e)
+{
+	return token_cache.token && !strcmp(token_cache.url, e->url_text) && !strcmp(token_cache.user, e->user) &&
+	       !strcmp(token_cache.password, e->password);
+}
+
+/* Take the cached token for @e, if there is one: 1 if @e has a token now. */
+static int token_cache_get(struct etcd *e)
+{
+	pthread_mutex_lock(&token_lock);
+	if (token_cache_match(e))
+		e->token = strdup(token_cache.token);
+	pthread_mutex_unlock(&token_lock);
+	return e->token != NULL;
+}
+
+static void token_cache_put(const struct etcd *e)
+{
+	pthread_mutex_lock(&token_lock);
+	free(token_cache.url);
+	free(token_cache.user);
+	free_secret(token_cache.password);
+	free_secret(token_cache.token);
+	token_cache.url = strdup(e->url_text);
+	token_cache.user = strdup(e->user);
+	token_cache.password = strdup(e->password);
+	token_cache.token = strdup(e->token);
+	if (!token_cache.url || !token_cache.user || !token_cache.password || !token_cache.token) {
+		free_secret(token_cache.token);
+		token_cache.token = NULL;
+	}
+	pthread_mutex_unlock(&token_lock);
+}
+
 /* Trade the user and password for a token (POST /v3/auth/authenticate). */
 static int authenticate(struct etcd *e, struct trl_error *err)
 {
@@ -587,6 +633,8 @@ static int authenticate(struct etcd *e, struct trl_error *err)
 	}
 	e->token = strdup(token);
 	r = e->token ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (e->token)
+		token_cache_put(e);
 out:
 	json_decref(resp);
 	if (b.p)
@@ -609,7 +657,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *req, json_t **resp, stru
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
 	}
-	if (e->user && !e->token && (r = authenticate(e, err)) < 0)
+	if (e->user && !e->token && !token_cache_get(e) && (r = authenticate(e, err)) < 0)
 		goto out;
 	for (int again = 0;; again++) {
 		if ((r = post(e, path, body, 1, &b, &code, err)) < 0)
@@ -925,7 +973,7 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t start, etcd_watch_fn 
 	json_decref(req);
 	if (!body)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	if (e->user && !e->token && (r = authenticate(e, err)) < 0) {
+	if (e->user && !e->token && !token_cache_get(e) && (r = authenticate(e, err)) < 0) {
 		free(body);
 		return r;
 	}
