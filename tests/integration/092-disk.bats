@@ -161,6 +161,20 @@ EOS
 		echo "# [t92a/r1 exec] \`$try\` -> exit $rc: $(echo "$out" | tr '\n' ' ' | cut -c1-160)" >&3
 		[ "$rc" -ne 0 ] && [ "$rc" -ne 127 ]
 	done
+	# the system calls themselves, not just what mount(8) and umount(8) make of them
+	if trellis slice exec t92a r1 -- python3 -c 'pass' 2>/dev/null; then
+		for try in 'umount2(b"/", 2)' 'umount2(b"/", 0)' 'mount(None, b"/", None, 32 | 4096, None)' \
+			'mount(b"none", b"/root", b"tmpfs", 0, None)'; do
+			rc=0
+			out=$(trellis slice exec t92a r1 -- python3 -c "import ctypes, sys
+l = ctypes.CDLL(None, use_errno=True)
+r = l.$try
+print('returned', r, 'errno', ctypes.get_errno())
+sys.exit(0 if r == 0 else 1)" 2>&1) || rc=$?
+			echo "# [t92a/r1 exec] $try -> exit $rc: $out" >&3
+			[ "$rc" -eq 1 ]
+		done
+	fi
 	# no block device to reach the image directly
 	run trellis slice exec t92a r1 -- sh -c 'ls /dev/loop* 2>/dev/null'
 	[ -z "$output" ]
