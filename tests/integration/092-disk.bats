@@ -257,7 +257,7 @@ actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.sl
 restart_daemon() {
 	local pid
 	pid=$(cat "$T_DIR/trellisd.pid")
-	kill -KILL "$pid"
+	kill -KILL "$pid" 2>/dev/null || true # some tests kill it themselves first
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
 		--template-path "$TRELLIS_SRC/container-templates:$T_EXTRA_TEMPLATES" >>"$T_DIR/trellisd.log" 2>&1 &
@@ -289,6 +289,27 @@ restart_daemon() {
 	trellis -q slice delete t92e
 	assert_no_disk_leftovers t92e
 	assert_no_leftovers t92e
+}
+
+@test "a router stopped while trellisd was away is restarted on a fresh file system, the old one unmounted and freed" {
+	printf 'slice: t92e\nrouters:\n  r1: {template: plain, limits: {disk: 16M}}\n' >"$T_DIR/t92e.yaml"
+	trellis -q slice create -f "$T_DIR/t92e.yaml"
+	trellis slice exec t92e r1 -- sh -c 'echo old >/root/marker'
+	local img="$T_DIR/state/lxc/t92e.r1.img"
+	kill -KILL "$(cat "$T_DIR/trellisd.pid")"
+	lxc-stop -P "$T_DIR/state/lxc" -n t92e.r1 -k
+	# stopped, its file system still mounted on the host
+	mountpoint -q "$T_DIR/state/lxc/t92e.r1/rootfs"
+	restart_daemon
+	[ "$(actions t92e)" = '["restarted"]' ]
+	[ "$(trellis --json slice show t92e | jq -r '.routers[0].state')" = running ]
+	# a fresh rootfs (as without disk:), on a new image, the old loop device gone
+	run trellis slice exec t92e r1 -- cat /root/marker
+	[ "$status" -ne 0 ]
+	wait_for 5 eval "[ \"\$(losetup -a | grep -c '$img')\" -eq 1 ]"
+	[ "$(grep -c " $T_DIR/state/lxc/t92e.r1/rootfs " /proc/self/mountinfo)" -eq 1 ]
+	trellis -q slice delete t92e
+	assert_no_disk_leftovers t92e
 }
 
 @test "host restart (emulated): a persist slice gets a fresh rootfs file system, another is removed with its image" {
