@@ -239,8 +239,9 @@ static void loop_detach_stale(const char *image)
 		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
 		int fd = open(path, O_RDWR | O_CLOEXEC);
 
+		/* ENXIO: autoclear got there first.  A device still in use only gets autoclear set. */
 		if (fd >= 0) {
-			if (ioctl(fd, LOOP_CLR_FD, 0) < 0)
+			if (ioctl(fd, LOOP_CLR_FD, 0) < 0 && errno != ENXIO)
 				log_warn("cannot detach '%s' from '%s': %s", path, image, strerror(errno));
 			close(fd);
 		}

@@ -11,7 +11,8 @@
  *                               create here, naming the numbers, not later)
  *   mke2fs -t ext4              no journal (the rootfs is rebuilt from the spec
  *                               whenever it is not known good; a journal would
- *                               take 4M of a 32M image), no reserved blocks
+ *                               take 4M of a 32M image: 24M left for files
+ *                               instead of 28M), no reserved blocks
  *                               (the tenant's root is not the host's), root
  *                               directory owned by the slice's mapped root
  *   a free loop device          LOOP_CTL_GET_FREE + LOOP_CONFIGURE with
