@@ -201,6 +201,8 @@ routers:
 EOS
 	trellis -q slice create -f "$T_DIR/t92a.yaml"
 	[ "$(losetup -a | grep -c "$T_DIR/state/lxc/t92a\.")" -eq 3 ]
+	# the images beside the containers are not routers
+	[ "$(trellis --json node show | jq .routers)" -eq 3 ]
 	trellis slice exec t92a r2 -- sh -c 'echo data >/root/x'
 	trellis -q slice delete t92a
 	assert_no_disk_leftovers t92a
