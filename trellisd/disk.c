@@ -81,7 +81,7 @@ static int make_fs(const char *image, uid_t owner, struct trl_error *err)
 	const char *bin = NULL;
 	char ext[64], out[1024];
 	posix_spawn_file_actions_t fa;
-	int pfd[2], status, r;
+	int pfd[2], status = -1, r;
 	size_t n = 0;
 	ssize_t k;
 	pid_t pid;
@@ -115,8 +115,10 @@ static int make_fs(const char *image, uid_t owner, struct trl_error *err)
 			n = 0;	/* keep reading; only the tail matters */
 	out[n] = '\0';
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "limits.disk: waiting for mke2fs");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	while (n && out[n - 1] == '\n')
