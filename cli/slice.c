@@ -75,6 +75,7 @@ static const struct print_col limit_cols[] = {
 	{ .title = "CPU-WEIGHT", .key = "cpu_weight", .fmt = PRINT_FMT_ID },
 	{ .title = "MEMORY", .key = "memory", .fmt = PRINT_FMT_SIZE },
 	{ .title = "PIDS", .key = "pids", .fmt = PRINT_FMT_ID },
+	{ .title = "DISK", .key = "disk", .fmt = PRINT_FMT_SIZE },
 	{ .title = NULL },
 };
 
@@ -233,6 +234,27 @@ static void pids_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/max", json_integer_value(json_object_get(u, "pids")));
 }
 
+/* Used/limit of the router's own rootfs file system (limits.disk), "-" without one. */
+static void disk_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *u = json_object_get(o, "usage");
+	double used;
+	char max[32];
+
+	if (!json_is_object(u))
+		return;
+	if (json_integer_value(json_object_get(u, "disk_max")) <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	used = (double)json_integer_value(json_object_get(u, "disk"));
+	units_size_format((uint64_t)json_integer_value(json_object_get(u, "disk_max")), max, sizeof(max));
+	if (used >= 1 << 30)
+		snprintf(buf, len, "%.1fG/%s", used / (1 << 30), max);
+	else
+		snprintf(buf, len, "%.1fM/%s", used / (1 << 20), max);
+}
+
 static void usage_cell(json_t *o, const char *key, char *buf, size_t len)
 {
 	json_t *u = json_object_get(o, "usage");
@@ -259,6 +281,7 @@ static const struct print_col stats_router_cols[] = {
 	{ .title = "MEMORY", .fn = mem_cell },
 	{ .title = "OOM-KILLS", .fn = oom_cell },
 	{ .title = "PIDS", .fn = pids_cell },
+	{ .title = "DISK", .fn = disk_cell },
 	{ .title = NULL },
 };
 
@@ -314,7 +337,7 @@ void cli_slice_print(json_t *slice)
 		if (json_number_value(json_object_get(l, "cpu")) > 0 ||
 		    json_integer_value(json_object_get(l, "cpu_weight")) > 0 ||
 		    json_integer_value(json_object_get(l, "memory")) > 0 ||
-		    json_integer_value(json_object_get(l, "pids")) > 0)
+		    json_integer_value(json_object_get(l, "pids")) > 0 || json_integer_value(json_object_get(l, "disk")) > 0)
 			has_limits = 1;
 	}
 
@@ -1334,12 +1357,13 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.name = "stats",
 		.run = slice_stats,
 		.synopsis = "slice stats NAME",
-		.summary = "Show link counters and router CPU, memory, pids",
+		.summary = "Show link counters and router CPU, memory, pids, disk",
 		.help = "Packets, bytes and drops counted by the fast path on each host-side port of\n"
 			"the slice's links on this node (with --node/--nodes: on every node), then\n"
 			"for the slice's aggregate cgroup and each running router: CPU time used,\n"
 			"periods throttled by the CPU quota, memory now/limit, OOM kills, and\n"
-			"processes now/limit (from the kernel's cgroup accounting).\n",
+			"processes now/limit (from the kernel's cgroup accounting), and disk\n"
+			"used/limit of a router with limits.disk (its rootfs file system).\n",
 	},
 	{
 		.object = "slice",

@@ -38,5 +38,7 @@ struct trl_limits trl_router_limits(const struct trl_slice *s, const struct trl_
 		l.memory = s->router_defaults.memory;
 	if (!l.pids)
 		l.pids = s->router_defaults.pids;
+	if (!l.disk)
+		l.disk = s->router_defaults.disk;
 	return l;
 }

@@ -42,7 +42,11 @@ struct trl_limits {
 	unsigned cpu_weight;	/* share among siblings, 1..10000 (cgroup v2 cpu.weight, 100 = default); 0 = unset */
 	uint64_t memory;	/* bytes; 0 = unset */
 	uint64_t pids;		/* 0 = unset */
+	uint64_t disk;		/* bytes: the router's rootfs is its own file system of this size; 0 = unset */
 };
+
+#define TRL_DISK_MIN (16ULL << 20)	/* ext4's metadata plus the private /etc and /var a router needs */
+#define TRL_DISK_MAX (1ULL << 40)	/* 1T: a router's rootfs, not a storage volume */
 
 /* Where a spec element came from, for errors after parsing. */
 struct trl_mark {

@@ -84,11 +84,13 @@
  *                   "routers": [{"name", "state", "usage": USAGE or null (not running / remote)}]}
  *     USAGE = {"cpu_ns" (CPU time used), "cpu_throttled" (periods the quota ran out),
  *              "memory", "memory_max" (bytes; max 0 = no limit), "memory_failcnt",
- *              "oom_kills", "pids", "pids_max" (0 = no limit)}
+ *              "oom_kills", "pids", "pids_max" (0 = no limit),
+ *              "disk", "disk_free", "disk_max" (bytes used and free in the router's own rootfs
+ *              file system, and its limits.disk; all 0 when it has no disk limit)}
  *   slice.set -> {"name", "router" (or null), "limits": LIMITS (now, read from the kernel),
  *                 "previous": LIMITS}; with bandwidth/ceil also "bandwidth": {"rate", "ceil"}
  *                 and "bandwidth_previous" (bit/s, 0 = none); only those when nothing else changed
- *     LIMITS = {"cpu" (cores), "cpu_weight", "memory" (bytes), "pids"}  (0 = unset / no limit)
+ *     LIMITS = {"cpu" (cores), "cpu_weight", "memory" (bytes), "pids", "disk" (bytes)}  (0 = unset / no limit)
  */
 #ifndef TRELLIS_PROTO_H
 #define TRELLIS_PROTO_H

@@ -658,7 +658,29 @@ int spec_limit_parse(const char *field, const char *t, struct trl_limits *l, cha
 		}
 		return -EINVAL;
 	}
-	snprintf(why, len, "unknown limit '%s' (cpu, cpu-weight, memory or pids)", qs(q, sizeof(q), field));
+	if (!strcmp(field, "disk")) {
+		r = units_size_parse(t, &v);
+		if (r == -ERANGE && !integer_part_zero(t))
+			v = UINT64_MAX;
+		else if (r == -ERANGE)
+			v = 0;
+		else if (r < 0) {
+			snprintf(why, len, "'%s' is not a size (try 256M)", qs(q, sizeof(q), t));
+			return -EINVAL;
+		}
+		if (v < TRL_DISK_MIN)
+			snprintf(why, len,
+				 "disk '%s' is below the 16M a router's rootfs needs (its ext4 metadata and the private /etc and /var)",
+				 qs(q, sizeof(q), t));
+		else if (v > TRL_DISK_MAX)
+			snprintf(why, len, "disk '%s' is above the 1T a router's rootfs may have", qs(q, sizeof(q), t));
+		else {
+			l->disk = v;
+			return 0;
+		}
+		return -EINVAL;
+	}
+	snprintf(why, len, "unknown limit '%s' (cpu, cpu-weight, memory, pids or disk)", qs(q, sizeof(q), field));
 	return -ENOENT;
 }
 
@@ -670,13 +692,14 @@ int spec_limit_parse(const char *field, const char *t, struct trl_limits *l, cha
  */
 static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits *l, const struct trl_limits *cap)
 {
-	static const char *const names[] = { "cpu", "cpu-weight", "memory", "pids" };
-	struct field f[] = { { .name = "cpu" }, { .name = "cpu-weight" }, { .name = "memory" }, { .name = "pids" } };
+	static const char *const names[] = { "cpu", "cpu-weight", "memory", "pids", "disk" };
+	struct field f[] = { { .name = "cpu" },	 { .name = "cpu-weight" }, { .name = "memory" },
+			     { .name = "pids" }, { .name = "disk" } };
 	char why[256], q[QBUF];
 	const char *t;
 	int r;
 
-	r = expect_mapping(c, n, "a mapping (cpu:, cpu-weight:, memory:, pids:)");
+	r = expect_mapping(c, n, "a mapping (cpu:, cpu-weight:, memory:, pids:, disk:)");
 	if (r < 0)
 		return r;
 	r = map_fields(c, n, f, ARRAY_SIZE(f));
@@ -687,10 +710,14 @@ static int parse_limits(struct spec_ctx *c, struct fy_node *n, struct trl_limits
 		if (!f[i].val)
 			continue;
 		path_key(c, f[i].key, names[i]);
-		r = get_str(c, f[i].val, i == 0 ? "a number of cores" : i == 1 ? "a weight" : i == 2 ? "a size"
+		r = get_str(c, f[i].val, i == 0 ? "a number of cores" : i == 1 ? "a weight" : i == 2 || i == 4 ? "a size"
 								: "a number of processes", &t);
 		if (r < 0)
 			return r;
+		/* Each router's rootfs is a file system of its own: nothing holds a slice's sum. */
+		if (i == 4 && !cap)
+			return fail(c, f[i].val,
+				    "disk is per router, a slice has no aggregate disk (set it for every router in router-defaults: limits:)");
 		if (spec_limit_parse(names[i], t, l, why, sizeof(why)) < 0)
 			return fail(c, f[i].val, "%s", why);
 		if (!cap)

@@ -42,7 +42,7 @@ void spec_free_names(char **names);
 
 /*
  * Parse one limit, as a spec's limits: mapping or 'trellis slice set' gives
- * it: @field is "cpu", "cpu-weight", "memory" or "pids"; the value goes into
+ * it: @field is "cpu", "cpu-weight", "memory", "pids" or "disk"; the value goes into
  * its member of @l.  -EINVAL with the reason in @why (the same words the
  * spec parser uses), -ENOENT for an unknown field.
  */

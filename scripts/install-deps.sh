@@ -16,6 +16,8 @@ PKGS=(
   libclang-rt-14-dev valgrind
   # runtime
   frr uidmap iproute2 sqlite3
+  # limits: disk: (a router's rootfs on its own ext4: mke2fs)
+  e2fsprogs
   # tests and benchmarks
   bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback

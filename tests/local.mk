@@ -49,3 +49,10 @@ tests_unit_test_config_LDADD = lib/libtrellis.la
 tests_unit_test_sshkey_SOURCES = tests/unit/test-sshkey.c tests/unit/tap.h
 tests_unit_test_sshkey_CFLAGS = $(unit_cflags)
 tests_unit_test_sshkey_LDADD = lib/libtrellis.la
+
+# trellisd/disk.c against the real kernel: fallocate, mke2fs, loop, mount (root; skipped otherwise).
+check_PROGRAMS += tests/unit/test-disk
+TESTS += tests/unit/test-disk
+tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/tap.h trellisd/disk.c trellisd/disk.h
+tests_unit_test_disk_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
+tests_unit_test_disk_LDADD = lib/libtrellis.la

@@ -33,6 +33,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include "container.h"
+#include "disk.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
@@ -345,12 +346,16 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 					    "var/spool", "run", "tmp", "dev", "proc", "sys", "root", "home", "mnt",
 					    "etc/trellis", "etc/alternatives" };
 	static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
-	char dir[PATH_MAX], rootfs[PATH_MAX], buf[4096], path[PATH_MAX];
+	char dir[PATH_MAX], rootfs[PATH_MAX], buf[4096], path[PATH_MAX], image[PATH_MAX];
 	uid_t u = cs->uid_base;
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s/%s", cs->lxcpath, cs->name);
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	disk_image_path(image, sizeof(image), cs->lxcpath, cs->name);
+	/* A rootfs left from before (a repair, a rebuild) goes with its file system. */
+	if (disk_release(image, rootfs, err) < 0)
+		return -err->code;
 	r = util_rm_rf(dir);
 	if (r < 0)
 		goto fail;
@@ -361,6 +366,9 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 	r = util_mkdir_p(rootfs, 0755);
 	if (r < 0)
 		goto fail;
+	/* limits.disk: the rootfs is its own file system, mounted before anything is written. */
+	if (cs->limits.disk && disk_create(image, rootfs, cs->limits.disk, u, err) < 0)
+		return -err->code;
 	/* The mapped root must traverse it to reach rootfs/. */
 	chmod(dir, 0711);
 	if (lchown(rootfs, u, u) < 0) {
@@ -675,11 +683,13 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
 
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], rootfs[PATH_MAX], image[PATH_MAX];
 	struct lxc_container *c;
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s/%s", lxcpath, name);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	disk_image_path(image, sizeof(image), lxcpath, name);
 	c = lxc_container_new(name, lxcpath);
 	if (c) {
 		if (c->is_running(c) && !c->stop(c)) {
@@ -688,6 +698,9 @@ int container_destroy(const char *lxcpath, const char *name, int keep_log, struc
 		}
 		lxc_container_put(c);
 	}
+	/* Unmounted before the directory goes: rm -rf does not cross into it. */
+	if (disk_release(image, rootfs, err) < 0)
+		return -err->code;
 	r = util_rm_rf(dir);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, -r, "cannot remove '%s'", dir);

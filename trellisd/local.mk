@@ -6,6 +6,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/slice.c \
 	trellisd/shape.c trellisd/shape.h \
 	trellisd/container.c trellisd/container.h \
+	trellisd/disk.c trellisd/disk.h \
 	trellisd/template.c trellisd/template.h \
 	trellisd/cgroup.c trellisd/cgroup.h \
 	trellisd/node.c trellisd/node.h \

@@ -10,6 +10,7 @@
 #define LOG_MODULE "trellisd"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,10 +154,18 @@ json_t *node_info(struct daemon *d)
 		}
 		json_object_set_new(o, "max_key", json_integer(max));
 		json_object_set_new(o, "slices", json_integer(n < 0 ? 0 : n));
-		/* Routers on this node: their container directories. */
+		/* Routers on this node: their container directories (not the rootfs images beside them). */
 		if ((dir = opendir(d->lxcpath))) {
-			while ((de = readdir(dir)))
-				routers += de->d_name[0] != '.';
+			while ((de = readdir(dir))) {
+				struct stat sb;
+
+				if (de->d_name[0] == '.')
+					continue;
+				if (de->d_type == DT_DIR ||
+				    (de->d_type == DT_UNKNOWN && fstatat(dirfd(dir), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+				     S_ISDIR(sb.st_mode)))
+					routers++;
+			}
 			closedir(dir);
 		}
 		json_object_set_new(o, "routers", json_integer(routers));

@@ -30,6 +30,7 @@
 #include "cgroup.h"
 #include "cluster.h"
 #include "container.h"
+#include "disk.h"
 #include "log.h"
 #include "names.h"
 #include "shape.h"
@@ -833,17 +834,41 @@ static int preflight(struct plan *p, struct trl_error *err)
 	char path[PATH_MAX];
 	struct statvfs sv;
 
-	/* Out of disk is refused now, not half-way through writing rootfs. */
+	/* Out of disk is refused now, not half-way through writing rootfs.  A
+	 * router with limits.disk reserves its whole image (rootfs included),
+	 * the others the estimate. */
 	if (p->n_local && statvfs(p->d->state_dir, &sv) == 0) {
-		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize, need = DISK_RESERVE + p->n_local * DISK_PER_ROUTER;
-		char a[32], b[32];
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize, need = DISK_RESERVE, limits = 0;
+		size_t n_limited = 0;
+		char a[32], b[32], c[32], more[128] = "";
 
+		for (size_t i = 0; i < p->s->n_routers; i++) {
+			if (!p->local[i])
+				continue;
+			if (p->cs[i].limits.disk) {
+				limits += p->cs[i].limits.disk;
+				n_limited++;
+			} else {
+				need += DISK_PER_ROUTER;
+			}
+		}
+		need += limits;
+		if (n_limited) {
+			units_size_format(limits, c, sizeof(c));
+			if (n_limited < p->n_local)
+				snprintf(more, sizeof(more), " + 1M each of %zu without limits.disk + limits.disk %s of %zu",
+					 p->n_local - n_limited, c, n_limited);
+			else
+				snprintf(more, sizeof(more), " + their limits.disk %s", c);
+		} else {
+			snprintf(more, sizeof(more), " + 1M each");
+		}
 		if (avail < need) {
 			units_size_format(avail & ~((1ULL << 20) - 1), a, sizeof(a));
 			units_size_format(need, b, sizeof(b));
 			return trl_error_set(err, TRL_ELIMIT,
-					     "disk: %s free on the file system of the state directory '%s'; %zu routers need %s (64M kept free + 1M each)",
-					     a, p->d->state_dir, p->n_local, b);
+					     "disk: %s free on the file system of the state directory '%s'; %zu routers need %s (64M kept free%s)",
+					     a, p->d->state_dir, p->n_local, b, more);
 		}
 		if (sv.f_files && sv.f_favail < (fsfilcnt_t)(1000 + p->n_local * INODES_PER_ROUTER))
 			return trl_error_set(err, TRL_ELIMIT,
@@ -1281,8 +1306,8 @@ out:
 
 static json_t *limits_json(const struct trl_limits *l)
 {
-	return json_pack("{s:f, s:I, s:I, s:I}", "cpu", l->cpu, "cpu_weight", (json_int_t)l->cpu_weight, "memory",
-			 (json_int_t)l->memory, "pids", (json_int_t)l->pids);
+	return json_pack("{s:f, s:I, s:I, s:I, s:I}", "cpu", l->cpu, "cpu_weight", (json_int_t)l->cpu_weight, "memory",
+			 (json_int_t)l->memory, "pids", (json_int_t)l->pids, "disk", (json_int_t)l->disk);
 }
 
 /* A stored slice the caller may @op, planned for this node as it was
@@ -1489,8 +1514,21 @@ static json_t *routers_usage_json(struct plan *p)
 			names_container(cname, sizeof(cname), p->s->name, name);
 			state = container_state(p->d->lxcpath, cname, &pid);
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", name, "state", state, "usage",
-						     p->local[i] ? usage_json(p, name) : json_null()));
+		json_t *u = p->local[i] ? usage_json(p, name) : json_null();
+
+		/* limits.disk: the router's own rootfs file system, as df would see it. */
+		if (json_is_object(u)) {
+			uint64_t used = 0, avail = 0;
+			char rootfs[PATH_MAX];
+
+			snprintf(rootfs, sizeof(rootfs), "%s/%s/rootfs", p->d->lxcpath, cname);
+			if (!p->cs[i].limits.disk || disk_usage(rootfs, &used, &avail) < 0)
+				used = avail = 0;
+			json_object_set_new(u, "disk", json_integer((json_int_t)used));
+			json_object_set_new(u, "disk_free", json_integer((json_int_t)avail));
+			json_object_set_new(u, "disk_max", json_integer((json_int_t)(used || avail ? p->cs[i].limits.disk : 0)));
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", name, "state", state, "usage", u));
 	}
 	return arr;
 }
@@ -1869,6 +1907,8 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	}
 	if ((r = cgroup_limits_read(layout, rel, CGROUP_F_ALL, &now, err)) < 0)
 		goto out;
+	/* Not a cgroup knob, and not changed here: what the router was created with. */
+	now.disk = before.disk = rt ? trl_router_limits(s, rt).disk : 0;
 	snprintf(why, sizeof(why), "%s changed (cgroup '%s')", what, rel);
 	store_event_add(st, s->name, "set", why);
 	log_info("slice '%s': %s", s->name, why);

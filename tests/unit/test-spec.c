@@ -173,7 +173,7 @@ static void test_types(void)
 	    "expected a sequence of addresses, got a string");
 	bad(HEAD "links:\n  - r1:eth1\n", "6:5:", "links[0]", "expected a mapping");
 	bad(HEAD "links:\n  - endpoints: r1:eth1\n", "6:16:", "links[0].endpoints", "expected a sequence of 2 endpoints");
-	bad(HEAD "  r3:\n    limits: 2\n", "6:13:", "routers.r3.limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:)");
+	bad(HEAD "  r3:\n    limits: 2\n", "6:13:", "routers.r3.limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:, disk:)");
 	bad("slice: &s blue\nowner: *s\nrouters: {r1: {}}\n", "2:8:", "owner", "aliases (*name) are not supported");
 	bad("slice: \"bl\\0ue\"\nrouters: {r1: {}}\n", "1:8:", "slice", "contains a NUL character");
 	bad(HEAD "description: [a]\n", "5:14:", "description", "expected a string");
@@ -337,7 +337,7 @@ static void test_slice_limits(void)
 	bad(HEAD "  r3: {limits: {cpu-weight: -5}}\n", "5:29:", "routers.r3.limits.cpu-weight", "not a whole number");
 	bad(HEAD "  r3: {limits: {cpu: 0.001}}\n", "5:22:", "routers.r3.limits.cpu", "below the 0.01");
 	bad(HEAD "limits: {cpu-wieght: 5}\n", "5:10:", "limits.cpu-wieght", "(did you mean 'cpu-weight'?)");
-	bad(HEAD "limits: 1G\n", "5:9:", "limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:)");
+	bad(HEAD "limits: 1G\n", "5:9:", "limits", "expected a mapping (cpu:, cpu-weight:, memory:, pids:, disk:)");
 	bad(HEAD "limits: {cpu: 0}\n", "5:15:", "limits.cpu", "cpu must be more than 0");
 	/* A router above its slice's aggregate, the key order not mattering. */
 	bad("slice: blue\nlimits: {cpu: 1.5}\nrouters:\n  r1: {limits: {cpu: 2}}\n", "4:22:", "routers.r1.limits.cpu",
@@ -389,6 +389,61 @@ static void test_slice_limits(void)
 		ok(0, "r1 limits");
 		ok(0, "r2 limits");
 	}
+}
+
+/* disk: a router's rootfs of its own; per router and in router-defaults only. */
+static void test_disk(void)
+{
+	struct trl_slice *s;
+	struct trl_limits l, v = { 0 };
+	char why[256];
+
+	s = good("slice: blue\nrouter-defaults:\n  limits: {disk: 64M}\n"
+		 "routers:\n  r1: {limits: {disk: 1.5G}}\n  r2: {}\n  r3: {limits: {disk: 16MiB, memory: 32M}}\n",
+		 "disk per router and in router-defaults");
+	if (s) {
+		l = trl_router_limits(s, trl_slice_router(s, "r1"));
+		ok(l.disk == 3ULL << 29, "r1: own disk 1.5G");
+		l = trl_router_limits(s, trl_slice_router(s, "r2"));
+		ok(l.disk == 64ULL << 20, "r2: disk 64M from router-defaults");
+		l = trl_router_limits(s, trl_slice_router(s, "r3"));
+		ok(l.disk == 16ULL << 20 && l.memory == 32ULL << 20, "r3: disk at the 16M minimum, with memory");
+		ok(s->limits.disk == 0, "no slice aggregate disk");
+		trl_slice_free(s);
+	} else {
+		ok(0, "r1 disk");
+		ok(0, "r2 disk");
+		ok(0, "r3 disk");
+		ok(0, "no slice aggregate disk");
+	}
+	s = good("slice: blue\nrouters:\n  r1: {limits: {disk: 1T}}\n", "disk at the 1T maximum");
+	ok(s && s->routers[0].limits.disk == 1ULL << 40, "disk 1T");
+	trl_slice_free(s);
+
+	bad(HEAD "  r3: {limits: {disk: 8M}}\n", "5:23:", "routers.r3.limits.disk",
+	    "disk '8M' is below the 16M a router's rootfs needs (its ext4 metadata and the private /etc and /var)");
+	bad(HEAD "  r3: {limits: {disk: 0}}\n", "5:23:", "routers.r3.limits.disk",
+	    "disk '0' is below the 16M a router's rootfs needs");
+	bad(HEAD "  r3: {limits: {disk: 16777215}}\n", "5:23:", "routers.r3.limits.disk",
+	    "disk '16777215' is below the 16M");
+	bad(HEAD "  r3: {limits: {disk: 1025G}}\n", "5:23:", "routers.r3.limits.disk",
+	    "disk '1025G' is above the 1T a router's rootfs may have");
+	bad(HEAD "  r3: {limits: {disk: 5P}}\n", "5:23:", "routers.r3.limits.disk",
+	    "disk '5P' is above the 1T a router's rootfs may have");
+	bad(HEAD "  r3: {limits: {disk: lots}}\n", "5:23:", "routers.r3.limits.disk", "'lots' is not a size (try 256M)");
+	bad(HEAD "  r3: {limits: {disk: 64Mbit}}\n", "5:23:", "routers.r3.limits.disk", "'64Mbit' is not a size (try 256M)");
+	bad(HEAD "  r3: {limits: {disk: [64M]}}\n", "5:23:", "routers.r3.limits.disk", "a size");
+	bad(HEAD "router-defaults:\n  limits: {disk: 1M}\n", "6:18:", "router-defaults.limits.disk",
+	    "disk '1M' is below the 16M a router's rootfs needs");
+	bad("slice: blue\nlimits: {disk: 1G}\nrouters:\n  r1: {}\n", "2:16:", "limits.disk",
+	    "disk is per router, a slice has no aggregate disk (set it for every router in router-defaults: limits:)");
+	bad(HEAD "  r3: {limits: {disc: 1G}}\n", "5:17:", "routers.r3.limits.disc", "unknown key 'disc' (did you mean 'disk'?)");
+
+	ok(spec_limit_parse("disk", "64M", &v, why, sizeof(why)) == 0 && v.disk == 64ULL << 20,
+	   "spec_limit_parse: disk 64M");
+	ok(spec_limit_parse("disk", "2T", &v, why, sizeof(why)) == -EINVAL && v.disk == 64ULL << 20 &&
+		   !strcmp(why, "disk '2T' is above the 1T a router's rootfs may have"),
+	   "spec_limit_parse: disk 2T refused with the exact reason, value untouched");
 }
 
 static void test_config(void)
@@ -686,6 +741,7 @@ int main(void)
 	test_addresses();
 	test_rates_limits();
 	test_slice_limits();
+	test_disk();
 	test_config();
 	test_limits_counts();
 	test_good();
