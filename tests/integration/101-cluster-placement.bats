@@ -21,12 +21,7 @@ SLICES="t101a t101b u1 t101c t101d t101e"
 
 setup_file() {
 	require_root
-	command -v etcd >/dev/null || skip "etcd not installed (Debian package etcd-server)"
-	command -v etcdctl >/dev/null || skip "etcdctl not installed (Debian package etcd-client)"
-	testbed_down "$P"
-	etcd_stop
-	rm -rf "$(etcd_dir)"
-	testbed_up "$P" 3
+	cluster_testbed_up 3
 	etcd_start
 	for i in 1 2 3; do
 		testbed_daemon "$P" "$i" --cluster "$URL"
@@ -40,13 +35,7 @@ teardown_file() {
 	for s in $SLICES; do
 		tc_cluster -q slice delete "$s" >/dev/null 2>&1 || true
 	done
-	for i in 1 2 3; do
-		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
-	done
-	for i in 1 2 3; do testbed_daemon_stop "$P" "$i"; done
-	testbed_down "$P"
-	etcd_stop
-	rm -rf "$d" "$(etcd_dir)"
+	cluster_testbed_down 3
 }
 
 teardown() {

@@ -78,13 +78,8 @@ restart_nodes() { # with a fresh log (the old one is kept beside it)
 
 setup_file() {
 	require_root
-	command -v etcd >/dev/null || skip "etcd not installed (Debian package etcd-server)"
-	command -v etcdctl >/dev/null || skip "etcdctl not installed (Debian package etcd-client)"
 	command -v openssl >/dev/null || skip "openssl not installed"
-	testbed_down "$P"
-	etcd_stop
-	rm -rf "$(etcd_dir)"
-	testbed_up "$P" 3
+	cluster_testbed_up 3
 	etcd_pki_make
 	etcd_start --auth-token-ttl 3
 	for i in 1 2; do
@@ -101,12 +96,7 @@ teardown_file() {
 	for s in $SLICES; do
 		tc_cluster -q slice delete "$s" >/dev/null 2>&1 || true
 	done
-	for i in 1 2; do
-		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
-	done
-	testbed_down "$P"
-	etcd_stop
-	rm -rf "$d" "$(etcd_dir)"
+	cluster_testbed_down 3
 }
 
 teardown() {

@@ -9,6 +9,10 @@
 #   etcd_running
 #   ectl ARGS...                        # etcdctl against it
 #   etcd_dir                            # its data, log and pid: $(testbed_dir $P)-etcd
+#   cluster_testbed_up N                # setup_file: a fresh N-node testbed, no etcd data left
+#                                       # (skips the file when etcd or etcdctl is missing)
+#   cluster_testbed_down N              # teardown_file: nodes 1..N's warnings to fd 3, then
+#                                       # daemons, testbed and etcd down, their dirs removed
 #
 # TLS: etcd_pki_make writes a CA, a server certificate for ETCD_ADDR and client
 # certificates under $(etcd_dir)/pki; with ETCD_TLS=1 etcd_start serves
@@ -102,4 +106,25 @@ etcd_stop() {
 etcd_running() {
 	local pid
 	pid=$(cat "$(etcd_dir)/etcd.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
+}
+
+cluster_testbed_up() { # NODES
+	command -v etcd >/dev/null || skip "etcd not installed (Debian package etcd-server)"
+	command -v etcdctl >/dev/null || skip "etcdctl not installed (Debian package etcd-client)"
+	testbed_down "$P"
+	etcd_stop
+	rm -rf "$(etcd_dir)"
+	testbed_up "$P" "$1"
+}
+
+cluster_testbed_down() { # NODES
+	local d i
+	d=$(testbed_dir "$P")
+	for i in $(seq "$1"); do
+		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
+	done
+	for i in $(seq "$1"); do testbed_daemon_stop "$P" "$i"; done
+	testbed_down "$P"
+	etcd_stop
+	rm -rf "$d" "$(etcd_dir)"
 }
