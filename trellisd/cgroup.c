@@ -353,12 +353,12 @@ int cgroup_swap_equal(enum cgroup_layout layout, const struct trl_limits *want, 
 	return u <= want->memory && want->memory - u < 65536;
 }
 
-int cgroup_swap_accounting(enum cgroup_layout layout)
+static int swap_probe(enum cgroup_layout layout)
 {
 	char mp[512], path[1200];
 	DIR *d;
 	struct dirent *de;
-	int found = 0;
+	int found = -1;
 
 	if (layout == CGROUP_LAYOUT_V1) {
 		if (ctrl_mount("memory", 0, mp, sizeof(mp)) < 0)
@@ -366,9 +366,9 @@ int cgroup_swap_accounting(enum cgroup_layout layout)
 		snprintf(path, sizeof(path), "%s/%s", mp, swap_files[0]);
 		return access(path, F_OK) == 0;
 	}
-	/* v2: the root group has no memory files; look at a child that has them. */
+	/* v2: the root group has no memory files; look at a child that has them (-1: none yet). */
 	if (ctrl_mount("memory", 1, mp, sizeof(mp)) < 0 || !(d = opendir(mp)))
-		return 0;
+		return -1;
 	while ((de = readdir(d))) {
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
@@ -381,6 +381,21 @@ int cgroup_swap_accounting(enum cgroup_layout layout)
 	}
 	closedir(d);
 	return found;
+}
+
+/* A boot-time property (swapaccount=, cgroup.memory=noswap): probed once per layout. */
+int cgroup_swap_accounting(enum cgroup_layout layout)
+{
+	static int known[2] = { -1, -1 };
+	int v2 = layout == CGROUP_LAYOUT_V2, v = __atomic_load_n(&known[v2], __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = swap_probe(layout);
+		if (v < 0)
+			return 0;
+		__atomic_store_n(&known[v2], v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 void cgroup_lxc_limits(FILE *f, enum cgroup_layout layout, const struct trl_limits *l, int swap)
@@ -550,7 +565,7 @@ static int swap_first(enum cgroup_layout layout, const char *rel, const struct t
 	unsigned long long cur, want = l->memory ? l->memory : ~0ULL;
 	char mp[512], raw[128];
 
-	if (layout != CGROUP_LAYOUT_V1 || !cgroup_swap_accounting(layout))
+	if (layout != CGROUP_LAYOUT_V1)
 		return 0;
 	if (ctrl_mount("memory", 0, mp, sizeof(mp)) < 0 || read_text(mp, rel, swap_files[0], raw, sizeof(raw)) < 0)
 		return 0;
@@ -590,6 +605,7 @@ static int limits_write(enum cgroup_layout layout, const char *rel, const struct
 	for (int k = 0; k < K_N; k++) {
 		struct cgroup_controller *cc;
 		char val[64];
+		int swap, first;
 
 		if (!(fields & knobs[k].field))
 			continue;
@@ -603,7 +619,9 @@ static int limits_write(enum cgroup_layout layout, const char *rel, const struct
 			if (cgroup_add_value_string(cc, "cpu.cfs_period_us", val))
 				goto oom;
 		}
-		if (k == K_MEMORY && swap_first(layout, rel, l)) {
+		swap = k == K_MEMORY && cgroup_swap_accounting(layout);
+		first = swap && swap_first(layout, rel, l);
+		if (first) {
 			cgroup_swap_format(layout, l, val, sizeof(val));
 			if (cgroup_add_value_string(cc, swap_files[v2], val))
 				goto oom;
@@ -611,7 +629,7 @@ static int limits_write(enum cgroup_layout layout, const char *rel, const struct
 		knob_format(layout, k, l, val, sizeof(val));
 		if (cgroup_add_value_string(cc, knobs[k].file[v2], val))
 			goto oom;
-		if (k == K_MEMORY && !swap_first(layout, rel, l) && cgroup_swap_accounting(layout)) {
+		if (swap && !first) {
 			cgroup_swap_format(layout, l, val, sizeof(val));
 			if (cgroup_add_value_string(cc, swap_files[v2], val))
 				goto oom;
