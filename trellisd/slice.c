@@ -1501,32 +1501,36 @@ static json_t *usage_json(struct plan *p, const char *router)
 			 (json_int_t)u.oom_kills, "pids", (json_int_t)u.pids_current, "pids_max", (json_int_t)u.pids_max);
 }
 
+/* limits.disk: the router's own rootfs file system as df would see it (all 0 without one). */
+static void disk_usage_add(struct plan *p, size_t i, const char *cname, json_t *u)
+{
+	uint64_t used = 0, avail = 0, max = p->cs[i].limits.disk;
+	char rootfs[PATH_MAX];
+
+	snprintf(rootfs, sizeof(rootfs), "%s/%s/rootfs", p->d->lxcpath, cname);
+	if (!max || disk_usage(rootfs, &used, &avail) < 0)
+		used = avail = max = 0;
+	json_object_set_new(u, "disk", json_integer((json_int_t)used));
+	json_object_set_new(u, "disk_free", json_integer((json_int_t)avail));
+	json_object_set_new(u, "disk_max", json_integer((json_int_t)max));
+}
+
 static json_t *routers_usage_json(struct plan *p)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < p->s->n_routers; i++) {
 		const char *name = p->s->routers[i].name, *state = "remote";
+		json_t *u = json_null();
 		char cname[64];
 		pid_t pid;
 
 		if (p->local[i]) {
 			names_container(cname, sizeof(cname), p->s->name, name);
 			state = container_state(p->d->lxcpath, cname, &pid);
-		}
-		json_t *u = p->local[i] ? usage_json(p, name) : json_null();
-
-		/* limits.disk: the router's own rootfs file system, as df would see it. */
-		if (json_is_object(u)) {
-			uint64_t used = 0, avail = 0;
-			char rootfs[PATH_MAX];
-
-			snprintf(rootfs, sizeof(rootfs), "%s/%s/rootfs", p->d->lxcpath, cname);
-			if (!p->cs[i].limits.disk || disk_usage(rootfs, &used, &avail) < 0)
-				used = avail = 0;
-			json_object_set_new(u, "disk", json_integer((json_int_t)used));
-			json_object_set_new(u, "disk_free", json_integer((json_int_t)avail));
-			json_object_set_new(u, "disk_max", json_integer((json_int_t)(used || avail ? p->cs[i].limits.disk : 0)));
+			u = usage_json(p, name);
+			if (json_is_object(u))
+				disk_usage_add(p, i, cname, u);
 		}
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", name, "state", state, "usage", u));
 	}
