@@ -159,6 +159,19 @@ static void tunnels_cell(json_t *row, char *buf, size_t len)
 	print_format_value(json_object_get(row, "tunnels"), PRINT_FMT_LIST, buf, len);
 }
 
+/* Bandwidth a new slice could still be guaranteed on the node ("-": it does not say). */
+static void bw_free_cell(json_t *row, char *buf, size_t len)
+{
+	json_t *v = json_object_get(row, "bw_free");
+
+	if (!json_is_integer(v))
+		snprintf(buf, len, "-");
+	else if (!json_integer_value(v))
+		snprintf(buf, len, "0bit");
+	else
+		print_format_value(v, PRINT_FMT_RATE, buf, len);
+}
+
 void cli_cluster_nodes_print(json_t *result)
 {
 	static const struct print_col cols[] = {
@@ -166,6 +179,7 @@ void cli_cluster_nodes_print(json_t *result)
 		{ .title = "STATE", .key = "state" },
 		{ .title = "ADDRESS", .key = "address" },
 		{ .title = "CAPACITY", .key = "capacity", .fmt = PRINT_FMT_RATE },
+		{ .title = "BW FREE", .fn = bw_free_cell },
 		{ .title = "FASTPATH", .key = "fastpath" },
 		{ .title = "TUNNELS", .fn = tunnels_cell },
 		{ .title = "SLICES", .key = "slices", .fmt = PRINT_FMT_COUNT },

@@ -20,6 +20,7 @@
 #include "model.h"
 #include "names.h"
 #include "spec.h"
+#include "units.h"
 #include "util.h"
 
 static void progress_to(cluster_progress_fn fn, void *ctx, const char *node, const char *fmt, ...)
@@ -488,18 +489,55 @@ static double free_cpu(json_t *info)
 	       json_number_value(json_object_get(info, "placed_cpu"));
 }
 
+/* A node's free bandwidth: what it registers a new slice could still be guaranteed, less this create's routers. */
+static double free_bw(json_t *info)
+{
+	json_t *bw = json_object_get(info, "bw_free");
+
+	if (!json_is_integer(bw))
+		return HUGE_VAL;	/* a node that does not say (no substrate): never full */
+	return (double)json_integer_value(bw) - json_number_value(json_object_get(info, "placed_bw"));
+}
+
 /*
- * The node for a router that the cluster places (@need: its guaranteed CPU),
- * from the live nodes in name order (@order), counting the routers each runs
- * and the ones placed so far.  Spread (the default): fewest routers, then most
- * free CPU.  Pack: most routers among the nodes with @need free CPU, then
- * least free CPU.  Ties go to the first name.  NULL if none fits.
+ * What a router needs guaranteed on its node's substrate at most: the rates
+ * of its links (all of them cross-node if its neighbours go elsewhere).
  */
-static const char *pick_node(json_t *live, json_t *order, int mode, double need)
+static uint64_t router_bw(const struct trl_slice *s, const struct trl_router *r)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < s->n_links; i++)
+		for (int j = 0; j < 2; j++)
+			if (!strcmp(s->links[i].ep[j].router, r->name))
+				sum += s->links[i].shape.rate;
+	return sum;
+}
+
+static void place(json_t *info, double cpu, uint64_t bw)
+{
+	json_object_set_new(info, "placed", json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
+	json_object_set_new(info, "placed_cpu", json_real(json_number_value(json_object_get(info, "placed_cpu")) + cpu));
+	json_object_set_new(info, "placed_bw", json_real(json_number_value(json_object_get(info, "placed_bw")) + (double)bw));
+}
+
+/*
+ * The node for a router that the cluster places (@cpu: its guaranteed CPU,
+ * @bw: router_bw), from the live nodes in name order (@order), counting the
+ * routers each runs and the ones placed so far.  Only nodes with @bw free
+ * bandwidth qualify (the node's admission would refuse the others).  Spread
+ * (the default): fewest routers, then most free CPU, then most free
+ * bandwidth.  Pack: most routers among the nodes with @cpu free CPU, then
+ * least free CPU, then least free bandwidth.  Ties go to the first name.
+ * NULL if none fits; then *@short_bw tells whether bandwidth was what no
+ * node had.
+ */
+static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, uint64_t bw, int *short_bw)
 {
 	const char *best = NULL;
 	json_int_t best_n = 0;
-	double best_free = 0;
+	double best_cpu = 0, best_bw = 0;
+	int cpu_fits = 0;
 	size_t i;
 	json_t *v;
 
@@ -508,24 +546,28 @@ static const char *pick_node(json_t *live, json_t *order, int mode, double need)
 		json_t *info = json_object_get(live, node);
 		json_int_t n = json_integer_value(json_object_get(info, "routers")) +
 			       json_integer_value(json_object_get(info, "placed"));
-		double fr = free_cpu(info);
+		double fc = free_cpu(info), fb = free_bw(info);
 		int better;
 
 		if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
 			continue;	/* no substrate: cannot take part in cross-node links */
-		if (mode == TRL_PLACE_PACK) {
-			if (fr < need)
-				continue;
-			better = !best || n > best_n || (n == best_n && fr < best_free);
-		} else {
-			better = !best || n < best_n || (n == best_n && fr > best_free);
-		}
+		if (mode == TRL_PLACE_PACK && fc < cpu)
+			continue;
+		cpu_fits = 1;
+		if (fb < (double)bw)
+			continue;
+		if (mode == TRL_PLACE_PACK)
+			better = !best || n > best_n || (n == best_n && (fc < best_cpu || (fc == best_cpu && fb < best_bw)));
+		else
+			better = !best || n < best_n || (n == best_n && (fc > best_cpu || (fc == best_cpu && fb > best_bw)));
 		if (better) {
 			best = node;
 			best_n = n;
-			best_free = fr;
+			best_cpu = fc;
+			best_bw = fb;
 		}
 	}
+	*short_bw = !best && cpu_fits;
 	return best;
 }
 
@@ -577,13 +619,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		if (!s->routers[i].node[0] && (s->placement == TRL_PLACE_SPREAD || s->placement == TRL_PLACE_PACK))
 			continue;	/* placed below */
 		info = nd ? json_object_get(live, nd) : NULL;
-		if (info) {
-			json_object_set_new(info, "placed",
-					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
-			json_object_set_new(info, "placed_cpu",
-					    json_real(json_number_value(json_object_get(info, "placed_cpu")) +
-						      trl_router_limits(s, &s->routers[i]).cpu));
-		}
+		if (info)
+			place(info, trl_router_limits(s, &s->routers[i]).cpu, router_bw(s, &s->routers[i]));
 	}
 	order = sorted_names(live);
 	if (!order) {
@@ -597,8 +634,19 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		if (!strcmp(nd, CLUSTER_NODE_ANY) ||
 		    (!nd[0] && (s->placement == TRL_PLACE_SPREAD || s->placement == TRL_PLACE_PACK))) {
 			double need = trl_router_limits(s, &s->routers[i]).cpu;
-			const char *best = pick_node(live, order, s->placement, need);
+			uint64_t bw = router_bw(s, &s->routers[i]);
+			int short_bw = 0;
+			const char *best = pick_node(live, order, s->placement, need, bw, &short_bw);
 
+			if (!best && short_bw) {
+				char rate[32];
+
+				units_rate_format(bw, rate, sizeof(rate));
+				r = trl_error_set(err, TRL_ELIMIT,
+						  "%s: routers.%s: placement: no node has %s free bandwidth for its links (substrate capacity less the host's share less the slices' guaranteed rates less the routers placed so far)",
+						  filename, s->routers[i].name, rate);
+				goto out;
+			}
 			if (!best && s->placement == TRL_PLACE_PACK && json_object_size(live)) {
 				r = trl_error_set(err, TRL_ELIMIT,
 						  "%s: routers.%s: placement: pack: no node has %g free CPU for it (online CPUs less load average less the routers placed so far)",
@@ -610,11 +658,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 						  filename, s->routers[i].name);
 				goto out;
 			}
-			info = json_object_get(live, best);
-			json_object_set_new(info, "placed",
-					    json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
-			json_object_set_new(info, "placed_cpu",
-					    json_real(json_number_value(json_object_get(info, "placed_cpu")) + need));
+			place(json_object_get(live, best), need, bw);
 			json_object_set_new(prouters, s->routers[i].name, json_string(best));
 			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
 			nd = s->routers[i].node;

@@ -42,6 +42,7 @@
 #include "etcd.h"
 #include "log.h"
 #include "model.h"
+#include "shape.h"
 #include "spec.h"
 #include "store.h"
 #include "trellisd.h"
@@ -120,6 +121,9 @@ static char *registration(struct daemon *d)
 		      "seen", (json_int_t)time(NULL), "socket", json_object_get(info, "socket"), "cpus",
 		      (json_int_t)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1));
 	json_decref(info);
+	/* Placement weighs it (lib/cluster.c): bandwidth a new slice could still be guaranteed here. */
+	if (o && d->has_substrate)
+		json_object_set_new(o, "bw_free", json_integer((json_int_t)shape_node_free(d)));
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;

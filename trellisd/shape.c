@@ -79,6 +79,13 @@ uint64_t shape_node_guaranteed(struct daemon *d)
 	return guaranteed_except(d, 0);
 }
 
+uint64_t shape_node_free(struct daemon *d)
+{
+	uint64_t avail = d->capacity > host_reserve(d) ? d->capacity - host_reserve(d) : 0, g = guaranteed_except(d, 0);
+
+	return avail > g ? avail - g : 0;
+}
+
 int shape_slice_admit(struct daemon *d, const struct shape_slice *ss, const char *slice,
 		      struct trl_error *err)
 {

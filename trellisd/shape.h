@@ -88,5 +88,7 @@ int shape_link_class_of(const struct trl_link_shape *sh, int tunnel, uint32_t ke
 
 /* Capacity now guaranteed to slices on the substrate (bit/s). */
 uint64_t shape_node_guaranteed(struct daemon *d);
+/* What a new slice could still be guaranteed here: capacity less the host's share less the slices' classes. */
+uint64_t shape_node_free(struct daemon *d);
 
 #endif

@@ -196,6 +196,35 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
 }
 
+@test "placement weighs bandwidth: routers go where their links' rates fit; one no node has room for is refused" {
+	d=$(testbed_dir "$P")
+	# t101c holds 9gbit on n1 and n2 (its cross-node link's class on each substrate)
+	printf 'slice: t101c\nbandwidth: 9gbit\nrouters:\n  x: {node: t101n1, template: plain}\n  y: {node: t101n2, template: plain}\nlinks:\n  - endpoints: [x:eth1, y:eth1]\n' >"$d/t101c.yaml"
+	testbed_trellis "$P" 1 -q slice create -f "$d/t101c.yaml"
+	# each node registers what a new slice could still be guaranteed there:
+	# n1, n2 10gbit - 2% for the host - 9gbit - t101c's = 800mbit; n3 9.8gbit
+	bw_free() { ectl get "/trellis/nodes/t101n$1" --print-value-only | jq .bw_free; }
+	wait_for 15 eval '[ "$(bw_free 1)" -lt 1000000000 ] && [ "$(bw_free 2)" -lt 1000000000 ]'
+	echo "# bw_free: n1 $(bw_free 1), n2 $(bw_free 2), n3 $(bw_free 3)" >&3
+	[ "$(bw_free 3)" -gt 9000000000 ]
+	run testbed_trellis "$P" 1 node list
+	[[ "$output" == *"BW FREE"* ]]
+	# pack would join the busiest nodes (n1 and n2 run a router each, n3 none),
+	# but each router's link needs 1gbit guaranteed: only n3 has it
+	printf 'slice: t101d\nplacement: pack\nrouters:\n  p1: {template: plain}\n  p2: {template: plain}\nlinks:\n  - endpoints: [p1:eth1, p2:eth1]\n    rate: 1gbit\n' >"$d/t101d.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101d.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(placed t101d)" = "t101n3,t101n3" ]
+	# links no node could guarantee: refused before anything is written
+	printf 'slice: t101e\nplacement: spread\nrouters:\n  q1: {template: plain}\n  q2: {template: plain}\nlinks:\n  - endpoints: [q1:eth1, q2:eth1]\n    rate: 9900mbit\n' >"$d/t101e.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101e.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"routers.q1: placement: no node has "*" free bandwidth for its links"* ]]
+	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
+}
+
 @test "uid ranges come from etcd: one range per slice, the same on every node, freed with the slice" {
 	for s in t101d t101e; do
 		cat >"$(testbed_dir "$P")/$s.yaml" <<EOS
