@@ -346,12 +346,7 @@ EOS
 	# the router kept running: a live change, not a restart
 	[ "$(trellis --json slice show $S | jq '.routers[] | select(.name == "r1") | .pid')" = "$r1pid" ]
 	# show reports the current values, also after a daemon restart
-	kill -TERM "$(cat "$T_DIR/trellisd.pid")"
-	for _ in $(seq 50); do kill -0 "$(cat "$T_DIR/trellisd.pid")" 2>/dev/null || break; sleep 0.1; done
-	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
-		--template-path "$TRELLIS_SRC/container-templates" >>"$T_DIR/trellisd.log" 2>&1 3>&- &
-	echo $! >"$T_DIR/trellisd.pid"
-	wait_for 10 trellis node show >/dev/null
+	restart_daemon TERM
 	run trellis --json slice show $S
 	echo "$output" | jq -c '.limits, .routers[].limits'
 	[ "$(echo "$output" | jq -c '.limits | [.cpu, .pids, .memory]')" = "[0.8,400,$((512 << 20))]" ]

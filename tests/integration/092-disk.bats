@@ -261,23 +261,6 @@ EOS
 
 actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
 
-restart_daemon() {
-	local pid
-	pid=$(cat "$T_DIR/trellisd.pid")
-	kill -KILL "$pid" 2>/dev/null || true # some tests kill it themselves first
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
-		--template-path "$TRELLIS_SRC/container-templates:$T_EXTRA_TEMPLATES" >>"$T_DIR/trellisd.log" 2>&1 &
-	echo $! >"$T_DIR/trellisd.pid"
-	disown $! 2>/dev/null || true
-	for _ in $(seq 300); do
-		trellis node show >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "trellisd did not come back" >&2
-	return 1
-}
-
 @test "kill -9 trellisd: the router keeps its mounted rootfs and data, is re-adopted, delete cleans up" {
 	printf 'slice: t92e\nrouters:\n  r1: {template: plain, limits: {disk: 16M}}\n  r2: {template: plain}\n' \
 		>"$T_DIR/t92e.yaml"

@@ -29,24 +29,6 @@ teardown() {
 	done
 }
 
-# Kill this file's daemon (signal $1, default KILL) and start it again on the same state.
-restart_daemon() {
-	local pid
-	pid=$(cat "$T_DIR/trellisd.pid")
-	kill -"${1:-KILL}" "$pid"
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
-		--template-path "$TRELLIS_SRC/container-templates:$T_EXTRA_TEMPLATES" >>"$T_DIR/trellisd.log" 2>&1 &
-	echo $! >"$T_DIR/trellisd.pid"
-	disown $! 2>/dev/null || true # killed on purpose later: no job-control noise
-	for _ in $(seq 300); do
-		trellis node show >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "trellisd did not come back" >&2
-	return 1
-}
-
 pair_spec() { # name [top-level lines]
 	local f="$T_DIR/$1.yaml"
 	cat >"$f" <<EOS

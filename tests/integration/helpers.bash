@@ -40,7 +40,8 @@ start_daemon() {
 	T_SOCK="$T_DIR/trellisd.sock"
 	T_NODE="t$(file_id)-$$"
 	T_NODE=${T_NODE:0:15}
-	export T_DIR T_SOCK T_NODE
+	T_DAEMON_ARGS="$*"	# for restart_daemon (options without spaces)
+	export T_DIR T_SOCK T_NODE T_DAEMON_ARGS
 	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
 		--template-path "$TRELLIS_SRC/container-templates${T_EXTRA_TEMPLATES:+:$T_EXTRA_TEMPLATES}" \
 		"$@" >"$T_DIR/trellisd.log" 2>&1 &
@@ -52,6 +53,28 @@ start_daemon() {
 	done
 	echo "trellisd did not start:" >&2
 	cat "$T_DIR/trellisd.log" >&2
+	return 1
+}
+
+# Kill this file's daemon (signal $1, default KILL; it may be gone already)
+# and start it again on the same state, with the same options; wait until
+# it answers.
+restart_daemon() {
+	local pid
+	pid=$(cat "$T_DIR/trellisd.pid")
+	kill -"${1:-KILL}" "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	"$TRELLISD" --state-dir "$T_DIR/state" --socket "$T_SOCK" --node "$T_NODE" \
+		--template-path "$TRELLIS_SRC/container-templates${T_EXTRA_TEMPLATES:+:$T_EXTRA_TEMPLATES}" \
+		$T_DAEMON_ARGS >>"$T_DIR/trellisd.log" 2>&1 3>&- &
+	echo $! >"$T_DIR/trellisd.pid"
+	disown $! 2>/dev/null || true # killed on purpose later: no job-control noise
+	for _ in $(seq 300); do
+		trellis node show >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "trellisd did not come back:" >&2
+	tail -n 20 "$T_DIR/trellisd.log" >&2
 	return 1
 }
 
