@@ -2342,7 +2342,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 			goto out;
 		}
 		plan_free(&p);
-		memset(&row, 0, sizeof(row));
+		store_slice_release(&row);
 		if ((r = reconcile_plan(d, st, name, &row, &p, 1, &e)) < 0 ||
 		    (r = cgroup_slice_create(p.layout, d->node_name, name, &p.s->limits, &e)) < 0 ||
 		    (r = reconcile_realize(&p, NULL, &e)) < 0) {
@@ -2358,7 +2358,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 
 	/* Same boot: re-adopt, and repair what drifted. */
 	plan_free(&p);
-	memset(&row, 0, sizeof(row));
+	store_slice_release(&row);
 	if ((r = reconcile_plan(d, st, name, &row, &p, 1, &e)) < 0) {
 		note(actions, name, "error", "cannot plan it: %s (left alone)", e.msg);
 		goto out;
