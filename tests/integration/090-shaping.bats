@@ -20,20 +20,7 @@ teardown() {
 	done
 }
 
-pair_spec() { # name [extra link lines]
-	local f="$T_DIR/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-routers:
-  r1: {template: plain}
-  r2: {template: plain}
-links:
-  - endpoints: [r1:eth1, r2:eth1]
-    ipv4: [10.9.0.1/24, 10.9.0.2/24]
-$2
-EOS
-	echo "$f"
-}
+pair_spec() { plain_pair_spec "$1" 9 "" "${2:-}"; } # name [extra link lines]
 
 host_tx_bytes() { cat "/sys/class/net/$1/statistics/tx_bytes"; }
 

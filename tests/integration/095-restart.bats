@@ -29,20 +29,7 @@ teardown() {
 	done
 }
 
-pair_spec() { # name [top-level lines]
-	local f="$T_DIR/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-$2
-routers:
-  r1: {template: plain}
-  r2: {template: plain}
-links:
-  - endpoints: [r1:eth1, r2:eth1]
-    ipv4: [10.95.0.1/24, 10.95.0.2/24]
-EOS
-	echo "$f"
-}
+pair_spec() { plain_pair_spec "$1" 95 "${2:-}"; } # name [top-level lines]
 
 actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
 

@@ -29,19 +29,7 @@ teardown() {
 	trellis -q slice delete t98slow >/dev/null 2>&1 || true
 }
 
-one_spec() { # name
-	local f="$T_DIR/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-routers:
-  r1: {template: plain}
-  r2: {template: plain}
-links:
-  - endpoints: [r1:eth1, r2:eth1]
-    ipv4: [10.98.0.1/24, 10.98.0.2/24]
-EOS
-	echo "$f"
-}
+one_spec() { plain_pair_spec "$1" 98; } # name
 
 @test "20 clients create 20 slices at once, and 5 race for one name: all consistent" {
 	for i in $(seq -w 1 20); do one_spec "t98s$i" >/dev/null; done

@@ -18,11 +18,7 @@ tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
 
 setup_file() {
 	require_root
-	cluster_testbed_up 3
-	etcd_start
-	for i in 1 2 3; do
-		testbed_daemon "$P" "$i" --cluster "$URL"
-	done
+	cluster_up 3
 }
 
 teardown_file() {

@@ -21,11 +21,7 @@ SLICES="t101a t101b u1 t101c t101d t101e"
 
 setup_file() {
 	require_root
-	cluster_testbed_up 3
-	etcd_start
-	for i in 1 2 3; do
-		testbed_daemon "$P" "$i" --cluster "$URL"
-	done
+	cluster_up 3
 }
 
 teardown_file() {

@@ -108,6 +108,26 @@ stop_daemon() {
 	return $san
 }
 
+# A slice of two plain routers joined by one link on 10.OCTET.0.0/24, written
+# to $T_DIR/NAME.yaml; prints the path.  Extra top-level lines (e.g.
+# "bandwidth: 30mbit") and extra lines for the link (e.g. "    rate: 20mbit").
+#   plain_pair_spec NAME OCTET [TOP-LEVEL LINES] [LINK LINES]
+plain_pair_spec() {
+	local f="$T_DIR/$1.yaml"
+	cat >"$f" <<EOS
+slice: $1
+${3:-}
+routers:
+  r1: {template: plain}
+  r2: {template: plain}
+links:
+  - endpoints: [r1:eth1, r2:eth1]
+    ipv4: [10.$2.0.1/24, 10.$2.0.2/24]
+${4:-}
+EOS
+	echo "$f"
+}
+
 # Copy an example (and the files next to it) into $T_DIR, renaming its slice to $2.
 example_as() {
 	local ex=$1 name=$2 dir="$T_DIR/spec-$2"

@@ -11,6 +11,8 @@
 #   etcd_dir                            # its data, log and pid: $(testbed_dir $P)-etcd
 #   cluster_testbed_up N                # setup_file: a fresh N-node testbed, no etcd data left
 #                                       # (skips the file when etcd or etcdctl is missing)
+#   cluster_up N                        # setup_file: the above, etcd (plain HTTP) and a
+#                                       # trellisd --cluster "$URL" on each of the N nodes
 #   cluster_testbed_down N              # teardown_file: nodes 1..N's warnings to fd 3, then
 #                                       # daemons, testbed and etcd down, their dirs removed
 #
@@ -115,6 +117,15 @@ cluster_testbed_up() { # NODES
 	etcd_stop
 	rm -rf "$(etcd_dir)"
 	testbed_up "$P" "$1"
+}
+
+cluster_up() { # NODES
+	local i
+	cluster_testbed_up "$1"
+	etcd_start
+	for i in $(seq "$1"); do
+		testbed_daemon "$P" "$i" --cluster "$URL"
+	done
 }
 
 cluster_testbed_down() { # NODES
