@@ -36,6 +36,17 @@ for trs in "$build"/tests/unit/*.trs; do
 	done < <(grep '^:test-result:' "$trs" | sed 's/^:test-result: /:test-result: /')
 done
 grep -E '^(FAIL|ERROR)' "$log" || true
+# The failing checks themselves, kept for the summary at the end (CI shows
+# only the tail of this output).
+failures=
+for trs in "$build"/tests/unit/*.trs; do
+	grep -qE '^:test-result: (FAIL|ERROR)' "$trs" 2>/dev/null || continue
+	l=${trs%.trs}.log t=$(basename "$trs" .trs)
+	echo "# $t:"
+	grep -E '^(not ok|Bail out|#)' "$l" | head -40
+	failures+=$'\n'"unit $t: $(grep -m3 -E '^(not ok|Bail out)' "$l" | tr '\n' ';')"
+	grep -q ':test-result: ERROR' "$trs" && failures+=" (exited abnormally)"
+done
 echo "unit tests: $pass passed, $fail failed, $skip skipped"
 
 upass=$pass ufail=$fail uskip=$skip
@@ -58,6 +69,7 @@ elif ! make -C "$fbuild" -j"$(nproc)" -s fuzz >>"$log" 2>&1; then
 	fuzz_why="building the fuzz targets failed (see $log)"
 	fpass=0 ffail=${#fuzz_targets[@]}
 	echo "not ok fuzz: $fuzz_why"
+	failures+=$'\n'"fuzz: $fuzz_why"
 	fuzz_targets=()
 fi
 for t in "${fuzz_targets[@]}"; do
@@ -76,6 +88,7 @@ for t in "${fuzz_targets[@]}"; do
 	else
 		echo "not ok fuzz-$t: crash or sanitizer report:"
 		grep -E 'ERROR:|SUMMARY|Test unit written|runtime error' "$work/log" | sed 's/^/#   /'
+		failures+=$'\n'"fuzz: not ok fuzz-$t: $(grep -m1 -E 'ERROR:|runtime error' "$work/log")"
 		for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
 			[ -f "$a" ] && echo "#   reproducer (base64): $(base64 -w0 "$a")"
 		done
@@ -93,5 +106,10 @@ iskip=$(grep -cE '^ok [0-9]+ .*# skip' <<<"$tap" | tr -d ' ')
 ifail=$(grep -cE '^not ok [0-9]+' <<<"$tap" | tr -d ' ')
 ipass=$((ipass - iskip))
 echo "integration tests: $ipass passed, $ifail failed, $iskip skipped"
+failures+=$'\n'$(grep -E '^not ok [0-9]+' <<<"$tap" | sed 's/^/integration: /')
+if [ -n "${failures//$'\n'/}" ]; then
+	echo "failed:"
+	grep -v '^$' <<<"$failures" | sed 's/^/  /'
+fi
 echo "$((upass + fpass + ipass)) passed, $((ufail + ffail + ifail)) failed, $((uskip + fskip + iskip)) skipped"
 [ $((ufail + ffail + ifail)) -eq 0 ]
