@@ -17,7 +17,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <termios.h>
 #include <signal.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include "disk.h"
 #include "log.h"
 #include "names.h"
+#include "proto.h"
 #include "util.h"
 
 /* Inside-the-container ids of FRR's user and groups (our passwd/group). */
@@ -473,13 +473,32 @@ static void lxc_log_tail(const char *lxcpath, const char *name, char *buf, size_
 }
 
 /*
+ * liblxc runs in a helper process, never in a forked copy of the daemon:
+ * a child of a multi-threaded process may only make async-signal-safe calls
+ * until it execs, and liblxc allocates, takes locks and forks.  (glibc's
+ * malloc happens to survive that, AddressSanitizer's allocator does not: a
+ * child forked while another thread held one of its locks hung for ever.)
+ * So the child of fork() only arranges its fds and execs this same program
+ * (/proc/self/exe, which stays valid across an upgrade of the file) as
+ * "trellisd --container-helper ...", a fresh single-threaded process that
+ * does the liblxc part; see container_helper_main().
+ */
+static char *const *helper_env(void)
+{
+	extern char **environ;
+
+	return environ;
+}
+
+/*
  * liblxc 5.0's daemonized start moves the *calling* process into the
  * container's monitor cgroup (the handler records the caller's pid before it
- * forks).  So the start runs in a short-lived child of ours: the child lands
- * in the monitor cgroup and exits, the daemon stays where it is.
+ * forks).  So the start runs in a short-lived helper: it lands in the monitor
+ * cgroup and exits, the daemon stays where it is.
  */
 int container_start(struct container_spec *cs, struct trl_error *err)
 {
+	char *const argv[] = { "trellisd", CONTAINER_HELPER_ARG, "start", (char *)cs->lxcpath, (char *)cs->name, NULL };
 	char why[512];
 	pid_t child;
 	int ws;
@@ -488,24 +507,19 @@ int container_start(struct container_spec *cs, struct trl_error *err)
 	if (child < 0)
 		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
 	if (child == 0) {
-		struct lxc_container *c;
-		bool ok;
-
 		/* Other threads' fds (a router's boot script being written, client
 		 * sockets) must not live on in LXC's monitor: an executable held open
 		 * for writing fails with ETXTBSY in the router that runs it. */
 		close_range(3, ~0U, 0);
-		c = lxc_container_new(cs->name, cs->lxcpath);
-		if (!c)
-			_exit(2);
-		c->want_daemonize(c, true);
-		c->want_close_all_fds(c, true);
-		ok = c->start(c, 0, NULL) && c->is_running(c);
-		_exit(ok ? 0 : 1);
+		execve("/proc/self/exe", argv, helper_env());
+		_exit(3);
 	}
 	while (waitpid(child, &ws, 0) < 0)
 		if (errno != EINTR)
 			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 3)
+		return trl_error_set(err, TRL_EFAILED, "container '%s': cannot run the container helper (/proc/self/exe %s)",
+				     cs->name, CONTAINER_HELPER_ARG);
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		lxc_log_tail(cs->lxcpath, cs->name, why, sizeof(why));
 		return trl_error_set(err, TRL_EFAILED, "container '%s' failed to start%s%s (log: %s/../log/%s.log)",
@@ -871,100 +885,165 @@ static void pipe_proxy(pid_t pid, int term[3])
 		close(pidfd);
 }
 
+/* Hand a login session's pty master to the client over @conn (in the helper). */
+static void send_pty(int conn, int master)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "pty", "step", "login", "message",
+			       "terminal of the session attached");
+
+	if (!ev || proto_send(conn, ev, &master, 1) < 0)
+		fprintf(stderr, "trellisd: the client left before its session's terminal could be passed\n");
+	json_decref(ev);
+}
+
+/* The helper's side of container_exec(): fd 0-2 the command's stdio (or
+ * /dev/null with a tty), 3 the report pipe ("p": no pty), 4 the client's
+ * connection with a tty.  Exits with the command's status. */
+static int helper_exec(const char *lxcpath, const char *name, int tty, char **argv)
+{
+	char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"HOME=/root", "TERM=xterm-256color", "USER=root", "LOGNAME=root", NULL };
+	lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
+	struct exec_cmd cmd = { .argv = argv, .tty = tty };
+	struct lxc_container *c;
+	int master = -1, slave = -1, term[3] = { -1, -1, -1 }, cmd_fds[3];
+	pid_t pid;
+	int st;
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c || !c->is_running(c))
+		_exit(125);
+	o.env_policy = LXC_ATTACH_CLEAR_ENV;
+	o.extra_env_vars = env;
+	if (tty) {
+		if (open_pty(c->init_pid(c), &master, &slave) < 0) {
+			if (write(3, "p", 1) < 0)
+				_exit(126);
+			_exit(124);
+		}
+		o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
+	} else {
+		if (pipes_for_terminals(term, cmd_fds) < 0)
+			_exit(126);
+		o.stdin_fd = cmd_fds[0];
+		o.stdout_fd = cmd_fds[1];
+		o.stderr_fd = cmd_fds[2];
+	}
+	close(3);
+	if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
+		_exit(127);
+	if (tty) {
+		close(slave);
+		/* The client now holds the only master: when it goes, the
+		 * session gets SIGHUP. */
+		send_pty(4, master);
+		close(master);
+		close(4);
+	} else if (term[0] >= 0 || term[1] >= 0 || term[2] >= 0) {
+		for (int i = 0; i < 3; i++)
+			if (term[i] >= 0)
+				close(cmd_fds[i]);
+		pipe_proxy(pid, term);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(st))
+		_exit(128 + WTERMSIG(st));
+	_exit(WEXITSTATUS(st));
+}
+
+/* The helper's side of container_start(). */
+static int helper_start(const char *lxcpath, const char *name)
+{
+	struct lxc_container *c = lxc_container_new(name, lxcpath);
+	bool ok;
+
+	if (!c)
+		return 2;
+	c->want_daemonize(c, true);
+	c->want_close_all_fds(c, true);
+	ok = c->start(c, 0, NULL) && c->is_running(c);
+	lxc_container_put(c);
+	return ok ? 0 : 1;
+}
+
+int container_helper_main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[2], "start"))
+		return helper_start(argv[3], argv[4]);
+	if (argc >= 8 && !strcmp(argv[2], "exec") && !strcmp(argv[6], "--"))
+		return helper_exec(argv[3], argv[4], !strcmp(argv[5], "tty"), argv + 7);
+	fprintf(stderr, "trellisd: %s is internal (the daemon runs it to start routers and commands in them)\n",
+		CONTAINER_HELPER_ARG);
+	return 2;
+}
+
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err)
 {
-	/* The child tells whether the session got its pty (124 may be a real exit status). */
-	int *pty_failed = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_cleanup_free_ char **hargv = NULL;
+	char no_pty = 0;
 	pid_t child;
-	int ws, no_pty;
+	int ws, report[2];
+	size_t n = 0;
 
-	if (pty_failed == MAP_FAILED)
-		return trl_error_errno(err, TRL_EFAILED, errno, "mmap");
-	*pty_failed = 0;
+	while (argv[n])
+		n++;
+	hargv = calloc(n + 8, sizeof(*hargv));
+	if (!hargv)
+		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "exec");
+	hargv[0] = "trellisd";
+	hargv[1] = CONTAINER_HELPER_ARG;
+	hargv[2] = "exec";
+	hargv[3] = (char *)lxcpath;
+	hargv[4] = (char *)name;
+	hargv[5] = io->tty ? "tty" : "stdio";
+	hargv[6] = "--";
+	memcpy(hargv + 7, argv, n * sizeof(*argv));
+	/* The helper reports on this pipe that it got no pty (124 may be a real exit status). */
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "pipe");
 	child = fork();
 	if (child < 0) {
-		munmap(pty_failed, sizeof(int));
+		close(report[0]);
+		close(report[1]);
 		return trl_error_errno(err, TRL_EFAILED, errno, "fork");
 	}
 	if (child == 0) {
-		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				"HOME=/root", "TERM=xterm-256color", "USER=root", "LOGNAME=root", NULL };
-		lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-		struct exec_cmd cmd = { .argv = argv, .tty = io->tty };
-		struct lxc_container *c;
-		int master = -1, slave = -1, conn = -1, term[3] = { -1, -1, -1 }, cmd_fds[3];
-		pid_t pid;
-		int st;
+		/* Only async-signal-safe calls until the exec.  Keep only what the
+		 * session needs (the client's three fds as 0, 1, 2, or /dev/null
+		 * there; the report pipe as 3; the client's connection as 4 with a
+		 * tty): the helper lives for a whole session and must not pin the
+		 * daemon's other fds. */
+		int tmp[5] = { -1, -1, -1, -1, -1 };
 
 		signal(SIGPIPE, SIG_DFL);
-		/* Keep only what the session needs (the client's three fds as 0, 1,
-		 * 2, or /dev/null there and the client's connection as 3): this child
-		 * lives for a whole session and must not pin the daemon's other fds. */
-		{
-			int tmp[4] = { -1, -1, -1, -1 };
-
-			for (int i = 0; i < 3; i++) {
-				tmp[i] = io->tty ? open("/dev/null", O_RDWR | O_CLOEXEC)
-						 : fcntl(io->fds[i], F_DUPFD_CLOEXEC, 10);
-				if (tmp[i] < 0)
-					_exit(126);
-			}
-			if (io->tty && (tmp[3] = fcntl(io->conn_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+		for (int i = 0; i < 3; i++) {
+			tmp[i] = io->tty ? open("/dev/null", O_RDWR | O_CLOEXEC) : fcntl(io->fds[i], F_DUPFD_CLOEXEC, 10);
+			if (tmp[i] < 0)
 				_exit(126);
-			for (int i = 0; i < 4; i++)
-				if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
-					_exit(126);
-			close_range(io->tty ? 4 : 3, ~0U, 0);
-			conn = io->tty ? 3 : -1;
 		}
-		c = lxc_container_new(name, lxcpath);
-		if (!c || !c->is_running(c))
-			_exit(125);
-		o.env_policy = LXC_ATTACH_CLEAR_ENV;
-		o.extra_env_vars = env;
-		if (io->tty) {
-			if (open_pty(c->init_pid(c), &master, &slave) < 0) {
-				*pty_failed = 1;
-				_exit(124);
-			}
-			o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
-		} else {
-			if (pipes_for_terminals(term, cmd_fds) < 0)
+		if ((tmp[3] = fcntl(report[1], F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(126);
+		if (io->tty && (tmp[4] = fcntl(io->conn_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(126);
+		for (int i = 0; i < 5; i++)
+			if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 				_exit(126);
-			o.stdin_fd = cmd_fds[0];
-			o.stdout_fd = cmd_fds[1];
-			o.stderr_fd = cmd_fds[2];
-		}
-		if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
-			_exit(127);
-		if (io->tty) {
-			close(slave);
-			/* The client now holds the only master: when it goes, the
-			 * session gets SIGHUP. */
-			io->send_pty(conn, master, io->arg);
-			close(master);
-			close(conn);
-		} else if (term[0] >= 0 || term[1] >= 0 || term[2] >= 0) {
-			for (int i = 0; i < 3; i++)
-				if (term[i] >= 0)
-					close(cmd_fds[i]);
-			pipe_proxy(pid, term);
-		}
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
-				_exit(127);
-		if (WIFSIGNALED(st))
-			_exit(128 + WTERMSIG(st));
-		_exit(WEXITSTATUS(st));
+		close_range(io->tty ? 5 : 4, ~0U, 0);
+		execve("/proc/self/exe", hargv, helper_env());
+		_exit(126);
 	}
+	close(report[1]);
 	while (waitpid(child, &ws, 0) < 0)
 		if (errno != EINTR) {
-			munmap(pty_failed, sizeof(int));
+			close(report[0]);
 			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
 		}
-	no_pty = *pty_failed;
-	munmap(pty_failed, sizeof(int));
+	if (read(report[0], &no_pty, 1) != 1)
+		no_pty = 0;
+	close(report[0]);
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (*status == 125)
 		return trl_error_set(err, TRL_EFAILED, "router container '%s' is not running", name);

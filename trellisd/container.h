@@ -72,19 +72,25 @@ const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
 struct container_io {
 	int tty;		/* 0: run on @fds; 1: on a new pty from the router's devpts */
 	const int *fds;		/* !tty: the client's stdin, stdout, stderr */
-	int conn_fd;		/* tty: the client's connection, kept open for @send_pty */
-	/* tty: called once the command runs, in the session's process, to hand
-	 * the pty master to the client over @conn (the callee does not close it). */
-	void (*send_pty)(int conn, int master, void *arg);
-	void *arg;
+	int conn_fd;		/* tty: the client's connection; once the command runs,
+				 * the session's process sends the pty master over it
+				 * (a "pty" event) */
 };
 
 /* Run argv inside the container (liblxc attach: the router's namespaces,
  * cgroup, capabilities and seccomp filter) as @io says.  Returns 0 and
  * *status (exit code, 128+signal) once the command ends, or an error.  Runs
- * in a forked child, so liblxc's state never touches the daemon's threads. */
+ * in a helper process (see below), so liblxc never runs in the daemon's
+ * forked copy. */
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err);
+/* container_start() and container_exec() fork and exec the daemon's own
+ * program as "trellisd --container-helper start|exec ..." (a fresh,
+ * single-threaded process: liblxc is not async-signal-safe, so it must not
+ * run in a fork of the multi-threaded daemon).  main() hands such argv to
+ * container_helper_main() first thing; it returns the exit status. */
+#define CONTAINER_HELPER_ARG "--container-helper"
+int container_helper_main(int argc, char **argv);
 /* The seccomp profile (LXC v2 syntax) every router gets. */
 int container_write_seccomp(const char *path, struct trl_error *err);
 

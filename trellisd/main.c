@@ -33,24 +33,6 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/trellis"
 
-/*
- * AddressSanitizer (configure --enable-asan) replaces malloc with an
- * allocator that is not fork-safe in this toolchain (GCC 12's libasan, LLVM
- * 14's compiler-rt: no lock around fork): a child forked while another thread
- * refills its allocator cache inherits a held lock, and liblxc in the child
- * (container start, its monitor) then waits forever.  glibc's malloc resets
- * its locks at fork, so normal builds are not affected.  Sanitizer builds
- * start routers one at a time so no pool worker allocates during another's
- * fork.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define TRL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TRL_ASAN 1
-#endif
-#endif
-
 struct daemon *g_daemon;
 
 static void usage(FILE *f)
@@ -250,6 +232,9 @@ int main(int argc, char **argv)
 	char why[512];
 	int c, lfd, lvl, info_only;
 
+	/* The daemon re-executing itself to run liblxc (container.h). */
+	if (argc > 1 && !strcmp(argv[1], CONTAINER_HELPER_ARG))
+		return container_helper_main(argc, argv);
 	g_daemon = d;
 	config_init(&d->cfg, TRL_SSH_SHELL);
 	config_path = config_arg(argc, argv, &info_only);
@@ -369,12 +354,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-#ifdef TRL_ASAN
-	if (d->parallel > 1) {
-		log_info("AddressSanitizer build: routers are started one at a time (--parallel 1; its allocator is not fork-safe)");
-		d->parallel = 1;
-	}
-#endif
 	if (address && !substrate) {
 		fprintf(stderr, "trellisd: --address needs --substrate\n");
 		return 2;

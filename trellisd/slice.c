@@ -1967,24 +1967,12 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
 	return 0;
 }
 
-/* Hand a login session's pty master to the client (runs in the session's process). */
-static void send_pty(int conn, int master, void *arg)
-{
-	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "pty", "step", "login", "message",
-			       "terminal of the session attached");
-
-	(void)arg;
-	if (!ev || proto_send(conn, ev, &master, 1) < 0)
-		log_info("the client left before its session's terminal could be passed");
-	json_decref(ev);
-}
-
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
-	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd, .send_pty = send_pty };
+	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd };
 	char cname[64];
 	char **argv = NULL;
 	size_t n;
