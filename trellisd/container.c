@@ -472,17 +472,37 @@ static void lxc_log_tail(const char *lxcpath, const char *name, char *buf, size_
 	}
 }
 
-/*
- * liblxc runs in a helper process, never in a forked copy of the daemon:
- * a child of a multi-threaded process may only make async-signal-safe calls
- * until it execs, and liblxc allocates, takes locks and forks.  (glibc's
- * malloc happens to survive that, AddressSanitizer's allocator does not: a
- * child forked while another thread held one of its locks hung for ever.)
- * So the child of fork() only arranges its fds and execs this same program
- * (/proc/self/exe, which stays valid across an upgrade of the file) as
- * "trellisd --container-helper ...", a fresh single-threaded process that
- * does the liblxc part; see container_helper_main().
- */
+/* liblxc runs in trellis-lxc-helper (see lxc-helper.c for why), found once
+ * at start by container_helper_init(). */
+static char helper_path[PATH_MAX];
+
+int container_helper_init(const char *self, struct trl_error *err)
+{
+	char dir[PATH_MAX], *slash;
+	ssize_t n = self ? (ssize_t)strlen(self) : readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+
+	/* Next to trellisd (a build tree, or both in one directory), else where
+	 * 'make install' puts it. */
+	if (self)
+		snprintf(dir, sizeof(dir), "%s", self);
+	else if (n > 0)
+		dir[n] = '\0';
+	else
+		dir[0] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		snprintf(helper_path, sizeof(helper_path), "%s/trellis-lxc-helper", dir);
+		if (access(helper_path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(helper_path, sizeof(helper_path), "%s", CONTAINER_HELPER);
+	if (access(helper_path, X_OK) == 0)
+		return 0;
+	return trl_error_set(err, TRL_EFAILED, "cannot find trellis-lxc-helper (looked in '%s' and '%s'): is trellis installed?",
+			     dir, CONTAINER_HELPER);
+}
+
 static char *const *helper_env(void)
 {
 	extern char **environ;
@@ -498,7 +518,7 @@ static char *const *helper_env(void)
  */
 int container_start(struct container_spec *cs, struct trl_error *err)
 {
-	char *const argv[] = { "trellisd", CONTAINER_HELPER_ARG, "start", (char *)cs->lxcpath, (char *)cs->name, NULL };
+	char *const argv[] = { "trellis-lxc-helper", "start", (char *)cs->lxcpath, (char *)cs->name, NULL };
 	char why[512];
 	pid_t child;
 	int ws;
@@ -511,15 +531,14 @@ int container_start(struct container_spec *cs, struct trl_error *err)
 		 * sockets) must not live on in LXC's monitor: an executable held open
 		 * for writing fails with ETXTBSY in the router that runs it. */
 		close_range(3, ~0U, 0);
-		execve("/proc/self/exe", argv, helper_env());
+		execve(helper_path, argv, helper_env());
 		_exit(3);
 	}
 	while (waitpid(child, &ws, 0) < 0)
 		if (errno != EINTR)
 			return trl_error_errno(err, TRL_EFAILED, errno, "waitpid");
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 3)
-		return trl_error_set(err, TRL_EFAILED, "container '%s': cannot run the container helper (/proc/self/exe %s)",
-				     cs->name, CONTAINER_HELPER_ARG);
+		return trl_error_set(err, TRL_EFAILED, "container '%s': cannot run '%s'", cs->name, helper_path);
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		lxc_log_tail(cs->lxcpath, cs->name, why, sizeof(why));
 		return trl_error_set(err, TRL_EFAILED, "container '%s' failed to start%s%s (log: %s/../log/%s.log)",
@@ -746,239 +765,6 @@ const char *container_state(const char *lxcpath, const char *name, pid_t *pid)
 	return st;
 }
 
-struct exec_cmd {
-	char *const *argv;
-	int tty;
-};
-
-/* Runs inside the router (after liblxc entered its namespaces, cgroup,
- * seccomp and capability set): make the pty our controlling terminal. */
-static int exec_in_router(void *payload)
-{
-	struct exec_cmd *cmd = payload;
-
-	if (cmd->tty) {
-		setsid();
-		ioctl(0, TIOCSCTTY, 0);
-	}
-	execvp(cmd->argv[0], cmd->argv);
-	fprintf(stderr, "trellis: %s: %s\n", cmd->argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
-}
-
-/* A pty from the router's own devpts instance (so 'tty' inside names it),
- * else from the host's. */
-static int open_pty(pid_t init, int *master, int *slave)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/proc/%d/root/dev/pts/ptmx", init);
-	*master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0)
-		*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0 || unlockpt(*master) < 0)
-		return -errno;
-	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-	return *slave < 0 ? -errno : 0;
-}
-
-
-/*
- * Without a pty, the client's fds go to the command as they are -- except
- * terminals.  A process the tenant leaves behind in the router would keep the
- * operator's terminal: read what is typed after the exec returned (the next
- * password), write escape sequences to it.  So a terminal is replaced by a
- * pipe (@term[i] gets our end, -1 for fds passed as they are); pipe_proxy()
- * copies between them while the command runs.
- */
-static int pipes_for_terminals(int term[3], int cmd_fds[3])
-{
-	for (int i = 0; i < 3; i++) {
-		int p[2];
-
-		term[i] = -1;
-		cmd_fds[i] = i;
-		if (!isatty(i))
-			continue;
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return -errno;
-		term[i] = i == 0 ? p[1] : p[0];
-		cmd_fds[i] = i == 0 ? p[0] : p[1];
-	}
-	return 0;
-}
-
-static void write_all(int fd, const char *buf, ssize_t n)
-{
-	for (ssize_t off = 0; off < n;) {
-		ssize_t w = write(fd, buf + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += w;
-	}
-}
-
-/* Copy terminal <-> pipes until @pid exits, then what its output pipes
- * already hold; then close them all, so nothing left in the router can use
- * them. */
-static void pipe_proxy(pid_t pid, int term[3])
-{
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	char buf[16384];
-	int exited = 0;
-
-	/* Never block on the command: typed-ahead input it does not read is
-	 * dropped past a full pipe, and a pipe it closed is no reason to die. */
-	signal(SIGPIPE, SIG_IGN);
-	for (int i = 0; i < 3; i++)
-		if (term[i] >= 0)
-			fcntl(term[i], F_SETFL, O_NONBLOCK);
-	while (!exited && pidfd >= 0) {
-		struct pollfd p[4] = {
-			{ .fd = pidfd, .events = POLLIN },
-			{ .fd = term[0] >= 0 ? 0 : -1, .events = POLLIN },
-			{ .fd = term[1], .events = POLLIN },
-			{ .fd = term[2], .events = POLLIN },
-		};
-		ssize_t n;
-
-		if (poll(p, 4, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		exited = p[0].revents != 0;
-		if (p[1].revents) {
-			n = read(0, buf, sizeof(buf));
-			if (n <= 0) {
-				close(term[0]); /* end of input: the command sees EOF */
-				term[0] = -1;
-			} else {
-				write_all(term[0], buf, n);
-			}
-		}
-		for (int i = 1; i < 3; i++)
-			if (p[i + 1].revents) {
-				n = read(term[i], buf, sizeof(buf));
-				if (n > 0)
-					write_all(i, buf, n);
-				else if (n == 0 || errno != EAGAIN) {
-					close(term[i]);
-					term[i] = -1;
-				}
-			}
-	}
-	for (int i = 1; i < 3; i++) {
-		ssize_t n;
-
-		/* Bounded: a process left behind must not keep the session open. */
-		for (int k = 0; term[i] >= 0 && k < 64 && (n = read(term[i], buf, sizeof(buf))) > 0; k++)
-			write_all(i, buf, n);
-	}
-	for (int i = 0; i < 3; i++)
-		if (term[i] >= 0)
-			close(term[i]);
-	if (pidfd >= 0)
-		close(pidfd);
-}
-
-/* Hand a login session's pty master to the client over @conn (in the helper). */
-static void send_pty(int conn, int master)
-{
-	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "pty", "step", "login", "message",
-			       "terminal of the session attached");
-
-	if (!ev || proto_send(conn, ev, &master, 1) < 0)
-		fprintf(stderr, "trellisd: the client left before its session's terminal could be passed\n");
-	json_decref(ev);
-}
-
-/* The helper's side of container_exec(): fd 0-2 the command's stdio (or
- * /dev/null with a tty), 3 the report pipe ("p": no pty), 4 the client's
- * connection with a tty.  Exits with the command's status. */
-static int helper_exec(const char *lxcpath, const char *name, int tty, char **argv)
-{
-	char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"HOME=/root", "TERM=xterm-256color", "USER=root", "LOGNAME=root", NULL };
-	lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-	struct exec_cmd cmd = { .argv = argv, .tty = tty };
-	struct lxc_container *c;
-	int master = -1, slave = -1, term[3] = { -1, -1, -1 }, cmd_fds[3];
-	pid_t pid;
-	int st;
-
-	c = lxc_container_new(name, lxcpath);
-	if (!c || !c->is_running(c))
-		_exit(125);
-	o.env_policy = LXC_ATTACH_CLEAR_ENV;
-	o.extra_env_vars = env;
-	if (tty) {
-		if (open_pty(c->init_pid(c), &master, &slave) < 0) {
-			if (write(3, "p", 1) < 0)
-				_exit(126);
-			_exit(124);
-		}
-		o.stdin_fd = o.stdout_fd = o.stderr_fd = slave;
-	} else {
-		if (pipes_for_terminals(term, cmd_fds) < 0)
-			_exit(126);
-		o.stdin_fd = cmd_fds[0];
-		o.stdout_fd = cmd_fds[1];
-		o.stderr_fd = cmd_fds[2];
-	}
-	close(3);
-	if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
-		_exit(127);
-	if (tty) {
-		close(slave);
-		/* The client now holds the only master: when it goes, the
-		 * session gets SIGHUP. */
-		send_pty(4, master);
-		close(master);
-		close(4);
-	} else if (term[0] >= 0 || term[1] >= 0 || term[2] >= 0) {
-		for (int i = 0; i < 3; i++)
-			if (term[i] >= 0)
-				close(cmd_fds[i]);
-		pipe_proxy(pid, term);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			_exit(127);
-	if (WIFSIGNALED(st))
-		_exit(128 + WTERMSIG(st));
-	_exit(WEXITSTATUS(st));
-}
-
-/* The helper's side of container_start(). */
-static int helper_start(const char *lxcpath, const char *name)
-{
-	struct lxc_container *c = lxc_container_new(name, lxcpath);
-	bool ok;
-
-	if (!c)
-		return 2;
-	c->want_daemonize(c, true);
-	c->want_close_all_fds(c, true);
-	ok = c->start(c, 0, NULL) && c->is_running(c);
-	lxc_container_put(c);
-	return ok ? 0 : 1;
-}
-
-int container_helper_main(int argc, char **argv)
-{
-	if (argc == 5 && !strcmp(argv[2], "start"))
-		return helper_start(argv[3], argv[4]);
-	if (argc >= 8 && !strcmp(argv[2], "exec") && !strcmp(argv[6], "--"))
-		return helper_exec(argv[3], argv[4], !strcmp(argv[5], "tty"), argv + 7);
-	fprintf(stderr, "trellisd: %s is internal (the daemon runs it to start routers and commands in them)\n",
-		CONTAINER_HELPER_ARG);
-	return 2;
-}
-
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err)
 {
@@ -990,17 +776,16 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 
 	while (argv[n])
 		n++;
-	hargv = calloc(n + 8, sizeof(*hargv));
+	hargv = calloc(n + 7, sizeof(*hargv));
 	if (!hargv)
 		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "exec");
-	hargv[0] = "trellisd";
-	hargv[1] = CONTAINER_HELPER_ARG;
-	hargv[2] = "exec";
-	hargv[3] = (char *)lxcpath;
-	hargv[4] = (char *)name;
-	hargv[5] = io->tty ? "tty" : "stdio";
-	hargv[6] = "--";
-	memcpy(hargv + 7, argv, n * sizeof(*argv));
+	hargv[0] = "trellis-lxc-helper";
+	hargv[1] = "exec";
+	hargv[2] = (char *)lxcpath;
+	hargv[3] = (char *)name;
+	hargv[4] = io->tty ? "tty" : "stdio";
+	hargv[5] = "--";
+	memcpy(hargv + 6, argv, n * sizeof(*argv));
 	/* The helper reports on this pipe that it got no pty (124 may be a real exit status). */
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return trl_error_errno(err, TRL_EFAILED, errno, "pipe");
@@ -1032,7 +817,7 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 			if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 				_exit(126);
 		close_range(io->tty ? 5 : 4, ~0U, 0);
-		execve("/proc/self/exe", hargv, helper_env());
+		execve(helper_path, hargv, helper_env());
 		_exit(126);
 	}
 	close(report[1]);

@@ -84,13 +84,11 @@ struct container_io {
  * forked copy. */
 int container_exec(const char *lxcpath, const char *name, char *const argv[], const struct container_io *io,
 		   int *status, struct trl_error *err);
-/* container_start() and container_exec() fork and exec the daemon's own
- * program as "trellisd --container-helper start|exec ..." (a fresh,
- * single-threaded process: liblxc is not async-signal-safe, so it must not
- * run in a fork of the multi-threaded daemon).  main() hands such argv to
- * container_helper_main() first thing; it returns the exit status. */
-#define CONTAINER_HELPER_ARG "--container-helper"
-int container_helper_main(int argc, char **argv);
+/* container_start() and container_exec() run liblxc in trellis-lxc-helper
+ * (lxc-helper.c), never in a fork of the multi-threaded daemon.  Find it:
+ * next to @self (trellisd's path; NULL: /proc/self/exe), else at
+ * CONTAINER_HELPER (the installed one).  0, or an error naming both. */
+int container_helper_init(const char *self, struct trl_error *err);
 /* The seccomp profile (LXC v2 syntax) every router gets. */
 int container_write_seccomp(const char *path, struct trl_error *err);
 

@@ -232,9 +232,6 @@ int main(int argc, char **argv)
 	char why[512];
 	int c, lfd, lvl, info_only;
 
-	/* The daemon re-executing itself to run liblxc (container.h). */
-	if (argc > 1 && !strcmp(argv[1], CONTAINER_HELPER_ARG))
-		return container_helper_main(argc, argv);
 	g_daemon = d;
 	config_init(&d->cfg, TRL_SSH_SHELL);
 	config_path = config_arg(argc, argv, &info_only);
@@ -386,6 +383,10 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
+		return 1;
+	}
+	if (container_helper_init(NULL, &err) < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
 		return 1;
 	}
 	if (uid_range) {

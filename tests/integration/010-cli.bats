@@ -90,6 +90,21 @@ teardown_file() {
 	[[ "$output" == *"not searchable"* ]]
 }
 
+@test "trellisd without its trellis-lxc-helper refuses to start, naming where it looked" {
+	[ ! -e /usr/local/libexec/trellis/trellis-lxc-helper ] ||
+		skip "an installed trellis-lxc-helper exists; a copied trellisd would find it"
+	lone=$(mktemp -d /tmp/trellis-test-010h.XXXXXX)
+	cp "$TRELLISD" "$lone/trellisd"
+	run "$lone/trellisd" --state-dir "$lone/state" --socket "$lone/s.sock" --node t10h
+	rm -rf "$lone"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot find trellis-lxc-helper (looked in '$lone' and '/usr/local/libexec/trellis/trellis-lxc-helper')"* ]]
+	# the helper itself is not for people: usage, exit 2
+	run "$(dirname "$TRELLISD")/trellis-lxc-helper"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"internal to trellisd"* ]]
+}
+
 @test "a second instance runs beside the first with its own state" {
 	other=$(mktemp -d /tmp/trellis-test-010b.XXXXXX)
 	chmod 711 "$other"
