@@ -151,7 +151,7 @@ int main(void)
 	ok(disk_release(image, mnt, &err) == 0, "released");
 	ok(!disk_mounted(mnt) && !mountinfo(mnt)[0], "unmounted");
 	ok(access(image, F_OK) < 0 && errno == ENOENT, "image removed");
-	for (int i = 0; i < 50 && loop_bound(image); i++)
+	for (int i = 0; i < 150 && loop_bound(image); i++)
 		usleep(100000);
 	ok(!loop_bound(image), "loop device freed (autoclear)");
 	ok(disk_release(image, mnt, &err) == 0, "release again: nothing to do, success");

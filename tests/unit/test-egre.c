@@ -231,17 +231,24 @@ static void neigh_line(int in, const char *dev, const char *addr, char *out, siz
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* Wait up to 4 s for the neighbour entry to be resolved (an lladdr and a
- * valid state; DELAY/STALE after earlier traffic is resolved too). */
-static int neigh_wait(int in, const char *dev, const char *addr, char *line, size_t len)
+/* Wait up to 10 s for the neighbour entry to be resolved (an lladdr and a
+ * valid state; DELAY/STALE after earlier traffic is resolved too) and, with
+ * @state, to be in that state. */
+static int neigh_wait_state(int in, const char *dev, const char *addr, const char *state, char *line, size_t len)
 {
-	for (int i = 0; i < 80; i++) {
+	for (int i = 0; i < 200; i++) {
 		neigh_line(in, dev, addr, line, len);
-		if (strstr(line, "lladdr") && !strstr(line, "FAILED") && !strstr(line, "INCOMPLETE"))
+		if (strstr(line, "lladdr") && !strstr(line, "FAILED") && !strstr(line, "INCOMPLETE") &&
+		    (!state || strstr(line, state)))
 			return 1;
 		usleep(50000);
 	}
 	return 0;
+}
+
+static int neigh_wait(int in, const char *dev, const char *addr, char *line, size_t len)
+{
+	return neigh_wait_state(in, dev, addr, NULL, line, len);
 }
 
 static uint64_t snmp_ip_in_receives(int in)
@@ -915,7 +922,7 @@ int main(void)
 
 	r = bridge_neigh_refresh("wa", AF_INET, &b4, &err);
 	ok(r == 0, "A: bridge_neigh_refresh 192.0.2.2 on 'wa' (%s)", r ? err.msg : "ok");
-	ok(neigh_wait(NS_A, "wa", "192.0.2.2", line, sizeof(line)) && strstr(line, "REACHABLE"),
+	ok(neigh_wait_state(NS_A, "wa", "192.0.2.2", "REACHABLE", line, sizeof(line)),
 	   "A: 192.0.2.2 reachable (%s)", line);
 	like_str(line, "managed", "A: and kernel-managed (kept REACHABLE without a daemon)");
 	enter(NS_B);
