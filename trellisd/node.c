@@ -137,11 +137,13 @@ static int probe_kind(const char *kind)
 	if (!strcmp(kind, "gretap")) {
 		l = rtnl_link_ipgretap_alloc();
 	} else {
+		/* No port: libnl 3.7 sends IFLA_VXLAN_PORT as 4 bytes where the
+		 * kernel wants 2 ("netlink: 'trellisd': attribute type 15 has an
+		 * invalid length" in the kernel log; it still reads the right
+		 * value), and a probe needs only the kind. */
 		l = rtnl_link_vxlan_alloc();
-		if (l) {
+		if (l)
 			rtnl_link_vxlan_set_id(l, 1);
-			rtnl_link_vxlan_set_port(l, 4789);
-		}
 	}
 	if (l) {
 		rtnl_link_set_name(l, name);
@@ -220,6 +222,9 @@ int node_tunnel_dev_add(enum node_tunnel kind, uint32_t key, const struct node_s
 			rtnl_link_vxlan_set_local(l, local);
 			rtnl_link_vxlan_set_group(l, peer);
 			rtnl_link_vxlan_set_link(l, sub->ifindex);
+			/* IANA's port, not Linux's old default 8472.  libnl 3.7 sends it
+			 * 4 bytes long (see probe_kind): one kernel log warning per
+			 * tunnel, the value itself arrives intact. */
 			rtnl_link_vxlan_set_port(l, 4789);
 			rtnl_link_vxlan_set_learning(l, 0);
 		}
