@@ -480,9 +480,9 @@ int main(void)
 	is_int(map_entries("fp_ports"), 2, "two port entries");
 
 	m = send_frame(&ra, &rb, 0);
-	ok(m && got_frame(&rb, m, 1000), "frame ra -> rb crosses the shortbridge");
+	ok(m && got_frame(&rb, m, 3000), "frame ra -> rb crosses the shortbridge");
 	m = send_frame(&rb, &ra, 0);
-	ok(m && got_frame(&ra, m, 1000), "frame rb -> ra crosses the shortbridge");
+	ok(m && got_frame(&ra, m, 3000), "frame rb -> ra crosses the shortbridge");
 	ok(bridge_port_stats(b, "ha", &sa, &err) == 0 && bridge_port_stats(b, "hb", &sb, &err) == 0,
 	   "read port counters");
 	is_int(sa.packets, 1, "ha forwarded 1 frame");
@@ -521,13 +521,13 @@ int main(void)
 	is_int(s2.packets - sa.packets, 0, "and no forwarded frame");
 	r = bridge_link_attach(b, "ha", "hb", 0, &err);
 	m = send_frame(&ra, &rb, 0);
-	ok(r == 0 && m && got_frame(&rb, m, 1000), "attach again repairs the port");
+	ok(r == 0 && m && got_frame(&rb, m, 3000), "attach again repairs the port");
 
 	/* daemon restart: forwarding continues without a handle, pins are reused */
 	bridge_close(b);
 	b = NULL;
 	m = send_frame(&ra, &rb, 0);
-	ok(m && got_frame(&rb, m, 1000), "still forwarding while no process holds the bridge");
+	ok(m && got_frame(&rb, m, 3000), "still forwarding while no process holds the bridge");
 	r = bridge_open(pin_dir, &b, &err);
 	if (!ok(r == 0, "bridge_open again (%s)", r ? err.msg : "ok"))
 		return done();
@@ -556,7 +556,7 @@ int main(void)
 		   "shaper: 1:10 reads back rate %llu ceil %llu leaf %d", (unsigned long long)ci.rate,
 		   (unsigned long long)ci.ceil, ci.leaf);
 		m = send_frame(&ra, &rb, 0);
-		ok(m && got_frame(&rb, m, 1000), "frame ra -> rb through the HTB default class");
+		ok(m && got_frame(&rb, m, 3000), "frame ra -> rb through the HTB default class");
 		shaper_class_get("hb", SHAPER_H(0x10), &ci, &err);
 		q0 = ci.packets;
 		ok(q0 >= 1, "shaper: counted in 1:10 (%llu packets)", (unsigned long long)q0);
@@ -598,7 +598,7 @@ int main(void)
 		po.loss_ppm = 0;
 		r = bridge_port_update(b, "ha", &po, &err);
 		m = send_frame(&ra, &rb, 0);
-		ok(r == 0 && m && got_frame(&rb, m, 1000), "loss 0: forwarded again");
+		ok(r == 0 && m && got_frame(&rb, m, 3000), "loss 0: forwarded again");
 		r = bridge_port_update(b, "hc", &po, &err);
 		ok(r < 0, "port update of an unjoined interface refused");
 	}
@@ -606,18 +606,18 @@ int main(void)
 	/* which path: plain redirect goes through hb's egress qdisc */
 	root_qdisc("hb", &h1, &q0);
 	m = send_frame(&ra, &rb, 1);
-	ok(m && got_frame(&rb, m, 1000), "IPv4 frame ra -> rb without BRIDGE_F_PEER");
+	ok(m && got_frame(&rb, m, 3000), "IPv4 frame ra -> rb without BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q1);
 	is_int(q1 - q0, 1, "it went through hb's HTB (bpf_redirect to hb egress)");
 
 	r = bridge_link_attach(b, "ha", "hb", BRIDGE_F_PEER, &err);
 	ok(r == 0, "re-attach with BRIDGE_F_PEER (%s)", r ? err.msg : "ok");
 	m = send_frame(&ra, &rb, 1);
-	ok(m && got_frame(&rb, m, 1000), "IPv4 frame ra -> rb with BRIDGE_F_PEER");
+	ok(m && got_frame(&rb, m, 3000), "IPv4 frame ra -> rb with BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q2);
 	is_int(q2 - q1, 0, "it skipped hb's HTB (bpf_redirect_peer into r2)");
 	m = send_frame(&ra, &rb, 0);
-	ok(m && got_frame(&rb, m, 1000), "non-IP frame with BRIDGE_F_PEER");
+	ok(m && got_frame(&rb, m, 3000), "non-IP frame with BRIDGE_F_PEER");
 	root_qdisc("hb", &h1, &q0);
 	is_int(q0 - q2, 1, "non-IP took plain bpf_redirect (through the HTB)");
 	ok(udp_roundtrip("hello via redirect_peer"), "UDP r1 -> r2 with redirect_peer");
@@ -729,7 +729,7 @@ int main(void)
 		m = 0;
 		if (port_open(ns_r1, "re", &re) == 0 && port_open(ns_r2, "rf", &rf) == 0)
 			m = send_frame(&re, &rf, 0);
-		ok(m && got_frame(&rf, m, 1000), "and the migrated link forwards (program attached)");
+		ok(m && got_frame(&rf, m, 3000), "and the migrated link forwards (program attached)");
 		bridge_close(b);
 		b = NULL;
 		r = bridge_unpin(old_dir, &err);

@@ -913,9 +913,9 @@ int main(void)
 	frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, 60);
 	drain(&r2e1);
 	drain(&wa);
-	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 2000, NULL),
+	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 3000, NULL),
 	   "first frame r1 -> r2 is non-IP: delivered (the kernel resolved the next hop for it)");
-	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
+	ok(frame_wait(&wa, f.magic, 1, 3000, &cap), "captured on the wire");
 	check_egre4(&cap, &wa, wbp.mac, KEY1, &f, "non-IP");
 	neigh_line(NS_A, "wa", "192.0.2.2", line, sizeof(line));
 	ok(strstr(line, "lladdr") && !strstr(line, "managed"), "A: 192.0.2.2 learnt ('%s')", line);
@@ -949,9 +949,9 @@ int main(void)
 	/* --- IP frame: adjust_room + redirect_neigh path ---------------------------------- */
 	frame_build(&f, r2e1.mac, r1e1.mac, 1, "10.1.0.1", "10.1.0.2", 100);
 	drain(&wa);
-	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 3000, NULL),
 	   "IPv4 frame r1 -> r2 crosses the tunnel");
-	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
+	ok(frame_wait(&wa, f.magic, 1, 3000, &cap), "captured on the wire");
 	check_egre4(&cap, &wa, wbp.mac, KEY1, &f, "IPv4");
 
 	/* --- VLAN-tagged frames: the tag travels inside the tunnel ------------------------ */
@@ -968,9 +968,9 @@ int main(void)
 			v.len = f.len + 4;
 			v.magic = f.magic;
 			drain(&wa);
-			ok(frame_send(&r1e1, &v) == 0 && frame_wait(&r2e1, v.magic, 0, 1000, NULL),
+			ok(frame_send(&r1e1, &v) == 0 && frame_wait(&r2e1, v.magic, 0, 3000, NULL),
 			   "VLAN 5 %s frame r1 -> r2", ip ? "IPv4" : "non-IP");
-			ok(frame_wait(&wa, v.magic, 1, 1000, &cap) && cap.len == 42 + v.len &&
+			ok(frame_wait(&wa, v.magic, 1, 3000, &cap) && cap.len == 42 + v.len &&
 				   get16(cap.b + 12) == ETH_P_IP && !memcmp(cap.b + 42, v.b, v.len),
 			   "on the wire: untagged outer, tag inside the inner frame");
 		}
@@ -980,14 +980,14 @@ int main(void)
 	frame_build(&f, r2e3.mac, r1e2.mac, 0, NULL, NULL, 42);
 	drain(&wa);
 	drain(&r2e3);
-	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 1000, NULL),
+	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 3000, NULL),
 	   "short non-IP frame r1 -> r2 over the IPv6 tunnel (padded on decap)");
-	ok(frame_wait(&wa, f.magic, 1, 1000, &cap), "captured on the wire");
+	ok(frame_wait(&wa, f.magic, 1, 3000, &cap), "captured on the wire");
 	check_egre6(&cap, &wa, wbp.mac, KEY6, &f, "IPv6 outer");
 	frame_build(&f, r2e3.mac, r1e2.mac, 1, "10.3.0.1", "10.3.0.2", 200);
 	drain(&wa);
-	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 1000, NULL) &&
-		   frame_wait(&wa, f.magic, 1, 1000, &cap) && cap.len == 62 + f.len,
+	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 3000, NULL) &&
+		   frame_wait(&wa, f.magic, 1, 3000, &cap) && cap.len == 62 + f.len,
 	   "IPv4 frame over the IPv6 tunnel");
 
 	/* --- the routers' own traffic --------------------------------------------------------- */
@@ -1013,9 +1013,9 @@ int main(void)
 	s0 = pstats(ba, NS_A, "h1");
 	frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, WIRE_MTU - 28);
 	drain(&wa);
-	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+	ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 3000, NULL),
 	   "a %zu-byte frame fits exactly (outer packet %u bytes)", f.len, WIRE_MTU);
-	ok(frame_wait(&wa, f.magic, 1, 1000, &cap) && get16(cap.b + 16) == WIRE_MTU,
+	ok(frame_wait(&wa, f.magic, 1, 3000, &cap) && get16(cap.b + 16) == WIRE_MTU,
 	   "outer total length %u on the wire", WIRE_MTU);
 	frame_build(&f, r2e1.mac, r1e1.mac, 1, "10.1.0.1", "10.1.0.2", WIRE_MTU - 27);
 	ok(frame_send(&r1e1, &f) == 0 && !frame_wait(&r2e1, f.magic, 0, 300, NULL),
@@ -1030,7 +1030,7 @@ int main(void)
 	link_set(NS_R1, "eth2", WIRE_MTU);
 	s0 = pstats(ba, NS_A, "h5");
 	frame_build(&f, r2e3.mac, r1e2.mac, 0, NULL, NULL, WIRE_MTU - 48);
-	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 1000, NULL),
+	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 3000, NULL),
 	   "IPv6 outer: a %zu-byte frame fits exactly", f.len);
 	frame_build(&f, r2e3.mac, r1e2.mac, 0, NULL, NULL, WIRE_MTU - 47);
 	ok(frame_send(&r1e2, &f) == 0 && !frame_wait(&r2e3, f.magic, 0, 300, NULL),
@@ -1063,7 +1063,7 @@ int main(void)
 		is_int(n0.drops_bad_source - n1.drops_bad_source, 1, "counted as a bad-source drop");
 
 		n = egre_build(pkt, wbp.mac, wa.mac, "192.0.2.1", "192.0.2.2", 0x2000, KEY1, &inner);
-		ok(send(wa.fd, pkt, n, 0) == (ssize_t)n && frame_wait(&r2e1, inner.magic, 0, 1000, NULL),
+		ok(send(wa.fd, pkt, n, 0) == (ssize_t)n && frame_wait(&r2e1, inner.magic, 0, 3000, NULL),
 		   "the same packet from 192.0.2.1 (as a Linux gretap peer would send it) is delivered");
 
 		rcv0 = snmp_ip_in_receives(NS_B);
@@ -1134,11 +1134,11 @@ int main(void)
 
 		drain(&r2e1); /* full of the TCP transfers above */
 		frame_build(&f, r2e1.mac, r1e1.mac, 1, "10.1.0.1", "10.1.0.2", 100);
-		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 3000, NULL),
 		   "IPv4 frame into r2 with redirect_peer");
 		tx1 = link_tx(NS_B, "h2");
 		frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, 60);
-		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 1000, NULL),
+		ok(frame_send(&r1e1, &f) == 0 && frame_wait(&r2e1, f.magic, 0, 3000, NULL),
 		   "non-IP frame into r2 (plain redirect)");
 		tx2 = link_tx(NS_B, "h2");
 		ok(tx1 == tx0 && tx2 == tx1 + 1,
