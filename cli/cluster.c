@@ -172,6 +172,19 @@ static void bw_free_cell(json_t *row, char *buf, size_t len)
 		print_format_value(v, PRINT_FMT_RATE, buf, len);
 }
 
+/* Disk a create could still use there ("-": an older node that does not say). */
+static void disk_free_cell(json_t *row, char *buf, size_t len)
+{
+	json_t *v = json_object_get(row, "disk_free");
+
+	if (!json_is_integer(v))
+		snprintf(buf, len, "-");
+	else if (!json_integer_value(v))
+		snprintf(buf, len, "0");
+	else
+		print_format_value(v, PRINT_FMT_SIZE, buf, len);
+}
+
 void cli_cluster_nodes_print(json_t *result)
 {
 	static const struct print_col cols[] = {
@@ -180,6 +193,7 @@ void cli_cluster_nodes_print(json_t *result)
 		{ .title = "ADDRESS", .key = "address" },
 		{ .title = "CAPACITY", .key = "capacity", .fmt = PRINT_FMT_RATE },
 		{ .title = "BW FREE", .fn = bw_free_cell },
+		{ .title = "DISK FREE", .fn = disk_free_cell },
 		{ .title = "FASTPATH", .key = "fastpath" },
 		{ .title = "TUNNELS", .fn = tunnels_cell },
 		{ .title = "SLICES", .key = "slices", .fmt = PRINT_FMT_COUNT },

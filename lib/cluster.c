@@ -499,6 +499,24 @@ static double free_bw(json_t *info)
 	return (double)json_integer_value(bw) - json_number_value(json_object_get(info, "placed_bw"));
 }
 
+/* A node's free disk for rootfs: what it registers, less this create's routers. */
+static double free_disk(json_t *info)
+{
+	json_t *v = json_object_get(info, "disk_free");
+
+	if (!json_is_integer(v))
+		return HUGE_VAL;	/* an older node that does not say */
+	return (double)json_integer_value(v) - json_number_value(json_object_get(info, "placed_disk"));
+}
+
+/* What a router's rootfs takes on its node: its limits.disk in full, else what admission counts (1M). */
+static uint64_t router_disk(const struct trl_slice *s, const struct trl_router *r)
+{
+	uint64_t disk = trl_router_limits(s, r).disk;
+
+	return disk ? disk : 1ULL << 20;
+}
+
 /*
  * What a router needs guaranteed on its node's substrate at most: the rates
  * of its links (all of them cross-node if its neighbours go elsewhere).
@@ -514,30 +532,35 @@ static uint64_t router_bw(const struct trl_slice *s, const struct trl_router *r)
 	return sum;
 }
 
-static void place(json_t *info, double cpu, uint64_t bw)
+static void place(json_t *info, double cpu, uint64_t bw, uint64_t disk)
 {
 	json_object_set_new(info, "placed", json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
 	json_object_set_new(info, "placed_cpu", json_real(json_number_value(json_object_get(info, "placed_cpu")) + cpu));
 	json_object_set_new(info, "placed_bw", json_real(json_number_value(json_object_get(info, "placed_bw")) + (double)bw));
+	json_object_set_new(info, "placed_disk",
+			    json_real(json_number_value(json_object_get(info, "placed_disk")) + (double)disk));
 }
+
+enum short_of { SHORT_NONE, SHORT_BW, SHORT_DISK };
 
 /*
  * The node for a router that the cluster places (@cpu: its guaranteed CPU,
- * @bw: router_bw), from the live nodes in name order (@order), counting the
- * routers each runs and the ones placed so far.  Only nodes with @bw free
- * bandwidth qualify (the node's admission would refuse the others).  Spread
- * (the default): fewest routers, then most free CPU, then most free
- * bandwidth.  Pack: most routers among the nodes with @cpu free CPU, then
- * least free CPU, then least free bandwidth.  Ties go to the first name.
- * NULL if none fits; then *@short_bw tells whether bandwidth was what no
- * node had.
+ * @bw: router_bw, @disk: router_disk), from the live nodes in name order
+ * (@order), counting the routers each runs and the ones placed so far.  Only
+ * nodes with @bw free bandwidth and @disk free disk qualify (the node's
+ * admission would refuse the others).  Spread (the default): fewest routers,
+ * then most free CPU, then most free bandwidth.  Pack: most routers among the
+ * nodes with @cpu free CPU, then least free CPU, then least free bandwidth.
+ * Ties go to the first name.  NULL if none fits; then *@short_of tells
+ * whether bandwidth or disk was what no node had.
  */
-static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, uint64_t bw, int *short_bw)
+static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, uint64_t bw, uint64_t disk,
+			     enum short_of *short_of)
 {
 	const char *best = NULL;
 	json_int_t best_n = 0;
 	double best_cpu = 0, best_bw = 0;
-	int cpu_fits = 0;
+	int cpu_fits = 0, disk_fits = 0;
 	size_t i;
 	json_t *v;
 
@@ -554,6 +577,9 @@ static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, 
 		if (mode == TRL_PLACE_PACK && fc < cpu)
 			continue;
 		cpu_fits = 1;
+		if (free_disk(info) < (double)disk)
+			continue;
+		disk_fits = 1;
 		if (fb < (double)bw)
 			continue;
 		if (mode == TRL_PLACE_PACK)
@@ -567,7 +593,7 @@ static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, 
 			best_bw = fb;
 		}
 	}
-	*short_bw = !best && cpu_fits;
+	*short_of = best || !cpu_fits ? SHORT_NONE : !disk_fits ? SHORT_DISK : SHORT_BW;
 	return best;
 }
 
@@ -620,7 +646,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			continue;	/* placed below */
 		info = nd ? json_object_get(live, nd) : NULL;
 		if (info)
-			place(info, trl_router_limits(s, &s->routers[i]).cpu, router_bw(s, &s->routers[i]));
+			place(info, trl_router_limits(s, &s->routers[i]).cpu, router_bw(s, &s->routers[i]),
+			      router_disk(s, &s->routers[i]));
 	}
 	order = sorted_names(live);
 	if (!order) {
@@ -634,11 +661,20 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		if (!strcmp(nd, CLUSTER_NODE_ANY) ||
 		    (!nd[0] && (s->placement == TRL_PLACE_SPREAD || s->placement == TRL_PLACE_PACK))) {
 			double need = trl_router_limits(s, &s->routers[i]).cpu;
-			uint64_t bw = router_bw(s, &s->routers[i]);
-			int short_bw = 0;
-			const char *best = pick_node(live, order, s->placement, need, bw, &short_bw);
+			uint64_t bw = router_bw(s, &s->routers[i]), disk = router_disk(s, &s->routers[i]);
+			enum short_of short_of = SHORT_NONE;
+			const char *best = pick_node(live, order, s->placement, need, bw, disk, &short_of);
 
-			if (!best && short_bw) {
+			if (!best && short_of == SHORT_DISK) {
+				char size[32];
+
+				units_size_format(disk, size, sizeof(size));
+				r = trl_error_set(err, TRL_ELIMIT,
+						  "%s: routers.%s: placement: no node has %s free disk for its rootfs (free space of the node's state directory less 64M kept free less the routers placed so far)",
+						  filename, s->routers[i].name, size);
+				goto out;
+			}
+			if (!best && short_of == SHORT_BW) {
 				char rate[32];
 
 				units_rate_format(bw, rate, sizeof(rate));
@@ -658,7 +694,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 						  filename, s->routers[i].name);
 				goto out;
 			}
-			place(json_object_get(live, best), need, bw);
+			place(json_object_get(live, best), need, bw, disk);
 			json_object_set_new(prouters, s->routers[i].name, json_string(best));
 			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
 			nd = s->routers[i].node;

@@ -124,6 +124,9 @@ static char *registration(struct daemon *d)
 	/* Placement weighs it (lib/cluster.c): bandwidth a new slice could still be guaranteed here. */
 	if (o && d->has_substrate)
 		json_object_set_new(o, "bw_free", json_integer((json_int_t)shape_node_free(d)));
+	/* ... and disk for the routers' rootfs (limits.disk reserves it all). */
+	if (o)
+		json_object_set_new(o, "disk_free", json_integer((json_int_t)slice_disk_free(d)));
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;

@@ -829,6 +829,17 @@ static int plan_check_shaping(struct plan *p, struct trl_error *err)
 #define DISK_PER_ROUTER (1ULL << 20)	/* a router's rootfs, config and logs, generously */
 #define INODES_PER_ROUTER 200
 
+uint64_t slice_disk_free(struct daemon *d)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (statvfs(d->state_dir, &sv) < 0)
+		return 0;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return avail > DISK_RESERVE ? avail - DISK_RESERVE : 0;
+}
+
 static int preflight(struct plan *p, struct trl_error *err)
 {
 	char path[PATH_MAX];

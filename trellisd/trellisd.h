@@ -117,6 +117,9 @@ int server_listen(const char *path, struct trl_error *err);
 int server_run(struct daemon *d, int lfd, struct trl_error *err);
 /* main.c: the node.show result. */
 json_t *node_info(struct daemon *d);
+/* Disk a create could still use on this node: free space of the state
+ * directory's file system less what admission keeps free (cluster placement). */
+uint64_t slice_disk_free(struct daemon *d);
 
 /* slice.c */
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result,

@@ -17,7 +17,7 @@ tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
 # Slices this file creates.  u1 is short so that its sliver's host interface
 # names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
 # this file's node namespaces, state dirs and t101n* cgroups.
-SLICES="t101a t101b u1 t101c t101d t101e"
+SLICES="t101a t101b u1 t101c t101d t101e t101f t101g"
 
 setup_file() {
 	require_root
@@ -219,6 +219,39 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"routers.q1: placement: no node has "*" free bandwidth for its links"* ]]
 	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
+}
+
+@test "placement weighs disk: each node registers what its state directory can still hold; a rootfs no node has room for is refused" {
+	d=$(testbed_dir "$P")
+	disk_free() { ectl get "/trellis/nodes/t101n$1" --print-value-only | jq .disk_free; }
+	# the nodes' state directories share this host's file system: free space less the 64M admission keeps
+	df_free=$(( $(stat -f -c '%a * %S' "$d" ) ))
+	for n in 1 2 3; do
+		f=$(disk_free $n)
+		echo "# disk_free n$n: $f (df of the state dir's file system: $df_free)" >&3
+		[ "$f" -gt 0 ]
+		# within 5% of free space less 64M (other tests and logs write meanwhile)
+		[ $(( f - (df_free - 67108864) )) -lt $(( df_free / 20 )) ]
+		[ $(( (df_free - 67108864) - f )) -lt $(( df_free / 20 )) ]
+	done
+	run testbed_trellis "$P" 1 node list
+	[[ "$output" == *"DISK FREE"* ]]
+	# more than any node has: refused before anything is written, naming the router and the size
+	printf 'slice: t101f\nplacement: spread\nrouters:\n  big: {template: plain, limits: {disk: 1T}}\n' >"$d/t101f.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101f.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"routers.big: placement: no node has 1T free disk for its rootfs"* ]]
+	[ -z "$(ectl get /trellis/slices/t101f --keys-only)" ]
+	# routers placed so far count: three of 60% of a node's free disk take one node each, a fourth fits nowhere
+	part=$(( ($(disk_free 1) * 6 / 10) >> 20 ))M
+	printf 'slice: t101g\nplacement: pack\nrouters:\n' >"$d/t101g.yaml"
+	for g in 1 2 3 4; do printf '  g%d: {template: plain, limits: {disk: %s}}\n' "$g" "$part" >>"$d/t101g.yaml"; done
+	run testbed_trellis "$P" 1 slice create -f "$d/t101g.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"routers.g4: placement: no node has $part free disk for its rootfs"* ]]
+	[ -z "$(ectl get /trellis/slices/t101g --keys-only)" ]
 }
 
 @test "uid ranges come from etcd: one range per slice, the same on every node, freed with the slice" {
