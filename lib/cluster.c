@@ -532,8 +532,22 @@ static uint64_t router_bw(const struct trl_slice *s, const struct trl_router *r)
 	return sum;
 }
 
+/*
+ * What placing a router on the node with @info takes from its substrate:
+ * with a slice bandwidth:, the slice's class once per node (the first of its
+ * routers there; its links' classes sit inside it), else the router's links'
+ * rates (@links_bw).
+ */
+static uint64_t need_bw(const struct trl_slice *s, json_t *info, uint64_t links_bw)
+{
+	if (s->bw_rate)
+		return json_is_true(json_object_get(info, "placed_slice")) ? 0 : s->bw_rate;
+	return links_bw;
+}
+
 static void place(json_t *info, double cpu, uint64_t bw, uint64_t disk)
 {
+	json_object_set_new(info, "placed_slice", json_true());
 	json_object_set_new(info, "placed", json_integer(json_integer_value(json_object_get(info, "placed")) + 1));
 	json_object_set_new(info, "placed_cpu", json_real(json_number_value(json_object_get(info, "placed_cpu")) + cpu));
 	json_object_set_new(info, "placed_bw", json_real(json_number_value(json_object_get(info, "placed_bw")) + (double)bw));
@@ -554,8 +568,8 @@ enum short_of { SHORT_NONE, SHORT_BW, SHORT_DISK };
  * Ties go to the first name.  NULL if none fits; then *@short_of tells
  * whether bandwidth or disk was what no node had.
  */
-static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, uint64_t bw, uint64_t disk,
-			     enum short_of *short_of)
+static const char *pick_node(const struct trl_slice *s, json_t *live, json_t *order, int mode, double cpu,
+			     uint64_t links_bw, uint64_t disk, enum short_of *short_of)
 {
 	const char *best = NULL;
 	json_int_t best_n = 0;
@@ -570,6 +584,7 @@ static const char *pick_node(json_t *live, json_t *order, int mode, double cpu, 
 		json_int_t n = json_integer_value(json_object_get(info, "routers")) +
 			       json_integer_value(json_object_get(info, "placed"));
 		double fc = free_cpu(info), fb = free_bw(info);
+		uint64_t bw = need_bw(s, info, links_bw);
 		int better;
 
 		if (!json_is_string(json_object_get(info, "address")) && json_object_size(live) > 1)
@@ -646,8 +661,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			continue;	/* placed below */
 		info = nd ? json_object_get(live, nd) : NULL;
 		if (info)
-			place(info, trl_router_limits(s, &s->routers[i]).cpu, router_bw(s, &s->routers[i]),
-			      router_disk(s, &s->routers[i]));
+			place(info, trl_router_limits(s, &s->routers[i]).cpu,
+			      need_bw(s, info, router_bw(s, &s->routers[i])), router_disk(s, &s->routers[i]));
 	}
 	order = sorted_names(live);
 	if (!order) {
@@ -663,7 +678,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			double need = trl_router_limits(s, &s->routers[i]).cpu;
 			uint64_t bw = router_bw(s, &s->routers[i]), disk = router_disk(s, &s->routers[i]);
 			enum short_of short_of = SHORT_NONE;
-			const char *best = pick_node(live, order, s->placement, need, bw, disk, &short_of);
+			const char *best = pick_node(s, live, order, s->placement, need, bw, disk, &short_of);
 
 			if (!best && short_of == SHORT_DISK) {
 				char size[32];
@@ -677,10 +692,11 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			if (!best && short_of == SHORT_BW) {
 				char rate[32];
 
-				units_rate_format(bw, rate, sizeof(rate));
+				units_rate_format(s->bw_rate ? s->bw_rate : bw, rate, sizeof(rate));
 				r = trl_error_set(err, TRL_ELIMIT,
-						  "%s: routers.%s: placement: no node has %s free bandwidth for its links (substrate capacity less the host's share less the slices' guaranteed rates less the routers placed so far)",
-						  filename, s->routers[i].name, rate);
+						  "%s: routers.%s: placement: no node has %s free bandwidth for %s (substrate capacity less the host's share less the slices' guaranteed rates less the routers placed so far)",
+						  filename, s->routers[i].name, rate,
+						  s->bw_rate ? "the slice's bandwidth" : "its links");
 				goto out;
 			}
 			if (!best && s->placement == TRL_PLACE_PACK && json_object_size(live)) {
@@ -694,7 +710,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 						  filename, s->routers[i].name);
 				goto out;
 			}
-			place(json_object_get(live, best), need, bw, disk);
+			place(json_object_get(live, best), need, need_bw(s, json_object_get(live, best), bw), disk);
 			json_object_set_new(prouters, s->routers[i].name, json_string(best));
 			snprintf(s->routers[i].node, sizeof(s->routers[i].node), "%s", best);
 			nd = s->routers[i].node;

@@ -17,7 +17,7 @@ tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
 # Slices this file creates.  u1 is short so that its sliver's host interface
 # names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
 # this file's node namespaces, state dirs and t101n* cgroups.
-SLICES="t101a t101b u1 t101c t101d t101e t101f t101g"
+SLICES="t101a t101b u1 t101c t101d t101e t101f t101g t101h t101i"
 
 setup_file() {
 	require_root
@@ -219,6 +219,19 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"routers.q1: placement: no node has "*" free bandwidth for its links"* ]]
 	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
+	# a slice bandwidth: is needed once per node that gets a router: only n3
+	# has 2gbit; its second router needs nothing more there
+	printf 'slice: t101h\nplacement: spread\nbandwidth: 2gbit\nrouters:\n  h1: {template: plain}\n  h2: {template: plain}\nlinks:\n  - endpoints: [h1:eth1, h2:eth1]\n' >"$d/t101h.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101h.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(placed t101h)" = "t101n3,t101n3" ]
+	printf 'slice: t101i\nbandwidth: 9900mbit\nrouters:\n  i1: {node: any, template: plain}\n' >"$d/t101i.yaml"
+	run testbed_trellis "$P" 1 slice create -f "$d/t101i.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"routers.i1: placement: no node has "*" free bandwidth for the slice's bandwidth"* ]]
+	[ -z "$(ectl get /trellis/slices/t101i --keys-only)" ]
 }
 
 @test "placement weighs disk: each node registers what its state directory can still hold; a rootfs no node has room for is refused" {
