@@ -14,8 +14,10 @@
 # traffic leaves these namespaces.
 #
 # Needs: TRELLIS_BUILD (build dir) and TRELLIS_SRC (source dir) in the environment.
+# TRELLIS_TESTBED_TMP: where the state dirs go [/tmp] (benchmarks: a tmpfs, see
+# bench/README.md "Things that move the numbers").
 
-testbed_dir() { echo "/tmp/trellis-tb-$1"; }
+testbed_dir() { echo "${TRELLIS_TESTBED_TMP:-/tmp}/trellis-tb-$1"; }
 
 testbed_up() {
 	local p=$1 n=$2 i dir
