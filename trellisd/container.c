@@ -14,10 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <lxc/lxccontainer.h>
-#include <lxc/attach_options.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -35,7 +31,6 @@
 #include "disk.h"
 #include "log.h"
 #include "names.h"
-#include "proto.h"
 #include "util.h"
 
 /* Inside-the-container ids of FRR's user and groups (our passwd/group). */
@@ -475,20 +470,16 @@ static void lxc_log_tail(const char *lxcpath, const char *name, char *buf, size_
 /* liblxc runs in trellis-lxc-helper (see lxc-helper.c for why), found once
  * at start by container_helper_init(). */
 static char helper_path[PATH_MAX];
+extern char **environ;
 
-int container_helper_init(const char *self, struct trl_error *err)
+int container_helper_init(struct trl_error *err)
 {
-	char dir[PATH_MAX], *slash;
-	ssize_t n = self ? (ssize_t)strlen(self) : readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char dir[PATH_MAX] = "", *slash;
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
 
 	/* Next to trellisd (a build tree, or both in one directory), else where
 	 * 'make install' puts it. */
-	if (self)
-		snprintf(dir, sizeof(dir), "%s", self);
-	else if (n > 0)
-		dir[n] = '\0';
-	else
-		dir[0] = '\0';
+	dir[n > 0 ? n : 0] = '\0';
 	slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
@@ -501,13 +492,6 @@ int container_helper_init(const char *self, struct trl_error *err)
 		return 0;
 	return trl_error_set(err, TRL_EFAILED, "cannot find trellis-lxc-helper (looked in '%s' and '%s'): is trellis installed?",
 			     dir, CONTAINER_HELPER);
-}
-
-static char *const *helper_env(void)
-{
-	extern char **environ;
-
-	return environ;
 }
 
 /*
@@ -531,7 +515,7 @@ int container_start(struct container_spec *cs, struct trl_error *err)
 		 * sockets) must not live on in LXC's monitor: an executable held open
 		 * for writing fails with ETXTBSY in the router that runs it. */
 		close_range(3, ~0U, 0);
-		execve(helper_path, argv, helper_env());
+		execve(helper_path, argv, environ);
 		_exit(3);
 	}
 	while (waitpid(child, &ws, 0) < 0)
@@ -817,7 +801,7 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 			if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
 				_exit(126);
 		close_range(io->tty ? 5 : 4, ~0U, 0);
-		execve(helper_path, hargv, helper_env());
+		execve(helper_path, hargv, environ);
 		_exit(126);
 	}
 	close(report[1]);

@@ -86,9 +86,9 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		   int *status, struct trl_error *err);
 /* container_start() and container_exec() run liblxc in trellis-lxc-helper
  * (lxc-helper.c), never in a fork of the multi-threaded daemon.  Find it:
- * next to @self (trellisd's path; NULL: /proc/self/exe), else at
- * CONTAINER_HELPER (the installed one).  0, or an error naming both. */
-int container_helper_init(const char *self, struct trl_error *err);
+ * next to trellisd's own executable, else at CONTAINER_HELPER (the installed
+ * one).  0, or an error naming both places. */
+int container_helper_init(struct trl_error *err);
 /* The seccomp profile (LXC v2 syntax) every router gets. */
 int container_write_seccomp(const char *path, struct trl_error *err);
 

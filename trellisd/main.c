@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: must run as root (it creates containers, interfaces and cgroups)\n");
 		return 1;
 	}
-	if (container_helper_init(NULL, &err) < 0) {
+	if (container_helper_init(&err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		return 1;
 	}
