@@ -159,30 +159,30 @@ static void tunnels_cell(json_t *row, char *buf, size_t len)
 	print_format_value(json_object_get(row, "tunnels"), PRINT_FMT_LIST, buf, len);
 }
 
-/* Bandwidth a new slice could still be guaranteed on the node ("-": it does not say). */
-static void bw_free_cell(json_t *row, char *buf, size_t len)
+/* What a node registers as still free under @key: "-" when it does not say
+ * (no substrate, an older node), @zero when nothing is left, else as @fmt. */
+static void free_cell(json_t *row, const char *key, enum print_fmt fmt, const char *zero, char *buf, size_t len)
 {
-	json_t *v = json_object_get(row, "bw_free");
+	json_t *v = json_object_get(row, key);
 
 	if (!json_is_integer(v))
 		snprintf(buf, len, "-");
 	else if (!json_integer_value(v))
-		snprintf(buf, len, "0bit");
+		snprintf(buf, len, "%s", zero);
 	else
-		print_format_value(v, PRINT_FMT_RATE, buf, len);
+		print_format_value(v, fmt, buf, len);
 }
 
-/* Disk a create could still use there ("-": an older node that does not say). */
+/* Bandwidth a new slice could still be guaranteed on the node. */
+static void bw_free_cell(json_t *row, char *buf, size_t len)
+{
+	free_cell(row, "bw_free", PRINT_FMT_RATE, "0bit", buf, len);
+}
+
+/* Disk a create could still use there. */
 static void disk_free_cell(json_t *row, char *buf, size_t len)
 {
-	json_t *v = json_object_get(row, "disk_free");
-
-	if (!json_is_integer(v))
-		snprintf(buf, len, "-");
-	else if (!json_integer_value(v))
-		snprintf(buf, len, "0");
-	else
-		print_format_value(v, PRINT_FMT_SIZE, buf, len);
+	free_cell(row, "disk_free", PRINT_FMT_SIZE, "0", buf, len);
 }
 
 void cli_cluster_nodes_print(json_t *result)

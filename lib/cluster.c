@@ -489,24 +489,17 @@ static double free_cpu(json_t *info)
 	       json_number_value(json_object_get(info, "placed_cpu"));
 }
 
-/* A node's free bandwidth: what it registers a new slice could still be guaranteed, less this create's routers. */
-static double free_bw(json_t *info)
+/* What a node registers as free under @key (bw_free: what a new slice could
+ * still be guaranteed; disk_free: what its state directory can still hold),
+ * less what this create placed there (@placed).  A node that does not say
+ * (no substrate, an older version) is never full. */
+static double free_of(json_t *info, const char *key, const char *placed)
 {
-	json_t *bw = json_object_get(info, "bw_free");
-
-	if (!json_is_integer(bw))
-		return HUGE_VAL;	/* a node that does not say (no substrate): never full */
-	return (double)json_integer_value(bw) - json_number_value(json_object_get(info, "placed_bw"));
-}
-
-/* A node's free disk for rootfs: what it registers, less this create's routers. */
-static double free_disk(json_t *info)
-{
-	json_t *v = json_object_get(info, "disk_free");
+	json_t *v = json_object_get(info, key);
 
 	if (!json_is_integer(v))
-		return HUGE_VAL;	/* an older node that does not say */
-	return (double)json_integer_value(v) - json_number_value(json_object_get(info, "placed_disk"));
+		return HUGE_VAL;
+	return (double)json_integer_value(v) - json_number_value(json_object_get(info, placed));
 }
 
 /* What a router's rootfs takes on its node: its limits.disk in full, else what admission counts (1M). */
@@ -583,7 +576,7 @@ static const char *pick_node(const struct trl_slice *s, json_t *live, json_t *or
 		json_t *info = json_object_get(live, node);
 		json_int_t n = json_integer_value(json_object_get(info, "routers")) +
 			       json_integer_value(json_object_get(info, "placed"));
-		double fc = free_cpu(info), fb = free_bw(info);
+		double fc = free_cpu(info), fb = free_of(info, "bw_free", "placed_bw");
 		uint64_t bw = need_bw(s, info, links_bw);
 		int better;
 
@@ -592,7 +585,7 @@ static const char *pick_node(const struct trl_slice *s, json_t *live, json_t *or
 		if (mode == TRL_PLACE_PACK && fc < cpu)
 			continue;
 		cpu_fits = 1;
-		if (free_disk(info) < (double)disk)
+		if (free_of(info, "disk_free", "placed_disk") < (double)disk)
 			continue;
 		disk_fits = 1;
 		if (fb < (double)bw)

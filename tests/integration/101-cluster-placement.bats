@@ -154,6 +154,25 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	ectl get "/trellis/slices/$1" --print-value-only | jq -r '.placement.routers | [.[]] | sort | join(",")'
 }
 
+# create_placed I SLICE NODES: SLICE (from its .yaml in the testbed dir),
+# created through node I, has its routers placed on NODES (sorted, comma-separated)
+create_placed() {
+	run testbed_trellis "$P" "$1" slice create -f "$(testbed_dir "$P")/$2.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(placed "$2")" = "$3" ]
+}
+
+# create_refused SLICE GLOB: the create is refused with a message matching
+# GLOB (its * match anything), before anything is written to etcd
+create_refused() {
+	run testbed_trellis "$P" 1 slice create -f "$(testbed_dir "$P")/$1.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *$2* ]]
+	[ -z "$(ectl get "/trellis/slices/$1" --keys-only)" ]
+}
+
 @test "placement: pack fills the busiest node, spread the emptiest; pack refuses a router no node has CPU for" {
 	d=$(testbed_dir "$P")
 	# every node registers its online CPUs and load average
@@ -168,28 +187,18 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	wait_routers 1 0
 	# pack: both routers (no node:, so the cluster places them) join the node that has the most
 	printf 'slice: t101d\nplacement: pack\nrouters:\n  p1: {template: plain}\n  p2: {template: plain}\n' >"$d/t101d.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101d.yaml"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(placed t101d)" = "t101n2,t101n2" ]
+	create_placed 1 t101d t101n2,t101n2
 	[ "$(running_routers 2 t101d)" = "p1,p2" ]
 	wait_routers 2 4
 	# spread: the two empty nodes, one each (n2 runs 4 now)
 	printf 'slice: t101e\nplacement: spread\nrouters:\n  s1: {template: plain}\n  s2: {template: plain}\n' >"$d/t101e.yaml"
-	run testbed_trellis "$P" 2 slice create -f "$d/t101e.yaml"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(placed t101e)" = "t101n1,t101n3" ]
+	create_placed 2 t101e t101n1,t101n3
 	[ "$(running_routers 1 t101e)$(running_routers 3 t101e)" = "s1s2" ] ||
 		[ "$(running_routers 1 t101e)$(running_routers 3 t101e)" = "s2s1" ]
 	testbed_trellis "$P" 1 -q slice delete t101e
 	# pack: a router needing more CPU than any node has free is refused, nothing written
 	printf 'slice: t101e\nplacement: pack\nrouters:\n  big: {template: plain, limits: {cpu: 1000}}\n' >"$d/t101e.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101e.yaml"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"routers.big: placement: pack: no node has 1000 free CPU for it"* ]]
-	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
+	create_refused t101e "routers.big: placement: pack: no node has 1000 free CPU for it"
 }
 
 @test "placement weighs bandwidth: routers go where their links' rates fit; one no node has room for is refused" {
@@ -208,30 +217,16 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	# pack would join the busiest nodes (n1 and n2 run a router each, n3 none),
 	# but each router's link needs 1gbit guaranteed: only n3 has it
 	printf 'slice: t101d\nplacement: pack\nrouters:\n  p1: {template: plain}\n  p2: {template: plain}\nlinks:\n  - endpoints: [p1:eth1, p2:eth1]\n    rate: 1gbit\n' >"$d/t101d.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101d.yaml"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(placed t101d)" = "t101n3,t101n3" ]
+	create_placed 1 t101d t101n3,t101n3
 	# links no node could guarantee: refused before anything is written
 	printf 'slice: t101e\nplacement: spread\nrouters:\n  q1: {template: plain}\n  q2: {template: plain}\nlinks:\n  - endpoints: [q1:eth1, q2:eth1]\n    rate: 9900mbit\n' >"$d/t101e.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101e.yaml"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"routers.q1: placement: no node has "*" free bandwidth for its links"* ]]
-	[ -z "$(ectl get /trellis/slices/t101e --keys-only)" ]
+	create_refused t101e "routers.q1: placement: no node has * free bandwidth for its links"
 	# a slice bandwidth: is needed once per node that gets a router: only n3
 	# has 2gbit; its second router needs nothing more there
 	printf 'slice: t101h\nplacement: spread\nbandwidth: 2gbit\nrouters:\n  h1: {template: plain}\n  h2: {template: plain}\nlinks:\n  - endpoints: [h1:eth1, h2:eth1]\n' >"$d/t101h.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101h.yaml"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(placed t101h)" = "t101n3,t101n3" ]
+	create_placed 1 t101h t101n3,t101n3
 	printf 'slice: t101i\nbandwidth: 9900mbit\nrouters:\n  i1: {node: any, template: plain}\n' >"$d/t101i.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101i.yaml"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"routers.i1: placement: no node has "*" free bandwidth for the slice's bandwidth"* ]]
-	[ -z "$(ectl get /trellis/slices/t101i --keys-only)" ]
+	create_refused t101i "routers.i1: placement: no node has * free bandwidth for the slice's bandwidth"
 }
 
 @test "placement weighs disk: each node registers what its state directory can still hold; a rootfs no node has room for is refused" {
@@ -251,20 +246,12 @@ placed() { # slice: the nodes its placed routers went to, sorted
 	[[ "$output" == *"DISK FREE"* ]]
 	# more than any node has: refused before anything is written, naming the router and the size
 	printf 'slice: t101f\nplacement: spread\nrouters:\n  big: {template: plain, limits: {disk: 1T}}\n' >"$d/t101f.yaml"
-	run testbed_trellis "$P" 1 slice create -f "$d/t101f.yaml"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"routers.big: placement: no node has 1T free disk for its rootfs"* ]]
-	[ -z "$(ectl get /trellis/slices/t101f --keys-only)" ]
+	create_refused t101f "routers.big: placement: no node has 1T free disk for its rootfs"
 	# routers placed so far count: three of 60% of a node's free disk take one node each, a fourth fits nowhere
 	part=$(( ($(disk_free 1) * 6 / 10) >> 20 ))M
 	printf 'slice: t101g\nplacement: pack\nrouters:\n' >"$d/t101g.yaml"
 	for g in 1 2 3 4; do printf '  g%d: {template: plain, limits: {disk: %s}}\n' "$g" "$part" >>"$d/t101g.yaml"; done
-	run testbed_trellis "$P" 1 slice create -f "$d/t101g.yaml"
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"routers.g4: placement: no node has $part free disk for its rootfs"* ]]
-	[ -z "$(ectl get /trellis/slices/t101g --keys-only)" ]
+	create_refused t101g "routers.g4: placement: no node has $part free disk for its rootfs"
 }
 
 @test "uid ranges come from etcd: one range per slice, the same on every node, freed with the slice" {
