@@ -22,6 +22,7 @@
 #include "shape.h"
 #include "shaper.h"
 #include "units.h"
+#include "claim.h"
 #include "conf.h"
 #include "container.h"
 #include "log.h"
@@ -230,7 +231,7 @@ int main(int argc, char **argv)
 	struct etcd_opts eo = { 0 };
 	static char cluster_password[1024];
 	char why[512];
-	int c, lfd, lvl, info_only;
+	int c, lfd, lvl, info_only, node_fd = -1;
 
 	g_daemon = d;
 	config_init(&d->cfg, TRL_SSH_SHELL);
@@ -462,6 +463,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: --substrate: %s\n", err.msg);
 		return 1;
 	}
+	/* The node name names the pin directory and the cgroup subtree: one live daemon per name on a host. */
+	if (claim_node(d->node_name, d->state_dir, &node_fd, &err) < 0) {
+		fprintf(stderr, "trellisd: --node: %s\n", err.msg);
+		return 1;
+	}
 	/* The socket first: a second instance must fail before it touches the fast path. */
 	lfd = server_listen(d->socket_path, &err);
 	if (lfd < 0) {
@@ -539,5 +545,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bridge_close(d->bridge);
+	claim_node_release(d->node_name, node_fd);
 	return 0;
 }

@@ -37,6 +37,7 @@
 #include "shaper.h"
 #include "spec.h"
 #include "store.h"
+#include "claim.h"
 #include "template.h"
 #include "trellisd.h"
 #include "units.h"
@@ -1049,6 +1050,23 @@ static int admission_check(struct daemon *d, struct store *st, const struct trl_
 	return 0;
 }
 
+/* Host-wide uid range claims (claim.c) for this daemon's slices. */
+static int claim_skip_index(unsigned idx, void *arg)
+{
+	return store_uid_index_used(arg, idx);
+}
+
+static int claim_ours(const char *slice, void *arg)
+{
+	return store_slice_exists(arg, slice);
+}
+
+static void claim_init(struct daemon *d, struct store *st, const char *slice, uid_t owner, struct claim_uid *c)
+{
+	*c = (struct claim_uid){ .node = d->node_name, .slice = slice, .owner = owner, .state_dir = d->state_dir,
+				 .skip_index = claim_skip_index, .ours = claim_ours, .arg = st };
+}
+
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
@@ -1060,7 +1078,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	struct start_ctx sc;
 	const char *step = "validate";
 	char lname[64] = "";
-	int r, inserted = 0, node_locked = 0;
+	int r, inserted = 0, node_locked = 0, claimed = 0;
 
 	if ((r = server_may(rq, ACCESS_CREATE, NULL, err)) < 0)
 		return r;
@@ -1114,6 +1132,16 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	/* Cluster mode: the uid range the cluster allocated for the slice (the same on every node). */
 	if (req->placement && json_is_integer(json_object_get(req->placement, "uid_index")))
 		row.uid_index_want = (unsigned)json_integer_value(json_object_get(req->placement, "uid_index"));
+	/* The uid range, host-wide: another trellisd on this host must not map the same ids. */
+	{
+		struct claim_uid c;
+
+		claim_init(d, st, row.name, row.owner_uid, &c);
+		c.shared = row.uid_index_want != 0;
+		if ((r = claim_uid_take(&c, d->uid_start, d->uid_count, row.uid_index_want, &row.uid_index_want, err)) < 0)
+			goto out;
+		claimed = 1;
+	}
 	row.spec = (char *)req->spec;
 	row.filename = (char *)(req->filename ? req->filename : "");
 	row.files = req->files;
@@ -1201,6 +1229,8 @@ rollback:
 		trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
 	}
 out:
+	if (r < 0 && claimed)
+		claim_uid_release(d->node_name, row.name, d->uid_start + row.uid_index_want * 65536u);
 	if (node_locked)
 		pthread_mutex_unlock(&d->node_lock);
 	if (r < 0)
@@ -1273,6 +1303,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	struct store_slice row;
 	struct trl_slice *s = NULL;
 	struct plan p = { 0 };
+	unsigned uid_base;
 	int r;
 
 	slice_op_begin(d, name);
@@ -1294,6 +1325,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 		goto out;
 	store_slice_set_state(st, name, "deleting", NULL);
 	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	uid_base = row.uid_base;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;
 	store_slice_release(&row);
@@ -1304,6 +1336,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	ssh_account_remove(d, name);
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
+	claim_uid_release(d->node_name, name, uid_base);
 	store_event_add(st, name, "delete", "slice deleted");
 	log_info("slice '%s' deleted", name);
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
@@ -2323,10 +2356,22 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		/* Interrupted half-way: a create is rolled back, a delete finished. */
 		slice_teardown(&p);
 		store_slice_remove(st, name, NULL);
+		claim_uid_release(d->node_name, name, row.uid_base);
 		note(actions, name, !strcmp(row.state, "creating") ? "rolled-back" : "deleted",
 		     "%s was interrupted (daemon stopped); everything it built is removed",
 		     !strcmp(row.state, "creating") ? "its create" : "its delete");
 		goto out;
+	}
+	{
+		/* Its uid range stays this daemon's, host-wide (the claims are gone after a reboot). */
+		struct claim_uid c;
+
+		claim_init(d, st, name, row.owner_uid, &c);
+		c.shared = json_is_integer(json_object_get(row.placement, "uid_index"));
+		if (claim_uid_hold(&c, row.uid_base, &e) < 0) {
+			note(actions, name, "error", "%s", e.msg);
+			trl_error_clear(&e);
+		}
 	}
 	if (!p.n_local)
 		goto out;
@@ -2337,6 +2382,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		if (!p.s->persist) {
 			slice_teardown(&p);
 			store_slice_remove(st, name, NULL);
+			claim_uid_release(d->node_name, name, row.uid_base);
 			note(actions, name, "removed", "the host restarted and the slice is not marked persist: its state is removed");
 			goto out;
 		}

@@ -688,3 +688,29 @@ int store_ssh_account_get(struct store *st, const char *slice, char account[64],
 	sqlite3_finalize(q);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -TRL_ENOTFOUND : -TRL_EFAILED;
 }
+
+int store_uid_index_used(struct store *st, unsigned idx)
+{
+	sqlite3_stmt *q;
+	int used;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM slices WHERE uid_index = ?", -1, &q, NULL) != SQLITE_OK)
+		return 1;	/* cannot tell: do not hand it out */
+	sqlite3_bind_int64(q, 1, idx);
+	used = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return used;
+}
+
+int store_slice_exists(struct store *st, const char *name)
+{
+	sqlite3_stmt *q;
+	int found;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM slices WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
+		return 1;	/* cannot tell: keep what may be live */
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return found;
+}

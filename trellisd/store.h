@@ -56,6 +56,10 @@ int store_slice_get(struct store *st, const char *name, struct store_slice *out,
 void store_slice_release(struct store_slice *s);
 /* Delete the slice row and its links. Missing is success. */
 int store_slice_remove(struct store *st, const char *name, struct trl_error *err);
+/* Is uid index @idx used by a slice of this store?  (1 also when it cannot tell.) */
+int store_uid_index_used(struct store *st, unsigned idx);
+/* Does this store hold slice @name?  (1 also when it cannot tell.) */
+int store_slice_exists(struct store *st, const char *name);
 /* Names of all slices (NULL-terminated, free with spec_free_names-style loop). */
 int store_slice_names(struct store *st, char ***names, struct trl_error *err);
 /* Key and kind of link l->name. */
