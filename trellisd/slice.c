@@ -725,7 +725,9 @@ static int link_shape(struct plan *p, size_t l, struct trl_error *err)
 	return 0;
 }
 
-static int link_attach(struct plan *p, size_t l, struct trl_error *err)
+static int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
+
+static int link_attach_fastpath(struct plan *p, size_t l, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
 	struct trl_link *lk = &s->links[l];
@@ -774,6 +776,15 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 		return link_shape(p, l, err);
 	}
 	return 0;
+}
+
+/* The host ends come up only now, with the fast path program attached: until
+ * then they were down, without ARP or IPv6 (trellis-lxc-helper veth-hold). */
+static int link_attach(struct plan *p, size_t l, struct trl_error *err)
+{
+	if (link_attach_fastpath(p, l, err) < 0)
+		return -err->code;
+	return p->down[l] ? 0 : link_admin(p, l, 1, err);
 }
 
 static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)

@@ -57,6 +57,9 @@
 #ifndef __NR_clone3
 #define __NR_clone3 435
 #endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
 #ifndef __NR_open_tree
 #define __NR_open_tree 428
 #endif
@@ -689,6 +692,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		TRY(setns(fd, 0));
+	}
+	if (!strcmp(cmd, "io-uring") && argc == 1) {
+		static uint64_t params[16];	/* struct io_uring_params: 120 bytes */
+
+		TRY(syscall(__NR_io_uring_setup, 8, params));
 	}
 	if (!strcmp(cmd, "perf") && argc == 1)
 		TRY(syscall(__NR_perf_event_open, calloc(1, 256), 0, -1, -1, 0));
