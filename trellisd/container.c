@@ -817,6 +817,8 @@ int container_exec(const char *lxcpath, const char *name, char *const argv[], co
 		_exit(126);
 	}
 	close(report[1]);
+	if (io->started)
+		io->started(io->started_arg, child);
 	while (waitpid(child, &ws, 0) < 0)
 		if (errno != EINTR) {
 			close(report[0]);

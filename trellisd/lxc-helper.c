@@ -69,9 +69,13 @@ static int exec_in_router(void *payload)
 {
 	struct exec_cmd *cmd = payload;
 
+	/* Its own process group either way, so ending the session (SIGTERM
+	 * to the helper) reaches what it started. */
 	if (cmd->tty) {
 		setsid();
 		ioctl(0, TIOCSCTTY, 0);
+	} else {
+		setpgid(0, 0);
 	}
 	/* The command holds its terminal or pipes and nothing else: not the
 	 * client's connection, nor whatever liblxc or we still have open. */
@@ -278,6 +282,23 @@ static void pipe_proxy(pid_t pid, int term[3])
 		close(pidfd);
 }
 
+/* The attached command, for end_session(); and whether the session ended
+ * before it was known. */
+static volatile pid_t session_pid;
+static volatile sig_atomic_t session_ended;
+
+/* SIGTERM from trellisd (e.g. the ssh key that opened the session was
+ * removed): the command's process group goes, then the helper reports. */
+static void end_session(int sig)
+{
+	(void)sig;
+	session_ended = 1;
+	if (session_pid > 0) {
+		kill(-session_pid, SIGKILL);
+		kill(session_pid, SIGKILL);
+	}
+}
+
 /* Hand a login session's pty master to the client over @conn (in the helper). */
 static void send_pty(int conn, int master)
 {
@@ -326,8 +347,17 @@ static int helper_exec(const char *lxcpath, const char *name, int tty, char **ar
 		o.stderr_fd = cmd_fds[2];
 	}
 	close(3);
+	{
+		struct sigaction sa = { .sa_handler = end_session };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
 		_exit(127);
+	session_pid = pid;
+	if (session_ended)
+		end_session(SIGTERM);
 	if (tty) {
 		close(slave);
 		/* The client now holds the only master: when it goes, the

@@ -1995,6 +1995,7 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 	struct store_slice row;
 	struct trl_slice *s = NULL;
 	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd };
+	struct ssh_session *session = NULL;
 	char cname[64];
 	char **argv = NULL;
 	size_t n;
@@ -2046,10 +2047,18 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 	/* Who opens a terminal in which router is worth an operator's log line. */
 	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
 		(unsigned)rq->uid, req->tty ? "session" : "exec", argv[0], req->router, req->name);
+	/* A slice's ssh account: tracked by key, so removing the key ends it. */
+	if ((r = ssh_session_begin(rq, req->name, req->key, &session, err)) < 0) {
+		free(argv);
+		return r;
+	}
+	io.started = session ? ssh_session_started : NULL;
+	io.started_arg = session;
 	/* The session's process writes to the client's socket: nobody else may meanwhile. */
 	pthread_mutex_lock(&rq->lock);
 	r = container_exec(rq->d->lxcpath, cname, argv, &io, &status, err);
 	pthread_mutex_unlock(&rq->lock);
+	ssh_session_end(session);
 	free(argv);
 	if (r < 0)
 		return r;
