@@ -35,6 +35,7 @@
 #include "names.h"
 #include "print.h"
 #include "proto.h"
+#include "sshkey.h"
 
 #define LOGIN_SHELL "/bin/bash"
 
@@ -165,7 +166,7 @@ static int login(struct cli *cli, const char *command)
 	}
 	{
 		int fds[3] = { 0, 1, 2 };
-		static char key[16384 + 1];
+		static char key[SSHKEY_MAX + 1];
 		json_t *req = json_pack("{s:s, s:s, s:s, s:o, s:b}", "op", "slice.exec", "name", slice_name, "router",
 					router, "argv", argv, "tty", tty);
 

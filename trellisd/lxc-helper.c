@@ -111,6 +111,10 @@ static void pty_child(int pidfd, int sock)
 	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
 	    setresuid(0, 0, 0) < 0)
 		_exit(3);
+	/* Nothing of the helper's (the client's connection) comes along. */
+	if (sock > 3)
+		close_range(3, sock - 1, 0);
+	close_range(sock + 1, ~0U, 0);
 	m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (m < 0)
 		_exit(4);
