@@ -2,8 +2,8 @@
 /*
  * hostile-probe: what a hostile tenant tries from inside a router.
  *
- * Built by tests/integration/080-hostile.bats and 081-spoof.bats with the
- * host's cc and copied into routers.  Each subcommand makes one attempt with
+ * Built by tests/integration/080-hostile.bats, 081-spoof.bats and
+ * 088-exec-fds.bats with the host's cc and copied into routers.  Each subcommand makes one attempt with
  * a raw system call, prints what it tried and what the kernel answered, and
  * exits:
  *   0  the attempt SUCCEEDED (a hole: the tests fail on it)
