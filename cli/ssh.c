@@ -20,6 +20,9 @@
  *	shell on a terminal.  It runs as the slice's account: trellisd lets that
  *	uid log into this slice only (server_may).
  *
+ * With ExposeAuthInfo (which trellisd requires of sshd for slice accounts)
+ * it tells trellisd which key opened the session: removing that key ends it.
+ *
  * The socket is --socket, else $TRELLIS_SOCKET (sshd_config: SetEnv), else
  * the default.
  */
@@ -32,6 +35,7 @@
 #include "names.h"
 #include "print.h"
 #include "proto.h"
+#include "sshkey.h"
 
 #define LOGIN_SHELL "/bin/bash"
 
@@ -77,6 +81,34 @@ static const char *pick_router(json_t *slice, const char *word)
 			return name;
 	}
 	return NULL;
+}
+
+/*
+ * The key that opened this session, from the file sshd names in
+ * SSH_USER_AUTH (ExposeAuthInfo): its "publickey TYPE BASE64" line.  trellisd
+ * needs it to end the session when the key is removed, and refuses a slice
+ * account's session without it.
+ */
+static int session_key(char *key, size_t len)
+{
+	const char *path = getenv("SSH_USER_AUTH");
+	char buf[65536], *line, *save = NULL;
+	ssize_t n;
+	int fd;
+
+	if (!path || !*path || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "publickey ", 10) && strlen(line + 10) < len) {
+			snprintf(key, len, "%s", line + 10);
+			return 0;
+		}
+	return -1;
 }
 
 static int login(struct cli *cli, const char *command)
@@ -134,8 +166,12 @@ static int login(struct cli *cli, const char *command)
 	}
 	{
 		int fds[3] = { 0, 1, 2 };
+		static char key[SSHKEY_MAX + 1];
 		json_t *req = json_pack("{s:s, s:s, s:s, s:o, s:b}", "op", "slice.exec", "name", slice_name, "router",
 					router, "argv", argv, "tty", tty);
+
+		if (req && session_key(key, sizeof(key)) == 0)
+			json_object_set_new(req, "key", json_string(key));
 
 		cli->pty_session = tty ? cli_pty_session : NULL;
 		status = cli_call(cli, req, tty ? NULL : fds, tty ? 0 : 3, &result);

@@ -312,6 +312,7 @@ static const struct field_desc exec_fields[] = {
 	{ "router", FIELD_NAME, 1 },
 	{ "argv", FIELD_ARGV, 1 },
 	{ "tty", FIELD_BOOL, 0 },
+	{ "key", FIELD_SSHKEY, 0 },	/* trellis-ssh: the key that opened the ssh session */
 	{ NULL, 0, 0 },
 };
 

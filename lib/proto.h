@@ -15,6 +15,8 @@
  *   {"op": "slice.delete", "name": "blue"}
  *   {"op": "slice.exec",   "name": "blue", "router": "r1", "argv": ["ip","addr"],
  *    "tty": false}                                 + fds 0,1,2 via SCM_RIGHTS
+ *   trellis-ssh adds "key": "TYPE BASE64", the key that opened the ssh session
+ *   (required from a slice's ssh account; removing the key ends the session).
  *   With "tty": true the client passes no fds: the daemon opens a pty in the
  *   router, starts the command on it and sends its master fd back with the
  *   event {"event": "pty"}; the client runs the terminal on it and the final
@@ -134,7 +136,7 @@ struct proto_request {
 	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
 	const char *link;	/* link.set: "r1:eth1-r2:eth1" or "r1:eth1" */
 	json_t *settings;	/* link.set: the "set" object */
-	const char *key;	/* slice.key.*: an ssh public key line */
+	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {

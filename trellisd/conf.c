@@ -25,6 +25,9 @@ void config_init(struct config *c, const char *ssh_shell)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->ssh_shell, sizeof(c->ssh_shell), "%s", ssh_shell ? ssh_shell : "");
+	snprintf(c->ssh_group, sizeof(c->ssh_group), "%s", CONFIG_SSH_GROUP);
+	snprintf(c->sshd, sizeof(c->sshd), "%s", CONFIG_SSHD);
+	snprintf(c->sshd_config, sizeof(c->sshd_config), "%s", CONFIG_SSHD_CONFIG);
 }
 
 int config_check_parallel(const char *v, int *out, char *why, size_t len)
@@ -192,6 +195,9 @@ enum key_id {
 	K_SSH_LOGIN,
 	K_SSH_SHELL,
 	K_SSH_KEYS_USER,
+	K_SSH_GROUP,
+	K_SSHD,
+	K_SSHD_CONFIG,
 	K_CLUSTER,
 	K_CLUSTER_CA,
 	K_CLUSTER_CERT,
@@ -219,6 +225,9 @@ static const char *const key_names[K_COUNT] = {
 	[K_SSH_LOGIN] = "ssh-login",
 	[K_SSH_SHELL] = "ssh-shell",
 	[K_SSH_KEYS_USER] = "ssh-keys-user",
+	[K_SSH_GROUP] = "ssh-group",
+	[K_SSHD] = "sshd",
+	[K_SSHD_CONFIG] = "sshd-config",
 	[K_CLUSTER] = "cluster",
 	[K_CLUSTER_CA] = "cluster-ca",
 	[K_CLUSTER_CERT] = "cluster-cert",
@@ -287,6 +296,17 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		}
 		snprintf(c->ssh_keys_user, sizeof(c->ssh_keys_user), "%s", v);
 		return 0;
+	case K_SSH_GROUP:
+		if (!account_name_ok(v)) {
+			snprintf(why, len, "'%s' is not a group name", v);
+			return -1;
+		}
+		snprintf(c->ssh_group, sizeof(c->ssh_group), "%s", v);
+		return 0;
+	case K_SSHD:
+		return set_path(c->sshd, sizeof(c->sshd), v, why, len);
+	case K_SSHD_CONFIG:
+		return set_path(c->sshd_config, sizeof(c->sshd_config), v, why, len);
 	case K_CLUSTER:
 		return set_word(o->cluster, sizeof(o->cluster), v, why, len);
 	case K_CLUSTER_CA:

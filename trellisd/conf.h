@@ -12,7 +12,7 @@
  * cluster-cert, cluster-key, cluster-user, cluster-password-file) as
  * defaults the command line overrides, and the operator's policy:
  * allow-tenant-create, tenant-users, tenant-groups, ssh-login, ssh-shell,
- * ssh-keys-user.
+ * ssh-keys-user, ssh-group, sshd, sshd-config.
  *
  * This module only parses and checks; main.c applies the values and
  * server.c (server_may) enforces the policy.
@@ -57,7 +57,14 @@ struct config {
 	int ssh_login;			/* default no: no per-slice ssh accounts */
 	char ssh_shell[4096];		/* the slice accounts' login shell (trellis-ssh) */
 	char ssh_keys_user[CONFIG_NAME_MAX + 1];	/* may read any slice's ssh keys */
+	char ssh_group[CONFIG_NAME_MAX + 1];	/* the slice accounts' group (sshd_config Match Group) */
+	char sshd[4096];		/* sshd, asked for its effective configuration (sshd -T) */
+	char sshd_config[4096];		/* the configuration that sshd serves */
 };
+
+#define CONFIG_SSH_GROUP "trellis-ssh"
+#define CONFIG_SSHD "/usr/sbin/sshd"
+#define CONFIG_SSHD_CONFIG "/etc/ssh/sshd_config"
 
 /* Defaults (everything unset, policy closed; ssh_shell = @ssh_shell). */
 void config_init(struct config *c, const char *ssh_shell);

@@ -75,6 +75,10 @@ struct container_io {
 	int conn_fd;		/* tty: the client's connection; once the command runs,
 				 * the session's process sends the pty master over it
 				 * (a "pty" event) */
+	/* If set: called with the helper's pid once it runs.  SIGTERM to the
+	 * helper ends the session (it kills the command's process group). */
+	void (*started)(void *arg, pid_t helper);
+	void *started_arg;
 };
 
 /* Run argv inside the container (liblxc attach: the router's namespaces,

@@ -21,9 +21,15 @@
  *	seccomp filter).  fd 0-2: the command's stdio (stdio) or /dev/null
  *	(tty); fd 3: a pipe on which "p" means no pty could be opened; fd 4
  *	(tty): the client's connection, which gets the pty master in a "pty"
- *	event once the command runs.  Exits with the command's status
+ *	event once the command runs.  The command itself holds fds 0-2 only
+ *	(its pty, or its stdio with terminals replaced by pipes): never the
+ *	client's connection.  Exits with the command's status
  *	(128+N for a signal), 125 if the router is not running, 126/127 on
  *	other failures.
+ *
+ *   trellis-lxc-helper veth-hold
+ *	LXC's up hook for a router's veth: keeps the host end down, without
+ *	ARP or IPv6, until the daemon's links step attaches the fast path.
  *
  * Not meant to be run by hand; trellisd finds it next to itself or in
  * $(pkglibexecdir).
@@ -36,13 +42,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <lxc/lxccontainer.h>
 #include <lxc/attach_options.h>
 #include "proto.h"
@@ -58,31 +69,120 @@ static int exec_in_router(void *payload)
 {
 	struct exec_cmd *cmd = payload;
 
+	/* Its own process group either way, so ending the session (SIGTERM
+	 * to the helper) reaches what it started. */
 	if (cmd->tty) {
 		setsid();
 		ioctl(0, TIOCSCTTY, 0);
+	} else {
+		setpgid(0, 0);
 	}
+	/* The command holds its terminal or pipes and nothing else: not the
+	 * client's connection, nor whatever liblxc or we still have open. */
+	close_range(3, ~0U, 0);
 	execvp(cmd->argv[0], cmd->argv);
 	fprintf(stderr, "trellis: %s: %s\n", cmd->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-/* A pty from the router's own devpts instance (so 'tty' inside names it),
- * else from the host's. */
+/*
+ * The session's pty comes from the router's own devpts instance (so 'tty'
+ * inside names it), opened by a child that has become the router's root:
+ * it joins the router's user and mount namespaces (one setns() on a pidfd,
+ * so init cannot be swapped in between) and takes the mapped root's ids.
+ * Every path it resolves is the router's own, with the router's rights: a
+ * /dev/pts/ptmx the tenant turned into a symlink to a host path, a FIFO or
+ * a file reaches nothing of the host.  What it opened must be a ptmx (char
+ * device 5:2) that answers TIOCGPTN; the master comes back over a socket
+ * pair.  The child gets PTY_OPEN_TIMEOUT_MS, then it is killed.
+ */
+#define PTY_OPEN_TIMEOUT_MS 5000
+
+static void pty_child(int pidfd, int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = "m", .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	struct stat st;
+	unsigned int ptn;
+	int m;
+
+	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
+	    setresuid(0, 0, 0) < 0)
+		_exit(3);
+	/* Nothing of the helper's (the client's connection) comes along. */
+	if (sock > 3)
+		close_range(3, sock - 1, 0);
+	close_range(sock + 1, ~0U, 0);
+	m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (m < 0)
+		_exit(4);
+	if (fstat(m, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2 ||
+	    ioctl(m, TIOCGPTN, &ptn) < 0)
+		_exit(5);
+	if (fcntl(m, F_SETFL, O_RDWR) < 0)
+		_exit(6);
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &m, sizeof(int));
+	_exit(sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : 7);
+}
+
 static int open_pty(pid_t init, int *master, int *slave)
 {
-	char path[128];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct pollfd p;
+	struct cmsghdr *cm;
+	int sv[2], pidfd, r = -EIO;
+	pid_t child;
 
-	snprintf(path, sizeof(path), "/proc/%d/root/dev/pts/ptmx", init);
-	*master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0)
-		*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0 || unlockpt(*master) < 0)
+	*master = *slave = -1;
+	pidfd = (int)syscall(SYS_pidfd_open, init, 0);
+	if (pidfd < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		close(pidfd);
+		return r;
+	}
+	child = fork();
+	if (child == 0) {
+		close(sv[0]);
+		pty_child(pidfd, sv[1]);
+	}
+	close(sv[1]);
+	close(pidfd);
+	if (child < 0) {
+		close(sv[0]);
+		return -EAGAIN;
+	}
+	p = (struct pollfd){ .fd = sv[0], .events = POLLIN };
+	if (poll(&p, 1, PTY_OPEN_TIMEOUT_MS) == 1 && recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC) == 1 &&
+	    (cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+		memcpy(master, CMSG_DATA(cm), sizeof(int));
+		r = 0;
+	}
+	close(sv[0]);
+	kill(child, SIGKILL);
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return r;
+	if (unlockpt(*master) < 0)
 		return -errno;
 	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	return *slave < 0 ? -errno : 0;
 }
-
 
 /*
  * Without a pty, the client's fds go to the command as they are -- except
@@ -186,6 +286,23 @@ static void pipe_proxy(pid_t pid, int term[3])
 		close(pidfd);
 }
 
+/* The attached command, for end_session(); and whether the session ended
+ * before it was known. */
+static volatile pid_t session_pid;
+static volatile sig_atomic_t session_ended;
+
+/* SIGTERM from trellisd (e.g. the ssh key that opened the session was
+ * removed): the command's process group goes, then the helper reports. */
+static void end_session(int sig)
+{
+	(void)sig;
+	session_ended = 1;
+	if (session_pid > 0) {
+		kill(-session_pid, SIGKILL);
+		kill(session_pid, SIGKILL);
+	}
+}
+
 /* Hand a login session's pty master to the client over @conn (in the helper). */
 static void send_pty(int conn, int master)
 {
@@ -211,6 +328,9 @@ static int helper_exec(const char *lxcpath, const char *name, int tty, char **ar
 	pid_t pid;
 	int st;
 
+	/* Ours alone: dup2() left it inheritable. */
+	if (tty && fcntl(4, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(126);
 	c = lxc_container_new(name, lxcpath);
 	if (!c || !c->is_running(c))
 		_exit(125);
@@ -231,8 +351,17 @@ static int helper_exec(const char *lxcpath, const char *name, int tty, char **ar
 		o.stderr_fd = cmd_fds[2];
 	}
 	close(3);
+	{
+		struct sigaction sa = { .sa_handler = end_session };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	if (c->attach(c, exec_in_router, &cmd, &o, &pid) < 0)
 		_exit(127);
+	session_pid = pid;
+	if (session_ended)
+		end_session(SIGTERM);
 	if (tty) {
 		close(slave);
 		/* The client now holds the only master: when it goes, the
@@ -254,6 +383,49 @@ static int helper_exec(const char *lxcpath, const char *name, int tty, char **ar
 	_exit(WEXITSTATUS(st));
 }
 
+/*
+ * LXC's net up hook for each veth (lxc.hook.version 1: the host end's name
+ * in LXC_NET_PEER).  LXC runs it right after it made the pair and set the
+ * host end up, while the router's end is still down on the host and nothing
+ * can have crossed.  The host end goes down again, never answers ARP and has
+ * no IPv6 (no link-local address, no router solicitations or MLD into the
+ * router): the daemon's links step sets it up once the fast path program
+ * owns it.  Any failure fails the start.
+ */
+static int helper_veth_hold(void)
+{
+	const char *name = getenv("LXC_NET_PEER");
+	char path[128];
+	struct ifreq ifr = { 0 };
+	int fd, r = 1;
+
+	if (!name || !*name || strlen(name) >= IFNAMSIZ || strchr(name, '/') || name[0] == '.') {
+		fprintf(stderr, "trellis-lxc-helper: veth-hold: no host interface in LXC_NET_PEER\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1) {
+		fprintf(stderr, "trellis-lxc-helper: veth-hold: '%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags = (short)((ifr.ifr_flags | IFF_NOARP) & ~IFF_UP);
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) == 0)
+			r = 0;
+	}
+	if (r)
+		fprintf(stderr, "trellis-lxc-helper: veth-hold: '%s': %s\n", name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* The helper's side of container_start(). */
 static int helper_start(const char *lxcpath, const char *name)
 {
@@ -273,10 +445,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "start"))
 		return helper_start(argv[2], argv[3]);
+	if (argc >= 2 && !strcmp(argv[1], "veth-hold"))
+		return helper_veth_hold();
 	if (argc >= 7 && !strcmp(argv[1], "exec") && !strcmp(argv[5], "--"))
 		return helper_exec(argv[2], argv[3], !strcmp(argv[4], "tty"), argv + 6);
 	fprintf(stderr, "trellis-lxc-helper: internal to trellisd (it starts routers and runs commands in them);\n"
 			"usage: trellis-lxc-helper start LXCPATH NAME\n"
-			"       trellis-lxc-helper exec LXCPATH NAME tty|stdio -- ARGV...\n");
+			"       trellis-lxc-helper exec LXCPATH NAME tty|stdio -- ARGV...\n"
+			"       trellis-lxc-helper veth-hold   (LXC's net up hook)\n");
 	return 2;
 }

@@ -726,7 +726,9 @@ static int link_shape(struct plan *p, size_t l, struct trl_error *err)
 	return 0;
 }
 
-static int link_attach(struct plan *p, size_t l, struct trl_error *err)
+static int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
+
+static int link_attach_fastpath(struct plan *p, size_t l, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
 	struct trl_link *lk = &s->links[l];
@@ -775,6 +777,15 @@ static int link_attach(struct plan *p, size_t l, struct trl_error *err)
 		return link_shape(p, l, err);
 	}
 	return 0;
+}
+
+/* The host ends come up only now, with the fast path program attached: until
+ * then they were down, without ARP or IPv6 (trellis-lxc-helper veth-hold). */
+static int link_attach(struct plan *p, size_t l, struct trl_error *err)
+{
+	if (link_attach_fastpath(p, l, err) < 0)
+		return -err->code;
+	return p->down[l] ? 0 : link_admin(p, l, 1, err);
 }
 
 static int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)
@@ -2017,6 +2028,7 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 	struct store_slice row;
 	struct trl_slice *s = NULL;
 	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd };
+	struct ssh_session *session = NULL;
 	char cname[64];
 	char **argv = NULL;
 	size_t n;
@@ -2068,10 +2080,18 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 	/* Who opens a terminal in which router is worth an operator's log line. */
 	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
 		(unsigned)rq->uid, req->tty ? "session" : "exec", argv[0], req->router, req->name);
+	/* A slice's ssh account: tracked by key, so removing the key ends it. */
+	if ((r = ssh_session_begin(rq, req->name, req->key, &session, err)) < 0) {
+		free(argv);
+		return r;
+	}
+	io.started = session ? ssh_session_started : NULL;
+	io.started_arg = session;
 	/* The session's process writes to the client's socket: nobody else may meanwhile. */
 	pthread_mutex_lock(&rq->lock);
 	r = container_exec(rq->d->lxcpath, cname, argv, &io, &status, err);
 	pthread_mutex_unlock(&rq->lock);
+	ssh_session_end(session);
 	free(argv);
 	if (r < 0)
 		return r;

@@ -28,9 +28,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "log.h"
@@ -120,19 +124,57 @@ int ssh_account_is(struct daemon *d, const char *slice, uid_t uid)
 	return yes;
 }
 
-/* The slice's account, made if it has none yet.  Under slice_op_begin(). */
-static int account_ensure(struct daemon *d, struct store *st, const char *slice, long *uid, struct trl_error *err)
+/*
+ * Every slice account is in the ssh group (ssh-group, default trellis-ssh),
+ * which the sshd_config Match block names; made on first use.  An account
+ * from before (group nogroup) is moved into it.
+ */
+static int group_ensure(struct daemon *d, const char *account, struct trl_error *err)
+{
+	struct group gr, *gres = NULL;
+	struct passwd pw, *res = NULL;
+	char buf[4096], pbuf[4096], why[1024];
+	char *add[] = { "/usr/sbin/groupadd", "--system", "--", d->cfg.ssh_group, NULL };
+	char *mod[] = { "/usr/sbin/usermod", "--gid", d->cfg.ssh_group, "--", (char *)account, NULL };
+	int r;
+
+	if (getgrnam_r(d->cfg.ssh_group, &gr, buf, sizeof(buf), &gres) != 0 || !gres) {
+		for (int i = 0; (r = run_tool(add, why, sizeof(why))) < 0 && i < 5 && strstr(why, "lock"); i++)
+			usleep(200000);
+		if (r < 0 && !strstr(why, "already exists"))
+			return trl_error_set(err, TRL_EFAILED, "cannot create the ssh group '%s' (ssh-group): %s",
+					     d->cfg.ssh_group, why);
+		if (getgrnam_r(d->cfg.ssh_group, &gr, buf, sizeof(buf), &gres) != 0 || !gres)
+			return trl_error_set(err, TRL_EFAILED, "groupadd succeeded but no group '%s' exists",
+					     d->cfg.ssh_group);
+	}
+	if (!account)
+		return 0;
+	if (getpwnam_r(account, &pw, pbuf, sizeof(pbuf), &res) != 0 || !res)
+		return trl_error_set(err, TRL_EFAILED, "no account '%s'", account);
+	if (res->pw_gid == gres->gr_gid)
+		return 0;
+	if (run_tool(mod, why, sizeof(why)) < 0)
+		return trl_error_set(err, TRL_EFAILED, "slice '%s': cannot move its ssh account into group '%s': %s",
+				     account, d->cfg.ssh_group, why);
+	return 0;
+}
+
+/* The slice's account, made if it has none yet (*created then 1).  Under slice_op_begin(). */
+static int account_ensure(struct daemon *d, struct store *st, const char *slice, long *uid, int *created,
+			  struct trl_error *err)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096], account[64], gecos[128], why[1024];
 	int r;
 	char *argv[] = { "/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir", "/",
-			 "--no-user-group", "--gid", "nogroup", "--password", "*", "--shell", d->cfg.ssh_shell,
+			 "--no-user-group", "--gid", d->cfg.ssh_group, "--password", "*", "--shell", d->cfg.ssh_shell,
 			 "--comment", gecos, "--", (char *)slice, NULL };
 
+	*created = 0;
 	if (store_ssh_account_get(st, slice, account, uid) == 0 && !strcmp(account, slice) &&
 	    account_is_ours(account, *uid))
-		return 0;
+		return group_ensure(d, slice, err);
 	if (!d->cfg.ssh_login)
 		return trl_error_set(err, TRL_EUNAVAIL,
 				     "ssh login is off on node '%s' (the operator sets ssh-login = yes in trellisd.conf)",
@@ -144,6 +186,8 @@ static int account_ensure(struct daemon *d, struct store *st, const char *slice,
 	if (access(d->cfg.ssh_shell, X_OK) < 0)
 		return trl_error_errno(err, TRL_EUNAVAIL, errno, "ssh-shell '%s' of trellisd.conf is not executable",
 				       d->cfg.ssh_shell);
+	if (group_ensure(d, NULL, err) < 0)
+		return -err->code;
 	snprintf(gecos, sizeof(gecos), ACCOUNT_GECOS_PREFIX "%s", slice);
 	/* useradd fails while another tool holds /etc/passwd's lock: retry a little. */
 	for (int i = 0; (r = run_tool(argv, why, sizeof(why))) < 0 && i < 5 && strstr(why, "lock"); i++)
@@ -161,6 +205,7 @@ static int account_ensure(struct daemon *d, struct store *st, const char *slice,
 		return -err->code;
 	}
 	log_info("slice '%s': ssh account '%s' (uid %ld) created", slice, slice, *uid);
+	*created = 1;
 	return 0;
 }
 
@@ -226,6 +271,211 @@ void ssh_account_remove(struct daemon *d, const char *slice)
 	log_warn("slice '%s': cannot remove ssh account '%s': %s", slice, account, why);
 }
 
+/*
+ * sshd must run trellis-ssh for a slice account whatever the client asks: a
+ * subsystem (internal-sftp runs inside sshd and never reaches the shell),
+ * forwarding (a tunnel into the host's network or sockets) or a command.
+ * So trellisd asks sshd for its effective configuration for the account
+ * (sshd -T -C user=ACCOUNT,host=localhost,addr=127.0.0.1 -f sshd-config)
+ * and enables ssh login only when it forces trellis-ssh, forwards nothing
+ * and exposes which key opened the session (ExposeAuthInfo: the key's
+ * sessions end when it is removed).  Checked when a key is added and each
+ * time sshd asks for an account's keys: a configuration changed later stops
+ * the logins instead of opening the host.
+ */
+static const struct {
+	const char *key, *name, *want;
+} sshd_musts[] = {
+	{ "allowtcpforwarding", "AllowTcpForwarding", "no" },
+	{ "allowstreamlocalforwarding", "AllowStreamLocalForwarding", "no" },
+	{ "allowagentforwarding", "AllowAgentForwarding", "no" },
+	{ "x11forwarding", "X11Forwarding", "no" },
+	{ "permittunnel", "PermitTunnel", "no" },
+	{ "exposeauthinfo", "ExposeAuthInfo", "yes" },
+};
+
+#define SSHD_T_MAX (256u << 10)
+
+static int sshd_check(struct daemon *d, const char *account, struct trl_error *err)
+{
+	char spec[160], bad[2048] = "";
+	char *argv[] = { d->cfg.sshd, "-T", "-C", spec, "-f", d->cfg.sshd_config, NULL };
+	_cleanup_free_ char *out = malloc(SSHD_T_MAX);
+	const char *vals[ARRAY_SIZE(sshd_musts)] = { 0 }, *force = NULL, *disable = NULL;
+	size_t n = 0;
+	char *line, *save = NULL;
+
+	if (!out)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	snprintf(spec, sizeof(spec), "user=%s,host=localhost,addr=127.0.0.1", account);
+	if (run_tool(argv, out, SSHD_T_MAX) < 0)
+		return trl_error_set(err, TRL_EUNAVAIL,
+				     "ssh login: cannot read sshd's configuration ('%s -T -C %s -f %s'): %.400s",
+				     d->cfg.sshd, spec, d->cfg.sshd_config, out);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, ' ');
+
+		if (!v)
+			continue;
+		*v++ = '\0';
+		if (!strcmp(line, "forcecommand"))
+			force = v;
+		else if (!strcmp(line, "disableforwarding"))
+			disable = v;
+		for (size_t i = 0; i < ARRAY_SIZE(sshd_musts); i++)
+			if (!strcmp(line, sshd_musts[i].key))
+				vals[i] = v;
+	}
+	if (!force || strcmp(force, d->cfg.ssh_shell))
+		n += snprintf(bad + n, sizeof(bad) - n, "%sForceCommand is '%s' (must be '%s')", n ? ", " : "",
+			      force ? force : "unset", d->cfg.ssh_shell);
+	for (size_t i = 0; i < ARRAY_SIZE(sshd_musts) && n < sizeof(bad); i++) {
+		/* DisableForwarding yes overrides every forwarding option but PermitTunnel. */
+		if (disable && !strcmp(disable, "yes") && strstr(sshd_musts[i].key, "forwarding"))
+			continue;
+		if (!vals[i] || strcmp(vals[i], sshd_musts[i].want))
+			n += snprintf(bad + n, sizeof(bad) - n, "%s%s is '%s' (must be '%s')", n ? ", " : "",
+				      sshd_musts[i].name, vals[i] ? vals[i] : "unset", sshd_musts[i].want);
+	}
+	if (n)
+		return trl_error_set(err, TRL_EUNAVAIL,
+				     "ssh login refused: sshd's configuration for slice account '%s' ('%s -T -C %s -f %s') lets it bypass trellis-ssh: %s; add the Match Group %s block of trellisd.conf(5), SSH LOGIN",
+				     account, d->cfg.sshd, spec, d->cfg.sshd_config, bad, d->cfg.ssh_group);
+	return 0;
+}
+
+/*
+ * Sessions by key.  trellis-ssh tells which key opened its session (sshd's
+ * ExposeAuthInfo file) in slice.exec; slice_exec() registers the session
+ * here before it checks that the key is still registered, so a removal
+ * either refuses the session or finds it.  Removing a key sends SIGTERM to
+ * each of its sessions' helper (which kills the command's process group in
+ * the router) and to its client (trellis-ssh, whose sshd session then ends).
+ * pidfds, so a pid reused meanwhile is never signalled.
+ */
+struct ssh_session {
+	struct ssh_session *next;
+	char slice[64];
+	char *key;
+	int client;		/* pidfd of trellis-ssh */
+	int helper;		/* pidfd of trellis-lxc-helper, -1 until it runs */
+	int ended;
+};
+
+static pthread_mutex_t sessions_m = PTHREAD_MUTEX_INITIALIZER;
+static struct ssh_session *sessions;
+
+static void session_signal(struct ssh_session *ss)
+{
+	if (ss->helper >= 0)
+		syscall(SYS_pidfd_send_signal, ss->helper, SIGTERM, NULL, 0);
+	if (ss->client >= 0)
+		syscall(SYS_pidfd_send_signal, ss->client, SIGTERM, NULL, 0);
+}
+
+static int key_registered(struct daemon *d, const char *slice, const char *key, struct trl_error *err)
+{
+	struct store *st = NULL;
+	json_t *keys = NULL, *k;
+	size_t i;
+	int found = 0;
+
+	if (store_open(d->db_path, &st, err) < 0)
+		return -err->code;
+	if (store_ssh_keys(st, slice, &keys, err) < 0) {
+		store_close(st);
+		return -err->code;
+	}
+	store_close(st);
+	json_array_foreach(keys, i, k)
+		found |= !strcmp(json_string_value(json_object_get(k, "key")) ?: "", key);
+	json_decref(keys);
+	return found;
+}
+
+int ssh_session_begin(struct request_ctx *rq, const char *slice, const char *key, struct ssh_session **out,
+		      struct trl_error *err)
+{
+	char k[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
+	struct ssh_session *ss;
+	int r;
+
+	*out = NULL;
+	if (!ssh_account_is(rq->d, slice, rq->uid))
+		return 0;
+	if (!key)
+		return trl_error_set(err, TRL_EPERM,
+				     "slice '%s': an ssh session must say which key opened it (sshd: ExposeAuthInfo yes for the slice accounts; see trellisd.conf(5))",
+				     slice);
+	if ((r = sshkey_parse(key, k, comment, err)) < 0)
+		return r;
+	ss = calloc(1, sizeof(*ss));
+	if (!ss || !(ss->key = strdup(k))) {
+		free(ss);
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	snprintf(ss->slice, sizeof(ss->slice), "%s", slice);
+	ss->helper = -1;
+	ss->client = (int)syscall(SYS_pidfd_open, rq->pid, 0);
+	pthread_mutex_lock(&sessions_m);
+	ss->next = sessions;
+	sessions = ss;
+	pthread_mutex_unlock(&sessions_m);
+	r = key_registered(rq->d, slice, k, err);
+	if (r <= 0) {
+		ssh_session_end(ss);
+		return r < 0 ? r : trl_error_set(err, TRL_EPERM, "slice '%s': the ssh key of this session is no longer registered", slice);
+	}
+	*out = ss;
+	return 0;
+}
+
+void ssh_session_started(void *arg, pid_t helper)
+{
+	struct ssh_session *ss = arg;
+
+	pthread_mutex_lock(&sessions_m);
+	ss->helper = (int)syscall(SYS_pidfd_open, helper, 0);
+	if (ss->ended)
+		session_signal(ss);
+	pthread_mutex_unlock(&sessions_m);
+}
+
+void ssh_session_end(struct ssh_session *ss)
+{
+	if (!ss)
+		return;
+	pthread_mutex_lock(&sessions_m);
+	for (struct ssh_session **pp = &sessions; *pp; pp = &(*pp)->next)
+		if (*pp == ss) {
+			*pp = ss->next;
+			break;
+		}
+	pthread_mutex_unlock(&sessions_m);
+	if (ss->client >= 0)
+		close(ss->client);
+	if (ss->helper >= 0)
+		close(ss->helper);
+	free(ss->key);
+	free(ss);
+}
+
+/* End the sessions @key opened in @slice; how many. */
+static int sessions_end_key(const char *slice, const char *key)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&sessions_m);
+	for (struct ssh_session *ss = sessions; ss; ss = ss->next)
+		if (!strcmp(ss->slice, slice) && !strcmp(ss->key, key)) {
+			ss->ended = 1;
+			session_signal(ss);
+			n++;
+		}
+	pthread_mutex_unlock(&sessions_m);
+	return n;
+}
+
 /* Load @name's row and check the caller may @op it. */
 static int load_checked(struct request_ctx *rq, struct store *st, const char *name, enum access_op op,
 			struct trl_error *err)
@@ -247,7 +497,7 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 	struct store *st = NULL;
 	char key[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
 	long uid = -1;
-	int r;
+	int r, ended;
 
 	if ((r = sshkey_parse(req->key, key, comment, err)) < 0)
 		return r;
@@ -257,8 +507,18 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 	if ((r = load_checked(rq, st, req->name, ACCESS_CHANGE, err)) < 0)
 		goto out;
 	if (add) {
-		if ((r = account_ensure(d, st, req->name, &uid, err)) < 0)
+		int created;
+
+		if ((r = account_ensure(d, st, req->name, &uid, &created, err)) < 0)
 			goto out;
+		if ((r = sshd_check(d, req->name, err)) < 0) {
+			if (created) {
+				store_close(st);
+				st = NULL;
+				ssh_account_remove(d, req->name);
+			}
+			goto out;
+		}
 		if ((r = store_ssh_key_add(st, req->name, key, comment, err)) < 0)
 			goto out;
 		store_event_add(st, req->name, "ssh-key", "ssh key added");
@@ -269,6 +529,9 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 			goto out;
 		store_event_add(st, req->name, "ssh-key", "ssh key removed");
 		*result = json_pack("{s:s, s:s}", "name", req->name, "key", key);
+		if ((ended = sessions_end_key(req->name, key)) > 0)
+			log_info("slice '%s': ended %d ssh session%s of the removed key", req->name, ended,
+				 ended == 1 ? "" : "s");
 	}
 	log_info("slice '%s': ssh key %s by uid %u", req->name, add ? "added" : "removed", (unsigned)rq->uid);
 out:
@@ -307,6 +570,17 @@ int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, stru
 	return r;
 }
 
+/* 1 (logged) if sshd's configuration for @account fails sshd_check(). */
+static int sshd_refuses(struct daemon *d, const char *account)
+{
+	struct trl_error e = { 0 };
+
+	if (sshd_check(d, account, &e) == 0)
+		return 0;
+	log_warn("slice '%s': no ssh keys given to sshd: %s", account, e.msg);
+	return 1;
+}
+
 int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
@@ -328,7 +602,7 @@ int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **resul
 	}
 	/* Keys only for the account trellisd made for this very slice. */
 	if (store_ssh_account_get(st, user, account, &uid) == 0 && !strcmp(account, user) &&
-	    account_is_ours(account, uid) && store_ssh_keys(st, user, &keys, NULL) == 0) {
+	    account_is_ours(account, uid) && !sshd_refuses(rq->d, user) && store_ssh_keys(st, user, &keys, NULL) == 0) {
 		json_array_foreach(keys, i, k) {
 			const char *c = json_string_value(json_object_get(k, "comment"));
 			char *line = NULL;

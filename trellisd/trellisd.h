@@ -153,6 +153,16 @@ int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **resul
 int ssh_account_is(struct daemon *d, const char *slice, uid_t uid);
 /* slice.delete: remove @slice's ssh account (if it has one trellisd made). */
 void ssh_account_remove(struct daemon *d, const char *slice);
+/* An ssh session (slice.exec from a slice's ssh account, which must name the
+ * key that opened it: @key, "TYPE BASE64"); *out NULL when the caller is not
+ * a slice account.  Refused if the key is not registered (any more).
+ * ssh_session_started() is container_io.started; ssh_session_end() when the
+ * command is over (NULL-safe).  slice.key.remove ends the key's sessions. */
+struct ssh_session;
+int ssh_session_begin(struct request_ctx *rq, const char *slice, const char *key, struct ssh_session **out,
+		      struct trl_error *err);
+void ssh_session_started(void *arg, pid_t helper);
+void ssh_session_end(struct ssh_session *ss);
 
 /* Remove the daemon's node-wide objects (pins) when no slice is left. */
 void slice_node_cleanup(struct daemon *d);

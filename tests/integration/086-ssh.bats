@@ -34,7 +34,7 @@ setup_file() {
 			skip "a user named '$s' exists already (a leftover of an earlier run?)"
 		fi
 	done
-	export OWNER="t86o$$" KEYS="t86k$$"
+	export OWNER="t86o$$" KEYS="t86k$$" GROUP="t86g$$"
 	useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$OWNER"
 	useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$KEYS"
 	# sshd runs its AuthorizedKeysCommand only from a root-owned path no one
@@ -48,6 +48,8 @@ setup_file() {
 ssh-login = yes
 ssh-shell = $T_RUN/trellis-ssh
 ssh-keys-user = $KEYS
+ssh-group = $GROUP
+sshd-config = $T_RUN/sshd_config
 EOS
 	start_daemon --config "$T_CONF"
 	cat >"$T_DIR/t86a.yaml" <<EOS
@@ -83,7 +85,8 @@ EOS
 	done
 	[ -n "$T_PORT" ]
 	export T_PORT
-	cat >"$T_DIR/sshd/sshd_config" <<EOS
+	# the slice accounts' Match block as trellisd.conf(5) documents it
+	cat >"$T_RUN/sshd_config" <<EOS
 ListenAddress 127.0.0.1
 Port $T_PORT
 HostKey $T_DIR/sshd/host_ed25519
@@ -98,13 +101,19 @@ AuthorizedKeysCommand $T_RUN/trellis-ssh keys --socket $T_SOCK %u
 AuthorizedKeysCommandUser $KEYS
 SetEnv TRELLIS_SOCKET=$T_SOCK
 LogLevel VERBOSE
+Match Group $GROUP
+	ForceCommand $T_RUN/trellis-ssh
+	ExposeAuthInfo yes
+	DisableForwarding yes
+	PermitTunnel no
+	PermitUserRC no
 EOS
 	if [ ! -d /run/sshd ]; then
 		mkdir -m 755 /run/sshd # sshd's privilege separation directory
 		touch "$T_DIR/sshd/made-run-sshd"
 	fi
-	"$SSHD" -t -f "$T_DIR/sshd/sshd_config"
-	"$SSHD" -D -e -f "$T_DIR/sshd/sshd_config" 2>"$T_DIR/sshd/log" &
+	"$SSHD" -t -f "$T_RUN/sshd_config"
+	"$SSHD" -D -e -f "$T_RUN/sshd_config" 2>"$T_DIR/sshd/log" &
 	echo $! >"$T_DIR/sshd/pid"
 	wait_for 10 eval "ss -Htln 'sport = :$T_PORT' | grep -q ."
 }
@@ -127,6 +136,7 @@ teardown_file() {
 			userdel "$s" 2>/dev/null || true
 		fi
 	done
+	[ -n "${GROUP:-}" ] && { groupdel "$GROUP" 2>/dev/null || true; }
 	for u in "${OWNER:-}" "${KEYS:-}"; do
 		[ -n "$u" ] || continue
 		for p in $(pgrep -u "$u" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
@@ -222,8 +232,10 @@ teardown_file() {
 	trellis slice show t86a >/dev/null
 	run runuser -u t86a -- "$TRELLIS_BIN" --socket "$T_SOCK" slice create -f "$T_DIR/t86a.yaml"
 	[ "$status" -eq 6 ]
+	# only as an ssh session that names its key (trellis-ssh under sshd)
 	run runuser -u t86a -- "$TRELLIS_BIN" --socket "$T_SOCK" slice exec t86a r1 -- hostname
-	[ "$output" = r1 ]
+	[ "$status" -eq 6 ]
+	[[ "$output" == *"which key opened it"* ]]
 }
 
 @test "an interactive ssh login lands in a router shell on a terminal" {
@@ -244,16 +256,22 @@ teardown_file() {
 	[ "$(cat "$out")" = "EXIT=4" ]
 }
 
-@test "a removed key no longer logs in; deleting the slice ends its sessions and removes its account" {
-	# a session that outlives its key
+@test "a removed key no longer logs in and its sessions end; deleting the slice ends its sessions and removes its account" {
 	ssh_slice t86a "$T_DIR/ka" r1 'echo started; exec sleep 300' >"$T_DIR/long.out" 2>&1 &
 	long=$!
 	wait_for 10 grep -q started "$T_DIR/long.out"
 	run as_user "$OWNER" slice key remove t86a "$T_DIR/ka.pub"
 	[ "$status" -eq 0 ]
+	wait_for 10 eval "! kill -0 $long 2>/dev/null"
+	wait "$long" || true
 	run ssh_slice t86a "$T_DIR/ka" r1 hostname
 	[ "$status" -eq 255 ]
 	[ "$(as_user "$OWNER" --json slice key list t86a | jq '.keys | length')" = 0 ]
+	# a session of another key, ended by the slice's deletion
+	as_user "$OWNER" slice key add t86a "$T_DIR/kc.pub" >/dev/null
+	ssh_slice t86a "$T_DIR/kc" r1 'echo started; exec sleep 300' >"$T_DIR/long.out" 2>&1 &
+	long=$!
+	wait_for 10 grep -q started "$T_DIR/long.out"
 	kill -0 "$long"
 	pgrep -u t86a >/dev/null
 	run as_user "$OWNER" slice delete t86a

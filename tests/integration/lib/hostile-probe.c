@@ -2,8 +2,8 @@
 /*
  * hostile-probe: what a hostile tenant tries from inside a router.
  *
- * Built by tests/integration/080-hostile.bats and 081-spoof.bats with the
- * host's cc and copied into routers.  Each subcommand makes one attempt with
+ * Built by tests/integration/080-hostile.bats, 081-spoof.bats and
+ * 088-exec-fds.bats with the host's cc and copied into routers.  Each subcommand makes one attempt with
  * a raw system call, prints what it tried and what the kernel answered, and
  * exits:
  *   0  the attempt SUCCEEDED (a hole: the tests fail on it)
@@ -56,6 +56,9 @@
 #endif
 #ifndef __NR_clone3
 #define __NR_clone3 435
+#endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
 #endif
 #ifndef __NR_open_tree
 #define __NR_open_tree 428
@@ -689,6 +692,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		TRY(setns(fd, 0));
+	}
+	if (!strcmp(cmd, "io-uring") && argc == 1) {
+		static uint64_t params[16];	/* struct io_uring_params: 120 bytes */
+
+		TRY(syscall(__NR_io_uring_setup, 8, params));
 	}
 	if (!strcmp(cmd, "perf") && argc == 1)
 		TRY(syscall(__NR_perf_event_open, calloc(1, 256), 0, -1, -1, 0));
