@@ -212,6 +212,16 @@ static int plan_links(struct daemon *d, struct plan *p, json_t *placement, int s
 			return trl_error_set(err, TRL_EINVALID,
 					     "link '%s' crosses to node '%s', whose address this node was not given (create multi-node slices with 'trellis --node NAME=SOCKET ... slice create')",
 					     lk->name, other->node);
+		/* A node's substrate address: one host, never this node's own loopback, a group or everyone. */
+		{
+			uint32_t a4 = ntohl(pl->remote.s_addr);
+
+			if ((a4 >> 24) == 0 || (a4 >> 24) == 127 || (a4 >> 28) == 0xe || a4 == 0xffffffffu ||
+			    pl->remote.s_addr == d->sub.addr.s_addr)
+				return trl_error_set(err, TRL_EINVALID,
+						     "placement: nodes: node '%s': '%s' is not another node's substrate address",
+						     other->node, json_string_value(addr));
+		}
 		if (forced) {
 			if (!(d->tunnels & (unsigned)forced))
 				return trl_error_set(err, TRL_EUNAVAIL, "link '%s': tunnel '%s' is not available on node '%s' (%s)",
@@ -1176,6 +1186,12 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		json_t *k = req->placement ? json_object_get(json_object_get(req->placement, "keys"), p.s->links[i].name)
 					   : NULL;
 
+		/* Even root's placement brings only keys the node can use: they become its published highest. */
+		if (k && (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > SHAPE_MAX_KEY)) {
+			r = trl_error_set(err, TRL_EINVALID, "placement: keys: link '%s': key %" JSON_INTEGER_FORMAT " is not from 1 to %u",
+					  p.s->links[i].name, json_integer_value(k), SHAPE_MAX_KEY);
+			goto out;
+		}
 		links[i].name = p.s->links[i].name;
 		links[i].key = k ? (uint32_t)json_integer_value(k) : 0;
 		snprintf(links[i].kind, sizeof(links[i].kind), "%s", plan_link_kind_name(&p.pl[i]));

@@ -181,18 +181,18 @@ int main(void)
 	/* Tenant policy: built-in defaults safe on a small host, values as in a spec, none lifts a bound. */
 	is_int(parse(&c, "", &err), 0, "no tenant keys");
 	ok(c.tenant_max_slices == 8 && c.tenant_max_routers == 32 && c.tenant_max.memory == 1ULL << 30 &&
-		   c.tenant_default.pids == 512 && c.tenant_default.memory == 256ULL << 20 && c.tenant_default.cpu == 1.0 &&
+		   c.tenant_default.pids == 512 && c.tenant_default.memory == 256ULL << 20 && c.tenant_default.cpu == 0.25 &&
 		   !c.tenant_default.disk,
-	   "tenant defaults: 8 slices, 32 routers, 1G max; 1 core, 256M, 512 pids by default");
+	   "tenant defaults: 8 slices, 32 routers, 1G max; 0.25 core, 256M, 512 pids by default");
 	is_int(parse(&c,
 		     "tenant-max-slices = 2\ntenant-max-routers = none\ntenant-max-memory = 512M\n"
-		     "tenant-default-memory = 64M\ntenant-default-disk = 64M\ntenant-max-cpu = 0.5\n",
+		     "tenant-default-memory = 64M\ntenant-default-disk = 64M\ntenant-max-cpu = 0.2\n",
 		     &err),
 	       0, "tenant keys parse");
 	ok(c.tenant_max_slices == 2 && !c.tenant_max_routers && c.tenant_max.memory == 512ULL << 20 &&
 		   c.tenant_default.memory == 64ULL << 20 && c.tenant_default.disk == 64ULL << 20,
 	   "tenant values stored");
-	ok(c.tenant_default.cpu == 0.5, "a built-in default follows a lower maximum down");
+	ok(c.tenant_default.cpu == 0.2, "a built-in default follows a lower maximum down");
 	fails("tenant-max-memory = 128M\ntenant-default-memory = 512M\n",
 	      "t.conf:2: tenant-default-memory: the default memory 512M is above the maximum 128M (tenant-max-memory)");
 	fails("tenant-max-pids = 10\n", "t.conf:1: tenant-max-pids: pids 10 is below the 16 a router needs");
