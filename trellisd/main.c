@@ -126,8 +126,11 @@ json_t *node_info(struct daemon *d)
 		struct dirent *de;
 		json_int_t routers = 0;
 
+		json_t *keys = json_array();
+
 		if (store_open(d->db_path, &st, &e) == 0) {
 			store_max_key(st, &max);
+			store_keys(st, keys);
 			n = store_slice_names(st, &names, &e);
 			for (int i = 0; i < n; i++)
 				free(names[i]);
@@ -135,6 +138,8 @@ json_t *node_info(struct daemon *d)
 			store_close(st);
 		}
 		json_object_set_new(o, "max_key", json_integer(max));
+		/* Multi-node creates draw keys none of their nodes uses (lib/cluster.c cluster_keys_pick). */
+		json_object_set_new(o, "keys", keys);
 		json_object_set_new(o, "slices", json_integer(n < 0 ? 0 : n));
 		/* Routers on this node: their container directories (not the rootfs images beside them). */
 		if ((dir = opendir(d->lxcpath))) {
@@ -203,6 +208,7 @@ json_t *node_info_for(struct request_ctx *rq)
 	json_object_set_new(o, "slices", json_integer((json_int_t)json_array_size(list)));
 	json_object_set_new(o, "routers", json_integer(routers));
 	json_object_del(o, "max_key");
+	json_object_del(o, "keys");
 	rec = json_object_get(o, "reconcile");
 	if (json_is_object(rec)) {
 		rec = json_deep_copy(rec);

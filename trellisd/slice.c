@@ -1060,6 +1060,8 @@ static int admission_check(struct daemon *d, struct store *st, const struct trl_
 	return 0;
 }
 
+_Static_assert(SHAPE_MAX_KEY == TRL_LINK_KEY_MAX, "link keys are the shaper's class ids (lib/model.h)");
+
 /* How many slices @uid owns on this node, and routers of them here. */
 static int owner_usage(struct daemon *d, struct store *st, uid_t uid, unsigned *slices, unsigned *routers,
 		       struct trl_error *err)
