@@ -58,7 +58,7 @@ kill_cgroup() {
 	for _ in $(seq 50); do
 		p=""
 		for f in $(find "$(cg pids "$1")" -name cgroup.procs 2>/dev/null); do
-			p="$p $(cat "$f")"
+			p="$p $(cat "$f" 2>/dev/null || true)"
 		done
 		p=$(echo $p)
 		[ -n "$p" ] || return 0
@@ -267,6 +267,21 @@ EOS
 	echo "$output"
 	[[ "$output" == *"placement: keys: link 'r1:eth1-r2:eth1': key 4294967295 is not from 1 to 32751"* ]]
 	[ "$(trellis --json node show | jq .max_key)" != 4294967295 ]
+}
+
+@test "link keys are drawn at random, bounded, and listed to root only" {
+	f="$T_DIR/t84k.yaml"
+	printf 'slice: t84k\nrouters:\n  a: {template: plain}\n  b: {template: plain}\n  c: {template: plain}\nlinks:\n  - {endpoints: [a:eth1, b:eth1]}\n  - {endpoints: [b:eth2, c:eth1]}\n  - {endpoints: [c:eth2, a:eth2]}\n' >"$f"
+	trellis -q slice create -f "$f"
+	keys=$(trellis --json slice show t84k | jq -r '[.links[].key] | sort | map(tostring) | join(" ")')
+	echo "# link keys of a fresh node's first slice: $keys" >&3
+	[ "$keys" != "1 2 3" ]
+	for k in $keys; do [ "$k" -ge 1 ] && [ "$k" -le 32751 ]; done
+	[ "$(echo "$keys" | tr ' ' '\n' | sort -u | wc -l)" = 3 ]
+	# root's node show lists the keys in use (the multi-node CLI avoids them); a tenant's does not
+	[ "$(trellis --json node show | jq -r '.keys | map(tostring) | join(" ")')" = "$keys" ]
+	run as_user "$U1" --json node show
+	[ "$(echo "$output" | jq '.keys, .max_key')" = "$(printf 'null\nnull')" ]
 }
 
 @test "attack 9: node show, slice list and slice show name no other tenant's slice" {
