@@ -63,10 +63,16 @@ int tenant_limits_apply(const struct config *c, struct trl_slice *s, const char 
 				give(&r->limits, f, &c->tenant_default, &s->limits);
 				give(&eff, f, &c->tenant_default, &s->limits);
 			}
-			if (config_limit_above(&eff, &c->tenant_max, field_name[f], a, sizeof(a), b, sizeof(b)))
+			if (!config_limit_above(&eff, &c->tenant_max, field_name[f], a, sizeof(a), b, sizeof(b)))
+				continue;
+			/* Name the spec key the value came from. */
+			if (is_set(&r->limits, f))
 				return trl_error_set(err, TRL_ELIMIT,
 						     "%s: routers.%s.limits.%s: %s exceeds the tenant maximum %s (trellisd.conf tenant-max-%s)",
 						     filename, r->name, field_name[f], a, b, field_name[f]);
+			return trl_error_set(err, TRL_ELIMIT,
+					     "%s: router-defaults.limits.%s: %s (router '%s') exceeds the tenant maximum %s (trellisd.conf tenant-max-%s)",
+					     filename, field_name[f], a, r->name, b, field_name[f]);
 		}
 	}
 	return 0;

@@ -166,6 +166,10 @@ teardown() {
 	run as_user "$U1" slice create -f "$(one_router t84b 'cpu: 2.5')"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"routers.r1.limits.cpu: 2.5 exceeds the tenant maximum 2 (trellisd.conf tenant-max-cpu)"* ]]
+	printf 'slice: t84b\nrouter-defaults:\n  limits: {pids: 5000}\nrouters:\n  r1: {template: plain}\n' >"$T_DIR/t84b.yaml"
+	run as_user "$U1" slice create -f "$T_DIR/t84b.yaml"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"router-defaults.limits.pids: 5000 (router 'r1') exceeds the tenant maximum 4096 (trellisd.conf tenant-max-pids)"* ]]
 	# ... and leaves nothing behind
 	[ "$(trellis --json slice list | jq '[.slices[] | select(.name == "t84b")] | length')" = 0 ]
 	[ ! -e "$(cg pids t84b)" ]
