@@ -101,7 +101,7 @@ int main(void)
 
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		skip_all("etcd is not installed (Debian package etcd-server)");
-	plan(63);
+	plan(64);
 
 	/* Link keys: drawn at random, never one in use, all different, bounded. */
 	{
