@@ -7,8 +7,9 @@
  *
  *   1. the spec is parsed here to see which node each router is placed on;
  *   2. every node used is asked (node.show) for its outer address and the
- *      highest link key it uses; keys above all of them are given to the
- *      slice's links, so both halves of a cross-node link agree;
+ *      link keys it uses; the slice's links get keys none of them uses,
+ *      drawn at random (cluster_keys_pick: an EGRE key on the substrate must
+ *      not be guessable), the same for both halves of a cross-node link;
  *   3. each node gets the same spec plus a placement {nodes, keys} and
  *      realizes its own routers and its half of every cross-node link;
  *   4. if any node fails, the slice is deleted on every node.
@@ -17,8 +18,10 @@
  * is refused) and the loser rolls back.  A cluster store replaces this later.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "cluster.h"
 #include "names.h"
 #include "print.h"
 #include "spec.h"
@@ -122,7 +125,8 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 	struct trl_slice *s = NULL;
 	const char *used[CLI_MAX_NODES];
 	json_t *nodes = json_object(), *keys = json_object(), *placement = NULL, *merged = json_object();
-	uint32_t base = 0;
+	json_t *node_keys = json_array();
+	_cleanup_free_ uint32_t *picked = NULL;
 	int n_used = 0, status = 0;
 
 	if (spec_parse(json_string_value(spec), json_string_length(spec), filename, files_resolver, files, &s, &err) <
@@ -156,7 +160,6 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 	for (int k = 0; k < n_used; k++) {
 		const struct cli_node *nd = node_find(cli, used[k]);
 		json_t *info = NULL, *addr;
-		uint32_t max;
 
 		if (cli_request(cli, nd->socket, json_pack("{s:s}", "op", "node.show"), NULL, 0, &info, &err) < 0) {
 			trl_error_prefix(&err, "node '%s'", nd->name);
@@ -180,13 +183,21 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 		}
 		if (json_is_string(addr))
 			json_object_set_new(nodes, nd->name, json_pack("{s:O}", "address", addr));
-		max = (uint32_t)json_integer_value(json_object_get(info, "max_key"));
-		if (max > base)
-			base = max;
+		cluster_keys_of_node(node_keys, info);
 		json_decref(info);
 	}
+	picked = calloc(s->n_links + 1, sizeof(*picked));
+	if (!picked) {
+		trl_error_set(&err, TRL_EFAILED, "out of memory");
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	if (cluster_keys_pick(node_keys, s->n_links, picked, &err) < 0) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
 	for (size_t l = 0; l < s->n_links; l++)
-		json_object_set_new(keys, s->links[l].name, json_integer((json_int_t)base + 1 + (json_int_t)l));
+		json_object_set_new(keys, s->links[l].name, json_integer((json_int_t)picked[l]));
 	placement = json_pack("{s:O, s:O}", "nodes", nodes, "keys", keys);
 
 	for (int k = 0; k < n_used; k++) {
@@ -231,6 +242,7 @@ out:
 	trl_slice_free(s);
 	json_decref(nodes);
 	json_decref(keys);
+	json_decref(node_keys);
 	json_decref(placement);
 	json_decref(merged);
 	return status;

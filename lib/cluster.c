@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include "cluster.h"
 #include "model.h"
 #include "names.h"
@@ -180,10 +181,85 @@ static int free_uid_index(struct etcd *e, unsigned *out, struct trl_error *err)
 	return trl_error_set(err, TRL_ELIMIT, "the cluster's uid ranges are used up (%u slices)", CLUSTER_UID_MAX);
 }
 
-static int claim(struct etcd *e, const char *skey, json_t *desired, const struct trl_slice *s, uint32_t floor,
-		 int64_t *rev, uint32_t *first, struct trl_error *err)
+int cluster_keys_pick(json_t *used, size_t n, uint32_t *out, struct trl_error *err)
 {
-	json_t *ctr = NULL, *resp = NULL, *placement, *keys;
+	_cleanup_free_ unsigned char *taken = calloc(TRL_LINK_KEY_MAX + 1, 1);
+	size_t i, free_keys = TRL_LINK_KEY_MAX;
+	json_t *v;
+
+	if (!taken)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	json_array_foreach(used, i, v) {
+		json_int_t k = json_integer_value(v);
+
+		if (k >= 1 && k <= TRL_LINK_KEY_MAX && !taken[k]) {
+			taken[k] = 1;
+			free_keys--;
+		}
+	}
+	if (n > free_keys)
+		return trl_error_set(err, TRL_ELIMIT, "link keys are used up: %zu wanted, %zu of %u free", n, free_keys,
+				     TRL_LINK_KEY_MAX);
+	for (i = 0; i < n; i++) {
+		uint32_t r = 0, k;
+
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			return trl_error_errno(err, TRL_EFAILED, errno, "getrandom");
+		/* From a random start, the next free key: uniform enough while keys are sparse, and always ends. */
+		k = 1 + r % TRL_LINK_KEY_MAX;
+		while (taken[k])
+			k = k == TRL_LINK_KEY_MAX ? 1 : k + 1;
+		taken[k] = 1;
+		out[i] = k;
+	}
+	return 0;
+}
+
+void cluster_keys_of_node(json_t *used, json_t *info)
+{
+	json_t *keys = json_object_get(info, "keys"), *v;
+	size_t i;
+
+	if (json_is_array(keys)) {
+		json_array_foreach(keys, i, v)
+			json_array_append(used, v);
+		return;
+	}
+	for (json_int_t k = 1; k <= json_integer_value(json_object_get(info, "max_key")) && k <= TRL_LINK_KEY_MAX; k++)
+		json_array_append_new(used, json_integer(k));
+}
+
+/* Every link key the cluster's slices hold (their desired state), added to @used. */
+static int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err)
+{
+	json_t *kvs = NULL, *kv;
+	size_t i;
+	int r;
+
+	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0)
+		return r;
+	json_array_foreach(kvs, i, kv) {
+		json_t *d = kv_value_json(kv), *v;
+		const char *name;
+
+		json_object_foreach(json_object_get(json_object_get(d, "placement"), "keys"), name, v)
+			json_array_append(used, v);
+		json_decref(d);
+	}
+	json_decref(kvs);
+	return 0;
+}
+
+/*
+ * Write the slice's desired state with its uid range and link keys, in one
+ * transaction that also bumps alloc/next-key: two creates that drew keys at
+ * the same time compare that counter, so one of them draws again (0).
+ */
+static int claim(struct etcd *e, const char *skey, json_t *desired, const struct trl_slice *s, json_t *node_keys,
+		 int64_t *rev, struct trl_error *err)
+{
+	json_t *ctr = NULL, *resp = NULL, *placement, *keys, *used;
+	_cleanup_free_ uint32_t *picked = NULL;
 	uint64_t next = 1;
 	char *text = NULL, num[32], ukey[96];
 	int64_t ctr_mod = 0;
@@ -203,21 +279,30 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 		have_ctr = 1;
 		json_decref(ctr);
 	}
-	if (next <= floor)
-		next = (uint64_t)floor + 1;
-	if (next + n >= UINT32_MAX)
-		return trl_error_set(err, TRL_ELIMIT, "the cluster's link keys are used up (%llu)",
-				     (unsigned long long)next);
+	/* Keys no node uses (slices it had before it joined, too) and no slice of the cluster holds. */
+	used = json_deep_copy(node_keys);
+	picked = calloc(n + 1, sizeof(*picked));
+	if (!used || !picked) {
+		json_decref(used);
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	if ((r = cluster_keys_held(e, used, err)) < 0 || (r = cluster_keys_pick(used, n, picked, err)) < 0) {
+		json_decref(used);
+		if (r == -TRL_ELIMIT)
+			trl_error_prefix(err, "the cluster's");
+		return r;
+	}
+	json_decref(used);
 	placement = json_object_get(desired, "placement");
 	json_object_set_new(placement, "uid_index", json_integer(uid_index));
 	keys = json_object_get(placement, "keys");
 	json_object_clear(keys);
 	for (size_t l = 0; l < n; l++)
-		json_object_set_new(keys, s->links[l].name, json_integer((json_int_t)(next + l)));
+		json_object_set_new(keys, s->links[l].name, json_integer((json_int_t)picked[l]));
 	text = json_dumps(desired, JSON_COMPACT);
 	if (!text)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)(next + n));
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)(next + 1));
 	r = etcd_txn(e,
 		     json_pack("[o, o, o]", have_ctr ? etcd_cmp_mod(CLUSTER_NEXT_KEY, ctr_mod) : etcd_cmp_create(CLUSTER_NEXT_KEY, 0),
 			       etcd_cmp_create(skey, 0), etcd_cmp_create(ukey, 0)),
@@ -232,7 +317,6 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 		json_t *rv = json_object_get(hdr, "revision");
 
 		*rev = json_is_string(rv) ? strtoll(json_string_value(rv), NULL, 10) : json_integer_value(rv);
-		*first = (uint32_t)next;
 		json_decref(resp);
 		return 1;
 	}
@@ -613,7 +697,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	json_t *live = NULL, *desired = NULL, *pnodes, *used, *prouters, *order = NULL;
 	struct wait_ctx w = { 0 };
 	_cleanup_free_ char *skey = NULL, *sp = NULL;
-	uint32_t floor = 0, first = 0;
+	json_t *node_keys = NULL;
 	int64_t rev = 0;
 	const char *node;
 	json_t *info;
@@ -730,13 +814,10 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		json_object_set_new(pnodes, nd, json_is_string(addr) ? json_pack("{s:O}", "address", addr) : json_object());
 		json_array_append_new(used, json_string(nd));
 	}
-	/* Keys above every key a node already uses (slices it had before it joined). */
-	json_object_foreach(live, node, info) {
-		uint32_t m = (uint32_t)json_integer_value(json_object_get(info, "max_key"));
-
-		if (m > floor)
-			floor = m;
-	}
+	/* Keys every node already uses (slices it had before it joined): none of them is drawn. */
+	node_keys = json_array();
+	json_object_foreach(live, node, info)
+		cluster_keys_of_node(node_keys, info);
 	skey = slice_key(s->name);
 	sp = status_prefix(s->name);
 	if (!skey || !sp) {
@@ -744,7 +825,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		goto out;
 	}
 	for (int tries = 0;; tries++) {
-		r = claim(e, skey, desired, s, floor, &rev, &first, err);
+		r = claim(e, skey, desired, s, node_keys, &rev, err);
 		if (r != 0)
 			break;
 		if (tries >= 50) {
@@ -756,8 +837,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	if (r < 0)
 		goto out;
 	if (s->n_links)
-		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld, link keys %u-%u): %zu node(s) realizing",
-			    s->name, (long long)rev, first, first + (uint32_t)s->n_links - 1, json_array_size(used));
+		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld, %zu link keys drawn at random): %zu node(s) realizing",
+			    s->name, (long long)rev, s->n_links, json_array_size(used));
 	else
 		progress_to(progress, ctx, NULL, "slice '%s' written (revision %lld): %zu node(s) realizing", s->name,
 			    (long long)rev, json_array_size(used));
@@ -814,6 +895,7 @@ rollback:
 out:
 	json_decref(w.want);
 	json_decref(order);
+	json_decref(node_keys);
 	json_decref(live);
 	json_decref(desired);
 	trl_slice_free(s);

@@ -26,6 +26,7 @@
 #define TRELLIS_CLUSTER_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include "error.h"
 #include "etcd.h"
 
@@ -47,6 +48,16 @@ struct trl_slice;
 /* Apply a placement to a parsed spec: expand a placement: each-node sliver over its "each-node"
  * nodes, then set the "routers" (router -> node chosen for 'node: any'). */
 void cluster_placement_apply(struct trl_slice *s, json_t *placement);
+
+/*
+ * Draw @n different link keys at random (getrandom) from 1..TRL_LINK_KEY_MAX,
+ * none of them in @used (a JSON array of integers; NULL = none) into @out.
+ * -TRL_ELIMIT when fewer than @n are free.
+ */
+int cluster_keys_pick(json_t *used, size_t n, uint32_t *out, struct trl_error *err);
+/* Add to @used every key a node's registration or node.show @info lists ("keys"),
+ * or, from a daemon that lists none, every key up to its "max_key". */
+void cluster_keys_of_node(json_t *used, json_t *info);
 
 /* Progress of a cluster operation, per node (@node may be NULL). */
 typedef void (*cluster_progress_fn)(void *ctx, const char *node, const char *msg);

@@ -23,6 +23,14 @@
 #define TRL_MAX_LINKS 4096
 #define TRL_MAX_ADDRS 8	   /* per interface / loopback */
 #define TRL_MAX_DAEMONS 16
+/*
+ * Link keys (the EGRE key / VXLAN VNI of a cross-node link, and a link's
+ * shaping class) are 1..TRL_LINK_KEY_MAX, unique per node, drawn at random
+ * (cluster_keys_pick()): the substrate does not authenticate, so a key must
+ * not be guessable from the order of creates.  The bound is the shaper's
+ * (trellisd/shape.h SHAPE_MAX_KEY: classes 1:(0x10 + key) below 1:0x8000).
+ */
+#define TRL_LINK_KEY_MAX 32751u
 
 struct trl_addr {
 	int family;		/* AF_INET or AF_INET6 */

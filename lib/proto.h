@@ -41,6 +41,8 @@
  * A multi-node create (the CLI fans one spec out to every node named in it)
  * adds where the other nodes are and the link keys every node must use:
  *   "placement": {"nodes": {"n2": {"address": "198.18.2.2"}}, "keys": {"r1:eth1-r2:eth1": 7}}
+ * Only root may send a placement (any other uid: a permission error naming
+ * "placement"); keys are 1..TRL_LINK_KEY_MAX (lib/model.h), drawn at random.
  *   {"op": "ping"}
  *
  * Replies (daemon -> client): zero or more events, then exactly one final reply.

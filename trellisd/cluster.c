@@ -120,6 +120,9 @@ static char *registration(struct daemon *d)
 		      json_object_get(info, "slices"), "max_key", json_object_get(info, "max_key"), "load", load,
 		      "seen", (json_int_t)time(NULL), "socket", json_object_get(info, "socket"), "cpus",
 		      (json_int_t)(sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1));
+	/* The keys this node uses: the cluster draws none of them (lib/cluster.c cluster_keys_pick). */
+	if (o && json_object_get(info, "keys"))
+		json_object_set(o, "keys", json_object_get(info, "keys"));
 	json_decref(info);
 	/* Placement weighs it (lib/cluster.c): bandwidth a new slice could still be guaranteed here. */
 	if (o && d->has_substrate)

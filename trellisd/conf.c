@@ -7,9 +7,16 @@
  * hold spaces).  A table maps each key to a setter that checks and stores
  * the value; the setter's reason becomes "FILE:LINE: key: reason".
  * Lists (tenant-users, tenant-groups) are separated by spaces or commas.
+ * Checks between keys (a default above its maximum, ssh-login without
+ * ssh-keys-user) run once the whole file is read and name the line of the
+ * key at fault; checks against the system (do the users exist?) run in
+ * config_check_system(), from config_load().
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,8 @@
 #include "conf.h"
 #include "log.h"
 #include "names.h"
+#include "spec.h"
+#include "units.h"
 #include "util.h"
 
 #define CONFIG_MAX_SIZE (1u << 20)
@@ -28,6 +37,15 @@ void config_init(struct config *c, const char *ssh_shell)
 	snprintf(c->ssh_group, sizeof(c->ssh_group), "%s", CONFIG_SSH_GROUP);
 	snprintf(c->sshd, sizeof(c->sshd), "%s", CONFIG_SSHD);
 	snprintf(c->sshd_config, sizeof(c->sshd_config), "%s", CONFIG_SSHD_CONFIG);
+	c->tenant_max_slices = CONFIG_TENANT_MAX_SLICES;
+	c->tenant_max_routers = CONFIG_TENANT_MAX_ROUTERS;
+	c->tenant_max.cpu = CONFIG_TENANT_MAX_CPU;
+	c->tenant_max.memory = CONFIG_TENANT_MAX_MEMORY;
+	c->tenant_max.pids = CONFIG_TENANT_MAX_PIDS;
+	c->tenant_max.disk = CONFIG_TENANT_MAX_DISK;
+	c->tenant_default.cpu = CONFIG_TENANT_DEFAULT_CPU;
+	c->tenant_default.memory = CONFIG_TENANT_DEFAULT_MEMORY;
+	c->tenant_default.pids = CONFIG_TENANT_DEFAULT_PIDS;
 }
 
 int config_check_parallel(const char *v, int *out, char *why, size_t len)
@@ -204,6 +222,17 @@ enum key_id {
 	K_CLUSTER_KEY,
 	K_CLUSTER_USER,
 	K_CLUSTER_PASSWORD_FILE,
+	/* tenant policy */
+	K_TENANT_MAX_SLICES,
+	K_TENANT_MAX_ROUTERS,
+	K_TENANT_MAX_CPU,
+	K_TENANT_MAX_MEMORY,
+	K_TENANT_MAX_PIDS,
+	K_TENANT_MAX_DISK,
+	K_TENANT_DEFAULT_CPU,
+	K_TENANT_DEFAULT_MEMORY,
+	K_TENANT_DEFAULT_PIDS,
+	K_TENANT_DEFAULT_DISK,
 	K_COUNT,
 };
 
@@ -234,7 +263,66 @@ static const char *const key_names[K_COUNT] = {
 	[K_CLUSTER_KEY] = "cluster-key",
 	[K_CLUSTER_USER] = "cluster-user",
 	[K_CLUSTER_PASSWORD_FILE] = "cluster-password-file",
+	[K_TENANT_MAX_SLICES] = "tenant-max-slices",
+	[K_TENANT_MAX_ROUTERS] = "tenant-max-routers",
+	[K_TENANT_MAX_CPU] = "tenant-max-cpu",
+	[K_TENANT_MAX_MEMORY] = "tenant-max-memory",
+	[K_TENANT_MAX_PIDS] = "tenant-max-pids",
+	[K_TENANT_MAX_DISK] = "tenant-max-disk",
+	[K_TENANT_DEFAULT_CPU] = "tenant-default-cpu",
+	[K_TENANT_DEFAULT_MEMORY] = "tenant-default-memory",
+	[K_TENANT_DEFAULT_PIDS] = "tenant-default-pids",
+	[K_TENANT_DEFAULT_DISK] = "tenant-default-disk",
 };
+
+/* tenant-max-slices, tenant-max-routers: a count, or none. */
+static int set_count(unsigned *out, const char *v, char *why, size_t len)
+{
+	char *end;
+	unsigned long n;
+
+	if (!strcmp(v, "none")) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || !isdigit((unsigned char)v[0]) || n < 1 || n > TRL_MAX_ROUTERS * 64) {
+		snprintf(why, len, "'%s' is not a number from 1 to %d, or none", v, TRL_MAX_ROUTERS * 64);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* tenant-max-* and tenant-default-* limits: a value as in a spec's limits:, or none. */
+static int set_limit(struct trl_limits *l, const char *field, const char *v, char *why, size_t len)
+{
+	struct trl_limits tmp = { 0 };
+
+	if (!strcmp(v, "none")) {
+		if (!strcmp(field, "cpu"))
+			l->cpu = 0;
+		else if (!strcmp(field, "memory"))
+			l->memory = 0;
+		else if (!strcmp(field, "pids"))
+			l->pids = 0;
+		else
+			l->disk = 0;
+		return 0;
+	}
+	if (spec_limit_parse(field, v, &tmp, why, len) < 0)
+		return -1;
+	if (!strcmp(field, "cpu"))
+		l->cpu = tmp.cpu;
+	else if (!strcmp(field, "memory"))
+		l->memory = tmp.memory;
+	else if (!strcmp(field, "pids"))
+		l->pids = tmp.pids;
+	else
+		l->disk = tmp.disk;
+	return 0;
+}
 
 static int set_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
 {
@@ -319,6 +407,26 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		return set_word(o->cluster_user, sizeof(o->cluster_user), v, why, len);
 	case K_CLUSTER_PASSWORD_FILE:
 		return set_path(o->cluster_password_file, sizeof(o->cluster_password_file), v, why, len);
+	case K_TENANT_MAX_SLICES:
+		return set_count(&c->tenant_max_slices, v, why, len);
+	case K_TENANT_MAX_ROUTERS:
+		return set_count(&c->tenant_max_routers, v, why, len);
+	case K_TENANT_MAX_CPU:
+		return set_limit(&c->tenant_max, "cpu", v, why, len);
+	case K_TENANT_MAX_MEMORY:
+		return set_limit(&c->tenant_max, "memory", v, why, len);
+	case K_TENANT_MAX_PIDS:
+		return set_limit(&c->tenant_max, "pids", v, why, len);
+	case K_TENANT_MAX_DISK:
+		return set_limit(&c->tenant_max, "disk", v, why, len);
+	case K_TENANT_DEFAULT_CPU:
+		return set_limit(&c->tenant_default, "cpu", v, why, len);
+	case K_TENANT_DEFAULT_MEMORY:
+		return set_limit(&c->tenant_default, "memory", v, why, len);
+	case K_TENANT_DEFAULT_PIDS:
+		return set_limit(&c->tenant_default, "pids", v, why, len);
+	case K_TENANT_DEFAULT_DISK:
+		return set_limit(&c->tenant_default, "disk", v, why, len);
 	case K_COUNT:
 		break;
 	}
@@ -357,6 +465,48 @@ static const char *nearest_key(const char *k)
 		}
 	}
 	return best;
+}
+
+/*
+ * Every tenant default within its maximum.  A built-in default above a
+ * maximum the file lowered follows it down; a default the file set above
+ * the maximum is an error on the later of the two lines.
+ */
+static int defaults_check(struct config *c, const char *filename, const unsigned *seen, struct trl_error *err)
+{
+	static const struct {
+		const char *field;
+		enum key_id dflt, max;
+	} f[] = {
+		{ "cpu", K_TENANT_DEFAULT_CPU, K_TENANT_MAX_CPU },
+		{ "memory", K_TENANT_DEFAULT_MEMORY, K_TENANT_MAX_MEMORY },
+		{ "pids", K_TENANT_DEFAULT_PIDS, K_TENANT_MAX_PIDS },
+		{ "disk", K_TENANT_DEFAULT_DISK, K_TENANT_MAX_DISK },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		char a[64], b[64];
+		enum key_id at;
+
+		if (!config_limit_above(&c->tenant_default, &c->tenant_max, f[i].field, a, sizeof(a), b, sizeof(b)))
+			continue;
+		if (!seen[f[i].dflt]) {
+			if (!strcmp(f[i].field, "cpu"))
+				c->tenant_default.cpu = c->tenant_max.cpu;
+			else if (!strcmp(f[i].field, "memory"))
+				c->tenant_default.memory = c->tenant_max.memory;
+			else if (!strcmp(f[i].field, "pids"))
+				c->tenant_default.pids = c->tenant_max.pids;
+			else
+				c->tenant_default.disk = c->tenant_max.disk;
+			continue;
+		}
+		at = seen[f[i].dflt] >= seen[f[i].max] ? f[i].dflt : f[i].max;
+		return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: the default %s %s is above the maximum %s (%s)",
+				     filename, seen[at], key_names[at], f[i].field, a, b,
+				     at == f[i].dflt ? key_names[f[i].max] : key_names[f[i].dflt]);
+	}
+	return 0;
 }
 
 static char *trim(char *s)
@@ -425,7 +575,16 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 		if (set_key(c, (enum key_id)k, val, why, sizeof(why)) < 0)
 			return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: %s", filename, lineno, key, why);
 	}
-	return 0;
+	snprintf(c->path, sizeof(c->path), "%s", filename);
+	c->line_tenant_users = seen[K_TENANT_USERS];
+	c->line_tenant_groups = seen[K_TENANT_GROUPS];
+	c->line_ssh_login = seen[K_SSH_LOGIN];
+	c->line_ssh_keys_user = seen[K_SSH_KEYS_USER];
+	if (c->ssh_login && !c->ssh_keys_user[0])
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s:%u: ssh-login: yes needs ssh-keys-user (the user sshd's AuthorizedKeysCommand runs as, see trellis-ssh(8))",
+				     filename, seen[K_SSH_LOGIN]);
+	return defaults_check(c, filename, seen, err);
 }
 
 int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err)
@@ -446,7 +605,63 @@ int config_load(struct config *c, const char *path, int must_exist, struct trl_e
 		return trl_error_set(err, TRL_EINVALID, "%s: larger than %u bytes", path, CONFIG_MAX_SIZE);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EINVALID, -r, "cannot read '%s'", path);
-	return config_parse(c, path, text, len, err);
+	if ((r = config_parse(c, path, text, len, err)) < 0)
+		return r;
+	return config_check_system(c, err);
+}
+
+int config_limit_above(const struct trl_limits *v, const struct trl_limits *max, const char *field, char *vtext,
+		       size_t vlen, char *mtext, size_t mlen)
+{
+	if (!strcmp(field, "cpu")) {
+		if (!max->cpu || !v->cpu || v->cpu <= max->cpu + 1e-9)
+			return 0;
+		snprintf(vtext, vlen, "%g", v->cpu);
+		snprintf(mtext, mlen, "%g", max->cpu);
+		return 1;
+	}
+	if (!strcmp(field, "pids")) {
+		if (!max->pids || !v->pids || v->pids <= max->pids)
+			return 0;
+		snprintf(vtext, vlen, "%" PRIu64, v->pids);
+		snprintf(mtext, mlen, "%" PRIu64, max->pids);
+		return 1;
+	}
+	{
+		uint64_t a = !strcmp(field, "memory") ? v->memory : v->disk;
+		uint64_t m = !strcmp(field, "memory") ? max->memory : max->disk;
+
+		if (!m || !a || a <= m)
+			return 0;
+		units_size_format(a, vtext, vlen);
+		units_size_format(m, mtext, mlen);
+		return 1;
+	}
+}
+
+int config_check_system(const struct config *c, struct trl_error *err)
+{
+	struct passwd pw, *res;
+	struct group gr, *g;
+	char buf[16384];
+
+	for (int i = 0; i < c->n_tenant_users; i++) {
+		res = NULL;
+		if (getpwnam_r(c->tenant_users[i], &pw, buf, sizeof(buf), &res) != 0 || !res)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: tenant-users: no user '%s' on this host", c->path,
+					     c->line_tenant_users, c->tenant_users[i]);
+	}
+	for (int i = 0; i < c->n_tenant_groups; i++) {
+		g = NULL;
+		if (getgrnam_r(c->tenant_groups[i], &gr, buf, sizeof(buf), &g) != 0 || !g)
+			return trl_error_set(err, TRL_EINVALID, "%s:%u: tenant-groups: no group '%s' on this host",
+					     c->path, c->line_tenant_groups, c->tenant_groups[i]);
+	}
+	res = NULL;
+	if (c->ssh_keys_user[0] && (getpwnam_r(c->ssh_keys_user, &pw, buf, sizeof(buf), &res) != 0 || !res))
+		return trl_error_set(err, TRL_EINVALID, "%s:%u: ssh-keys-user: no user '%s' on this host", c->path,
+				     c->line_ssh_keys_user, c->ssh_keys_user);
+	return 0;
 }
 
 int config_read_secret(const char *what, const char *path, char *out, size_t outlen, struct trl_error *err)

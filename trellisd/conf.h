@@ -12,7 +12,13 @@
  * cluster-cert, cluster-key, cluster-user, cluster-password-file) as
  * defaults the command line overrides, and the operator's policy:
  * allow-tenant-create, tenant-users, tenant-groups, ssh-login, ssh-shell,
- * ssh-keys-user, ssh-group, sshd, sshd-config.
+ * ssh-keys-user, ssh-group, sshd, sshd-config, and the tenant policy
+ * (tenant-max-slices, tenant-max-routers, tenant-max-{cpu,memory,pids,disk},
+ * tenant-default-{cpu,memory,pids,disk}): what the slices a tenant (any owner
+ * but root) creates may hold here.
+ *
+ * config_load() also checks what needs the system: every user and group it
+ * names exists, and ssh-login = yes comes with an ssh-keys-user.
  *
  * This module only parses and checks; main.c applies the values and
  * server.c (server_may) enforces the policy.
@@ -21,6 +27,7 @@
 #define TRELLISD_CONF_H
 
 #include "error.h"
+#include "model.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/trellis/trellisd.conf"
 #define CONFIG_MAX_NAMES 64
@@ -60,19 +67,54 @@ struct config {
 	char ssh_group[CONFIG_NAME_MAX + 1];	/* the slice accounts' group (sshd_config Match Group) */
 	char sshd[4096];		/* sshd, asked for its effective configuration (sshd -T) */
 	char sshd_config[4096];		/* the configuration that sshd serves */
+
+	/*
+	 * Tenant policy: binds every slice whose owner is not root (root's
+	 * own slices are not bound).  Maxima are per tenant on this node
+	 * (slices, routers) and per router (cpu, memory, pids, disk); 0 = none.
+	 * tenant_default: what a tenant's router gets for a limit neither it
+	 * nor its slice's router-defaults declare; 0 fields = none.
+	 */
+	unsigned tenant_max_slices;
+	unsigned tenant_max_routers;
+	struct trl_limits tenant_max;
+	struct trl_limits tenant_default;
+
+	/* Where the file set the keys config_load() checks against the system. */
+	char path[4096];
+	unsigned line_tenant_users, line_tenant_groups, line_ssh_login, line_ssh_keys_user;
 };
 
 #define CONFIG_SSH_GROUP "trellis-ssh"
 #define CONFIG_SSHD "/usr/sbin/sshd"
 #define CONFIG_SSHD_CONFIG "/etc/ssh/sshd_config"
 
+/* Tenant policy defaults (trellisd.conf(5) says why these). */
+#define CONFIG_TENANT_MAX_SLICES 8
+#define CONFIG_TENANT_MAX_ROUTERS 32
+#define CONFIG_TENANT_MAX_CPU 2.0
+#define CONFIG_TENANT_MAX_MEMORY (1ULL << 30)
+#define CONFIG_TENANT_MAX_PIDS 4096
+#define CONFIG_TENANT_MAX_DISK (4ULL << 30)
+#define CONFIG_TENANT_DEFAULT_CPU 0.25
+#define CONFIG_TENANT_DEFAULT_MEMORY (256ULL << 20)
+#define CONFIG_TENANT_DEFAULT_PIDS 512
+
 /* Defaults (everything unset, policy closed; ssh_shell = @ssh_shell). */
 void config_init(struct config *c, const char *ssh_shell);
 /* Parse @text (@len bytes) named @filename into @c.  -TRL_EINVALID with
  * "FILE:LINE: key: reason" in @err. */
 int config_parse(struct config *c, const char *filename, const char *text, size_t len, struct trl_error *err);
-/* Read and parse @path.  A missing file is an error only if @must_exist. */
+/* Read and parse @path.  A missing file is an error only if @must_exist.
+ * Then config_check_system(). */
 int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err);
+
+/*
+ * What the file names must exist: the users of tenant-users and
+ * ssh-keys-user, the groups of tenant-groups.  -TRL_EINVALID with
+ * "FILE:LINE: key: reason" in @err.
+ */
+int config_check_system(const struct config *c, struct trl_error *err);
 
 /* Checks shared with the command line; 0 or -1 with a reason in @why. */
 int config_check_parallel(const char *v, int *out, char *why, size_t len);
@@ -86,6 +128,13 @@ int config_check_node(const char *v, char *why, size_t len);
  * accessible to others; errors name @what (the option) and @path.
  */
 int config_read_secret(const char *what, const char *path, char *out, size_t outlen, struct trl_error *err);
+
+/*
+ * Is @field ("cpu", "memory", "pids" or "disk") of @v above that of @max
+ * (neither 0)?  1 with both values as text (as a spec writes them), else 0.
+ */
+int config_limit_above(const struct trl_limits *v, const struct trl_limits *max, const char *field, char *vtext,
+		       size_t vlen, char *mtext, size_t mlen);
 
 /* Is @name on the list? */
 int config_list_has(const char (*list)[CONFIG_NAME_MAX + 1], int n, const char *name);

@@ -41,11 +41,24 @@
 #define INIT_LXC "/usr/sbin/init.lxc"
 #define READY_STABLE_MS 100
 
-/* Host /etc entries safe to share: no credentials, keys or host identity. */
+/*
+ * Host /etc files a router gets: named files only, never a whole directory
+ * (a directory is a place a host package or admin may later drop a secret).
+ * No credentials, keys, password hashes or host identity: no passwd, shadow,
+ * gshadow, opasswd (/etc/security), sudoers, ssh or ssl keys, keytabs,
+ * machine-id.  An entry ending in '/' is a directory made (empty) for the
+ * named files below it.  tests/integration/084-tenant-policy.bats lists a
+ * fresh router's /etc against this.
+ */
 static const char *const etc_allow[] = {
-	"profile", "bash.bashrc", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "protocols", "services",
-	"iproute2", "localtime", "os-release", "debian_version", "environment", "shells",
-	"terminfo", "vim", "login.defs", "security", "pam.d",
+	"profile", "bash.bashrc", "inputrc", "environment", "shells", "login.defs",
+	"ld.so.cache", "ld.so.conf", "protocols", "services", "localtime", "os-release", "debian_version",
+	"iproute2/", "iproute2/rt_tables", "iproute2/rt_protos", "iproute2/rt_scopes", "iproute2/rt_realms",
+	"iproute2/rt_dsfield", "iproute2/group", "iproute2/ematch_map", "iproute2/nl_protos", "iproute2/bpf_pinning",
+	"iproute2/rt_protos.d/", "iproute2/rt_protos.d/frr.conf",
+	"vim/", "vim/vimrc",
+	"pam.d/", "pam.d/other", "pam.d/common-auth", "pam.d/common-account", "pam.d/common-password",
+	"pam.d/common-session", "pam.d/common-session-noninteractive",
 };
 
 /* Capabilities routers keep (inside their user namespace).  FRR needs
@@ -404,11 +417,19 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 	put_link(rootfs, "var/lock", "/run/lock", u);
 
 	for (size_t i = 0; i < ARRAY_SIZE(etc_allow); i++) {
-		char src[256];
+		size_t n = strlen(etc_allow[i]);
+		char src[256], rel[256];
 		struct stat st;
 
+		if (etc_allow[i][n - 1] == '/') {
+			snprintf(rel, sizeof(rel), "etc/%.*s", (int)(n - 1), etc_allow[i]);
+			if ((r = put_dir(rootfs, rel, 0755, u, u)) < 0)
+				goto fail;
+			continue;
+		}
 		snprintf(src, sizeof(src), "/etc/%s", etc_allow[i]);
-		if (lstat(src, &st) < 0)
+		/* A file or a symlink (localtime, os-release) as it is; a directory where a file was named is skipped. */
+		if (lstat(src, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
 			continue;
 		snprintf(path, sizeof(path), "%s/etc/%s", rootfs, etc_allow[i]);
 		if ((r = copy_tree(src, path, u, u)) < 0)

@@ -11,6 +11,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/cgroup.c trellisd/cgroup.h \
 	trellisd/node.c trellisd/node.h \
 	trellisd/conf.c trellisd/conf.h \
+	trellisd/tenant.c trellisd/tenant.h \
 	trellisd/ssh.c \
 	trellisd/cluster.c \
 	trellisd/claim.c trellisd/claim.h

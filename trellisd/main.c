@@ -127,8 +127,11 @@ json_t *node_info(struct daemon *d)
 		struct dirent *de;
 		json_int_t routers = 0;
 
+		json_t *keys = json_array();
+
 		if (store_open(d->db_path, &st, &e) == 0) {
 			store_max_key(st, &max);
+			store_keys(st, keys);
 			n = store_slice_names(st, &names, &e);
 			for (int i = 0; i < n; i++)
 				free(names[i]);
@@ -136,6 +139,8 @@ json_t *node_info(struct daemon *d)
 			store_close(st);
 		}
 		json_object_set_new(o, "max_key", json_integer(max));
+		/* Multi-node creates draw keys none of their nodes uses (lib/cluster.c cluster_keys_pick). */
+		json_object_set_new(o, "keys", keys);
 		json_object_set_new(o, "slices", json_integer(n < 0 ? 0 : n));
 		/* Routers on this node: their container directories (not the rootfs images beside them). */
 		if ((dir = opendir(d->lxcpath))) {
@@ -178,6 +183,52 @@ json_t *node_info(struct daemon *d)
 		json_object_set_new(o, "cluster", json_string(cluster_url(d)));
 	if (!d->netem)
 		json_object_set_new(o, "netem_missing", json_string(d->netem_why));
+	return o;
+}
+
+/*
+ * "Other users' slices look missing" holds for node.show too: a tenant gets
+ * the node's facts but counts, and a reconcile report, of its own slices
+ * only (those slice.list shows it).  The cluster registration and root see
+ * everything.
+ */
+json_t *node_info_for(struct request_ctx *rq)
+{
+	json_t *o = node_info(rq->d), *mine = NULL, *list, *rec, *acts, *kept, *a, *v;
+	struct trl_error e = { 0 };
+	json_int_t routers = 0;
+	size_t i, k;
+
+	if (!o || rq->uid == 0)
+		return o;
+	if (slice_list(rq, &mine, &e) < 0)
+		mine = json_pack("{s:[]}", "slices");
+	list = json_object_get(mine, "slices");
+	json_array_foreach(list, i, v)
+		routers += json_integer_value(json_object_get(v, "routers"));
+	json_object_set_new(o, "slices", json_integer((json_int_t)json_array_size(list)));
+	json_object_set_new(o, "routers", json_integer(routers));
+	json_object_del(o, "max_key");
+	json_object_del(o, "keys");
+	rec = json_object_get(o, "reconcile");
+	if (json_is_object(rec)) {
+		rec = json_deep_copy(rec);
+		acts = json_object_get(rec, "actions");
+		kept = json_array();
+		json_array_foreach(acts, i, a) {
+			const char *name = json_string_value(json_object_get(a, "slice"));
+
+			json_array_foreach(list, k, v)
+				if (name && !strcmp(name, json_string_value(json_object_get(v, "name")) ?: "")) {
+					json_array_append(kept, a);
+					break;
+				}
+		}
+		json_object_set_new(rec, "actions", kept);
+		json_object_set_new(rec, "slices", json_integer((json_int_t)json_array_size(list)));
+		json_object_set_new(o, "reconcile", rec);
+	}
+	json_decref(mine);
 	return o;
 }
 

@@ -129,6 +129,10 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 {
 	struct daemon *d = rq->d;
 
+	/* placement: is the multi-node fan-out's and the cluster's (realize() runs as root), never a tenant's. */
+	if (req->op == PROTO_OP_SLICE_CREATE && req->placement && rq->uid != 0)
+		return trl_error_set(err, TRL_EPERM,
+				     "placement: permission denied: only root places a slice's routers and link keys (the multi-node CLI, or the cluster)");
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
 			   req->op == PROTO_OP_NODE_LIST))
 		return cluster_request(rq, req, result, err);
@@ -161,7 +165,7 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 	case PROTO_OP_SSH_KEYS:
 		return ssh_authorized_keys(rq, req->name, result, err);
 	case PROTO_OP_NODE_SHOW:
-		*result = node_info(d);
+		*result = node_info_for(rq);
 		return 0;
 	case PROTO_OP_NODE_LIST:
 		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",

@@ -39,6 +39,7 @@
 #include "store.h"
 #include "claim.h"
 #include "template.h"
+#include "tenant.h"
 #include "trellisd.h"
 #include "units.h"
 #include "util.h"
@@ -212,6 +213,16 @@ static int plan_links(struct daemon *d, struct plan *p, json_t *placement, int s
 			return trl_error_set(err, TRL_EINVALID,
 					     "link '%s' crosses to node '%s', whose address this node was not given (create multi-node slices with 'trellis --node NAME=SOCKET ... slice create')",
 					     lk->name, other->node);
+		/* A node's substrate address: one host, never this node's own loopback, a group or everyone. */
+		{
+			uint32_t a4 = ntohl(pl->remote.s_addr);
+
+			if ((a4 >> 24) == 0 || (a4 >> 24) == 127 || (a4 >> 28) == 0xe || a4 == 0xffffffffu ||
+			    pl->remote.s_addr == d->sub.addr.s_addr)
+				return trl_error_set(err, TRL_EINVALID,
+						     "placement: nodes: node '%s': '%s' is not another node's substrate address",
+						     other->node, json_string_value(addr));
+		}
 		if (forced) {
 			if (!(d->tunnels & (unsigned)forced))
 				return trl_error_set(err, TRL_EUNAVAIL, "link '%s': tunnel '%s' is not available on node '%s' (%s)",
@@ -1078,6 +1089,37 @@ static void claim_init(struct daemon *d, struct store *st, const char *slice, ui
 				 .skip_index = claim_skip_index, .ours = claim_ours, .arg = st };
 }
 
+_Static_assert(SHAPE_MAX_KEY == TRL_LINK_KEY_MAX, "link keys are the shaper's class ids (lib/model.h)");
+
+/* How many slices @uid owns on this node, and routers of them here. */
+static int owner_usage(struct daemon *d, struct store *st, uid_t uid, unsigned *slices, unsigned *routers,
+		       struct trl_error *err)
+{
+	char **names = NULL;
+	int n = store_slice_names(st, &names, err);
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct store_slice row;
+		struct trl_slice *o = NULL;
+		struct trl_error e = { 0 };
+
+		if (slice_load(st, names[i], &row, &o, &e) == 0) {
+			if (row.owner_uid == uid) {
+				(*slices)++;
+				for (size_t k = 0; k < o->n_routers; k++)
+					*routers += (unsigned)router_is_local(d, &o->routers[k]);
+			}
+			store_slice_release(&row);
+			trl_slice_free(o);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
@@ -1088,7 +1130,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	struct store_link *links = NULL;
 	struct start_ctx sc;
 	const char *step = "validate";
-	char lname[64] = "";
+	char lname[64] = "", owner[64];
+	uid_t owner_uid = 0;
 	int r, inserted = 0, node_locked = 0, claimed = 0;
 
 	if ((r = server_may(rq, ACCESS_CREATE, NULL, err)) < 0)
@@ -1102,6 +1145,23 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		r = trl_error_set(err, TRL_EINVALID,
 				  "%s: placement: each-node needs cluster mode (trellisd --cluster, or trellis --cluster)",
 				  req->filename ? req->filename : "spec");
+		trl_slice_free(s);
+		return r;
+	}
+	/* Whose slice it is decides the policy, before anything is built (a refusal leaves nothing). */
+	if ((r = resolve_owner(rq, s->owner, owner, sizeof(owner), &owner_uid, err)) < 0) {
+		trl_slice_free(s);
+		return r;
+	}
+	/* A tenant's slices are its own: only root creates slices for others. */
+	if (rq->uid != 0 && owner_uid != rq->uid) {
+		r = trl_error_set(err, TRL_EPERM, "owner: '%s' is not you (uid %u): only root may create slices for another user",
+				  s->owner, (unsigned)rq->uid);
+		trl_slice_free(s);
+		return r;
+	}
+	if (owner_uid != 0 &&
+	    (r = tenant_limits_apply(&d->cfg, s, req->filename ? req->filename : "spec", err)) < 0) {
 		trl_slice_free(s);
 		return r;
 	}
@@ -1131,15 +1191,16 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	node_locked = 1;
 	if ((r = admission_check(d, st, p.s, 1, 1, err)) < 0)
 		goto out;
-	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
-	if ((r = resolve_owner(rq, p.s->owner, row.owner, sizeof(row.owner), &row.owner_uid, err)) < 0)
-		goto out;
-	/* A tenant's slices are its own: only root creates slices for others. */
-	if (rq->uid != 0 && row.owner_uid != rq->uid) {
-		r = trl_error_set(err, TRL_EPERM, "owner: '%s' is not you (uid %u): only root may create slices for another user",
-				  p.s->owner, (unsigned)rq->uid);
-		goto out;
+	if (owner_uid != 0) {
+		unsigned n_slices = 0, n_routers = 0;
+
+		if ((r = owner_usage(d, st, owner_uid, &n_slices, &n_routers, err)) < 0 ||
+		    (r = tenant_count_check(&d->cfg, d->node_name, n_slices, n_routers, p.s, (unsigned)p.n_local, err)) < 0)
+			goto out;
 	}
+	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
+	snprintf(row.owner, sizeof(row.owner), "%s", owner);
+	row.owner_uid = owner_uid;
 	/* Cluster mode: the uid range the cluster allocated for the slice (the same on every node). */
 	if (req->placement && json_is_integer(json_object_get(req->placement, "uid_index")))
 		row.uid_index_want = (unsigned)json_integer_value(json_object_get(req->placement, "uid_index"));
@@ -1166,6 +1227,12 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		json_t *k = req->placement ? json_object_get(json_object_get(req->placement, "keys"), p.s->links[i].name)
 					   : NULL;
 
+		/* Even root's placement brings only keys the node can use: they become its published highest. */
+		if (k && (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > SHAPE_MAX_KEY)) {
+			r = trl_error_set(err, TRL_EINVALID, "placement: keys: link '%s': key %" JSON_INTEGER_FORMAT " is not from 1 to %u",
+					  p.s->links[i].name, json_integer_value(k), SHAPE_MAX_KEY);
+			goto out;
+		}
 		links[i].name = p.s->links[i].name;
 		links[i].key = k ? (uint32_t)json_integer_value(k) : 0;
 		snprintf(links[i].kind, sizeof(links[i].kind), "%s", plan_link_kind_name(&p.pl[i]));
@@ -1181,6 +1248,15 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	if (r < 0)
 		goto out;
 	inserted = 1;
+	/* The tenant defaults this create gave its routers are theirs from now on (a reload re-parses the spec). */
+	for (size_t i = 0; i < p.s->n_routers && owner_uid != 0; i++) {
+		const struct trl_limits *l = &p.s->routers[i].limits;
+		unsigned f = (l->cpu > 0 ? STORE_LIMIT_CPU : 0) | (l->memory ? STORE_LIMIT_MEMORY : 0) |
+			     (l->pids ? STORE_LIMIT_PIDS : 0);
+
+		if (f && (r = store_limits_put(st, p.s->name, p.s->routers[i].name, l, f, err)) < 0)
+			goto rollback;
+	}
 	for (size_t i = 0; i < p.s->n_links; i++)
 		p.pl[i].key = links[i].key;
 	p.uid_base = row.uid_base;
@@ -1898,6 +1974,11 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	if (fields & CGROUP_F_PIDS)
 		next.pids = want.pids;
 
+	/* A tenant's router stays within the operator's maxima (the slice's aggregate only bounds its routers further). */
+	if (rt && row.owner_uid != 0 &&
+	    (r = tenant_set_check(&d->cfg, rt->name, &next, !!(fields & CGROUP_F_CPU), !!(fields & CGROUP_F_MEMORY),
+				  !!(fields & CGROUP_F_PIDS), err)) < 0)
+		goto out;
 	/* A router within its slice; the slice above each of its routers (v1 refuses a parent quota below a child's). */
 	for (size_t i = 0; i < s->n_routers; i++) {
 		const struct trl_router *o = &s->routers[i];

@@ -7,11 +7,14 @@
  * sharing a state dir by mistake) can never take the same uid range or key.
  */
 #define LOG_MODULE "store"
+#include <errno.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <time.h>
 #include "log.h"
+#include "model.h"
 #include "store.h"
 #include "util.h"
 
@@ -187,6 +190,43 @@ static int first_free(struct store *st, const char *sql, long long lo, long long
 	return 0;
 }
 
+/* A link key no link on this node has: drawn at random (TRL_LINK_KEY_MAX, lib/model.h), the lowest free one
+ * if 64 draws all hit used keys (a node nearly full). */
+static int free_key(struct store *st, long long *out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM links WHERE key = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	for (int tries = 0; tries < 64; tries++) {
+		uint32_t v = 0;
+
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+			break;
+		*out = 1 + (long long)(v % TRL_LINK_KEY_MAX);
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, *out);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_DONE) {
+			sqlite3_finalize(q);
+			return 0;
+		}
+		if (rc != SQLITE_ROW) {
+			sqlite3_finalize(q);
+			return db_error(st, err, "allocate");
+		}
+	}
+	sqlite3_finalize(q);
+	r = first_free(st,
+		       "SELECT MIN(a.key + 1) FROM (SELECT ? - 1 AS key UNION SELECT key FROM links) a "
+		       "WHERE a.key + 1 NOT IN (SELECT key FROM links)",
+		       1, out, err);
+	if (r == 0 && *out > TRL_LINK_KEY_MAX)
+		return trl_error_set(err, TRL_ELIMIT, "out of link keys (%u on this node)", TRL_LINK_KEY_MAX);
+	return r;
+}
+
 int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
 		       struct store_link *links, size_t n_links, struct trl_error *err)
 {
@@ -271,18 +311,8 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	for (size_t i = 0; i < n_links; i++) {
 		key = links[i].key;
 		/* Keys are node-wide unique and never 0 (a GRE key of 0 reads as "no key" to people). */
-		if (!key) {
-			r = first_free(st,
-				       "SELECT MIN(a.key + 1) FROM (SELECT ? - 1 AS key UNION SELECT key FROM links) a "
-				       "WHERE a.key + 1 NOT IN (SELECT key FROM links)",
-				       1, &key, err);
-			if (r < 0)
-				goto rollback;
-			if (key > 0xffffffffLL) {
-				r = trl_error_set(err, TRL_ELIMIT, "out of link keys");
-				goto rollback;
-			}
-		}
+		if (!key && (r = free_key(st, &key, err)) < 0)
+			goto rollback;
 		if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key, kind) VALUES(?,?,?,?)", -1, &q,
 				       NULL) != SQLITE_OK) {
 			r = db_error(st, err, "prepare");
@@ -445,6 +475,19 @@ int store_link_get(struct store *st, const char *slice, struct store_link *l, st
 	if (rc != SQLITE_ROW)
 		return trl_error_set(err, TRL_ENOTFOUND, "no key for link '%s' of slice '%s'", l->name, slice);
 	return 0;
+}
+
+int store_keys(struct store *st, json_t *keys)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key FROM links ORDER BY key", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(keys, json_integer(sqlite3_column_int64(q, 0)));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 int store_max_key(struct store *st, uint32_t *max)

@@ -64,6 +64,8 @@ int store_slice_exists(struct store *st, const char *name);
 int store_slice_names(struct store *st, char ***names, struct trl_error *err);
 /* Key and kind of link l->name. */
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
+/* Every link key in use on this node, appended to the JSON array @keys (ascending). */
+int store_keys(struct store *st, json_t *keys);
 /* Highest link key in use on this node (0 if none). */
 int store_max_key(struct store *st, uint32_t *max);
 /* Live changes made after the create (link set/up/down, slice set), an object

@@ -117,6 +117,8 @@ int server_listen(const char *path, struct trl_error *err);
 int server_run(struct daemon *d, int lfd, struct trl_error *err);
 /* main.c: the node.show result. */
 json_t *node_info(struct daemon *d);
+/* node.show as @rq's caller may see it: a tenant's view names only slices it may see. */
+json_t *node_info_for(struct request_ctx *rq);
 /* Disk a create could still use on this node: free space of the state
  * directory's file system less what admission keeps free (cluster placement). */
 uint64_t slice_disk_free(struct daemon *d);

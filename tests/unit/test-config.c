@@ -178,6 +178,41 @@ int main(void)
 		like_str(err.msg, "cannot read it: No such file or directory", "and the reason");
 		rmdir(dir);
 	}
+	/* Tenant policy: built-in defaults safe on a small host, values as in a spec, none lifts a bound. */
+	is_int(parse(&c, "", &err), 0, "no tenant keys");
+	ok(c.tenant_max_slices == 8 && c.tenant_max_routers == 32 && c.tenant_max.memory == 1ULL << 30 &&
+		   c.tenant_default.pids == 512 && c.tenant_default.memory == 256ULL << 20 && c.tenant_default.cpu == 0.25 &&
+		   !c.tenant_default.disk,
+	   "tenant defaults: 8 slices, 32 routers, 1G max; 0.25 core, 256M, 512 pids by default");
+	is_int(parse(&c,
+		     "tenant-max-slices = 2\ntenant-max-routers = none\ntenant-max-memory = 512M\n"
+		     "tenant-default-memory = 64M\ntenant-default-disk = 64M\ntenant-max-cpu = 0.2\n",
+		     &err),
+	       0, "tenant keys parse");
+	ok(c.tenant_max_slices == 2 && !c.tenant_max_routers && c.tenant_max.memory == 512ULL << 20 &&
+		   c.tenant_default.memory == 64ULL << 20 && c.tenant_default.disk == 64ULL << 20,
+	   "tenant values stored");
+	ok(c.tenant_default.cpu == 0.2, "a built-in default follows a lower maximum down");
+	fails("tenant-max-memory = 128M\ntenant-default-memory = 512M\n",
+	      "t.conf:2: tenant-default-memory: the default memory 512M is above the maximum 128M (tenant-max-memory)");
+	fails("tenant-max-pids = 10\n", "t.conf:1: tenant-max-pids: pids 10 is below the 16 a router needs");
+	fails("tenant-max-slices = 0\n", "t.conf:1: tenant-max-slices: '0' is not a number from 1");
+	fails("tenant-default-cpu = lots\n", "tenant-default-cpu: 'lots' is not a number of cores");
+	fails("# ssh\n\nssh-login = yes\n", "t.conf:3: ssh-login: yes needs ssh-keys-user");
+	/* Names the system must know: checked at load, naming the line. */
+	is_int(parse(&c, "allow-tenant-create = yes\ntenant-users = root, nosuchuser84x\n", &err), 0, "syntax is fine");
+	is_int(config_check_system(&c, &err), -TRL_EINVALID, "an unknown tenant user is refused");
+	like_str(err.msg, "t.conf:2: tenant-users: no user 'nosuchuser84x' on this host", "naming file:line and key: %s",
+		 err.msg);
+	parse(&c, "tenant-groups = nosuchgroup84x\n", &err);
+	is_int(config_check_system(&c, &err), -TRL_EINVALID, "an unknown tenant group is refused");
+	like_str(err.msg, "t.conf:1: tenant-groups: no group 'nosuchgroup84x'", "%s", err.msg);
+	parse(&c, "ssh-login = yes\nssh-keys-user = nosuchuser84x\n", &err);
+	is_int(config_check_system(&c, &err), -TRL_EINVALID, "an unknown ssh-keys-user is refused");
+	like_str(err.msg, "t.conf:2: ssh-keys-user: no user 'nosuchuser84x'", "%s", err.msg);
+	parse(&c, "tenant-users = root\nssh-login = yes\nssh-keys-user = root\n", &err);
+	is_int(config_check_system(&c, &err), 0, "known names pass");
+
 	plan(tap_n);
 	return done();
 }

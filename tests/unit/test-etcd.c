@@ -101,7 +101,35 @@ int main(void)
 
 	if (system("command -v etcd >/dev/null 2>&1") != 0)
 		skip_all("etcd is not installed (Debian package etcd-server)");
-	plan(58);
+	plan(64);
+
+	/* Link keys: drawn at random, never one in use, all different, bounded. */
+	{
+		json_t *used = json_array(), *info = json_pack("{s:i}", "max_key", 3);
+		uint32_t k[200];
+		int seq = 0, fine = 1;
+
+		for (json_int_t v = 1; v <= (json_int_t)TRL_LINK_KEY_MAX; v++)
+			if (v != 7 && v != 700 && v != 7000 && v != 32751)
+				json_array_append_new(used, json_integer(v));
+		ok(cluster_keys_pick(used, 4, k, &err) == 0, "4 keys from the 4 free ones");
+		ok(k[0] + k[1] + k[2] + k[3] == 7 + 700 + 7000 + 32751 && k[0] != k[1] && k[1] != k[2] && k[2] != k[3] &&
+			   k[0] != k[2] && k[0] != k[3] && k[1] != k[3],
+		   "exactly the free keys, each once");
+		ok(cluster_keys_pick(used, 5, k, &err) == -TRL_ELIMIT && strstr(err.msg, "link keys are used up"),
+		   "one more than free is refused: %s", err.msg);
+		json_array_clear(used);
+		cluster_keys_of_node(used, info);
+		ok(json_array_size(used) == 3, "a node that lists no keys holds every key up to its max_key");
+		ok(cluster_keys_pick(NULL, 200, k, &err) == 0, "200 keys drawn");
+		for (int i = 0; i < 200; i++) {
+			fine &= k[i] >= 1 && k[i] <= TRL_LINK_KEY_MAX && k[i] > 3;
+			seq += i && k[i] == k[i - 1] + 1;
+		}
+		ok(fine && seq < 20, "in range and not sequential (%d of 199 follow their predecessor)", seq);
+		json_decref(used);
+		json_decref(info);
+	}
 
 	/* Placement chosen by the cluster ('node: any') applied to a parsed spec. */
 	{
