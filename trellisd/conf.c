@@ -7,6 +7,8 @@
  * hold spaces).  A table maps each key to a setter that checks and stores
  * the value; the setter's reason becomes "FILE:LINE: key: reason".
  * Lists (tenant-users, tenant-groups) are separated by spaces or commas.
+ * Checks that involve several keys (the control socket's limits) run after
+ * the last line and name the keys.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include "conf.h"
 #include "log.h"
 #include "names.h"
+#include "units.h"
 #include "util.h"
 
 #define CONFIG_MAX_SIZE (1u << 20)
@@ -24,6 +27,11 @@
 void config_init(struct config *c, const char *ssh_shell)
 {
 	memset(c, 0, sizeof(*c));
+	c->sock.max_connections = CONFIG_MAX_CONNECTIONS;
+	c->sock.max_connections_per_user = CONFIG_MAX_CONNECTIONS_PER_USER;
+	c->sock.root_connections = CONFIG_ROOT_CONNECTIONS;
+	c->sock.request_timeout = CONFIG_REQUEST_TIMEOUT;
+	c->sock.request_memory = CONFIG_REQUEST_MEMORY;
 	snprintf(c->ssh_shell, sizeof(c->ssh_shell), "%s", ssh_shell ? ssh_shell : "");
 }
 
@@ -198,6 +206,12 @@ enum key_id {
 	K_CLUSTER_KEY,
 	K_CLUSTER_USER,
 	K_CLUSTER_PASSWORD_FILE,
+	/* control socket limits */
+	K_MAX_CONNECTIONS,
+	K_MAX_CONNECTIONS_PER_USER,
+	K_ROOT_CONNECTIONS,
+	K_REQUEST_TIMEOUT,
+	K_REQUEST_MEMORY,
 	K_COUNT,
 };
 
@@ -225,7 +239,89 @@ static const char *const key_names[K_COUNT] = {
 	[K_CLUSTER_KEY] = "cluster-key",
 	[K_CLUSTER_USER] = "cluster-user",
 	[K_CLUSTER_PASSWORD_FILE] = "cluster-password-file",
+	/* control socket limits */
+	[K_MAX_CONNECTIONS] = "max-connections",
+	[K_MAX_CONNECTIONS_PER_USER] = "max-connections-per-user",
+	[K_ROOT_CONNECTIONS] = "root-connections",
+	[K_REQUEST_TIMEOUT] = "request-timeout",
+	[K_REQUEST_MEMORY] = "request-memory",
 };
+
+/* ---- control socket limits ---- */
+
+static int parse_count(const char *v, unsigned lo, unsigned hi, unsigned *out, char *why, size_t len)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi) {
+		snprintf(why, len, "'%s' is not a number from %u to %u", v, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_socket_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
+{
+	struct config_socket *s = &c->sock;
+	uint64_t bytes;
+
+	switch (k) {
+	case K_MAX_CONNECTIONS:
+		return parse_count(v, 8, 65536, &s->max_connections, why, len);
+	case K_MAX_CONNECTIONS_PER_USER:
+		return parse_count(v, 1, 65536, &s->max_connections_per_user, why, len);
+	case K_ROOT_CONNECTIONS:
+		return parse_count(v, 1, 4096, &s->root_connections, why, len);
+	case K_REQUEST_TIMEOUT:
+		/* seconds, with or without an "s" */
+		if (v[0] && v[strlen(v) - 1] == 's') {
+			char num[32];
+
+			snprintf(num, sizeof(num), "%.*s", (int)strlen(v) - 1, v);
+			return parse_count(num, 1, 600, &s->request_timeout, why, len);
+		}
+		return parse_count(v, 1, 600, &s->request_timeout, why, len);
+	case K_REQUEST_MEMORY:
+		if (units_size_parse(v, &bytes) < 0 || bytes < CONFIG_REQUEST_MEMORY_MIN || bytes > (64ULL << 30)) {
+			snprintf(why, len, "'%s' is not a size from 34M to 64G (half of it must hold the largest request, 16 MiB)",
+				 v);
+			return -1;
+		}
+		s->request_memory = bytes;
+		return 0;
+	default:
+		break;
+	}
+	snprintf(why, len, "unknown key");
+	return -1;
+}
+
+/* The limits together: root's reserve and one user's share fit in the total. */
+static int check_socket_keys(const struct config *c, const char *filename, const unsigned *seen,
+			     struct trl_error *err)
+{
+	const struct config_socket *s = &c->sock;
+
+	if (s->root_connections >= s->max_connections)
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s:%u: root-connections: %u leaves no connection for other users (max-connections = %u)",
+				     filename, seen[K_ROOT_CONNECTIONS] ? seen[K_ROOT_CONNECTIONS] : seen[K_MAX_CONNECTIONS],
+				     s->root_connections, s->max_connections);
+	if (s->max_connections_per_user > s->max_connections - s->root_connections) {
+		unsigned line = seen[K_MAX_CONNECTIONS_PER_USER] ? seen[K_MAX_CONNECTIONS_PER_USER] :
+				seen[K_MAX_CONNECTIONS] ? seen[K_MAX_CONNECTIONS] : seen[K_ROOT_CONNECTIONS];
+
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s:%u: max-connections-per-user: %u is more than max-connections less root-connections (%u)",
+				     filename, line, s->max_connections_per_user,
+				     s->max_connections - s->root_connections);
+	}
+	return 0;
+}
 
 static int set_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
 {
@@ -299,6 +395,12 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		return set_word(o->cluster_user, sizeof(o->cluster_user), v, why, len);
 	case K_CLUSTER_PASSWORD_FILE:
 		return set_path(o->cluster_password_file, sizeof(o->cluster_password_file), v, why, len);
+	case K_MAX_CONNECTIONS:
+	case K_MAX_CONNECTIONS_PER_USER:
+	case K_ROOT_CONNECTIONS:
+	case K_REQUEST_TIMEOUT:
+	case K_REQUEST_MEMORY:
+		return set_socket_key(c, k, v, why, len);
 	case K_COUNT:
 		break;
 	}
@@ -405,7 +507,7 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 		if (set_key(c, (enum key_id)k, val, why, sizeof(why)) < 0)
 			return trl_error_set(err, TRL_EINVALID, "%s:%u: %s: %s", filename, lineno, key, why);
 	}
-	return 0;
+	return check_socket_keys(c, filename, seen, err);
 }
 
 int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err)

@@ -12,7 +12,8 @@
  * cluster-cert, cluster-key, cluster-user, cluster-password-file) as
  * defaults the command line overrides, and the operator's policy:
  * allow-tenant-create, tenant-users, tenant-groups, ssh-login, ssh-shell,
- * ssh-keys-user.
+ * ssh-keys-user; and the control socket's limits: max-connections,
+ * max-connections-per-user, root-connections, request-timeout, request-memory.
  *
  * This module only parses and checks; main.c applies the values and
  * server.c (server_may) enforces the policy.
@@ -20,6 +21,7 @@
 #ifndef TRELLISD_CONF_H
 #define TRELLISD_CONF_H
 
+#include <stdint.h>
 #include "error.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/trellis/trellisd.conf"
@@ -47,8 +49,29 @@ struct config_opts {
 	char cluster_password_file[4096];
 };
 
+/*
+ * Control socket limits (server.c enforces them; trellisd.conf(5), CONTROL SOCKET).
+ * Every client holds a connection, a thread and a request buffer: these cap them.
+ */
+#define CONFIG_MAX_CONNECTIONS 256
+#define CONFIG_MAX_CONNECTIONS_PER_USER 32
+#define CONFIG_ROOT_CONNECTIONS 16
+#define CONFIG_REQUEST_TIMEOUT 10		/* seconds */
+#define CONFIG_REQUEST_MEMORY (64ULL << 20)
+#define CONFIG_REQUEST_MEMORY_MIN (34ULL << 20)	/* half of it holds the largest request (16 MiB) */
+
+struct config_socket {
+	unsigned max_connections;	/* all clients together, root included */
+	unsigned max_connections_per_user;	/* each uid but root */
+	unsigned root_connections;	/* of max_connections, only root may use these */
+	unsigned request_timeout;	/* seconds from connect to a complete request */
+	uint64_t request_memory;	/* bytes buffered for requests of users other than root, together;
+					   one uid at most half of it */
+};
+
 struct config {
 	struct config_opts o;
+	struct config_socket sock;
 	int allow_tenant_create;	/* default no: only root creates slices */
 	char tenant_users[CONFIG_MAX_NAMES][CONFIG_NAME_MAX + 1];	/* empty lists: any user */
 	int n_tenant_users;
