@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #define ESCAPE_MAX 256	/* ESC()'s buffer: a name or word in a log line */
+#define ESCAPE_TEXT_MAX 2048	/* ESC_TEXT()'s: a message */
 
 /* Escape @s into @buf (@len bytes, >= 8); returns @buf.  NULL prints as "(null)". */
 const char *escape_value(char *buf, size_t len, const char *s);
@@ -33,5 +34,7 @@ const char *escape_text(char *buf, size_t len, const char *s);
 /* A client string for a log format's argument, escaped into a buffer that lives
  * until the end of the enclosing block: log_info("op '%s'", ESC(name)). */
 #define ESC(s) escape_value((char[ESCAPE_MAX]){ 0 }, ESCAPE_MAX, (s))
+/* The same for composed text (an error message that quotes client strings). */
+#define ESC_TEXT(s) escape_text((char[ESCAPE_TEXT_MAX]){ 0 }, ESCAPE_TEXT_MAX, (s))
 
 #endif

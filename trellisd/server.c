@@ -65,11 +65,7 @@ void request_progress(struct request_ctx *rq, const char *step, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (log_get_level() <= LOG_LVL_DEBUG) {
-		char esc[2048];
-
-		log_debug("%s: %s", step, escape_text(esc, sizeof(esc), msg));
-	}
+	log_debug("%s: %s", step, ESC_TEXT(msg));
 	ev = proto_event_new(step, "%s", msg);
 	pthread_mutex_lock(&rq->lock);
 	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0) {
@@ -417,11 +413,9 @@ static void *serve_conn(void *arg)
 		r = dispatch(rq, &req, &result, &err);
 	}
 	if (r < 0) {
-		char esc[2048];
-
 		if (!err.code)
 			trl_error_set(&err, TRL_EFAILED, "request failed");
-		log_info("request from uid %u failed: %s", (unsigned)rq->uid, escape_text(esc, sizeof(esc), err.msg));
+		log_info("request from uid %u failed: %s", (unsigned)rq->uid, ESC_TEXT(err.msg));
 		reply = proto_error_new(&err);
 	} else {
 		reply = proto_ok_new(result);

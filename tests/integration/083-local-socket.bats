@@ -75,11 +75,12 @@ timed_root() {
 	mkdir -p "$T_DIR/attacker"
 	chown $ATTACKER "$T_DIR/attacker"
 	rm -f "$T_DIR/attacker/ready"
-	# The attacker reopens whatever the daemon closes, for 25 s.
-	as_attacker "$PY" "$FLOOD" "$T_SOCK" --idle 2000 --drip 100 --interval 2 --duration 25 --reconnect \
+	# The attacker reopens whatever the daemon closes, until told to stop.
+	# (setpriv directly, not through a function: $! is then the attacker itself)
+	setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups "$PY" "$FLOOD" "$T_SOCK" --idle 2000 --drip 100 --interval 2 --duration 90 --reconnect \
 		--ready "$T_DIR/attacker/ready" >"$T_DIR/flood.json" 2>"$T_DIR/flood.err" &
 	echo $! >"$T_DIR/flood.pid"
-	wait_for 15 test -e "$T_DIR/attacker/ready" || echo "# the attacker could not open all its connections in 15 s" >&3
+	wait_for 10 test -e "$T_DIR/attacker/ready" || echo "# the attacker could not open all its connections in 10 s" >&3
 	sleep 1
 	local rss_max=0 thr_max=0 fd_max=0
 	for i in $(seq 8); do
@@ -102,6 +103,9 @@ timed_root() {
 		sleep 1
 	done
 	echo "$rss_max $thr_max $fd_max" >"$T_DIR/fig.during"
+	# at least 12 s after the first connections: the deadline has cut some
+	sleep 2
+	kill -TERM "$(cat "$T_DIR/flood.pid")"
 	wait "$(cat "$T_DIR/flood.pid")" || true
 	rm -f "$T_DIR/flood.pid"
 	sleep 1
@@ -214,7 +218,7 @@ EOF
 	pid=$(cat "$T_DIR/emfile.pid")
 	wait_for 10 "$TRELLIS_BIN" --socket "$d/s.sock" node show
 	# 300 connections from one uid against 64 fds: accept runs out of fds.
-	as_attacker "$PY" "$FLOOD" "$d/s.sock" --idle 300 --duration 6 >"$d/flood.json" &
+	setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups "$PY" "$FLOOD" "$d/s.sock" --idle 300 --duration 6 >"$d/flood.json" &
 	echo $! >"$T_DIR/emfile-flood.pid"
 	sleep 2
 	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")

@@ -6,7 +6,7 @@
 
 Opens M slow-drip connections (each sends one byte of a request every S
 seconds, never the end of it) and then N idle ones (which send nothing), and
-keeps them for D seconds; with --reconnect a connection the daemon closes is
+keeps them for D seconds (or until SIGTERM); with --reconnect a connection the daemon closes is
 opened again at once, as an attacker would.  Touches FILE once every
 connection was tried.  Prints a JSON summary at the end:
   connects, refused (closed with "too many connections"), refusal_sample,
@@ -21,6 +21,7 @@ import json
 import os
 import resource
 import selectors
+import signal
 import socket
 import time
 
@@ -58,6 +59,12 @@ def main():
           "drip_life": [], "idle_life": [], "other": 0, "other_sample": "", "open_at_end": 0, "max_open": 0,
           "connect_blocked": 0}
     end = time.monotonic() + a.duration
+
+    def stop(signum, frame):
+        nonlocal end
+        end = time.monotonic()
+
+    signal.signal(signal.SIGTERM, stop)
     ready_done = False
 
     def close(c):
