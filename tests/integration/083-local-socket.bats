@@ -103,16 +103,17 @@ timed_root() {
 		sleep 1
 	done
 	echo "$rss_max $thr_max $fd_max" >"$T_DIR/fig.during"
+	echo "# root latency during the flood (ms):$samples; max $max ms, $fails failed" >&3
+	echo "# daemon RSS kB / threads / fds: before $before; during (max) $rss_max $thr_max $fd_max" >&3
 	# at least 12 s after the first connections: the deadline has cut some
 	sleep 2
-	kill -TERM "$(cat "$T_DIR/flood.pid")"
+	kill -TERM "$(cat "$T_DIR/flood.pid")" 2>/dev/null || true
 	wait "$(cat "$T_DIR/flood.pid")" || true
 	rm -f "$T_DIR/flood.pid"
 	sleep 1
 	after=$(figures "$pid")
 	echo "$after" >"$T_DIR/fig.after"
-	echo "# root latency during the flood (ms):$samples; max $max ms, $fails failed" >&3
-	echo "# daemon RSS kB / threads / fds: before $before; during (max) $rss_max $thr_max $fd_max; after $after" >&3
+	echo "# daemon RSS kB / threads / fds after the flood: $after" >&3
 	echo "# attacker: $(cat "$T_DIR/flood.json" "$T_DIR/flood.err")" >&3
 	[ "$fails" -eq 0 ]
 	[ "$max" -lt 1000 ]
