@@ -36,9 +36,11 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${T_DIR:-}" ] && [ -f "$T_DIR/flood.pid" ] && kill "$(cat "$T_DIR/flood.pid")" 2>/dev/null
-	[ -n "${T_DIR:-}" ] && [ -f "$T_DIR/emfile.pid" ] && kill "$(cat "$T_DIR/emfile.pid")" 2>/dev/null
-	[ -n "${T_DIR:-}" ] && [ -f "$T_DIR/emfile-flood.pid" ] && kill "$(cat "$T_DIR/emfile-flood.pid")" 2>/dev/null
+	local f
+	for f in flood emfile-flood reserve-a reserve-b emfile reserve; do
+		[ -n "${T_DIR:-}" ] && [ -f "$T_DIR/$f.pid" ] && kill "$(cat "$T_DIR/$f.pid")" 2>/dev/null
+	done
+	rm -rf "/sys/fs/bpf/trellis/t083e$$" "/sys/fs/bpf/trellis/t083r$$"
 	stop_daemon
 }
 
@@ -237,4 +239,45 @@ EOF
 	grep -q "cannot accept connections: Too many open files (pausing 100 ms)" "$d/log"
 	# spinning burns all 3 s; pausing costs almost nothing
 	[ "$cpu" -lt 50 ]
+}
+
+@test "root's reserve: when other users hold every connection they may, root still gets in" {
+	local d pid i r ms max=0 out
+	d="$T_DIR/reserve"
+	mkdir -p "$d"
+	# 40 in all, 16 of them root's: users share 24, one uid may hold all 24
+	printf 'max-connections = 40\nmax-connections-per-user = 24\nroot-connections = 16\n' >"$d/trellisd.conf"
+	"$TRELLISD" --config "$d/trellisd.conf" --state-dir "$d/state" --socket "$d/s.sock" \
+		--node "t083r$$" --template-path "$TRELLIS_SRC/container-templates" >"$d/log" 2>&1 &
+	echo $! >"$T_DIR/reserve.pid"
+	pid=$(cat "$T_DIR/reserve.pid")
+	wait_for 10 "$TRELLIS_BIN" --socket "$d/s.sock" node show
+	# Two uids, 30 idle connections each, reopened as soon as they close.
+	setpriv --reuid=$ATTACKER --regid=$ATTACKER --clear-groups "$PY" "$FLOOD" "$d/s.sock" --idle 30 \
+		--duration 8 --reconnect >"$d/a.json" &
+	echo $! >"$T_DIR/reserve-a.pid"
+	sleep 1
+	setpriv --reuid=$((ATTACKER - 1)) --regid=$((ATTACKER - 1)) --clear-groups "$PY" "$FLOOD" "$d/s.sock" \
+		--idle 30 --duration 7 --reconnect >"$d/b.json" &
+	echo $! >"$T_DIR/reserve-b.pid"
+	sleep 1
+	for i in $(seq 5); do
+		r=$(T_SOCK="$d/s.sock" timed_root node show)
+		ms=${r% *}
+		[ "${r#* }" -eq 0 ]
+		[ "$ms" -gt "$max" ] && max=$ms
+	done
+	out=$(setpriv --reuid=$((ATTACKER - 1)) --regid=$((ATTACKER - 1)) --clear-groups \
+		timeout 5 "$TRELLIS_BIN" --socket "$d/s.sock" slice list 2>&1 || true)
+	echo "# users hold $(ls "/proc/$pid/fd" | wc -l) fds of the daemon; root's node show: max $max ms; second uid: $out" >&3
+	wait "$(cat "$T_DIR/reserve-a.pid")" "$(cat "$T_DIR/reserve-b.pid")" || true
+	rm -f "$T_DIR/reserve-a.pid" "$T_DIR/reserve-b.pid"
+	kill "$pid"
+	wait "$pid" || true
+	rm -f "$T_DIR/reserve.pid"
+	rm -rf "/sys/fs/bpf/trellis/t083r$$"
+	cat "$d/a.json" "$d/b.json"
+	[ "$max" -lt 1000 ]
+	[ "$out" = "trellis: too many connections (limit 24, the other 16 are kept for root)" ]
+	jq -e '.refusal_sample == "too many connections from uid '$ATTACKER' (limit 24)"' "$d/a.json"
 }
