@@ -26,7 +26,9 @@
  *   - file descriptors: accept() failing for want of fds or memory pauses
  *     accepting for a moment instead of spinning; the soft RLIMIT_NOFILE is
  *     raised at start towards the hard one so the caps, not the fd limit, bind.
- * Refusals are logged, at most one line per 10 s with a count of the others.
+ * Refusals, and requests of users other than root that fail before they are
+ * served (malformed, late, too large), are logged at most one line per 10 s
+ * with a count of the others: a client cannot flood the log either.
  * The slot table is one array under one mutex; the main thread and the
  * connection threads hold it for a few instructions at a time.
  */
@@ -231,7 +233,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A refused connection or request, worth a log line but not one per refusal. */
+/* A refused connection, or a user's request that failed before it could be
+ * served (protocol error, deadline, memory): worth a log line, not one each. */
 static void log_refusal(uid_t uid, pid_t pid, const char *why)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -251,8 +254,8 @@ static void log_refusal(uid_t uid, pid_t pid, const char *why)
 	last = now;
 	pthread_mutex_unlock(&lock);
 	if (n)
-		log_warn("client uid %u pid %d: %s (and %u more refusals since the last report)", (unsigned)uid, (int)pid,
-			 why, n);
+		log_warn("client uid %u pid %d: %s (and %u more refused connections or requests since the last report)",
+			 (unsigned)uid, (int)pid, why, n);
 	else
 		log_warn("client uid %u pid %d: %s", (unsigned)uid, (int)pid, why);
 }
@@ -376,7 +379,7 @@ static void *serve_conn(void *arg)
 	struct trl_error err = { 0 };
 	struct timeval stv = { .tv_sec = 10 };
 	json_t *msg = NULL, *result = NULL, *reply;
-	int r;
+	int r, dispatched = 0;
 
 	proto_conn_init(&conn, rq->fd);
 	conn.charge = conn_charge;
@@ -395,11 +398,8 @@ static void *serve_conn(void *arg)
 		memset(&err, 0, sizeof(err));
 		r = trl_error_set(&err, TRL_EPROTO, r == 0 ? "timed out waiting for a message" :
 						   "timed out waiting for the rest of the message");
-		log_refusal(rq->uid, rq->pid, err.msg);
 	} else if (r == 0) {
 		goto done;
-	} else if (r == -TRL_ELIMIT) {
-		log_refusal(rq->uid, rq->pid, err.msg);
 	}
 	if (r > 0)
 		r = proto_request_decode(msg, &req, &err);
@@ -410,12 +410,17 @@ static void *serve_conn(void *arg)
 		}
 		rq->nfds = conn.nfds < 3 ? conn.nfds : 3;
 		log_debug("request '%s' from uid %u pid %d", proto_op_name(req.op), (unsigned)rq->uid, (int)rq->pid);
+		dispatched = 1;
 		r = dispatch(rq, &req, &result, &err);
 	}
 	if (r < 0) {
 		if (!err.code)
 			trl_error_set(&err, TRL_EFAILED, "request failed");
-		log_info("request from uid %u failed: %s", (unsigned)rq->uid, ESC_TEXT(err.msg));
+		/* A user's malformed, late or oversized requests cost a log line per 10 s, not one each. */
+		if (dispatched || rq->uid == 0)
+			log_info("request from uid %u failed: %s", (unsigned)rq->uid, ESC_TEXT(err.msg));
+		else
+			log_refusal(rq->uid, rq->pid, ESC_TEXT(err.msg));
 		reply = proto_error_new(&err);
 	} else {
 		reply = proto_ok_new(result);
