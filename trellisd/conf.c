@@ -271,9 +271,9 @@ static int set_socket_key(struct config *c, enum key_id k, const char *v, char *
 
 	switch (k) {
 	case K_MAX_CONNECTIONS:
-		return parse_count(v, 8, 65536, &s->max_connections, why, len);
+		return parse_count(v, 8, 4096, &s->max_connections, why, len);
 	case K_MAX_CONNECTIONS_PER_USER:
-		return parse_count(v, 1, 65536, &s->max_connections_per_user, why, len);
+		return parse_count(v, 1, 4096, &s->max_connections_per_user, why, len);
 	case K_ROOT_CONNECTIONS:
 		return parse_count(v, 1, 4096, &s->root_connections, why, len);
 	case K_REQUEST_TIMEOUT:

@@ -48,9 +48,9 @@ static void socket_limits(void)
 	ok(c.sock.max_connections == 1000 && c.sock.max_connections_per_user == 8 && c.sock.root_connections == 50 &&
 		   c.sock.request_timeout == 5 && c.sock.request_memory == 128ULL << 20,
 	   "socket limits: values read");
-	fails("max-connections = 0\n", "t.conf:1: max-connections: '0' is not a number from 8 to 65536");
+	fails("max-connections = 0\n", "t.conf:1: max-connections: '0' is not a number from 8 to 4096");
 	fails("max-connections = many\n", "max-connections: 'many' is not a number");
-	fails("max-connections-per-user = -1\n", "max-connections-per-user: '-1' is not a number from 1 to 65536");
+	fails("max-connections-per-user = -1\n", "max-connections-per-user: '-1' is not a number from 1 to 4096");
 	fails("request-timeout = 0\n", "request-timeout: '0' is not a number from 1 to 600");
 	fails("request-timeout = 10m\n", "request-timeout: '10m' is not a number");
 	fails("request-memory = 1M\n", "request-memory: '1M' is not a size from 34M to 64G");
