@@ -460,8 +460,8 @@ static void refuse(int fd, const char *why)
 		proto_send(fd, reply, NULL, 0);
 	json_decref(reply);
 	shutdown(fd, SHUT_WR);
-	/* Read what the client sent already: closing on unread data would reset
-	 * the connection and could lose the reply before the client reads it. */
+	/* Read what the client sent already: closing on unread data resets the
+	 * connection, and the client should see the reply, then an orderly end. */
 	for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
 		;
 	close(fd);
