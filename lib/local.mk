@@ -2,6 +2,7 @@ noinst_LTLIBRARIES += lib/libtrellis.la
 lib_libtrellis_la_SOURCES = \
 	lib/error.c lib/error.h \
 	lib/log.c lib/log.h \
+	lib/escape.c lib/escape.h \
 	lib/util.c lib/util.h \
 	lib/addr.c lib/model.c lib/model.h \
 	lib/units.c lib/units.h \

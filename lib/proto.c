@@ -10,7 +10,9 @@
  * message, so one read may yield several messages and a message may take many
  * reads.  Only bytes not yet searched are scanned for the newline, so a large
  * message costs linear time.  A line longer than PROTO_MAX_MSG is refused
- * before it is fully buffered.
+ * before it is fully buffered.  The buffer grows by doubling from 64 KiB; a
+ * caller may charge each growth to a budget (conn->charge: the daemon's cap on
+ * memory held for requests being received).
  *
  * File descriptors: proto_send() attaches them (SCM_RIGHTS) to the first byte
  * of the message.  The kernel hands them to whichever recvmsg() reads that
@@ -57,6 +59,8 @@ void proto_conn_release(struct proto_conn *c)
 		if (c->fds[i] >= 0)
 			close(c->fds[i]);
 	c->nfds = 0;
+	if (c->charge && c->cap)
+		c->charge(c, -(long)c->cap, NULL);
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
@@ -172,9 +176,18 @@ static int fill(struct proto_conn *c, struct trl_error *err)
 
 		if (cap > PROTO_BUF_LIMIT)
 			cap = PROTO_BUF_LIMIT;
+		if (c->charge) {
+			int r = c->charge(c, (long)(cap - c->cap), err);
+
+			if (r < 0)
+				return r;
+		}
 		nb = realloc(c->buf, cap);
-		if (!nb)
+		if (!nb) {
+			if (c->charge)
+				c->charge(c, -(long)(cap - c->cap), NULL);
 			return trl_error_errno(err, TRL_EFAILED, ENOMEM, "cannot buffer message");
+		}
 		c->buf = nb;
 		c->cap = cap;
 	}

@@ -154,6 +154,11 @@ struct proto_conn {
 	size_t len, cap;
 	int fds[PROTO_MAX_FDS * 4];
 	size_t nfds;
+	/* Optional (the daemon's memory budget): asked before the buffer grows by
+	 * @delta bytes (a negative return refuses, with @err filled, and becomes
+	 * proto_recv()'s), told when it is freed (@delta < 0, @err NULL). */
+	int (*charge)(struct proto_conn *c, long delta, struct trl_error *err);
+	void *charge_ctx;
 };
 
 void proto_conn_init(struct proto_conn *c, int fd);

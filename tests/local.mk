@@ -56,3 +56,10 @@ TESTS += tests/unit/test-disk
 tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/tap.h trellisd/disk.c trellisd/disk.h
 tests_unit_test_disk_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
 tests_unit_test_disk_LDADD = lib/libtrellis.la
+
+# lib/escape.c and the log sink: client strings cannot split or disguise a log line.
+check_PROGRAMS += tests/unit/test-escape
+TESTS += tests/unit/test-escape
+tests_unit_test_escape_SOURCES = tests/unit/test-escape.c tests/unit/tap.h
+tests_unit_test_escape_CFLAGS = $(unit_cflags)
+tests_unit_test_escape_LDADD = lib/libtrellis.la

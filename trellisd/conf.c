@@ -11,6 +11,7 @@
  * ssh-keys-user) run once the whole file is read and name the line of the
  * key at fault; checks against the system (do the users exist?) run in
  * config_check_system(), from config_load().
+ * The control socket's limits are checked together after the last line too.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +34,11 @@
 void config_init(struct config *c, const char *ssh_shell)
 {
 	memset(c, 0, sizeof(*c));
+	c->sock.max_connections = CONFIG_MAX_CONNECTIONS;
+	c->sock.max_connections_per_user = CONFIG_MAX_CONNECTIONS_PER_USER;
+	c->sock.root_connections = CONFIG_ROOT_CONNECTIONS;
+	c->sock.request_timeout = CONFIG_REQUEST_TIMEOUT;
+	c->sock.request_memory = CONFIG_REQUEST_MEMORY;
 	snprintf(c->ssh_shell, sizeof(c->ssh_shell), "%s", ssh_shell ? ssh_shell : "");
 	snprintf(c->ssh_group, sizeof(c->ssh_group), "%s", CONFIG_SSH_GROUP);
 	snprintf(c->sshd, sizeof(c->sshd), "%s", CONFIG_SSHD);
@@ -233,6 +239,12 @@ enum key_id {
 	K_TENANT_DEFAULT_MEMORY,
 	K_TENANT_DEFAULT_PIDS,
 	K_TENANT_DEFAULT_DISK,
+	/* control socket limits */
+	K_MAX_CONNECTIONS,
+	K_MAX_CONNECTIONS_PER_USER,
+	K_ROOT_CONNECTIONS,
+	K_REQUEST_TIMEOUT,
+	K_REQUEST_MEMORY,
 	K_COUNT,
 };
 
@@ -273,6 +285,12 @@ static const char *const key_names[K_COUNT] = {
 	[K_TENANT_DEFAULT_MEMORY] = "tenant-default-memory",
 	[K_TENANT_DEFAULT_PIDS] = "tenant-default-pids",
 	[K_TENANT_DEFAULT_DISK] = "tenant-default-disk",
+	/* control socket limits */
+	[K_MAX_CONNECTIONS] = "max-connections",
+	[K_MAX_CONNECTIONS_PER_USER] = "max-connections-per-user",
+	[K_ROOT_CONNECTIONS] = "root-connections",
+	[K_REQUEST_TIMEOUT] = "request-timeout",
+	[K_REQUEST_MEMORY] = "request-memory",
 };
 
 /* tenant-max-slices, tenant-max-routers: a count, or none. */
@@ -321,6 +339,82 @@ static int set_limit(struct trl_limits *l, const char *field, const char *v, cha
 		l->pids = tmp.pids;
 	else
 		l->disk = tmp.disk;
+	return 0;
+}
+
+/* ---- control socket limits ---- */
+
+static int parse_count(const char *v, unsigned lo, unsigned hi, unsigned *out, char *why, size_t len)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi) {
+		snprintf(why, len, "'%s' is not a number from %u to %u", v, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_socket_key(struct config *c, enum key_id k, const char *v, char *why, size_t len)
+{
+	struct config_socket *s = &c->sock;
+	uint64_t bytes;
+
+	switch (k) {
+	case K_MAX_CONNECTIONS:
+		return parse_count(v, 8, 4096, &s->max_connections, why, len);
+	case K_MAX_CONNECTIONS_PER_USER:
+		return parse_count(v, 1, 4096, &s->max_connections_per_user, why, len);
+	case K_ROOT_CONNECTIONS:
+		return parse_count(v, 1, 4096, &s->root_connections, why, len);
+	case K_REQUEST_TIMEOUT:
+		/* seconds, with or without an "s" */
+		if (v[0] && v[strlen(v) - 1] == 's') {
+			char num[32];
+
+			snprintf(num, sizeof(num), "%.*s", (int)strlen(v) - 1, v);
+			return parse_count(num, 1, 600, &s->request_timeout, why, len);
+		}
+		return parse_count(v, 1, 600, &s->request_timeout, why, len);
+	case K_REQUEST_MEMORY:
+		if (units_size_parse(v, &bytes) < 0 || bytes < CONFIG_REQUEST_MEMORY_MIN || bytes > (64ULL << 30)) {
+			snprintf(why, len, "'%s' is not a size from 34M to 64G (half of it must hold the largest request, 16 MiB)",
+				 v);
+			return -1;
+		}
+		s->request_memory = bytes;
+		return 0;
+	default:
+		break;
+	}
+	snprintf(why, len, "unknown key");
+	return -1;
+}
+
+/* The limits together: root's reserve and one user's share fit in the total. */
+static int check_socket_keys(const struct config *c, const char *filename, const unsigned *seen,
+			     struct trl_error *err)
+{
+	const struct config_socket *s = &c->sock;
+
+	if (s->root_connections >= s->max_connections)
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s:%u: root-connections: %u leaves no connection for other users (max-connections = %u)",
+				     filename, seen[K_ROOT_CONNECTIONS] ? seen[K_ROOT_CONNECTIONS] : seen[K_MAX_CONNECTIONS],
+				     s->root_connections, s->max_connections);
+	if (s->max_connections_per_user > s->max_connections - s->root_connections) {
+		unsigned line = seen[K_MAX_CONNECTIONS_PER_USER] ? seen[K_MAX_CONNECTIONS_PER_USER] :
+				seen[K_MAX_CONNECTIONS] ? seen[K_MAX_CONNECTIONS] : seen[K_ROOT_CONNECTIONS];
+
+		return trl_error_set(err, TRL_EINVALID,
+				     "%s:%u: max-connections-per-user: %u is more than max-connections less root-connections (%u)",
+				     filename, line, s->max_connections_per_user,
+				     s->max_connections - s->root_connections);
+	}
 	return 0;
 }
 
@@ -427,6 +521,12 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		return set_limit(&c->tenant_default, "pids", v, why, len);
 	case K_TENANT_DEFAULT_DISK:
 		return set_limit(&c->tenant_default, "disk", v, why, len);
+	case K_MAX_CONNECTIONS:
+	case K_MAX_CONNECTIONS_PER_USER:
+	case K_ROOT_CONNECTIONS:
+	case K_REQUEST_TIMEOUT:
+	case K_REQUEST_MEMORY:
+		return set_socket_key(c, k, v, why, len);
 	case K_COUNT:
 		break;
 	}
@@ -526,6 +626,7 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 	unsigned seen[K_COUNT] = { 0 };
 	size_t off = 0;
 	unsigned lineno = 0;
+	int r;
 
 	if (memchr(text, '\0', len))
 		return trl_error_set(err, TRL_EINVALID, "%s: contains a NUL byte (not a text file)", filename);
@@ -584,7 +685,9 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 		return trl_error_set(err, TRL_EINVALID,
 				     "%s:%u: ssh-login: yes needs ssh-keys-user (the user sshd's AuthorizedKeysCommand runs as, see trellis-ssh(8))",
 				     filename, seen[K_SSH_LOGIN]);
-	return defaults_check(c, filename, seen, err);
+	if ((r = defaults_check(c, filename, seen, err)) < 0)
+		return r;
+	return check_socket_keys(c, filename, seen, err);
 }
 
 int config_load(struct config *c, const char *path, int must_exist, struct trl_error *err)

@@ -15,7 +15,9 @@
  * ssh-keys-user, ssh-group, sshd, sshd-config, and the tenant policy
  * (tenant-max-slices, tenant-max-routers, tenant-max-{cpu,memory,pids,disk},
  * tenant-default-{cpu,memory,pids,disk}): what the slices a tenant (any owner
- * but root) creates may hold here.
+ * but root) creates may hold here; and the control socket's limits:
+ * max-connections, max-connections-per-user, root-connections,
+ * request-timeout, request-memory.
  *
  * config_load() also checks what needs the system: every user and group it
  * names exists, and ssh-login = yes comes with an ssh-keys-user.
@@ -26,6 +28,7 @@
 #ifndef TRELLISD_CONF_H
 #define TRELLISD_CONF_H
 
+#include <stdint.h>
 #include "error.h"
 #include "model.h"
 
@@ -54,8 +57,29 @@ struct config_opts {
 	char cluster_password_file[4096];
 };
 
+/*
+ * Control socket limits (server.c enforces them; trellisd.conf(5), CONTROL SOCKET).
+ * Every client holds a connection, a thread and a request buffer: these cap them.
+ */
+#define CONFIG_MAX_CONNECTIONS 256
+#define CONFIG_MAX_CONNECTIONS_PER_USER 32
+#define CONFIG_ROOT_CONNECTIONS 16
+#define CONFIG_REQUEST_TIMEOUT 10		/* seconds */
+#define CONFIG_REQUEST_MEMORY (64ULL << 20)
+#define CONFIG_REQUEST_MEMORY_MIN (34ULL << 20)	/* half of it holds the largest request (16 MiB) */
+
+struct config_socket {
+	unsigned max_connections;	/* all clients together, root included */
+	unsigned max_connections_per_user;	/* each uid but root */
+	unsigned root_connections;	/* of max_connections, only root may use these */
+	unsigned request_timeout;	/* seconds from connect to a complete request */
+	uint64_t request_memory;	/* bytes buffered for requests of users other than root, together;
+					   one uid at most half of it */
+};
+
 struct config {
 	struct config_opts o;
+	struct config_socket sock;
 	int allow_tenant_create;	/* default no: only root creates slices */
 	char tenant_users[CONFIG_MAX_NAMES][CONFIG_NAME_MAX + 1];	/* empty lists: any user */
 	int n_tenant_users;

@@ -31,6 +31,7 @@
 #include "cluster.h"
 #include "container.h"
 #include "disk.h"
+#include "escape.h"
 #include "log.h"
 #include "names.h"
 #include "shape.h"
@@ -1307,7 +1308,7 @@ rollback:
 			pthread_mutex_unlock(&d->node_lock);
 			node_locked = 0;
 		}
-		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, err->msg);
+		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, ESC_TEXT(err->msg));
 		request_progress(rq, "rollback", "create failed at step '%s': rolling back", step);
 		p.keep_logs = 1;
 		slice_teardown(&p);
@@ -2160,7 +2161,7 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		argv[i] = (char *)json_string_value(json_array_get(req->argv, i));
 	/* Who opens a terminal in which router is worth an operator's log line. */
 	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
-		(unsigned)rq->uid, req->tty ? "session" : "exec", argv[0], req->router, req->name);
+		(unsigned)rq->uid, req->tty ? "session" : "exec", ESC(argv[0]), req->router, req->name);
 	/* A slice's ssh account: tracked by key, so removing the key ends it. */
 	if ((r = ssh_session_begin(rq, req->name, req->key, &session, err)) < 0) {
 		free(argv);

@@ -27,6 +27,39 @@ static void fails(const char *text, const char *msg)
 		printf("#   got %d '%s'\n", r, err.msg);
 }
 
+/* ---- control socket limits ---- */
+static void socket_limits(void)
+{
+	struct config c;
+	struct trl_error err;
+
+	is_int(parse(&c, "", &err), 0, "socket limits: defaults");
+	ok(c.sock.max_connections == 256 && c.sock.max_connections_per_user == 32 && c.sock.root_connections == 16 &&
+		   c.sock.request_timeout == 10 && c.sock.request_memory == 64ULL << 20,
+	   "socket limits: 256 connections, 32 per user, 16 for root, 10 s, 64 MiB");
+	is_int(parse(&c,
+		     "max-connections = 1000\n"
+		     "max-connections-per-user = 8\n"
+		     "root-connections = 50\n"
+		     "request-timeout = 5s\n"
+		     "request-memory = 128M\n",
+		     &err),
+	       0, "socket limits: all keys");
+	ok(c.sock.max_connections == 1000 && c.sock.max_connections_per_user == 8 && c.sock.root_connections == 50 &&
+		   c.sock.request_timeout == 5 && c.sock.request_memory == 128ULL << 20,
+	   "socket limits: values read");
+	fails("max-connections = 0\n", "t.conf:1: max-connections: '0' is not a number from 8 to 4096");
+	fails("max-connections = many\n", "max-connections: 'many' is not a number");
+	fails("max-connections-per-user = -1\n", "max-connections-per-user: '-1' is not a number from 1 to 4096");
+	fails("request-timeout = 0\n", "request-timeout: '0' is not a number from 1 to 600");
+	fails("request-timeout = 10m\n", "request-timeout: '10m' is not a number");
+	fails("request-memory = 1M\n", "request-memory: '1M' is not a size from 34M to 64G");
+	fails("request-memory = lots\n", "request-memory: 'lots' is not a size");
+	fails("max-connections = 16\n", "t.conf:1: root-connections: 16 leaves no connection for other users (max-connections = 16)");
+	fails("max-connections = 64\nmax-connections-per-user = 60\n",
+	      "t.conf:2: max-connections-per-user: 60 is more than max-connections less root-connections (48)");
+}
+
 int main(void)
 {
 	struct config c;
@@ -213,6 +246,7 @@ int main(void)
 	parse(&c, "tenant-users = root\nssh-login = yes\nssh-keys-user = root\n", &err);
 	is_int(config_check_system(&c, &err), 0, "known names pass");
 
+	socket_limits();
 	plan(tap_n);
 	return done();
 }

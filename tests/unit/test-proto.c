@@ -561,10 +561,66 @@ static void test_replies(void)
 	}
 }
 
+/* The charge hook: every growth of the buffer is asked first, a refusal ends the read, release refunds all. */
+static long charged, charge_limit;
+
+static int charge(struct proto_conn *c, long delta, struct trl_error *err)
+{
+	(void)c;
+	if (delta > 0 && charged + delta > charge_limit)
+		return trl_error_set(err, TRL_ELIMIT, "over budget by %ld", charged + delta - charge_limit);
+	charged += delta;
+	return 0;
+}
+
+static void test_charge(void)
+{
+	struct trl_error err = { 0 };
+	size_t n = 3u << 20;
+	struct proto_conn c;
+	json_t *in, *out = NULL;
+	char *big = malloc(n + 1);
+	pid_t pid;
+
+	memset(big, 'z', n);
+	big[n] = '\0';
+	in = json_pack("{s:s, s:s}", "op", "slice.create", "spec", big);
+	for (int pass = 0; pass < 2; pass++) {
+		charged = 0;
+		charge_limit = pass == 0 ? 8L << 20 : 1L << 20;
+		new_pair();
+		pid = fork();
+		if (pid == 0) {
+			signal(SIGPIPE, SIG_IGN);
+			close(pair[0]);
+			_exit(proto_send(pair[1], in, NULL, 0) == 0 ? 0 : 1);
+		}
+		close(pair[1]);
+		proto_conn_init(&c, pair[0]);
+		c.charge = charge;
+		if (pass == 0) {
+			is_int(proto_recv(&c, &out, &err), 1, "charge: a 3 MiB message within an 8 MiB budget arrives");
+			ok(charged == (long)c.cap && charged >= 3L << 20, "charge: the whole buffer is charged (%ld bytes)",
+			   charged);
+			json_decref(out);
+		} else {
+			is_int(proto_recv(&c, &out, &err), -TRL_ELIMIT, "charge: over a 1 MiB budget the read fails");
+			like_str(err.msg, "over budget", "charge: with the hook's error");
+			ok(charged <= 1L << 20, "charge: nothing beyond the budget was allocated (%ld bytes)", charged);
+		}
+		proto_conn_release(&c);
+		is_int(charged, 0, "charge: release refunds every byte");
+		close(pair[0]);
+		reap(pid);
+	}
+	json_decref(in);
+	free(big);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(194);
+	plan(201);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
@@ -577,5 +633,6 @@ int main(void)
 	test_decode_errors();
 	test_decode_ok();
 	test_replies();
+	test_charge();
 	return done();
 }
