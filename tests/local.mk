@@ -56,3 +56,10 @@ TESTS += tests/unit/test-disk
 tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/tap.h trellisd/disk.c trellisd/disk.h
 tests_unit_test_disk_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
 tests_unit_test_disk_LDADD = lib/libtrellis.la
+
+# trellisd/template.c: template.conf keys, requires = FILE PACKAGE, missing templates (no root).
+check_PROGRAMS += tests/unit/test-template
+TESTS += tests/unit/test-template
+tests_unit_test_template_SOURCES = tests/unit/test-template.c tests/unit/tap.h trellisd/template.c trellisd/template.h
+tests_unit_test_template_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
+tests_unit_test_template_LDADD = lib/libtrellis.la

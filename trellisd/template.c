@@ -72,8 +72,10 @@ static int parse_conf(const char *file, struct template *t, struct trl_error *er
 						     file, lineno, val);
 			*pkg++ = '\0';
 			pkg = trim(pkg);
-			if (!t->missing[0] && access(val, F_OK) < 0)
-				snprintf(t->missing, sizeof(t->missing), "%s (%s)", pkg, val);
+			if (!t->missing[0] && access(val, F_OK) < 0) {
+				snprintf(t->missing, sizeof(t->missing), "%s", pkg);
+				snprintf(t->missing_file, sizeof(t->missing_file), "%s", val);
+			}
 		} else if (!strcmp(key, "boot")) {
 			if (val[0] != '/')
 				return trl_error_set(err, TRL_EINVALID, "%s:%d: boot: '%s' is not an absolute path",
@@ -108,8 +110,8 @@ int template_find(const char *path, const char *name, struct template *out, stru
 			return -err->code;
 		if (out->missing[0])
 			return trl_error_set(err, TRL_EINVALID,
-					     "template '%s' needs package %s, which is not installed on this node", name,
-					     out->missing);
+					     "template '%s' needs package '%s', which is not installed on this node (no %s)",
+					     name, out->missing, out->missing_file);
 		return 0;
 	}
 	return trl_error_set(err, TRL_EINVALID, "template '%s' is not installed (template path: %s)", name,
@@ -145,7 +147,7 @@ void template_list(const char *path, char *buf, size_t len, char *missing, size_
 			if (parse_conf(conf, &t, &e) < 0 || t.missing[0]) {
 				mused += snprintf(missing + mused, mused < missing_len ? missing_len - mused : 0,
 						  "%s%s (%s%s)", mused ? ", " : "", de->d_name,
-						  t.missing[0] ? "needs " : "bad template.conf", t.missing);
+						  t.missing[0] ? "needs package " : "bad template.conf", t.missing);
 				continue;
 			}
 			used += snprintf(buf + used, used < len ? len - used : 0, "%s%s", used ? "," : "", de->d_name);

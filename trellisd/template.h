@@ -21,7 +21,8 @@ struct template {
 	int routing_frr;	/* routing = frr: frr.conf and daemons from the spec */
 	int routing_bird;	/* routing = bird: bird.conf from the spec */
 	char boot[512];
-	char missing[256];	/* "bird2 (/usr/sbin/bird)" when a requires = file is not on this host */
+	char missing[64];	/* the package of the first requires = file not on this host, or "" */
+	char missing_file[256];	/* ... and that file */
 };
 
 /* Find @name on the colon-separated @path. -TRL_EINVALID if unknown or its template.conf is bad. */
