@@ -272,13 +272,16 @@ static int write_frr(const char *rootfs, const struct container_spec *cs)
 	return put_dir(rootfs, "var/lib/frr", 0750, fu, fg);
 }
 
-/* bird.conf from the spec: root's, readable by the bird user BIRD drops to. */
+/*
+ * BIRD's configuration: the spec's text as /etc/bird/spec.conf, included by
+ * a bird.conf that adds the log file, so BIRD's messages give the lines of
+ * the spec's config: as they are.  Root's files, readable by the bird user
+ * BIRD drops to (it reads them again on 'birdc configure').
+ */
 static int write_bird(const char *rootfs, const struct container_spec *cs)
 {
 	const struct trl_router *r = cs->router;
-	_cleanup_free_ char *conf = NULL;
-	size_t conf_len = 0;
-	FILE *f;
+	char buf[1024];
 	int ret;
 
 	ret = put_dir(rootfs, "etc/bird", 0750, cs->uid_base, cs->uid_base + BIRD_GID);
@@ -287,17 +290,17 @@ static int write_bird(const char *rootfs, const struct container_spec *cs)
 	ret = put_dir(rootfs, "var/log/bird", 0750, cs->uid_base + BIRD_UID, cs->uid_base + BIRD_GID);
 	if (ret < 0)
 		return ret;
-	f = open_memstream(&conf, &conf_len);
-	if (!f)
-		return -ENOMEM;
-	fprintf(f, "# Written by trellisd for router '%s' of slice '%s'; apply changes with 'birdc configure'.\n"
-		   "log \"/var/log/bird/bird.log\" 4000000 \"/var/log/bird/bird.log.old\" { info, remote, warning, error, auth, fatal, bug };\n\n",
-		r->name, cs->slice);
-	if (r->config)
-		fputs(r->config, f);
-	fputc('\n', f);
-	fclose(f);
-	return put_file(rootfs, "etc/bird/bird.conf", conf, 0640, cs->uid_base, cs->uid_base + BIRD_GID);
+	snprintf(buf, sizeof(buf),
+		 "# Written by trellisd for router '%s' of slice '%s'.  The spec's config: is spec.conf;\n"
+		 "# apply changes to either file with 'birdc configure'.\n"
+		 "log \"/var/log/bird/bird.log\" 4000000 \"/var/log/bird/bird.log.old\" { info, remote, warning, error, auth, fatal, bug };\n"
+		 "include \"/etc/bird/spec.conf\";\n",
+		 r->name, cs->slice);
+	ret = put_file(rootfs, "etc/bird/bird.conf", buf, 0640, cs->uid_base, cs->uid_base + BIRD_GID);
+	if (ret < 0)
+		return ret;
+	return put_file(rootfs, "etc/bird/spec.conf", r->config ? r->config : "", 0640, cs->uid_base,
+			cs->uid_base + BIRD_GID);
 }
 
 static void format_mac(char *buf, size_t len, const unsigned char m[6])
@@ -618,16 +621,48 @@ static int exists_in_root(int root, const char *rel)
 	return 1;
 }
 
-/* The bird template's boot script makes /run/bird/ready once birdc has had an
- * answer on BIRD's control socket, and removes it before each restart. */
-static int bird_running(pid_t init)
+/* The start of the regular file @rel in the router's root, printable, into
+ * @buf.  No symlink is followed at all: one to /proc/self/... would name a
+ * file of trellisd's own. */
+static void read_in_root(int root, const char *rel, char *buf, size_t len)
+{
+	struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	struct stat st;
+	ssize_t n = 0;
+
+	buf[0] = '\0';
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (n = read(fd, buf, len - 1)) <= 0)
+		return;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = buf[i] == '\n' ? ';' : '?';
+}
+
+/*
+ * The bird template's boot script makes /run/bird/ready once birdc has had an
+ * answer on BIRD's control socket, and removes it before each restart; when
+ * BIRD exits before it ever answered (its configuration is refused), the
+ * script writes BIRD's message to /run/bird/failed.  1 ready, 0 not yet,
+ * -1 failed with the message in @why.
+ */
+static int bird_running(pid_t init, char *why, size_t len)
 {
 	char path[64];
 	_cleanup_close_ int root = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/root", init);
 	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return root >= 0 && exists_in_root(root, "run/bird/ready");
+	if (root < 0)
+		return 0;
+	if (exists_in_root(root, "run/bird/ready"))
+		return 1;
+	read_in_root(root, "run/bird/failed", why, len);
+	return why[0] ? -1 : 0;
 }
 
 static int frr_running(pid_t init, const struct trl_router *r)
@@ -657,6 +692,7 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 {
 	pid_t init = cs->init_pid;
 	char why[512], path[64];
+	int bird;
 
 	snprintf(path, sizeof(path), "/proc/%d", init);
 	if (init <= 0 || access(path, F_OK) < 0) {
@@ -664,8 +700,10 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped while booting (template '%s', boot '%s')%s%s",
 				     cs->name, cs->tpl->name, cs->tpl->boot, why[0] ? ": " : "", why);
 	}
-	if (!boot_running(init) || (cs->tpl->routing_frr && !frr_running(init, cs->router)) ||
-	    (cs->tpl->routing_bird && !bird_running(init))) {
+	bird = cs->tpl->routing_bird ? bird_running(init, why, sizeof(why)) : 1;
+	if (bird < 0)
+		return trl_error_set(err, TRL_EFAILED, "BIRD did not start: %s", why);
+	if (!boot_running(init) || (cs->tpl->routing_frr && !frr_running(init, cs->router)) || !bird) {
 		cs->ready_since = 0;
 		return 0;
 	}

@@ -102,10 +102,13 @@ bird_pid() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"BIRD 2."* ]]
 	[[ "$output" == *"Daemon is up and running"* ]]
-	# the spec's config is what BIRD runs, after trellisd's log line
+	# the spec's config is what BIRD runs, included after trellisd's log line
 	run trellis slice exec "$S" r2 -- cat /etc/bird/bird.conf
 	[[ "$output" == *'log "/var/log/bird/bird.log"'* ]]
-	[[ "$output" == *"protocol bgp r1"* ]]
+	[[ "$output" == *'include "/etc/bird/spec.conf";'* ]]
+	run trellis slice exec "$S" r2 -- cat /etc/bird/spec.conf
+	[[ "$output" == "router id 10.255.0.2;"* ]]
+	[[ "$output" == *"protocol bgp r1 {"* ]]
 	inside=$(trellis slice exec "$S" r2 -- sh -c 'grep -E "^(Uid|Gid|CapEff|CapPrm|Seccomp):" /proc/$(cat /run/bird/bird.pid)/status')
 	echo "$inside"
 	[[ "$inside" == *"Uid:	103	103	103	103"* ]]
@@ -172,8 +175,8 @@ bird_pid() {
 	conns=$(frr_bgp_connections)
 	run route_via r1 10.255.99.1 bgp
 	[ "$status" -ne 0 ]
-	trellis slice exec "$S" r2 -- sh -c 'cp /etc/bird/bird.conf /tmp/bird.conf.before &&
-		printf "protocol static extra {\n  ipv4;\n  route 10.255.99.1/32 blackhole;\n}\n" >>/etc/bird/bird.conf'
+	trellis slice exec "$S" r2 -- sh -c 'cp /etc/bird/spec.conf /tmp/spec.conf.before &&
+		printf "protocol static extra {\n  ipv4;\n  route 10.255.99.1/32 blackhole;\n}\n" >>/etc/bird/spec.conf'
 	run birdc_in r2 configure
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -184,17 +187,18 @@ bird_pid() {
 	[ "$(frr_bgp_connections)" = "$conns" ]
 	[ "$(frr_bgp_state)" = Established ]
 	# a config with an error: BIRD says where and keeps running the old one
-	trellis slice exec "$S" r2 -- sh -c 'echo "protocol nonsense {" >>/etc/bird/bird.conf'
+	nl=$(trellis slice exec "$S" r2 -- wc -l /etc/bird/spec.conf | awk '{ print $1 }')
+	trellis slice exec "$S" r2 -- sh -c 'echo "protocol nonsense {" >>/etc/bird/spec.conf'
 	run birdc_in r2 configure
 	echo "$output"
-	[[ "$output" == *"/etc/bird/bird.conf"* ]]
+	[[ "$output" == *"/etc/bird/spec.conf:$((nl + 1)):"* ]]
 	[[ "$output" != *"Reconfigured"* ]]
 	[ "$(bird_pid)" = "$pid" ]
 	route_via r1 10.255.99.1 bgp
 	run birdc_in r2 show protocols extra
 	[[ "$output" == *"extra"*"Static"*"up"* ]]
 	# back to the spec's config: the static route is withdrawn from FRR
-	trellis slice exec "$S" r2 -- sh -c 'cat /tmp/bird.conf.before >/etc/bird/bird.conf'
+	trellis slice exec "$S" r2 -- sh -c 'cat /tmp/spec.conf.before >/etc/bird/spec.conf'
 	run birdc_in r2 configure
 	echo "$output"
 	# a protocol to shut down first: BIRD answers before it is done
@@ -203,6 +207,43 @@ bird_pid() {
 	wait_for 30 eval '! route_via r1 10.255.99.1 bgp'
 	[ "$(bird_pid)" = "$pid" ]
 	[ "$(frr_bgp_connections)" = "$conns" ]
+}
+
+@test "a BIRD config BIRD refuses fails the create at once with BIRD's message, and leaves nothing" {
+	need_bird
+	cat >"$T_DIR/t65c.yaml" <<EOS
+slice: t65c
+routers:
+  r1:
+    template: bird
+    config: |
+      router id 10.65.0.1;
+      protocol device {}
+      protocol nonsense {
+EOS
+	start=$(date +%s)
+	run trellis slice create -f "$T_DIR/t65c.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	# well before the 60 s a router gets to start
+	[ $(($(date +%s) - start)) -lt 30 ]
+	# with the line of the spec's config: as BIRD counts it
+	[[ "$output" == *"router 'r1': BIRD did not start: bird: /etc/bird/spec.conf:3:"*"syntax error"* ]]
+	assert_no_leftovers t65c
+	# no router id and no IPv4 address to take one from: BIRD's fatal log message
+	cat >"$T_DIR/t65c.yaml" <<EOS
+slice: t65c
+routers:
+  r1:
+    template: bird
+    config: |
+      protocol device {}
+EOS
+	run trellis slice create -f "$T_DIR/t65c.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"router 'r1': BIRD did not start: bird: Cannot determine router ID, please configure it manually"* ]]
+	assert_no_leftovers t65c
 }
 
 @test "a node without bird2 lists the template as missing and refuses routers of it, naming the package" {
