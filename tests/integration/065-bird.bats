@@ -22,6 +22,10 @@ setup_file() {
 	cp -R "$TRELLIS_SRC/container-templates/bird" "$T65_TPL/birdless"
 	sed -i 's|^requires = /usr/sbin/bird bird2$|requires = /nonexistent/t65/sbin/bird bird2|' \
 		"$T65_TPL/birdless/template.conf"
+	# The bird template with BIRD starting 2 s late: what create waits for.
+	cp -R "$TRELLIS_SRC/container-templates/bird" "$T65_TPL/birdslow"
+	sed -i 's|^install -d -o bird -g bird -m 0750 /run/bird$|&\nsleep 2|' "$T65_TPL/birdslow/rootfs/etc/trellis/boot"
+	grep -q '^sleep 2$' "$T65_TPL/birdslow/rootfs/etc/trellis/boot"
 	T_EXTRA_TEMPLATES=$T65_TPL start_daemon
 	if [ -x /usr/sbin/bird ]; then
 		trellis -q slice create -f "$(example_as bgp-mixed.yaml $S)" >/dev/null
@@ -207,6 +211,29 @@ bird_pid() {
 	wait_for 30 eval '! route_via r1 10.255.99.1 bgp'
 	[ "$(bird_pid)" = "$pid" ]
 	[ "$(frr_bgp_connections)" = "$conns" ]
+}
+
+@test "create returns only once BIRD answers on its control socket" {
+	need_bird
+	cat >"$T_DIR/t65r.yaml" <<EOS
+slice: t65r
+routers:
+  r1:
+    template: birdslow
+    config: |
+      router id 10.65.1.1;
+      protocol device {}
+EOS
+	start=$(date +%s%N)
+	trellis -q slice create -f "$T_DIR/t65r.yaml"
+	[ $(($(date +%s%N) - start)) -ge 2000000000 ]
+	# at once, no waiting: the ready rule already asked birdc
+	run trellis slice exec t65r r1 -- birdc show status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Daemon is up and running"* ]]
+	trellis -q slice delete t65r
+	assert_no_leftovers t65r
 }
 
 @test "a BIRD config BIRD refuses fails the create at once with BIRD's message, and leaves nothing" {
