@@ -171,7 +171,7 @@ bird_pid() {
 	[ "$(echo "$output" | jq -r '.routers[] | select(.name == "r2") | .state')" = running ]
 }
 
-@test "birdc configure applies a changed bird.conf without restarting BIRD or its BGP session; a bad one is refused and the old one kept" {
+@test "birdc configure applies a changed spec.conf without restarting BIRD or its BGP session; a bad one is refused and the old one kept" {
 	need_bird
 	wait_for 60 eval '[ "$(frr_bgp_state)" = Established ]'
 	wait_for 60 eval '[ "$(bird_bgp_state)" = Established ]'
