@@ -625,7 +625,7 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 					trl_error_set(err, TRL_EFAILED, "router '%s': not running after %lld ms (%s)",
 						      p->cs[i].router->name, waited,
 						      p->tpls[i].routing_frr	? "FRR daemons did not all start"
-						      : p->tpls[i].routing_bird ? "BIRD does not answer on its control socket, see /var/log/bird/boot.log in the router"
+						      : p->tpls[i].routing_bird ? "BIRD does not answer on its control socket /run/bird/bird.ctl"
 										: "boot command did not start");
 					break;
 				}
