@@ -54,6 +54,13 @@ static void missing_cell(json_t *o, char *buf, size_t len)
 	snprintf(buf, len, "%s", m && *m ? m : "-");
 }
 
+static void templates_missing_cell(json_t *o, char *buf, size_t len)
+{
+	const char *m = json_string_value(json_object_get(o, "templates_missing"));
+
+	snprintf(buf, len, "%s", m && *m ? m : "-");
+}
+
 static void decap_cell(json_t *o, char *buf, size_t len)
 {
 	json_t *s = json_object_get(o, "fastpath_stats");
@@ -84,6 +91,7 @@ static const struct print_col node_fields[] = {
 	{ .title = "Missing", .fn = missing_cell },
 	{ .title = "Decap", .fn = decap_cell },
 	{ .title = "Templates", .key = "templates" },
+	{ .title = "Templates missing", .fn = templates_missing_cell },
 	{ .title = "Slices", .key = "slices", .fmt = PRINT_FMT_COUNT },
 	{ .title = "Routers", .key = "routers", .fmt = PRINT_FMT_COUNT },
 	{ .title = NULL },

@@ -1060,6 +1060,12 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 				    f[stack[i]].name);
 		}
 	}
+	/* BIRD reads its whole config from bird.conf: FRR daemons mean nothing there. */
+	if (!strcmp(r->template_name, "bird") && f[F_DAEMONS].present) {
+		path_key(c, f[F_DAEMONS].key, "daemons");
+		return fail(c, f[F_DAEMONS].key,
+			    "template 'bird' runs BIRD, configured by config: alone; daemons: lists FRR daemons (remove it or use template 'frr')");
+	}
 	if (f[F_CONFIG].present && f[F_CONFIG_FILE].present) {
 		path_key(c, f[F_CONFIG_FILE].key, "config-file");
 		return fail(c, f[F_CONFIG_FILE].key, "config and config-file are mutually exclusive");
@@ -1068,7 +1074,7 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 		const char *t;
 
 		path_key(c, f[F_CONFIG].key, "config");
-		ret = get_str(c, f[F_CONFIG].val, "a string (frr.conf text, e.g. config: |)", &t);
+		ret = get_str(c, f[F_CONFIG].val, "a string (frr.conf or bird.conf text, e.g. config: |)", &t);
 		if (ret < 0)
 			return ret;
 		r->config = strdup(t);
@@ -1094,7 +1100,7 @@ static int parse_router(struct spec_ctx *c, size_t ri, struct trl_router *r, str
 				add_daemon(r, "staticd");
 		}
 		path_pop(c);
-	} else {
+	} else if (strcmp(r->template_name, "bird")) {
 		infer_daemons(r);
 	}
 	if (f[F_LOOPBACK].val) {

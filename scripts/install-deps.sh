@@ -15,7 +15,7 @@ PKGS=(
   # fuzzing (libFuzzer comes with clang's runtime) and memory checking
   libclang-rt-14-dev valgrind
   # runtime
-  frr uidmap iproute2 sqlite3
+  frr bird2 uidmap iproute2 sqlite3
   # limits: disk: (a router's rootfs on its own ext4: mke2fs)
   e2fsprogs
   # tests and benchmarks

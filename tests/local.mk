@@ -63,3 +63,10 @@ TESTS += tests/unit/test-escape
 tests_unit_test_escape_SOURCES = tests/unit/test-escape.c tests/unit/tap.h
 tests_unit_test_escape_CFLAGS = $(unit_cflags)
 tests_unit_test_escape_LDADD = lib/libtrellis.la
+
+# trellisd/template.c: template.conf keys, requires = FILE PACKAGE, missing templates (no root).
+check_PROGRAMS += tests/unit/test-template
+TESTS += tests/unit/test-template
+tests_unit_test_template_SOURCES = tests/unit/test-template.c tests/unit/tap.h trellisd/template.c trellisd/template.h
+tests_unit_test_template_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
+tests_unit_test_template_LDADD = lib/libtrellis.la

@@ -5,7 +5,8 @@
  * See container.h for the design.  container_prepare() writes everything a
  * router needs under <lxcpath>/<name>/ (config + rootfs); container_start()
  * hands it to liblxc.  Files in the private rootfs are owned by the slice's
- * mapped root (uid_base), FRR's files by its mapped frr user.  Only a short
+ * mapped root (uid_base), FRR's files by its mapped frr user, BIRD's by its
+ * bird user (BIRD reads bird.conf again on 'birdc configure').  Only a short
  * allowlist of host /etc files is copied in (never passwd/shadow/ssh keys).
  */
 #define LOG_MODULE "container"
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <lxc/lxccontainer.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -37,6 +39,9 @@
 #define FRR_UID 100
 #define FRR_GID 101
 #define FRRVTY_GID 102
+/* ... and of BIRD's (routing = bird templates). */
+#define BIRD_UID 103
+#define BIRD_GID 103
 
 #define INIT_LXC "/usr/sbin/init.lxc"
 #define READY_STABLE_MS 100
@@ -285,6 +290,37 @@ static int write_frr(const char *rootfs, const struct container_spec *cs)
 	return put_dir(rootfs, "var/lib/frr", 0750, fu, fg);
 }
 
+/*
+ * BIRD's configuration: the spec's text as /etc/bird/spec.conf, included by
+ * a bird.conf that adds the log file, so BIRD's messages give the lines of
+ * the spec's config: as they are.  Root's files, readable by the bird user
+ * BIRD drops to (it reads them again on 'birdc configure').
+ */
+static int write_bird(const char *rootfs, const struct container_spec *cs)
+{
+	const struct trl_router *r = cs->router;
+	char buf[1024];
+	int ret;
+
+	ret = put_dir(rootfs, "etc/bird", 0750, cs->uid_base, cs->uid_base + BIRD_GID);
+	if (ret < 0)
+		return ret;
+	ret = put_dir(rootfs, "var/log/bird", 0750, cs->uid_base + BIRD_UID, cs->uid_base + BIRD_GID);
+	if (ret < 0)
+		return ret;
+	snprintf(buf, sizeof(buf),
+		 "# Written by trellisd for router '%s' of slice '%s'.  The spec's config: is spec.conf;\n"
+		 "# apply changes to either file with 'birdc configure'.\n"
+		 "log \"/var/log/bird/bird.log\" 4000000 \"/var/log/bird/bird.log.old\" { info, remote, warning, error, auth, fatal, bug };\n"
+		 "include \"/etc/bird/spec.conf\";\n",
+		 r->name, cs->slice);
+	ret = put_file(rootfs, "etc/bird/bird.conf", buf, 0640, cs->uid_base, cs->uid_base + BIRD_GID);
+	if (ret < 0)
+		return ret;
+	return put_file(rootfs, "etc/bird/spec.conf", r->config ? r->config : "", 0640, cs->uid_base,
+			cs->uid_base + BIRD_GID);
+}
+
 /* trellis-lxc-helper, found by container_helper_init() (defined below). */
 static char helper_path[PATH_MAX];
 
@@ -438,12 +474,13 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 	snprintf(buf, sizeof(buf),
 		 "root:x:0:0:root:/root:/bin/bash\n"
 		 "frr:x:%d:%d:FRR routing suite:/nonexistent:/usr/sbin/nologin\n"
+		 "bird:x:%d:%d:BIRD routing daemon:/run/bird:/usr/sbin/nologin\n"
 		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		 FRR_UID, FRR_GID);
+		 FRR_UID, FRR_GID, BIRD_UID, BIRD_GID);
 	if ((r = put_file(rootfs, "etc/passwd", buf, 0644, u, u)) < 0)
 		goto fail;
-	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nnogroup:x:65534:\n", FRR_GID,
-		 FRRVTY_GID);
+	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nbird:x:%d:\nnogroup:x:65534:\n", FRR_GID,
+		 FRRVTY_GID, BIRD_GID);
 	if ((r = put_file(rootfs, "etc/group", buf, 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "%s\n", cs->router->name);
@@ -467,6 +504,8 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 	if (access(path, F_OK) == 0 && (r = copy_tree(path, rootfs, u, u)) < 0)
 		goto fail;
 	if (cs->tpl->routing_frr && (r = write_frr(rootfs, cs)) < 0)
+		goto fail;
+	if (cs->tpl->routing_bird && (r = write_bird(rootfs, cs)) < 0)
 		goto fail;
 	if ((r = write_config(dir, rootfs, cs)) < 0)
 		goto fail;
@@ -602,6 +641,63 @@ static int boot_running(pid_t init)
 	return 0;
 }
 
+/* Does @rel exist in the running router's root?  Resolved inside that root
+ * (RESOLVE_IN_ROOT): a symlink the tenant made there leads nowhere on the host. */
+static int exists_in_root(int root, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* The start of the regular file @rel in the router's root, printable, into
+ * @buf.  No symlink is followed at all: one to /proc/self/... would name a
+ * file of trellisd's own. */
+static void read_in_root(int root, const char *rel, char *buf, size_t len)
+{
+	struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	struct stat st;
+	ssize_t n = 0;
+
+	buf[0] = '\0';
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (n = read(fd, buf, len - 1)) <= 0)
+		return;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = buf[i] == '\n' ? ';' : '?';
+}
+
+/*
+ * The bird template's boot script makes /run/bird/ready once birdc has had an
+ * answer on BIRD's control socket, and removes it before each restart; when
+ * BIRD exits before it ever answered (its configuration is refused), the
+ * script writes BIRD's message to /run/bird/failed.  1 ready, 0 not yet,
+ * -1 failed with the message in @why.
+ */
+static int bird_running(pid_t init, char *why, size_t len)
+{
+	char path[64];
+	_cleanup_close_ int root = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", init);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return 0;
+	if (exists_in_root(root, "run/bird/ready"))
+		return 1;
+	read_in_root(root, "run/bird/failed", why, len);
+	return why[0] ? -1 : 0;
+}
+
 static int frr_running(pid_t init, const struct trl_router *r)
 {
 	char path[256];
@@ -629,6 +725,7 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 {
 	pid_t init = cs->init_pid;
 	char why[512], path[64];
+	int bird;
 
 	snprintf(path, sizeof(path), "/proc/%d", init);
 	if (init <= 0 || access(path, F_OK) < 0) {
@@ -636,7 +733,10 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' stopped while booting (template '%s', boot '%s')%s%s",
 				     cs->name, cs->tpl->name, cs->tpl->boot, why[0] ? ": " : "", why);
 	}
-	if (!boot_running(init) || (cs->tpl->routing_frr && !frr_running(init, cs->router))) {
+	bird = cs->tpl->routing_bird ? bird_running(init, why, sizeof(why)) : 1;
+	if (bird < 0)
+		return trl_error_set(err, TRL_EFAILED, "BIRD did not start: %s", why);
+	if (!boot_running(init) || (cs->tpl->routing_frr && !frr_running(init, cs->router)) || !bird) {
 		cs->ready_since = 0;
 		return 0;
 	}

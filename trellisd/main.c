@@ -98,10 +98,10 @@ json_t *node_info(struct daemon *d)
 {
 	enum cgroup_layout layout;
 	struct trl_error e = { 0 };
-	char templates[1024];
+	char templates[1024], tpl_missing[1024];
 	json_t *o, *tun = json_array();
 
-	template_list(d->template_path, templates, sizeof(templates));
+	template_list(d->template_path, templates, sizeof(templates), tpl_missing, sizeof(tpl_missing));
 	for (unsigned t = NODE_TUNNEL_EGRE; t <= NODE_TUNNEL_VXLAN; t <<= 1)
 		if (d->tunnels & t)
 			json_array_append_new(tun, json_string(node_tunnel_name(t)));
@@ -117,6 +117,7 @@ json_t *node_info(struct daemon *d)
 		return NULL;
 	}
 	json_object_set_new(o, "tunnels", tun);
+	json_object_set_new(o, "templates_missing", json_string(tpl_missing));
 	{
 		struct store *st;
 		uint32_t max = 0;

@@ -294,9 +294,13 @@ static int plan_build(struct daemon *d, struct trl_slice *s, unsigned uid_base, 
 		if (need_templates && p->local[i]) {
 			if (template_find(d->template_path, r->template_name, &p->tpls[i], err) < 0)
 				return trl_error_prefix(err, "router '%s'", r->name);
-			if (!p->tpls[i].routing_frr && (r->config || r->n_daemons))
+			if (!p->tpls[i].routing_frr && !p->tpls[i].routing_bird && (r->config || r->n_daemons))
 				return trl_error_set(err, TRL_EINVALID,
 						     "router '%s': template '%s' runs no routing stack, but the router has routing config",
+						     r->name, r->template_name);
+			if (p->tpls[i].routing_bird && r->n_daemons)
+				return trl_error_set(err, TRL_EINVALID,
+						     "router '%s': template '%s' runs BIRD, but the router lists FRR daemons",
 						     r->name, r->template_name);
 			for (size_t k = 0; k < r->n_daemons && p->tpls[i].routing_frr; k++) {
 				char bin[64];
@@ -632,8 +636,9 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 				if (!done[i]) {
 					trl_error_set(err, TRL_EFAILED, "router '%s': not running after %lld ms (%s)",
 						      p->cs[i].router->name, waited,
-						      p->tpls[i].routing_frr ? "FRR daemons did not all start"
-									     : "boot command did not start");
+						      p->tpls[i].routing_frr	? "FRR daemons did not all start"
+						      : p->tpls[i].routing_bird ? "BIRD does not answer on its control socket /run/bird/bird.ctl"
+										: "boot command did not start");
 					break;
 				}
 			free(done);

@@ -2,7 +2,8 @@
 # Every example in examples/ deploys and routes: adjacencies Full / sessions
 # Established, routes in the kernel, and a ping from one end of the slice to
 # the other.  (FRR installs routes a few seconds after adjacency: wait for
-# routes, not just for neighbours.)
+# routes, not just for neighbours.)  examples/bgp-mixed.yaml (FRR and BIRD)
+# is deployed by 065-bird.bats.
 
 load helpers
 

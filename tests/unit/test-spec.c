@@ -469,6 +469,8 @@ static void test_config(void)
 	bad(HEAD "  r3: {template: plain, daemons: []}\n", "5:25:", "routers.r3.daemons", "template 'plain' runs no routing stack");
 	bad("slice: blue\nrouter-defaults: {template: plain}\nrouters:\n  r1: {config-file: r1.conf}\n", "4:8:",
 	    "routers.r1.config-file", "template 'plain' runs no routing stack");
+	bad(HEAD "  r3: {template: bird, daemons: [bgpd]}\n", "5:24:", "routers.r3.daemons",
+	    "template 'bird' runs BIRD, configured by config: alone");
 
 	r = spec_parse(y, strlen(y), "t.yaml", NULL, NULL, &s, &err);
 	ok(r == -TRL_EINVALID && !s && strstr(err.msg, "t.yaml:5:21: routers.r3.config-file: ") &&
@@ -616,6 +618,15 @@ static void test_good(void)
 	ok(s && !strcmp(s->routers[0].template_name, "plain") && !strcmp(s->routers[1].template_name, "frr") &&
 		   s->routers[1].n_daemons == 1 && !strcmp(s->routers[1].daemons[0], "ripd"),
 	   "router-defaults template applies unless a router sets its own");
+	trl_slice_free(s);
+
+	/* A BIRD config that reads like FRR lines ("bfd", "ip route") starts no FRR daemons. */
+	s = good("slice: b\nrouters:\n  r1:\n    template: bird\n    config: |\n      bfd\n      ip route x;\n"
+		 "      protocol device {}\n",
+		 "bird router");
+	ok(s && !strcmp(s->routers[0].template_name, "bird") && s->routers[0].n_daemons == 0 && s->routers[0].config &&
+		   strstr(s->routers[0].config, "protocol device {}"),
+	   "a bird router keeps its config and infers no FRR daemons");
 	trl_slice_free(s);
 
 	s = good("{\"slice\": \"j\", \"routers\": {\"r1\": {\"template\": \"my-tmpl\"}}}", "JSON-style flow spec, custom template");
