@@ -7,10 +7,13 @@
  * sharing a state dir by mistake) can never take the same uid range or key.
  */
 #define LOG_MODULE "store"
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -127,6 +130,18 @@ int store_open(const char *path, struct store **out, struct trl_error *err)
 
 	if (!st)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	/* Root's alone (every slice's spec, files, owners and keys): made 0600
+	 * before SQLite creates it, which gives its -wal and -shm the same mode. */
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		struct stat sb;
+
+		if (fd >= 0) {
+			if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+				fchmod(fd, 0600);
+			close(fd);
+		}
+	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
 		int r = trl_error_set(err, TRL_EFAILED, "state store: cannot open '%s': %s", path,
