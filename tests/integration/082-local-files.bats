@@ -72,10 +72,13 @@ race_round() {
 	[ "$who" = mapped ] && uid=$(stat -c %u "$rootfs")
 	as_uid "$uid" "$T_BIN/swap-race" "$rootfs/var/tmp" "$T_CANARY" 20 >"$T_DIR/race.out" 2>>"$T_DIR/race.err" &
 	pid=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 1000); do
 		grep -q . "$T_DIR/race.out" && break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
 	done
+	sleep 0.01
+	grep -q . "$T_DIR/race.out" || { echo "swap-race did not start in 20 s" >&3; return 1; }
 	RACE_SETUP=$(cat "$T_DIR/race.out")
 	if [ "$RACE_SETUP" != ready ]; then
 		wait "$pid" || rc=$?
@@ -182,26 +185,25 @@ EOS
 			'echo s3cret >/var/tmp/secret && chmod 644 /var/tmp/secret && echo s3cret >/etc/note && chmod 644 /etc/note'
 	done
 
-	# the state: traverse-only directory, root-only database and logs
-	[ "$(stat -c %a "$st")" = 711 ]
-	for f in "$st"/trellis.db*; do
-		echo "# $(stat -c '%a %U %n' "$f")" >&3
-		[ "$(stat -c %a "$f")" = 600 ]
-	done
-	[ "$(stat -c %a "$st/log")" = 700 ]
-	run as_uid $NOBODY head -c 16 "$st/trellis.db"
+	# the state: nobody else reads the database or the logs, or lists them
+	run as_uid $NOBODY head -c 15 "$st/trellis.db"
 	echo "# nobody reads trellis.db: exit $status: $output" >&3
 	[ "$status" -ne 0 ]
 	run as_uid $NOBODY ls "$st"
 	[ "$status" -ne 0 ]
 	run as_uid $NOBODY ls "$st/log"
 	[ "$status" -ne 0 ]
+	# traverse-only directory, root-only database and logs
+	[ "$(stat -c %a "$st")" = 711 ]
+	for f in "$st"/trellis.db*; do
+		echo "# $(stat -c '%a %U %n' "$f")" >&3
+		[ "$(stat -c %a "$f")" = 600 ]
+	done
+	[ "$(stat -c %a "$st/log")" = 700 ]
 
 	for r in r1 r2 r3; do
 		local dir=$lxc/t82c.$r rootfs=$lxc/t82c.$r/rootfs
 		u=$(stat -c %u "$rootfs")
-		# root and the router's mapped root only
-		[ "$(stat -c '%a %u %g' "$dir")" = "710 0 $u" ]
 		run as_uid $NOBODY ls "$rootfs"
 		[ "$status" -ne 0 ]
 		run as_uid $NOBODY cat "$rootfs/var/tmp/secret"
@@ -215,6 +217,8 @@ EOS
 		[ "$(trellis slice exec t82c "$r" -- cat /var/tmp/secret)" = s3cret ]
 		run trellis slice exec t82c "$r" -- ls /var/tmp
 		[[ "$output" != *planted* ]]
+		# root and the router's mapped root only
+		[ "$(stat -c '%a %u %g' "$dir")" = "710 0 $u" ]
 	done
 
 	# the 57 MiB fill of the disk-limited router from outside
