@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <lxc/lxccontainer.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -658,16 +659,31 @@ static int boot_running(pid_t init)
 	return 0;
 }
 
+/* Does @rel exist in the running router's root?  Resolved inside that root
+ * (RESOLVE_IN_ROOT): a symlink the tenant made there leads nowhere on the host. */
+static int exists_in_root(int root, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 static int frr_running(pid_t init, const struct trl_router *r)
 {
 	char path[256];
+	_cleanup_close_ int root = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/zebra.pid", init);
-	if (access(path, F_OK) < 0)
+	snprintf(path, sizeof(path), "/proc/%d/root", init);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || !exists_in_root(root, "run/frr/zebra.pid"))
 		return 0;
 	for (size_t i = 0; i < r->n_daemons; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/root/run/frr/%s.pid", init, r->daemons[i]);
-		if (access(path, F_OK) < 0)
+		snprintf(path, sizeof(path), "run/frr/%s.pid", r->daemons[i]);
+		if (!exists_in_root(root, path))
 			return 0;
 	}
 	return 1;
