@@ -400,15 +400,22 @@ int container_secure_dirs(const char *lxcpath)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		_cleanup_close_ int fd = -1;
-		struct stat st;
+		_cleanup_close_ int fd = -1, cfd = -1;
+		char text[8192], *m;
+		unsigned g;
+		ssize_t len;
 
 		if (de->d_name[0] == '.')
 			continue;
+		/* The group from our own config (lxc.idmap), not from the rootfs its tenant may chown. */
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstatat(fd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		if (fd < 0 || (cfd = openat(fd, "config", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    (len = read(cfd, text, sizeof(text) - 1)) <= 0)
 			continue;
-		if (secure_container_dir(fd, st.st_gid) == 0)
+		text[len] = '\0';
+		if (!(m = strstr(text, "\nlxc.idmap = g 0 ")) || sscanf(m, "\nlxc.idmap = g 0 %u", &g) != 1 || !g)
+			continue;
+		if (secure_container_dir(fd, (gid_t)g) == 0)
 			n++;
 	}
 	closedir(d);
