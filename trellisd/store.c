@@ -7,6 +7,7 @@
  * sharing a state dir by mistake) can never take the same uid range or key.
  */
 #define LOG_MODULE "store"
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -131,15 +132,20 @@ int store_open(const char *path, struct store **out, struct trl_error *err)
 	if (!st)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	/* Root's alone (every slice's spec, files, owners and keys): made 0600
-	 * before SQLite creates it, which gives its -wal and -shm the same mode. */
+	 * before SQLite creates it, which gives its -wal and -shm the same mode.
+	 * Never open()+close() an existing database here: a close drops every
+	 * POSIX lock this process holds on the file, those of other threads'
+	 * connections too. */
 	{
-		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		struct stat sb;
 
-		if (fd >= 0) {
-			if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-				fchmod(fd, 0600);
-			close(fd);
+		if (stat(path, &sb) < 0 && errno == ENOENT) {
+			int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+			if (fd >= 0)
+				close(fd);
+		} else if (sb.st_mode & 077) {
+			chmod(path, 0600);
 		}
 	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
