@@ -182,6 +182,15 @@ static void rm_fail(struct rm_walk *w, const char *name, int e)
 
 static int rm_contents(struct rm_walk *w, int fd, int depth);
 
+/* A directory about to be emptied becomes root's 0700: its owner can no
+ * longer add, rename or swap entries in it (not even through an fd it holds),
+ * so the walk does not race a writer that refills it. */
+static void rm_seize(int fd)
+{
+	if (fchown(fd, 0, 0) == 0)
+		fchmod(fd, 0700);
+}
+
 /* Remove one entry of the directory @fd.  0: gone; -EAGAIN: it changed
  * type while we looked, look again; other -errno: given up (reported). */
 static int rm_entry(struct rm_walk *w, int fd, const char *name, int depth)
@@ -237,6 +246,7 @@ static int rm_entry(struct rm_walk *w, int fd, const char *name, int depth)
 	    in.stx_dev_major != sx.stx_dev_major || in.stx_dev_minor != sx.stx_dev_minor ||
 	    in.stx_mnt_id != sx.stx_mnt_id)
 		return -EAGAIN;	/* swapped for another directory (or mounted over) */
+	rm_seize(sub);
 	if (w->plen + 1 + strlen(name) < sizeof(w->path))
 		w->plen += (size_t)snprintf(w->path + w->plen, sizeof(w->path) - w->plen, "%s%s", w->plen ? "/" : "",
 					    name);
@@ -331,6 +341,7 @@ int util_rm_tree_at(int dirfd, const char *name, struct util_rm_report *rep)
 		rm_fail(&w, name, -r);
 		return r;
 	}
+	rm_seize(top);
 	w.top = top;
 	w.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	w.mnt = sx.stx_mnt_id;

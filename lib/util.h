@@ -63,7 +63,9 @@ struct util_rm_report {
  * (openat O_NOFOLLOW|O_DIRECTORY, fstatat/statx AT_SYMLINK_NOFOLLOW,
  * unlinkat), so a symlink in the tree is removed as a link and never
  * followed, a directory swapped for a symlink half-way is seen as one, and a
- * mount point is not crossed (it is left and reported, EBUSY).  A symlink
+ * mount point is not crossed (it is left and reported, EBUSY).  Each
+ * directory becomes root's, mode 0700, as the walk enters it, so its owner
+ * cannot refill or rearrange it meanwhile (when run as root).  A symlink
  * at @name itself is refused (-ELOOP) and left alone.  Trees deeper than the
  * fds it keeps open are moved up into @name's directory first (renameat).
  * Missing is success.  Returns 0 when everything went, else the first
