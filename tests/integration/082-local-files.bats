@@ -6,7 +6,8 @@
 # cannot finish (a mount point in the rootfs) is reported as a failure and
 # the slice can be deleted once the obstacle is gone; other host users
 # cannot read the state database or the logs, list or read a router's
-# files, or write into it (the 57 MiB fill of a disk-limited router).
+# files, or write into it (the 57 MiB fill of a disk-limited router); state
+# left by an older version is made private when the daemon starts.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -51,7 +52,7 @@ teardown() {
 	for m in $(awk -v d="$T_DIR/state/lxc/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
 		case "$m" in */rootfs) ;; *) umount "$m" 2>/dev/null || true ;; esac
 	done
-	for s in t82a t82b t82c; do trellis -q slice delete "$s" >/dev/null 2>&1 || true; done
+	for s in t82a t82b t82c t82d; do trellis -q slice delete "$s" >/dev/null 2>&1 || true; done
 	rm -rf "$T_DIR/obstacle"
 }
 
@@ -235,4 +236,26 @@ EOS
 	[[ "$output" == *FRRouting* ]]
 	trellis -q slice delete t82c
 	assert_no_leftovers t82c
+}
+
+@test "state left by an older version (db 0644, container directory 0711 root:root) is made private at start" {
+	printf 'slice: t82d\nrouters:\n  r1: {template: plain}\n' >"$T_DIR/t82d.yaml"
+	trellis -q slice create -f "$T_DIR/t82d.yaml" >/dev/null
+	local st=$T_DIR/state dir=$T_DIR/state/lxc/t82d.r1 u
+	u=$(stat -c %u "$dir/rootfs")
+	chmod 644 "$st/trellis.db" "$st/seccomp.conf"
+	chmod 755 "$st/log"
+	chown root:root "$dir"
+	chmod 711 "$dir"
+	restart_daemon
+	[ "$(stat -c %a "$st/trellis.db")" = 600 ]
+	[ "$(stat -c %a "$st/seccomp.conf")" = 600 ]
+	[ "$(stat -c %a "$st/log")" = 700 ]
+	[ "$(stat -c '%a %u %g' "$dir")" = "710 0 $u" ]
+	run as_uid $NOBODY ls "$dir/rootfs"
+	[ "$status" -ne 0 ]
+	# the router was re-adopted and still works
+	[ "$(trellis slice exec t82d r1 -- echo alive)" = alive ]
+	trellis -q slice delete t82d
+	assert_no_leftovers t82d
 }
