@@ -177,6 +177,10 @@ static void rm_fail(struct rm_walk *w, const char *name, int e)
 		w->rep->error = e;
 		snprintf(w->rep->first, sizeof(w->rep->first), "%.*s%s%s", (int)w->plen, w->path,
 			 w->plen && *name ? "/" : "", name);
+		/* The tenant names these: no control characters into messages and logs. */
+		for (char *c = w->rep->first; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 }
 

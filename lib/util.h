@@ -50,7 +50,8 @@ int util_mkdir_p(const char *path, mode_t mode);
 /* 1 if this process has capability @cap in its effective set (/proc/self/status). */
 int util_have_cap(int cap);
 /* What a tree removal left behind: how many entries it could not remove and
- * the first of them (relative to the tree's parent) with its errno. */
+ * the first of them (relative to the tree's parent, control characters
+ * replaced by '?') with its errno. */
 struct util_rm_report {
 	unsigned long left;
 	int error;

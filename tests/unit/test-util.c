@@ -6,8 +6,8 @@
  * trees deeper than the fds it keeps, survives a writer that swaps a
  * directory and a symlink to a canary (renameat2 RENAME_EXCHANGE) in a loop
  * while it removes, and does not cross mount points (a bind mount of the same
- * file system, a tmpfs): it reports the first one left and how many, and
- * removes the tree once they are gone.  util_open_beneath() refuses symlinked
+ * file system, a tmpfs): it reports the first one left and how many (control
+ * characters in names replaced), and removes the tree once they are gone.  util_open_beneath() refuses symlinked
  * components and "..", util_write_file_at() replaces a symlink rather than
  * writing through it.  The mount cases need root (a private mount namespace)
  * and are skipped otherwise.
@@ -187,7 +187,7 @@ static void test_mounts(int bfd)
 	int r;
 
 	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 7; i++)
 			ok(1, "# SKIP mount points need root and a mount namespace");
 		return;
 	}
@@ -197,22 +197,33 @@ static void test_mounts(int bfd)
 	mk("m/a/bind", NULL);
 	mk("m/a/tmp", NULL);
 	mk("m/a/f", "x");
+	mk("m/b\033[2J", NULL);
+	mk("m/b\033[2J/mnt", NULL);
 	snprintf(p, sizeof(p), "%s/m/a/bind", base);
 	r = mount(canary, p, NULL, MS_BIND, NULL);
 	snprintf(p, sizeof(p), "%s/m/a/tmp", base);
 	r |= mount("tmpfs", p, "tmpfs", 0, "size=1m");
+	snprintf(p, sizeof(p), "%s/m/b\033[2J/mnt", base);
+	r |= mount("tmpfs", p, "tmpfs", 0, "size=1m");
 	mk("m/a/tmp/t", "x");
-	ok(r == 0, "bind mount of the canary (same file system) and a tmpfs inside the tree");
+	ok(r == 0, "bind mount of the canary (same file system) and two tmpfs inside the tree");
 	r = util_rm_tree_at(bfd, "m", &rep);
 	is_int(r, -EBUSY, "removal fails: mount points are not crossed");
-	ok(rep.left == 2 && rep.error == EBUSY &&
-		   (!strcmp(rep.first, "m/a/bind") || !strcmp(rep.first, "m/a/tmp")),
-	   "... reported: 2 left, first '%s': %s", rep.first, strerror(rep.error));
+	ok(rep.left == 3 && rep.error == EBUSY &&
+		   (!strcmp(rep.first, "m/a/bind") || !strcmp(rep.first, "m/a/tmp") ||
+		    !strcmp(rep.first, "m/b?[2J/mnt")),
+	   "... reported: 3 left, first '%s': %s", rep.first, strerror(rep.error));
+
 	ok(canary_intact() && exists("m/a/tmp/t"), "... nothing inside them removed");
 	ok(!exists("m/a/f"), "... what could go went");
 	snprintf(p, sizeof(p), "%s/m/a/bind", base);
 	umount(p);
 	snprintf(p, sizeof(p), "%s/m/a/tmp", base);
+	umount(p);
+	r = util_rm_tree_at(bfd, "m", &rep);
+	ok(r == -EBUSY && rep.left == 1 && !strcmp(rep.first, "m/b?[2J/mnt"),
+	   "a name with control characters is reported with them replaced: '%s'", rep.first);
+	snprintf(p, sizeof(p), "%s/m/b\033[2J/mnt", base);
 	umount(p);
 	ok(util_rm_tree_at(bfd, "m", &rep) == 0 && !exists("m"), "once unmounted, the tree is removed");
 }
