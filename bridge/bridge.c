@@ -1472,7 +1472,7 @@ int bridge_unpin(const char *pin_dir, struct trl_error *err)
 		return trl_error_set(err, TRL_EINVALID,
 				     "refusing to remove '%s': not a directory inside a bpf filesystem",
 				     pin_dir);
-	r = util_rm_rf(pin_dir);
+	r = util_rm_rf(pin_dir, NULL);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "remove pin directory '%s'", pin_dir);
 	log_debug("Removed pin directory '%s'", pin_dir);

@@ -50,6 +50,13 @@ tests_unit_test_sshkey_SOURCES = tests/unit/test-sshkey.c tests/unit/tap.h
 tests_unit_test_sshkey_CFLAGS = $(unit_cflags)
 tests_unit_test_sshkey_LDADD = lib/libtrellis.la
 
+# lib/util.c's fd-relative tree removal and writes (mount points: root; skipped otherwise).
+check_PROGRAMS += tests/unit/test-util
+TESTS += tests/unit/test-util
+tests_unit_test_util_SOURCES = tests/unit/test-util.c tests/unit/tap.h
+tests_unit_test_util_CFLAGS = $(unit_cflags)
+tests_unit_test_util_LDADD = lib/libtrellis.la
+
 # trellisd/disk.c against the real kernel: fallocate, mke2fs, loop, mount (root; skipped otherwise).
 check_PROGRAMS += tests/unit/test-disk
 TESTS += tests/unit/test-disk

@@ -126,49 +126,81 @@ static const char seccomp_profile[] =
 
 int container_write_seccomp(const char *path, struct trl_error *err)
 {
-	int r = util_write_file(path, seccomp_profile, sizeof(seccomp_profile) - 1, 0644);
+	int r = util_write_file(path, seccomp_profile, sizeof(seccomp_profile) - 1, 0600);
 
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write seccomp profile '%s'", path);
 	return 0;
 }
 
-static int put_file(const char *root, const char *rel, const char *text, mode_t mode, uid_t uid, gid_t gid)
+/*
+ * Writes into a rootfs.  Its owner (the router's mapped root) can rename and
+ * swap anything in it whenever a process of the router runs, and a rootfs is
+ * rebuilt or repaired while others of the slice run: so every write is
+ * relative to the rootfs directory fd @root, each path component opened with
+ * O_NOFOLLOW (util_open_beneath), ownership and modes set on the opened fd,
+ * files written under a new name and renamed over the old (a symlink there
+ * is replaced, not followed).  A symlinked component fails the write.
+ */
+static int put_file(int root, const char *rel, const char *text, mode_t mode, uid_t uid, gid_t gid)
 {
-	char path[PATH_MAX];
-	int r;
+	const char *base;
+	_cleanup_close_ int dir = util_open_parent_beneath(root, rel, &base);
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	r = util_write_file(path, text, strlen(text), mode);
-	if (r < 0)
-		return r;
-	return lchown(path, uid, gid) < 0 ? -errno : 0;
+	if (dir < 0)
+		return dir;
+	return util_write_file_at(dir, base, text, strlen(text), mode, uid, gid);
 }
 
-static int put_dir(const char *root, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+/* mkdir (if missing), then owner and mode of what is there, which must be a directory. */
+static int put_dir(int root, const char *rel, mode_t mode, uid_t uid, gid_t gid)
 {
-	char path[PATH_MAX];
+	const char *base;
+	_cleanup_close_ int dir = util_open_parent_beneath(root, rel, &base), fd = -1;
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
+	if (dir < 0)
+		return dir;
+	if (mkdirat(dir, base, mode) < 0 && errno != EEXIST)
 		return -errno;
-	if (chmod(path, mode) < 0)
+	fd = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
 		return -errno;
-	return lchown(path, uid, gid) < 0 ? -errno : 0;
+	return 0;
 }
 
-static int put_link(const char *root, const char *rel, const char *target, uid_t uid)
+static int put_link(int root, const char *rel, const char *target, uid_t uid)
 {
-	char path[PATH_MAX];
+	const char *base;
+	_cleanup_close_ int dir = util_open_parent_beneath(root, rel, &base);
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (symlink(target, path) < 0 && errno != EEXIST)
+	if (dir < 0)
+		return dir;
+	if (symlinkat(target, dir, base) < 0 && errno != EEXIST)
 		return -errno;
-	return lchown(path, uid, uid) < 0 ? -errno : 0;
+	return fchownat(dir, base, uid, uid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-/* cp -a @src @dst, with every copy owned by @uid:@gid. */
-static int copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid)
+/* Owner and mode of an existing regular file (missing is fine). */
+static int put_owner(int root, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	_cleanup_close_ int fd = util_open_beneath(root, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	struct stat st;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	return fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
+static int copy_into(const char *src, int dst, uid_t uid, gid_t gid);
+
+/* cp -a @src (a host path) to @name in the directory @dst, owned by @uid:@gid. */
+static int copy_tree_at(const char *src, int dst, const char *name, uid_t uid, gid_t gid)
 {
 	struct stat st;
 
@@ -181,34 +213,20 @@ static int copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid)
 		if (n < 0)
 			return -errno;
 		target[n] = '\0';
-		unlink(dst);
-		if (symlink(target, dst) < 0)
+		unlinkat(dst, name, 0);
+		if (symlinkat(target, dst, name) < 0)
 			return -errno;
-		return lchown(dst, uid, gid) < 0 ? -errno : 0;
+		return fchownat(dst, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		DIR *d;
-		struct dirent *de;
-		int r = 0;
+		_cleanup_close_ int fd = -1;
 
-		if (mkdir(dst, st.st_mode & 07777) < 0 && errno != EEXIST)
+		if (mkdirat(dst, name, st.st_mode & 07777) < 0 && errno != EEXIST)
 			return -errno;
-		if (lchown(dst, uid, gid) < 0)
+		fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fchown(fd, uid, gid) < 0)
 			return -errno;
-		d = opendir(src);
-		if (!d)
-			return -errno;
-		while (r == 0 && (de = readdir(d))) {
-			char s[PATH_MAX], t[PATH_MAX];
-
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			snprintf(s, sizeof(s), "%s/%s", src, de->d_name);
-			snprintf(t, sizeof(t), "%s/%s", dst, de->d_name);
-			r = copy_tree(s, t, uid, gid);
-		}
-		closedir(d);
-		return r;
+		return copy_into(src, fd, uid, gid);
 	}
 	if (S_ISREG(st.st_mode)) {
 		_cleanup_free_ char *data = NULL;
@@ -217,15 +235,33 @@ static int copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid)
 
 		if (r < 0)
 			return r;
-		r = util_write_file(dst, data, len, st.st_mode & 0777);
-		if (r < 0)
-			return r;
-		return lchown(dst, uid, gid) < 0 ? -errno : 0;
+		return util_write_file_at(dst, name, data, len, st.st_mode & 0777, uid, gid);
 	}
 	return 0;	/* devices, fifos, sockets: never copied */
 }
 
-static int write_frr(const char *rootfs, const struct container_spec *cs)
+/* Everything in the host directory @src into the directory @dst. */
+static int copy_into(const char *src, int dst, uid_t uid, gid_t gid)
+{
+	DIR *d = opendir(src);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while (r == 0 && (de = readdir(d))) {
+		char s[PATH_MAX];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(s, sizeof(s), "%s/%s", src, de->d_name);
+		r = copy_tree_at(s, dst, de->d_name, uid, gid);
+	}
+	closedir(d);
+	return r;
+}
+
+static int write_frr(int rootfs, const struct container_spec *cs)
 {
 	const struct trl_router *r = cs->router;
 	uid_t fu = cs->uid_base + FRR_UID;
@@ -274,10 +310,9 @@ static int write_frr(const char *rootfs, const struct container_spec *cs)
 	if (ret < 0)
 		return ret;
 	/* vtysh.conf comes from the template; FRR wants every file frr:frr. */
-	snprintf(buf, sizeof(buf), "%s/etc/frr/vtysh.conf", rootfs);
-	if (lchown(buf, fu, fg) < 0 && errno != ENOENT)
-		return -errno;
-	chmod(buf, 0640);
+	ret = put_owner(rootfs, "etc/frr/vtysh.conf", 0640, fu, fg);
+	if (ret < 0)
+		return ret;
 	ret = put_dir(rootfs, "etc/frr", 0750, fu, fg);
 	if (ret < 0)
 		return ret;
@@ -296,7 +331,7 @@ static int write_frr(const char *rootfs, const struct container_spec *cs)
  * the spec's config: as they are.  Root's files, readable by the bird user
  * BIRD drops to (it reads them again on 'birdc configure').
  */
-static int write_bird(const char *rootfs, const struct container_spec *cs)
+static int write_bird(int rootfs, const struct container_spec *cs)
 {
 	const struct trl_router *r = cs->router;
 	char buf[1024];
@@ -396,6 +431,57 @@ static int write_config(const char *dir, const char *rootfs, const struct contai
 	return r;
 }
 
+/* "N entries left, first 'X': why" for an error about a tree removal. */
+static void rm_left(char *buf, size_t len, const struct util_rm_report *rep, int r)
+{
+	if (rep->left)
+		snprintf(buf, len, ": %lu entr%s left, first '%s': %s", rep->left, rep->left == 1 ? "y" : "ies",
+			 rep->first, strerror(rep->error));
+	else
+		snprintf(buf, len, ": %s", strerror(-r));
+}
+
+/*
+ * The container directory: root:<mapped root's group> 0710, so only root and
+ * the router's own mapped root reach the rootfs below it (LXC's rule for
+ * unprivileged containers); other host users cannot look into a router.
+ */
+static int secure_container_dir(int dirfd, gid_t g)
+{
+	return fchown(dirfd, 0, g) < 0 || fchmod(dirfd, 0710) < 0 ? -errno : 0;
+}
+
+int container_secure_dirs(const char *lxcpath)
+{
+	DIR *d = opendir(lxcpath);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		_cleanup_close_ int fd = -1, cfd = -1;
+		char text[8192], *m;
+		unsigned g;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* The group from our own config (lxc.idmap), not from the rootfs its tenant may chown. */
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || (cfd = openat(fd, "config", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    (len = read(cfd, text, sizeof(text) - 1)) <= 0)
+			continue;
+		text[len] = '\0';
+		if (!(m = strstr(text, "\nlxc.idmap = g 0 ")) || sscanf(m, "\nlxc.idmap = g 0 %u", &g) != 1 || !g)
+			continue;
+		if (secure_container_dir(fd, (gid_t)g) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int container_prepare(const struct container_spec *cs, struct trl_error *err)
 {
 	static const char *const dirs[] = { "usr", "etc", "var", "var/log", "var/lib", "var/tmp", "var/cache",
@@ -403,6 +489,8 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 					    "etc/trellis", "etc/alternatives" };
 	static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	char dir[PATH_MAX], rootfs[PATH_MAX], buf[4096], path[PATH_MAX], image[PATH_MAX];
+	_cleanup_close_ int dfd = -1, root = -1, etc = -1;
+	struct util_rm_report rep;
 	uid_t u = cs->uid_base;
 	int r;
 
@@ -412,30 +500,34 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 	/* A rootfs left from before (a repair, a rebuild) goes with its file system. */
 	if (disk_release(image, rootfs, err) < 0)
 		return -err->code;
-	r = util_rm_rf(dir);
-	if (r < 0)
-		goto fail;
+	r = util_rm_rf(dir, &rep);
+	if (r < 0) {
+		rm_left(buf, sizeof(buf), &rep, r);
+		return trl_error_set(err, TRL_EFAILED, "cannot remove the old container directory '%s'%s", dir, buf);
+	}
 	snprintf(path, sizeof(path), "%s/../log", cs->lxcpath);
 	util_mkdir_p(path, 0700);
 	snprintf(path, sizeof(path), "%s/../log/%s.log", cs->lxcpath, cs->name);
 	unlink(path);
-	r = util_mkdir_p(rootfs, 0755);
-	if (r < 0)
+	/* Root's until the rootfs is ready; then secure_container_dir(). */
+	if (mkdir(dir, 0700) < 0 || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (mkdirat(dfd, "rootfs", 0755) < 0 && errno != EEXIST)) {
+		r = -errno;
 		goto fail;
+	}
 	/* limits.disk: the rootfs is its own file system, mounted before anything is written. */
 	if (cs->limits.disk && disk_create(image, rootfs, cs->limits.disk, u, err) < 0)
 		return -err->code;
-	/* The mapped root must traverse it to reach rootfs/. */
-	chmod(dir, 0711);
-	if (lchown(rootfs, u, u) < 0) {
+	root = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0 || fchown(root, u, u) < 0 || fchmod(root, 0755) < 0) {
 		r = -errno;
 		goto fail;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-		if ((r = put_dir(rootfs, dirs[i], !strcmp(dirs[i], "root") ? 0700 : 0755, u, u)) < 0)
+		if ((r = put_dir(root, dirs[i], !strcmp(dirs[i], "root") ? 0700 : 0755, u, u)) < 0)
 			goto fail;
-	put_dir(rootfs, "tmp", 01777, u, u);
-	put_dir(rootfs, "var/tmp", 01777, u, u);
+	if ((r = put_dir(root, "tmp", 01777, u, u)) < 0 || (r = put_dir(root, "var/tmp", 01777, u, u)) < 0)
+		goto fail;
 	/* Debian 12 is merged-/usr: mirror the host's top-level symlinks. */
 	for (size_t i = 0; i < ARRAY_SIZE(usr_links); i++) {
 		char host[64], target[256];
@@ -446,12 +538,17 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if ((r = put_link(rootfs, usr_links[i], target, u)) < 0)
+		if ((r = put_link(root, usr_links[i], target, u)) < 0)
 			goto fail;
 	}
-	put_link(rootfs, "var/run", "/run", u);
-	put_link(rootfs, "var/lock", "/run/lock", u);
+	if ((r = put_link(root, "var/run", "/run", u)) < 0 || (r = put_link(root, "var/lock", "/run/lock", u)) < 0)
+		goto fail;
 
+	etc = util_open_beneath(root, "etc", O_RDONLY | O_DIRECTORY, 0);
+	if (etc < 0) {
+		r = etc;
+		goto fail;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(etc_allow); i++) {
 		size_t n = strlen(etc_allow[i]);
 		char src[256], rel[256];
@@ -459,7 +556,7 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 
 		if (etc_allow[i][n - 1] == '/') {
 			snprintf(rel, sizeof(rel), "etc/%.*s", (int)(n - 1), etc_allow[i]);
-			if ((r = put_dir(rootfs, rel, 0755, u, u)) < 0)
+			if ((r = put_dir(root, rel, 0755, u, u)) < 0)
 				goto fail;
 			continue;
 		}
@@ -467,8 +564,7 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 		/* A file or a symlink (localtime, os-release) as it is; a directory where a file was named is skipped. */
 		if (lstat(src, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
 			continue;
-		snprintf(path, sizeof(path), "%s/etc/%s", rootfs, etc_allow[i]);
-		if ((r = copy_tree(src, path, u, u)) < 0)
+		if ((r = copy_tree_at(src, etc, etc_allow[i], u, u)) < 0)
 			goto fail;
 	}
 	snprintf(buf, sizeof(buf),
@@ -477,37 +573,37 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 		 "bird:x:%d:%d:BIRD routing daemon:/run/bird:/usr/sbin/nologin\n"
 		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
 		 FRR_UID, FRR_GID, BIRD_UID, BIRD_GID);
-	if ((r = put_file(rootfs, "etc/passwd", buf, 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/passwd", buf, 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nbird:x:%d:\nnogroup:x:65534:\n", FRR_GID,
 		 FRRVTY_GID, BIRD_GID);
-	if ((r = put_file(rootfs, "etc/group", buf, 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/group", buf, 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "%s\n", cs->router->name);
-	if ((r = put_file(rootfs, "etc/hostname", buf, 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/hostname", buf, 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost\n",
 		 cs->router->name);
-	if ((r = put_file(rootfs, "etc/hosts", buf, 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/hosts", buf, 0644, u, u)) < 0)
 		goto fail;
-	if ((r = put_file(rootfs, "etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
+	if ((r = put_file(root, "etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
 			  0644, u, u)) < 0)
 		goto fail;
-	if ((r = put_file(rootfs, "etc/resolv.conf", "", 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/resolv.conf", "", 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "TRELLIS_SLICE=%s\nTRELLIS_ROUTER=%s\nTRELLIS_TEMPLATE=%s\n", cs->slice,
 		 cs->router->name, cs->tpl->name);
-	if ((r = put_file(rootfs, "etc/trellis/router", buf, 0644, u, u)) < 0)
+	if ((r = put_file(root, "etc/trellis/router", buf, 0644, u, u)) < 0)
 		goto fail;
 
 	snprintf(path, sizeof(path), "%s/rootfs", cs->tpl->dir);
-	if (access(path, F_OK) == 0 && (r = copy_tree(path, rootfs, u, u)) < 0)
+	if (access(path, F_OK) == 0 && (r = copy_into(path, root, u, u)) < 0)
 		goto fail;
-	if (cs->tpl->routing_frr && (r = write_frr(rootfs, cs)) < 0)
+	if (cs->tpl->routing_frr && (r = write_frr(root, cs)) < 0)
 		goto fail;
-	if (cs->tpl->routing_bird && (r = write_bird(rootfs, cs)) < 0)
+	if (cs->tpl->routing_bird && (r = write_bird(root, cs)) < 0)
 		goto fail;
-	if ((r = write_config(dir, rootfs, cs)) < 0)
+	if ((r = write_config(dir, rootfs, cs)) < 0 || (r = secure_container_dir(dfd, u)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -701,13 +797,15 @@ static int bird_running(pid_t init, char *why, size_t len)
 static int frr_running(pid_t init, const struct trl_router *r)
 {
 	char path[256];
+	_cleanup_close_ int root = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/root/run/frr/zebra.pid", init);
-	if (access(path, F_OK) < 0)
+	snprintf(path, sizeof(path), "/proc/%d/root", init);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || !exists_in_root(root, "run/frr/zebra.pid"))
 		return 0;
 	for (size_t i = 0; i < r->n_daemons; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/root/run/frr/%s.pid", init, r->daemons[i]);
-		if (access(path, F_OK) < 0)
+		snprintf(path, sizeof(path), "run/frr/%s.pid", r->daemons[i]);
+		if (!exists_in_root(root, path))
 			return 0;
 	}
 	return 1;
@@ -834,6 +932,7 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err)
 {
 	char dir[PATH_MAX], rootfs[PATH_MAX], image[PATH_MAX];
+	struct util_rm_report rep;
 	struct lxc_container *c;
 	int r;
 
@@ -848,12 +947,16 @@ int container_destroy(const char *lxcpath, const char *name, int keep_log, struc
 		}
 		lxc_container_put(c);
 	}
-	/* Unmounted before the directory goes: rm -rf does not cross into it. */
+	/* Unmounted before the directory goes: the removal does not cross into it. */
 	if (disk_release(image, rootfs, err) < 0)
 		return -err->code;
-	r = util_rm_rf(dir);
-	if (r < 0)
-		return trl_error_errno(err, TRL_EFAILED, -r, "cannot remove '%s'", dir);
+	r = util_rm_rf(dir, &rep);
+	if (r < 0) {
+		char why[512];
+
+		rm_left(why, sizeof(why), &rep, r);
+		return trl_error_set(err, TRL_EFAILED, "cannot remove '%s'%s", dir, why);
+	}
 	if (!keep_log) {
 		snprintf(dir, sizeof(dir), "%s/../log/%s.log", lxcpath, name);
 		unlink(dir);

@@ -50,8 +50,14 @@ struct container_spec {
 	long long ready_since;	/* container_poll_ready's bookkeeping */
 };
 
-/* Write rootfs and LXC config under <lxcpath>/<name>/. */
+/* Write rootfs and LXC config under <lxcpath>/<name>/ (root:<mapped root> 0710:
+ * only root and the router's own ids reach its rootfs).  Every write into the
+ * rootfs is fd-relative and follows no symlink; a rootfs left from before goes
+ * first (util_rm_rf: fails, naming what is left, if it cannot all go). */
 int container_prepare(const struct container_spec *cs, struct trl_error *err);
+/* Give every container directory under @lxcpath the owner and mode
+ * container_prepare() gives (state from older versions).  Returns how many. */
+int container_secure_dirs(const char *lxcpath);
 /* Start the container; returns once LXC reports it RUNNING. */
 int container_start(struct container_spec *cs, struct trl_error *err);
 /* Is the router up: its boot command runs (and, for FRR, every daemon has its
@@ -64,7 +70,9 @@ int container_netns_call(pid_t pid, int (*fn)(void *), void *arg);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log
- * (a failed create keeps it in <state>/log/ for the operator).  Idempotent. */
+ * (a failed create keeps it in <state>/log/ for the operator).  Idempotent.
+ * Fails, naming the first entry and how many are left, if the directory
+ * cannot all be removed (a mount point in it, an immutable file). */
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err);
 /* "running", "stopped", or "missing"; *pid = init pid or 0. */
 const char *container_state(const char *lxcpath, const char *name, pid_t *pid);

@@ -480,7 +480,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: cannot create '%s': %s\n", d->lxcpath, strerror(errno));
 		return 1;
 	}
-	chmod(d->state_dir, 0711);
+	/* Traverse-only for others (0711): a router's mapped root must pass
+	 * through to its own container directory, which lets in only it and root
+	 * (container_prepare).  Nobody else may list the state or read any of it:
+	 * the database and the logs are root's alone. */
+	{
+		static const char *const own[] = { "trellis.db", "trellis.db-wal", "trellis.db-shm",
+						   "trellis.db-journal", "seccomp.conf" };
+		char p[4096];
+
+		chmod(d->state_dir, 0711);
+		chmod(d->lxcpath, 0711);
+		snprintf(p, sizeof(p), "%s/log", d->state_dir);
+		if (util_mkdir_p(p, 0700) == 0)
+			chmod(p, 0700);
+		for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+			snprintf(p, sizeof(p), "%s/%s", d->state_dir, own[i]);
+			chmod(p, 0600);
+		}
+		container_secure_dirs(d->lxcpath);
+	}
 	/* Unprivileged routers' roots are unmapped on the host: every directory
 	 * above their rootfs must be searchable by others. */
 	{

@@ -79,6 +79,8 @@ struct plan {
 	int *down;			/* per link: administratively down (link down) */
 	char *only;			/* per router: start/wait for only these (repairs); NULL = every local one */
 	int keep_logs;			/* teardown after a failed create */
+	size_t destroy_failed;		/* teardown: routers whose container directory is not all gone */
+	struct trl_error destroy_err;	/* ... the first of them */
 };
 
 static void plan_shape(struct plan *p);
@@ -488,9 +490,8 @@ static int pool_run(size_t n, int workers, int (*fn)(void *, size_t, struct trl_
 	return 0;
 }
 
-struct destroy_ctx {
-	struct plan *p;
-};
+/* The first router whose container could not be removed (teardown keeps going). */
+static pthread_mutex_t destroy_err_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int destroy_one(void *ctx, size_t i, struct trl_error *err)
 {
@@ -499,8 +500,15 @@ static int destroy_one(void *ctx, size_t i, struct trl_error *err)
 
 	if (!p->local[i])
 		return 0;
-	if (container_destroy(p->d->lxcpath, p->cs[i].name, p->keep_logs, &e) < 0)
-		log_warn("slice '%s': %s", p->s->name, e.msg);
+	if (container_destroy(p->d->lxcpath, p->cs[i].name, p->keep_logs, &e) < 0) {
+		log_warn("slice '%s': router '%s': %s", p->s->name, p->cs[i].router->name, e.msg);
+		pthread_mutex_lock(&destroy_err_lock);
+		if (!p->destroy_failed++) {
+			p->destroy_err = e;
+			trl_error_prefix(&p->destroy_err, "router '%s'", p->cs[i].router->name);
+		}
+		pthread_mutex_unlock(&destroy_err_lock);
+	}
 	return 0;
 }
 
@@ -541,8 +549,10 @@ static void link_detach(struct plan *p, size_t l)
 		log_warn("slice '%s': link '%s': %s", s->name, s->links[l].name, e.msg);
 }
 
-/* Remove everything the plan could have built.  Idempotent; never fails half-way. */
-static void slice_teardown(struct plan *p)
+/* Remove everything the plan could have built.  Idempotent; never stops
+ * half-way.  Fails (err filled) if a router's container directory could not
+ * all be removed: the caller keeps the slice's row so a delete can retry. */
+static int slice_teardown(struct plan *p, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
 	struct trl_error e = { 0 };
@@ -574,6 +584,10 @@ static void slice_teardown(struct plan *p)
 	pthread_mutex_lock(&p->d->node_lock);
 	cgroup_remove_slice(p->d->node_name, s->name);
 	pthread_mutex_unlock(&p->d->node_lock);
+	if (!p->destroy_failed)
+		return 0;
+	return trl_error_set(err, TRL_EFAILED, "%s%s", p->destroy_err.msg,
+			     p->destroy_failed > 1 ? " (and other routers: see the daemon's log)" : "");
 }
 
 struct start_ctx {
@@ -1132,6 +1146,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	struct trl_slice *s = NULL;
 	struct store *st = NULL;
 	struct store_slice row = { 0 };
+	struct trl_error te = { 0 };
 	struct plan p = { 0 };
 	struct store_link *links = NULL;
 	struct start_ctx sc;
@@ -1316,10 +1331,20 @@ rollback:
 		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, ESC_TEXT(err->msg));
 		request_progress(rq, "rollback", "create failed at step '%s': rolling back", step);
 		p.keep_logs = 1;
-		slice_teardown(&p);
-		if (inserted)
-			store_slice_remove(st, p.s->name, NULL);
-		trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
+		if (slice_teardown(&p, &te) < 0) {
+			/* Kept (state 'deleting') so that a delete can finish it. */
+			log_warn("slice '%s': rollback incomplete: %s", p.s->name, te.msg);
+			if (inserted)
+				store_slice_set_state(st, p.s->name, "deleting", NULL);
+			trl_error_prefix(&te, "; rollback incomplete");
+			trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
+			snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+				 "%s (remove that, then delete the slice)", te.msg);
+		} else {
+			if (inserted)
+				store_slice_remove(st, p.s->name, NULL);
+			trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
+		}
 	}
 out:
 	if (r < 0 && claimed)
@@ -1425,7 +1450,15 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if (r < 0)
 		goto out;
 	plan_load_links(st, &p);
-	slice_teardown(&p);
+	if ((r = slice_teardown(&p, err)) < 0) {
+		/* Still 'deleting': another delete (or the next start) finishes it. */
+		store_event_add(st, name, "delete", err->msg);
+		log_error("slice '%s': delete incomplete: %s", name, err->msg);
+		trl_error_prefix(err, "slice '%s': delete incomplete", name);
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+			 " (the slice stays, state 'deleting': delete it again once that is gone)");
+		goto out;
+	}
 	ssh_account_remove(d, name);
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
@@ -2461,7 +2494,11 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	}
 	if (!strcmp(row.state, "creating") || !strcmp(row.state, "deleting")) {
 		/* Interrupted half-way: a create is rolled back, a delete finished. */
-		slice_teardown(&p);
+		if (slice_teardown(&p, &e) < 0) {
+			store_slice_set_state(st, name, "deleting", NULL);
+			note(actions, name, "error", "removing it failed: %s (state 'deleting': delete it again)", e.msg);
+			goto out;
+		}
 		store_slice_remove(st, name, NULL);
 		claim_uid_release(d->node_name, name, row.uid_base);
 		note(actions, name, !strcmp(row.state, "creating") ? "rolled-back" : "deleted",
@@ -2487,7 +2524,12 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	if (built_in && boot[0] && strcmp(built_in, boot)) {
 		/* The host restarted: nothing of the slice survived. */
 		if (!p.s->persist) {
-			slice_teardown(&p);
+			if (slice_teardown(&p, &e) < 0) {
+				store_slice_set_state(st, name, "deleting", NULL);
+				note(actions, name, "error", "removing it failed: %s (state 'deleting': delete it again)",
+				     e.msg);
+				goto out;
+			}
 			store_slice_remove(st, name, NULL);
 			claim_uid_release(d->node_name, name, row.uid_base);
 			note(actions, name, "removed", "the host restarted and the slice is not marked persist: its state is removed");

@@ -8,11 +8,14 @@
  */
 #define LOG_MODULE "store"
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -130,6 +133,23 @@ int store_open(const char *path, struct store **out, struct trl_error *err)
 
 	if (!st)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	/* Root's alone (every slice's spec, files, owners and keys): made 0600
+	 * before SQLite creates it, which gives its -wal and -shm the same mode.
+	 * Never open()+close() an existing database here: a close drops every
+	 * POSIX lock this process holds on the file, those of other threads'
+	 * connections too. */
+	{
+		struct stat sb;
+
+		if (stat(path, &sb) < 0 && errno == ENOENT) {
+			int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+			if (fd >= 0)
+				close(fd);
+		} else if (sb.st_mode & 077) {
+			chmod(path, 0600);
+		}
+	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
 		int r = trl_error_set(err, TRL_EFAILED, "state store: cannot open '%s': %s", path,

@@ -157,7 +157,7 @@ int main(void)
 	ok(disk_release(image, mnt, &err) == 0, "release again: nothing to do, success");
 
 	umount(small);
-	util_rm_rf(dir);
+	util_rm_rf(dir, NULL);
 	plan(tap_n);
 	return done();
 }
