@@ -84,7 +84,7 @@ teardown() {
 	[ "$output" = r2 ]
 	# the host end of each veth exists and is joined by the fast path, not a bridge
 	ip link show "$S.r1.eth1"
-	! ip -d link show "$S.r1.eth1" | grep -q "master"
+	refute_output_of " master " ip -d link show "$S.r1.eth1"
 	tc filter show dev "$S.r1.eth1" ingress | grep -q bpf
 }
 

@@ -241,7 +241,7 @@ PY
 	tb -q slice delete t7s
 	# nothing of the slice is left on any node: veths, map entries, containers
 	for i in 1 2 3; do
-		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+		refute_links "$P-n$i" "t7s\."
 	done
 	# and no fast-path entry: ports and keys maps are empty on every node
 	for i in 1 2 3; do
@@ -252,7 +252,7 @@ PY
 	# a daemon that stops with no slice left takes its programs and pins with it
 	testbed_daemon_stop "$P" 1
 	[ ! -e "/sys/fs/bpf/trellis/$(testbed_node_name "$P" 1)" ]
-	! tc -n "$P-n1" filter show dev eth0 ingress | grep -q bpf
+	refute_output_of bpf tc -n "$P-n1" filter show dev eth0 ingress
 	testbed_daemon "$P" 1
 }
 
@@ -267,7 +267,7 @@ PY
 	for i in 1 2 3; do
 		run testbed_trellis "$P" "$i" --json slice list
 		[ "$(echo "$output" | jq '.slices | length')" = 0 ]
-		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+		refute_links "$P-n$i" "t7s\."
 	done
 }
 
@@ -286,7 +286,7 @@ PY
 	[ "$output" = 1450 ]
 	tb -q slice delete t7v
 	for i in 1 2 3; do
-		! ip -n "$P-n$i" -o link show | grep -qE "t7v\.|tv[0-9]"
+		refute_links "$P-n$i" "t7v\.|tv[0-9]"
 	done
 }
 

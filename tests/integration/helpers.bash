@@ -148,6 +148,30 @@ wait_for() {
 	done
 }
 
+# "X is gone" checks.  A bare `! cmd | grep -q X` in the middle of a test can
+# never fail it (errexit ignores a negated pipeline; tests/lint-bats.sh refuses
+# one): these run CMD, which must succeed, and fail, printing the offending
+# lines, when its output matches the extended regular expression RE.
+#   refute_output_of RE CMD...
+refute_output_of() {
+	local re=$1 out
+	shift
+	if ! out=$("$@"); then
+		echo "refute_output_of: '$*' failed" >&2
+		return 1
+	fi
+	if grep -E -- "$re" <<<"$out" >&2; then
+		echo "refute_output_of: the output of '$*' matches '$re' (lines above)" >&2
+		return 1
+	fi
+}
+
+# No interface in network namespace NS ("" = the host's) matches RE.
+#   refute_links NS RE
+refute_links() {
+	refute_output_of "$2" ip ${1:+-n "$1"} -o link show
+}
+
 # Everything a slice could leave on the host; prints what it finds.
 slice_leftovers() {
 	local s=$1 found=0
