@@ -23,11 +23,11 @@ tests_unit_test_names_LDADD = lib/libtrellis.la
 tests_unit_test_proto_SOURCES = tests/unit/test-proto.c tests/unit/tap.h
 tests_unit_test_proto_CFLAGS = $(unit_cflags)
 tests_unit_test_proto_LDADD = lib/libtrellis.la
-tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h
+tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h tests/unit/netutil.c tests/unit/netutil.h
 tests_unit_test_bridge_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
 tests_unit_test_bridge_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
-tests_unit_test_egre_SOURCES = tests/unit/test-egre.c tests/unit/tap.h
+tests_unit_test_egre_SOURCES = tests/unit/test-egre.c tests/unit/tap.h tests/unit/netutil.c tests/unit/netutil.h
 tests_unit_test_egre_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
 tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
