@@ -28,11 +28,6 @@ teardown() {
 	done
 }
 
-tb() {
-	# shellcheck disable=SC2046
-	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
-}
-
 # A slice with r1 on node 1 and r2 on node 2; $2: slice-level lines, $3: link lines.
 cross_spec() {
 	local f

@@ -13,9 +13,6 @@ P=t100
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
 
-# The CLI talking to etcd directly (from the namespace that reaches it).
-tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
-
 setup_file() {
 	require_root
 	cluster_up 3
@@ -46,59 +43,19 @@ teardown() {
 ring_spec() { # name
 	local f
 	f="$(testbed_dir "$P")/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-routers:
-  r1:
-    node: ${P}n1
-    loopback: [10.255.0.1/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.1
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r2:
-    node: ${P}n2
-    loopback: [10.255.0.2/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.2
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-      interface eth2
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r3:
-    node: ${P}n3
-    loopback: [10.255.0.3/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.3
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
+	{
+		printf 'slice: %s\nrouters:\n' "$1"
+		ospf_router r1 "${P}n1" 1 eth1
+		ospf_router r2 "${P}n2" 2 eth1 eth2
+		ospf_router r3 "${P}n3" 3 eth1
+		cat <<EOS
 links:
   - endpoints: [r1:eth1, r2:eth1]
     ipv4: [10.0.12.1/24, 10.0.12.2/24]
   - endpoints: [r2:eth2, r3:eth1]
     ipv4: [10.0.23.2/24, 10.0.23.3/24]
 EOS
+	} >"$f"
 	echo "$f"
 }
 

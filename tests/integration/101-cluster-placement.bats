@@ -12,8 +12,6 @@ P=t101
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
 
-tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
-
 # Slices this file creates.  u1 is short so that its sliver's host interface
 # names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
 # this file's node namespaces, state dirs and t101n* cgroups.

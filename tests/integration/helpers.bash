@@ -271,6 +271,30 @@ assert_no_node_leftovers() {
 	fi
 }
 
+# The CLI as user $1 (runuser), against this file's daemon.
+as_user() {
+	local u=$1
+	shift
+	runuser -u "$u" -- "$TRELLIS_BIN" --socket "$T_SOCK" "$@"
+}
+
+# The reconciler's actions on slice $1 since the daemon started (node show), as JSON.
+actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
+
+# One FRR router of a testbed spec, at 4 spaces under "routers:": OSPF area 0
+# on lo (10.255.0.N/32, also the router ID) and on each interface given,
+# point-to-point with 1 s hellos.
+#   ospf_router NAME NODE N [IFACE...]
+ospf_router() {
+	local name=$1 node=$2 n=$3 i
+	shift 3
+	printf '  %s:\n    node: %s\n    loopback: [10.255.0.%s/32]\n    config: |\n      router ospf\n       ospf router-id 10.255.0.%s\n      interface lo\n       ip ospf area 0\n' \
+		"$name" "$node" "$n" "$n"
+	for i in "$@"; do
+		printf '      interface %s\n       ip ospf area 0\n       ip ospf network point-to-point\n       ip ospf hello-interval 1\n       ip ospf dead-interval 4\n' "$i"
+	done
+}
+
 # vtysh inside a router.
 vtysh_in() {
 	local slice=$1 router=$2
