@@ -6,7 +6,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-
 setup_file() {
 	require_root
 	command -v useradd >/dev/null || skip "useradd not installed"
