@@ -39,7 +39,8 @@ tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trell
 tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/trellisd
 tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
 
-EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint
+EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint \
+	tests/mutate.sh
 
 check_PROGRAMS += tests/unit/test-config tests/unit/test-sshkey
 TESTS += tests/unit/test-config tests/unit/test-sshkey
