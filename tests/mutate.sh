@@ -4,7 +4,7 @@
 # builds it, runs the tests that should catch each, and reports the ones that
 # survived.  Not part of the normal run (a benchmark-like tool: minutes).
 #
-#   tests/mutate.sh [--list] [--workdir DIR] [--no-baseline] [--overlay DIR] [MUTANT...]
+#   tests/mutate.sh [--list] [--workdir DIR] [--no-baseline] [--overlay DIR] [--tests SPECS] [MUTANT...]
 #
 # Each mutant is an exact-text edit of one source file: its anchor must occur
 # exactly once, so code that moved fails loudly ("anchor not found") instead
@@ -21,6 +21,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${TMPDIR:-/tmp}/trellis-mutate
 BASELINE=1
 OVERLAY=
+TESTS_OVERRIDE=
 
 # ---------------------------------------------------------------- mutants
 # NAME|FILE|what it breaks|tests that must catch it (unit:PROGRAM, bats:FILE[:REGEX])
@@ -99,6 +100,8 @@ Options:
   --no-baseline   skip the first run of every selected test on the unbroken tree
   --overlay DIR   copy DIR's files over the scratch tree (e.g. an older
                   tests/integration/helpers.bash, to see what it misses)
+  --tests SPECS   run these tests (unit:PROG or bats:FILE[:REGEX], ';'-separated)
+                  instead of each mutant's own
   -h, --help      this help
 EOF
 }
@@ -121,6 +124,7 @@ while [ $# -gt 0 ]; do
 	--workdir) WORK=$2; shift ;;
 	--no-baseline) BASELINE=0 ;;
 	--overlay) OVERLAY=$(cd "$2" && pwd) || exit 2; shift ;;
+	--tests) TESTS_OVERRIDE=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	-*) echo "$ME: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	*) break ;;
@@ -207,8 +211,33 @@ run_test() {
 	esac
 }
 
+# Node cgroup subtrees on this host (every layout), one per line.
+node_cgroups() {
+	local d
+	for d in /sys/fs/cgroup/*/trellis/* /sys/fs/cgroup/*/trellis.monitor/* /sys/fs/cgroup/trellis/* \
+		/sys/fs/cgroup/trellis.monitor/*; do
+		[ -d "$d" ] && echo "$d"
+	done
+	return 0
+}
+
+# A mutant may leak what it breaks (a cgroup that teardown kept): remove the
+# node subtrees that appeared since $1 (a node_cgroups list) and whose daemon
+# is gone, so the next run and other users of the host start clean.
+remove_leaked_cgroups() {
+	local d
+	node_cgroups | while read -r d; do
+		grep -qxF "$d" <<<"$1" && continue
+		pgrep -f -- "--node ${d##*/}( |$)" >/dev/null && continue
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ ! -d "$d" ] && note "removed cgroup $d the mutant left"
+	done
+}
+
 # The tests of a mutant, one per line.
-tests_of() { field "$1" 3 | tr ';' '\n'; }
+tests_of() {
+	if [ -n "$TESTS_OVERRIDE" ]; then echo "$TESTS_OVERRIDE"; else field "$1" 3; fi | tr ';' '\n'
+}
 
 # ---------------------------------------------------------------- main
 [ "$(id -u)" -eq 0 ] || note "not root: the bats tests will skip or fail"
@@ -249,6 +278,7 @@ for m in "${SELECTED[@]}"; do
 		survivors+=("$name (did not build)")
 	else
 		by=
+		before=$(node_cgroups)
 		while read -r t; do
 			echo "--- $name: $t" >>"$LOG"
 			if ! run_test "$t"; then by=$t; break; fi
@@ -260,6 +290,7 @@ for m in "${SELECTED[@]}"; do
 			printf '%-16s SURVIVED     %s (ran: %s)\n' "$name" "$what" "$(tests_of "$m" | tr '\n' ' ')"
 			survivors+=("$name")
 		fi
+		remove_leaked_cgroups "$before"
 	fi
 	apply -r "$name" "$file" || { echo "$ME: cannot revert '$name'" >&2; exit 1; }
 	# older than nothing: make must rebuild it for the next mutant
