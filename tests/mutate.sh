@@ -36,6 +36,7 @@ MUTANTS=(
 	"may-delete|trellisd/slice.c|slice delete skips server_may: any tenant deletes any slice|bats:085-tenants:a listed tenant creates|a tenant cannot create|another tenant's slice"
 	"tunnel-dev|trellisd/slice.c|teardown forgets to delete a cross-node link's kernel tunnel device (VXLAN)|bats:070-multinode:fallback: VXLAN"
 	"rate-units|lib/units.c|'mbit' is read as 1000 bit/s too few|unit:test-units"
+	"unshape|trellisd/shape.c|'link set --rate none' leaves the link's HTB tree|bats:090-shaping:refused link changes"
 )
 
 # Print the old and the new text of mutant $1, NUL-separated.
@@ -80,6 +81,10 @@ mutant_edit() {
 		printf '%s\0%s\0' \
 			'	{ "mbit", 1e6 },' \
 			'	{ "mbit", 0.999e6 }, /* MUTANT */' ;;
+	unshape)
+		printf '%s\0%s\0' \
+			$'	if (!sh->rate && !sh->delay_us)\n		return shaper_tree_remove(host, err);' \
+			$'	if (!sh->rate && !sh->delay_us)\n		return 0; /* MUTANT: the tree stays */' ;;
 	*)
 		return 1 ;;
 	esac
