@@ -230,13 +230,14 @@ node_cgroups() {
 # node subtrees that appeared since $1 (a node_cgroups list) and whose daemon
 # is gone, so the next run and other users of the host start clean.
 remove_leaked_cgroups() {
-	local d
-	node_cgroups | while read -r d; do
+	local d nodes=
+	while read -r d; do
 		grep -qxF "$d" <<<"$1" && continue
 		pgrep -f -- "--node ${d##*/}( |$)" >/dev/null && continue
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-		[ ! -d "$d" ] && note "removed cgroup $d the mutant left"
-	done
+		[ -d "$d" ] || [[ " $nodes " == *" ${d##*/} "* ]] || nodes+=" ${d##*/}"
+	done < <(node_cgroups)
+	[ -z "$nodes" ] || note "removed the cgroups the mutant left of node(s)$nodes"
 }
 
 # The tests of a mutant, one per line.
