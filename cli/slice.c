@@ -23,6 +23,7 @@
 #include "units.h"
 #include "sshkey.h"
 #include "util.h"
+#include "views.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
 #define DEFAULT_SHELL "/bin/bash"
@@ -1423,6 +1424,37 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"logs into a router of the slice (trellisd.conf(5): ssh-login).  Only the\n"
 			"slice's owner and root may add or remove keys.  Keys are kept per node: with\n"
 			"--node/--nodes, add and remove go to every node that has the slice.\n",
+	},
+	/* slice graph, slice save: cli/graph.c, cli/save.c */
+	{
+		.object = "slice",
+		.name = "graph",
+		.run = cli_slice_graph,
+		.synopsis = "slice graph NAME [--format F] [--stats]",
+		.summary = "Draw a slice: routers by node, links with addresses and shaping",
+		.help = "Prints the slice's topology as Graphviz DOT (the default), as a Mermaid\n"
+			"flowchart (pastes into Markdown renderers), or as SVG drawn by Graphviz's\n"
+			"dot(1), which must be installed (Debian package graphviz).  Routers are\n"
+			"grouped by the node they run on; each link is labelled with the interfaces\n"
+			"and addresses of its ends, its shaping and its state.  --stats adds each\n"
+			"direction's current rate (sampled over half a second by trellisd) and the\n"
+			"link's drops so far.  Anyone who may see the slice may draw it.\n",
+		.options = "  --format F       dot (default), mermaid or svg\n"
+			   "  --stats          Add current rates and drops (slice stats)\n",
+	},
+	{
+		.object = "slice",
+		.name = "save",
+		.run = cli_slice_save,
+		.synopsis = "slice save NAME [-o DIR]",
+		.summary = "Write a spec and router configs that recreate a slice as it runs",
+		.help = "Writes DIR/NAME.yaml and DIR/ROUTER.conf for each FRR or BIRD router: the\n"
+			"FRR routers' running configuration (vtysh 'show running-config'), the BIRD\n"
+			"routers' /etc/bird/spec.conf, and in the spec the links' shaping and the\n"
+			"limits as they are now (after 'link set' and 'slice set').  'trellis slice\n"
+			"create -f DIR/NAME.yaml' builds the slice again.  Every FRR or BIRD router\n"
+			"must be running.  Anyone who may exec in the slice may save it.\n",
+		.options = "  -o, --output DIR The directory to write to (default: ./NAME; created)\n",
 	},
 	{ .name = NULL },
 };
