@@ -323,8 +323,14 @@ static void put_link(FILE *f, json_t *slice, json_t *link)
 		put_size(f, "burst", u64(sh, "burst"));
 		fputc('\n', f);
 	}
-	if (loss)	/* ppm / 10000 = percent, exactly: at most four decimals */
-		fprintf(f, "    loss: %llu.%04llu%%\n", (unsigned long long)(loss / 10000), (unsigned long long)(loss % 10000));
+	if (loss) {	/* ppm / 10000 = percent, exactly: at most four decimals */
+		char frac[8];
+		int n = snprintf(frac, sizeof(frac), "%04llu", (unsigned long long)(loss % 10000));
+
+		while (n > 0 && frac[n - 1] == '0')
+			frac[--n] = '\0';
+		fprintf(f, "    loss: %llu%s%s%%\n", (unsigned long long)(loss / 10000), n ? "." : "", frac);
+	}
 	if (u64(sh, "delay_us")) {
 		fputs("    ", f);
 		put_time(f, "delay", u64(sh, "delay_us"));
@@ -461,7 +467,10 @@ int cli_slice_save(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 		}
 		if (!strcmp(tpl, "frr"))
 			frr_strip(text);
-		json_object_set_new(configs, name, json_string(text));
+		if (*text && text[strlen(text) - 1] != '\n')
+			json_object_set_new(configs, name, json_sprintf("%s\n", text));
+		else
+			json_object_set_new(configs, name, json_string(text));
 		free(text);
 	}
 	f = open_memstream(&spec, &speclen);

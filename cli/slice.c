@@ -51,11 +51,40 @@ static void cpu_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%g", cpu);
 }
 
+static void description_cell(json_t *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_string_value(json_object_get(o, "description")) ?: "");
+}
+
+/* The slice's share of the substrate: "50Mbit (ceil 100Mbit)", "-" without one. */
+static void bandwidth_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *bw = json_object_get(o, "bandwidth");
+	json_int_t rate = json_integer_value(json_object_get(bw, "rate"));
+	json_int_t ceil = json_integer_value(json_object_get(bw, "ceil"));
+	char a[32], b[32];
+
+	if (rate <= 0)
+		return;
+	units_rate_format((uint64_t)rate, a, sizeof(a));
+	units_rate_format((uint64_t)(ceil > 0 ? ceil : rate), b, sizeof(b));
+	snprintf(buf, len, "%s (ceil %s)", a, b);
+}
+
+static void persist_cell(json_t *o, char *buf, size_t len)
+{
+	if (json_is_boolean(json_object_get(o, "persist")))
+		snprintf(buf, len, "%s", json_is_true(json_object_get(o, "persist")) ? "yes (rebuilt after a host restart)" : "no");
+}
+
 static const struct print_col slice_fields[] = {
 	{ .title = "Name", .key = "name" },
+	{ .title = "Description", .fn = description_cell },
 	{ .title = "Owner", .fn = owner_cell },
 	{ .title = "State", .key = "state" },
 	{ .title = "Created", .key = "created", .fmt = PRINT_FMT_TIME },
+	{ .title = "Bandwidth", .fn = bandwidth_cell },
+	{ .title = "Persist", .fn = persist_cell },
 	{ .title = NULL },
 };
 
@@ -67,6 +96,7 @@ static const struct print_col router_cols[] = {
 	{ .title = "PID", .key = "pid", .fmt = PRINT_FMT_ID },
 	{ .title = "CONTAINER", .key = "container" },
 	{ .title = "DAEMONS", .key = "daemons", .fmt = PRINT_FMT_LIST },
+	{ .title = "LOOPBACK", .key = "loopback", .fmt = PRINT_FMT_LIST },
 	{ .title = NULL },
 };
 
@@ -124,11 +154,20 @@ static void impair_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+static void burst_cell(json_t *o, char *buf, size_t len)
+{
+	json_int_t v = json_integer_value(json_object_get(json_object_get(o, "shape"), "burst"));
+
+	if (v > 0)
+		units_size_format((uint64_t)v, buf, len);
+}
+
 static const struct print_col link_cols[] = {
 	{ .title = "LINK", .key = "name" },
 	{ .title = "ENDPOINTS", .key = "endpoints", .fmt = PRINT_FMT_LIST },
 	{ .title = "RATE", .key = "rate", .fmt = PRINT_FMT_RATE },
 	{ .title = "CEIL", .fn = ceil_cell },
+	{ .title = "BURST", .fn = burst_cell },
 	{ .title = "IMPAIRMENT", .fn = impair_cell },
 	{ .title = "KIND", .key = "kind" },
 	{ .title = "KEY", .key = "key", .fmt = PRINT_FMT_ID },
