@@ -12,7 +12,10 @@
 #  - tenants graph and save their own slices and nothing of another's.
 
 load helpers
+source "$BATS_TEST_DIRNAME/lib/testbed.bash"
 bats_require_minimum_version 1.5.0
+
+TB=t11	# the multi-node test's testbed prefix
 
 GOLDEN="$BATS_TEST_DIRNAME/golden"
 
@@ -23,6 +26,7 @@ setup_file() {
 }
 
 teardown_file() {
+	testbed_down "$TB"
 	stop_daemon
 }
 
@@ -248,4 +252,65 @@ graph_and_round_trip() { # example slice
 	run as $b slice graph t110v
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'"r1" [label="r1\nfrr"]'* ]]
+}
+
+@test "two nodes: graph groups routers by node; save names each router's node and round-trips" {
+	need_dot
+	testbed_down "$TB"
+	testbed_up "$TB" 2
+	testbed_daemon "$TB" 1
+	testbed_daemon "$TB" 2
+	tb() {
+		# shellcheck disable=SC2046
+		"$TRELLIS_BIN" $(testbed_node_args "$TB") "$@"
+	}
+	d="$(testbed_dir "$TB")/g"
+	mkdir -p "$d"
+	cat >"$d/x.yaml" <<EOS
+slice: t110x
+routers:
+  r1:
+    node: ${TB}n1
+    loopback: [10.255.0.1/32]
+    config: |
+      router ospf
+       ospf router-id 10.255.0.1
+      interface lo
+       ip ospf area 0
+      interface eth1
+       ip ospf area 0
+  r2:
+    node: ${TB}n2
+    loopback: [10.255.0.2/32]
+links:
+  - endpoints: [r1:eth1, r2:eth1]
+    ipv4: [10.0.12.1/24, 10.0.12.2/24]
+    rate: 30mbit
+EOS
+	tb -q slice create -f "$d/x.yaml" >/dev/null
+	run tb slice graph t110x --format mermaid
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"subgraph node0[\"node ${TB}n1\"]"$'\n\t\t'"r_r1[\"r1<br/>frr<br/>lo 10.255.0.1/32\"]"$'\n\tend'* ]]
+	[[ "$output" == *"subgraph node1[\"node ${TB}n2\"]"$'\n\t\t'"r_r2[\"r2<br/>frr<br/>lo 10.255.0.2/32\"]"$'\n\tend'* ]]
+	# the link as the nodes that carry it report it (not "remote")
+	[[ "$output" == *"30Mbit<br/>up<br/>"* ]]
+	tb slice graph t110x --stats | dot -Tsvg >/dev/null
+	# save: configs through the node that runs each router
+	tb -q slice save t110x -o "$d/saved"
+	grep -q "node: ${TB}n1" "$d/saved/t110x.yaml"
+	grep -q "node: ${TB}n2" "$d/saved/t110x.yaml"
+	grep -q 'ospf router-id 10.255.0.1' "$d/saved/r1.conf"
+	for i in 1 2; do
+		testbed_trellis "$TB" $i --json slice show t110x |
+			jq -S 'del(.created, .uid_base) | .routers[] |= del(.pid) | .links[] |= del(.key)' >"$d/show$i.before"
+	done
+	tb -q slice delete t110x
+	tb -q slice create -f "$d/saved/t110x.yaml" >/dev/null
+	for i in 1 2; do
+		testbed_trellis "$TB" $i --json slice show t110x |
+			jq -S 'del(.created, .uid_base) | .routers[] |= del(.pid) | .links[] |= del(.key)' >"$d/show$i.after"
+		diff -u "$d/show$i.before" "$d/show$i.after"
+	done
+	tb -q slice delete t110x
+	testbed_down "$TB"
 }
