@@ -445,6 +445,12 @@ int cli_slice_save(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 		const char *name = str(r, "name"), *tpl = str(r, "template");
 		json_t *args;
 
+		/* The name becomes a file name: only what the spec allows (trellis-slice(5), NAMES). */
+		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name) || strlen(name) > 15) {
+			trl_error_set(&err, TRL_EPROTO, "slice '%s': trellisd reported a router named '%s'", va.name, name);
+			status = cli_error(cli, &err);
+			goto out;
+		}
 		if (!strcmp(tpl, "frr"))
 			args = json_pack("[s, s, s]", "vtysh", "-c", "show running-config");
 		else if (!strcmp(tpl, "bird"))
