@@ -84,7 +84,12 @@ graph_and_round_trip() { # example slice
 	# save -> delete -> create -> the same
 	show_norm "$s" >"$d/show.before"
 	configs_of "$s" "$d/conf.before"
+	t0=$(date +%s%N)
 	trellis -q slice save "$s" -o "$d/saved"
+	t1=$(date +%s%N)
+	trellis slice graph "$s" --format svg --stats >/dev/null
+	t2=$(date +%s%N)
+	echo "# $ex: save $(( (t1 - t0) / 1000000 )) ms, graph --format svg --stats $(( (t2 - t1) / 1000000 )) ms" >&3
 	[ -f "$d/saved/$s.yaml" ]
 	trellis -q slice delete "$s"
 	assert_no_leftovers "$s"
