@@ -23,6 +23,7 @@
 #include "units.h"
 #include "sshkey.h"
 #include "util.h"
+#include "views.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
 #define DEFAULT_SHELL "/bin/bash"
@@ -50,11 +51,40 @@ static void cpu_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%g", cpu);
 }
 
+static void description_cell(json_t *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_string_value(json_object_get(o, "description")) ?: "");
+}
+
+/* The slice's share of the substrate: "50Mbit (ceil 100Mbit)", "-" without one. */
+static void bandwidth_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *bw = json_object_get(o, "bandwidth");
+	json_int_t rate = json_integer_value(json_object_get(bw, "rate"));
+	json_int_t ceil = json_integer_value(json_object_get(bw, "ceil"));
+	char a[32], b[32];
+
+	if (rate <= 0)
+		return;
+	units_rate_format((uint64_t)rate, a, sizeof(a));
+	units_rate_format((uint64_t)(ceil > 0 ? ceil : rate), b, sizeof(b));
+	snprintf(buf, len, "%s (ceil %s)", a, b);
+}
+
+static void persist_cell(json_t *o, char *buf, size_t len)
+{
+	if (json_is_boolean(json_object_get(o, "persist")))
+		snprintf(buf, len, "%s", json_is_true(json_object_get(o, "persist")) ? "yes (rebuilt after a host restart)" : "no");
+}
+
 static const struct print_col slice_fields[] = {
 	{ .title = "Name", .key = "name" },
+	{ .title = "Description", .fn = description_cell },
 	{ .title = "Owner", .fn = owner_cell },
 	{ .title = "State", .key = "state" },
 	{ .title = "Created", .key = "created", .fmt = PRINT_FMT_TIME },
+	{ .title = "Bandwidth", .fn = bandwidth_cell },
+	{ .title = "Persist", .fn = persist_cell },
 	{ .title = NULL },
 };
 
@@ -66,6 +96,7 @@ static const struct print_col router_cols[] = {
 	{ .title = "PID", .key = "pid", .fmt = PRINT_FMT_ID },
 	{ .title = "CONTAINER", .key = "container" },
 	{ .title = "DAEMONS", .key = "daemons", .fmt = PRINT_FMT_LIST },
+	{ .title = "LOOPBACK", .key = "loopback", .fmt = PRINT_FMT_LIST },
 	{ .title = NULL },
 };
 
@@ -123,11 +154,20 @@ static void impair_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+static void burst_cell(json_t *o, char *buf, size_t len)
+{
+	json_int_t v = json_integer_value(json_object_get(json_object_get(o, "shape"), "burst"));
+
+	if (v > 0)
+		units_size_format((uint64_t)v, buf, len);
+}
+
 static const struct print_col link_cols[] = {
 	{ .title = "LINK", .key = "name" },
 	{ .title = "ENDPOINTS", .key = "endpoints", .fmt = PRINT_FMT_LIST },
 	{ .title = "RATE", .key = "rate", .fmt = PRINT_FMT_RATE },
 	{ .title = "CEIL", .fn = ceil_cell },
+	{ .title = "BURST", .fn = burst_cell },
 	{ .title = "IMPAIRMENT", .fn = impair_cell },
 	{ .title = "KIND", .key = "kind" },
 	{ .title = "KEY", .key = "key", .fmt = PRINT_FMT_ID },
@@ -1423,6 +1463,37 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"logs into a router of the slice (trellisd.conf(5): ssh-login).  Only the\n"
 			"slice's owner and root may add or remove keys.  Keys are kept per node: with\n"
 			"--node/--nodes, add and remove go to every node that has the slice.\n",
+	},
+	/* slice graph, slice save: cli/graph.c, cli/save.c */
+	{
+		.object = "slice",
+		.name = "graph",
+		.run = cli_slice_graph,
+		.synopsis = "slice graph NAME [--format F] [--stats]",
+		.summary = "Draw a slice: routers by node, links with addresses and shaping",
+		.help = "Prints the slice's topology as Graphviz DOT (the default), as a Mermaid\n"
+			"flowchart (pastes into Markdown renderers), or as SVG drawn by Graphviz's\n"
+			"dot(1), which must be installed (Debian package graphviz).  Routers are\n"
+			"grouped by the node they run on; each link is labelled with the interfaces\n"
+			"and addresses of its ends, its shaping and its state.  --stats adds each\n"
+			"direction's current rate (sampled over half a second by trellisd) and the\n"
+			"link's drops so far.  Anyone who may see the slice may draw it.\n",
+		.options = "  --format F       dot (default), mermaid or svg\n"
+			   "  --stats          Add current rates and drops (slice stats)\n",
+	},
+	{
+		.object = "slice",
+		.name = "save",
+		.run = cli_slice_save,
+		.synopsis = "slice save NAME [-o DIR]",
+		.summary = "Write a spec and router configs that recreate a slice as it runs",
+		.help = "Writes DIR/NAME.yaml and DIR/ROUTER.conf for each FRR or BIRD router: the\n"
+			"FRR routers' running configuration (vtysh 'show running-config'), the BIRD\n"
+			"routers' /etc/bird/spec.conf, and in the spec the links' shaping and the\n"
+			"limits as they are now (after 'link set' and 'slice set').  'trellis slice\n"
+			"create -f DIR/NAME.yaml' builds the slice again.  Every FRR or BIRD router\n"
+			"must be running.  Anyone who may exec in the slice may save it.\n",
+		.options = "  -o, --output DIR The directory to write to (default: ./NAME; created)\n",
 	},
 	{ .name = NULL },
 };

@@ -20,6 +20,8 @@ PKGS=(
   e2fsprogs
   # tests and benchmarks
   bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
+  # trellis slice graph --format svg runs Graphviz's dot (trellis(8))
+  graphviz
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
   openssh-server openssh-client
 )

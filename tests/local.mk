@@ -14,6 +14,13 @@ tests_unit_test_etcd_LDADD = lib/libtrellis.la $(CURL_LIBS) $(JANSSON_LIBS)
 tests_unit_test_spec_SOURCES = tests/unit/test-spec.c tests/unit/tap.h
 tests_unit_test_spec_CFLAGS = $(unit_cflags)
 tests_unit_test_spec_LDADD = lib/libtrellis.la
+# lib/graph.c: DOT and Mermaid pictures of a slice object.
+check_PROGRAMS += tests/unit/test-graph
+TESTS += tests/unit/test-graph
+tests_unit_test_graph_SOURCES = tests/unit/test-graph.c tests/unit/tap.h
+tests_unit_test_graph_CFLAGS = $(unit_cflags)
+tests_unit_test_graph_LDADD = lib/libtrellis.la $(JANSSON_LIBS)
+
 tests_unit_test_units_SOURCES = tests/unit/test-units.c tests/unit/tap.h
 tests_unit_test_units_CFLAGS = $(unit_cflags)
 tests_unit_test_units_LDADD = lib/libtrellis.la

@@ -1594,12 +1594,13 @@ int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct
 						       "state", state, "kind", plan_link_kind_name(pl), "key",
 						       (json_int_t)pl->key));
 	}
-	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "name", s->name,
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o, s:b, s:s?}", "name", s->name,
 		      "owner", row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",
 		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
 		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
 		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
-		      "limits", limits_json(&s->limits), "routers", routers, "links", links);
+		      "limits", limits_json(&s->limits), "routers", routers, "links", links, "persist", s->persist,
+		      "tunnel", s->tunnel[0] ? s->tunnel : NULL);
 	store_slice_release(&row);
 	plan_free(&p);
 	if (!o)
