@@ -25,7 +25,6 @@
 #include "util.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
-#define DEFAULT_SHELL "/bin/bash"
 
 /* Text view of a slice object. */
 
@@ -52,6 +51,16 @@ static void cpu_cell(json_t *o, char *buf, size_t len)
 
 static const struct print_col slice_fields[] = {
 	{ .title = "Name", .key = "name" },
+	{ .title = "Owner", .fn = owner_cell },
+	{ .title = "State", .key = "state" },
+	{ .title = "Created", .key = "created", .fmt = PRINT_FMT_TIME },
+	{ .title = NULL },
+};
+
+/* The same, with the spec's description: when it has one. */
+static const struct print_col slice_fields_desc[] = {
+	{ .title = "Name", .key = "name" },
+	{ .title = "Description", .key = "description" },
 	{ .title = "Owner", .fn = owner_cell },
 	{ .title = "State", .key = "state" },
 	{ .title = "Created", .key = "created", .fmt = PRINT_FMT_TIME },
@@ -341,7 +350,11 @@ void cli_slice_print(json_t *slice)
 			has_limits = 1;
 	}
 
-	print_fields(slice, slice_fields);
+	{
+		const char *desc = json_string_value(json_object_get(slice, "description"));
+
+		print_fields(slice, desc && *desc ? slice_fields_desc : slice_fields);
+	}
 	print_section("Routers:");
 	print_table(routers, router_cols);
 	if (has_limits) {
@@ -495,12 +508,35 @@ fail:
 	return NULL;
 }
 
+/* slice create --dry-run: what trellisd would build. */
+static void dry_run_print(json_t *plan)
+{
+	static const struct print_col router_plan[] = {
+		{ .title = "ROUTER", .key = "name" },
+		{ .title = "TEMPLATE", .key = "template" },
+		{ .title = "NODE", .key = "node" },
+		{ .title = NULL },
+	};
+	static const struct print_col link_plan[] = {
+		{ .title = "LINK", .key = "name" },
+		{ .title = "KIND", .key = "kind" },
+		{ .title = NULL },
+	};
+
+	print_line("Slice '%s' is valid and fits on this node; nothing was built (--dry-run).",
+		   json_string_value(json_object_get(plan, "name")) ?: "");
+	print_section("Routers:");
+	print_table(json_object_get(plan, "routers"), router_plan);
+	print_section("Links:");
+	print_table(json_object_get(plan, "links"), link_plan);
+}
+
 static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_FILE };
+	struct cli_args a = { 0 };
 	struct trl_error err = { 0 };
 	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
-	const char *base;
+	const char *base, *file;
 	int status;
 
 	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
@@ -510,24 +546,30 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		goto out;
 	}
 	if (!a.file) {
-		status = cli_usage_error(cmd, "missing -f FILE (the slice spec)");
+		status = cli_usage_error(cmd, "missing -f FILE (the slice spec; '-' for stdin)");
+		goto out;
+	}
+	if (a.dry_run && (cli->cluster || cli->n_nodes)) {
+		status = cli_usage_error(cmd, "--dry-run asks one node (--socket), not --cluster or --node/--nodes");
 		goto out;
 	}
 	status = check_utf8(cli, (char **)&a.file, 1);
 	if (status)
 		goto out;
 
-	spec = read_text(a.file, &err);
+	/* "-": the spec from stdin, its config-file: names relative to the current directory */
+	file = strcmp(a.file, "-") ? a.file : "stdin";
+	spec = read_text(strcmp(a.file, "-") ? a.file : "/dev/stdin", &err);
 	if (!spec) {
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	files = read_config_files(a.file, json_string_value(spec), json_string_length(spec), &err);
+	files = read_config_files(file, json_string_value(spec), json_string_length(spec), &err);
 	if (!files) {
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 	if (cli->cluster) {
 		status = cli_cluster_create(cli, spec, base, files);
 		goto out;
@@ -538,13 +580,19 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 	}
 	req = json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename", base,
 			"files", files);
+	if (req && a.dry_run)
+		json_object_set_new(req, "dry_run", json_true());
 	status = cli_call(cli, req, NULL, 0, &result);
 	if (status)
 		goto out;
 	print_json(result);
-	if (!cli->quiet && json_object_get(result, "revision"))
+	if (cli->quiet)
+		;
+	else if (a.dry_run)
+		dry_run_print(result);
+	else if (json_object_get(result, "revision"))
 		cli_cluster_result_print(result);	/* a node in cluster mode answered */
-	else if (!cli->quiet)
+	else
 		cli_slice_print(result);
 out:
 	json_decref(spec);
@@ -956,7 +1004,7 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 
 static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_LIMITS };
+	struct cli_args a = { 0 };
 	json_t *result = NULL, *req;
 	char what[96];
 	int status;
@@ -1100,7 +1148,7 @@ out:
 
 static int slice_login(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_SHELL };
+	struct cli_args a = { 0 };
 	const char *shell;
 	int status;
 
@@ -1326,7 +1374,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"them to trellisd, which validates the spec and builds the slice.  Progress\n"
 			"is shown on stderr, one line per step.  The new slice is then shown as\n"
 			"'trellis slice show' shows it.\n",
-		.options = "  -f, --file FILE  The slice spec (YAML)\n",
+		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{
 		.object = "slice",
@@ -1381,13 +1429,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"the previous values back.  A router cannot get more than its slice, and a\n"
 			"change that would promise more CPU or memory than the node has is refused.\n"
 			"Root or the slice's owner only.\n",
-		.options = "  --router NAME    Change this router's limits, not the slice's aggregate\n"
-			   "  --cpu N          Hard CPU quota in cores (0.5 = half a core)\n"
-			   "  --cpu-weight N   CPU share against siblings, 1..10000 (100 = default)\n"
-			   "  --memory SIZE    Memory limit (e.g. 256M, 1G)\n"
-			   "  --pids N         Most processes and threads\n"
-			   "  --bandwidth RATE The slice's guaranteed share of the substrate (50mbit, none)\n"
-			   "  --ceil RATE      What it may borrow up to beyond that (none: its bandwidth)\n",
+		.accept = CLI_OPT_LIMITS,
 	},
 	{
 		.object = "slice",
@@ -1409,7 +1451,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.help = "Runs a login shell inside router ROUTER of slice NAME on this terminal and\n"
 			"exits with its exit status.  Needs a terminal on stdin; without one, use\n"
 			"'trellis slice exec'.\n",
-		.options = "  --shell PATH     The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")\n",
+		.accept = CLI_OPT_SHELL,
 	},
 	{
 		.object = "slice",

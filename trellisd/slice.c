@@ -1078,6 +1078,36 @@ static void claim_init(struct daemon *d, struct store *st, const char *slice, ui
 				 .skip_index = claim_skip_index, .ours = claim_ours, .arg = st };
 }
 
+/* "r1, r2, r3" for a message that names a router the slice does not have. */
+static const char *router_list(const struct trl_slice *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_routers && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", s->routers[i].name);
+	return buf;
+}
+
+/* slice.create with dry_run: the slice as planned on this node, nothing built. */
+static int plan_dry_run(const struct plan *p, json_t **result, struct trl_error *err)
+{
+	json_t *routers = json_array(), *links = json_array();
+
+	for (size_t i = 0; i < p->s->n_routers; i++)
+		json_array_append_new(routers, json_pack("{s:s, s:s, s:s, s:b}", "name", p->s->routers[i].name, "template",
+							 p->s->routers[i].template_name, "node",
+							 p->s->routers[i].node[0] ? p->s->routers[i].node : p->d->node_name,
+							 "local", p->local[i]));
+	for (size_t i = 0; i < p->s->n_links; i++)
+		json_array_append_new(links, json_pack("{s:s, s:s}", "name", p->s->links[i].name, "kind",
+						       plan_link_kind_name(&p->pl[i])));
+	*result = json_pack("{s:s, s:b, s:o, s:o}", "name", p->s->name, "dry_run", 1, "routers", routers, "links", links);
+	if (!*result)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	return 0;
+}
+
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
@@ -1105,8 +1135,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		trl_slice_free(s);
 		return r;
 	}
-	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
-			 s->n_links);
+	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu router%s, %zu link%s", s->name, s->n_routers,
+			 s->n_routers == 1 ? "" : "s", s->n_links, s->n_links == 1 ? "" : "s");
 
 	snprintf(lname, sizeof(lname), "%s", s->name);
 	slice_op_begin(d, lname);
@@ -1138,6 +1168,10 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	if (rq->uid != 0 && row.owner_uid != rq->uid) {
 		r = trl_error_set(err, TRL_EPERM, "owner: '%s' is not you (uid %u): only root may create slices for another user",
 				  p.s->owner, (unsigned)rq->uid);
+		goto out;
+	}
+	if (req->dry_run) {	/* slice create --dry-run: what would be built; nothing is */
+		r = result ? plan_dry_run(&p, result, err) : 0;
 		goto out;
 	}
 	/* Cluster mode: the uid range the cluster allocated for the slice (the same on every node). */
@@ -1246,7 +1280,7 @@ out:
 		pthread_mutex_unlock(&d->node_lock);
 	if (r < 0)
 		trl_error_set_step(err, step);
-	if (r == 0 && result) {
+	if (r == 0 && result && !req->dry_run) {
 		store_close(st);
 		st = NULL;
 		slice_op_end(d, lname);
@@ -1867,7 +1901,10 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	if (req->router) {
 		rt = trl_slice_router(s, req->router);
 		if (!rt) {
-			r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", s->name, req->router);
+			char names[256];
+
+			r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s' (its routers: %s)", s->name,
+					  req->router, router_list(s, names, sizeof(names)));
 			goto out;
 		}
 		if (!router_is_local(d, rt)) {
@@ -1934,7 +1971,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 				  why, local, d->node_name);
 		goto out;
 	}
-	if (!rt && (fields & CGROUP_F_PIDS) && next.pids < (uint64_t)local * 16) {
+	if (!rt && (fields & CGROUP_F_PIDS) && next.pids && next.pids < (uint64_t)local * 16) {
 		r = trl_error_set(err, TRL_EINVALID, "pids: %" PRIu64 " cannot hold the %zu routers on node '%s' (each needs at least 16)",
 				  next.pids, local, d->node_name);
 		goto out;
@@ -2063,8 +2100,12 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		return r;
 	}
 	if (!trl_slice_router(s, req->router)) {
+		char names[256];
+
+		r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s' (its routers: %s)", req->name,
+				  req->router, router_list(s, names, sizeof(names)));
 		trl_slice_free(s);
-		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", req->name, req->router);
+		return r;
 	}
 	names_container(cname, sizeof(cname), s->name, req->router);
 	trl_slice_free(s);
