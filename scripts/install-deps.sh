@@ -20,6 +20,9 @@ PKGS=(
   e2fsprogs
   # tests and benchmarks
   bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
+  # sd_notify readiness (trellisd.service, Type=notify); the Debian package
+  # (make deb, tests/integration/200-package.bats) and its checks
+  libsystemd-dev debhelper dpkg-dev lintian
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
   openssh-server openssh-client
 )
