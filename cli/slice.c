@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "clab.h"
 #include "print.h"
 #include "spec.h"
 #include "units.h"
@@ -508,6 +509,53 @@ fail:
 	return NULL;
 }
 
+/* A file a containerlab topology binds: relative to the topology's directory, as config-file: names are. */
+static int clab_read(void *ctx, const char *name, char **text, struct trl_error *err)
+{
+	const char *file = ctx, *slash = strrchr(file, '/');
+	_cleanup_free_ char *path = NULL;
+	json_t *s;
+	int r;
+
+	if ((r = config_name_check(name, err)) < 0)
+		return r;
+	if (asprintf(&path, "%.*s%s%s", slash ? (int)(slash - file) : 0, file, slash ? "/" : "", name) < 0) {
+		path = NULL;
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	s = read_text(path, err);
+	if (!s)
+		return -err->code;
+	*text = strdup(json_string_value(s));
+	json_decref(s);
+	return *text ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
+/* A containerlab topology in @spec: replaced by the slice spec it maps to
+ * (lib/clab.c); 1 if it was one, 0 if not, or -code. */
+static int clab_translate(struct cli *cli, const char *file, const char *base, json_t **spec, struct trl_error *err)
+{
+	char *out = NULL, *notes = NULL;
+
+	if (!clab_detect(base, json_string_value(*spec), json_string_length(*spec)))
+		return 0;
+	if (clab_to_spec(json_string_value(*spec), json_string_length(*spec), base, clab_read, (void *)file, &out,
+			 &notes, err) < 0)
+		return -err->code;
+	for (char *l = notes, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		if (!cli->quiet)
+			fprintf(stderr, "trellis: %s: note: %.*s\n", base, nl ? (int)(nl - l) : (int)strlen(l), l);
+		if (!nl)
+			break;
+	}
+	free(notes);
+	json_decref(*spec);
+	*spec = json_string(out);
+	free(out);
+	return *spec ? 1 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
 /* slice create --dry-run: what trellisd would build. */
 static void dry_run_print(json_t *plan)
 {
@@ -537,6 +585,7 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 	struct trl_error err = { 0 };
 	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
 	const char *base, *file;
+	char clab_name[300];
 	int status;
 
 	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
@@ -564,12 +613,21 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		status = cli_error(cli, &err);
 		goto out;
 	}
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	if ((status = clab_translate(cli, file, base, &spec, &err)) < 0) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	if (status > 0) {	/* the daemon's positions are the translated spec's */
+		snprintf(clab_name, sizeof(clab_name), "%s (translated)", base);
+		base = clab_name;
+		status = 0;
+	}
 	files = read_config_files(file, json_string_value(spec), json_string_length(spec), &err);
 	if (!files) {
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 	if (cli->cluster) {
 		status = cli_cluster_create(cli, spec, base, files);
 		goto out;
@@ -1373,7 +1431,10 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"file its config-file: entries name, relative to FILE's directory, and sends\n"
 			"them to trellisd, which validates the spec and builds the slice.  Progress\n"
 			"is shown on stderr, one line per step.  The new slice is then shown as\n"
-			"'trellis slice show' shows it.\n",
+			"'trellis slice show' shows it.  FILE '-' is stdin.  A containerlab topology\n"
+			"(NAME.clab.yml: kind linux nodes with FRR images, their frr.conf and\n"
+			"daemons binds, links) is translated into a spec first; what trellis cannot\n"
+			"honour is refused, naming the field (trellis-slice(5)).\n",
 		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{

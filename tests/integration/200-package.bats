@@ -149,7 +149,8 @@ print(s.recv(4096).decode(), flush=True)' "$T_DIR/notify" >"$T_DIR/notified" 2>&
 	[ "$status" -eq 0 ]
 	[ "$(trellis --json slice show t200 | jq -r .state)" = ready ]
 	wait_for 60 sh -c "/usr/bin/trellis --socket '$T_SOCK' slice exec t200 r1 -- vtysh -c 'show ip ospf neighbor' | grep -q Full"
-	trellis slice exec t200 r1 -- ping -c1 -W2 10.255.0.2
+	# r2's loopback, learned over OSPF (routes follow the adjacency by an SPF run)
+	wait_for 30 /usr/bin/trellis --socket "$T_SOCK" slice exec t200 r1 -- ping -c1 -W1 10.255.0.2
 	trellis -q slice delete t200
 }
 
