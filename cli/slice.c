@@ -221,11 +221,21 @@ static void mem_cell(json_t *o, char *buf, size_t len)
 
 	if (!json_is_object(u))
 		return;
-	units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory")), cur, sizeof(cur));
+	/* used as people read it (21.6M), the limit as a spec writes it (256M), "none" without one */
+	{
+		double used = (double)json_integer_value(json_object_get(u, "memory"));
+
+		if (used >= 1 << 30)
+			snprintf(cur, sizeof(cur), "%.1fG", used / (1 << 30));
+		else if (used >= 1 << 20)
+			snprintf(cur, sizeof(cur), "%.1fM", used / (1 << 20));
+		else
+			snprintf(cur, sizeof(cur), "%.0fK", used / 1024);
+	}
 	if (json_integer_value(json_object_get(u, "memory_max")) > 0)
 		units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory_max")), max, sizeof(max));
 	else
-		snprintf(max, sizeof(max), "max");
+		snprintf(max, sizeof(max), "none");
 	snprintf(buf, len, "%s/%s", cur, max);
 }
 
@@ -241,7 +251,7 @@ static void pids_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(u, "pids")), max);
 	else
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/max", json_integer_value(json_object_get(u, "pids")));
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/none", json_integer_value(json_object_get(u, "pids")));
 }
 
 /* Used/limit of the router's own rootfs file system (limits.disk), "-" without one. */

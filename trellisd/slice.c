@@ -1224,8 +1224,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	/* The slice's substrate classes (admission included), before any port steers frames into them. */
 	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_apply(d, &p.ss, p.s->name, err)) < 0)
 		goto rollback;
-	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
-			 p.s->n_links);
+	request_progress(rq, "allocate", "uid range %u-%u, %zu link key%s", row.uid_base, row.uid_base + 65535,
+			 p.s->n_links, p.s->n_links == 1 ? "" : "s");
 	/* The slice's parent cgroup, limits applied and read back, before any router is placed in it. */
 	if (p.n_local) {
 		char cg[256];
@@ -1369,7 +1369,8 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if (r < 0)
 		goto out;
 	store_slice_set_state(st, name, "deleting", NULL);
-	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	request_progress(rq, "delete", "removing %zu router%s and %zu link%s", s->n_routers, s->n_routers == 1 ? "" : "s",
+			 s->n_links, s->n_links == 1 ? "" : "s");
 	uid_base = row.uid_base;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;

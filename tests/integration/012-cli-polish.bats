@@ -16,6 +16,7 @@ teardown_file() {
 
 teardown() {
 	trellis -q slice delete t12a >/dev/null 2>&1 || true
+	trellis -q slice delete t12p >/dev/null 2>&1 || true
 }
 
 pair() {
@@ -219,4 +220,33 @@ complete_words() {
 	run trellis slice set t12a --pids lots
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"(or max: no limit)"* ]]
+}
+
+@test "trellis(8) EXAMPLES: the first example's commands print what the page shows" {
+	# the page's example, rendered, its output lines (not "$ ..." nor "...")
+	page=$(MANWIDTH=200 man -l "$TRELLIS_SRC/man/trellis.8" 2>/dev/null | col -bx |
+		sed -n '/^EXAMPLES/,/^ *Use another daemon/p' | sed 's/^       //')
+	[ -n "$page" ]
+	spec=$(example_as ospf-pair.yaml t12p)
+	run trellis slice create -f "$spec"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	created=$output
+	n=0
+	while IFS= read -r line; do
+		case $line in '$ '* | *'...' | '' | EXAMPLES | 'Build the example'* | 'Use another daemon'*) continue ;; esac
+		want=${line//\'pair\'/\'t12p\'}
+		want=${want/Name:         pair/Name:         t12p}
+		if [[ $want == "slice 't12p' deleted" ]]; then
+			out=$(trellis slice delete t12p 2>/dev/null)
+			[ "$out" = "$want" ] || { echo "page: '$want', trellis: '$out'"; false; }
+		else
+			grep -qxF -- "$want" <<<"$created" || { echo "page: '$want' is not in what create printed"; false; }
+		fi
+		n=$((n + 1))
+	done <<<"$page"
+	[ "$n" -ge 5 ]
+	# the address the example pings: r2's loopback, learned over OSPF
+	[[ "$page" == *"ping -c 3 10.255.0.2"* ]]
+	grep -q 'loopback: \[10.255.0.2/32\]' "$TRELLIS_SRC/examples/ospf-pair.yaml"
 }
