@@ -2219,7 +2219,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	json_t *set = NULL, *links, *entry, *changed = json_array(), *v;
 	const char *state;
 	long l;
-	int r, applied = 0, down;
+	int r, applied = 0, down, was_down;
 
 	slice_op_begin(d, req->name);
 	pthread_mutex_lock(&d->node_lock);
@@ -2262,6 +2262,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	if (r == 0 && p.pl[l].kind == PLAN_LINK_TUNNEL && sh->rate < old.rate)
 		r = shape_slice_apply(d, &p.ss, p.s->name, err);
 	state = json_string_value(json_object_get(req->settings, "state"));
+	was_down = p.down[l];
 	down = state ? !strcmp(state, "down") : p.down[l];
 	if (r == 0 && state)
 		r = link_admin(&p, (size_t)l, !down, err);
@@ -2285,7 +2286,8 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 		char msg[256];
 
 		json_object_foreach(req->settings, key, v)
-			json_array_append_new(changed, json_string(key));
+			if (strcmp(key, "state") || down != was_down)	/* up when up: nothing changed */
+				json_array_append_new(changed, json_string(key));
 		snprintf(msg, sizeof(msg), "link '%s' changed", p.s->links[l].name);
 		store_event_add(st, p.s->name, "link.set", msg);
 		log_info("slice '%s': %s", p.s->name, msg);

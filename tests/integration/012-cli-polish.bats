@@ -199,6 +199,12 @@ complete_words() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"loss none, delay none, jitter none"* ]]
 	[ "$(trellis --json slice show t12a | jq '.links[0].shape.loss_ppm // 0')" -eq 0 ]
+	# up when up: nothing changed; down: the state did
+	run trellis link up t12a r1:eth1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Changed:  nothing"* ]]
+	run trellis link down t12a r1:eth1
+	[[ "$output" == *"Changed:  state"* ]]
 	run trellis link set t12a r1:eth1 --rate fast
 	[ "$status" -eq 3 ]
 	run trellis slice set t12a --cpu abc
