@@ -403,21 +403,52 @@ static int translate(struct clab *c, struct fy_node *root)
 	return links_of(c, get(topo, "links"));
 }
 
+static void quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	(void)diag;
+	(void)user;
+	(void)buf;
+	(void)len;
+}
+
 int clab_to_spec(const char *text, size_t len, const char *file, clab_read_fn read, void *ctx, char **spec,
 		 char **notes, struct trl_error *err)
 {
 	struct clab c = { .file = file, .err = err, .read = read, .ctx = ctx };
-	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_JSON_NONE };
+	struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_JSON_NONE };
 	struct fy_document *doc;
+	struct fy_diag_cfg dc;
 	size_t slen = 0, nlen = 0;
 	char *nbuf = NULL;
 	int r;
 
 	*spec = NULL;
 	*notes = NULL;
+	/* libfyaml's messages are collected, not printed: the first is the error's */
+	fy_diag_cfg_default(&dc);
+	dc.fp = NULL;
+	dc.output_fn = quiet;
+	dc.level = FYET_ERROR;
+	dc.colorize = false;
+	cfg.diag = fy_diag_create(&dc);
+	if (!cfg.diag)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	fy_diag_set_collect_errors(cfg.diag, true);
 	doc = fy_document_build_from_string(&cfg, text, len);
-	if (!doc)
-		return trl_error_set(err, TRL_EINVALID, "%s: not a YAML document (check it with a YAML linter)", file);
+	if (!doc) {
+		struct fy_diag_error *e;
+		void *it = NULL;
+
+		while ((e = fy_diag_errors_iterate(cfg.diag, &it)) && !(e->type == FYET_ERROR && e->msg))
+			;
+		if (e)
+			r = trl_error_set(err, TRL_EINVALID, "%s:%d:%d: not a YAML document: %s", file,
+					  e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, e->msg);
+		else
+			r = trl_error_set(err, TRL_EINVALID, "%s: not a YAML document", file);
+		fy_diag_destroy(cfg.diag);
+		return r;
+	}
 	c.out = open_memstream(spec, &slen);
 	c.notes = open_memstream(&nbuf, &nlen);
 	if (!c.out || !c.notes) {
@@ -430,6 +461,7 @@ int clab_to_spec(const char *text, size_t len, const char *file, clab_read_fn re
 	if (c.notes)
 		fclose(c.notes);
 	fy_document_destroy(doc);
+	fy_diag_destroy(cfg.diag);
 	if (r < 0) {
 		free(*spec);
 		*spec = NULL;

@@ -56,3 +56,10 @@ TESTS += tests/unit/test-disk
 tests_unit_test_disk_SOURCES = tests/unit/test-disk.c tests/unit/tap.h trellisd/disk.c trellisd/disk.h
 tests_unit_test_disk_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
 tests_unit_test_disk_LDADD = lib/libtrellis.la
+
+# containerlab topologies -> slice specs (lib/clab.c).
+check_PROGRAMS += tests/unit/test-clab
+TESTS += tests/unit/test-clab
+tests_unit_test_clab_SOURCES = tests/unit/test-clab.c tests/unit/tap.h
+tests_unit_test_clab_CFLAGS = $(unit_cflags)
+tests_unit_test_clab_LDADD = lib/libtrellis.la
