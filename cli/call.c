@@ -17,15 +17,48 @@
 #include "proto.h"
 #include "util.h"
 
+/*
+ * trellisd checks a request's fields before the operation runs and names them
+ * as the protocol does ("slice.show: field 'name': ..."); a user typed an
+ * argument, not a field: "slice name: ...".
+ */
+static const char *user_words(const char *msg, char *buf, size_t len)
+{
+	static const struct {
+		const char *field, *what;
+	} words[] = {
+		{ "name", "slice name" }, { "router", "router name" }, { "link", "link" },
+		{ "key", "ssh key" },	  { "argv", "command" },	{ "spec", "spec" },
+	};
+	size_t op = strspn(msg, "abcdefghijklmnopqrstuvwxyz.");
+	const char *f, *end;
+
+	if (!op || strncmp(msg + op, ": field '", 9))
+		return msg;
+	f = msg + op + 9;
+	end = strchr(f, '\'');
+	if (!end || strncmp(end, "': ", 3))
+		return msg;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i].field) == (size_t)(end - f) && !strncmp(f, words[i].field, (size_t)(end - f))) {
+			snprintf(buf, len, "%s: %s", words[i].what, end + 3);
+			return buf;
+		}
+	snprintf(buf, len, "%.*s: %s", (int)(end - f), f, end + 3);
+	return buf;
+}
+
 int cli_error(struct cli *cli, const struct trl_error *err)
 {
 	int code = err->code ? err->code : TRL_EFAILED;
+	char buf[sizeof(err->msg) + 16];
+	const char *msg = user_words(err->msg, buf, sizeof(buf));
 	json_t *j;
 
-	fprintf(stderr, "trellis: %s\n", err->msg[0] ? err->msg : "operation failed");
+	fprintf(stderr, "trellis: %s\n", msg[0] ? msg : "operation failed");
 	if (cli->json) {
 		j = json_pack("{s:{s:s, s:s}}", "error", "code", trl_error_code_name(code), "message",
-			      err->msg);
+			      msg);
 		if (j && err->step[0])
 			json_object_set_new(json_object_get(j, "error"), "step", json_string(err->step));
 		print_json(j);

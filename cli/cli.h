@@ -52,23 +52,55 @@ struct cli_cmd {
 	const char *synopsis;	/* "slice create -f FILE" (without "trellis") */
 	const char *summary;	/* one line for the object's help */
 	const char *help;	/* what the verb does, in a paragraph or two; or NULL */
-	const char *options;	/* help lines for the verb's own options; or NULL */
+	unsigned accept;	/* CLI_OPT_*: the verb's own options (its --help, completion) */
 };
+
+/* An object and its verbs: trellis.c's table, the one source of --help, the
+ * completion script and the checks against trellis(8)'s SYNOPSIS. */
+struct cli_object {
+	const char *name;
+	const struct cli_cmd *cmds;
+	const char *summary;
+};
+
+extern const struct cli_object cli_objects[];
+extern const size_t cli_n_objects;
+/* The commands without an object (version, help, completion). */
+extern const struct cli_cmd cli_top_cmds[];
+
+/* An option after the verb: the verbs whose accept has @group take it (0: all). */
+struct cli_opt {
+	unsigned group;
+	const char *name;	/* long name, without "--" */
+	char letter;		/* short form, or 0 */
+	const char *arg;	/* its argument's name, or NULL */
+	const char *help;
+};
+
+extern const struct cli_opt cli_opts[];
+/* The options before the object (trellis --help), NULL-terminated like cli_opts. */
+extern const struct cli_opt cli_global_opts[];
+
+#define DEFAULT_SHELL "/bin/bash"
 
 /* Options a verb accepts besides --json, -q, -h, --socket. */
 #define CLI_OPT_FILE 0x1	/* -f, --file FILE */
 #define CLI_OPT_SHELL 0x2	/* --shell PATH */
 #define CLI_OPT_SHAPE 0x4	/* --rate --ceil --burst --loss --delay --jitter */
 #define CLI_OPT_LIMITS 0x8	/* --router NAME --cpu N --cpu-weight N --memory SIZE --pids N */
+#define CLI_OPT_DRY_RUN 0x10	/* --dry-run */
+#define CLI_OPT_GRAPH 0x20	/* --format F --stats (slice graph: parsed by view_args_parse) */
+#define CLI_OPT_SAVE 0x40	/* -o, --output DIR (slice save: parsed by view_args_parse) */
 
 struct cli_args {
-	unsigned accept;	/* CLI_OPT_* */
+	unsigned accept;	/* CLI_OPT_*: set from the verb's table entry */
 	int fixed;		/* exec style: after this many operands, the rest is a command; 0 = off */
 	const char *file;
 	const char *shell;
 	const char *rate, *ceil, *burst, *loss, *delay, *jitter;	/* CLI_OPT_SHAPE, as typed */
 	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
 	const char *bandwidth;	/* CLI_OPT_LIMITS: --bandwidth (its --ceil goes to ceil) */
+	int dry_run;		/* CLI_OPT_DRY_RUN */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */
@@ -129,6 +161,11 @@ void cli_cluster_nodes_print(json_t *result);
 extern const struct cli_cmd cli_slice_cmds[];
 extern const struct cli_cmd cli_node_cmds[];
 extern const struct cli_cmd cli_link_cmds[];
+
+/* complete.c: 'trellis completion bash|table|names ...' */
+int cli_completion_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+/* Closest of @names to @s within two edits, or NULL. */
+const char *cli_suggest(const char *s, const char *const *names, size_t n);
 
 /* Render a slice object (slice show, slice create) in text mode. */
 void cli_slice_print(json_t *slice);

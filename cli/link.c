@@ -10,6 +10,7 @@
  * an end of the link: each applies its own direction.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +18,39 @@
 #include "print.h"
 #include "units.h"
 
+/* What changed, as the options name it (loss, not loss_ppm). */
+static void changed_cell(json_t *o, char *buf, size_t len)
+{
+	json_t *v;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(o, "changed"), i, v) {
+		const char *k = json_string_value(v);
+		size_t kl;
+
+		if (!k)
+			continue;
+		kl = strcspn(k, "_");	/* loss_ppm, delay_us, jitter_us: the option's name */
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%.*s", n ? ", " : "", (int)kl, k);
+	}
+	if (!n)
+		snprintf(buf, len, "nothing");
+}
+
 static const struct print_col link_fields[] = {
 	{ .title = "Slice", .key = "slice" },
 	{ .title = "Link", .key = "link" },
 	{ .title = "Admin", .key = "admin" },
-	{ .title = "Changed", .key = "changed", .fmt = PRINT_FMT_LIST },
+	{ .title = "Changed", .fn = changed_cell },
 	{ .title = NULL },
 };
 
 static void shape_line(json_t *res)
 {
 	json_t *sh = json_object_get(res, "shape");
-	char rate[32] = "unshaped", ceil[32] = "-", burst[32] = "-", loss[32] = "0%", delay[32] = "0us",
-	     jitter[32] = "0us";
+	char rate[32] = "unshaped", ceil[32] = "none", burst[32] = "default", loss[32] = "none", delay[32] = "none",
+	     jitter[32] = "none";
 	uint64_t v;
 
 	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "rate"))))
@@ -38,9 +59,12 @@ static void shape_line(json_t *res)
 		units_rate_format(v, ceil, sizeof(ceil));
 	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "burst"))))
 		units_size_format(v, burst, sizeof(burst));
-	units_percent_format((uint32_t)json_integer_value(json_object_get(sh, "loss_ppm")), loss, sizeof(loss));
-	units_time_format((uint64_t)json_integer_value(json_object_get(sh, "delay_us")), delay, sizeof(delay));
-	units_time_format((uint64_t)json_integer_value(json_object_get(sh, "jitter_us")), jitter, sizeof(jitter));
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "loss_ppm"))))
+		units_percent_format((uint32_t)v, loss, sizeof(loss));
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "delay_us"))))
+		units_time_format(v, delay, sizeof(delay));
+	if ((v = (uint64_t)json_integer_value(json_object_get(sh, "jitter_us"))))
+		units_time_format(v, jitter, sizeof(jitter));
 	print_line("Shape:    rate %s, ceil %s, burst %s, loss %s, delay %s, jitter %s", rate, ceil, burst, loss,
 		   delay, jitter);
 }
@@ -51,50 +75,63 @@ static int is_off(const char *t)
 	return !strcmp(t, "none") || !strcmp(t, "off") || !strcmp(t, "0");
 }
 
-static int add_rate(const struct cli_cmd *cmd, json_t *set, const char *key, const char *t)
+/* A value trellis cannot read is invalid input (exit 3), as the daemon's refusals of values are. */
+static int bad_value(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad_value(struct cli *cli, const char *fmt, ...)
+{
+	struct trl_error err = { .code = TRL_EINVALID };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	return cli_error(cli, &err);
+}
+
+static int add_rate(struct cli *cli, json_t *set, const char *key, const char *t)
 {
 	uint64_t v = 0;
 
 	if (!t)
 		return 0;
 	if (!is_off(t) && units_rate_parse(t, &v) < 0)
-		return cli_usage_error(cmd, "--%s: '%s' is not a rate (e.g. 50mbit, or none)", key, t);
+		return bad_value(cli, "--%s: '%s' is not a rate (e.g. 50mbit, or none)", key, t);
 	json_object_set_new(set, key, json_integer((json_int_t)v));
 	return 0;
 }
 
-static int build_set(const struct cli_cmd *cmd, const struct cli_args *a, json_t *set)
+static int build_set(struct cli *cli, const struct cli_args *a, json_t *set)
 {
 	uint64_t v = 0;
 	uint32_t ppm = 0;
 	int r;
 
-	if ((r = add_rate(cmd, set, "rate", a->rate)) || (r = add_rate(cmd, set, "ceil", a->ceil)))
+	if ((r = add_rate(cli, set, "rate", a->rate)) || (r = add_rate(cli, set, "ceil", a->ceil)))
 		return r;
 	if (a->burst) {
 		if (!is_off(a->burst) && units_size_parse(a->burst, &v) < 0)
-			return cli_usage_error(cmd, "--burst: '%s' is not a size (e.g. 32k, or none)", a->burst);
+			return bad_value(cli, "--burst: '%s' is not a size (e.g. 32k, or none)", a->burst);
 		json_object_set_new(set, "burst", json_integer((json_int_t)v));
 	}
 	if (a->loss) {
-		int pr = units_percent_parse(a->loss, &ppm);
+		int pr = is_off(a->loss) ? 0 : units_percent_parse(a->loss, &ppm);
 
 		if (pr == -ERANGE)
-			return cli_usage_error(cmd, "--loss: '%s' is above 100%%", a->loss);
+			return bad_value(cli, "--loss: '%s' is above 100%%", a->loss);
 		if (pr < 0)
-			return cli_usage_error(cmd, "--loss: '%s' is not a share (e.g. 1%% or 0.01)", a->loss);
+			return bad_value(cli, "--loss: '%s' is not a share (e.g. 1%%, 0.01, or none)", a->loss);
 		json_object_set_new(set, "loss_ppm", json_integer(ppm));
 	}
 	if (a->delay) {
 		v = 0;
 		if (!is_off(a->delay) && units_time_parse(a->delay, &v) < 0)
-			return cli_usage_error(cmd, "--delay: '%s' is not a time up to 60s (e.g. 10ms, or none)", a->delay);
+			return bad_value(cli, "--delay: '%s' is not a time up to 60s (e.g. 10ms, or none)", a->delay);
 		json_object_set_new(set, "delay_us", json_integer((json_int_t)v));
 	}
 	if (a->jitter) {
 		v = 0;
 		if (!is_off(a->jitter) && units_time_parse(a->jitter, &v) < 0)
-			return cli_usage_error(cmd, "--jitter: '%s' is not a time up to 60s (e.g. 2ms, or none)", a->jitter);
+			return bad_value(cli, "--jitter: '%s' is not a time up to 60s (e.g. 2ms, or none)", a->jitter);
 		json_object_set_new(set, "jitter_us", json_integer((json_int_t)v));
 	}
 	return 0;
@@ -140,7 +177,7 @@ static int send_set(struct cli *cli, const char *slice, const char *link, json_t
 
 static int link_change(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *state)
 {
-	struct cli_args a = { .accept = state ? 0 : CLI_OPT_SHAPE };
+	struct cli_args a = { 0 };
 	json_t *set = json_object(), *result = NULL;
 	int status;
 
@@ -157,7 +194,7 @@ static int link_change(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 	}
 	if (state)
 		json_object_set_new(set, "state", json_string(state));
-	else if ((status = build_set(cmd, &a, set)))
+	else if ((status = build_set(cli, &a, set)))
 		goto out;
 	if (!json_object_size(set)) {
 		status = cli_usage_error(cmd, "nothing to change (give --rate, --ceil, --burst, --loss, --delay or --jitter)");
@@ -209,12 +246,7 @@ const struct cli_cmd cli_link_cmds[] = {
 			"--node/--nodes both are changed).  A change that does not fit (ceil below\n"
 			"rate, guaranteed rates above the node's capacity, delay without netem in\n"
 			"the kernel) is refused and the link keeps its previous settings.\n",
-		.options = "  --rate RATE      Guaranteed rate, tc units (10mbit, 1gbit, 500kbit, 1mbps)\n"
-			   "  --ceil RATE      Rate it may borrow up to when its slice has spare\n"
-			   "  --burst SIZE     Bucket size (32k); default 4 ms at the rate, >= 10 frames\n"
-			   "  --loss P         Random loss, e.g. 1% or 0.01 (in the fast path)\n"
-			   "  --delay TIME     Added delay, e.g. 10ms (needs netem in the kernel)\n"
-			   "  --jitter TIME    Delay variation, e.g. 2ms (needs a delay)\n",
+		.accept = CLI_OPT_SHAPE,
 	},
 	{
 		.object = "link",

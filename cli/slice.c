@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "clab.h"
 #include "print.h"
 #include "spec.h"
 #include "units.h"
@@ -26,7 +27,6 @@
 #include "views.h"
 
 #define SPEC_MAX (4u << 20)	/* the spec, and each config file */
-#define DEFAULT_SHELL "/bin/bash"
 
 /* Text view of a slice object. */
 
@@ -251,11 +251,21 @@ static void mem_cell(json_t *o, char *buf, size_t len)
 
 	if (!json_is_object(u))
 		return;
-	units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory")), cur, sizeof(cur));
+	/* used as people read it (21.6M), the limit as a spec writes it (256M), "none" without one */
+	{
+		double used = (double)json_integer_value(json_object_get(u, "memory"));
+
+		if (used >= 1 << 30)
+			snprintf(cur, sizeof(cur), "%.1fG", used / (1 << 30));
+		else if (used >= 1 << 20)
+			snprintf(cur, sizeof(cur), "%.1fM", used / (1 << 20));
+		else
+			snprintf(cur, sizeof(cur), "%.0fK", used / 1024);
+	}
 	if (json_integer_value(json_object_get(u, "memory_max")) > 0)
 		units_size_format((uint64_t)json_integer_value(json_object_get(u, "memory_max")), max, sizeof(max));
 	else
-		snprintf(max, sizeof(max), "max");
+		snprintf(max, sizeof(max), "none");
 	snprintf(buf, len, "%s/%s", cur, max);
 }
 
@@ -271,7 +281,7 @@ static void pids_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(u, "pids")), max);
 	else
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/max", json_integer_value(json_object_get(u, "pids")));
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT "/none", json_integer_value(json_object_get(u, "pids")));
 }
 
 /* Used/limit of the router's own rootfs file system (limits.disk), "-" without one. */
@@ -535,12 +545,83 @@ fail:
 	return NULL;
 }
 
+/* A file a containerlab topology binds: relative to the topology's directory, as config-file: names are. */
+static int clab_read(void *ctx, const char *name, char **text, struct trl_error *err)
+{
+	const char *file = ctx, *slash = strrchr(file, '/');
+	_cleanup_free_ char *path = NULL;
+	json_t *s;
+	int r;
+
+	if ((r = config_name_check(name, err)) < 0)
+		return r;
+	if (asprintf(&path, "%.*s%s%s", slash ? (int)(slash - file) : 0, file, slash ? "/" : "", name) < 0) {
+		path = NULL;
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	}
+	s = read_text(path, err);
+	if (!s)
+		return -err->code;
+	*text = strdup(json_string_value(s));
+	json_decref(s);
+	return *text ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
+/* A containerlab topology in @spec: replaced by the slice spec it maps to
+ * (lib/clab.c); 1 if it was one, 0 if not, or -code. */
+static int clab_translate(struct cli *cli, const char *file, const char *base, json_t **spec, struct trl_error *err)
+{
+	char *out = NULL, *notes = NULL;
+
+	if (!clab_detect(base, json_string_value(*spec), json_string_length(*spec)))
+		return 0;
+	if (clab_to_spec(json_string_value(*spec), json_string_length(*spec), base, clab_read, (void *)file, &out,
+			 &notes, err) < 0)
+		return -err->code;
+	for (char *l = notes, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+		nl = strchr(l, '\n');
+		if (!cli->quiet)
+			fprintf(stderr, "trellis: %s: note: %.*s\n", base, nl ? (int)(nl - l) : (int)strlen(l), l);
+		if (!nl)
+			break;
+	}
+	free(notes);
+	json_decref(*spec);
+	*spec = json_string(out);
+	free(out);
+	return *spec ? 1 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
+/* slice create --dry-run: what trellisd would build. */
+static void dry_run_print(json_t *plan)
+{
+	static const struct print_col router_plan[] = {
+		{ .title = "ROUTER", .key = "name" },
+		{ .title = "TEMPLATE", .key = "template" },
+		{ .title = "NODE", .key = "node" },
+		{ .title = NULL },
+	};
+	static const struct print_col link_plan[] = {
+		{ .title = "LINK", .key = "name" },
+		{ .title = "KIND", .key = "kind" },
+		{ .title = NULL },
+	};
+
+	print_line("Slice '%s' is valid and fits on this node; nothing was built (--dry-run).",
+		   json_string_value(json_object_get(plan, "name")) ?: "");
+	print_section("Routers:");
+	print_table(json_object_get(plan, "routers"), router_plan);
+	print_section("Links:");
+	print_table(json_object_get(plan, "links"), link_plan);
+}
+
 static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_FILE };
+	struct cli_args a = { 0 };
 	struct trl_error err = { 0 };
 	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
-	const char *base;
+	const char *base, *file;
+	char clab_name[300];
 	int status;
 
 	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
@@ -550,24 +631,39 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		goto out;
 	}
 	if (!a.file) {
-		status = cli_usage_error(cmd, "missing -f FILE (the slice spec)");
+		status = cli_usage_error(cmd, "missing -f FILE (the slice spec; '-' for stdin)");
+		goto out;
+	}
+	if (a.dry_run && (cli->cluster || cli->n_nodes)) {
+		status = cli_usage_error(cmd, "--dry-run asks one node (--socket), not --cluster or --node/--nodes");
 		goto out;
 	}
 	status = check_utf8(cli, (char **)&a.file, 1);
 	if (status)
 		goto out;
 
-	spec = read_text(a.file, &err);
+	/* "-": the spec from stdin, its config-file: names relative to the current directory */
+	file = strcmp(a.file, "-") ? a.file : "stdin";
+	spec = read_text(strcmp(a.file, "-") ? a.file : "/dev/stdin", &err);
 	if (!spec) {
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	files = read_config_files(a.file, json_string_value(spec), json_string_length(spec), &err);
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	if ((status = clab_translate(cli, file, base, &spec, &err)) < 0) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	if (status > 0) {	/* the daemon's positions are the translated spec's */
+		snprintf(clab_name, sizeof(clab_name), "%s (translated)", base);
+		base = clab_name;
+		status = 0;
+	}
+	files = read_config_files(file, json_string_value(spec), json_string_length(spec), &err);
 	if (!files) {
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
 	if (cli->cluster) {
 		status = cli_cluster_create(cli, spec, base, files);
 		goto out;
@@ -578,13 +674,19 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 	}
 	req = json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename", base,
 			"files", files);
+	if (req && a.dry_run)
+		json_object_set_new(req, "dry_run", json_true());
 	status = cli_call(cli, req, NULL, 0, &result);
 	if (status)
 		goto out;
 	print_json(result);
-	if (!cli->quiet && json_object_get(result, "revision"))
+	if (cli->quiet)
+		;
+	else if (a.dry_run)
+		dry_run_print(result);
+	else if (json_object_get(result, "revision"))
 		cli_cluster_result_print(result);	/* a node in cluster mode answered */
-	else if (!cli->quiet)
+	else
 		cli_slice_print(result);
 out:
 	json_decref(spec);
@@ -996,7 +1098,7 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 
 static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_LIMITS };
+	struct cli_args a = { 0 };
 	json_t *result = NULL, *req;
 	char what[96];
 	int status;
@@ -1140,7 +1242,7 @@ out:
 
 static int slice_login(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	struct cli_args a = { .accept = CLI_OPT_SHELL };
+	struct cli_args a = { 0 };
 	const char *shell;
 	int status;
 
@@ -1365,8 +1467,11 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"file its config-file: entries name, relative to FILE's directory, and sends\n"
 			"them to trellisd, which validates the spec and builds the slice.  Progress\n"
 			"is shown on stderr, one line per step.  The new slice is then shown as\n"
-			"'trellis slice show' shows it.\n",
-		.options = "  -f, --file FILE  The slice spec (YAML)\n",
+			"'trellis slice show' shows it.  FILE '-' is stdin.  A containerlab topology\n"
+			"(NAME.clab.yml: kind linux nodes with FRR images, their frr.conf and\n"
+			"daemons binds, links) is translated into a spec first; what trellis cannot\n"
+			"honour is refused, naming the field (trellis-slice(5)).\n",
+		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{
 		.object = "slice",
@@ -1421,13 +1526,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"the previous values back.  A router cannot get more than its slice, and a\n"
 			"change that would promise more CPU or memory than the node has is refused.\n"
 			"Root or the slice's owner only.\n",
-		.options = "  --router NAME    Change this router's limits, not the slice's aggregate\n"
-			   "  --cpu N          Hard CPU quota in cores (0.5 = half a core)\n"
-			   "  --cpu-weight N   CPU share against siblings, 1..10000 (100 = default)\n"
-			   "  --memory SIZE    Memory limit (e.g. 256M, 1G)\n"
-			   "  --pids N         Most processes and threads\n"
-			   "  --bandwidth RATE The slice's guaranteed share of the substrate (50mbit, none)\n"
-			   "  --ceil RATE      What it may borrow up to beyond that (none: its bandwidth)\n",
+		.accept = CLI_OPT_LIMITS,
 	},
 	{
 		.object = "slice",
@@ -1449,7 +1548,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 		.help = "Runs a login shell inside router ROUTER of slice NAME on this terminal and\n"
 			"exits with its exit status.  Needs a terminal on stdin; without one, use\n"
 			"'trellis slice exec'.\n",
-		.options = "  --shell PATH     The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")\n",
+		.accept = CLI_OPT_SHELL,
 	},
 	{
 		.object = "slice",
@@ -1478,8 +1577,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"and addresses of its ends, its shaping and its state.  --stats adds each\n"
 			"direction's current rate (sampled over half a second by trellisd) and the\n"
 			"link's drops so far.  Anyone who may see the slice may draw it.\n",
-		.options = "  --format F       dot (default), mermaid or svg\n"
-			   "  --stats          Add current rates and drops (slice stats)\n",
+		.accept = CLI_OPT_GRAPH,
 	},
 	{
 		.object = "slice",
@@ -1493,7 +1591,7 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"limits as they are now (after 'link set' and 'slice set').  'trellis slice\n"
 			"create -f DIR/NAME.yaml' builds the slice again.  Every FRR or BIRD router\n"
 			"must be running.  Anyone who may exec in the slice may save it.\n",
-		.options = "  -o, --output DIR The directory to write to (default: ./NAME; created)\n",
+		.accept = CLI_OPT_SAVE,
 	},
 	{ .name = NULL },
 };

@@ -48,45 +48,94 @@ enum {
 	OPT_CLUSTER_CERT,
 	OPT_CLUSTER_KEY,
 	OPT_CLUSTER_USER,
+	OPT_DRY_RUN,
 };
 
-static const char common_options_help[] =
-	"  --json           Print the result as JSON on stdout (progress: JSON lines on stderr)\n"
-	"  -q, --quiet      No progress and no confirmation messages\n"
-	"  --socket PATH    trellisd's socket\n"
-	"                   (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n"
-	"  --node NAME=SOCKET  A node of a multi-node deployment (repeat; before the object)\n"
-	"  --nodes FILE     Nodes of a multi-node deployment, one 'NAME SOCKET' per line\n"
-	"  --cluster etcd://HOST:PORT[,...]  Talk to a cluster's etcd directly\n"
-	"                   (slice create/delete/list, node list; default: $TRELLIS_CLUSTER);\n"
-	"                   etcds://HOST:PORT[,...] for TLS\n"
-	"  --cluster-ca FILE    CA certificates etcd's must chain to ($TRELLIS_CLUSTER_CA)\n"
-	"  --cluster-cert FILE  client certificate for etcd ($TRELLIS_CLUSTER_CERT)\n"
-	"  --cluster-key FILE   its key [in the certificate file] ($TRELLIS_CLUSTER_KEY)\n"
-	"  --cluster-user NAME  etcd user ($TRELLIS_CLUSTER_USER); the password is read\n"
-	"                   from $TRELLIS_CLUSTER_PASSWORD, never from the command line\n"
-	"  -h, --help       Show this help\n";
+/* Before the object only (trellis --help). */
+const struct cli_opt cli_global_opts[] = {
+	{ 0, "socket", 0, "PATH", "trellisd's socket\n(default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")" },
+	{ 0, "json", 0, NULL, "Print the result as JSON on stdout (progress: JSON lines on stderr)" },
+	{ 0, "quiet", 'q', NULL, "No progress and no confirmation messages" },
+	{ 0, "node", 0, "NAME=SOCKET", "A node of a multi-node deployment (repeat)" },
+	{ 0, "nodes", 0, "FILE", "Nodes of a multi-node deployment, one 'NAME SOCKET' per line" },
+	{ 0, "cluster", 0, "etcd://HOST:PORT[,...]",
+	  "Talk to a cluster's etcd directly (slice create/delete/list,\nnode list; default: $TRELLIS_CLUSTER); etcds:// for TLS" },
+	{ 0, "cluster-ca", 0, "FILE", "CA certificates etcd's must chain to ($TRELLIS_CLUSTER_CA)" },
+	{ 0, "cluster-cert", 0, "FILE", "client certificate for etcd ($TRELLIS_CLUSTER_CERT)" },
+	{ 0, "cluster-key", 0, "FILE", "its key [in the certificate file] ($TRELLIS_CLUSTER_KEY)" },
+	{ 0, "cluster-user", 0, "NAME",
+	  "etcd user ($TRELLIS_CLUSTER_USER); the password is read\nfrom $TRELLIS_CLUSTER_PASSWORD, never from the command line" },
+	{ 0, "version", 0, NULL, "Show the version of trellis" },
+	{ 0, "help", 'h', NULL, "Show this help" },
+	{ 0, NULL, 0, NULL, NULL },
+};
 
-struct cli_object {
-	const char *name;
-	const struct cli_cmd *cmds;
-	const char *summary;
+/* After the verb: each verb takes the rows of its accept groups, and the group 0 rows. */
+const struct cli_opt cli_opts[] = {
+	{ CLI_OPT_FILE, "file", 'f', "FILE", "The slice spec (YAML; '-' reads it from stdin)" },
+	{ CLI_OPT_DRY_RUN, "dry-run", 0, NULL, "Validate the spec and show the plan; build nothing" },
+	{ CLI_OPT_GRAPH, "format", 0, "F", "dot (default), mermaid or svg" },
+	{ CLI_OPT_GRAPH, "stats", 0, NULL, "Add current rates and drops (slice stats)" },
+	{ CLI_OPT_SAVE, "output", 'o', "DIR", "The directory to write to (default: ./NAME; created)" },
+	{ CLI_OPT_SHELL, "shell", 0, "PATH", "The shell to start as 'PATH -l' (default: " DEFAULT_SHELL ")" },
+	{ CLI_OPT_SHAPE, "rate", 0, "RATE", "Guaranteed rate, tc units (10mbit, 1gbit, 500kbit, 1mbps)" },
+	{ CLI_OPT_SHAPE, "ceil", 0, "RATE", "Rate it may borrow up to when its slice has spare" },
+	{ CLI_OPT_SHAPE, "burst", 0, "SIZE", "Bucket size (32k); default 4 ms at the rate, >= 10 frames" },
+	{ CLI_OPT_SHAPE, "loss", 0, "SHARE", "Random loss, e.g. 1% or 0.01 (in the fast path)" },
+	{ CLI_OPT_SHAPE, "delay", 0, "TIME", "Added delay, e.g. 10ms (needs netem in the kernel)" },
+	{ CLI_OPT_SHAPE, "jitter", 0, "TIME", "Delay variation, e.g. 2ms (needs a delay)" },
+	{ CLI_OPT_LIMITS, "router", 0, "ROUTER", "Change this router's limits, not the slice's aggregate" },
+	{ CLI_OPT_LIMITS, "cpu", 0, "CORES", "Hard CPU quota in cores (0.5 = half a core)" },
+	{ CLI_OPT_LIMITS, "cpu-weight", 0, "W", "CPU share against siblings, 1..10000 (100 = default)" },
+	{ CLI_OPT_LIMITS, "memory", 0, "SIZE", "Memory limit (e.g. 256M, 1G)" },
+	{ CLI_OPT_LIMITS, "pids", 0, "N", "Most processes and threads (max: no limit)" },
+	{ CLI_OPT_LIMITS, "bandwidth", 0, "RATE", "The slice's guaranteed share of the substrate (50mbit, none)" },
+	{ CLI_OPT_LIMITS, "ceil", 0, "RATE", "What it may borrow up to beyond that (none: its bandwidth)" },
+	{ 0, "json", 0, NULL, "Print the result as JSON on stdout (progress: JSON lines on stderr)" },
+	{ 0, "quiet", 'q', NULL, "No progress and no confirmation messages" },
+	{ 0, "socket", 0, "PATH", "trellisd's socket (default: $TRELLIS_SOCKET, else " PROTO_DEFAULT_SOCKET ")" },
+	{ 0, "help", 'h', NULL, "Show this help" },
+	{ 0, NULL, 0, NULL, NULL },
 };
 
 static int version_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+static int help_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 
-static const struct cli_cmd version_cmd = {
-	.name = "version",
-	.run = version_run,
-	.synopsis = "version",
-	.summary = "Show the versions of trellis and of the trellisd it talks to",
+/* The commands without an object. */
+const struct cli_cmd cli_top_cmds[] = {
+	{
+		.name = "version",
+		.run = version_run,
+		.synopsis = "version",
+		.summary = "Show the versions of trellis and of the trellisd it talks to",
+	},
+	{
+		.name = "help",
+		.run = help_run,
+		.synopsis = "help [OBJECT [COMMAND]]",
+		.summary = "Show the help of trellis, of an object or of a command",
+	},
+	{
+		.name = "completion",
+		.run = cli_completion_run,
+		.synopsis = "completion bash",
+		.summary = "Print the bash completion script (from this command table)",
+		.help = "'trellis completion bash' prints the script installed as\n"
+			"$(datadir)/bash-completion/completions/trellis: objects, commands and options\n"
+			"come from trellis's own command table, slice, router and link names from\n"
+			"trellisd ('trellis completion names slices|routers SLICE|links SLICE').\n"
+			"'trellis completion table' prints the table: OBJECT COMMAND, its operands\n"
+			"and its options, one command a line.\n",
+	},
+	{ .name = NULL },
 };
 
-static const struct cli_object objects[] = {
+const struct cli_object cli_objects[] = {
 	{ "slice", cli_slice_cmds, "Slices: a tenant's routers and the links between them" },
 	{ "link", cli_link_cmds, "A slice's links: shaping, loss, delay, up and down" },
 	{ "node", cli_node_cmds, "The substrate node trellisd runs on" },
 };
+const size_t cli_n_objects = ARRAY_SIZE(cli_objects);
 
 static void cmd_path(const struct cli_cmd *cmd, char *buf, size_t len)
 {
@@ -103,13 +152,46 @@ static void usage_short(FILE *f, const char *synopsis, const char *path)
 		path ? " " : "");
 }
 
+/* "  -f, --file FILE   help", a help of several lines indented under the first. */
+static void print_opt(const struct cli_opt *o)
+{
+	char left[64];
+	const char *h = o->help;
+	int n;
+
+	n = snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o->letter ? "-" : "", o->letter ? o->letter : ' ',
+		     o->letter ? ", " : "", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	/* without a short form the long one starts where the others' does */
+	printf("  %s", o->letter ? left : left + 1);
+	if (!o->letter)
+		n--;
+	if (n > 18)
+		printf("\n%21s", "");
+	else
+		printf("%*s", 19 - n, "");
+	for (;;) {
+		size_t len = strcspn(h, "\n");
+
+		printf("%.*s", (int)len, h);
+		if (!h[len])
+			break;
+		h += len + 1;
+		printf("\n%21s", "");	/* the next lines go under the first */
+	}
+	putchar('\n');
+}
+
 void cli_cmd_help(const struct cli_cmd *cmd)
 {
 	printf("Usage: trellis %s\n\n%s.\n", cmd->synopsis, cmd->summary);
 	if (cmd->help)
 		printf("\n%s", cmd->help);
-	printf("\nOptions:\n%s%s", cmd->options ? cmd->options : "", common_options_help);
-	printf("\nSee trellis(8).\n");
+	printf("\nOptions:\n");
+	for (const struct cli_opt *o = cli_opts; o->name; o++)
+		if (!o->group || (o->group & cmd->accept))
+			print_opt(o);
+	printf("\nThe options before the object (--node, --nodes, --cluster...): 'trellis --help'.\n"
+	       "See trellis(8).\n");
 }
 
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
@@ -133,6 +215,60 @@ static void list_commands(FILE *f, const struct cli_cmd *cmds)
 {
 	for (const struct cli_cmd *c = cmds; c->name; c++)
 		fprintf(f, "  %-*s  %s\n", SYNOPSIS_WIDTH, c->synopsis, c->summary);
+}
+
+const char *cli_suggest(const char *s, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = 3, ls = strlen(s);
+
+	if (ls > 64)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* Levenshtein distance, one row at a time */
+		size_t lt = strlen(names[i]), row[66], d;
+
+		if (lt > 64)
+			continue;
+		for (size_t j = 0; j <= lt; j++)
+			row[j] = j;
+		for (size_t k = 1; k <= ls; k++) {
+			size_t diag = row[0];
+
+			row[0] = k;
+			for (size_t j = 1; j <= lt; j++) {
+				size_t up = row[j], best3 = diag + (s[k - 1] != names[i][j - 1]);
+
+				if (up + 1 < best3)
+					best3 = up + 1;
+				if (row[j - 1] + 1 < best3)
+					best3 = row[j - 1] + 1;
+				diag = up;
+				row[j] = best3;
+			}
+		}
+		d = row[lt];
+		if (d < bestd) {
+			bestd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+/* " (did you mean 'X'?)" for @s among the names of @cmds, or "". */
+static const char *verb_hint(const char *s, const struct cli_cmd *cmds, char *buf, size_t len)
+{
+	const char *names[32], *hint;
+	size_t n = 0;
+
+	for (const struct cli_cmd *c = cmds; c->name && n < ARRAY_SIZE(names); c++)
+		names[n++] = c->name;
+	hint = cli_suggest(s, names, n);
+	if (!hint)
+		return "";
+	snprintf(buf, len, " (did you mean '%s'?)", hint);
+	return buf;
 }
 
 static int object_usage_error(const struct cli_object *o, const char *fmt, ...)
@@ -163,18 +299,111 @@ static void help_main(void)
 {
 	printf("Usage: trellis [OPTIONS] OBJECT COMMAND [ARGS...]\n\n"
 	       "Create, inspect and delete slices of virtual routers on a trellisd host.\n\n"
-	       "Commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(objects); i++)
-		list_commands(stdout, objects[i].cmds);
-	list_commands(stdout, (const struct cli_cmd[]){ version_cmd, { 0 } });
-	printf("\nOptions:\n%s"
-	       "  --version        Show the version of trellis\n"
-	       "\nThe options --json, -q, --socket and -h are also accepted after the command.\n"
-	       "Run 'trellis OBJECT COMMAND --help' for a command's options.  See trellis(8).\n",
-	       common_options_help);
+	       "Objects:\n");
+	for (size_t i = 0; i < cli_n_objects; i++)
+		printf("  %-8s %s\n", cli_objects[i].name, cli_objects[i].summary);
+	printf("\nCommands:\n");
+	for (size_t i = 0; i < cli_n_objects; i++)
+		list_commands(stdout, cli_objects[i].cmds);
+	list_commands(stdout, cli_top_cmds);
+	printf("\nOptions (before the object):\n");
+	for (const struct cli_opt *o = cli_global_opts; o->name; o++)
+		print_opt(o);
+	printf("\nThe options --json, -q, --socket and -h are also accepted after the command.\n"
+	       "Run 'trellis help OBJECT [COMMAND]' or 'trellis OBJECT COMMAND --help' for a\n"
+	       "command's options.  See trellis(8).\n");
+}
+
+/* "slice, link, node, version, help or completion" */
+static void what_there_is(char *buf, size_t len)
+{
+	size_t n = 0, total = cli_n_objects;
+
+	for (const struct cli_cmd *c = cli_top_cmds; c->name; c++)
+		total++;
+	buf[0] = '\0';
+	for (size_t i = 0; i < total; i++) {
+		const char *name = i < cli_n_objects ? cli_objects[i].name : cli_top_cmds[i - cli_n_objects].name;
+
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i == 0 ? "" : i + 1 == total ? " or " : ", ",
+				      name);
+	}
+}
+
+static const struct cli_object *find_object(const char *name)
+{
+	for (size_t i = 0; i < cli_n_objects; i++)
+		if (!strcmp(cli_objects[i].name, name))
+			return &cli_objects[i];
+	return NULL;
+}
+
+static const struct cli_cmd *find_cmd(const struct cli_cmd *cmds, const char *name)
+{
+	for (const struct cli_cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
 }
 
 static int main_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* " (did you mean 'X'?)" for an object or top-level command */
+static const char *object_hint(const char *s, char *buf, size_t len)
+{
+	const char *names[16], *hint;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cli_n_objects && n < ARRAY_SIZE(names); i++)
+		names[n++] = cli_objects[i].name;
+	for (const struct cli_cmd *c = cli_top_cmds; c->name && n < ARRAY_SIZE(names); c++)
+		names[n++] = c->name;
+	hint = cli_suggest(s, names, n);
+	if (!hint)
+		return "";
+	snprintf(buf, len, " (did you mean '%s'?)", hint);
+	return buf;
+}
+
+/* trellis help [OBJECT [COMMAND]] */
+static int help_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const struct cli_object *o;
+	const struct cli_cmd *c;
+	char hint[64];
+
+	(void)cli;
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		cli_cmd_help(cmd);
+		return 0;
+	}
+	if (argc < 2) {
+		help_main();
+		return 0;
+	}
+	if (argc > 3)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[3]);
+	o = find_object(argv[1]);
+	if (!o) {
+		c = find_cmd(cli_top_cmds, argv[1]);
+		if (c && argc == 2) {
+			cli_cmd_help(c);
+			return 0;
+		}
+		return cli_usage_error(cmd, "unknown object '%s'%s", argv[1], object_hint(argv[1], hint, sizeof(hint)));
+	}
+	if (argc == 2) {
+		help_object(o);
+		return 0;
+	}
+	c = find_cmd(o->cmds, argv[2]);
+	if (!c)
+		return object_usage_error(o, "unknown command '%s %s'%s", o->name, argv[2],
+					  verb_hint(argv[2], o->cmds, hint, sizeof(hint)));
+	cli_cmd_help(c);
+	return 0;
+}
+
 static int main_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -207,11 +436,14 @@ static const struct option verb_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Why getopt just refused an option, with the option as the user wrote it. */
-static const char *bad_option(char **argv, int c, char *buf, size_t len)
+/* Why getopt just refused an option, with the option as the user wrote it, and
+ * the closest of @cands (the rows that apply: group 0 or in @accept) as a hint. */
+static const char *bad_option(char **argv, int c, const struct cli_opt *cands, unsigned accept, char *buf,
+			      size_t len)
 {
 	const char *arg = argv[optind - 1];
 
@@ -225,7 +457,26 @@ static const char *bad_option(char **argv, int c, char *buf, size_t len)
 	} else if (optopt > 0 && optopt < 0x100 && strncmp(arg, "--", 2)) {
 		snprintf(buf, len, "unknown option '-%c'", optopt);
 	} else {
-		snprintf(buf, len, "unknown option '%s'", arg);
+		const char *names[48], *hint;
+		char name[64];
+		size_t n = 0;
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		if (cands != cli_global_opts)
+			for (const struct cli_opt *o = cli_global_opts; o->name; o++)
+				if (!strcmp(o->name, name)) {
+					snprintf(buf, len, "option '--%s' goes before the object (trellis --%s%s OBJECT COMMAND ...)",
+						 name, name, o->arg ? " ..." : "");
+					return buf;
+				}
+		for (const struct cli_opt *o = cands; o->name && n < ARRAY_SIZE(names); o++)
+			if (!o->group || (o->group & accept))
+				names[n++] = o->name;
+		hint = strncmp(arg, "--", 2) ? NULL : cli_suggest(name, names, n);
+		if (hint)
+			snprintf(buf, len, "unknown option '%s' (did you mean '--%s'?)", arg, hint);
+		else
+			snprintf(buf, len, "unknown option '%s'", arg);
 	}
 	return buf;
 }
@@ -252,6 +503,7 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 		return 0;
 	}
 	a->noperands = 0;
+	a->accept = cmd->accept;
 	a->rest = NULL;
 	a->nrest = 0;
 
@@ -291,6 +543,11 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			if (!(a->accept & CLI_OPT_FILE))
 				goto not_here;
 			a->file = optarg;
+			break;
+		case OPT_DRY_RUN:
+			if (!(a->accept & CLI_OPT_DRY_RUN))
+				goto not_here;
+			a->dry_run = 1;
 			break;
 		case OPT_SHELL:
 			if (!(a->accept & CLI_OPT_SHELL))
@@ -341,7 +598,7 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 		}
 		case ':':
 		case '?':
-			*status = cli_usage_error(cmd, "%s", bad_option(argv, c, msg, sizeof(msg)));
+			*status = cli_usage_error(cmd, "%s", bad_option(argv, c, cli_opts, cmd->accept, msg, sizeof(msg)));
 			return 0;
 		not_here:
 			cmd_path(cmd, path, sizeof(path));
@@ -490,7 +747,12 @@ static int run_object(struct cli *cli, const struct cli_object *o, int argc, cha
 							  o->name, c->name);
 			return c->run(cli, c, argc - i, argv + i);
 		}
-	return object_usage_error(o, "unknown command '%s %s'", o->name, argv[i]);
+	{
+		char hint[64];
+
+		return object_usage_error(o, "unknown command '%s %s'%s", o->name, argv[i],
+					  verb_hint(argv[i], o->cmds, hint, sizeof(hint)));
+	}
 }
 
 static int run(int argc, char **argv)
@@ -550,7 +812,7 @@ static int run(int argc, char **argv)
 			break;
 		}
 		default:
-			return main_usage_error("%s", bad_option(argv, c, msg, sizeof(msg)));
+			return main_usage_error("%s", bad_option(argv, c, cli_global_opts, ~0u, msg, sizeof(msg)));
 		}
 	}
 	if (!cli.cluster && cenv && *cenv)
@@ -562,16 +824,20 @@ static int run(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (optind >= argc)
-		return main_usage_error("missing object (slice, node or version)");
+		return main_usage_error("missing object (%s)", (what_there_is(msg, sizeof(msg)), msg));
 	print_init(cli.json ? PRINT_MODE_JSON : PRINT_MODE_TEXT, stdout);
 
 	object = argv[optind];
-	for (size_t i = 0; i < ARRAY_SIZE(objects); i++)
-		if (!strcmp(objects[i].name, object))
-			return run_object(&cli, &objects[i], argc - optind, argv + optind);
-	if (!strcmp(object, "version"))
-		return version_cmd.run(&cli, &version_cmd, argc - optind, argv + optind);
-	return main_usage_error("unknown object '%s'", object);
+	{
+		const struct cli_object *o = find_object(object);
+		const struct cli_cmd *c = find_cmd(cli_top_cmds, object);
+
+		if (o)
+			return run_object(&cli, o, argc - optind, argv + optind);
+		if (c)
+			return c->run(&cli, c, argc - optind, argv + optind);
+	}
+	return main_usage_error("unknown object '%s'%s", object, object_hint(object, msg, sizeof(msg)));
 }
 
 int main(int argc, char **argv)

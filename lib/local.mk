@@ -8,6 +8,7 @@ lib_libtrellis_la_SOURCES = \
 	lib/units.c lib/units.h \
 	lib/names.c lib/names.h \
 	lib/spec.c lib/spec.h \
+	lib/clab.c lib/clab.h \
 	lib/proto.c lib/proto.h \
 	lib/print.c lib/print.h \
 	lib/sshkey.c lib/sshkey.h \

@@ -40,7 +40,8 @@ void print_json(json_t *value)
 {
 	if (mode != PRINT_MODE_JSON || !value)
 		return;
-	json_dumpf(value, stream(), JSON_INDENT(2));
+	/* 9 significant digits: "seconds": 0.000541322, not 0.00054132200000000001 */
+	json_dumpf(value, stream(), JSON_INDENT(2) | JSON_REAL_PRECISION(9));
 	fputc('\n', stream());
 }
 

@@ -314,6 +314,7 @@ static const struct field_desc create_fields[] = {
 	{ "filename", FIELD_FILENAME, 0 },
 	{ "files", FIELD_FILES, 0 },
 	{ "placement", FIELD_PLACEMENT, 0 },
+	{ "dry_run", FIELD_BOOL, 0 },
 	{ NULL, 0, 0 },
 };
 static const struct field_desc name_fields[] = {
@@ -612,7 +613,7 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 	case FIELD_BOOL:
 		if (!json_is_boolean(v))
 			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be true or false", op, f->key);
-		req->tty = json_is_true(v);
+		*(strcmp(f->key, "dry_run") ? &req->tty : &req->dry_run) = json_is_true(v);
 		return 0;
 	}
 	return trl_error_set(err, TRL_EPROTO, "%s: field '%s' has an unknown type", op, f->key);

@@ -140,6 +140,7 @@ struct proto_request {
 	json_t *settings;	/* link.set: the "set" object */
 	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
+	int dry_run;		/* slice.create: validate, plan and admit; build nothing */
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {
 		const char *cpu, *cpu_weight, *memory, *pids;

@@ -643,8 +643,12 @@ int spec_limit_parse(const char *field, const char *t, struct trl_limits *l, cha
 		return 0;
 	}
 	if (!strcmp(field, "pids")) {
+		if (!strcmp(t, "max")) {	/* no limit: trellis slice set --pids max removes one */
+			l->pids = 0;
+			return 0;
+		}
 		if (!n || strspn(t, "0123456789") != n) {
-			snprintf(why, len, "'%s' is not a whole number", qs(q, sizeof(q), t));
+			snprintf(why, len, "'%s' is not a whole number (or max: no limit)", qs(q, sizeof(q), t));
 			return -EINVAL;
 		}
 		v = n > 10 ? UINT64_MAX : strtoull(t, NULL, 10);

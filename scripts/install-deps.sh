@@ -22,6 +22,9 @@ PKGS=(
   bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
   # trellis slice graph --format svg runs Graphviz's dot (trellis(8))
   graphviz
+  # sd_notify readiness (trellisd.service, Type=notify); the Debian package
+  # (make deb, tests/integration/200-package.bats) and its checks
+  libsystemd-dev debhelper dpkg-dev lintian
   # ssh login to slices (trellisd.conf(5)); tests start their own sshd on loopback
   openssh-server openssh-client
 )

@@ -85,3 +85,10 @@ TESTS += tests/unit/test-template
 tests_unit_test_template_SOURCES = tests/unit/test-template.c tests/unit/tap.h trellisd/template.c trellisd/template.h
 tests_unit_test_template_CFLAGS = $(unit_cflags) -I$(top_srcdir)/trellisd
 tests_unit_test_template_LDADD = lib/libtrellis.la
+
+# containerlab topologies -> slice specs (lib/clab.c).
+check_PROGRAMS += tests/unit/test-clab
+TESTS += tests/unit/test-clab
+tests_unit_test_clab_SOURCES = tests/unit/test-clab.c tests/unit/tap.h
+tests_unit_test_clab_CFLAGS = $(unit_cflags)
+tests_unit_test_clab_LDADD = lib/libtrellis.la

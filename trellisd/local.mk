@@ -18,10 +18,10 @@ trellisd_trellisd_SOURCES = \
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \
 	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge \
-	-DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"' -DCONTAINER_HELPER='"$(pkglibexecdir)/trellis-lxc-helper"'
+	$(SYSTEMD_CFLAGS) -DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"' -DCONTAINER_HELPER='"$(pkglibexecdir)/trellis-lxc-helper"'
 trellisd_trellisd_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(SQLITE_LIBS) $(LXC_LIBS) $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBNL_LIBS) $(SECCOMP_LIBS) \
-	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) -lpthread -lutil
+	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) -lpthread -lutil
 
 # liblxc runs here, not in a fork of the daemon (trellisd/lxc-helper.c).
 pkglibexec_PROGRAMS += trellisd/trellis-lxc-helper
@@ -31,3 +31,12 @@ trellisd_trellis_lxc_helper_SOURCES = trellisd/lxc-helper.c
 trellisd_trellis_lxc_helper_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LXC_CFLAGS)
 trellisd_trellis_lxc_helper_LDFLAGS = -Wl,--as-needed
 trellisd_trellis_lxc_helper_LDADD = lib/libtrellis.la $(LXC_LIBS) $(JANSSON_LIBS)
+
+# The systemd unit: Type=notify when trellisd was built with libsystemd.
+systemdsystemunit_DATA = trellisd/trellisd.service
+trellisd/trellisd.service: $(srcdir)/trellisd/trellisd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) trellisd && sed -e 's|@sbindir[@]|$(sbindir)|g' \
+		-e 's|@SYSTEMD_SERVICE_TYPE[@]|$(SYSTEMD_SERVICE_TYPE)|g' $(srcdir)/trellisd/trellisd.service.in >$@.tmp && mv $@.tmp $@
+CLEANFILES += trellisd/trellisd.service trellisd/trellisd.service.tmp
+EXTRA_DIST += trellisd/trellisd.service.in
+dist_doc_DATA = trellisd/trellisd.conf.example

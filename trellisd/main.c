@@ -17,6 +17,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <lxc/lxccontainer.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 #include "bridge.h"
 #include "cgroup.h"
 #include "shape.h"
@@ -610,6 +613,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	explicit_bzero(cluster_password, sizeof(cluster_password));	/* the cluster keeps its own copy */
+#ifdef HAVE_LIBSYSTEMD
+	/* Type=notify (trellisd.service): ready once the socket serves and the slices are re-adopted. */
+	sd_notifyf(1, "READY=1\nSTATUS=node '%s', socket %s", d->node_name, d->socket_path);
+#endif
 	if (server_run(d, lfd, &err) < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);

@@ -1140,6 +1140,36 @@ static int owner_usage(struct daemon *d, struct store *st, uid_t uid, unsigned *
 	return 0;
 }
 
+/* "r1, r2, r3" for a message that names a router the slice does not have. */
+static const char *router_list(const struct trl_slice *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_routers && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", s->routers[i].name);
+	return buf;
+}
+
+/* slice.create with dry_run: the slice as planned on this node, nothing built. */
+static int plan_dry_run(const struct plan *p, json_t **result, struct trl_error *err)
+{
+	json_t *routers = json_array(), *links = json_array();
+
+	for (size_t i = 0; i < p->s->n_routers; i++)
+		json_array_append_new(routers, json_pack("{s:s, s:s, s:s, s:b}", "name", p->s->routers[i].name, "template",
+							 p->s->routers[i].template_name, "node",
+							 p->s->routers[i].node[0] ? p->s->routers[i].node : p->d->node_name,
+							 "local", p->local[i]));
+	for (size_t i = 0; i < p->s->n_links; i++)
+		json_array_append_new(links, json_pack("{s:s, s:s}", "name", p->s->links[i].name, "kind",
+						       plan_link_kind_name(&p->pl[i])));
+	*result = json_pack("{s:s, s:b, s:o, s:o}", "name", p->s->name, "dry_run", 1, "routers", routers, "links", links);
+	if (!*result)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	return 0;
+}
+
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = rq->d;
@@ -1186,8 +1216,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		trl_slice_free(s);
 		return r;
 	}
-	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
-			 s->n_links);
+	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu router%s, %zu link%s", s->name, s->n_routers,
+			 s->n_routers == 1 ? "" : "s", s->n_links, s->n_links == 1 ? "" : "s");
 
 	snprintf(lname, sizeof(lname), "%s", s->name);
 	slice_op_begin(d, lname);
@@ -1222,6 +1252,10 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	snprintf(row.name, sizeof(row.name), "%s", p.s->name);
 	snprintf(row.owner, sizeof(row.owner), "%s", owner);
 	row.owner_uid = owner_uid;
+	if (req->dry_run) {	/* slice create --dry-run: what would be built; nothing is */
+		r = result ? plan_dry_run(&p, result, err) : 0;
+		goto out;
+	}
 	/* Cluster mode: the uid range the cluster allocated for the slice (the same on every node). */
 	if (req->placement && json_is_integer(json_object_get(req->placement, "uid_index")))
 		row.uid_index_want = (unsigned)json_integer_value(json_object_get(req->placement, "uid_index"));
@@ -1287,8 +1321,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	/* The slice's substrate classes (admission included), before any port steers frames into them. */
 	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_apply(d, &p.ss, p.s->name, err)) < 0)
 		goto rollback;
-	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
-			 p.s->n_links);
+	request_progress(rq, "allocate", "uid range %u-%u, %zu link key%s", row.uid_base, row.uid_base + 65535,
+			 p.s->n_links, p.s->n_links == 1 ? "" : "s");
 	/* The slice's parent cgroup, limits applied and read back, before any router is placed in it. */
 	if (p.n_local) {
 		char cg[256];
@@ -1353,7 +1387,7 @@ out:
 		pthread_mutex_unlock(&d->node_lock);
 	if (r < 0)
 		trl_error_set_step(err, step);
-	if (r == 0 && result) {
+	if (r == 0 && result && !req->dry_run) {
 		store_close(st);
 		st = NULL;
 		slice_op_end(d, lname);
@@ -1442,7 +1476,8 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if (r < 0)
 		goto out;
 	store_slice_set_state(st, name, "deleting", NULL);
-	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	request_progress(rq, "delete", "removing %zu router%s and %zu link%s", s->n_routers, s->n_routers == 1 ? "" : "s",
+			 s->n_links, s->n_links == 1 ? "" : "s");
 	uid_base = row.uid_base;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;
@@ -1983,7 +2018,10 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	if (req->router) {
 		rt = trl_slice_router(s, req->router);
 		if (!rt) {
-			r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", s->name, req->router);
+			char names[256];
+
+			r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s' (its routers: %s)", s->name,
+					  req->router, router_list(s, names, sizeof(names)));
 			goto out;
 		}
 		if (!router_is_local(d, rt)) {
@@ -2055,7 +2093,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 				  why, local, d->node_name);
 		goto out;
 	}
-	if (!rt && (fields & CGROUP_F_PIDS) && next.pids < (uint64_t)local * 16) {
+	if (!rt && (fields & CGROUP_F_PIDS) && next.pids && next.pids < (uint64_t)local * 16) {
 		r = trl_error_set(err, TRL_EINVALID, "pids: %" PRIu64 " cannot hold the %zu routers on node '%s' (each needs at least 16)",
 				  next.pids, local, d->node_name);
 		goto out;
@@ -2184,8 +2222,12 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		return r;
 	}
 	if (!trl_slice_router(s, req->router)) {
+		char names[256];
+
+		r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s' (its routers: %s)", req->name,
+				  req->router, router_list(s, names, sizeof(names)));
 		trl_slice_free(s);
-		return trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no router '%s'", req->name, req->router);
+		return r;
 	}
 	names_container(cname, sizeof(cname), s->name, req->router);
 	trl_slice_free(s);
@@ -2298,7 +2340,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	json_t *set = NULL, *links, *entry, *changed = json_array(), *v;
 	const char *state;
 	long l;
-	int r, applied = 0, down;
+	int r, applied = 0, down, was_down;
 
 	slice_op_begin(d, req->name);
 	pthread_mutex_lock(&d->node_lock);
@@ -2341,6 +2383,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 	if (r == 0 && p.pl[l].kind == PLAN_LINK_TUNNEL && sh->rate < old.rate)
 		r = shape_slice_apply(d, &p.ss, p.s->name, err);
 	state = json_string_value(json_object_get(req->settings, "state"));
+	was_down = p.down[l];
 	down = state ? !strcmp(state, "down") : p.down[l];
 	if (r == 0 && state)
 		r = link_admin(&p, (size_t)l, !down, err);
@@ -2364,7 +2407,8 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 		char msg[256];
 
 		json_object_foreach(req->settings, key, v)
-			json_array_append_new(changed, json_string(key));
+			if (strcmp(key, "state") || down != was_down)	/* up when up: nothing changed */
+				json_array_append_new(changed, json_string(key));
 		snprintf(msg, sizeof(msg), "link '%s' changed", p.s->links[l].name);
 		store_event_add(st, p.s->name, "link.set", msg);
 		log_info("slice '%s': %s", p.s->name, msg);

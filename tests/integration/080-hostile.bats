@@ -647,9 +647,9 @@ EOS
 			fi
 			echo "# trellis ${cmd//@/\'$shown\'}: exit $status: $(echo "${output:0:160}" | tr '\n' ' ')" >&3
 			[ "$status" -eq 3 ]
-			field=name
-			[[ "$cmd" == "slice exec t80a @"* ]] && field=router
-			[[ "$output" == *"field '$field': '"*"' is not a valid name"* ]]
+			field="slice name"
+			[[ "$cmd" == "slice exec t80a @"* ]] && field="router name"
+			[[ "$output" == *"$field: '"*"' is not a valid name"* ]]
 		done
 	done
 	[ ! -e /tmp/t80-pwned ]

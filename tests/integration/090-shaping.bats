@@ -102,7 +102,7 @@ iperf_server() {
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"burst: needs a rate"* ]]
 	run trellis link set t9p r1:eth1 --rate fast
-	[ "$status" -eq 2 ]
+	[ "$status" -eq 3 ]
 	[[ "$output" == *"--rate: 'fast' is not a rate"* ]]
 	run trellis link set t9p r9:eth1 --rate 1mbit
 	[ "$status" -eq 4 ]
