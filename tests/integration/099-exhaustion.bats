@@ -7,10 +7,13 @@ load helpers
 
 setup_file() {
 	require_root
-	# room for exactly one slice: index 0 of the range is never used
-	local start
+	# room for exactly one slice: index 0 of the range is never used.  The
+	# top of root's range: uid ranges are claimed host-wide, and other
+	# daemons (a production one, other tests) allocate from the bottom.
+	local start count
 	start=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
-	start_daemon --uid-range "$start:131072"
+	count=$(awk -F: '$1 == "root" { print $3; exit }' /etc/subuid)
+	start_daemon --uid-range "$((start + count - 131072)):131072"
 }
 
 teardown_file() {
