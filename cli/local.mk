@@ -7,7 +7,8 @@ cli_trellis_SOURCES = \
 	cli/link.c \
 	cli/multi.c \
 	cli/term.c \
-	cli/cluster.c
+	cli/cluster.c \
+	cli/events.c
 cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
 cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS)
 

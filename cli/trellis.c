@@ -569,6 +569,8 @@ static int run(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(objects); i++)
 		if (!strcmp(objects[i].name, object))
 			return run_object(&cli, &objects[i], argc - optind, argv + optind);
+	if (!strcmp(object, "events"))
+		return cli_events_run(&cli, argc - optind, argv + optind);
 	if (!strcmp(object, "version"))
 		return version_cmd.run(&cli, &version_cmd, argc - optind, argv + optind);
 	return main_usage_error("unknown object '%s'", object);

@@ -32,6 +32,7 @@
 #include "container.h"
 #include "disk.h"
 #include "escape.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "shape.h"
@@ -547,6 +548,8 @@ static void slice_teardown(struct plan *p)
 	struct trl_slice *s = p->s;
 	struct trl_error e = { 0 };
 
+	/* Before the routers stop: a deliberate stop is not an exit. */
+	events_slice_unwatch(p->d, s->name);
 	uint32_t *keys = calloc(s->n_links + 1, sizeof(*keys));
 	size_t n_keys = 0;
 
@@ -1300,7 +1303,11 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto rollback;
 	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
 		goto rollback;
-	store_event_add(st, p.s->name, "create", "slice created");
+	for (size_t i = 0; i < p.s->n_routers; i++)
+		if (p.local[i])
+			events_router_watch(d, p.s->name, owner_uid, p.s->routers[i].name, p.cs[i].init_pid);
+	events_emit(d, p.s->name, owner_uid, NULL, "slice-created", "slice '%s' created: %zu routers, %zu links",
+		    p.s->name, p.s->n_routers, p.s->n_links);
 	boot_id_store(st, p.s->name);
 	log_info("slice '%s' created: %zu routers, %zu links", p.s->name, p.s->n_routers, p.s->n_links);
 	trl_error_clear(err);
@@ -1397,6 +1404,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	struct trl_slice *s = NULL;
 	struct plan p = { 0 };
 	unsigned uid_base;
+	uid_t owner;
 	int r;
 
 	slice_op_begin(d, name);
@@ -1419,6 +1427,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	store_slice_set_state(st, name, "deleting", NULL);
 	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
 	uid_base = row.uid_base;
+	owner = row.owner_uid;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;
 	store_slice_release(&row);
@@ -1430,7 +1439,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
 	claim_uid_release(d->node_name, name, uid_base);
-	store_event_add(st, name, "delete", "slice deleted");
+	events_emit(d, name, owner, NULL, "slice-deleted", "slice '%s' deleted", name);
 	log_info("slice '%s' deleted", name);
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
 out:
@@ -1859,7 +1868,8 @@ static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_reques
 				log_warn("slice '%s': restoring link '%s': %s", p.s->name, p.s->links[l].name, e.msg);
 		goto out;
 	}
-	store_event_add(st, p.s->name, "set", "bandwidth changed");
+	events_emit_st(d, st, p.s->name, NULL, "slice-set", "bandwidth %llu ceil %llu bit/s",
+		       (unsigned long long)p.s->bw_rate, (unsigned long long)p.s->bw_ceil);
 	log_info("slice '%s': bandwidth %llu ceil %llu bit/s", p.s->name, (unsigned long long)p.s->bw_rate,
 		 (unsigned long long)p.s->bw_ceil);
 	*out = json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:b}", "name", p.s->name, "bandwidth", "rate",
@@ -2056,7 +2066,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	/* Not a cgroup knob, and not changed here: what the router was created with. */
 	now.disk = before.disk = rt ? trl_router_limits(s, rt).disk : 0;
 	snprintf(why, sizeof(why), "%s changed (cgroup '%s')", what, rel);
-	store_event_add(st, s->name, "set", why);
+	events_emit_st(rq->d, st, s->name, rt ? rt->name : NULL, "slice-set", "%s", why);
 	log_info("slice '%s': %s", s->name, why);
 	*result = json_pack("{s:s, s:s?, s:s, s:o, s:o}", "name", s->name, "router", rt ? rt->name : NULL, "cgroup", rel,
 			    "limits", limits_json(&now), "previous", limits_json(&before));
@@ -2332,7 +2342,8 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 		json_object_foreach(req->settings, key, v)
 			json_array_append_new(changed, json_string(key));
 		snprintf(msg, sizeof(msg), "link '%s' changed", p.s->links[l].name);
-		store_event_add(st, p.s->name, "link.set", msg);
+		events_emit_st(d, st, p.s->name, NULL, !state ? "link-set" : down ? "link-down" : "link-up", "%s%s",
+			       msg, !state ? "" : down ? ": taken down" : ": brought up");
 		log_info("slice '%s': %s", p.s->name, msg);
 	}
 	*result = json_pack("{s:s, s:s, s:o, s:s, s:o}", "slice", p.s->name, "link", p.s->links[l].name, "shape",
@@ -2389,6 +2400,9 @@ static void boot_id_store(struct store *st, const char *slice)
 	json_decref(set);
 }
 
+/* The owner of the slice being reconciled (one at a time, under ops_lock): its events carry it. */
+static uid_t note_owner;
+
 static void note(json_t *actions, const char *slice, const char *action, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void note(json_t *actions, const char *slice, const char *action, const char *fmt, ...)
@@ -2400,6 +2414,7 @@ static void note(json_t *actions, const char *slice, const char *action, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("reconcile: slice '%s': %s: %s", slice, action, msg);
+	events_emit(g_daemon, slice, note_owner, NULL, "reconcile", "%s: %s", action, msg);
 	json_array_append_new(actions, json_pack("{s:s, s:s, s:s}", "slice", slice, "action", action, "detail", msg));
 }
 
@@ -2455,6 +2470,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	int r;
 
 	r = reconcile_plan(d, st, name, &row, &p, 0, &e);
+	note_owner = row.spec ? row.owner_uid : 0;
 	if (r < 0) {
 		note(actions, name, "error", "cannot plan it: %s (left alone)", e.msg);
 		goto out;
@@ -2584,7 +2600,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		note(actions, name, "error", "repair failed: %s", e.msg);
 		goto out;
 	}
-	store_event_add(st, name, "reconcile", "repaired after a daemon restart");
+	events_emit_st(d, st, name, NULL, "drift-repaired", "slice '%s' repaired after a daemon restart", name);
 out:
 	json_decref(set);
 	free(links);
