@@ -85,6 +85,7 @@ struct wrouter {
 	int wd_mem, wd_pids;
 	char mem_dir[512], pids_dir[512];
 	uint64_t oom_kills, pids_max;
+	int oom_pending;	/* v1: the OOM eventfd fired; the kill is counted a moment later */
 	int init_status;	/* from the proc connector; -1 unknown */
 	struct wdaemon daemons[MAX_DAEMONS];
 	size_t n_daemons;
@@ -358,7 +359,15 @@ static void router_sources(struct wrouter *w)
 		fclose(f);
 }
 
+static void router_watch(const char *slice, uid_t owner, const char *router, pid_t pid, int quiet);
+
 void events_router_watch(struct daemon *d, const char *slice, uid_t owner, const char *router, pid_t pid)
+{
+	(void)d;
+	router_watch(slice, owner, router, pid, 0);
+}
+
+static void router_watch(const char *slice, uid_t owner, const char *router, pid_t pid, int quiet)
 {
 	struct wrouter *w, **grown;
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -395,11 +404,13 @@ void events_router_watch(struct daemon *d, const char *slice, uid_t owner, const
 		epoll_ctl(E.epfd, EPOLL_CTL_ADD, w->pidfd, &ev);
 	}
 	router_sources(w);
-	emit_locked(slice, owner, router, "router-started", "");
-	snprintf(E.ring[E.last_id % EVENTS_RING].message, sizeof(E.ring[0].message),
-		 "router '%s' running (init pid %d)", router, (int)pid);
+	if (!quiet) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "router '%s' running (init pid %d)", router, (int)pid);
+		emit_locked(slice, owner, router, "router-started", msg);
+	}
 	pthread_mutex_unlock(&E.lock);
-	(void)d;
 }
 
 /* Remove router @i from the table (lock held); "router-stopped" if @stopped. */
@@ -434,10 +445,16 @@ int events_adopt(struct daemon *d)
 {
 	DIR *dir = opendir(d->lxcpath);
 	struct dirent *de;
+	struct store *st = NULL;
+	struct trl_error err = { 0 };
 	int n = 0;
 
 	if (!dir)
 		return 0;
+	if (store_open(d->db_path, &st, &err) < 0) {
+		closedir(dir);
+		return 0;
+	}
 	while ((de = readdir(dir))) {
 		char slice[64], *router;
 		struct store_slice row = { 0 };
@@ -453,15 +470,16 @@ int events_adopt(struct daemon *d)
 		if (!names_valid(slice) || !names_valid(router))
 			continue;
 		state = container_state(d->lxcpath, de->d_name, &pid);
-		if (!state || strcmp(state, "RUNNING") || pid <= 0)
+		if (!state || strcmp(state, "running") || pid <= 0)
 			continue;
-		if (store_slice_get(E.st, slice, &row, &e) < 0)
+		if (store_slice_get(st, slice, &row, &e) < 0)
 			continue;
-		events_router_watch(d, slice, row.owner_uid, router, pid);
+		router_watch(slice, row.owner_uid, router, pid, 1);
 		store_slice_release(&row);
 		n++;
 	}
 	closedir(dir);
+	store_close(st);
 	return n;
 }
 
@@ -728,7 +746,14 @@ static void check_oom(struct wrouter *w)
 {
 	uint64_t v;
 
+	if (w->oom_pending && ++w->oom_pending > 20) {
+		/* 2 s under OOM and nothing killed: say so once. */
+		w->oom_pending = 0;
+		emit_locked(w->slice, w->owner, w->router, "oom", "memory limit reached: under OOM, nothing killed yet");
+		return;
+	}
 	if (read_oom_kills(w, &v) == 0 && v > w->oom_kills) {
+		w->oom_pending = 0;
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "router '%s': %" PRIu64 " process(es) OOM-killed (memory limit reached)",
@@ -776,12 +801,48 @@ static void read_inotify(void)
 	}
 }
 
+/*
+ * What the kernel does not notify: v1's pids.events (the kernel notifies
+ * only v2's files) is read every PIDS_CHECK_MS; a v1 OOM notification comes
+ * before the kill is counted, so the counter is read every 100 ms until it
+ * moves.  Returns the epoll timeout until the next check.
+ */
+#define PIDS_CHECK_MS 1000
+static int timed_checks(void)
+{
+	static uint64_t last_pids;
+	uint64_t now;
+	struct timespec ts;
+	int pending = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&E.lock);
+	for (size_t i = 0; i < E.n_routers; i++) {
+		struct wrouter *w = E.routers[i];
+
+		if (w->oom_pending)
+			check_oom(w);
+		pending |= w->oom_pending;
+		if (E.layout == CGROUP_LAYOUT_V1 && now - last_pids >= PIDS_CHECK_MS)
+			check_pids(w);
+	}
+	if (now - last_pids >= PIDS_CHECK_MS)
+		last_pids = now;
+	pthread_mutex_unlock(&E.lock);
+	if (pending)
+		return 100;
+	return E.layout == CGROUP_LAYOUT_V1 && E.n_routers ? PIDS_CHECK_MS : -1;
+}
+
 static void *watcher(void *arg)
 {
+	int timeout = -1;
+
 	(void)arg;
 	for (;;) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(E.epfd, evs, 32, -1);
+		int n = epoll_wait(E.epfd, evs, 32, timeout);
 
 		for (int i = 0; i < n; i++) {
 			unsigned tag = (unsigned)(evs[i].data.u64 >> 32), id = (unsigned)evs[i].data.u64;
@@ -814,13 +875,14 @@ static void *watcher(void *arg)
 					if (read(w->oom_efd, &v, sizeof(v)) < 0) {
 						/* spurious */
 					}
-					check_oom(w);
+					w->oom_pending = 1;
 				}
 				pthread_mutex_unlock(&E.lock);
 				break;
 			}
 			}
 		}
+		timeout = timed_checks();
 		flush_writes();
 	}
 	return NULL;
