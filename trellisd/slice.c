@@ -80,6 +80,7 @@ struct plan {
 	int *down;			/* per link: administratively down (link down) */
 	char *only;			/* per router: start/wait for only these (repairs); NULL = every local one */
 	int keep_logs;			/* teardown after a failed create */
+	uid_t owner;			/* the slice's owner (its events carry it) */
 };
 
 static void plan_shape(struct plan *p);
@@ -628,6 +629,7 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 			if (r > 0) {
 				done[i] = 1;
 				ready++;
+				events_router_watch(p->d, p->s->name, p->owner, p->cs[i].router->name, p->cs[i].init_pid);
 				request_progress(rq, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
 						 ready, want);
 			}
@@ -1183,6 +1185,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	s = NULL;	/* owned by the plan now */
 	if (r < 0)
 		goto out;
+	p.owner = owner_uid;
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	if (store_slice_get(st, p.s->name, &row, err) == 0) {
@@ -1303,9 +1306,6 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto rollback;
 	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
 		goto rollback;
-	for (size_t i = 0; i < p.s->n_routers; i++)
-		if (p.local[i])
-			events_router_watch(d, p.s->name, owner_uid, p.s->routers[i].name, p.cs[i].init_pid);
 	events_emit(d, p.s->name, owner_uid, NULL, "slice-created", "slice '%s' created: %zu routers, %zu links",
 		    p.s->name, p.s->n_routers, p.s->n_links);
 	boot_id_store(st, p.s->name);
@@ -2431,6 +2431,7 @@ static int reconcile_plan(struct daemon *d, struct store *st, const char *name, 
 	r = plan_build(d, s, row->uid_base, row->placement, strict, p, err);
 	if (r < 0)
 		return r;
+	p->owner = row->owner_uid;
 	plan_load_links(st, p);
 	plan_apply_settings(st, p);
 	return 0;
