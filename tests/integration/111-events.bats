@@ -4,10 +4,16 @@
 # pids limit, ospfd killed and restarted by watchfrr, a router's init killed,
 # trellisd killed and restarted) and seen by a follower started before the
 # trigger; the --slice and --since filters; a tenant's follower sees only its
-# slices; followers are capped per user.
+# slices; followers are capped per user; in cluster mode a node that dies and
+# comes back is node-down and node-up.
 
 load helpers
+source "$BATS_TEST_DIRNAME/lib/testbed.bash"
+source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 bats_require_minimum_version 1.5.0
+
+P=t111
+URL="etcd://198.18.1.1:2379"
 
 setup_file() {
 	require_root
@@ -24,6 +30,7 @@ setup_file() {
 }
 
 teardown_file() {
+	if [ -d "$(testbed_dir "$P")" ]; then cluster_testbed_down 2; fi
 	stop_daemon
 	rm -f "$T_CONF"
 	for u in "${U1:-}" "${U2:-}"; do
@@ -46,9 +53,9 @@ follow() {
 	local name=$1
 	shift
 	if [ -n "${AS:-}" ]; then
-		runuser -u "$AS" -- "$TRELLIS_BIN" --socket "$T_SOCK" events -f --json "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" 3>&- &
+		runuser -u "$AS" -- "$TRELLIS_BIN" --socket "${FSOCK:-$T_SOCK}" events -f --json "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" 3>&- &
 	else
-		"$TRELLIS_BIN" --socket "$T_SOCK" events -f --json "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" 3>&- &
+		"$TRELLIS_BIN" --socket "${FSOCK:-$T_SOCK}" events -f --json "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" 3>&- &
 	fi
 	echo $! >>"$T_DIR/followers"
 	# registered once the history (at least daemon-started for root) is in, or the connection is up
@@ -273,4 +280,22 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 	AS=$U1 follow cap9
 	kill -0 "$(tail -1 "$T_DIR/followers")"
 	[ ! -s "$T_DIR/cap9.err" ]
+}
+
+@test "cluster mode: a node whose daemon dies is node-down on the others, node-up when it is back" {
+	cluster_up 2
+	FSOCK=$(testbed_sock "$P" 1) follow fc
+	# kill -9: no chance to revoke its lease; the others see it expire
+	testbed_daemon_stop "$P" 2 KILL
+	wait_seen 30 fc node-down
+	[[ "$(seen fc node-down | jq -r .message)" == "node '${P}n2' is down (its lease expired)" ]]
+	[ "$(seen fc node-down | jq -r .node)" = "${P}n1" ]
+	testbed_daemon "$P" 2 --cluster "$URL"
+	wait_seen 30 fc node-up
+	[[ "$(seen fc node-up | jq -r .message)" == "node '${P}n2' is up (registered)" ]]
+	# node events are root's: a tenant's history on node 1 has none
+	run runuser -u "$U1" -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" --json events
+	[ "$(echo "$output" | jq '[.events[] | select(.kind | test("^node-"))] | length')" = 0 ]
+	stop_followers
+	cluster_testbed_down 2
 }
