@@ -126,7 +126,7 @@ int events_request(struct request_ctx *rq, const struct proto_request *req, json
 		snap = events_snapshot();
 	}
 	if (events_wait_written(snap, 3000) < 0)
-		log_warn("events: the history is not all written yet: the answer may miss the newest");
+		log_warn("the history is not all written yet: the answer may miss the newest");
 	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
 		goto out;
 	if (store_events_query(st, snap, (double)req->since, req->name, EVENTS_HISTORY_MAX, &hist, &n) < 0) {

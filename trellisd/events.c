@@ -929,7 +929,7 @@ static int open_sources(struct trl_error *err)
 		req.op = PROC_CN_MCAST_LISTEN;
 		setsockopt(E.cn, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
 		if (send(E.cn, &req, sizeof(req), 0) < 0) {
-			log_warn("events: proc connector: %s (no daemon restart or exit status events)", strerror(errno));
+			log_warn("proc connector: %s (no daemon restart events, no exit statuses; it serves only the initial network namespace)", strerror(errno));
 			close(E.cn);
 			E.cn = -1;
 		} else {
@@ -937,7 +937,7 @@ static int open_sources(struct trl_error *err)
 			epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.cn, &ev);
 		}
 	} else {
-		log_warn("events: proc connector: %s (no daemon restart or exit status events)", strerror(errno));
+		log_warn("proc connector: %s (no daemon restart events, no exit statuses; it serves only the initial network namespace)", strerror(errno));
 		if (E.cn >= 0)
 			close(E.cn);
 		E.cn = -1;

@@ -13,7 +13,8 @@ source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 bats_require_minimum_version 1.5.0
 
 P=t111
-URL="etcd://198.18.1.1:2379"
+ETCD_ADDR=198.18.1.1
+URL="etcd://$ETCD_ADDR:2379"
 
 setup_file() {
 	require_root
