@@ -146,6 +146,7 @@ int events_request(struct request_ctx *rq, const struct proto_request *req, json
 	}
 	for (size_t i = 0; i < n; i++)
 		if (visible(rq, &hist[i], req->name) && send_event(rq, &hist[i]) < 0) {
+			log_info("event follower uid %u pid %d stopped reading: ended", (unsigned)rq->uid, (int)rq->pid);
 			r = 0;
 			goto out;
 		}

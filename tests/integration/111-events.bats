@@ -283,6 +283,29 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 	[ ! -s "$T_DIR/cap9.err" ]
 }
 
+@test "a follower that stops reading is cut, never waited for; the others get every event" {
+	trellis -q slice create -f "$(plain_pair_spec t111a 111)"
+	follow fok --slice t111a
+	python3 "$BATS_TEST_DIRNAME/lib/slowfollow.py" "$T_SOCK" 25 >"$T_DIR/slow.out" 3>&- &
+	slow=$!
+	sleep 0.5
+	# 3000 carrier changes at once: the host end taken down and up 1500 times
+	for i in $(seq 1500); do echo "link set t111a.r1.eth1 down"; echo "link set t111a.r1.eth1 up"; done >"$T_DIR/flap"
+	ip -batch "$T_DIR/flap"
+	# the daemon answers at once meanwhile
+	start=$(date +%s%N)
+	trellis --json slice show t111a >/dev/null
+	[ $((($(date +%s%N) - start) / 1000000)) -lt 2000 ]
+	# the reading follower got all 3000
+	wait_for 20 eval '[ "$(seen fok carrier-lost t111a r1 | wc -l)" -ge 1500 ] && [ "$(seen fok carrier-up t111a r1 | wc -l)" -ge 1500 ]'
+	# the one that never read was cut (its connection closed) long before it would have read
+	wait "$slow"
+	cat "$T_DIR/slow.out" | cut -c1-200 >&3
+	[[ "$(cat "$T_DIR/slow.out")" == "lines "*" eof 1 "* ]]
+	[ "$(awk '{print $2}' "$T_DIR/slow.out")" -lt 3000 ]
+	grep -qE "event follower uid 0 pid [0-9]+ (stopped reading|fell behind)" "$T_DIR/trellisd.log"
+}
+
 @test "cluster mode: a node whose daemon dies is node-down on the others, node-up when it is back" {
 	cluster_up 2
 	FSOCK=$(testbed_sock "$P" 1) follow fc
