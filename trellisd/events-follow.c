@@ -129,7 +129,7 @@ int events_request(struct request_ctx *rq, const struct proto_request *req, json
 		log_warn("the history is not all written yet: the answer may miss the newest");
 	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
 		goto out;
-	if (store_events_query(st, snap, (double)req->since, req->name, EVENTS_HISTORY_MAX, &hist, &n) < 0) {
+	if (store_events_query(st, snap, (double)req->since, req->name, rq->uid, EVENTS_HISTORY_MAX, &hist, &n) < 0) {
 		r = trl_error_set(err, TRL_EFAILED, "state store: cannot read the events");
 		goto out;
 	}

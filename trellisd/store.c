@@ -564,7 +564,7 @@ int store_events_max_id(struct store *st, int64_t *out)
 	return 0;
 }
 
-int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, unsigned limit,
+int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, uid_t uid, unsigned limit,
 		       struct store_event **out, size_t *n_out)
 {
 	sqlite3_stmt *q;
@@ -579,8 +579,9 @@ int store_events_query(struct store *st, int64_t max_id, double since, const cha
 		return -ENOMEM;
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT id, time, IFNULL(slice, ''), IFNULL(router, ''), kind, message, owner_uid "
-			       "FROM events WHERE id <= ? AND time >= ? AND (?3 IS NULL OR slice = ?3) "
-			       "ORDER BY id DESC LIMIT ?",
+			       "FROM events WHERE id <= ?1 AND time >= ?2 AND (?3 IS NULL OR slice = ?3) "
+			       "AND (?5 = 0 OR owner_uid = ?5 OR slice IN (SELECT slice FROM ssh_accounts WHERE uid = ?5)) "
+			       "ORDER BY id DESC LIMIT ?4",
 			       -1, &q, NULL) != SQLITE_OK) {
 		free(ev);
 		return -EIO;
@@ -590,6 +591,7 @@ int store_events_query(struct store *st, int64_t max_id, double since, const cha
 	if (slice)
 		sqlite3_bind_text(q, 3, slice, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 4, (int)limit);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)uid);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < limit) {
 		/* newest first from the query; stored oldest first */
 		struct store_event *e = &ev[n++];

@@ -110,9 +110,11 @@ struct store_event {
  * the newest @keep. */
 int store_events_put(struct store *st, const struct store_event *ev, size_t n, unsigned keep);
 int store_events_max_id(struct store *st, int64_t *out);
-/* The newest @limit events with id <= @max_id, time >= @since and (unless
- * NULL) of @slice, oldest first, in a new array *out (free()). */
-int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, unsigned limit,
+/* The newest @limit events with id <= @max_id, time >= @since, (unless
+ * NULL) of @slice and (unless @uid is 0) of a slice @uid owns or is the ssh
+ * account of, oldest first, in a new array *out (free()).  The uid filter
+ * only narrows: the caller still applies server_may's rule. */
+int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, uid_t uid, unsigned limit,
 		       struct store_event **out, size_t *n_out);
 
 #endif
