@@ -2,7 +2,8 @@
 # trellis events: every kind triggered for real (a create and a delete, a
 # link taken down and a carrier lost, a memory hog OOM-killed, a fork past the
 # pids limit, ospfd killed and restarted by watchfrr, a router's init killed,
-# trellisd killed and restarted) and seen by a follower started before the
+# BIRD killed and restarted by its boot loop, trellisd killed and restarted)
+# and seen by a follower started before the
 # trigger; the --slice and --since filters; a tenant's follower sees only its
 # slices; followers are capped per user; in cluster mode a node that dies and
 # comes back is node-down and node-up.
@@ -165,6 +166,20 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 	# that fork's parent leaving is not another exit; r2's ospfd never left
 	sleep 1
 	[ "$(seen f4 daemon-exited t111f | wc -l)" = 1 ]
+}
+
+@test "bird killed: it exited, and the boot loop restarted it" {
+	[ -x /usr/sbin/bird ] || skip "bird2 not installed"
+	printf 'slice: t111b\nrouters:\n  r1:\n    template: bird\n    config: |\n      router id 10.111.0.1;\n      protocol device {}\n' >"$T_DIR/t111b.yaml"
+	trellis -q slice create -f "$T_DIR/t111b.yaml"
+	follow f8 --slice t111b
+	old=$(pids_of t111b r1 bird)
+	[ -n "$old" ]
+	kill -KILL $old
+	wait_seen 10 f8 daemon-exited t111b r1
+	[[ "$(seen f8 daemon-exited t111b r1 | jq -r .message)" == "bird (pid $old) exited: killed by signal 9"* ]]
+	wait_seen 30 f8 daemon-restarted t111b r1
+	[[ "$(seen f8 daemon-restarted t111b r1 | jq -r .message)" == "bird restarted by its supervisor (the boot loop), pid "* ]]
 }
 
 @test "a router's init killed: router-exited with its status (pidfd)" {
