@@ -226,7 +226,7 @@ static void router_watch(const char *slice, uid_t owner, const char *router, pid
 	pthread_mutex_unlock(&E.lock);
 }
 
-/* Remove router @i from the table (lock held); "router-stopped" if @stopped. */
+/* Remove router @i from the table and close its sources (lock held). */
 static void router_drop(size_t i)
 {
 	struct wrouter *w = E.routers[i];
