@@ -44,7 +44,7 @@ teardown_file() {
 
 teardown() {
 	stop_followers
-	for s in t111a t111b t111c t111f t111t; do
+	for s in t111a t111b t111c t111d t111f t111t; do
 		trellis -q slice delete "$s" >/dev/null 2>&1 || true
 	done
 }
@@ -170,16 +170,16 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 
 @test "bird killed: it exited, and the boot loop restarted it" {
 	[ -x /usr/sbin/bird ] || skip "bird2 not installed"
-	printf 'slice: t111b\nrouters:\n  r1:\n    template: bird\n    config: |\n      router id 10.111.0.1;\n      protocol device {}\n' >"$T_DIR/t111b.yaml"
-	trellis -q slice create -f "$T_DIR/t111b.yaml"
-	follow f8 --slice t111b
-	old=$(pids_of t111b r1 bird)
+	printf 'slice: t111d\nrouters:\n  r1:\n    template: bird\n    config: |\n      router id 10.111.0.1;\n      protocol device {}\n' >"$T_DIR/t111d.yaml"
+	trellis -q slice create -f "$T_DIR/t111d.yaml"
+	follow f8 --slice t111d
+	old=$(pids_of t111d r1 bird)
 	[ -n "$old" ]
 	kill -KILL $old
-	wait_seen 10 f8 daemon-exited t111b r1
-	[[ "$(seen f8 daemon-exited t111b r1 | jq -r .message)" == "bird (pid $old) exited: killed by signal 9"* ]]
-	wait_seen 30 f8 daemon-restarted t111b r1
-	[[ "$(seen f8 daemon-restarted t111b r1 | jq -r .message)" == "bird restarted by its supervisor (the boot loop), pid "* ]]
+	wait_seen 10 f8 daemon-exited t111d r1
+	[[ "$(seen f8 daemon-exited t111d r1 | jq -r .message)" == "bird (pid $old) exited: killed by signal 9"* ]]
+	wait_seen 30 f8 daemon-restarted t111d r1
+	[[ "$(seen f8 daemon-restarted t111d r1 | jq -r .message)" == "bird restarted by its supervisor (the boot loop), pid "* ]]
 }
 
 @test "a router's init killed: router-exited with its status (pidfd)" {
