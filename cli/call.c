@@ -129,6 +129,11 @@ static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **resul
 			close(master);	/* hangs the session up if it still runs */
 			continue;
 		}
+		if (r == 1 && cli->on_event && !strcmp(json_string_value(json_object_get(msg, "event")), "event")) {
+			cli->on_event(cli, json_object_get(msg, "record"));
+			json_decref(msg);
+			continue;
+		}
 		if (r == 1) {
 			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress")) {
 				if (cli->label) {

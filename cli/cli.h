@@ -41,6 +41,8 @@ struct cli {
 	 * {"event": "pty"}, and returns when the session is over (its pty
 	 * closed, or the final reply is waiting on @conn). */
 	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
+	/* Set by trellis events -f: each {"event": "event"} record as it comes. */
+	void (*on_event)(struct cli *cli, json_t *record);
 	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
 	struct etcd_opts cluster_opts;	/* --cluster-ca/cert/key/user, $TRELLIS_CLUSTER_PASSWORD */
 };
@@ -90,6 +92,7 @@ extern const struct cli_opt cli_global_opts[];
 #define CLI_OPT_LIMITS 0x8	/* --router NAME --cpu N --cpu-weight N --memory SIZE --pids N */
 #define CLI_OPT_DRY_RUN 0x10	/* --dry-run */
 #define CLI_OPT_GRAPH 0x20	/* --format F --stats (slice graph: parsed by view_args_parse) */
+#define CLI_OPT_EVENTS 0x80	/* --slice NAME --since TIME -f, --follow (events: parsed by cli/events.c) */
 #define CLI_OPT_SAVE 0x40	/* -o, --output DIR (slice save: parsed by view_args_parse) */
 
 struct cli_args {
@@ -156,6 +159,9 @@ int cli_cluster_nodes(struct cli *cli);
 /* A cluster create's result (per-node states); node.list's result. */
 void cli_cluster_result_print(json_t *result);
 void cli_cluster_nodes_print(json_t *result);
+
+/* events.c: trellis events (a top-level verb). */
+int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
 
 /* The object tables. */
 extern const struct cli_cmd cli_slice_cmds[];

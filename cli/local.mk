@@ -9,7 +9,8 @@ cli_trellis_SOURCES = \
 	cli/term.c \
 	cli/cluster.c \
 	cli/views.h cli/graph.c cli/save.c \
-	cli/complete.c
+	cli/complete.c \
+	cli/events.c
 cli_trellis_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS)
 cli_trellis_LDADD = lib/libtrellis.la $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS)
 

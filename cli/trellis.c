@@ -74,6 +74,9 @@ const struct cli_opt cli_global_opts[] = {
 const struct cli_opt cli_opts[] = {
 	{ CLI_OPT_FILE, "file", 'f', "FILE", "The slice spec (YAML; '-' reads it from stdin)" },
 	{ CLI_OPT_DRY_RUN, "dry-run", 0, NULL, "Validate the spec and show the plan; build nothing" },
+	{ CLI_OPT_EVENTS, "slice", 0, "NAME", "Only the events of slice NAME" },
+	{ CLI_OPT_EVENTS, "since", 0, "TIME", "Only events at or after TIME: unix seconds, an age (30s, 10m, 2h, 1d) or YYYY-MM-DDTHH:MM:SS (UTC)" },
+	{ CLI_OPT_EVENTS, "follow", 'f', NULL, "Then print each new event as it happens, until interrupted" },
 	{ CLI_OPT_GRAPH, "format", 0, "F", "dot (default), mermaid or svg" },
 	{ CLI_OPT_GRAPH, "stats", 0, NULL, "Add current rates and drops (slice stats)" },
 	{ CLI_OPT_SAVE, "output", 'o', "DIR", "The directory to write to (default: ./NAME; created)" },
@@ -108,6 +111,18 @@ const struct cli_cmd cli_top_cmds[] = {
 		.run = version_run,
 		.synopsis = "version",
 		.summary = "Show the versions of trellis and of the trellisd it talks to",
+	},
+	{
+		.name = "events",
+		.run = cli_events_run,
+		.synopsis = "events [--slice NAME] [--since TIME] [-f]",
+		.summary = "Show what happened on the node, and follow it as it happens",
+		.help = "Shows what happened on the node: slices created and deleted, routers started,\n"
+			"stopped and exited, daemons restarted by their supervisor, OOM kills, pids\n"
+			"limits hit, links taken down and up, carrier lost and back, drift repaired, the\n"
+			"daemon started.  The daemon keeps the newest 10000; a tenant sees the events of\n"
+			"its own slices.  With --json: the result object; with -f one object per line.\n",
+		.accept = CLI_OPT_EVENTS,
 	},
 	{
 		.name = "help",

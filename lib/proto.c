@@ -298,6 +298,7 @@ enum field_type {
 	FIELD_LINK_SET,	/* object: link settings, see proto.h */
 	FIELD_VALUE,	/* slice.set: a short non-empty string, checked by the daemon */
 	FIELD_SSHKEY,	/* string, one line of at most PROTO_MAX_SSHKEY bytes */
+	FIELD_TIME,	/* integer >= 0: unix seconds */
 };
 
 #define PROTO_MAX_SSHKEY 20000
@@ -373,6 +374,13 @@ static const struct field_desc key_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field_desc events_fields[] = {
+	{ "name", FIELD_NAME, 0 },
+	{ "since", FIELD_TIME, 0 },
+	{ "follow", FIELD_BOOL, 0 },
+	{ NULL, 0, 0 },
+};
+
 static const struct op_desc {
 	enum proto_op op;
 	const char *name;
@@ -393,6 +401,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_KEY_LIST, "slice.key.list", name_fields },
 	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
 	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
+	{ PROTO_OP_EVENTS, "events", events_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -613,7 +622,18 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 	case FIELD_BOOL:
 		if (!json_is_boolean(v))
 			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be true or false", op, f->key);
-		*(strcmp(f->key, "dry_run") ? &req->tty : &req->dry_run) = json_is_true(v);
+		if (!strcmp(f->key, "follow"))
+			req->follow = json_is_true(v);
+		else if (!strcmp(f->key, "dry_run"))
+			req->dry_run = json_is_true(v);
+		else
+			req->tty = json_is_true(v);
+		return 0;
+	case FIELD_TIME:
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be an integer >= 0 (unix seconds)",
+					     op, f->key);
+		req->since = json_integer_value(v);
 		return 0;
 	}
 	return trl_error_set(err, TRL_EPROTO, "%s: field '%s' has an unknown type", op, f->key);

@@ -37,6 +37,13 @@
  *   {"op": "ssh.keys",     "name": "blue"}   (sshd's AuthorizedKeysCommand, via trellis-ssh)
  *   {"op": "node.show"}
  *   {"op": "node.list"}     (cluster mode: every node of the cluster)
+ *   {"op": "events", "name": "blue", "since": 1700000000, "follow": true}
+ *      (every field optional) what happened: the kept history (newest
+ *      EVENTS_HISTORY_MAX, at or after "since"), and with "follow" then each
+ *      new event as {"event": "event", "record": EVENT} until the client
+ *      leaves; a follower that falls behind gets a final error (limit).
+ *      A caller sees the events of the slices it may see (root: all,
+ *      daemon and node events too).
  *
  * A multi-node create (the CLI fans one spec out to every node named in it)
  * adds where the other nodes are and the link keys every node must use:
@@ -74,6 +81,9 @@
  *                 "fastpath","tunnels","routers","slices","load","max_key","version","seen"}]}
  *   slice.create in cluster mode -> {"name","revision","nodes": {NODE: {"state","message","code"}}}
  *   ping -> {"version"}
+ *   events -> {"events": [EVENT...]} (oldest first)
+ *     EVENT = {"id", "time" (unix s, float), "node", "slice" (or null), "router" (or null),
+ *              "kind", "message"}
  *   slice.stats -> {"name", "links": [{"name", "kind" ("local"|"egre"|"gretap"|"vxlan"|"remote"),
  *                   "key", "shape": {...}, "admin": "up"|"down",
  *                   "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
@@ -123,6 +133,7 @@ enum proto_op {
 	PROTO_OP_SLICE_KEY_LIST,
 	PROTO_OP_SSH_KEYS,
 	PROTO_OP_NODE_LIST,
+	PROTO_OP_EVENTS,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -141,6 +152,8 @@ struct proto_request {
 	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
 	int dry_run;		/* slice.create: validate, plan and admit; build nothing */
+	int follow;		/* events: stay and stream */
+	long long since;	/* events: unix time, 0 = the whole kept history */
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {
 		const char *cpu, *cpu_weight, *memory, *pids;

@@ -40,6 +40,12 @@ tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
 
 # cgroup.c's mapping of limits to v1/v2 files, both ways (no root, no cgroupfs needed).
+check_PROGRAMS += tests/unit/test-store-events
+TESTS += tests/unit/test-store-events
+tests_unit_test_store_events_SOURCES = tests/unit/test-store-events.c tests/unit/tap.h trellisd/store.c trellisd/store.h
+tests_unit_test_store_events_CFLAGS = $(unit_cflags) $(SQLITE_CFLAGS) $(JANSSON_CFLAGS) -I$(top_srcdir)/trellisd
+tests_unit_test_store_events_LDADD = lib/libtrellis.la $(SQLITE_LIBS) $(JANSSON_LIBS)
+
 check_PROGRAMS += tests/unit/test-cgroup
 TESTS += tests/unit/test-cgroup
 tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trellisd/cgroup.c trellisd/cgroup.h

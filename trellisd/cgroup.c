@@ -779,6 +779,17 @@ static int plain_value(const char *dir, const char *rel, const char *file, uint6
 	return 0;
 }
 
+int cgroup_dir(enum cgroup_layout layout, const char *ctrl, const char *rel, char *buf, size_t len)
+{
+	char mp[512];
+	int n;
+
+	if (ctrl_mount(ctrl, layout == CGROUP_LAYOUT_V2, mp, sizeof(mp)) < 0)
+		return -ENOENT;
+	n = snprintf(buf, len, "%s/%s", mp, rel);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int cgroup_usage_read(enum cgroup_layout layout, const char *rel, struct cgroup_usage *u)
 {
 	int v2 = layout == CGROUP_LAYOUT_V2;

@@ -105,6 +105,8 @@ struct cgroup_usage {
 	unsigned have_cpu : 1, have_mem : 1, have_pids : 1;
 };
 
+/* The directory of group @rel ("trellis/n1/blue/r1") under controller @ctrl's mount. */
+int cgroup_dir(enum cgroup_layout layout, const char *ctrl, const char *rel, char *buf, size_t len);
 int cgroup_usage_read(enum cgroup_layout layout, const char *rel, struct cgroup_usage *u);
 
 /* Remove trellis/<node>/<slice> and trellis.monitor/<node>/<slice>.* in every

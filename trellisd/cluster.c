@@ -40,6 +40,7 @@
 #include <unistd.h>
 #include "cluster.h"
 #include "etcd.h"
+#include "events.h"
 #include "log.h"
 #include "model.h"
 #include "shape.h"
@@ -62,6 +63,7 @@ struct cluster {
 	int stop;
 	int64_t lease;
 	json_t *downed;		/* "SLICE/LINK" this node put down because the far node is down (reconcile thread) */
+	json_t *live;		/* nodes with a lease at the last check, or NULL before the first (reconcile thread) */
 };
 
 static int cluster_stopping(struct cluster *c)
@@ -551,6 +553,17 @@ static void links_check(struct cluster *c, struct etcd *e)
 		json_object_set_new(live, k + strlen(CLUSTER_NODES), json_true());
 	}
 	json_decref(kvs);
+	/* Node events: a lease that expired is a node down, a new one a node up. */
+	if (c->live) {
+		json_object_foreach(c->live, key, v)
+			if (!json_object_get(live, key))
+				events_emit(d, NULL, 0, NULL, "node-down", "node '%s' is down (its lease expired)", key);
+		json_object_foreach(live, key, v)
+			if (!json_object_get(c->live, key))
+				events_emit(d, NULL, 0, NULL, "node-up", "node '%s' is up (registered)", key);
+	}
+	json_decref(c->live);
+	c->live = json_deep_copy(live);
 	if (store_open(d->db_path, &st, &err) == 0) {
 		n = store_slice_names(st, &names, &err);
 		for (int s = 0; s < n; s++) {
@@ -679,6 +692,7 @@ static void cluster_free(struct cluster *c)
 		free((char *)c->opts.password);
 	}
 	json_decref(c->downed);
+	json_decref(c->live);
 	free(c);
 }
 

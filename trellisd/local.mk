@@ -14,7 +14,8 @@ trellisd_trellisd_SOURCES = \
 	trellisd/tenant.c trellisd/tenant.h \
 	trellisd/ssh.c \
 	trellisd/cluster.c \
-	trellisd/claim.c trellisd/claim.h
+	trellisd/claim.c trellisd/claim.h \
+	trellisd/events.c trellisd/events-watch.c trellisd/events-follow.c trellisd/events.h trellisd/events-int.h
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \
 	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge \

@@ -28,6 +28,7 @@
 #include "claim.h"
 #include "conf.h"
 #include "container.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "store.h"
@@ -601,8 +602,23 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
+	/* Events first: the reconciliation reports what it repairs as events. */
+	if (events_start(d, &err) < 0) {
+		log_warn("events: %s (no event stream)", err.msg);
+		trl_error_clear(&err);
+	}
 	/* Re-adopt what runs before serving anyone: a client sees the repaired state. */
 	slice_reconcile(d);
+	{
+		int adopted = events_adopt(d);
+		json_t *slices = json_object_get(d->reconcile, "slices");
+		json_t *actions = json_object_get(d->reconcile, "actions");
+
+		events_emit(d, NULL, 0, NULL, "daemon-started",
+			    "trellisd %s started (pid %d): %lld slices in the store, %d running routers adopted, %zu repairs",
+			    PACKAGE_VERSION, (int)getpid(), (long long)json_integer_value(slices), adopted,
+			    json_array_size(actions));
+	}
 	if (cluster && cluster_start(d, cluster, &eo, &err) < 0) {
 		explicit_bzero(cluster_password, sizeof(cluster_password));
 		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "escape.h"
+#include "events.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
@@ -196,6 +197,8 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 	case PROTO_OP_NODE_SHOW:
 		*result = node_info_for(rq);
 		return 0;
+	case PROTO_OP_EVENTS:
+		return events_request(rq, req, result, err);
 	case PROTO_OP_NODE_LIST:
 		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
 				     d->node_name);

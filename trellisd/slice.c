@@ -32,6 +32,7 @@
 #include "container.h"
 #include "disk.h"
 #include "escape.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "shape.h"
@@ -81,6 +82,7 @@ struct plan {
 	int keep_logs;			/* teardown after a failed create */
 	size_t destroy_failed;		/* teardown: routers whose container directory is not all gone */
 	struct trl_error destroy_err;	/* ... the first of them */
+	uid_t owner;			/* the slice's owner (its events carry it) */
 };
 
 static void plan_shape(struct plan *p);
@@ -557,6 +559,8 @@ static int slice_teardown(struct plan *p, struct trl_error *err)
 	struct trl_slice *s = p->s;
 	struct trl_error e = { 0 };
 
+	/* Before the routers stop: a deliberate stop is not an exit. */
+	events_slice_unwatch(p->d, s->name);
 	uint32_t *keys = calloc(s->n_links + 1, sizeof(*keys));
 	size_t n_keys = 0;
 
@@ -639,6 +643,7 @@ static int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *
 			if (r > 0) {
 				done[i] = 1;
 				ready++;
+				events_router_watch(p->d, p->s->name, p->owner, p->cs[i].router->name, p->cs[i].init_pid);
 				request_progress(rq, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
 						 ready, want);
 			}
@@ -1225,6 +1230,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	s = NULL;	/* owned by the plan now */
 	if (r < 0)
 		goto out;
+	p.owner = owner_uid;
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	if (store_slice_get(st, p.s->name, &row, err) == 0) {
@@ -1349,7 +1355,8 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto rollback;
 	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
 		goto rollback;
-	store_event_add(st, p.s->name, "create", "slice created");
+	events_emit(d, p.s->name, owner_uid, NULL, "slice-created", "slice '%s' created: %zu routers, %zu links",
+		    p.s->name, p.s->n_routers, p.s->n_links);
 	boot_id_store(st, p.s->name);
 	log_info("slice '%s' created: %zu routers, %zu links", p.s->name, p.s->n_routers, p.s->n_links);
 	trl_error_clear(err);
@@ -1456,6 +1463,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	struct trl_slice *s = NULL;
 	struct plan p = { 0 };
 	unsigned uid_base;
+	uid_t owner;
 	int r;
 
 	slice_op_begin(d, name);
@@ -1479,6 +1487,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	request_progress(rq, "delete", "removing %zu router%s and %zu link%s", s->n_routers, s->n_routers == 1 ? "" : "s",
 			 s->n_links, s->n_links == 1 ? "" : "s");
 	uid_base = row.uid_base;
+	owner = row.owner_uid;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;
 	store_slice_release(&row);
@@ -1487,7 +1496,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	plan_load_links(st, &p);
 	if ((r = slice_teardown(&p, err)) < 0) {
 		/* Still 'deleting': another delete (or the next start) finishes it. */
-		store_event_add(st, name, "delete", err->msg);
+		events_emit(d, name, owner, NULL, "slice-delete-incomplete", "%s", err->msg);
 		log_error("slice '%s': delete incomplete: %s", name, err->msg);
 		trl_error_prefix(err, "slice '%s': delete incomplete", name);
 		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
@@ -1498,7 +1507,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if ((r = store_slice_remove(st, name, err)) < 0)
 		goto out;
 	claim_uid_release(d->node_name, name, uid_base);
-	store_event_add(st, name, "delete", "slice deleted");
+	events_emit(d, name, owner, NULL, "slice-deleted", "slice '%s' deleted", name);
 	log_info("slice '%s' deleted", name);
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
 out:
@@ -1928,7 +1937,8 @@ static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_reques
 				log_warn("slice '%s': restoring link '%s': %s", p.s->name, p.s->links[l].name, e.msg);
 		goto out;
 	}
-	store_event_add(st, p.s->name, "set", "bandwidth changed");
+	events_emit_st(d, st, p.s->name, NULL, "slice-set", "bandwidth %llu ceil %llu bit/s",
+		       (unsigned long long)p.s->bw_rate, (unsigned long long)p.s->bw_ceil);
 	log_info("slice '%s': bandwidth %llu ceil %llu bit/s", p.s->name, (unsigned long long)p.s->bw_rate,
 		 (unsigned long long)p.s->bw_ceil);
 	*out = json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:b}", "name", p.s->name, "bandwidth", "rate",
@@ -2128,7 +2138,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 	/* Not a cgroup knob, and not changed here: what the router was created with. */
 	now.disk = before.disk = rt ? trl_router_limits(s, rt).disk : 0;
 	snprintf(why, sizeof(why), "%s changed (cgroup '%s')", what, rel);
-	store_event_add(st, s->name, "set", why);
+	events_emit_st(rq->d, st, s->name, rt ? rt->name : NULL, "slice-set", "%s", why);
 	log_info("slice '%s': %s", s->name, why);
 	*result = json_pack("{s:s, s:s?, s:s, s:o, s:o}", "name", s->name, "router", rt ? rt->name : NULL, "cgroup", rel,
 			    "limits", limits_json(&now), "previous", limits_json(&before));
@@ -2410,7 +2420,8 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 			if (strcmp(key, "state") || down != was_down)	/* up when up: nothing changed */
 				json_array_append_new(changed, json_string(key));
 		snprintf(msg, sizeof(msg), "link '%s' changed", p.s->links[l].name);
-		store_event_add(st, p.s->name, "link.set", msg);
+		events_emit_st(d, st, p.s->name, NULL, !state ? "link-set" : down ? "link-down" : "link-up", "%s%s",
+			       msg, !state ? "" : down ? ": taken down" : ": brought up");
 		log_info("slice '%s': %s", p.s->name, msg);
 	}
 	*result = json_pack("{s:s, s:s, s:o, s:s, s:o}", "slice", p.s->name, "link", p.s->links[l].name, "shape",
@@ -2467,6 +2478,9 @@ static void boot_id_store(struct store *st, const char *slice)
 	json_decref(set);
 }
 
+/* The owner of the slice being reconciled (one at a time, under ops_lock): its events carry it. */
+static uid_t note_owner;
+
 static void note(json_t *actions, const char *slice, const char *action, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void note(json_t *actions, const char *slice, const char *action, const char *fmt, ...)
@@ -2478,6 +2492,7 @@ static void note(json_t *actions, const char *slice, const char *action, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("reconcile: slice '%s': %s: %s", slice, action, msg);
+	events_emit(g_daemon, slice, note_owner, NULL, "reconcile", "%s: %s", action, msg);
 	json_array_append_new(actions, json_pack("{s:s, s:s, s:s}", "slice", slice, "action", action, "detail", msg));
 }
 
@@ -2494,6 +2509,7 @@ static int reconcile_plan(struct daemon *d, struct store *st, const char *name, 
 	r = plan_build(d, s, row->uid_base, row->placement, strict, p, err);
 	if (r < 0)
 		return r;
+	p->owner = row->owner_uid;
 	plan_load_links(st, p);
 	plan_apply_settings(st, p);
 	return 0;
@@ -2533,6 +2549,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	int r;
 
 	r = reconcile_plan(d, st, name, &row, &p, 0, &e);
+	note_owner = row.spec ? row.owner_uid : 0;
 	if (r < 0) {
 		note(actions, name, "error", "cannot plan it: %s (left alone)", e.msg);
 		goto out;
@@ -2671,7 +2688,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		note(actions, name, "error", "repair failed: %s", e.msg);
 		goto out;
 	}
-	store_event_add(st, name, "reconcile", "repaired after a daemon restart");
+	events_emit_st(d, st, name, NULL, "drift-repaired", "slice '%s' repaired after a daemon restart", name);
 out:
 	json_decref(set);
 	free(links);

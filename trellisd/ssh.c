@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "events.h"
 #include "log.h"
 #include "sshkey.h"
 #include "store.h"
@@ -521,13 +522,13 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 		}
 		if ((r = store_ssh_key_add(st, req->name, key, comment, err)) < 0)
 			goto out;
-		store_event_add(st, req->name, "ssh-key", "ssh key added");
+		events_emit_st(rq->d, st, req->name, NULL, "ssh-key", "ssh key added");
 		*result = json_pack("{s:s, s:s, s:s, s:s}", "name", req->name, "account", req->name, "key", key,
 				    "comment", comment);
 	} else {
 		if ((r = store_ssh_key_remove(st, req->name, key, err)) < 0)
 			goto out;
-		store_event_add(st, req->name, "ssh-key", "ssh key removed");
+		events_emit_st(rq->d, st, req->name, NULL, "ssh-key", "ssh key removed");
 		*result = json_pack("{s:s, s:s}", "name", req->name, "key", key);
 		if ((ended = sessions_end_key(req->name, key)) > 0)
 			log_info("slice '%s': ended %d ssh session%s of the removed key", req->name, ended,

@@ -88,6 +88,9 @@ static const struct {
 	     "  router TEXT NOT NULL,"	/* '' = the slice's aggregate */
 	     "  cpu REAL, cpu_weight INTEGER, memory INTEGER, pids INTEGER,"
 	     "  PRIMARY KEY(slice, router));" },
+	/* 3: events name their router and carry the slice's owner (who may see them). */
+	{ 3, "ALTER TABLE events ADD COLUMN router TEXT;"
+	     "ALTER TABLE events ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT 0;" },
 };
 
 static int migrate(struct store *st, struct trl_error *err)
@@ -523,21 +526,118 @@ int store_max_key(struct store *st, uint32_t *max)
 	return 0;
 }
 
-int store_event_add(struct store *st, const char *slice, const char *kind, const char *message)
+int store_events_put(struct store *st, const struct store_event *ev, size_t n, unsigned keep)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO events(id, time, slice, router, kind, message, owner_uid) "
+			       "VALUES(?,?,?,?,?,?,?)",
+			       -1, &q, NULL) != SQLITE_OK)
+		r = -EIO;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		sqlite3_bind_int64(q, 1, ev[i].id);
+		sqlite3_bind_double(q, 2, ev[i].time);
+		if (ev[i].slice[0])
+			sqlite3_bind_text(q, 3, ev[i].slice, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 3);
+		if (ev[i].router[0])
+			sqlite3_bind_text(q, 4, ev[i].router, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 4);
+		sqlite3_bind_text(q, 5, ev[i].kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, ev[i].message, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 7, (sqlite3_int64)ev[i].owner);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = -EIO;
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+	}
+	sqlite3_finalize(q);
+	if (r == 0) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql), "DELETE FROM events WHERE id <= %lld", (long long)ev[n - 1].id - keep);
+		if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			r = -EIO;
+	}
+	sqlite3_exec(st->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_events_max_id(struct store *st, int64_t *out)
 {
 	sqlite3_stmt *q;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT IFNULL(MAX(id), 0) FROM events", -1, &q, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, uid_t uid, unsigned limit,
+		       struct store_event **out, size_t *n_out)
+{
+	sqlite3_stmt *q;
+	struct store_event *ev;
+	size_t n = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO events(time, slice, kind, message) VALUES(?,?,?,?)", -1, &q,
-			       NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, time(NULL));
-	sqlite3_bind_text(q, 2, slice, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, message, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
+	*out = NULL;
+	*n_out = 0;
+	ev = calloc(limit ? limit : 1, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT id, time, IFNULL(slice, ''), IFNULL(router, ''), kind, message, owner_uid "
+			       "FROM events WHERE id <= ?1 AND time >= ?2 AND (?3 IS NULL OR slice = ?3) "
+			       "AND (?5 = 0 OR owner_uid = ?5 OR slice IN (SELECT slice FROM ssh_accounts WHERE uid = ?5)) "
+			       "ORDER BY id DESC LIMIT ?4",
+			       -1, &q, NULL) != SQLITE_OK) {
+		free(ev);
+		return -EIO;
+	}
+	sqlite3_bind_int64(q, 1, max_id);
+	sqlite3_bind_double(q, 2, since);
+	if (slice)
+		sqlite3_bind_text(q, 3, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, (int)limit);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)uid);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < limit) {
+		/* newest first from the query; stored oldest first */
+		struct store_event *e = &ev[n++];
+
+		e->id = sqlite3_column_int64(q, 0);
+		e->time = sqlite3_column_double(q, 1);
+		snprintf(e->slice, sizeof(e->slice), "%s", (const char *)sqlite3_column_text(q, 2));
+		snprintf(e->router, sizeof(e->router), "%s", (const char *)sqlite3_column_text(q, 3));
+		snprintf(e->kind, sizeof(e->kind), "%s", (const char *)sqlite3_column_text(q, 4));
+		snprintf(e->message, sizeof(e->message), "%s", (const char *)sqlite3_column_text(q, 5));
+		e->owner = (uid_t)sqlite3_column_int64(q, 6);
+	}
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(ev);
+		return -EIO;
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		struct store_event t = ev[i];
+
+		ev[i] = ev[n - 1 - i];
+		ev[n - 1 - i] = t;
+	}
+	*out = ev;
+	*n_out = n;
+	return 0;
 }
 
 int store_settings_get(struct store *st, const char *slice, json_t **out, struct trl_error *err)

@@ -96,6 +96,25 @@ int store_ssh_keys(struct store *st, const char *slice, json_t **out, struct trl
 int store_ssh_account_set(struct store *st, const char *slice, const char *account, long uid,
 			  struct trl_error *err);
 int store_ssh_account_get(struct store *st, const char *slice, char account[64], long *uid);
-int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
+/* Events (events.c): one row each, the newest kept. */
+struct store_event {
+	int64_t id;		/* ascending, assigned by events.c */
+	double time;		/* unix s */
+	char slice[16];		/* "" = a node event */
+	char router[16];	/* "" = none */
+	char kind[24];
+	char message[232];
+	uid_t owner;		/* the slice's owner (0: root only) */
+};
+/* Write @n events (ascending ids) in one transaction and drop rows older than
+ * the newest @keep. */
+int store_events_put(struct store *st, const struct store_event *ev, size_t n, unsigned keep);
+int store_events_max_id(struct store *st, int64_t *out);
+/* The newest @limit events with id <= @max_id, time >= @since, (unless
+ * NULL) of @slice and (unless @uid is 0) of a slice @uid owns or is the ssh
+ * account of, oldest first, in a new array *out (free()).  The uid filter
+ * only narrows: the caller still applies server_may's rule. */
+int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, uid_t uid, unsigned limit,
+		       struct store_event **out, size_t *n_out);
 
 #endif

@@ -385,6 +385,11 @@ static void test_decode_errors(void)
 		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"router\":\"R\",\"pids\":\"20\"}", TRL_EINVALID, "field 'router': 'R' is not a valid name" },
 		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"cpu-weight\":\"20\"}", TRL_EPROTO, "slice.set: unknown field 'cpu-weight'" },
 		{ "{\"op\":\"slice.set\",\"name\":\"b\",\"pids\":null}", TRL_EPROTO, "field 'pids' must be a string" },
+		{ "{\"op\":\"events\",\"since\":-1}", TRL_EPROTO, "field 'since' must be an integer >= 0" },
+		{ "{\"op\":\"events\",\"since\":\"10m\"}", TRL_EPROTO, "field 'since' must be an integer >= 0" },
+		{ "{\"op\":\"events\",\"follow\":1}", TRL_EPROTO, "field 'follow' must be true or false" },
+		{ "{\"op\":\"events\",\"name\":\"B!\"}", TRL_EINVALID, "field 'name': 'B!' is not a valid name" },
+		{ "{\"op\":\"events\",\"tty\":true}", TRL_EPROTO, "events: unknown field 'tty'" },
 	};
 	struct proto_request req;
 	struct trl_error err;
@@ -492,6 +497,15 @@ static void test_decode_ok(void)
 	is_str(req.set.cpu, "0.5", "  cpu");
 	is_str(req.set.memory, "256M", "  memory");
 	ok(!req.set.pids && !req.set.cpu_weight, "  absent values stay NULL (unchanged)");
+	json_decref(msg);
+	msg = json_pack("{s:s, s:s, s:I, s:b}", "op", "events", "name", "blue", "since", (json_int_t)1700000000, "follow", 1);
+	ok(proto_request_decode(msg, &req, &err) == 0 && req.op == PROTO_OP_EVENTS, "events decodes");
+	ok(req.follow == 1 && req.tty == 0 && req.since == 1700000000 && !strcmp(req.name, "blue"),
+	   "  follow, since, name (follow is not tty)");
+	json_decref(msg);
+	msg = json_pack("{s:s}", "op", "events");
+	ok(proto_request_decode(msg, &req, &err) == 0 && !req.name && !req.follow && !req.since,
+	   "events: every field optional");
 	json_decref(msg);
 	msg = json_pack("{s:s, s:s, s:s}", "op", "slice.set", "name", "blue", "cpu_weight", "300");
 	ok(proto_request_decode(msg, &req, &err) == 0 && !req.router && !strcmp(req.set.cpu_weight, "300"),
@@ -620,7 +634,7 @@ static void test_charge(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(201);
+	plan(214);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
