@@ -142,7 +142,7 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 	[ "$status" -eq 137 ]
 	wait_seen 10 f3 oom t111c r1
 	[[ "$(seen f3 oom t111c r1 | jq -r .message)" == *"OOM-killed"* ]]
-	run trellis slice exec t111c r1 -- sh -c 'for i in $(seq 60); do sleep 2 & done; wait'
+	run trellis slice exec t111c r1 -- sh -c 'for i in $(seq 60); do sleep 2 & done; wait'  # lint-bats: allow unchecked-run -- it only drives the router into its pids limit; wait_seen below is the check
 	wait_seen 10 f3 pids-max t111c r1
 	[[ "$(seen f3 pids-max t111c r1 | jq -r .message)" == *"pids limit reached"* ]]
 	# r2 had neither
