@@ -41,6 +41,11 @@ struct cli {
 	 * {"event": "pty"}, and returns when the session is over (its pty
 	 * closed, or the final reply is waiting on @conn). */
 	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
+	/* Set by link capture: reads the capture file from the pipe trellisd
+	 * passes with the event {"event": "capture"} until it ends; the final
+	 * reply (what was captured and dropped) comes after. */
+	void (*capture_session)(struct cli *cli, json_t *event, int fd);
+	void *capture_ctx;
 	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
 	struct etcd_opts cluster_opts;	/* --cluster-ca/cert/key/user, $TRELLIS_CLUSTER_PASSWORD */
 };
@@ -113,6 +118,10 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */
 int cli_multi_route(struct cli *cli, const char *slice, const char *router);
+
+/* capture.c: trellis link capture (an entry of cli_link_cmds). */
+int cli_link_capture(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+extern const char cli_link_capture_help[], cli_link_capture_options[];
 
 /* term.c: the terminal side of a login: raw mode, bytes both ways, window size. */
 void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);
