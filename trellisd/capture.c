@@ -225,11 +225,30 @@ static void file_header(struct cap *c, const char *ifdesc, uint32_t snaplen)
 	put32(c, (uint32_t)idb);
 }
 
+/* The frame as it was on the wire: the kernel hands a VLAN tag it took out
+ * (veth offloads it) beside the frame; put it back after the MAC addresses. */
+static void put_frame(struct cap *c, const struct tpacket3_hdr *h, const uint8_t *data, uint32_t caplen,
+		      uint32_t padded)
+{
+	if ((h->tp_status & TP_STATUS_VLAN_VALID) && h->tp_snaplen >= 12) {
+		uint16_t tag[2] = { htons(h->tp_status & TP_STATUS_VLAN_TPID_VALID ? h->hv1.tp_vlan_tpid : ETH_P_8021Q),
+				    htons(h->hv1.tp_vlan_tci) };
+
+		memcpy(c->buf + c->len, data, 12);
+		memcpy(c->buf + c->len + 12, tag, 4);
+		c->len += 16;
+		put_bytes(c, data + 12, h->tp_snaplen - 12, padded - 16);
+		return;
+	}
+	put_bytes(c, data, caplen, padded);
+}
+
 static void record(struct cap *c, const struct tpacket3_hdr *h)
 {
 	const struct sockaddr_ll *sll = (const void *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
 	const uint8_t *data = (const uint8_t *)h + h->tp_mac;
-	uint32_t caplen = h->tp_snaplen;
+	int vlan = (h->tp_status & TP_STATUS_VLAN_VALID) && h->tp_snaplen >= 12;
+	uint32_t caplen = h->tp_snaplen + (vlan ? 4 : 0), origlen = h->tp_len + (vlan ? 4 : 0);
 
 	if (c->pcapng) {
 		uint64_t ts = (uint64_t)h->tp_sec * 1000000000ULL + h->tp_nsec;
@@ -242,8 +261,8 @@ static void record(struct cap *c, const struct tpacket3_hdr *h)
 		put32(c, (uint32_t)(ts >> 32));
 		put32(c, (uint32_t)ts);
 		put32(c, caplen);
-		put32(c, h->tp_len);
-		put_bytes(c, data, caplen, PAD4(caplen));
+		put32(c, origlen);
+		put_frame(c, h, data, caplen, PAD4(caplen));
 		memcpy(c->buf + c->len, opt, 4);
 		c->len += 4;
 		put32(c, sll->sll_pkttype == PACKET_OUTGOING ? 2 : 1);
@@ -253,11 +272,11 @@ static void record(struct cap *c, const struct tpacket3_hdr *h)
 		put32(c, h->tp_sec);
 		put32(c, h->tp_nsec);
 		put32(c, caplen);
-		put32(c, h->tp_len);
-		put_bytes(c, data, caplen, caplen);
+		put32(c, origlen);
+		put_frame(c, h, data, caplen, caplen);
 	}
 	c->packets++;
-	c->bytes += h->tp_len;
+	c->bytes += origlen;
 }
 
 static struct tpacket_block_desc *block_at(struct cap *c, unsigned i)

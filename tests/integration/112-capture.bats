@@ -194,6 +194,19 @@ daemon_fds() { ls "/proc/$(cat "$T_DIR/trellisd.pid")/fd" | wc -l; }
 	[[ "$output" != *"Couldn't find user"* ]]
 }
 
+@test "a capture ends when its router stops (and holds nothing of it)" {
+	trellis link capture c12b r1:eth1 -w /dev/null 2>"$OUT/stop.err" &
+	pid=$!
+	wait_for 10 grep -q "capturing on" "$OUT/stop.err"
+	rpid=$(trellis --json slice show c12b | jq -r '.routers[] | select(.name == "r1") | .pid')
+	[ "$rpid" -gt 1 ]
+	kill -KILL "$rpid"
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+	grep -q "(router)" "$OUT/stop.err"
+	# its host-side veth end goes with the router's namespace: the capture kept no reference
+	wait_for 10 bash -c "! ip link show c12b.r1.eth1 >/dev/null 2>&1"
+}
+
 @test "a tenant captures the remote end of a cross-node link (the CLI asks the node that runs it)" {
 	testbed_up "$P" 2
 	for i in 1 2; do testbed_daemon "$P" "$i" --config "$T_CONF"; done
