@@ -57,7 +57,7 @@
 #define CAPTURE_MAX_TOTAL 16		/* on this node, root's included */
 #define CAPTURE_MAX_PER_USER 4		/* each uid but root */
 #define CAPTURE_MAX_SECONDS 3600	/* default and most a capture may ask */
-#define CAPTURE_MAX_PACKETS 1000000	/* likewise */
+#define CAPTURE_MAX_PACKETS 10000000	/* likewise */
 #define CAPTURE_SNAPLEN 262144
 #define CAPTURE_BLOCK_SIZE (256u << 10)
 #define CAPTURE_BLOCKS 8		/* 2 MiB of ring per capture */
