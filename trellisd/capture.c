@@ -107,9 +107,6 @@ static void slot_release(int i)
 	pthread_mutex_unlock(&slots.lock);
 }
 
-/* pcap_compile() shares state in older libpcap: one at a time. */
-static pthread_mutex_t pcap_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static int filter_compile(const char *expr, int snaplen, struct bpf_program *prog, struct trl_error *err)
 {
 	pcap_t *p = pcap_open_dead(DLT_EN10MB, snaplen);
@@ -117,10 +114,10 @@ static int filter_compile(const char *expr, int snaplen, struct bpf_program *pro
 
 	if (!p)
 		return trl_error_set(err, TRL_EFAILED, "filter: out of memory");
-	pthread_mutex_lock(&pcap_lock);
+	/* Thread-safe since libpcap 1.8 (configure asks for it): a filter whose
+	 * host names take the resolver long holds up only its own capture. */
 	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0)
 		r = trl_error_set(err, TRL_EINVALID, "filter: '%s': %s", expr, pcap_geterr(p));
-	pthread_mutex_unlock(&pcap_lock);
 	pcap_close(p);
 	return r;
 }
