@@ -446,6 +446,15 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 	}
 	c.sock = oc.fd;
 	{
+		/* Still alive after we entered /proc/PID/ns/net: that pid was the router's, not a reuse. */
+		struct pollfd pp = { .fd = pidfd, .events = POLLIN };
+
+		if (poll(&pp, 1, 0) != 0) {
+			r = trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' stopped", end.router, req->name);
+			goto out;
+		}
+	}
+	{
 		struct sock_fprog fp = { .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
 
 		if (setsockopt(c.sock, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
