@@ -323,6 +323,8 @@ static void session_run(struct cli *cli, json_t *event, int fd)
 			fprintf(stderr, "trellis: the capture is not pcapng as expected\n");
 			return;
 		}
+		if (ferror(stdout))
+			return;	/* whoever read our lines is gone (| head): end the capture */
 	}
 }
 
