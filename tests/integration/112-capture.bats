@@ -8,9 +8,13 @@
 
 load helpers
 source "$BATS_TEST_DIRNAME/lib/testbed.bash"
+source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 bats_require_minimum_version 1.5.0
 
 P=t12
+PC=t12c	# the cluster test's testbed
+ETCD_ADDR=198.18.1.1
+URL="etcd://$ETCD_ADDR:2379"
 
 # Run a command as test user $1 (setpriv execs it: its pid is the command's, so signals reach it).
 as() {
@@ -51,6 +55,9 @@ setup_file() {
 
 teardown_file() {
 	testbed_down "$P" || true
+	if [ -d "$(testbed_dir "$PC")" ] || [ -d "$(testbed_dir "$PC")-etcd" ]; then
+		P=$PC cluster_testbed_down 2 || true
+	fi
 	stop_daemon
 	rm -f "$T_CONF"
 	for u in "${U1:-}" "${U2:-}"; do
@@ -239,4 +246,33 @@ EOS
 	run as "$U1" "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" link capture c12x r2:eth1 -c 1
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"router 'r2' runs on node '${P}n2'"* ]]
+}
+
+@test "cluster mode: a tenant captures on the node that runs the end; another node names it" {
+	P=$PC
+	cluster_up 2
+	f="$(testbed_dir "$P")/c12q.yaml"
+	cat >"$f" <<EOS
+slice: c12q
+owner: $U1
+routers:
+  r1: {template: plain, node: ${P}n1}
+  r2: {template: plain, node: ${P}n2}
+links:
+  - endpoints: [r1:eth1, r2:eth1]
+    ipv4: [10.115.0.1/24, 10.115.0.2/24]
+EOS
+	ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" -q slice create -f "$f"
+	setpriv --reuid "$U1" --regid "$(id -g "$U1")" --init-groups -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 2)" \
+		link capture c12q r2:eth1 -c 2 icmp >"$OUT/q.out" 2>"$OUT/q.err" &
+	pid=$!
+	wait_for 10 grep -q "capturing on router 'r2'" "$OUT/q.err"
+	testbed_trellis "$P" 1 slice exec c12q r1 -- ping -c 2 -i 0.3 -W 2 10.115.0.2 >/dev/null
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+	grep -q " in  IP 10.115.0.1 > 10.115.0.2: ICMP echo request" "$OUT/q.out"
+	grep -q " out IP 10.115.0.2 > 10.115.0.1: ICMP echo reply" "$OUT/q.out"
+	run as "$U1" "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" link capture c12q r2:eth1 -c 1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"router 'r2' runs on node '${P}n2', not on '${P}n1'"* ]]
+	ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" -q slice delete c12q
 }
