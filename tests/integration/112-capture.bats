@@ -142,6 +142,20 @@ ping_r1() { # COUNT
 	[[ "$stderr" == *"2 packets captured"* ]]
 }
 
+@test "a VLAN tag the kernel took out of a frame is back in the capture" {
+	capture_bg vlan c12a r2:eth1 -c 1 -w "$OUT/vlan.pcapng" ether src 02:00:00:00:11:22
+	rpid=$(trellis --json slice show c12a | jq -r '.routers[] | select(.name == "r1") | .pid')
+	# a tagged frame (VLAN 10) from r1's eth1; r2's kernel moves the tag out of the frame on receipt
+	nsenter --net="/proc/$rpid/ns/net" python3 -c '
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth1", 0))
+s.send(bytes.fromhex("ffffffffffff" "020000001122" "8100" "000a" "0800") + bytes(46))'
+	wait_for 10 bash -c "! kill -0 $(cat "$OUT/vlan.pid") 2>/dev/null"
+	run tsh -r "$OUT/vlan.pcapng" -T fields -e vlan.id -e frame.len
+	[ "$output" = "10	64" ]
+}
+
 @test "a tenant cannot capture another tenant's link (the same answer as a missing slice)" {
 	run as_user "$U2" link capture c12a r1:eth1 -c 1 -w /dev/null
 	[ "$status" -ne 0 ]
