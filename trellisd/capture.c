@@ -5,8 +5,8 @@
  * A tenant who may see a slice (ACCESS_SEE, as for slice show) may capture
  * the frames of one end of its links, without root.  The session:
  *   1. resolve the end (slice_link_end: this node's router and interface);
- *   2. take a capture slot: at most CAPTURE_MAX_TOTAL captures on the node,
- *      CAPTURE_MAX_PER_USER for each uid but root;
+ *   2. take a capture slot: at most capture-max captures on the node,
+ *      capture-max-per-user for each uid but root (trellisd.conf(5));
  *   3. compile the tcpdump-style filter with libpcap (pcap_compile on a
  *      "dead" Ethernet handle: classic BPF, checked again by the kernel);
  *   4. open an AF_PACKET socket inside the router's network namespace
@@ -54,10 +54,6 @@
 #include "trellisd.h"
 #include "util.h"
 
-#define CAPTURE_MAX_TOTAL 16		/* on this node, root's included */
-#define CAPTURE_MAX_PER_USER 4		/* each uid but root */
-#define CAPTURE_MAX_SECONDS 3600	/* default and most a capture may ask */
-#define CAPTURE_MAX_PACKETS 10000000	/* likewise */
 #define CAPTURE_SNAPLEN 262144
 #define CAPTURE_BLOCK_SIZE (256u << 10)
 #define CAPTURE_BLOCKS 8		/* 2 MiB of ring per capture */
@@ -68,17 +64,17 @@
 
 static struct {
 	pthread_mutex_t lock;
-	int used[CAPTURE_MAX_TOTAL];
-	uid_t uid[CAPTURE_MAX_TOTAL];
+	int used[CONFIG_CAPTURE_MAX_BOUND];
+	uid_t uid[CONFIG_CAPTURE_MAX_BOUND];
 } slots = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int slot_take(uid_t uid, struct trl_error *err)
+static int slot_take(const struct config_capture *lim, uid_t uid, struct trl_error *err)
 {
 	int free_slot = -1;
 	unsigned mine = 0;
 
 	pthread_mutex_lock(&slots.lock);
-	for (int i = 0; i < CAPTURE_MAX_TOTAL; i++) {
+	for (int i = 0; i < (int)lim->max; i++) {
 		if (!slots.used[i]) {
 			if (free_slot < 0)
 				free_slot = i;
@@ -86,12 +82,12 @@ static int slot_take(uid_t uid, struct trl_error *err)
 			mine++;
 		}
 	}
-	if (uid != 0 && mine >= CAPTURE_MAX_PER_USER)
+	if (uid != 0 && mine >= lim->max_per_user)
 		free_slot = trl_error_set(err, TRL_ELIMIT, "too many captures of uid %u at once (limit %u)", (unsigned)uid,
-					  CAPTURE_MAX_PER_USER);
+					  lim->max_per_user);
 	else if (free_slot < 0)
 		free_slot = trl_error_set(err, TRL_ELIMIT, "too many captures on this node at once (limit %u)",
-					  CAPTURE_MAX_TOTAL);
+					  lim->max);
 	else {
 		slots.used[free_slot] = 1;
 		slots.uid[free_slot] = uid;
@@ -412,8 +408,9 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 	const char *filter = json_string_value(json_object_get(req->capture, "filter"));
 	const char *format = json_string_value(json_object_get(req->capture, "format"));
 	const char *reason = NULL;
-	int count = opt_int(req->capture, "count", CAPTURE_MAX_PACKETS);
-	int seconds = opt_int(req->capture, "seconds", CAPTURE_MAX_SECONDS);
+	const struct config_capture *lim = &rq->d->cfg.capture;
+	int count = opt_int(req->capture, "count", lim->max_packets);
+	int seconds = opt_int(req->capture, "seconds", lim->max_seconds);
 	int snaplen = opt_int(req->capture, "snaplen", CAPTURE_SNAPLEN);
 	int version = TPACKET_V3, slot = -1, pidfd = -1, p[2] = { -1, -1 }, r;
 	char ifdesc[40];
@@ -421,15 +418,15 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 	pid_t pid2 = 0;
 	json_t *ev;
 
-	if (count > CAPTURE_MAX_PACKETS)
-		return trl_error_set(err, TRL_ELIMIT, "count: at most %u packets per capture on node '%s'",
-				     CAPTURE_MAX_PACKETS, rq->d->node_name);
-	if (seconds > CAPTURE_MAX_SECONDS)
-		return trl_error_set(err, TRL_ELIMIT, "seconds: a capture lasts at most %u s on node '%s'",
-				     CAPTURE_MAX_SECONDS, rq->d->node_name);
+	if ((unsigned)count > lim->max_packets)
+		return trl_error_set(err, TRL_ELIMIT, "count: at most %u packets per capture on node '%s' (capture-max-packets)",
+				     lim->max_packets, rq->d->node_name);
+	if ((unsigned)seconds > lim->max_seconds)
+		return trl_error_set(err, TRL_ELIMIT, "seconds: a capture lasts at most %u s on node '%s' (capture-max-seconds)",
+				     lim->max_seconds, rq->d->node_name);
 	if ((r = slice_link_end(rq, req->name, req->link, req->router, &end, err)) < 0)
 		return r;
-	if ((slot = slot_take(rq->uid, err)) < 0)
+	if ((slot = slot_take(lim, rq->uid, err)) < 0)
 		return slot;
 	if ((r = filter_compile(filter ? filter : "", snaplen, &prog, err)) < 0)
 		goto out;

@@ -39,7 +39,7 @@ setup_file() {
 	done
 	export T_CONF
 	T_CONF=$(mktemp /tmp/trellis-test-112-conf.XXXXXX)
-	printf 'allow-tenant-create = yes\ntenant-users = %s, %s\n' "$U1" "$U2" >"$T_CONF"
+	printf 'allow-tenant-create = yes\ntenant-users = %s, %s\ncapture-max-per-user = 3\n' "$U1" "$U2" >"$T_CONF"
 	chmod 644 "$T_CONF"
 	start_daemon --config "$T_CONF"
 	# Where the tenant's CLI may write its files.
@@ -78,7 +78,7 @@ capture_bg() {
 	shift
 	# setpriv execs the CLI: $! is its pid
 	setpriv --reuid "$U1" --regid "$(id -g "$U1")" --init-groups -- \
-		"$TRELLIS_BIN" --socket "$T_SOCK" link capture "$@" 2>"$OUT/$tag.err" &
+		"$TRELLIS_BIN" --socket "$T_SOCK" link capture --seconds 60 "$@" 2>"$OUT/$tag.err" &
 	echo $! >"$OUT/$tag.pid"
 	wait_for 10 grep -q "capturing on" "$OUT/$tag.err"
 }
@@ -127,13 +127,13 @@ ping_r1() { # COUNT
 
 @test "pcap to stdout for tshark -r -, and one line per frame without -w" {
 	(sleep 1; ping_r1 3) &
-	run bash -c "setpriv --reuid $U1 --regid $(id -g "$U1") --init-groups -- $TRELLIS_BIN --socket $T_SOCK -q link capture c12a r1:eth1 -c 2 --pcap -w - icmp | tshark -r - -T fields 2>/dev/null -e icmp.type"
+	run bash -c "setpriv --reuid $U1 --regid $(id -g "$U1") --init-groups -- $TRELLIS_BIN --socket $T_SOCK -q link capture c12a r1:eth1 -c 2 --seconds 30 --pcap -w - icmp | tshark -r - -T fields 2>/dev/null -e icmp.type"
 	wait
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = 8 ]
 	[ "${lines[1]}" = 0 ]
 	(sleep 1; ping_r1 3) &
-	run --separate-stderr as_user "$U1" link capture c12a r1:eth1 -c 2 icmp
+	run --separate-stderr as_user "$U1" link capture c12a r1:eth1 -c 2 --seconds 30 icmp
 	wait
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
@@ -163,9 +163,11 @@ s.send(bytes.fromhex("ffffffffffff" "020000001122" "8100" "000a" "0800") + bytes
 	[[ "$output" != *"capturing on"* ]]
 	# ... while its owner and root may
 	(sleep 1; ping_r1 2) &
-	run as_user "$U1" -q link capture c12a r1:eth1 -c 1 -w /dev/null icmp
+	run as_user "$U1" -q link capture c12a r1:eth1 -c 1 --seconds 20 -w /dev/null icmp
+	wait
 	[ "$status" -eq 0 ]
-	run trellis -q link capture c12a r1:eth1 -c 1 -w /dev/null icmp
+	(sleep 1; ping_r1 2) &
+	run trellis -q link capture c12a r1:eth1 -c 1 --seconds 20 -w /dev/null icmp
 	wait
 	[ "$status" -eq 0 ]
 	grep -q "uid $(id -u "$U1"): capture on router 'r1' interface 'eth1' of slice 'c12a'" "$T_DIR/trellisd.log"
@@ -189,20 +191,22 @@ daemon_fds() { ls "/proc/$(cat "$T_DIR/trellisd.pid")/fd" | wc -l; }
 	grep -q "capture on router 'r1' interface 'eth1' of slice 'c12a' ended (client)" "$T_DIR/trellisd.log"
 }
 
-@test "captures are capped per uid; ^C ends a capture with its counts" {
-	for i in 1 2 3 4; do capture_bg cap$i c12a r1:eth1 -w /dev/null; done
+@test "captures are capped per uid (capture-max-per-user = 3); ^C ends a capture with its counts" {
+	for i in 1 2 3; do capture_bg cap$i c12a r1:eth1 -w /dev/null; done
 	run as_user "$U1" link capture c12a r1:eth1 -c 1 -w /dev/null
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"too many captures of uid $(id -u "$U1") at once (limit 4)"* ]]
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"too many captures of uid $(id -u "$U1") at once (limit 3)"* ]]
+	# more than the daemon allows per capture is refused, naming the key
+	run as_user "$U1" link capture c12a r1:eth1 --seconds 7200 -w /dev/null
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"seconds: a capture lasts at most 3600 s on node"*"(capture-max-seconds)"* ]]
 	# SIGINT (^C): the client closes the pipe, the daemon stops and still reports
 	kill -INT "$(cat "$OUT/cap1.pid")"
 	wait_for 5 grep -q "packets captured" "$OUT/cap1.err"
 	grep -q "(reader)" "$OUT/cap1.err"
-	for i in 2 3 4; do kill -KILL "$(cat "$OUT/cap$i.pid")"; done
+	for i in 2 3; do kill -KILL "$(cat "$OUT/cap$i.pid")"; done
 	# the slots come back
-	(sleep 1; ping_r1 2) &
-	wait_for 10 as_user "$U1" -q link capture c12a r1:eth1 -c 1 -w /dev/null icmp
-	wait
+	wait_for 10 as_user "$U1" -q link capture c12a r1:eth1 --seconds 1 -w /dev/null
 }
 
 @test "tcpdump works inside a router (its /etc has a tcpdump user)" {
@@ -216,7 +220,7 @@ daemon_fds() { ls "/proc/$(cat "$T_DIR/trellisd.pid")/fd" | wc -l; }
 }
 
 @test "a capture ends when its router stops (and holds nothing of it)" {
-	trellis link capture c12b r1:eth1 -w /dev/null 2>"$OUT/stop.err" &
+	trellis link capture c12b r1:eth1 --seconds 60 -w /dev/null 2>"$OUT/stop.err" &
 	pid=$!
 	wait_for 10 grep -q "capturing on" "$OUT/stop.err"
 	rpid=$(trellis --json slice show c12b | jq -r '.routers[] | select(.name == "r1") | .pid')
@@ -246,7 +250,7 @@ EOS
 	"$TRELLIS_BIN" $(testbed_node_args "$P") -q slice create -f "$f"
 	out="$OUT/x.pcapng"
 	# shellcheck disable=SC2046
-	setpriv --reuid "$U1" --regid "$(id -g "$U1")" --init-groups -- "$TRELLIS_BIN" $(testbed_node_args "$P") link capture c12x r1:eth1-r2:eth1 --end r2 \
+	setpriv --reuid "$U1" --regid "$(id -g "$U1")" --init-groups -- "$TRELLIS_BIN" $(testbed_node_args "$P") link capture c12x r1:eth1-r2:eth1 --end r2 --seconds 60 \
 		-c 4 -w "$out" icmp 2>"$OUT/x.err" &
 	pid=$!
 	wait_for 10 grep -q "capturing on router 'r2'" "$OUT/x.err"
@@ -278,7 +282,7 @@ links:
 EOS
 	ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" -q slice create -f "$f"
 	setpriv --reuid "$U1" --regid "$(id -g "$U1")" --init-groups -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 2)" \
-		link capture c12q r2:eth1 -c 2 icmp >"$OUT/q.out" 2>"$OUT/q.err" &
+		link capture c12q r2:eth1 -c 2 --seconds 60 icmp >"$OUT/q.out" 2>"$OUT/q.err" &
 	pid=$!
 	wait_for 10 grep -q "capturing on router 'r2'" "$OUT/q.err"
 	testbed_trellis "$P" 1 slice exec c12q r1 -- ping -c 2 -i 0.3 -W 2 10.115.0.2 >/dev/null
