@@ -644,7 +644,7 @@ static void test_charge(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(201);
+	plan(220);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
