@@ -472,8 +472,16 @@ int cli_link_capture(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 			json_integer_value(json_object_get(result, "matched")),
 			json_integer_value(json_object_get(result, "dropped")),
 			json_string_value(json_object_get(result, "reason")) ?: "?");
-	if (!s.to_stdout)
+	if (cli->json && s.out < 0) {
+		/* after the frames' JSON lines: one more line, the counts */
+		char *line = json_dumps(result, JSON_COMPACT);
+
+		if (line)
+			printf("%s\n", line);
+		free(line);
+	} else if (!s.to_stdout) {
 		print_json(result);
+	}
 out:
 	if (s.out >= 0 && !s.to_stdout)
 		close(s.out);

@@ -140,6 +140,15 @@ ping_r1() { # COUNT
 	[[ "${lines[0]}" == *" out IP 10.112.0.1 > 10.112.0.2: ICMP echo request, id "*", seq 1, length 64" ]]
 	[[ "${lines[1]}" == *" in  IP 10.112.0.2 > 10.112.0.1: ICMP echo reply, id "*", seq 1, length 64" ]]
 	[[ "$stderr" == *"2 packets captured"* ]]
+	# --json: a JSON line per frame, then one with the counts
+	(sleep 1; ping_r1 3) &
+	run --separate-stderr as_user "$U1" --json link capture c12a r1:eth1 -c 2 --seconds 30 icmp
+	wait
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(jq -r .direction <<<"${lines[0]}")" = out ]
+	[[ "$(jq -r .summary <<<"${lines[1]}")" == "IP 10.112.0.2 > 10.112.0.1: ICMP echo reply"* ]]
+	[ "$(jq -r '"\(.packets) \(.reason)"' <<<"${lines[2]}")" = "2 count" ]
 }
 
 @test "a VLAN tag the kernel took out of a frame is back in the capture" {
