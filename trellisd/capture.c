@@ -465,9 +465,7 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto out;
 	}
 	c.ring_len = (size_t)CAPTURE_BLOCK_SIZE * CAPTURE_BLOCKS;
-	c.ring = mmap(NULL, c.ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, c.sock, 0);
-	if (c.ring == MAP_FAILED)
-		c.ring = mmap(NULL, c.ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, c.sock, 0);
+	c.ring = mmap(NULL, c.ring_len, PROT_READ | PROT_WRITE, MAP_SHARED, c.sock, 0);
 	if (c.ring == MAP_FAILED) {
 		r = trl_error_errno(err, TRL_EFAILED, errno, "capture ring: mmap");
 		goto out;
