@@ -134,6 +134,21 @@ static int read_replies(struct cli *cli, struct proto_conn *conn, json_t **resul
 			json_decref(msg);
 			continue;
 		}
+		if (r == 1 && !strcmp(json_string_value(json_object_get(msg, "event")), "capture")) {
+			/* link capture: the read end of the capture's pipe rode along this event. */
+			if (conn->nfds < 1 || !cli->capture_session) {
+				json_decref(msg);
+				return trl_error_set(err, TRL_EPROTO, "trellisd sent a capture event without its fd");
+			}
+			int pfd = conn->fds[0];
+
+			memmove(conn->fds, conn->fds + 1, (conn->nfds - 1) * sizeof(int));
+			conn->nfds--;
+			cli->capture_session(cli, msg, pfd);
+			json_decref(msg);
+			close(pfd);	/* the daemon's next write fails: it stops and replies */
+			continue;
+		}
 		if (r == 1) {
 			if (!cli->quiet && !strcmp(json_string_value(json_object_get(msg, "event")), "progress")) {
 				if (cli->label) {

@@ -43,6 +43,11 @@ struct cli {
 	void (*pty_session)(struct cli *cli, int master, struct proto_conn *conn);
 	/* Set by trellis events -f: each {"event": "event"} record as it comes. */
 	void (*on_event)(struct cli *cli, json_t *record);
+	/* Set by link capture: reads the capture file from the pipe trellisd
+	 * passes with the event {"event": "capture"} until it ends; the final
+	 * reply (what was captured and dropped) comes after. */
+	void (*capture_session)(struct cli *cli, json_t *event, int fd);
+	void *capture_ctx;
 	const char *cluster;	/* --cluster etcd://...: talk to the cluster's etcd directly */
 	struct etcd_opts cluster_opts;	/* --cluster-ca/cert/key/user, $TRELLIS_CLUSTER_PASSWORD */
 };
@@ -93,6 +98,7 @@ extern const struct cli_opt cli_global_opts[];
 #define CLI_OPT_DRY_RUN 0x10	/* --dry-run */
 #define CLI_OPT_GRAPH 0x20	/* --format F --stats (slice graph: parsed by view_args_parse) */
 #define CLI_OPT_EVENTS 0x80	/* --slice NAME --since TIME -f, --follow (events: parsed by cli/events.c) */
+#define CLI_OPT_CAPTURE 0x100	/* --end -c --seconds -w --pcap -s (link capture: parsed by cli/capture.c) */
 #define CLI_OPT_SAVE 0x40	/* -o, --output DIR (slice save: parsed by view_args_parse) */
 
 struct cli_args {
@@ -148,6 +154,10 @@ int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */
 int cli_multi_route(struct cli *cli, const char *slice, const char *router);
+
+/* capture.c: trellis link capture (an entry of cli_link_cmds). */
+int cli_link_capture(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);
+extern const char cli_link_capture_help[];
 
 /* term.c: the terminal side of a login: raw mode, bytes both ways, window size. */
 void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);

@@ -265,5 +265,14 @@ const struct cli_cmd cli_link_cmds[] = {
 		.synopsis = "link up SLICE LINK",
 		.summary = "Bring a link that was taken down back up",
 	},
+	{
+		.object = "link",
+		.name = "capture",
+		.run = cli_link_capture,
+		.synopsis = "link capture SLICE LINK [OPTIONS] [FILTER...]",
+		.summary = "Capture a link's frames (pcapng), or print one line per frame",
+		.help = cli_link_capture_help,
+		.accept = CLI_OPT_CAPTURE,
+	},
 	{ .name = NULL },
 };

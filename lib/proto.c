@@ -299,6 +299,7 @@ enum field_type {
 	FIELD_VALUE,	/* slice.set: a short non-empty string, checked by the daemon */
 	FIELD_SSHKEY,	/* string, one line of at most PROTO_MAX_SSHKEY bytes */
 	FIELD_TIME,	/* integer >= 0: unix seconds */
+	FIELD_CAPTURE,	/* object: link.capture's settings, see proto.h */
 };
 
 #define PROTO_MAX_SSHKEY 20000
@@ -368,6 +369,14 @@ static const char **set_value_slot(struct proto_request *req, const char *key)
 	return NULL;
 }
 
+static const struct field_desc capture_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "link", FIELD_LINK, 1 },
+	{ "router", FIELD_NAME, 0 },
+	{ "capture", FIELD_CAPTURE, 0 },
+	{ NULL, 0, 0 },
+};
+
 static const struct field_desc key_fields[] = {
 	{ "name", FIELD_NAME, 1 },
 	{ "key", FIELD_SSHKEY, 1 },
@@ -402,6 +411,7 @@ static const struct op_desc {
 	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
 	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
 	{ PROTO_OP_EVENTS, "events", events_fields },
+	{ PROTO_OP_LINK_CAPTURE, "link.capture", capture_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -617,6 +627,50 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 			return trl_error_set(err, TRL_EINVALID, "%s: field '%s': longer than %d bytes or holds a NUL",
 					     op, f->key, PROTO_MAX_SSHKEY);
 		req->key = s;
+		return 0;
+	}
+	case FIELD_CAPTURE: {
+		static const struct {
+			const char *key;
+			json_int_t min, max;
+		} ints[] = { { "count", 1, PROTO_CAPTURE_MAX_COUNT },
+			     { "seconds", 1, PROTO_CAPTURE_MAX_SECONDS },
+			     { "snaplen", 64, PROTO_CAPTURE_MAX_SNAPLEN } };
+		const char *key, *t;
+		json_t *m;
+
+		if (!json_is_object(v))
+			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be an object", op, f->key);
+		json_object_foreach(v, key, m) {
+			size_t i;
+
+			if (!strcmp(key, "filter")) {
+				if (!json_is_string(m) || json_string_length(m) > PROTO_CAPTURE_MAX_FILTER ||
+				    strlen(json_string_value(m)) != json_string_length(m))
+					return trl_error_set(err, TRL_EINVALID,
+							     "%s: '%s.filter' must be a string of at most %d bytes without NUL",
+							     op, f->key, PROTO_CAPTURE_MAX_FILTER);
+				continue;
+			}
+			if (!strcmp(key, "format")) {
+				t = json_string_value(m);
+				if (!t || (strcmp(t, "pcapng") && strcmp(t, "pcap")))
+					return trl_error_set(err, TRL_EINVALID, "%s: '%s.format' must be \"pcapng\" or \"pcap\"",
+							     op, f->key);
+				continue;
+			}
+			for (i = 0; i < ARRAY_SIZE(ints); i++)
+				if (!strcmp(key, ints[i].key))
+					break;
+			if (i == ARRAY_SIZE(ints))
+				return trl_error_set(err, TRL_EPROTO, "%s: field '%s': unknown member '%.64s'", op,
+						     f->key, key);
+			if (!json_is_integer(m) || json_integer_value(m) < ints[i].min ||
+			    json_integer_value(m) > ints[i].max)
+				return trl_error_set(err, TRL_EINVALID, "%s: '%s.%s' must be an integer from %lld to %lld",
+						     op, f->key, key, (long long)ints[i].min, (long long)ints[i].max);
+		}
+		req->capture = v;
 		return 0;
 	}
 	case FIELD_BOOL:

@@ -25,6 +25,16 @@
  *   {"op": "link.set",     "name": "blue", "link": "r1:eth1",
  *    "set": {"rate": 50000000, "ceil": 0, "burst": 0, "loss_ppm": 0, "delay_us": 0,
  *            "jitter_us": 0, "state": "up"|"down"}}   (any subset; 0 = off/derived)
+ *   {"op": "link.capture", "name": "blue", "link": "r1:eth1", "router": "r2",
+ *    "capture": {"count": 10, "seconds": 60, "snaplen": 262144, "filter": "icmp",
+ *                "format": "pcapng"|"pcap"}}       (router, capture and its members optional)
+ *      "router" picks the link's end by its router (default: the end "link" names,
+ *      the first for a link name).  The daemon captures on that end's interface in
+ *      the router's network namespace (both directions), sends {"event": "capture",
+ *      "router", "interface", "link", "format"} with the read end of a pipe
+ *      (SCM_RIGHTS) and writes the capture file into it; it closes the pipe when the
+ *      capture ends (count, seconds, the router stopped, the reader closed its end,
+ *      the client hung up), then sends the final reply.
  *   {"op": "slice.set",    "name": "blue", "router": "r1", "cpu": "0.5", "cpu_weight": "200",
  *    "memory": "256M", "pids": "512"}
  *      every value a string, parsed by the daemon as in a spec (spec_limit_parse);
@@ -91,6 +101,9 @@
  *                   "directions": [{"from", "to", "rate_now" (bit/s over 0.5 s), "class"
  *                   ("DEV 1:N", "" if unshaped), "bytes", "packets", "drops", "overlimits",
  *                   "backlog_bytes", "backlog_packets"}]}]}
+ *   link.capture -> {"router", "interface", "link", "packets" (written), "matched" (passed the
+ *                 filter), "dropped" (by the kernel: the buffer was full), "bytes", "seconds",
+ *                 "reason" ("count", "seconds", "reader", "client", "router", "interface", "daemon")}
  *   link.set -> the link as slice.show reports it, plus "changed": [names of what changed]
  *                   "key", "ports": [{"host", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
  *                   "drops", ...}]}],
@@ -134,7 +147,15 @@ enum proto_op {
 	PROTO_OP_SSH_KEYS,
 	PROTO_OP_NODE_LIST,
 	PROTO_OP_EVENTS,
+	PROTO_OP_LINK_CAPTURE,
 };
+
+/* link.capture's settings: bounds the protocol checks (the daemon's own
+ * limits, trellisd(8) LIMITS, may be lower). */
+#define PROTO_CAPTURE_MAX_COUNT 100000000
+#define PROTO_CAPTURE_MAX_SECONDS 86400
+#define PROTO_CAPTURE_MAX_SNAPLEN 262144
+#define PROTO_CAPTURE_MAX_FILTER 1024
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
 struct proto_request {
@@ -149,6 +170,7 @@ struct proto_request {
 	json_t *placement;	/* multi-node create: {"nodes": {...}, "keys": {...}}, or NULL */
 	const char *link;	/* link.set: "r1:eth1-r2:eth1" or "r1:eth1" */
 	json_t *settings;	/* link.set: the "set" object */
+	json_t *capture;	/* link.capture: the "capture" object, or NULL */
 	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
 	int dry_run;		/* slice.create: validate, plan and admit; build nothing */

@@ -10,6 +10,8 @@ PKGS=(
   lxc lxc-dev libfyaml-dev libjansson-dev libsqlite3-dev
   libnl-3-dev libnl-route-3-dev libcgroup-dev cgroup-tools libseccomp-dev
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev
+  # link capture's filters (tcpdump expressions compiled by libpcap)
+  libpcap-dev
   # cluster mode (trellisd --cluster) and its tests (openssl: 102's CA and certificates)
   etcd-server etcd-client openssl
   # fuzzing (libFuzzer comes with clang's runtime) and memory checking
@@ -19,7 +21,7 @@ PKGS=(
   # limits: disk: (a router's rootfs on its own ext4: mke2fs)
   e2fsprogs
   # tests and benchmarks
-  bats iperf3 netsniff-ng tcpdump procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
+  bats iperf3 netsniff-ng tcpdump tshark procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
   # trellis slice graph --format svg runs Graphviz's dot (trellis(8))
   graphviz
   # sd_notify readiness (trellisd.service, Type=notify); the Debian package

@@ -39,6 +39,10 @@ void config_init(struct config *c, const char *ssh_shell)
 	c->sock.root_connections = CONFIG_ROOT_CONNECTIONS;
 	c->sock.request_timeout = CONFIG_REQUEST_TIMEOUT;
 	c->sock.request_memory = CONFIG_REQUEST_MEMORY;
+	c->capture.max = CONFIG_CAPTURE_MAX;
+	c->capture.max_per_user = CONFIG_CAPTURE_MAX_PER_USER;
+	c->capture.max_seconds = CONFIG_CAPTURE_MAX_SECONDS;
+	c->capture.max_packets = CONFIG_CAPTURE_MAX_PACKETS;
 	snprintf(c->ssh_shell, sizeof(c->ssh_shell), "%s", ssh_shell ? ssh_shell : "");
 	snprintf(c->ssh_group, sizeof(c->ssh_group), "%s", CONFIG_SSH_GROUP);
 	snprintf(c->sshd, sizeof(c->sshd), "%s", CONFIG_SSHD);
@@ -245,6 +249,11 @@ enum key_id {
 	K_ROOT_CONNECTIONS,
 	K_REQUEST_TIMEOUT,
 	K_REQUEST_MEMORY,
+	/* link captures */
+	K_CAPTURE_MAX,
+	K_CAPTURE_MAX_PER_USER,
+	K_CAPTURE_MAX_SECONDS,
+	K_CAPTURE_MAX_PACKETS,
 	K_COUNT,
 };
 
@@ -291,6 +300,11 @@ static const char *const key_names[K_COUNT] = {
 	[K_ROOT_CONNECTIONS] = "root-connections",
 	[K_REQUEST_TIMEOUT] = "request-timeout",
 	[K_REQUEST_MEMORY] = "request-memory",
+	/* link captures */
+	[K_CAPTURE_MAX] = "capture-max",
+	[K_CAPTURE_MAX_PER_USER] = "capture-max-per-user",
+	[K_CAPTURE_MAX_SECONDS] = "capture-max-seconds",
+	[K_CAPTURE_MAX_PACKETS] = "capture-max-packets",
 };
 
 /* tenant-max-slices, tenant-max-routers: a count, or none. */
@@ -527,6 +541,14 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 	case K_REQUEST_TIMEOUT:
 	case K_REQUEST_MEMORY:
 		return set_socket_key(c, k, v, why, len);
+	case K_CAPTURE_MAX:
+		return parse_count(v, 1, CONFIG_CAPTURE_MAX_BOUND, &c->capture.max, why, len);
+	case K_CAPTURE_MAX_PER_USER:
+		return parse_count(v, 1, CONFIG_CAPTURE_MAX_BOUND, &c->capture.max_per_user, why, len);
+	case K_CAPTURE_MAX_SECONDS:
+		return parse_count(v, 1, 86400, &c->capture.max_seconds, why, len);
+	case K_CAPTURE_MAX_PACKETS:
+		return parse_count(v, 1, 100000000, &c->capture.max_packets, why, len);
 	case K_COUNT:
 		break;
 	}
@@ -687,6 +709,10 @@ int config_parse(struct config *c, const char *filename, const char *text, size_
 				     filename, seen[K_SSH_LOGIN]);
 	if ((r = defaults_check(c, filename, seen, err)) < 0)
 		return r;
+	if (c->capture.max_per_user > c->capture.max)
+		return trl_error_set(err, TRL_EINVALID, "%s:%u: capture-max-per-user: %u is more than capture-max (%u)",
+				     filename, seen[K_CAPTURE_MAX_PER_USER] ? seen[K_CAPTURE_MAX_PER_USER] : seen[K_CAPTURE_MAX],
+				     c->capture.max_per_user, c->capture.max);
 	return check_socket_keys(c, filename, seen, err);
 }
 

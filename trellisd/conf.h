@@ -17,7 +17,8 @@
  * tenant-default-{cpu,memory,pids,disk}): what the slices a tenant (any owner
  * but root) creates may hold here; and the control socket's limits:
  * max-connections, max-connections-per-user, root-connections,
- * request-timeout, request-memory.
+ * request-timeout, request-memory; link captures: capture-max,
+ * capture-max-per-user, capture-max-seconds, capture-max-packets.
  *
  * config_load() also checks what needs the system: every user and group it
  * names exists, and ssh-login = yes comes with an ssh-keys-user.
@@ -77,9 +78,26 @@ struct config_socket {
 					   one uid at most half of it */
 };
 
+/*
+ * Link captures (capture.c enforces them; trellisd.conf(5), LINK CAPTURES).
+ */
+#define CONFIG_CAPTURE_MAX 16
+#define CONFIG_CAPTURE_MAX_BOUND 256		/* most capture-max may say */
+#define CONFIG_CAPTURE_MAX_PER_USER 4
+#define CONFIG_CAPTURE_MAX_SECONDS 3600
+#define CONFIG_CAPTURE_MAX_PACKETS 10000000
+
+struct config_capture {
+	unsigned max;		/* on this node at once, root's included */
+	unsigned max_per_user;	/* of one uid but root */
+	unsigned max_seconds;	/* a capture's longest (and default) duration */
+	unsigned max_packets;	/* ... and frame count */
+};
+
 struct config {
 	struct config_opts o;
 	struct config_socket sock;
+	struct config_capture capture;
 	int allow_tenant_create;	/* default no: only root creates slices */
 	char tenant_users[CONFIG_MAX_NAMES][CONFIG_NAME_MAX + 1];	/* empty lists: any user */
 	int n_tenant_users;

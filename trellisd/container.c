@@ -42,6 +42,8 @@
 /* ... and of BIRD's (routing = bird templates). */
 #define BIRD_UID 103
 #define BIRD_GID 103
+/* ... and tcpdump's (it drops to this user once the capture is open). */
+#define TCPDUMP_UID 104
 
 #define INIT_LXC "/usr/sbin/init.lxc"
 #define READY_STABLE_MS 100
@@ -581,12 +583,13 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 		 "root:x:0:0:root:/root:/bin/bash\n"
 		 "frr:x:%d:%d:FRR routing suite:/nonexistent:/usr/sbin/nologin\n"
 		 "bird:x:%d:%d:BIRD routing daemon:/run/bird:/usr/sbin/nologin\n"
+		 "tcpdump:x:%d:%d::/nonexistent:/usr/sbin/nologin\n"
 		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		 FRR_UID, FRR_GID, BIRD_UID, BIRD_GID);
+		 FRR_UID, FRR_GID, BIRD_UID, BIRD_GID, TCPDUMP_UID, TCPDUMP_UID);
 	if ((r = put_file(root, "etc/passwd", buf, 0644, u, u)) < 0)
 		goto fail;
-	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nbird:x:%d:\nnogroup:x:65534:\n", FRR_GID,
-		 FRRVTY_GID, BIRD_GID);
+	snprintf(buf, sizeof(buf), "root:x:0:\nfrr:x:%d:\nfrrvty:x:%d:frr\nbird:x:%d:\ntcpdump:x:%d:\nnogroup:x:65534:\n",
+		 FRR_GID, FRRVTY_GID, BIRD_GID, TCPDUMP_UID);
 	if ((r = put_file(root, "etc/group", buf, 0644, u, u)) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "%s\n", cs->router->name);

@@ -15,14 +15,15 @@ trellisd_trellisd_SOURCES = \
 	trellisd/ssh.c \
 	trellisd/cluster.c \
 	trellisd/claim.c trellisd/claim.h \
-	trellisd/events.c trellisd/events-watch.c trellisd/events-follow.c trellisd/events.h trellisd/events-int.h
+	trellisd/events.c trellisd/events-watch.c trellisd/events-follow.c trellisd/events.h trellisd/events-int.h \
+	trellisd/capture.c
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
-	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) \
+	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) $(PCAP_CFLAGS) \
 	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge \
 	$(SYSTEMD_CFLAGS) -DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"' -DCONTAINER_HELPER='"$(pkglibexecdir)/trellis-lxc-helper"'
 trellisd_trellisd_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(SQLITE_LIBS) $(LXC_LIBS) $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBNL_LIBS) $(SECCOMP_LIBS) \
-	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) -lpthread -lutil
+	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(PCAP_LIBS) -lpthread -lutil
 
 # liblxc runs here, not in a fork of the daemon (trellisd/lxc-helper.c).
 pkglibexec_PROGRAMS += trellisd/trellis-lxc-helper

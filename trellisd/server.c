@@ -184,6 +184,8 @@ static int dispatch(struct request_ctx *rq, const struct proto_request *req, jso
 		return slice_stats(rq, req->name, result, err);
 	case PROTO_OP_LINK_SET:
 		return link_set(rq, req, result, err);
+	case PROTO_OP_LINK_CAPTURE:
+		return link_capture(rq, req, result, err);
 	case PROTO_OP_SLICE_SET:
 		return slice_set(rq, req, result, err);
 	case PROTO_OP_SLICE_KEY_ADD:

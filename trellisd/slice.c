@@ -2290,6 +2290,55 @@ static long link_find(const struct trl_slice *s, const char *which)
 	return -1;
 }
 
+int slice_link_end(struct request_ctx *rq, const char *name, const char *link, const char *end,
+		   struct slice_link_end *out, struct trl_error *err)
+{
+	struct store_slice row;
+	struct plan p;
+	const struct trl_link *lk;
+	const struct trl_router *rt;
+	long l;
+	int r, e = 0;
+
+	if ((r = slice_plan_load(rq, ACCESS_SEE, name, &row, &p, err)) < 0)
+		return r;
+	store_slice_release(&row);
+	l = link_find(p.s, link);
+	if (l < 0) {
+		r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no link '%s'", name, link);
+		goto out;
+	}
+	lk = &p.s->links[l];
+	/* LINK names an end ("r2:eth1") or the link (first end); --end picks by router. */
+	if (strcmp(lk->name, link)) {
+		char ep0[40];
+
+		snprintf(ep0, sizeof(ep0), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
+		e = strcmp(ep0, link) != 0;
+	}
+	if (end && strcmp(lk->ep[e].router, end))
+		e = !e;
+	if (end && strcmp(lk->ep[e].router, end)) {
+		r = trl_error_set(err, TRL_EINVALID, "end: router '%s' is not an end of link '%s'", end, lk->name);
+		goto out;
+	}
+	rt = trl_slice_router(p.s, lk->ep[e].router);
+	if (!rt || !router_is_local(p.d, rt)) {
+		r = trl_error_set(err, TRL_EINVALID, "link '%s': router '%s' runs on node '%s', not on '%s' (ask that node)",
+				  lk->name, lk->ep[e].router, rt ? rt->node : "?", p.d->node_name);
+		goto out;
+	}
+	snprintf(out->router, sizeof(out->router), "%s", lk->ep[e].router);
+	snprintf(out->ifname, sizeof(out->ifname), "%s", lk->ep[e].ifname);
+	snprintf(out->link, sizeof(out->link), "%s", lk->name);
+	names_container(out->container, sizeof(out->container), p.s->name, lk->ep[e].router);
+	if (strcmp(container_state(p.d->lxcpath, out->container, &out->pid), "running") || out->pid <= 0)
+		r = trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' is not running", out->router, name);
+out:
+	plan_free(&p);
+	return r;
+}
+
 /* The same checks the spec parser makes, for values that come from link set. */
 static int shape_check(const struct trl_link_shape *sh, struct trl_error *err)
 {

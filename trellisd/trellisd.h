@@ -81,7 +81,7 @@ struct request_ctx {
  *   - ACCESS_CREATE (row NULL): a non-root caller only if trellisd.conf has
  *     allow-tenant-create = yes and the caller is on tenant-users or in one of
  *     tenant-groups (no list: any user); the slice's owner is then the caller;
- *   - ACCESS_SEE (list, show, stats), ACCESS_CHANGE (slice.set, link.set,
+ *   - ACCESS_SEE (list, show, stats, link capture), ACCESS_CHANGE (slice.set, link.set,
  *     link.up/down, key add/remove), ACCESS_LOGIN (exec, login) and
  *     ACCESS_DELETE: the slice's owner;
  *   - ACCESS_SEE and ACCESS_LOGIN also: the slice's ssh account (trellis-ssh
@@ -135,6 +135,21 @@ int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **
 int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 	       struct trl_error *err);
 int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* The end of a link a capture runs on: a router of this node and its interface. */
+struct slice_link_end {
+	char router[16];
+	char ifname[16];
+	char link[64];		/* the link's name, "r1:eth1-r2:eth1" */
+	char container[64];
+	pid_t pid;		/* the router's init */
+};
+/* link.capture: resolve @link ("r1:eth1-r2:eth1" = its first end, or "r2:eth1")
+ * of slice @name, or its end on router @end (NULL: as @link says), for a
+ * caller who may see the slice (ACCESS_SEE).  The end must run on this node. */
+int slice_link_end(struct request_ctx *rq, const char *name, const char *link, const char *end,
+		   struct slice_link_end *out, struct trl_error *err);
+/* capture.c: link.capture, the whole session (trellis(8), link capture). */
+int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
 /* Serialize operations on slice @name (different slices run in parallel);
  * also holds d->ops_lock shared.  Every changing operation brackets itself
  * with these; the node-wide sections inside take d->node_lock briefly. */

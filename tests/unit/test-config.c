@@ -60,6 +60,28 @@ static void socket_limits(void)
 	      "t.conf:2: max-connections-per-user: 60 is more than max-connections less root-connections (48)");
 }
 
+/* ---- link captures ---- */
+static void capture_limits(void)
+{
+	struct config c;
+	struct trl_error err;
+
+	is_int(parse(&c, "", &err), 0, "capture limits: defaults");
+	ok(c.capture.max == 16 && c.capture.max_per_user == 4 && c.capture.max_seconds == 3600 &&
+		   c.capture.max_packets == 10000000,
+	   "capture limits: 16 captures, 4 per user, 3600 s, 10000000 frames");
+	is_int(parse(&c, "capture-max = 64\ncapture-max-per-user = 8\ncapture-max-seconds = 60\ncapture-max-packets = 1000\n",
+		     &err),
+	       0, "capture limits: all keys");
+	ok(c.capture.max == 64 && c.capture.max_per_user == 8 && c.capture.max_seconds == 60 &&
+		   c.capture.max_packets == 1000,
+	   "capture limits: values read");
+	fails("capture-max = 0\n", "t.conf:1: capture-max: '0' is not a number from 1 to 256");
+	fails("capture-max-seconds = 100000\n", "capture-max-seconds: '100000' is not a number from 1 to 86400");
+	fails("capture-max-packets = lots\n", "capture-max-packets: 'lots' is not a number");
+	fails("capture-max = 2\n", "t.conf:1: capture-max-per-user: 4 is more than capture-max (2)");
+}
+
 int main(void)
 {
 	struct config c;
@@ -247,6 +269,7 @@ int main(void)
 	is_int(config_check_system(&c, &err), 0, "known names pass");
 
 	socket_limits();
+	capture_limits();
 	plan(tap_n);
 	return done();
 }

@@ -390,6 +390,19 @@ static void test_decode_errors(void)
 		{ "{\"op\":\"events\",\"follow\":1}", TRL_EPROTO, "field 'follow' must be true or false" },
 		{ "{\"op\":\"events\",\"name\":\"B!\"}", TRL_EINVALID, "field 'name': 'B!' is not a valid name" },
 		{ "{\"op\":\"events\",\"tty\":true}", TRL_EPROTO, "events: unknown field 'tty'" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\"}", TRL_EPROTO, "link.capture: missing field 'link'" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"capture\":[]}", TRL_EPROTO,
+		  "link.capture: field 'capture' must be an object" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"capture\":{\"count\":0}}", TRL_EINVALID,
+		  "'capture.count' must be an integer from 1 to 100000000" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"capture\":{\"snaplen\":10}}", TRL_EINVALID,
+		  "'capture.snaplen' must be an integer from 64 to 262144" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"capture\":{\"format\":\"pcapx\"}}", TRL_EINVALID,
+		  "'capture.format' must be \"pcapng\" or \"pcap\"" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"capture\":{\"ring\":1}}", TRL_EPROTO,
+		  "field 'capture': unknown member 'ring'" },
+		{ "{\"op\":\"link.capture\",\"name\":\"b\",\"link\":\"r1:eth1\",\"router\":\"R\"}", TRL_EINVALID,
+		  "field 'router': 'R' is not a valid name" },
 	};
 	struct proto_request req;
 	struct trl_error err;
@@ -506,6 +519,17 @@ static void test_decode_ok(void)
 	msg = json_pack("{s:s}", "op", "events");
 	ok(proto_request_decode(msg, &req, &err) == 0 && !req.name && !req.follow && !req.since,
 	   "events: every field optional");
+	json_decref(msg);
+	msg = json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:s}}", "op", "link.capture", "name", "blue", "link",
+			"r1:eth1-r2:eth1", "router", "r2", "capture", "count", 10, "filter", "icmp", "format", "pcap");
+	ok(proto_request_decode(msg, &req, &err) == 0 && req.op == PROTO_OP_LINK_CAPTURE, "link.capture decodes");
+	is_str(req.link, "r1:eth1-r2:eth1", "  link");
+	is_str(req.router, "r2", "  router: the end");
+	is_int(json_integer_value(json_object_get(req.capture, "count")), 10, "  capture.count");
+	json_decref(msg);
+	msg = json_pack("{s:s, s:s, s:s}", "op", "link.capture", "name", "blue", "link", "r1:eth1");
+	ok(proto_request_decode(msg, &req, &err) == 0 && !req.capture && !req.router,
+	   "link.capture needs only name and link");
 	json_decref(msg);
 	msg = json_pack("{s:s, s:s, s:s}", "op", "slice.set", "name", "blue", "cpu_weight", "300");
 	ok(proto_request_decode(msg, &req, &err) == 0 && !req.router && !strcmp(req.set.cpu_weight, "300"),
@@ -634,7 +658,7 @@ static void test_charge(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	plan(214);
+	plan(233);
 	test_roundtrip();
 	test_fragmented();
 	test_large();
