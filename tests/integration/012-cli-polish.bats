@@ -131,7 +131,7 @@ complete_words() {
 	trellis -q slice create -f "$(pair)"
 	export TRELLIS_SOCKET=$T_SOCK
 	[ "$(complete_words trellis "" | tr '\n' ' ')" = "slice link node version events help completion " ]
-	[ "$(complete_words trellis link "" | tr '\n' ' ')" = "set down up " ]
+	[ "$(complete_words trellis link "" | tr '\n' ' ')" = "set down up capture " ]
 	complete_words trellis slice show "" | grep -qx t12a
 	[ "$(complete_words trellis slice exec t12a "" | tr '\n' ' ')" = "r1 r2 " ]
 	[ "$(complete_words trellis slice set t12a --router "" | tr '\n' ' ')" = "r1 r2 " ]
