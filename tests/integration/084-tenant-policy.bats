@@ -98,11 +98,7 @@ EOS
 teardown_file() {
 	stop_daemon
 	rm -f "$T_CONF"
-	for u in "${U1:-}" "${U2:-}"; do
-		[ -n "$u" ] || continue
-		for p in $(pgrep -u "$u" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-		userdel "$u" 2>/dev/null || true
-	done
+	remove_test_users "${U1:-}" "${U2:-}"
 }
 
 teardown() {

@@ -60,11 +60,7 @@ teardown_file() {
 	fi
 	stop_daemon
 	rm -f "$T_CONF"
-	for u in "${U1:-}" "${U2:-}"; do
-		[ -n "$u" ] || continue
-		for p in $(pgrep -u "$u" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-		userdel "$u" 2>/dev/null || true
-	done
+	remove_test_users "${U1:-}" "${U2:-}"
 }
 
 teardown() {

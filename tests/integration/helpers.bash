@@ -305,3 +305,14 @@ vtysh_in() {
 ospf_full_count() {
 	vtysh_in "$1" "$2" "show ip ospf neighbor" 2>/dev/null | grep -c "Full" || true
 }
+
+# Remove throwaway users a test file made (useradd): their processes first.
+#   remove_test_users NAME...   (empty names are skipped)
+remove_test_users() {
+	local u p
+	for u in "$@"; do
+		[ -n "$u" ] || continue
+		for p in $(pgrep -u "$u" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+		userdel "$u" 2>/dev/null || true
+	done
+}
