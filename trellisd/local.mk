@@ -3,7 +3,10 @@ trellisd_trellisd_SOURCES = \
 	trellisd/main.c trellisd/trellisd.h \
 	trellisd/server.c \
 	trellisd/store.c trellisd/store.h \
-	trellisd/slice.c \
+	trellisd/slice.h trellisd/slice-plan.c trellisd/slice-pool.c \
+	trellisd/slice-admission.c trellisd/slice-realize.c trellisd/slice-teardown.c \
+	trellisd/slice-create.c trellisd/slice-delete.c trellisd/slice-show.c \
+	trellisd/slice-set.c trellisd/slice-exec.c trellisd/slice-reconcile.c \
 	trellisd/shape.c trellisd/shape.h \
 	trellisd/container.c trellisd/container.h \
 	trellisd/disk.c trellisd/disk.h \

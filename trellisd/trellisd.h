@@ -4,8 +4,8 @@
  *
  * struct daemon is the one process-wide context: options, the fast path, the
  * template path and the lock that serializes slice changes.  Each client
- * connection is served by its own thread (server.c); slice.c realizes and
- * tears down slices; store.c keeps desired state in SQLite; container.c runs
+ * connection is served by its own thread (server.c); slice-*.c realize and
+ * tear down slices; store.c keeps desired state in SQLite; container.c runs
  * routers as LXC containers; cgroup.c knows the host's cgroup layout.
  */
 #ifndef TRELLISD_H
@@ -123,7 +123,7 @@ json_t *node_info_for(struct request_ctx *rq);
  * directory's file system less what admission keeps free (cluster placement). */
 uint64_t slice_disk_free(struct daemon *d);
 
-/* slice.c */
+/* slice-*.c (slice.h lists which file holds what) */
 int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result,
 		 struct trl_error *err);
 int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err);

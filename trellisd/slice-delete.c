@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * DOC: slices: delete
+ *
+ * slice.delete: tear the slice down from its plan (slice-teardown.c), then
+ * remove its row, its ssh account and its uid range claim.  A teardown that could not remove everything keeps the row (state
+ * 'deleting') so a retry or the next start finishes it.
+ */
+#define LOG_MODULE "slice"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include "bridge.h"
+#include "cgroup.h"
+#include "cluster.h"
+#include "container.h"
+#include "disk.h"
+#include "escape.h"
+#include "log.h"
+#include "names.h"
+#include "shape.h"
+#include "shaper.h"
+#include "spec.h"
+#include "store.h"
+#include "claim.h"
+#include "template.h"
+#include "tenant.h"
+#include "trellisd.h"
+#include "units.h"
+#include "util.h"
+#include "slice.h"
+
+int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+{
+	struct daemon *d = rq->d;
+	struct store *st = NULL;
+	struct store_slice row;
+	struct trl_slice *s = NULL;
+	struct plan p = { 0 };
+	unsigned uid_base;
+	int r;
+
+	slice_op_begin(d, name);
+	if ((r = store_open(d->db_path, &st, err)) < 0)
+		goto out;
+	r = slice_load(st, name, &row, &s, err);
+	if (r == 0 && (r = server_may(rq, ACCESS_DELETE, &row, err)) < 0) {
+		store_slice_release(&row);
+		trl_slice_free(s);
+		s = NULL;
+	}
+	if (r == -TRL_ENOTFOUND) {	/* missing, or not the caller's: the same answer */
+		*result = json_pack("{s:s, s:b}", "name", name, "removed", 0);
+		trl_error_clear(err);
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	store_slice_set_state(st, name, "deleting", NULL);
+	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	uid_base = row.uid_base;
+	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
+	s = NULL;
+	store_slice_release(&row);
+	if (r < 0)
+		goto out;
+	plan_load_links(st, &p);
+	if ((r = slice_teardown(&p, err)) < 0) {
+		/* Still 'deleting': another delete (or the next start) finishes it. */
+		store_event_add(st, name, "delete", err->msg);
+		log_error("slice '%s': delete incomplete: %s", name, err->msg);
+		trl_error_prefix(err, "slice '%s': delete incomplete", name);
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+			 " (the slice stays, state 'deleting': delete it again once that is gone)");
+		goto out;
+	}
+	ssh_account_remove(d, name);
+	if ((r = store_slice_remove(st, name, err)) < 0)
+		goto out;
+	claim_uid_release(d->node_name, name, uid_base);
+	store_event_add(st, name, "delete", "slice deleted");
+	log_info("slice '%s' deleted", name);
+	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
+out:
+	plan_free(&p);
+	trl_slice_free(s);
+	store_close(st);
+	slice_op_end(d, name);
+	return r;
+}
