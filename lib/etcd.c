@@ -424,13 +424,12 @@ static int curl_error(struct etcd *e, const char *path, CURLcode rc, const char 
 				     "cluster-cert '%s', cluster-key '%s': not a usable client certificate and key: %s",
 				     e->cert ? e->cert : "", e->key ? e->key : e->cert ? e->cert : "", why);
 	case CURLE_SSL_CONNECT_ERROR:
-		/* A plain-HTTP etcd answers the TLS hello with an HTTP error and closes. */
-		return trl_error_set(err, TRL_EFAILED, "etcd at '%s': TLS handshake failed: %s%s", ep, why,
-				     strstr(why, "wrong version number") ? " (a plain-HTTP endpoint? use etcd://)"
-				     : !strstr(why, "SSL_ERROR_SYSCALL") ? ""
-				     : !e->cert ? " (the server closed the connection: a plain-HTTP endpoint (use etcd://), or "
-						  "does etcd require a client certificate (set cluster-cert)?)"
-						: " (the server closed the connection: a plain-HTTP endpoint? use etcd://)");
+		/* A plain-HTTP etcd answers the TLS hello with an HTTP error and
+		 * closes.  What OpenSSL then reports ("wrong version number", a
+		 * reset, SSL_ERROR_SYSCALL) depends on timing, so the hint does not
+		 * look at it. */
+		return trl_error_set(err, TRL_EFAILED, "etcd at '%s': TLS handshake failed: %s (a plain-HTTP endpoint? use etcd://%s)",
+				     ep, why, e->cert ? "" : "; or does etcd require a client certificate? set cluster-cert");
 	default:
 		break;
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole trellis test suite on a new Debian 12 machine (as root):
-# installs what it needs, builds out of tree in build/, runs the C unit tests
+# installs what it needs, builds out of tree in build/, lints the bats files
+# (tests/lint-bats, and its self-test), runs the C unit tests
 # (make check), a short libFuzzer run per fuzz target (build/fuzz, clang;
 # TRELLIS_FUZZ_TIME seconds each, default 20) and the bats integration tests,
 # and ends with one line:
@@ -17,6 +18,28 @@ if [ ! -f "$build/Makefile" ]; then
 	( cd "$build" && "$src/configure" -q ${TRELLIS_CONFIGURE_FLAGS:---enable-werror} ) || exit 1
 fi
 make -C "$build" -j"$(nproc)" -s >/dev/null || { make -C "$build" 2>&1 | tail -30; exit 1; }
+
+# Lint first: the bats files must hold no check that cannot fail
+# (tests/README.md), and the lint must still find a planted one.
+lpass=0 lfail=0 failures=
+if out=$("$src/tests/lint-bats" 2>&1); then
+	echo "ok lint-bats: tests/integration"
+	lpass=$((lpass + 1))
+else
+	echo "not ok lint-bats: tests/integration"
+	echo "$out" | sed 's/^/#   /'
+	lfail=$((lfail + 1))
+	failures+=$'\n'"lint: $(head -n 3 <<<"$out" | tr '\n' ';')"
+fi
+selftest=$("$src/tests/lint-bats" --self-test 2>&1)
+echo "$selftest" | grep -E '^not ok' | sed 's/^/lint-bats --self-test: /'
+lpass=$((lpass + $(grep -cE '^ok ' <<<"$selftest")))
+n=$(grep -cE '^not ok ' <<<"$selftest")
+if [ "$n" -gt 0 ] || ! grep -qE '^1\.\.[1-9]' <<<"$selftest"; then
+	lfail=$((lfail + (n > 0 ? n : 1)))
+	failures+=$'\n'"lint: --self-test: $(grep -m2 -E '^not ok|rror' <<<"$selftest" | tr '\n' ';')"
+fi
+echo "lint: $lpass passed, $lfail failed"
 
 pass=0 fail=0 skip=0
 # Unit tests: automake's TAP driver writes one .trs per program.
@@ -38,7 +61,6 @@ done
 grep -E '^(FAIL|ERROR)' "$log" || true
 # The failing checks themselves, kept for the summary at the end (CI shows
 # only the tail of this output).
-failures=
 for trs in "$build"/tests/unit/*.trs; do
 	grep -qE '^:test-result: (FAIL|ERROR)' "$trs" 2>/dev/null || continue
 	l=${trs%.trs}.log t=$(basename "$trs" .trs)
@@ -111,5 +133,5 @@ if [ -n "${failures//$'\n'/}" ]; then
 	echo "failed:"
 	grep -v '^$' <<<"$failures" | sed 's/^/  /'
 fi
-echo "$((upass + fpass + ipass)) passed, $((ufail + ffail + ifail)) failed, $((uskip + fskip + iskip)) skipped"
-[ $((ufail + ffail + ifail)) -eq 0 ]
+echo "$((lpass + upass + fpass + ipass)) passed, $((lfail + ufail + ffail + ifail)) failed, $((uskip + fskip + iskip)) skipped"
+[ $((lfail + ufail + ffail + ifail)) -eq 0 ]

@@ -23,11 +23,11 @@ tests_unit_test_names_LDADD = lib/libtrellis.la
 tests_unit_test_proto_SOURCES = tests/unit/test-proto.c tests/unit/tap.h
 tests_unit_test_proto_CFLAGS = $(unit_cflags)
 tests_unit_test_proto_LDADD = lib/libtrellis.la
-tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h
+tests_unit_test_bridge_SOURCES = tests/unit/test-bridge.c tests/unit/tap.h tests/unit/netutil.c tests/unit/netutil.h
 tests_unit_test_bridge_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
 tests_unit_test_bridge_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
-tests_unit_test_egre_SOURCES = tests/unit/test-egre.c tests/unit/tap.h
+tests_unit_test_egre_SOURCES = tests/unit/test-egre.c tests/unit/tap.h tests/unit/netutil.c tests/unit/netutil.h
 tests_unit_test_egre_CFLAGS = $(unit_cflags) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) -I$(top_builddir)/bridge
 tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 	$(LIBBPF_LIBS) $(LIBNL_LIBS) $(LIBELF_LIBS)
@@ -39,7 +39,8 @@ tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trell
 tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/trellisd
 tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
 
-EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration
+EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint \
+	tests/mutate.sh
 
 check_PROGRAMS += tests/unit/test-config tests/unit/test-sshkey
 TESTS += tests/unit/test-config tests/unit/test-sshkey

@@ -564,8 +564,18 @@ int container_prepare(const struct container_spec *cs, struct trl_error *err)
 		/* A file or a symlink (localtime, os-release) as it is; a directory where a file was named is skipped. */
 		if (lstat(src, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
 			continue;
-		if ((r = copy_tree_at(src, etc, etc_allow[i], u, u)) < 0)
-			goto fail;
+		{
+			/* Named files may sit in a subdirectory (iproute2/rt_tables): made above, opened beneath. */
+			const char *base;
+			_cleanup_close_ int pfd = util_open_parent_beneath(etc, etc_allow[i], &base);
+
+			if (pfd < 0) {
+				r = pfd;
+				goto fail;
+			}
+			if ((r = copy_tree_at(src, pfd, base, u, u)) < 0)
+				goto fail;
+		}
 	}
 	snprintf(buf, sizeof(buf),
 		 "root:x:0:0:root:/root:/bin/bash\n"

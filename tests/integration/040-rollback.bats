@@ -58,7 +58,8 @@ EOS
 	[[ "$output" == *"router 'r3'"* ]]
 	[[ "$output" == *"rolling back"* ]]
 	assert_no_leftovers t40a
-	! pgrep -f "lxc monitor\] $T_DIR/state/lxc t40a\." >/dev/null
+	run pgrep -f "lxc monitor\] $T_DIR/state/lxc t40a\."
+	[ "$status" -eq 1 ]
 	# the log of the failed router is kept for the operator
 	[ -f "$T_DIR/state/log/t40a.r3.log" ]
 	# and the name is free again
@@ -76,7 +77,8 @@ EOS
 	[[ "$output" == *"router 'r3'"* ]]
 	assert_no_leftovers t40a
 	# no FRR daemon of this slice survives the rollback
-	! pgrep -f "lxc monitor\] $T_DIR/state/lxc t40a\." >/dev/null
+	run pgrep -f "lxc monitor\] $T_DIR/state/lxc t40a\."
+	[ "$status" -eq 1 ]
 }
 
 @test "an unknown template is refused before anything is built" {

@@ -27,68 +27,17 @@ teardown() {
 	tb -q slice delete t7v >/dev/null 2>&1 || true
 }
 
-# The CLI with every node of the testbed.
-tb() {
-	# shellcheck disable=SC2046
-	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
-}
-
 ring_spec() { # name [tunnel]
 	local f
 	f="$(testbed_dir "$P")/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-${2:+tunnel: $2}
-routers:
-  r1:
-    node: ${P}n1
-    loopback: [10.255.0.1/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.1
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-      interface eth2
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r2:
-    node: ${P}n2
-    loopback: [10.255.0.2/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.2
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-      interface eth2
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r3:
-    node: ${P}n3
-    loopback: [10.255.0.3/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.3
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
+	{
+		echo "slice: $1"
+		echo "${2:+tunnel: $2}"
+		echo "routers:"
+		ospf_router r1 "${P}n1" 1 eth1 eth2
+		ospf_router r2 "${P}n2" 2 eth1 eth2
+		ospf_router r3 "${P}n3" 3 eth1
+		cat <<EOS
   r4:
     node: ${P}n1
     template: plain
@@ -100,6 +49,7 @@ links:
   - endpoints: [r1:eth2, r4:eth1]
     ipv4: [10.0.14.1/24, 10.0.14.4/24]
 EOS
+	} >"$f"
 	echo "$f"
 }
 
@@ -241,7 +191,7 @@ PY
 	tb -q slice delete t7s
 	# nothing of the slice is left on any node: veths, map entries, containers
 	for i in 1 2 3; do
-		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+		refute_links "$P-n$i" "t7s\."
 	done
 	# and no fast-path entry: ports and keys maps are empty on every node
 	for i in 1 2 3; do
@@ -252,7 +202,7 @@ PY
 	# a daemon that stops with no slice left takes its programs and pins with it
 	testbed_daemon_stop "$P" 1
 	[ ! -e "/sys/fs/bpf/trellis/$(testbed_node_name "$P" 1)" ]
-	! tc -n "$P-n1" filter show dev eth0 ingress | grep -q bpf
+	refute_output_of bpf tc -n "$P-n1" filter show dev eth0 ingress
 	testbed_daemon "$P" 1
 }
 
@@ -267,7 +217,7 @@ PY
 	for i in 1 2 3; do
 		run testbed_trellis "$P" "$i" --json slice list
 		[ "$(echo "$output" | jq '.slices | length')" = 0 ]
-		! ip -n "$P-n$i" -o link show | grep -q "t7s\."
+		refute_links "$P-n$i" "t7s\."
 	done
 }
 
@@ -286,7 +236,7 @@ PY
 	[ "$output" = 1450 ]
 	tb -q slice delete t7v
 	for i in 1 2 3; do
-		! ip -n "$P-n$i" -o link show | grep -qE "t7v\.|tv[0-9]"
+		refute_links "$P-n$i" "t7v\.|tv[0-9]"
 	done
 }
 

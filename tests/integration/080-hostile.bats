@@ -261,7 +261,7 @@ EOS
 	[[ "$output" == *"exec exit 3"* ]]
 	[[ "$output" == *"to-stderr"* ]]
 	grep -q "command read: for-the-command" "$T_DIR/tty.out"
-	! grep -q "is a terminal" "$T_DIR/tty.out"
+	refute_output_of "is a terminal" cat "$T_DIR/tty.out"
 	[[ "$output" == *"operator's shell read: operator-secret"* ]]
 	[[ "$kl" != *operator-secret* ]]
 	[[ "$output" != *LEFT-BEHIND-WROTE* ]]

@@ -50,11 +50,6 @@ teardown_file() {
 	testbed_down "$P"
 }
 
-tb() {
-	# shellcheck disable=SC2046
-	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
-}
-
 mac_of() { # slice router ifname
 	tb --json slice show "$1" |
 		jq -r --arg r "$2" --arg i "$3" '[.. | objects | select(.name? == $r and has("interfaces")) | .interfaces[] | select(.name == $i) | .mac][0]'

@@ -6,13 +6,6 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-# Run the CLI as test user $1.
-as_user() {
-	local u=$1
-	shift
-	runuser -u "$u" -- "$TRELLIS_BIN" --socket "$T_SOCK" "$@"
-}
-
 setup_file() {
 	require_root
 	command -v useradd >/dev/null || skip "useradd not installed"

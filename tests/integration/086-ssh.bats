@@ -19,11 +19,6 @@ ssh_slice() {
 		-o ConnectTimeout=10 "$slice@127.0.0.1" "$@"
 }
 
-as_user() {
-	local u=$1
-	shift
-	runuser -u "$u" -- "$TRELLIS_BIN" --socket "$T_SOCK" "$@"
-}
 
 setup_file() {
 	require_root

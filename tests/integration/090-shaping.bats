@@ -117,8 +117,8 @@ iperf_server() {
 	[ "$(trellis --json slice show t9p | jq '.links[0].shape.rate')" -eq 20000000 ]
 	# unshaping removes the trees and goes back to redirect_peer
 	trellis -q link set t9p r1:eth1 --rate none
-	! tc qdisc show dev t9p.r2.eth1 | grep -q htb
-	! tc qdisc show dev t9p.r1.eth1 | grep -q htb
+	refute_output_of htb tc qdisc show dev t9p.r2.eth1
+	refute_output_of htb tc qdisc show dev t9p.r1.eth1
 	trellis slice exec t9p r1 -- ping -c 2 -i 0.2 -W 2 10.9.0.2
 }
 

@@ -459,5 +459,5 @@ EOS
 	MIG_PID=
 	# still schema 2 after a clean stop; no errors in the daemon's log
 	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 2 ]
-	! grep -q ' error ' "$d/log"
+	refute_output_of ' error ' cat "$d/log"
 }

@@ -259,7 +259,6 @@ EOS
 	[ -z "$(ls "$lxc" 2>/dev/null)" ]
 }
 
-actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
 
 @test "kill -9 trellisd: the router keeps its mounted rootfs and data, is re-adopted, delete cleans up" {
 	printf 'slice: t92e\nrouters:\n  r1: {template: plain, limits: {disk: 16M}}\n  r2: {template: plain}\n' \

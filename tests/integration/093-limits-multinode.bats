@@ -27,11 +27,6 @@ teardown() {
 	tb -q slice delete $S >/dev/null 2>&1 || true
 }
 
-tb() {
-	# shellcheck disable=SC2046
-	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
-}
-
 quota() { # node-index [router]
 	local layout rel
 	layout=$("$TRELLIS_BIN" --socket "$(testbed_sock "$P" "$1")" --json node show | jq -r .cgroup_layout)

@@ -28,11 +28,6 @@ teardown() {
 	done
 }
 
-tb() {
-	# shellcheck disable=SC2046
-	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
-}
-
 # A slice with r1 on node 1 and r2 on node 2; $2: slice-level lines, $3: link lines.
 cross_spec() {
 	local f
@@ -94,7 +89,9 @@ mbit() { printf %.1f "$(echo "$1/1000000" | bc -l)"; }
 	tb -q link down t94l r1:eth1
 	[ "$(tb slice exec t94l r1 -- cat /sys/class/net/eth1/carrier)" = 0 ]
 	[ "$(tb slice exec t94l r2 -- cat /sys/class/net/eth1/carrier)" = 0 ]
-	! tb slice exec t94l r1 -- ping -c 1 -W 1 10.94.1.2
+	run tb slice exec t94l r1 -- ping -c 1 -W 1 10.94.1.2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"100% packet loss"* || "$output" == *"unreachable"* ]]
 	tb -q link up t94l r2:eth1
 	[ "$(tb slice exec t94l r2 -- cat /sys/class/net/eth1/carrier)" = 1 ]
 	wait_for 10 tb slice exec t94l r1 -- ping -c 1 -W 1 10.94.1.2
@@ -135,7 +132,7 @@ mbit() { printf %.1f "$(echo "$1/1000000" | bc -l)"; }
 	[ "$status" -eq 9 ]
 	[[ "$output" == *"slice 't94c' needs 30Mbit guaranteed on node 't94n"*"but other slices hold 80Mbit of the 98Mbit available (capacity 100Mbit"* ]]
 	for i in 1 2; do
-		! ip netns exec "$P-n$i" ip link show | grep -q t94c
+		refute_links "$P-n$i" t94c
 	done
 	# the slice's share changes in place; too much is refused and changes nothing
 	run tb slice set t94a --bandwidth 60mbit
@@ -164,5 +161,5 @@ mbit() { printf %.1f "$(echo "$1/1000000" | bc -l)"; }
 	# deleting the slices removes their classes, and the tree with the last one
 	tb -q slice delete t94a
 	tb -q slice delete t94b
-	! ip netns exec "$P-n1" tc qdisc show dev eth0 | grep -q htb
+	refute_output_of htb ip netns exec "$P-n1" tc qdisc show dev eth0
 }

@@ -31,7 +31,6 @@ teardown() {
 
 pair_spec() { plain_pair_spec "$1" 95 "${2:-}"; } # name [top-level lines]
 
-actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
 
 @test "SIGKILL in steady state: no ping lost while the daemon is gone and back, nothing to repair" {
 	trellis -q slice create -f "$(pair_spec t95a)"

@@ -58,5 +58,7 @@ spec() { # name
 	[ "$status" -eq 9 ]
 	[[ "$output" == *"disk: "*"free on the file system of the state directory '$T_DIR/small/state'; 2 routers need 66M"* ]]
 	[ -z "$(ls "$T_DIR/small/state/lxc" 2>/dev/null)" ]
-	! ip link show t99a.r1.eth1 2>/dev/null
+	run ip link show t99a.r1.eth1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"does not exist"* ]]
 }

@@ -13,9 +13,6 @@ P=t100
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
 
-# The CLI talking to etcd directly (from the namespace that reaches it).
-tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
-
 setup_file() {
 	require_root
 	cluster_up 3
@@ -46,59 +43,19 @@ teardown() {
 ring_spec() { # name
 	local f
 	f="$(testbed_dir "$P")/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-routers:
-  r1:
-    node: ${P}n1
-    loopback: [10.255.0.1/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.1
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r2:
-    node: ${P}n2
-    loopback: [10.255.0.2/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.2
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-      interface eth2
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
-  r3:
-    node: ${P}n3
-    loopback: [10.255.0.3/32]
-    config: |
-      router ospf
-       ospf router-id 10.255.0.3
-      interface lo
-       ip ospf area 0
-      interface eth1
-       ip ospf area 0
-       ip ospf network point-to-point
-       ip ospf hello-interval 1
-       ip ospf dead-interval 4
+	{
+		printf 'slice: %s\nrouters:\n' "$1"
+		ospf_router r1 "${P}n1" 1 eth1
+		ospf_router r2 "${P}n2" 2 eth1 eth2
+		ospf_router r3 "${P}n3" 3 eth1
+		cat <<EOS
 links:
   - endpoints: [r1:eth1, r2:eth1]
     ipv4: [10.0.12.1/24, 10.0.12.2/24]
   - endpoints: [r2:eth2, r3:eth1]
     ipv4: [10.0.23.2/24, 10.0.23.3/24]
 EOS
+	} >"$f"
 	echo "$f"
 }
 
@@ -188,7 +145,7 @@ route_via() { # node router prefix
 	[ "$status" -eq 0 ]
 	for i in 1 2 3; do
 		[ "$(testbed_trellis "$P" "$i" --json slice list | jq '[.slices[] | select(.name == "t100a")] | length')" = 0 ]
-		! ip -n "$P-n$i" -o link show | grep -q "t100a\."
+		refute_links "$P-n$i" "t100a\."
 	done
 	[ -z "$(ectl get --prefix /trellis/slices/t100a --keys-only)" ]
 	[ -z "$(ectl get --prefix /trellis/status/t100a/ --keys-only)" ]
@@ -239,7 +196,7 @@ route_via() { # node router prefix
 	[[ "$output" == *"removed from every node"* ]]
 	for i in 1 2 3; do
 		[ "$(testbed_trellis "$P" "$i" --json slice list | jq '.slices | length')" = 0 ]
-		! ip -n "$P-n$i" -o link show | grep -q "t100a\."
+		refute_links "$P-n$i" "t100a\."
 	done
 	[ -z "$(ectl get --prefix /trellis/slices/ --keys-only)" ]
 	[ -z "$(ectl get --prefix /trellis/status/t100a/ --keys-only)" ]
@@ -287,7 +244,7 @@ EOS
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.1.1
 	testbed_trellis "$P" "${nb#t100n}" slice exec t100c b -- ping -c 2 -i 0.2 -W 2 10.9.2.3
 	tc_cluster -q slice delete t100c
-	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100c\."; done
+	for i in 1 2 3; do refute_links "$P-n$i" "t100c\."; done
 }
 
 @test "etcd restarting does not disturb running slices; nothing is lost" {
@@ -309,7 +266,7 @@ EOS
 	run testbed_trellis "$P" 1 slice exec t100b a -- ping -c 2 -i 0.2 -W 2 10.9.0.2
 	[ "$status" -eq 0 ]
 	testbed_trellis "$P" 1 -q slice delete t100b
-	! ip -n "$P-n2" -o link show | grep -q "t100b\."
+	refute_links "$P-n2" "t100b\."
 	# etcd restarting while a create waits for the nodes: the create goes on and succeeds
 	kill -STOP "$(cat "$(testbed_dir "$P")/n2/trellisd.pid")"
 	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t100c 1 2)" >"$(testbed_dir "$P")/oc" 2>&1 &
@@ -357,7 +314,7 @@ EOS
 	run testbed_trellis "$P" 3 slice exec t100a r3 -- ping -c 3 -i 0.2 -W 2 -I 10.255.0.3 10.255.0.1
 	[ "$status" -eq 0 ]
 	testbed_trellis "$P" 1 -q slice delete t100a
-	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t100a\."; done
+	for i in 1 2 3; do refute_links "$P-n$i" "t100a\."; done
 }
 
 @test "a slice deleted while a node is away is torn down there when it returns" {
@@ -367,12 +324,12 @@ EOS
 	# the delete waits for node 3 only while its lease lives
 	run timeout 60 "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" slice delete t100b
 	[ "$status" -eq 0 ]
-	! ip -n "$P-n1" -o link show | grep -q "t100b\."
+	refute_links "$P-n1" "t100b\."
 	# node 3 still has its part (no daemon), until it comes back and reconciles
 	ip -n "$P-n3" -o link show | grep -q "t100b\."
 	testbed_daemon "$P" 3 --cluster "$URL"
 	wait_for 20 eval '[ "$(testbed_trellis "$P" 3 --json slice list | jq ".slices | length")" = 0 ]'
-	! ip -n "$P-n3" -o link show | grep -q "t100b\."
+	refute_links "$P-n3" "t100b\."
 	[ -z "$(ectl get --prefix /trellis/status/t100b/ --keys-only)" ]
 }
 

@@ -12,8 +12,6 @@ P=t101
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
 
-tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
-
 # Slices this file creates.  u1 is short so that its sliver's host interface
 # names (u1.a-t101n1.e1) fit in 15 characters; every name it makes is in
 # this file's node namespaces, state dirs and t101n* cgroups.
@@ -96,7 +94,7 @@ EOS
 		testbed_trellis "$P" "$i" slice exec u1 "a-t101n$i" -- ping -c 2 -i 0.2 -W 2 10.9.0.2
 	done
 	tc_cluster -q slice delete u1
-	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "u1\."; done
+	for i in 1 2 3; do refute_links "$P-n$i" "u1\."; done
 }
 
 @test "each-node: node: in a router is refused with its position; names that would not fit are refused before anything is written" {
@@ -123,7 +121,7 @@ EOS
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"links[0].endpoints[0]: placement: each-node: host interface name 't101b.a-t101n1.eth1' on node 't101n1' would be 19 characters; IFNAMSIZ allows 15"* ]]
 	[ -z "$(ectl get --prefix /trellis/slices/ --keys-only)" ]
-	for i in 1 2 3; do ! ip -n "$P-n$i" -o link show | grep -q "t101b\."; done
+	for i in 1 2 3; do refute_links "$P-n$i" "t101b\."; done
 }
 
 @test "each-node: a node not in cluster mode refuses it" {
@@ -137,7 +135,9 @@ EOS
 	testbed_daemon "$P" 3 --cluster "$URL"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"t101b.yaml: placement: each-node needs cluster mode"* ]]
-	! testbed_trellis "$P" 3 slice show t101b
+	run testbed_trellis "$P" 3 slice show t101b
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"no slice 't101b'"* ]]
 }
 
 # Wait until node $1 registers $2 routers.

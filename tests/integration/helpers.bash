@@ -91,6 +91,15 @@ stop_daemon() {
 		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
+	# A daemon that stopped with no slice takes its pins and cgroups with it
+	# (the kernel drops emptied cgroups a moment later): anything else fails
+	# the file, then goes anyway.
+	local left=0 out
+	for _ in $(seq 20); do out=$(node_leftovers "$T_NODE") || break; sleep 0.1; done
+	if out=$(node_leftovers "$T_NODE"); then
+		echo "# trellisd($(file_id)): node '$T_NODE' left behind: $out" >&3
+		left=1
+	fi
 	rm -rf "/sys/fs/bpf/trellis/$T_NODE"
 	rmdir /sys/fs/bpf/trellis 2>/dev/null || true
 	# The daemon's warnings go into the TAP stream as comments: a CI failure
@@ -105,7 +114,7 @@ stop_daemon() {
 		san=1
 	fi
 	rm -rf "$T_DIR"
-	return $san
+	return $((san | left))
 }
 
 # A slice of two plain routers joined by one link on 10.OCTET.0.0/24, written
@@ -148,33 +157,99 @@ wait_for() {
 	done
 }
 
-# Everything a slice could leave on the host; prints what it finds.
+# "X is gone" checks.  A bare `! cmd | grep -q X` in the middle of a test can
+# never fail it (errexit ignores a negated pipeline; tests/lint-bats.sh refuses
+# one): these run CMD, which must succeed, and fail, printing the offending
+# lines, when its output matches the extended regular expression RE.
+#   refute_output_of RE CMD...
+refute_output_of() {
+	local re=$1 out
+	shift
+	if ! out=$("$@"); then
+		echo "refute_output_of: '$*' failed" >&2
+		return 1
+	fi
+	if grep -E -- "$re" <<<"$out" >&2; then
+		echo "refute_output_of: the output of '$*' matches '$re' (lines above)" >&2
+		return 1
+	fi
+}
+
+# No interface in network namespace NS ("" = the host's) matches RE.
+#   refute_links NS RE
+refute_links() {
+	refute_output_of "$2" ip ${1:+-n "$1"} -o link show
+}
+
+# The directories of these cgroup patterns (relative to a hierarchy) that
+# exist, on every layout: each v1 controller and the hybrid 'unified' tree
+# (/sys/fs/cgroup/<ctrl>/...) and a pure cgroup2 host (/sys/fs/cgroup/...).
+# Globs that match nothing stay literal and fail -d: a missing pattern never
+# hides the others (as 'ls -d A B C', which exits 2, did).
+#   cgroups_matching PATTERN...
+cgroups_matching() {
+	local pat d
+	for pat in "$@"; do
+		for d in /sys/fs/cgroup/*/$pat /sys/fs/cgroup/$pat; do
+			[ -d "$d" ] && echo "$d"
+		done
+	done
+	return 0
+}
+
+# Everything a slice could leave on the host; prints what it finds.  Its own
+# test plants each kind (015-checkers.bats).
 slice_leftovers() {
-	local s=$1 found=0
-	if ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -q "^$s\."; then
-		echo "veths: $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$s\." | tr '\n' ' ')"
+	local s=$1 found=0 l
+	l=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$s\." | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "veths: $l"
 		found=1
 	fi
-	if ls -d "$T_DIR/state/lxc/$s".* >/dev/null 2>&1; then
-		echo "containers: $(ls -d "$T_DIR/state/lxc/$s".*)"
+	l=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$s[.-]" | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "network namespaces: $l"
 		found=1
 	fi
-	if ls -d /sys/fs/cgroup/*/trellis/*/"$s" /sys/fs/cgroup/trellis/*/"$s" /sys/fs/cgroup/*/trellis.monitor/*/"$s".* >/dev/null 2>&1; then
-		echo "cgroups: $(ls -d /sys/fs/cgroup/*/trellis/*/"$s" /sys/fs/cgroup/*/trellis.monitor/*/"$s".* 2>/dev/null | tr '\n' ' ')"
+	l=$(cd "${T_DIR:-/nonexistent}/state/lxc" 2>/dev/null && for d in "$s".*; do [ -e "$d" ] && echo "$PWD/$d"; done | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "containers: $l"
 		found=1
 	fi
-	if pgrep -f "lxc monitor\] $T_DIR/state/lxc $s\." >/dev/null; then
-		echo "processes: lxc monitors of '$s'"
+	# the slice's cgroups (trellis/<node>/<slice>), its routers' monitor
+	# cgroups (trellis.monitor/<node>/<slice>.<router>) and LXC's own names
+	# when the monitor cgroup was not set (a failed start: lxc.monitor.NAME)
+	l=$(cgroups_matching "trellis/*/$s" "trellis.monitor/*/$s.*" "lxc.monitor.$s.*" "lxc.payload.$s.*" | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "cgroups: $l"
 		found=1
 	fi
-	if [ -f "$T_DIR/state/trellis.db" ] &&
-		[ "$(sqlite3 "$T_DIR/state/trellis.db" "SELECT COUNT(*) FROM slices WHERE name = '$s'")" != 0 ]; then
-		echo "state rows: slice '$s'"
+	l=$(pgrep -f "lxc monitor\] [^ ]* $s\." | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "processes: lxc monitors of '$s': $l"
 		found=1
 	fi
-	if [ -f "$T_DIR/state/trellis.db" ] &&
-		[ "$(sqlite3 "$T_DIR/state/trellis.db" "SELECT COUNT(*) FROM links WHERE slice = '$s'")" != 0 ]; then
-		echo "state rows: links of '$s'"
+	if [ -f "${T_DIR:-/nonexistent}/state/trellis.db" ]; then
+		l=$(sqlite3 "$T_DIR/state/trellis.db" "SELECT (SELECT COUNT(*) FROM slices WHERE name = '$s') || ' ' || (SELECT COUNT(*) FROM links WHERE slice = '$s')" 2>&1)
+		if [ "$l" != "0 0" ]; then
+			echo "state rows (slices, links) of '$s': $l"
+			found=1
+		fi
+	fi
+	return $((1 - found))
+}
+
+# What a node's daemon leaves once it stopped with no slice: its bpffs pin
+# directory and its cgroup subtrees.  Prints what it finds.
+node_leftovers() {
+	local n=$1 found=0 l
+	if [ -e "/sys/fs/bpf/trellis/$n" ]; then
+		echo "bpffs pins: /sys/fs/bpf/trellis/$n"
+		found=1
+	fi
+	l=$(cgroups_matching "trellis/$n" "trellis.monitor/$n" | tr '\n' ' ')
+	if [ -n "$l" ]; then
+		echo "cgroups: $l"
 		found=1
 	fi
 	return $((1 - found))
@@ -186,6 +261,38 @@ assert_no_leftovers() {
 		echo "slice '$1' left behind: $out" >&2
 		return 1
 	fi
+}
+
+assert_no_node_leftovers() {
+	local out
+	if out=$(node_leftovers "$1"); then
+		echo "node '$1' left behind: $out" >&2
+		return 1
+	fi
+}
+
+# The CLI as user $1 (runuser), against this file's daemon.
+as_user() {
+	local u=$1
+	shift
+	runuser -u "$u" -- "$TRELLIS_BIN" --socket "$T_SOCK" "$@"
+}
+
+# The reconciler's actions on slice $1 since the daemon started (node show), as JSON.
+actions() { trellis --json node show | jq -c "[.reconcile.actions[] | select(.slice == \"$1\") | .action]"; }
+
+# One FRR router of a testbed spec, at 4 spaces under "routers:": OSPF area 0
+# on lo (10.255.0.N/32, also the router ID) and on each interface given,
+# point-to-point with 1 s hellos.
+#   ospf_router NAME NODE N [IFACE...]
+ospf_router() {
+	local name=$1 node=$2 n=$3 i
+	shift 3
+	printf '  %s:\n    node: %s\n    loopback: [10.255.0.%s/32]\n    config: |\n      router ospf\n       ospf router-id 10.255.0.%s\n      interface lo\n       ip ospf area 0\n' \
+		"$name" "$node" "$n" "$n"
+	for i in "$@"; do
+		printf '      interface %s\n       ip ospf area 0\n       ip ospf network point-to-point\n       ip ospf hello-interval 1\n       ip ospf dead-interval 4\n' "$i"
+	done
 }
 
 # vtysh inside a router.

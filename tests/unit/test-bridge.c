@@ -48,6 +48,7 @@
 #include <netlink/route/tc.h>
 
 #include "tap.h"
+#include "netutil.h"
 #include "bridge/bridge.h"
 #include "shaper/shaper.h"
 #include "log.h"
@@ -76,104 +77,12 @@ static int enter(int ns)
 	return setns(ns, CLONE_NEWNET);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* No IPv6 autoconf noise (ND, MLD): counters must count only our frames.
  * /proc/sys/net is that of the opening thread's namespace. */
 static void quiet_ipv6(void)
 {
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-}
-
-/* A fresh network namespace; returns its fd and an rtnetlink socket in it. */
-static int netns_new(struct nl_sock **sk)
-{
-	int fd;
-
-	if (unshare(CLONE_NEWNET) < 0)
-		return -errno;
-	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	quiet_ipv6();
-	*sk = nl_socket_alloc();
-	if (!*sk || nl_connect(*sk, NETLINK_ROUTE) < 0)
-		fd = -1;
-	return fd;
-}
-
-static int veth_add(const char *host, const char *peer, int peer_ns)
-{
-	struct rtnl_link *l = rtnl_link_veth_alloc(), *p;
-	int r;
-
-	if (!l)
-		return -ENOMEM;
-	p = rtnl_link_veth_get_peer(l);
-	rtnl_link_set_name(l, host);
-	rtnl_link_set_name(p, peer);
-	rtnl_link_set_ns_fd(p, peer_ns);
-	r = rtnl_link_add(nl_host, l, NLM_F_CREATE | NLM_F_EXCL);
-	rtnl_link_put(p);
-	rtnl_link_veth_release(l);
-	return r;
-}
-
-static int link_up(struct nl_sock *sk, const char *name)
-{
-	struct rtnl_link *l = NULL, *c;
-	int r = rtnl_link_get_kernel(sk, 0, name, &l);
-
-	if (r < 0)
-		return r;
-	c = rtnl_link_alloc();
-	rtnl_link_set_flags(c, IFF_UP);
-	r = rtnl_link_change(sk, l, c, 0);
-	rtnl_link_put(c);
-	rtnl_link_put(l);
-	return r;
-}
-
-static int link_del(const char *name)
-{
-	struct rtnl_link *l = rtnl_link_alloc();
-	int r;
-
-	rtnl_link_set_name(l, name);
-	r = rtnl_link_delete(nl_host, l);
-	rtnl_link_put(l);
-	return r;
-}
-
-static int addr_add(struct nl_sock *sk, const char *name, const char *cidr)
-{
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = NULL;
-	struct rtnl_link *l = NULL;
-	int r = rtnl_link_get_kernel(sk, 0, name, &l);
-
-	if (r == 0)
-		r = nl_addr_parse(cidr, AF_INET, &local);
-	if (r == 0) {
-		rtnl_addr_set_ifindex(a, rtnl_link_get_ifindex(l));
-		r = rtnl_addr_set_local(a, local);
-	}
-	if (r == 0)
-		r = rtnl_addr_add(sk, a, 0);
-	nl_addr_put(local);
-	rtnl_link_put(l);
-	rtnl_addr_put(a);
-	return r;
+	tu_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	tu_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 }
 
 /* Root qdisc of host-side @name: handle and packets sent; 0/0 if none. */
@@ -197,32 +106,6 @@ static void root_qdisc(const char *name, uint32_t *handle, uint64_t *packets)
 
 /* --- frames ----------------------------------------------------------------- */
 
-struct port {
-	int fd;
-	unsigned char mac[ETH_ALEN];
-};
-
-/* A packet socket bound to @name inside namespace @ns. */
-static int port_open(int ns, const char *name, struct port *p)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	struct ifreq ifr = {};
-	int r = 0;
-
-	if (enter(ns) < 0)
-		return -errno;
-	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	sll.sll_ifindex = (int)if_nametoindex(name);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (p->fd < 0 || !sll.sll_ifindex || bind(p->fd, (void *)&sll, sizeof(sll)) < 0 ||
-	    ioctl(p->fd, SIOCGIFHWADDR, &ifr) < 0)
-		r = -errno;
-	else
-		memcpy(p->mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	enter(ns_host);
-	return r;
-}
-
 static uint16_t ip_csum(const void *data, size_t len)
 {
 	const uint16_t *w = data;
@@ -240,7 +123,7 @@ static uint16_t ip_csum(const void *data, size_t len)
  * experimental-ethertype frame or (@ip) an IPv4/UDP packet 10.9.0.1 ->
  * 10.9.0.2.  Returns the magic number, 0 on failure.
  */
-static unsigned send_frame(struct port *from, struct port *to, int ip)
+static unsigned send_frame(struct tu_port *from, struct tu_port *to, int ip)
 {
 	unsigned char f[128] = {};
 	struct ethhdr *eth = (void *)f;
@@ -283,7 +166,7 @@ static unsigned send_frame(struct port *from, struct port *to, int ip)
 }
 
 /* Wait up to @ms for a received (not outgoing) frame carrying @magic. */
-static int got_frame(struct port *p, unsigned magic, int ms)
+static int got_frame(struct tu_port *p, unsigned magic, int ms)
 {
 	char tag[32];
 	unsigned char buf[2048];
@@ -410,23 +293,23 @@ static int build_topology(void)
 	static const char *const r1_ends[] = { "ra", "rc" }, *const r2_ends[] = { "rb", "rd" };
 	int r;
 
-	ns_r1 = netns_new(&nl_r1);
+	ns_r1 = tu_netns_new(&nl_r1);
 	enter(ns_host);
-	ns_r2 = netns_new(&nl_r2);
+	ns_r2 = tu_netns_new(&nl_r2);
 	enter(ns_host);
 	if (ns_r1 < 0 || ns_r2 < 0)
 		return -EIO;
-	if ((r = veth_add("ha", "ra", ns_r1)) < 0 || (r = veth_add("hb", "rb", ns_r2)) < 0 ||
-	    (r = veth_add("hc", "rc", ns_r1)) < 0 || (r = veth_add("hd", "rd", ns_r2)) < 0)
+	if ((r = tu_veth_add(nl_host, "ha", "ra", ns_r1)) < 0 || (r = tu_veth_add(nl_host, "hb", "rb", ns_r2)) < 0 ||
+	    (r = tu_veth_add(nl_host, "hc", "rc", ns_r1)) < 0 || (r = tu_veth_add(nl_host, "hd", "rd", ns_r2)) < 0)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(host_ends); i++)
-		if ((r = link_up(nl_host, host_ends[i])) < 0)
+		if ((r = tu_link_set(nl_host, host_ends[i], 0)) < 0)
 			return r;
 	for (size_t i = 0; i < 2; i++)
-		if ((r = link_up(nl_r1, r1_ends[i])) < 0 || (r = link_up(nl_r2, r2_ends[i])) < 0)
+		if ((r = tu_link_set(nl_r1, r1_ends[i], 0)) < 0 || (r = tu_link_set(nl_r2, r2_ends[i], 0)) < 0)
 			return r;
-	if ((r = addr_add(nl_r1, "ra", "10.9.0.1/24")) < 0 ||
-	    (r = addr_add(nl_r2, "rb", "10.9.0.2/24")) < 0)
+	if ((r = tu_addr_add(nl_r1, "ra", "10.9.0.1/24")) < 0 ||
+	    (r = tu_addr_add(nl_r2, "rb", "10.9.0.2/24")) < 0)
 		return r;
 	return 0;
 }
@@ -436,7 +319,7 @@ int main(void)
 	struct trl_error err = {};
 	struct bridge *b = NULL;
 	struct bridge_port_stats sa, sb, s2;
-	struct port ra, rb;
+	struct tu_port ra, rb;
 	uint32_t prog_id, h1;
 	uint64_t q0, q1, q2;
 	unsigned m, removed;
@@ -463,7 +346,7 @@ int main(void)
 	if (!ok(r == 0, "topology: 4 veth pairs across 3 namespaces (%s)",
 		r ? nl_geterror(r) : "ok"))
 		return done();
-	if (!ok(port_open(ns_r1, "ra", &ra) == 0 && port_open(ns_r2, "rb", &rb) == 0,
+	if (!ok(tu_port_open(ns_r1, ns_host, "ra", &ra) == 0 && tu_port_open(ns_r2, ns_host, "rb", &rb) == 0,
 		"packet sockets on ra and rb"))
 		return done();
 
@@ -654,8 +537,8 @@ int main(void)
 
 	/* one end re-created under the same name (new ifindex) before detach */
 	r = bridge_link_attach(b, "hc", "hd", 0, &err);
-	ok(r == 0 && link_del("hc") == 0 && veth_add("hc", "rc", ns_r1) == 0 &&
-		   link_up(nl_host, "hc") == 0,
+	ok(r == 0 && tu_link_del(nl_host, "hc") == 0 && tu_veth_add(nl_host, "hc", "rc", ns_r1) == 0 &&
+		   tu_link_set(nl_host, "hc", 0) == 0,
 	   "attach hc-hd, then re-create hc");
 	r = bridge_link_detach(b, "hc", "hd", &err);
 	ok(r == 0 && map_entries("fp_ports") == 0,
@@ -663,14 +546,14 @@ int main(void)
 
 	/* one end vanished before detach */
 	r = bridge_link_attach(b, "hc", "hd", 0, &err);
-	ok(r == 0 && link_del("hc") == 0, "attach hc-hd, then delete hc");
+	ok(r == 0 && tu_link_del(nl_host, "hc") == 0, "attach hc-hd, then delete hc");
 	r = bridge_link_detach(b, "hc", "hd", &err);
 	ok(r == 0 && map_entries("fp_ports") == 0,
 	   "detach with one end gone removes both entries (%s)", r ? err.msg : "ok");
 
 	/* both ends vanished: prune */
 	r = bridge_link_attach(b, "ha", "hd", 0, &err);
-	ok(r == 0 && link_del("ha") == 0 && link_del("hd") == 0, "attach ha-hd, then delete both");
+	ok(r == 0 && tu_link_del(nl_host, "ha") == 0 && tu_link_del(nl_host, "hd") == 0, "attach ha-hd, then delete both");
 	r = bridge_prune(b, &removed, &err);
 	ok(r == 0 && removed == 2 && map_entries("fp_ports") == 0,
 	   "prune removes both stale entries (%u)", removed);
@@ -698,14 +581,14 @@ int main(void)
 		struct {
 			uint32_t peer_ifindex, flags;
 		} v = { 0, 0 };
-		struct port re, rf;
+		struct tu_port re, rf;
 		char path[160];
 		uint32_t k, ie, iff;
 		int mfd, sfd, pinned;
 
-		ok(veth_add("he", "re", ns_r1) == 0 && veth_add("hf", "rf", ns_r2) == 0 &&
-			   link_up(nl_host, "he") == 0 && link_up(nl_host, "hf") == 0 &&
-			   link_up(nl_r1, "re") == 0 && link_up(nl_r2, "rf") == 0,
+		ok(tu_veth_add(nl_host, "he", "re", ns_r1) == 0 && tu_veth_add(nl_host, "hf", "rf", ns_r2) == 0 &&
+			   tu_link_set(nl_host, "he", 0) == 0 && tu_link_set(nl_host, "hf", 0) == 0 &&
+			   tu_link_set(nl_r1, "re", 0) == 0 && tu_link_set(nl_r2, "rf", 0) == 0,
 		   "veth pairs he/re and hf/rf");
 		ie = if_nametoindex("he");
 		iff = if_nametoindex("hf");
@@ -731,7 +614,7 @@ int main(void)
 			   map_entries_in(old_dir, "sb_stats") == ~0u,
 		   "links moved into fp_ports, old pins gone");
 		m = 0;
-		if (port_open(ns_r1, "re", &re) == 0 && port_open(ns_r2, "rf", &rf) == 0)
+		if (tu_port_open(ns_r1, ns_host, "re", &re) == 0 && tu_port_open(ns_r2, ns_host, "rf", &rf) == 0)
 			m = send_frame(&re, &rf, 0);
 		ok(m && got_frame(&rf, m, 3000), "and the migrated link forwards (program attached)");
 		bridge_close(b);

@@ -48,6 +48,7 @@
 #include <netlink/route/link/veth.h>
 
 #include "tap.h"
+#include "netutil.h"
 #include "bridge/bridge.h"
 #include "log.h"
 #include "util.h"
@@ -87,67 +88,11 @@ static void cleanup(void)
 
 /* --- namespaces and links ------------------------------------------------------ */
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* A fresh network namespace without IPv6 noise (only the wire gets IPv6). */
 static int netns_new(int which)
 {
-	if (unshare(CLONE_NEWNET) < 0)
-		return -errno;
-	ns[which] = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	nl[which] = nl_socket_alloc();
-	if (ns[which] < 0 || !nl[which] || nl_connect(nl[which], NETLINK_ROUTE) < 0)
-		return -EIO;
-	return 0;
-}
-
-/* veth @name in namespace @in, its peer @peer in namespace @peer_ns. */
-static int veth_add(int in, const char *name, int peer_ns, const char *peer)
-{
-	struct rtnl_link *l = rtnl_link_veth_alloc(), *p;
-	int r;
-
-	if (!l)
-		return -ENOMEM;
-	p = rtnl_link_veth_get_peer(l);
-	rtnl_link_set_name(l, name);
-	rtnl_link_set_name(p, peer);
-	rtnl_link_set_ns_fd(p, ns[peer_ns]);
-	r = rtnl_link_add(nl[in], l, NLM_F_CREATE | NLM_F_EXCL);
-	rtnl_link_put(p);
-	rtnl_link_veth_release(l);
-	return r;
-}
-
-/* Up, and the MTU when @mtu is not 0. */
-static int link_set(int in, const char *name, unsigned mtu)
-{
-	struct rtnl_link *l = NULL, *c;
-	int r = rtnl_link_get_kernel(nl[in], 0, name, &l);
-
-	if (r < 0)
-		return r;
-	c = rtnl_link_alloc();
-	rtnl_link_set_flags(c, IFF_UP);
-	if (mtu)
-		rtnl_link_set_mtu(c, mtu);
-	r = rtnl_link_change(nl[in], l, c, 0);
-	rtnl_link_put(c);
-	rtnl_link_put(l);
-	return r;
+	ns[which] = tu_netns_new(&nl[which]);
+	return ns[which] < 0 ? ns[which] : 0;
 }
 
 /* Frames @name (in namespace @in) has transmitted: what bpf_redirect sends
@@ -162,41 +107,6 @@ static uint64_t link_tx(int in, const char *name)
 		rtnl_link_put(l);
 	}
 	return n;
-}
-
-static int link_del(int in, const char *name)
-{
-	struct rtnl_link *l = rtnl_link_alloc();
-	int r;
-
-	rtnl_link_set_name(l, name);
-	r = rtnl_link_delete(nl[in], l);
-	rtnl_link_put(l);
-	return r;
-}
-
-static int addr_add(int in, const char *name, const char *cidr)
-{
-	int family = strchr(cidr, ':') ? AF_INET6 : AF_INET;
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = NULL;
-	struct rtnl_link *l = NULL;
-	int r = rtnl_link_get_kernel(nl[in], 0, name, &l);
-
-	if (r == 0)
-		r = nl_addr_parse(cidr, family, &local);
-	if (r == 0) {
-		rtnl_addr_set_ifindex(a, rtnl_link_get_ifindex(l));
-		if (family == AF_INET6)
-			rtnl_addr_set_flags(a, IFA_F_NODAD);
-		r = rtnl_addr_set_local(a, local);
-	}
-	if (r == 0)
-		r = rtnl_addr_add(nl[in], a, 0);
-	nl_addr_put(local);
-	rtnl_link_put(l);
-	rtnl_addr_put(a);
-	return r;
 }
 
 /* Run an `ip` command inside namespace @in. */
@@ -274,33 +184,7 @@ static uint64_t snmp_ip_in_receives(int in)
 
 /* --- frames ---------------------------------------------------------------------- */
 
-struct port {
-	int fd;
-	unsigned char mac[ETH_ALEN];
-};
-
-/* A packet socket bound to @name inside namespace @in. */
-static int port_open(int in, const char *name, struct port *p)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
-	struct ifreq ifr = {};
-	int r = 0;
-
-	if (enter(in) < 0)
-		return -errno;
-	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	sll.sll_ifindex = (int)if_nametoindex(name);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (p->fd < 0 || !sll.sll_ifindex || bind(p->fd, (void *)&sll, sizeof(sll)) < 0 ||
-	    ioctl(p->fd, SIOCGIFHWADDR, &ifr) < 0)
-		r = -errno;
-	else
-		memcpy(p->mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	enter(NS_A);
-	return r;
-}
-
-static void drain(struct port *p)
+static void drain(struct tu_port *p)
 {
 	unsigned char buf[128];
 
@@ -388,13 +272,13 @@ static void frame_build(struct frame *f, const unsigned char *dst, const unsigne
 	memcpy(f->b + off, tag, strlen(tag) + 1);
 }
 
-static int frame_send(struct port *p, const struct frame *f)
+static int frame_send(struct tu_port *p, const struct frame *f)
 {
 	return send(p->fd, f->b, f->len, 0) == (ssize_t)f->len ? 0 : -errno;
 }
 
 /* Wait up to @ms for a frame (of direction @outgoing) carrying @magic; copy it to @out. */
-static int frame_wait(struct port *p, unsigned magic, int outgoing, int ms, struct frame *out)
+static int frame_wait(struct tu_port *p, unsigned magic, int outgoing, int ms, struct frame *out)
 {
 	char tag[32];
 	unsigned char buf[2048];
@@ -453,7 +337,7 @@ static size_t egre_build(unsigned char *b, const unsigned char *dst, const unsig
 /* --- the wire contract ------------------------------------------------------------- */
 
 /* Check captured EGRE/IPv4 frame @c against what was sent (@in from r1). */
-static void check_egre4(const struct frame *c, const struct port *wa, const unsigned char *wb_mac,
+static void check_egre4(const struct frame *c, const struct tu_port *wa, const unsigned char *wb_mac,
 			uint32_t key, const struct frame *in, const char *what)
 {
 	const unsigned char *ip = c->b + ETH_HLEN, *gre = ip + 20;
@@ -473,7 +357,7 @@ static void check_egre4(const struct frame *c, const struct port *wa, const unsi
 	ok(c->len >= 42 && !memcmp(c->b + 42, in->b, in->len), "%s: inner frame intact", what);
 }
 
-static void check_egre6(const struct frame *c, const struct port *wa, const unsigned char *wb_mac,
+static void check_egre6(const struct frame *c, const struct tu_port *wa, const unsigned char *wb_mac,
 			uint32_t key, const struct frame *in, const char *what)
 {
 	const unsigned char *ip = c->b + ETH_HLEN, *gre = ip + 40;
@@ -668,31 +552,31 @@ static int build_topology(void)
 		if ((r = netns_new(i)) < 0)
 			return r;
 	enter(NS_A);
-	if ((r = veth_add(NS_A, "wa", NS_B, "wb")) < 0 || (r = link_set(NS_A, "wa", 0)) < 0 ||
-	    (r = link_set(NS_B, "wb", 0)) < 0)
+	if ((r = tu_veth_add(nl[NS_A], "wa", "wb", ns[NS_B])) < 0 || (r = tu_link_set(nl[NS_A], "wa", 0)) < 0 ||
+	    (r = tu_link_set(nl[NS_B], "wb", 0)) < 0)
 		return r;
 	/* IPv6 only on the wire (outer headers), everything else stays quiet. */
 	enter(NS_A);
-	write_file("/proc/sys/net/ipv6/conf/wa/accept_dad", "0"); /* link-local usable at once */
-	write_file("/proc/sys/net/ipv6/conf/wa/disable_ipv6", "0");
+	tu_write_file("/proc/sys/net/ipv6/conf/wa/accept_dad", "0"); /* link-local usable at once */
+	tu_write_file("/proc/sys/net/ipv6/conf/wa/disable_ipv6", "0");
 	enter(NS_B);
-	write_file("/proc/sys/net/ipv6/conf/wb/accept_dad", "0");
-	write_file("/proc/sys/net/ipv6/conf/wb/disable_ipv6", "0");
+	tu_write_file("/proc/sys/net/ipv6/conf/wb/accept_dad", "0");
+	tu_write_file("/proc/sys/net/ipv6/conf/wb/disable_ipv6", "0");
 	enter(NS_A);
-	if ((r = addr_add(NS_A, "wa", "192.0.2.1/24")) < 0 ||
-	    (r = addr_add(NS_B, "wb", "192.0.2.2/24")) < 0 ||
-	    (r = addr_add(NS_A, "wa", "2001:db8:ff::1/64")) < 0 ||
-	    (r = addr_add(NS_B, "wb", "2001:db8:ff::2/64")) < 0)
+	if ((r = tu_addr_add(nl[NS_A], "wa", "192.0.2.1/24")) < 0 ||
+	    (r = tu_addr_add(nl[NS_B], "wb", "192.0.2.2/24")) < 0 ||
+	    (r = tu_addr_add(nl[NS_A], "wa", "2001:db8:ff::1/64")) < 0 ||
+	    (r = tu_addr_add(nl[NS_B], "wb", "2001:db8:ff::2/64")) < 0)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(legs); i++) {
-		if ((r = veth_add(legs[i].host_ns, legs[i].host, legs[i].router, legs[i].rname)) < 0 ||
-		    (r = link_set(legs[i].host_ns, legs[i].host, 0)) < 0 ||
-		    (r = link_set(legs[i].router, legs[i].rname, legs[i].mtu)) < 0 ||
-		    (r = addr_add(legs[i].router, legs[i].rname, legs[i].addr)) < 0)
+		if ((r = tu_veth_add(nl[legs[i].host_ns], legs[i].host, legs[i].rname, ns[legs[i].router])) < 0 ||
+		    (r = tu_link_set(nl[legs[i].host_ns], legs[i].host, 0)) < 0 ||
+		    (r = tu_link_set(nl[legs[i].router], legs[i].rname, legs[i].mtu)) < 0 ||
+		    (r = tu_addr_add(nl[legs[i].router], legs[i].rname, legs[i].addr)) < 0)
 			return r;
 	}
 	enter(NS_R2);
-	write_file("/proc/sys/net/ipv4/ip_forward", "1");
+	tu_write_file("/proc/sys/net/ipv4/ip_forward", "1");
 	enter(NS_A);
 	if (ip_cmd(NS_R1, "route add 10.2.0.0/24 via 10.1.0.2") != 0 ||
 	    ip_cmd(NS_R3, "route add 10.1.0.0/24 via 10.2.0.2") != 0)
@@ -782,7 +666,7 @@ static struct bridge_node_stats nstats(struct bridge *b)
 int main(void)
 {
 	struct trl_error err = {};
-	struct port r1e1, r1e2, r2e1, r2e3, wa, wbp;
+	struct tu_port r1e1, r1e2, r2e1, r2e3, wa, wbp;
 	struct bridge_port_stats s0, s1, t0, t1;
 	struct bridge_node_stats n0, n1;
 	struct bridge_node_cfg cfg = {};
@@ -816,9 +700,9 @@ int main(void)
 	if (!ok(r == 0, "topology: nodes A and B on a veth wire, routers r1 r3 on A, r2 on B (%s)",
 		r ? nl_geterror(r) : "ok"))
 		return done();
-	if (!ok(port_open(NS_R1, "eth1", &r1e1) == 0 && port_open(NS_R1, "eth2", &r1e2) == 0 &&
-		    port_open(NS_R2, "eth1", &r2e1) == 0 && port_open(NS_R2, "eth3", &r2e3) == 0 &&
-		    port_open(NS_A, "wa", &wa) == 0 && port_open(NS_B, "wb", &wbp) == 0,
+	if (!ok(tu_port_open(ns[NS_R1], ns[NS_A], "eth1", &r1e1) == 0 && tu_port_open(ns[NS_R1], ns[NS_A], "eth2", &r1e2) == 0 &&
+		    tu_port_open(ns[NS_R2], ns[NS_A], "eth1", &r2e1) == 0 && tu_port_open(ns[NS_R2], ns[NS_A], "eth3", &r2e3) == 0 &&
+		    tu_port_open(ns[NS_A], ns[NS_A], "wa", &wa) == 0 && tu_port_open(ns[NS_B], ns[NS_A], "wb", &wbp) == 0,
 		"packet sockets in r1, r2 and on the wire"))
 		return done();
 
@@ -1009,7 +893,7 @@ int main(void)
 	   "B: %llu packets decapsulated, no drops", n1.rx_packets);
 
 	/* --- MTU: outer packet must fit the substrate ----------------------------------------- */
-	link_set(NS_R1, "eth1", WIRE_MTU); /* let r1 send what the tunnel cannot carry */
+	tu_link_set(nl[NS_R1], "eth1", WIRE_MTU); /* let r1 send what the tunnel cannot carry */
 	s0 = pstats(ba, NS_A, "h1");
 	frame_build(&f, r2e1.mac, r1e1.mac, 0, NULL, NULL, WIRE_MTU - 28);
 	drain(&wa);
@@ -1026,8 +910,8 @@ int main(void)
 	s1 = pstats(ba, NS_A, "h1");
 	is_int(s1.drops_mtu - s0.drops_mtu, 2, "both counted as MTU drops");
 	is_int(s1.drops - s0.drops, 2, "and in the drop total");
-	link_set(NS_R1, "eth1", WIRE_MTU - 42);
-	link_set(NS_R1, "eth2", WIRE_MTU);
+	tu_link_set(nl[NS_R1], "eth1", WIRE_MTU - 42);
+	tu_link_set(nl[NS_R1], "eth2", WIRE_MTU);
 	s0 = pstats(ba, NS_A, "h5");
 	frame_build(&f, r2e3.mac, r1e2.mac, 0, NULL, NULL, WIRE_MTU - 48);
 	ok(frame_send(&r1e2, &f) == 0 && frame_wait(&r2e3, f.magic, 0, 3000, NULL),
@@ -1037,7 +921,7 @@ int main(void)
 	   "IPv6 outer: a %zu-byte frame is not sent", f.len);
 	s1 = pstats(ba, NS_A, "h5");
 	is_int(s1.drops_mtu - s0.drops_mtu, 1, "IPv6 outer: counted as an MTU drop");
-	link_set(NS_R1, "eth2", WIRE_MTU - 62);
+	tu_link_set(nl[NS_R1], "eth2", WIRE_MTU - 62);
 	is_int(bridge_inner_mtu(WIRE_MTU, AF_INET), 1458, "bridge_inner_mtu: 1500 - 42 for IPv4");
 	is_int(bridge_inner_mtu(WIRE_MTU, AF_INET6), 1438, "bridge_inner_mtu: 1500 - 62 for IPv6");
 
@@ -1210,7 +1094,7 @@ int main(void)
 	is_int(r, 0, "detach again is fine");
 	r = bridge_tunnel_detach(ba, "h4", KEY2, &err);
 	ok(r == 0, "A: detach h4");
-	ok(link_del(NS_A, "h5") == 0, "delete h5 before detaching it");
+	ok(tu_link_del(nl[NS_A], "h5") == 0, "delete h5 before detaching it");
 	r = bridge_tunnel_detach(ba, "h5", KEY6, &err);
 	ok(r == 0, "A: detach the vanished h5 by its key (%s)", r ? err.msg : "ok");
 	is_int(map_entries(pin_a, "fp_ports"), 0, "A: no port entries left");

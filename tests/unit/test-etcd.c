@@ -90,7 +90,9 @@ static int watch_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *er
 
 int main(void)
 {
-	int port = 24000 + (getpid() % 500) * 2;
+	/* Three ports per run (client, peer, one nobody listens on): slots of
+	 * four, so two runs at once (pids one apart) never share one. */
+	int port = 24000 + (getpid() % 500) * 4;
 	struct trl_error err = { 0 };
 	struct etcd *e = NULL, *e2 = NULL, *dead = NULL;
 	char url[256], bad[64];

@@ -8,6 +8,8 @@
 #   etcd_stop                           # stop it (TERM, then KILL); the data dir stays
 #   etcd_running
 #   ectl ARGS...                        # etcdctl against it
+#   tc_cluster ARGS...                  # the CLI talking to etcd at $URL directly (from
+#                                       # the namespace that reaches it; 102 adds TLS)
 #   etcd_dir                            # its data, log and pid: $(testbed_dir $P)-etcd
 #   cluster_testbed_up N                # setup_file: a fresh N-node testbed, no etcd data left
 #                                       # (skips the file when etcd or etcdctl is missing)
@@ -71,6 +73,8 @@ ectl() {
 		ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" "$@"
 	fi
 }
+
+tc_cluster() { ip netns exec "$P-sw" "$TRELLIS_BIN" --cluster "$URL" "$@"; }
 
 etcd_start() {
 	local d tls=()

@@ -4,6 +4,7 @@
 #   testbed_up PREFIX N        # N nodes: netns PREFIX-n1..nN, routed through PREFIX-sw
 #   testbed_daemon PREFIX I [trellisd options...]   # start node I's trellisd inside its netns
 #   testbed_trellis PREFIX I ARGS...                 # the CLI against node I
+#   tb ARGS...                 # the CLI against every node of testbed $P
 #   testbed_down PREFIX        # stop daemons (deleting their slices), remove everything
 #
 # Node I is a network namespace PREFIX-nI whose "eth0" (198.18.I.2/24) is a veth
@@ -18,6 +19,12 @@
 # bench/README.md "Things that move the numbers").
 
 testbed_dir() { echo "${TRELLIS_TESTBED_TMP:-/tmp}/trellis-tb-$1"; }
+
+# The CLI against every node of the caller's testbed $P (a test file's prefix).
+tb() {
+	# shellcheck disable=SC2046
+	"$TRELLIS_BIN" $(testbed_node_args "$P") "$@"
+}
 
 testbed_up() {
 	local p=$1 n=$2 i dir
