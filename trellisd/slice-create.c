@@ -47,7 +47,7 @@
 #include "util.h"
 #include "slice.h"
 
-static int resolve_owner(struct request_ctx *rq, const char *owner, char *name, size_t len, uid_t *uid,
+static int resolve_owner(struct op_ctx *oc, const char *owner, char *name, size_t len, uid_t *uid,
 			 struct trl_error *err)
 {
 	struct passwd pw, *res = NULL;
@@ -55,11 +55,11 @@ static int resolve_owner(struct request_ctx *rq, const char *owner, char *name, 
 	char *end;
 
 	if (!owner[0]) {
-		*uid = rq->uid;
-		if (getpwuid_r(rq->uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		*uid = oc->who.uid;
+		if (getpwuid_r(oc->who.uid, &pw, buf, sizeof(buf), &res) == 0 && res)
 			snprintf(name, len, "%s", res->pw_name);
 		else
-			snprintf(name, len, "%u", (unsigned)rq->uid);
+			snprintf(name, len, "%u", (unsigned)oc->who.uid);
 		return 0;
 	}
 	unsigned long v = strtoul(owner, &end, 10);
@@ -77,9 +77,9 @@ static int resolve_owner(struct request_ctx *rq, const char *owner, char *name, 
 	return 0;
 }
 
-int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct trl_slice *s = NULL;
 	struct store *st = NULL;
 	struct store_slice row = { 0 };
@@ -92,7 +92,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	uid_t owner_uid = 0;
 	int r, inserted = 0, node_locked = 0, claimed = 0;
 
-	if ((r = server_may(rq, ACCESS_CREATE, NULL, err)) < 0)
+	if ((r = access_check(oc, ACCESS_CREATE, NULL, err)) < 0)
 		return r;
 	r = spec_parse(req->spec, req->spec_len, req->filename ? req->filename : "spec", files_resolver, req->files, &s,
 		       err);
@@ -107,14 +107,14 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		return r;
 	}
 	/* Whose slice it is decides the policy, before anything is built (a refusal leaves nothing). */
-	if ((r = resolve_owner(rq, s->owner, owner, sizeof(owner), &owner_uid, err)) < 0) {
+	if ((r = resolve_owner(oc, s->owner, owner, sizeof(owner), &owner_uid, err)) < 0) {
 		trl_slice_free(s);
 		return r;
 	}
 	/* A tenant's slices are its own: only root creates slices for others. */
-	if (rq->uid != 0 && owner_uid != rq->uid) {
+	if (!caller_is_privileged(&oc->who) && owner_uid != oc->who.uid) {
 		r = trl_error_set(err, TRL_EPERM, "owner: '%s' is not you (uid %u): only root may create slices for another user",
-				  s->owner, (unsigned)rq->uid);
+				  s->owner, (unsigned)oc->who.uid);
 		trl_slice_free(s);
 		return r;
 	}
@@ -123,7 +123,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 		trl_slice_free(s);
 		return r;
 	}
-	request_progress(rq, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
+	op_progress(oc, "validate", "spec of slice '%s' is valid: %zu routers, %zu links", s->name, s->n_routers,
 			 s->n_links);
 
 	snprintf(lname, sizeof(lname), "%s", s->name);
@@ -224,7 +224,7 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 	/* The slice's substrate classes (admission included), before any port steers frames into them. */
 	if ((r = plan_check_shaping(&p, err)) < 0 || (r = shape_slice_apply(d, &p.ss, p.s->name, err)) < 0)
 		goto rollback;
-	request_progress(rq, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
+	op_progress(oc, "allocate", "uid range %u-%u, %zu link keys", row.uid_base, row.uid_base + 65535,
 			 p.s->n_links);
 	/* The slice's parent cgroup, limits applied and read back, before any router is placed in it. */
 	if (p.n_local) {
@@ -235,20 +235,20 @@ int slice_create(struct request_ctx *rq, const struct proto_request *req, json_t
 			trl_error_prefix(err, "limits");
 			goto rollback;
 		}
-		request_progress(rq, "allocate", "cgroup '%s' ready (%s)", cg, cgroup_layout_name(p.layout));
+		op_progress(oc, "allocate", "cgroup '%s' ready (%s)", cg, cgroup_layout_name(p.layout));
 	}
 	pthread_mutex_unlock(&d->node_lock);
 	node_locked = 0;
 
 	step = "routers";
-	sc = (struct start_ctx){ .p = &p, .rq = rq };
+	sc = (struct start_ctx){ .p = &p, .oc = oc };
 	if ((r = pool_run(p.s->n_routers, d->parallel, start_one, &sc, err)) < 0)
 		goto rollback;
 	step = "ready";
-	if ((r = wait_ready(&p, rq, err)) < 0)
+	if ((r = wait_ready(&p, oc, err)) < 0)
 		goto rollback;
 	step = "links";
-	if ((r = links_attach(&p, rq, err)) < 0)
+	if ((r = links_attach(&p, oc, err)) < 0)
 		goto rollback;
 	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
 		goto rollback;
@@ -266,7 +266,7 @@ rollback:
 			node_locked = 0;
 		}
 		log_warn("slice '%s': create failed at step '%s': %s; rolling back", p.s->name, step, ESC_TEXT(err->msg));
-		request_progress(rq, "rollback", "create failed at step '%s': rolling back", step);
+		op_progress(oc, "rollback", "create failed at step '%s': rolling back", step);
 		p.keep_logs = 1;
 		if (slice_teardown(&p, &te) < 0) {
 			/* Kept (state 'deleting') so that a delete can finish it. */
@@ -299,7 +299,7 @@ out:
 		snprintf(name, sizeof(name), "%s", p.s->name);
 		plan_free(&p);
 		free(links);
-		return slice_show(rq, name, result, err);
+		return slice_show(oc, name, result, err);
 	}
 	store_close(st);
 	if (lname[0])

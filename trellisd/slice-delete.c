@@ -41,9 +41,9 @@
 #include "util.h"
 #include "slice.h"
 
-int slice_delete(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
@@ -55,7 +55,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	r = slice_load(st, name, &row, &s, err);
-	if (r == 0 && (r = server_may(rq, ACCESS_DELETE, &row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, ACCESS_DELETE, &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);
 		s = NULL;
@@ -69,7 +69,7 @@ int slice_delete(struct request_ctx *rq, const char *name, json_t **result, stru
 	if (r < 0)
 		goto out;
 	store_slice_set_state(st, name, "deleting", NULL);
-	request_progress(rq, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
+	op_progress(oc, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
 	uid_base = row.uid_base;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);
 	s = NULL;

@@ -41,12 +41,12 @@
 #include "util.h"
 #include "slice.h"
 
-int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int slice_exec(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
-	struct container_io io = { .tty = req->tty, .fds = rq->fds, .conn_fd = rq->fd };
+	struct container_io io = { .tty = req->tty, .fds = oc->fds, .conn_fd = oc->conn_fd };
 	struct ssh_session *session = NULL;
 	char cname[64];
 	char **argv = NULL;
@@ -56,26 +56,26 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 
 	/* With a terminal the daemon opens the pty and passes its master back;
 	 * without one the command runs on the client's own stdio. */
-	if (req->tty && rq->nfds != 0)
+	if (req->tty && oc->nfds != 0)
 		return trl_error_set(err, TRL_EPROTO, "slice.exec with tty passes no fds (the daemon sends the pty), got %zu",
-				     rq->nfds);
-	if (!req->tty && rq->nfds != 3)
+				     oc->nfds);
+	if (!req->tty && oc->nfds != 3)
 		return trl_error_set(err, TRL_EPROTO, "slice.exec needs the client's stdin, stdout and stderr (3 fds), got %zu",
-				     rq->nfds);
-	for (size_t i = 0; i < rq->nfds; i++) {
+				     oc->nfds);
+	for (size_t i = 0; i < oc->nfds; i++) {
 		struct stat sb;
 
 		/* A directory fd would let the command walk the host's tree from outside its root. */
-		if (fstat(rq->fds[i], &sb) < 0 || S_ISDIR(sb.st_mode))
+		if (fstat(oc->fds[i], &sb) < 0 || S_ISDIR(sb.st_mode))
 			return trl_error_set(err, TRL_EINVALID, "slice.exec: passed fd %zu is a directory or unusable", i);
 	}
-	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+	if ((r = store_open(oc->d->db_path, &st, err)) < 0)
 		return r;
 	r = slice_load(st, req->name, &row, &s, err);
 	store_close(st);
 	if (r < 0)
 		return r;
-	r = server_may(rq, ACCESS_LOGIN, &row, err);
+	r = access_check(oc, ACCESS_LOGIN, &row, err);
 	store_slice_release(&row);
 	if (r < 0) {
 		trl_slice_free(s);
@@ -87,7 +87,7 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 	}
 	names_container(cname, sizeof(cname), s->name, req->router);
 	trl_slice_free(s);
-	if (strcmp(container_state(rq->d->lxcpath, cname, &pid), "running"))
+	if (strcmp(container_state(oc->d->lxcpath, cname, &pid), "running"))
 		return trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' is not running", req->router,
 				     req->name);
 	n = json_array_size(req->argv);
@@ -98,18 +98,18 @@ int slice_exec(struct request_ctx *rq, const struct proto_request *req, json_t *
 		argv[i] = (char *)json_string_value(json_array_get(req->argv, i));
 	/* Who opens a terminal in which router is worth an operator's log line. */
 	log_msg(req->tty ? LOG_LVL_INFO : LOG_LVL_DEBUG, LOG_MODULE, "uid %u: %s '%s' in router '%s' of slice '%s'",
-		(unsigned)rq->uid, req->tty ? "session" : "exec", ESC(argv[0]), req->router, req->name);
+		(unsigned)oc->who.uid, req->tty ? "session" : "exec", ESC(argv[0]), req->router, req->name);
 	/* A slice's ssh account: tracked by key, so removing the key ends it. */
-	if ((r = ssh_session_begin(rq, req->name, req->key, &session, err)) < 0) {
+	if ((r = ssh_session_begin(oc, req->name, req->key, &session, err)) < 0) {
 		free(argv);
 		return r;
 	}
 	io.started = session ? ssh_session_started : NULL;
 	io.started_arg = session;
 	/* The session's process writes to the client's socket: nobody else may meanwhile. */
-	pthread_mutex_lock(&rq->lock);
-	r = container_exec(rq->d->lxcpath, cname, argv, &io, &status, err);
-	pthread_mutex_unlock(&rq->lock);
+	pthread_mutex_lock(oc->conn_lock);
+	r = container_exec(oc->d->lxcpath, cname, argv, &io, &status, err);
+	pthread_mutex_unlock(oc->conn_lock);
 	ssh_session_end(session);
 	free(argv);
 	if (r < 0)

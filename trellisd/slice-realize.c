@@ -58,12 +58,12 @@ int start_one(void *ctx, size_t i, struct trl_error *err)
 	 * has picked a router ID from the other interfaces. */
 	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0 || container_set_loopback(cs, err) < 0)
 		return trl_error_prefix(err, "router '%s'", cs->router->name);
-	request_progress(sc->rq, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
+	op_progress(sc->oc, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
 			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->n_local);
 	return 0;
 }
 
-int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *err)
+int wait_ready(struct plan *p, struct op_ctx *oc, struct trl_error *err)
 {
 	size_t n = p->s->n_routers, ready = 0, want = p->n_local;
 	char *done = calloc(n, 1);
@@ -90,7 +90,7 @@ int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *err)
 			if (r > 0) {
 				done[i] = 1;
 				ready++;
-				request_progress(rq, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
+				op_progress(oc, "ready", "router '%s' running (%zu/%zu)", p->cs[i].router->name,
 						 ready, want);
 			}
 		}
@@ -269,7 +269,7 @@ int link_attach(struct plan *p, size_t l, struct trl_error *err)
 	return p->down[l] ? 0 : link_admin(p, l, 1, err);
 }
 
-int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)
+int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
 	size_t done = 0, todo = 0;
@@ -285,10 +285,10 @@ int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err)
 		if (link_attach(p, l, err) < 0)
 			return trl_error_prefix(err, "link '%s'", s->links[l].name);
 		if (p->pl[l].kind == PLAN_LINK_TUNNEL)
-			request_progress(rq, "links", "link '%s' up: %s key %u to node '%s' (%zu/%zu)", s->links[l].name,
+			op_progress(oc, "links", "link '%s' up: %s key %u to node '%s' (%zu/%zu)", s->links[l].name,
 					 node_tunnel_name(p->pl[l].tunnel), p->pl[l].key, p->pl[l].remote_node, ++done, todo);
 		else
-			request_progress(rq, "links", "link '%s' up (%zu/%zu)", s->links[l].name, ++done, todo);
+			op_progress(oc, "links", "link '%s' up (%zu/%zu)", s->links[l].name, ++done, todo);
 	}
 	return 0;
 }

@@ -43,7 +43,7 @@
 #include "util.h"
 #include "slice.h"
 
-static int slice_set_limits(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+static int slice_set_limits(struct op_ctx *oc, const struct proto_request *req, json_t **result,
 			    struct trl_error *err);
 
 /*
@@ -65,10 +65,10 @@ static int rate_value(const char *what, const char *t, uint64_t *out, struct trl
 }
 
 /* slice set --bandwidth/--ceil: the slice's substrate classes, in place. */
-static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_request *req, json_t **out,
+static int slice_set_bandwidth(struct op_ctx *oc, const struct proto_request *req, json_t **out,
 			       struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store_slice row;
 	struct store *st = NULL;
 	struct plan p;
@@ -84,7 +84,7 @@ static int slice_set_bandwidth(struct request_ctx *rq, const struct proto_reques
 		return trl_error_set(err, TRL_EINVALID, "bandwidth: a slice's share, not a router's (leave out --router)");
 	slice_op_begin(d, req->name);
 	pthread_mutex_lock(&d->node_lock);
-	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
+	if ((r = slice_plan_load(oc, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out;
 	store_slice_release(&row);
 	old_rate = p.s->bw_rate;
@@ -146,20 +146,20 @@ out:
 	return r;
 }
 
-int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int slice_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	json_t *bw = NULL;
 	int r;
 
 	if (req->set.bandwidth || req->set.ceil) {
-		if ((r = slice_set_bandwidth(rq, req, &bw, err)) < 0)
+		if ((r = slice_set_bandwidth(oc, req, &bw, err)) < 0)
 			return r;
 		if (!req->set.cpu && !req->set.cpu_weight && !req->set.memory && !req->set.pids) {
 			*result = bw;
 			return 0;
 		}
 	}
-	r = slice_set_limits(rq, req, result, err);
+	r = slice_set_limits(oc, req, result, err);
 	if (r == 0 && bw) {
 		json_object_set(*result, "bandwidth", json_object_get(bw, "bandwidth"));
 		json_object_set(*result, "bandwidth_previous", json_object_get(bw, "bandwidth_previous"));
@@ -168,7 +168,7 @@ int slice_set(struct request_ctx *rq, const struct proto_request *req, json_t **
 	return r;
 }
 
-static int slice_set_limits(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+static int slice_set_limits(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	const struct {
 		const char *text, *name;
@@ -179,7 +179,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 		{ req->set.memory, "memory", CGROUP_F_MEMORY },
 		{ req->set.pids, "pids", CGROUP_F_PIDS },
 	};
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store *st = NULL;
 	struct store_slice row;
 	struct trl_slice *s = NULL;
@@ -214,7 +214,7 @@ static int slice_set_limits(struct request_ctx *rq, const struct proto_request *
 		goto out;
 	loaded = 1;
 	/* Like show: a slice the caller may not change does not exist for it. */
-	if ((r = server_may(rq, ACCESS_CHANGE, &row, err)) < 0)
+	if ((r = access_check(oc, ACCESS_CHANGE, &row, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < s->n_routers; i++)
 		local += router_is_local(d, &s->routers[i]);
@@ -396,9 +396,9 @@ static int shape_check(const struct trl_link_shape *sh, struct trl_error *err)
 	return 0;
 }
 
-int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store_slice row;
 	struct store *st = NULL;
 	struct plan p;
@@ -411,7 +411,7 @@ int link_set(struct request_ctx *rq, const struct proto_request *req, json_t **r
 
 	slice_op_begin(d, req->name);
 	pthread_mutex_lock(&d->node_lock);
-	if ((r = slice_plan_load(rq, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
+	if ((r = slice_plan_load(oc, ACCESS_CHANGE, req->name, &row, &p, err)) < 0)
 		goto out_plan;
 	store_slice_release(&row);
 	l = link_find(p.s, req->link);

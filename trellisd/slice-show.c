@@ -50,7 +50,7 @@ json_t *limits_json(const struct trl_limits *l)
 
 /* A stored slice the caller may @op, planned for this node as it was
  * created (keys and kinds from the store).  The plan owns the parsed spec. */
-int slice_plan_load(struct request_ctx *rq, enum access_op op, const char *name, struct store_slice *row,
+int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, struct store_slice *row,
 			   struct plan *p, struct trl_error *err)
 {
 	struct store *st = NULL;
@@ -58,15 +58,15 @@ int slice_plan_load(struct request_ctx *rq, enum access_op op, const char *name,
 	int r;
 
 	memset(p, 0, sizeof(*p));
-	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+	if ((r = store_open(oc->d->db_path, &st, err)) < 0)
 		return r;
 	r = slice_load(st, name, row, &s, err);
-	if (r == 0 && (r = server_may(rq, op, row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, op, row, err)) < 0) {
 		store_slice_release(row);
 		trl_slice_free(s);
 	}
 	if (r == 0) {
-		r = plan_build(rq->d, s, row->uid_base, row->placement, 0, p, err);
+		r = plan_build(oc->d, s, row->uid_base, row->placement, 0, p, err);
 		if (r == 0) {
 			plan_load_links(st, p);
 			plan_apply_settings(st, p);
@@ -77,16 +77,16 @@ int slice_plan_load(struct request_ctx *rq, enum access_op op, const char *name,
 	return r;
 }
 
-int slice_show(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store_slice row;
 	struct trl_slice *s;
 	struct plan p;
 	json_t *o, *routers, *links;
 	int r, degraded = 0;
 
-	if ((r = slice_plan_load(rq, ACCESS_SEE, name, &row, &p, err)) < 0) {
+	if ((r = slice_plan_load(oc, ACCESS_SEE, name, &row, &p, err)) < 0) {
 		plan_free(&p);
 		return r;
 	}
@@ -275,7 +275,7 @@ static json_t *routers_usage_json(struct plan *p)
 	return arr;
 }
 
-int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
 	struct store_slice row;
 	struct trl_slice *s;
@@ -285,7 +285,7 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 	json_t *links;
 	int r;
 
-	if ((r = slice_plan_load(rq, ACCESS_SEE, name, &row, &p, err)) < 0) {
+	if ((r = slice_plan_load(oc, ACCESS_SEE, name, &row, &p, err)) < 0) {
 		plan_free(&p);
 		return r;
 	}
@@ -317,8 +317,8 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 			if (shaped && pl->kind == PLAN_LINK_LOCAL)
 				host_veth(s, &lk->ep[1 - from], x->dev);
 			else if (shaped && pl->kind == PLAN_LINK_TUNNEL && pl->tunnel == NODE_TUNNEL_EGRE)
-				snprintf(x->dev, sizeof(x->dev), "%s", rq->d->sub.ifname);
-			x->bytes0 = dir_bytes(rq->d, x, &ci);
+				snprintf(x->dev, sizeof(x->dev), "%s", oc->d->sub.ifname);
+			x->bytes0 = dir_bytes(oc->d, x, &ci);
 			x->t0 = now_ns();
 		}
 	}
@@ -336,7 +336,7 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
 				continue;
 			host_veth(s, &lk->ep[e], h);
-			json_array_append_new(ports, port_stats_json(rq->d, h));
+			json_array_append_new(ports, port_stats_json(oc->d, h));
 		}
 		for (size_t i = 0; i < nd; i++) {
 			struct shaper_class_info ci;
@@ -345,7 +345,7 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 
 			if (sd[i].link != l)
 				continue;
-			b1 = dir_bytes(rq->d, &sd[i], &ci);
+			b1 = dir_bytes(oc->d, &sd[i], &ci);
 			t1 = now_ns();
 			snprintf(from, sizeof(from), "%s:%s", lk->ep[sd[i].from].router, lk->ep[sd[i].from].ifname);
 			snprintf(to, sizeof(to), "%s:%s", lk->ep[1 - sd[i].from].router, lk->ep[1 - sd[i].from].ifname);
@@ -369,20 +369,20 @@ int slice_stats(struct request_ctx *rq, const char *name, json_t **result, struc
 						       "directions", dirs));
 	}
 	free(sd);
-	*result = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", s->name, "node", rq->d->node_name, "links", links,
+	*result = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", s->name, "node", oc->d->node_name, "links", links,
 			    "usage", usage_json(&p, NULL), "routers", routers_usage_json(&p));
 	plan_free(&p);
 	return 0;
 }
 
-int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
+int slice_list(struct op_ctx *oc, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	char **names = NULL;
 	json_t *arr = json_array();
 	int n, r;
 
-	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+	if ((r = store_open(oc->d->db_path, &st, err)) < 0)
 		return r;
 	n = store_slice_names(st, &names, err);
 	for (int i = 0; i < n; i++) {
@@ -393,7 +393,7 @@ int slice_list(struct request_ctx *rq, json_t **result, struct trl_error *err)
 			trl_error_clear(err);
 			continue;
 		}
-		if (server_may(rq, ACCESS_SEE, &row, NULL) == 0)
+		if (access_check(oc, ACCESS_SEE, &row, NULL) == 0)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "name", row.name,
 							     "owner", row.owner, "owner_uid",
 							     (json_int_t)row.owner_uid, "state", row.state, "routers",

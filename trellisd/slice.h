@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <jansson.h>
+#include "access.h"
 #include "cgroup.h"
 #include "claim.h"
 #include "container.h"
@@ -72,7 +73,7 @@ struct plan {
 /* Progress of start_one() over a pool run. */
 struct start_ctx {
 	struct plan *p;
-	struct request_ctx *rq;
+	struct op_ctx *oc;
 	atomic_size_t done;
 };
 
@@ -107,10 +108,10 @@ int pool_run(size_t n, int workers, int (*fn)(void *, size_t, struct trl_error *
 
 /* slice-realize.c */
 int start_one(void *ctx, size_t i, struct trl_error *err);
-int wait_ready(struct plan *p, struct request_ctx *rq, struct trl_error *err);
+int wait_ready(struct plan *p, struct op_ctx *oc, struct trl_error *err);
 int link_shape(struct plan *p, size_t l, struct trl_error *err);
 int link_attach(struct plan *p, size_t l, struct trl_error *err);
-int links_attach(struct plan *p, struct request_ctx *rq, struct trl_error *err);
+int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err);
 int plan_check_shaping(struct plan *p, struct trl_error *err);
 int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
 
@@ -119,7 +120,7 @@ void boot_id_store(struct store *st, const char *slice);
 
 /* slice-show.c */
 json_t *limits_json(const struct trl_limits *l);
-int slice_plan_load(struct request_ctx *rq, enum access_op op, const char *name, struct store_slice *row,
+int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, struct store_slice *row,
 		    struct plan *p, struct trl_error *err);
 
 /* slice-teardown.c */
