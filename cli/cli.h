@@ -60,6 +60,7 @@ struct cli_cmd {
 #define CLI_OPT_SHELL 0x2	/* --shell PATH */
 #define CLI_OPT_SHAPE 0x4	/* --rate --ceil --burst --loss --delay --jitter */
 #define CLI_OPT_LIMITS 0x8	/* --router NAME --cpu N --cpu-weight N --memory SIZE --pids N */
+#define CLI_OPT_DRY_RUN 0x10	/* --dry-run */
 
 struct cli_args {
 	unsigned accept;	/* CLI_OPT_* */
@@ -69,6 +70,7 @@ struct cli_args {
 	const char *rate, *ceil, *burst, *loss, *delay, *jitter;	/* CLI_OPT_SHAPE, as typed */
 	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
 	const char *bandwidth;	/* CLI_OPT_LIMITS: --bandwidth (its --ceil goes to ceil) */
+	int dry_run;		/* CLI_OPT_DRY_RUN */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */

@@ -43,6 +43,7 @@ enum {
 	OPT_MEMORY,
 	OPT_PIDS,
 	OPT_BANDWIDTH,
+	OPT_DRY_RUN,
 	OPT_CLUSTER,
 	OPT_CLUSTER_CA,
 	OPT_CLUSTER_CERT,
@@ -207,6 +208,7 @@ static const struct option verb_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -321,6 +323,11 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			if (!(a->accept & CLI_OPT_LIMITS))
 				goto not_here;
 			a->bandwidth = optarg;
+			break;
+		case OPT_DRY_RUN:
+			if (!(a->accept & CLI_OPT_DRY_RUN))
+				goto not_here;
+			a->dry_run = 1;
 			break;
 		case OPT_ROUTER:
 		case OPT_CPU:

@@ -316,6 +316,14 @@ static const struct field_desc create_fields[] = {
 	{ "placement", FIELD_PLACEMENT, 0 },
 	{ NULL, 0, 0 },
 };
+static const struct field_desc apply_fields[] = {
+	{ "name", FIELD_NAME, 0 },	/* if given: the spec must be for this slice */
+	{ "spec", FIELD_TEXT, 1 },
+	{ "filename", FIELD_FILENAME, 0 },
+	{ "files", FIELD_FILES, 0 },
+	{ "dry_run", FIELD_BOOL, 0 },
+	{ NULL, 0, 0 },
+};
 static const struct field_desc name_fields[] = {
 	{ "name", FIELD_NAME, 1 },
 	{ NULL, 0, 0 },
@@ -392,6 +400,7 @@ static const struct op_desc {
 	{ PROTO_OP_SLICE_KEY_LIST, "slice.key.list", name_fields },
 	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
 	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
+	{ PROTO_OP_SLICE_APPLY, "slice.apply", apply_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -612,7 +621,10 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 	case FIELD_BOOL:
 		if (!json_is_boolean(v))
 			return trl_error_set(err, TRL_EPROTO, "%s: field '%s' must be true or false", op, f->key);
-		req->tty = json_is_true(v);
+		if (!strcmp(f->key, "dry_run"))
+			req->dry_run = json_is_true(v);
+		else
+			req->tty = json_is_true(v);
 		return 0;
 	}
 	return trl_error_set(err, TRL_EPROTO, "%s: field '%s' has an unknown type", op, f->key);

@@ -123,6 +123,7 @@ enum proto_op {
 	PROTO_OP_SLICE_KEY_LIST,
 	PROTO_OP_SSH_KEYS,
 	PROTO_OP_NODE_LIST,
+	PROTO_OP_SLICE_APPLY,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */
@@ -140,6 +141,7 @@ struct proto_request {
 	json_t *settings;	/* link.set: the "set" object */
 	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
+	int dry_run;		/* slice.apply: plan only */
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {
 		const char *cpu, *cpu_weight, *memory, *pids;

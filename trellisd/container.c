@@ -356,6 +356,27 @@ static int write_bird(int rootfs, const struct container_spec *cs)
 			cs->uid_base + BIRD_GID);
 }
 
+int container_routing_write(const struct container_spec *cs, struct trl_error *err)
+{
+	char path[PATH_MAX];
+	_cleanup_close_ int root = -1;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/rootfs", cs->lxcpath, cs->name);
+	/* The container directory is root's (0710); the rootfs below it is the
+	 * router's to change: opened without following, written fd-relative. */
+	root = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "cannot open rootfs '%s'", path);
+	if (cs->tpl->routing_frr)
+		r = write_frr(root, cs);
+	else if (cs->tpl->routing_bird)
+		r = write_bird(root, cs);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write the routing config into '%s'", path);
+	return 0;
+}
+
 /* trellis-lxc-helper, found by container_helper_init() (defined below). */
 static char helper_path[PATH_MAX];
 

@@ -55,6 +55,10 @@ struct container_spec {
  * rootfs is fd-relative and follows no symlink; a rootfs left from before goes
  * first (util_rm_rf: fails, naming what is left, if it cannot all go). */
 int container_prepare(const struct container_spec *cs, struct trl_error *err);
+/* Rewrite only the routing configuration (FRR: daemons and frr.conf; BIRD:
+ * bird.conf and spec.conf) of a prepared router from cs->router, in place
+ * (slice apply; the running daemons read it on reload, reload.c). */
+int container_routing_write(const struct container_spec *cs, struct trl_error *err);
 /* Give every container directory under @lxcpath the owner and mode
  * container_prepare() gives (state from older versions).  Returns how many. */
 int container_secure_dirs(const char *lxcpath);

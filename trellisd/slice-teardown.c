@@ -67,7 +67,7 @@ static int destroy_one(void *ctx, size_t i, struct trl_error *err)
 }
 
 /* Remove everything the plan could have built.  Idempotent; never fails half-way. */
-static void link_detach(struct plan *p, size_t l)
+void link_detach(struct plan *p, size_t l)
 {
 	struct trl_slice *s = p->s;
 	struct plan_link *pl = &p->pl[l];

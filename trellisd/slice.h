@@ -13,6 +13,7 @@
  *   slice-show.c       slice.show, slice.list, slice.stats
  *   slice-set.c        slice.set, link.set
  *   slice-exec.c       slice.exec
+ *   slice-apply.c      slice.apply: a running slice to an edited spec
  *   slice-reconcile.c  start-up reconciliation
  * The requests' entry points are declared in trellisd.h; this header is
  * internal to those files.
@@ -125,5 +126,7 @@ int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, stru
 
 /* slice-teardown.c */
 int slice_teardown(struct plan *p, struct trl_error *err);
+/* Take link @l out of the fast path (and its tunnel device); never fails. */
+void link_detach(struct plan *p, size_t l);
 
 #endif

@@ -777,3 +777,76 @@ int store_slice_exists(struct store *st, const char *name)
 	sqlite3_finalize(q);
 	return found;
 }
+
+int store_link_add(struct store *st, const char *slice, struct store_link *l, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	long long key = l->key;
+	int r;
+
+	if ((r = exec_simple(st, "BEGIN IMMEDIATE", err)) < 0)
+		return r;
+	if (!key && (r = free_key(st, &key, err)) < 0)
+		goto rollback;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key, kind) VALUES(?,?,?,?)", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		r = db_error(st, err, "prepare");
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, l->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, key);
+	sqlite3_bind_text(q, 4, l->kind, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE ||
+		    sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+			r = trl_error_set(err, TRL_EEXIST, "link '%s': key %lld or the name is already used", l->name, key);
+		else
+			r = db_error(st, err, "insert link");
+		sqlite3_finalize(q);
+		goto rollback;
+	}
+	sqlite3_finalize(q);
+	l->key = (uint32_t)key;
+	return exec_simple(st, "COMMIT", err);
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_link_remove(struct store *st, const char *slice, const char *name, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM links WHERE slice = ? AND name = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "remove link");
+}
+
+int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
+		       struct trl_error *err)
+{
+	_cleanup_free_ char *ftext = files ? json_dumps(files, JSON_COMPACT) : strdup("{}");
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!ftext)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET spec = ?, filename = ?, files = ? WHERE name = ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, spec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, filename ? filename : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, ftext, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "update spec");
+	return sqlite3_changes(st->db) ? 0 : trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+}

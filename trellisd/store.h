@@ -62,6 +62,13 @@ int store_uid_index_used(struct store *st, unsigned idx);
 int store_slice_exists(struct store *st, const char *name);
 /* Names of all slices (NULL-terminated, free with spec_free_names-style loop). */
 int store_slice_names(struct store *st, char ***names, struct trl_error *err);
+/* slice.apply: a link row for a new link of a stored slice (key 0: allocate
+ * one, filled in), and the removal of one. */
+int store_link_add(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
+int store_link_remove(struct store *st, const char *slice, const char *name, struct trl_error *err);
+/* slice.apply, once the edited spec runs: it (and its files) become the slice's spec. */
+int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
+		       struct trl_error *err);
 /* Key and kind of link l->name. */
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 /* Every link key in use on this node, appended to the JSON array @keys (ascending). */
