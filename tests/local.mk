@@ -39,6 +39,12 @@ tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trell
 tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/trellisd
 tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
 
+# slice apply's FRR config difference (trellisd/frr-diff.c): pure text.
+check_PROGRAMS += tests/unit/test-frr-diff
+TESTS += tests/unit/test-frr-diff
+tests_unit_test_frr_diff_SOURCES = tests/unit/test-frr-diff.c tests/unit/tap.h trellisd/frr-diff.c trellisd/reload.h
+tests_unit_test_frr_diff_CFLAGS = $(unit_cflags) $(LXC_CFLAGS) -I$(top_srcdir)/trellisd
+
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint \
 	tests/mutate.sh
 
