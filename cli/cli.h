@@ -131,6 +131,7 @@ void cli_cluster_nodes_print(json_t *result);
 extern const struct cli_cmd cli_slice_cmds[];
 extern const struct cli_cmd cli_node_cmds[];
 extern const struct cli_cmd cli_link_cmds[];
+extern const struct cli_cmd cli_router_cmds[];
 
 /* Render a slice object (slice show, slice create) in text mode. */
 void cli_slice_print(json_t *slice);

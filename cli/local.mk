@@ -5,6 +5,7 @@ cli_trellis_SOURCES = \
 	cli/slice.c \
 	cli/node.c \
 	cli/link.c \
+	cli/router.c \
 	cli/multi.c \
 	cli/term.c \
 	cli/cluster.c

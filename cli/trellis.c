@@ -87,6 +87,7 @@ static const struct cli_object objects[] = {
 	{ "slice", cli_slice_cmds, "Slices: a tenant's routers and the links between them" },
 	{ "link", cli_link_cmds, "A slice's links: shaping, loss, delay, up and down" },
 	{ "node", cli_node_cmds, "The substrate node trellisd runs on" },
+	{ "router", cli_router_cmds, "One router of a slice: stop, start, restart" },
 };
 
 static void cmd_path(const struct cli_cmd *cmd, char *buf, size_t len)

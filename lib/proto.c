@@ -324,6 +324,11 @@ static const struct field_desc apply_fields[] = {
 	{ "dry_run", FIELD_BOOL, 0 },
 	{ NULL, 0, 0 },
 };
+static const struct field_desc router_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "router", FIELD_NAME, 1 },
+	{ NULL, 0, 0 },
+};
 static const struct field_desc name_fields[] = {
 	{ "name", FIELD_NAME, 1 },
 	{ NULL, 0, 0 },
@@ -401,6 +406,9 @@ static const struct op_desc {
 	{ PROTO_OP_SSH_KEYS, "ssh.keys", name_fields },
 	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
 	{ PROTO_OP_SLICE_APPLY, "slice.apply", apply_fields },
+	{ PROTO_OP_ROUTER_STOP, "router.stop", router_fields },
+	{ PROTO_OP_ROUTER_START, "router.start", router_fields },
+	{ PROTO_OP_ROUTER_RESTART, "router.restart", router_fields },
 };
 
 const char *proto_op_name(enum proto_op op)

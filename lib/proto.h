@@ -124,6 +124,9 @@ enum proto_op {
 	PROTO_OP_SSH_KEYS,
 	PROTO_OP_NODE_LIST,
 	PROTO_OP_SLICE_APPLY,
+	PROTO_OP_ROUTER_STOP,
+	PROTO_OP_ROUTER_START,
+	PROTO_OP_ROUTER_RESTART,
 };
 
 /* A decoded request; pointers borrow from the json_t it was decoded from. */

@@ -995,6 +995,19 @@ int container_destroy(const char *lxcpath, const char *name, int keep_log, struc
 	return 0;
 }
 
+int container_stop(const char *lxcpath, const char *name, struct trl_error *err)
+{
+	struct lxc_container *c = lxc_container_new(name, lxcpath);
+	int ok = 1;
+
+	if (!c)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' cannot be opened", name);
+	if (c->is_running(c))
+		ok = c->stop(c);
+	lxc_container_put(c);
+	return ok ? 0 : trl_error_set(err, TRL_EFAILED, "container '%s' could not be stopped", name);
+}
+
 const char *container_state(const char *lxcpath, const char *name, pid_t *pid)
 {
 	char path[PATH_MAX];

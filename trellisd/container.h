@@ -78,6 +78,9 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
  * Fails, naming the first entry and how many are left, if the directory
  * cannot all be removed (a mount point in it, an immutable file). */
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err);
+/* Stop (SIGKILL) a router, keeping its config and rootfs for a later
+ * container_start().  Stopped already is success. */
+int container_stop(const char *lxcpath, const char *name, struct trl_error *err);
 /* "running", "stopped", or "missing"; *pid = init pid or 0. */
 const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
 /* How a command gets its terminal or stdio. */

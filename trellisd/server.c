@@ -126,6 +126,10 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 		return slice_set(oc, req, result, err);
 	case PROTO_OP_SLICE_APPLY:
 		return slice_apply(oc, req, result, err);
+	case PROTO_OP_ROUTER_STOP:
+	case PROTO_OP_ROUTER_START:
+	case PROTO_OP_ROUTER_RESTART:
+		return router_lifecycle(oc, req, result, err);
 	case PROTO_OP_SLICE_KEY_ADD:
 		return ssh_key_add(oc, req, result, err);
 	case PROTO_OP_SLICE_KEY_REMOVE:

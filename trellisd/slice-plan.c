@@ -53,6 +53,7 @@ void plan_free(struct plan *p)
 	free(p->local);
 	free(p->pl);
 	free(p->down);
+	free(p->stopped);
 	trl_slice_free(p->s);
 	memset(p, 0, sizeof(*p));
 }
@@ -310,6 +311,15 @@ void plan_apply_settings(struct store *st, struct plan *p)
 	if (json_is_object(bw)) {
 		p->s->bw_rate = json_u64(bw, "rate", p->s->bw_rate);
 		p->s->bw_ceil = json_u64(bw, "ceil", p->s->bw_ceil);
+	}
+	{
+		json_t *routers = json_object_get(set, "routers");
+
+		free(p->stopped);
+		p->stopped = calloc(p->s->n_routers + 1, 1);
+		for (size_t i = 0; p->stopped && i < p->s->n_routers && json_is_object(routers); i++)
+			p->stopped[i] = json_is_true(json_object_get(json_object_get(routers, p->s->routers[i].name),
+								     "stopped"));
 	}
 	links = json_object_get(set, "links");
 	for (size_t l = 0; l < p->s->n_links && json_is_object(links); l++) {

@@ -133,7 +133,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	char *links = NULL;
 	const char *built_in;
 	size_t fixes = 0;
-	int r;
+	int r, links_of_stopped = 0;
 
 	r = reconcile_plan(d, st, name, &row, &p, 0, &e);
 	if (r < 0) {
@@ -216,6 +216,11 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 
 		if (!p.local[i])
 			continue;
+		/* 'router stop' keeps it stopped (slice-router.c). */
+		if (p.stopped && p.stopped[i]) {
+			links_of_stopped = 1;
+			continue;
+		}
 		state = container_state(d->lxcpath, cs->name, &pid);
 		if (strcmp(state, "running")) {
 			p.only[i] = 1;
@@ -235,6 +240,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		struct trl_link *lk = &p.s->links[l];
 		struct plan_link *pl = &p.pl[l];
 		char a[16], b[16];
+		int skip = 0;
 
 		if (pl->kind == PLAN_LINK_REMOTE)
 			continue;
@@ -243,9 +249,16 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		for (int k = 0; k < 2; k++) {
 			const struct trl_router *rt = trl_slice_router(p.s, lk->ep[k].router);
 
-			for (size_t i = 0; i < p.s->n_routers; i++)
+			for (size_t i = 0; i < p.s->n_routers; i++) {
 				if (&p.s->routers[i] == rt && p.only[i])
 					links[l] = 1;
+				if (&p.s->routers[i] == rt && links_of_stopped && p.stopped[i])
+					skip = 1;
+			}
+		}
+		if (skip) {
+			links[l] = 0;
+			continue;
 		}
 		if (links[l])
 			continue;

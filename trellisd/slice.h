@@ -14,6 +14,7 @@
  *   slice-set.c        slice.set, link.set
  *   slice-exec.c       slice.exec
  *   slice-apply.c      slice.apply: a running slice to an edited spec
+ *   slice-router.c     router.stop, router.start, router.restart
  *   slice-reconcile.c  start-up reconciliation
  * The requests' entry points are declared in trellisd.h; this header is
  * internal to those files.
@@ -65,6 +66,7 @@ struct plan {
 	struct shape_slice ss;		/* its share of this node's substrate */
 	int *down;			/* per link: administratively down (link down) */
 	char *only;			/* per router: start/wait for only these (repairs); NULL = every local one */
+	char *stopped;			/* per router: stopped by 'router stop' (settings), kept stopped */
 	int keep_logs;			/* teardown after a failed create */
 	size_t destroy_failed;		/* teardown: routers whose container directory is not all gone */
 	struct trl_error destroy_err;	/* ... the first of them */

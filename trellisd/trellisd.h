@@ -82,6 +82,8 @@ int slice_exec(struct op_ctx *oc, const struct proto_request *req, json_t **resu
 	       struct trl_error *err);
 /* slice.apply: change a running slice to an edited spec (slice-apply.c). */
 int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* router.stop, router.start, router.restart (slice-router.c). */
+int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 /* Serialize operations on slice @name (different slices run in parallel);
  * also holds d->ops_lock shared.  Every changing operation brackets itself
