@@ -552,6 +552,7 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 	if (a->slice_lim)
 		store_limits_put(a->st, ns->name, NULL, &ns->limits,
 				 STORE_LIMIT_CPU | STORE_LIMIT_WEIGHT | STORE_LIMIT_MEMORY | STORE_LIMIT_PIDS, NULL);
+	inventory_record(a->st, &a->np);
 	return 0;
 }
 

@@ -250,6 +250,7 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 	step = "links";
 	if ((r = links_attach(&p, oc, err)) < 0)
 		goto rollback;
+	inventory_record(st, &p);
 	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
 		goto rollback;
 	store_event_add(st, p.s->name, "create", "slice created");

@@ -41,6 +41,40 @@
 #include "util.h"
 #include "slice.h"
 
+/* A slice whose stored spec the current validator refuses: from its inventory
+ * (or, stored by a release before the inventory, one guessed from its rows). */
+static int delete_from_inventory(struct op_ctx *oc, struct store *st, const struct store_slice *row,
+				 struct trl_error *err)
+{
+	struct daemon *d = oc->d;
+	json_t *inv = NULL;
+	int r;
+
+	if (store_inventory_get(st, row->name, &inv, NULL) < 0) {
+		inv = inventory_guess(d, st, row);
+		log_info("slice '%s': stored spec no longer parses and no inventory was recorded: removing what its rows and names show",
+			 row->name);
+	} else {
+		log_info("slice '%s': stored spec no longer parses: removing what its inventory lists", row->name);
+	}
+	if (!inv)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	store_slice_set_state(st, row->name, "deleting", NULL);
+	op_progress(oc, "delete", "removing %zu routers and %zu links (from the inventory)",
+		    json_array_size(json_object_get(inv, "containers")), json_array_size(json_object_get(inv, "links")));
+	r = slice_teardown_inventory(d, row->name, inv, err);
+	json_decref(inv);
+	if (r < 0)
+		return trl_error_prefix(err, "slice '%s': delete incomplete", row->name);
+	ssh_account_remove(d, row->name);
+	if ((r = store_slice_remove(st, row->name, err)) < 0)
+		return r;
+	claim_uid_release(d->node_name, row->name, row->uid_base);
+	store_event_add(st, row->name, "delete", "slice deleted (from its inventory)");
+	log_info("slice '%s' deleted", row->name);
+	return 0;
+}
+
 int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = oc->d;
@@ -55,6 +89,22 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	r = slice_load(st, name, &row, &s, err);
+	if (r < 0 && r != -TRL_ENOTFOUND && store_slice_get(st, name, &row, NULL) == 0) {
+		/* The stored spec no longer parses (an older release's): the inventory says what to remove. */
+		trl_error_clear(err);
+		r = access_check(oc, ACCESS_DELETE, &row, err);
+		if (r == 0)
+			r = delete_from_inventory(oc, st, &row, err);
+		store_slice_release(&row);
+		if (r == -TRL_ENOTFOUND) {
+			*result = json_pack("{s:s, s:b}", "name", name, "removed", 0);
+			trl_error_clear(err);
+			r = 0;
+		} else if (r == 0) {
+			*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
+		}
+		goto out;
+	}
 	if (r == 0 && (r = access_check(oc, ACCESS_DELETE, &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);

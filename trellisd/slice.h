@@ -8,6 +8,7 @@
  *   slice-admission.c  what a create may take from this node
  *   slice-realize.c    start routers, wait until ready, attach links
  *   slice-teardown.c   remove what a plan could have built (idempotent)
+ *   slice-inventory.c  what was built, stored as data; teardown from it
  *   slice-create.c     slice.create
  *   slice-delete.c     slice.delete
  *   slice-show.c       slice.show, slice.list, slice.stats
@@ -128,6 +129,11 @@ int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, stru
 
 /* slice-teardown.c */
 int slice_teardown(struct plan *p, struct trl_error *err);
+/* slice-inventory.c: what was built, as data (see there); the teardown from it. */
+json_t *inventory_of(const struct plan *p);
+void inventory_record(struct store *st, const struct plan *p);
+json_t *inventory_guess(struct daemon *d, struct store *st, const struct store_slice *row);
+int slice_teardown_inventory(struct daemon *d, const char *slice, json_t *inv, struct trl_error *err);
 /* Take link @l out of the fast path (and its tunnel device); never fails. */
 void link_detach(struct plan *p, size_t l);
 

@@ -88,6 +88,11 @@ static const struct {
 	     "  router TEXT NOT NULL,"	/* '' = the slice's aggregate */
 	     "  cpu REAL, cpu_weight INTEGER, memory INTEGER, pids INTEGER,"
 	     "  PRIMARY KEY(slice, router));" },
+	/* 3: what was built for a slice on this node (slice-inventory.c), so a
+	 * delete never depends on the stored spec still parsing. */
+	{ 3, "CREATE TABLE IF NOT EXISTS inventory("
+	     "  slice TEXT PRIMARY KEY REFERENCES slices(name) ON DELETE CASCADE,"
+	     "  data TEXT NOT NULL);" },
 };
 
 static int migrate(struct store *st, struct trl_error *err)
@@ -849,4 +854,59 @@ int store_slice_respec(struct store *st, const char *name, const char *spec, con
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "update spec");
 	return sqlite3_changes(st->db) ? 0 : trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+}
+
+int store_inventory_put(struct store *st, const char *slice, json_t *data, struct trl_error *err)
+{
+	_cleanup_free_ char *text = json_dumps(data, JSON_COMPACT);
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!text)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO inventory(slice, data) VALUES(?, ?)", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "write inventory");
+}
+
+int store_inventory_get(struct store *st, const char *slice, json_t **out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT data FROM inventory WHERE slice = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return trl_error_set(err, TRL_ENOTFOUND, "no inventory of slice '%s'", slice);
+	if (rc != SQLITE_ROW || !*out)
+		return db_error(st, err, "read inventory");
+	return 0;
+}
+
+int store_links(struct store *st, const char *slice, json_t *out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name, key, kind FROM links WHERE slice = ? ORDER BY name", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:s, s:I, s:s}", "name", (const char *)sqlite3_column_text(q, 0), "key",
+						     (json_int_t)sqlite3_column_int64(q, 1), "kind",
+						     (const char *)sqlite3_column_text(q, 2)));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "read links");
 }

@@ -69,6 +69,8 @@ int store_link_remove(struct store *st, const char *slice, const char *name, str
 /* slice.apply, once the edited spec runs: it (and its files) become the slice's spec. */
 int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
 		       struct trl_error *err);
+/* Every link row of @slice, appended to @out as {"name", "key", "kind"}. */
+int store_links(struct store *st, const char *slice, json_t *out, struct trl_error *err);
 /* Key and kind of link l->name. */
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 /* Every link key in use on this node, appended to the JSON array @keys (ascending). */
@@ -103,6 +105,11 @@ int store_ssh_keys(struct store *st, const char *slice, json_t **out, struct trl
 int store_ssh_account_set(struct store *st, const char *slice, const char *account, long uid,
 			  struct trl_error *err);
 int store_ssh_account_get(struct store *st, const char *slice, char account[64], long *uid);
+/* What was built for a slice on this node (slice-inventory.c), as JSON:
+ * put replaces it; get: 0, -TRL_ENOTFOUND (a slice from an older release),
+ * or another error.  Removed with the slice. */
+int store_inventory_put(struct store *st, const char *slice, json_t *data, struct trl_error *err);
+int store_inventory_get(struct store *st, const char *slice, json_t **out, struct trl_error *err);
 int store_event_add(struct store *st, const char *slice, const char *kind, const char *message);
 
 #endif
