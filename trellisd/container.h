@@ -23,6 +23,7 @@
 #include "error.h"
 #include "model.h"
 #include "template.h"
+#include "state.h"
 
 struct container_if {
 	char ifname[16];
@@ -71,6 +72,9 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err);
  * (a router's init), then return to the daemon's.  Returns what @fn returns,
  * or -errno if the namespace cannot be entered. */
 int container_netns_call(pid_t pid, int (*fn)(void *), void *arg);
+/* accept_dad = 0 on the router's link interfaces (inside its netns), before
+ * they get a carrier: their IPv6 addresses are usable the moment the link is. */
+int container_set_nodad(const struct container_spec *cs, struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log
@@ -81,8 +85,8 @@ int container_destroy(const char *lxcpath, const char *name, int keep_log, struc
 /* Stop (SIGKILL) a router, keeping its config and rootfs for a later
  * container_start().  Stopped already is success. */
 int container_stop(const char *lxcpath, const char *name, struct trl_error *err);
-/* "running", "stopped", or "missing"; *pid = init pid or 0. */
-const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
+/* Running, stopped, or missing (state.h); *pid = init pid or 0. */
+enum router_state container_state(const char *lxcpath, const char *name, pid_t *pid);
 /* How a command gets its terminal or stdio. */
 struct container_io {
 	int tty;		/* 0: run on @fds; 1: on a new pty from the router's devpts */

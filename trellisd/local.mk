@@ -3,7 +3,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/main.c trellisd/trellisd.h \
 	trellisd/server.c \
 	trellisd/op.c trellisd/op.h trellisd/access.c trellisd/access.h trellisd/node-info.c \
-	trellisd/store.c trellisd/store.h \
+	trellisd/store.c trellisd/store.h trellisd/state.c trellisd/state.h \
 	trellisd/slice.h trellisd/slice-plan.c trellisd/slice-pool.c \
 	trellisd/slice-admission.c trellisd/slice-realize.c trellisd/slice-teardown.c \
 	trellisd/slice-create.c trellisd/slice-delete.c trellisd/slice-show.c \

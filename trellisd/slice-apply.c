@@ -629,9 +629,9 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	}
 	if (r < 0)
 		goto out;
-	if (strcmp(row.state, "ready")) {
+	if (row.state != SLICE_READY) {
 		r = trl_error_set(err, TRL_EUNAVAIL, "slice '%s' is %s, not ready: apply needs a running slice", name,
-				  row.state);
+				  slice_state_name(row.state));
 		goto out;
 	}
 	if (row.owner_uid != 0 && (r = tenant_limits_apply(&d->cfg, ns, fname, err)) < 0)

@@ -251,7 +251,7 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 	if ((r = links_attach(&p, oc, err)) < 0)
 		goto rollback;
 	inventory_record(st, &p);
-	if ((r = store_slice_set_state(st, p.s->name, "ready", err)) < 0)
+	if ((r = store_slice_set_state(st, p.s->name, SLICE_READY, err)) < 0)
 		goto rollback;
 	store_event_add(st, p.s->name, "create", "slice created");
 	boot_id_store(st, p.s->name);
@@ -273,7 +273,7 @@ rollback:
 			/* Kept (state 'deleting') so that a delete can finish it. */
 			log_warn("slice '%s': rollback incomplete: %s", p.s->name, te.msg);
 			if (inserted)
-				store_slice_set_state(st, p.s->name, "deleting", NULL);
+				store_slice_set_state(st, p.s->name, SLICE_DELETING, NULL);
 			trl_error_prefix(&te, "; rollback incomplete");
 			trl_error_prefix(err, "slice '%s': step '%s'", p.s->name, step);
 			snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),

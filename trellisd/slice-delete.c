@@ -59,7 +59,7 @@ static int delete_from_inventory(struct op_ctx *oc, struct store *st, const stru
 	}
 	if (!inv)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	store_slice_set_state(st, row->name, "deleting", NULL);
+	store_slice_set_state(st, row->name, SLICE_DELETING, NULL);
 	op_progress(oc, "delete", "removing %zu routers and %zu links (from the inventory)",
 		    json_array_size(json_object_get(inv, "containers")), json_array_size(json_object_get(inv, "links")));
 	r = slice_teardown_inventory(d, row->name, inv, err);
@@ -118,7 +118,7 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 	}
 	if (r < 0)
 		goto out;
-	store_slice_set_state(st, name, "deleting", NULL);
+	store_slice_set_state(st, name, SLICE_DELETING, NULL);
 	op_progress(oc, "delete", "removing %zu routers and %zu links", s->n_routers, s->n_links);
 	uid_base = row.uid_base;
 	r = plan_build(d, s, row.uid_base, row.placement, 0, &p, err);

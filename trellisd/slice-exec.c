@@ -87,7 +87,7 @@ int slice_exec(struct op_ctx *oc, const struct proto_request *req, json_t **resu
 	}
 	names_container(cname, sizeof(cname), s->name, req->router);
 	trl_slice_free(s);
-	if (strcmp(container_state(oc->d->lxcpath, cname, &pid), "running"))
+	if (container_state(oc->d->lxcpath, cname, &pid) != ROUTER_RUNNING)
 		return trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' is not running", req->router,
 				     req->name);
 	n = json_array_size(req->argv);

@@ -56,7 +56,8 @@ int start_one(void *ctx, size_t i, struct trl_error *err)
 		return 0;
 	/* Loopbacks go in as soon as the router runs, before its routing stack
 	 * has picked a router ID from the other interfaces. */
-	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0 || container_set_loopback(cs, err) < 0)
+	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0 || container_set_loopback(cs, err) < 0 ||
+	    container_set_nodad(cs, err) < 0)
 		return trl_error_prefix(err, "router '%s'", cs->router->name);
 	op_progress(sc->oc, "routers", "router '%s' started (%zu/%zu)", cs->router->name,
 			 atomic_fetch_add(&sc->done, 1) + 1, sc->p->n_local);

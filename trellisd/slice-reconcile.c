@@ -140,18 +140,18 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		note(actions, name, "error", "cannot plan it: %s (left alone)", e.msg);
 		goto out;
 	}
-	if (!strcmp(row.state, "creating") || !strcmp(row.state, "deleting")) {
+	if (row.state == SLICE_CREATING || row.state == SLICE_DELETING) {
 		/* Interrupted half-way: a create is rolled back, a delete finished. */
 		if (slice_teardown(&p, &e) < 0) {
-			store_slice_set_state(st, name, "deleting", NULL);
+			store_slice_set_state(st, name, SLICE_DELETING, NULL);
 			note(actions, name, "error", "removing it failed: %s (state 'deleting': delete it again)", e.msg);
 			goto out;
 		}
 		store_slice_remove(st, name, NULL);
 		claim_uid_release(d->node_name, name, row.uid_base);
-		note(actions, name, !strcmp(row.state, "creating") ? "rolled-back" : "deleted",
+		note(actions, name, row.state == SLICE_CREATING ? "rolled-back" : "deleted",
 		     "%s was interrupted (daemon stopped); everything it built is removed",
-		     !strcmp(row.state, "creating") ? "its create" : "its delete");
+		     row.state == SLICE_CREATING ? "its create" : "its delete");
 		goto out;
 	}
 	{
@@ -173,7 +173,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		/* The host restarted: nothing of the slice survived. */
 		if (!p.s->persist) {
 			if (slice_teardown(&p, &e) < 0) {
-				store_slice_set_state(st, name, "deleting", NULL);
+				store_slice_set_state(st, name, SLICE_DELETING, NULL);
 				note(actions, name, "error", "removing it failed: %s (state 'deleting': delete it again)",
 				     e.msg);
 				goto out;
@@ -189,7 +189,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		    (r = cgroup_slice_create(p.layout, d->node_name, name, &p.s->limits, &e)) < 0 ||
 		    (r = reconcile_realize(&p, NULL, &e)) < 0) {
 			note(actions, name, "error", "rebuilding it after the host restart failed: %s", e.msg);
-			store_slice_set_state(st, name, "failed", NULL);
+			store_slice_set_state(st, name, SLICE_FAILED, NULL);
 			goto out;
 		}
 		boot_id_store(st, name);
@@ -211,7 +211,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		goto out;
 	for (size_t i = 0; i < p.s->n_routers; i++) {
 		struct container_spec *cs = &p.cs[i];
-		const char *state;
+		enum router_state state;
 		pid_t pid = 0;
 
 		if (!p.local[i])
@@ -222,9 +222,9 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 			continue;
 		}
 		state = container_state(d->lxcpath, cs->name, &pid);
-		if (strcmp(state, "running")) {
+		if (state != ROUTER_RUNNING) {
 			p.only[i] = 1;
-			note(actions, name, "restarted", "router '%s' was %s", cs->router->name, state);
+			note(actions, name, "restarted", "router '%s' was %s", cs->router->name, router_state_name(state));
 			continue;
 		}
 		cs->init_pid = pid;

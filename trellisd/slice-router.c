@@ -74,6 +74,7 @@ static int router_start(struct plan *p, size_t i, struct op_ctx *oc, struct trl_
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	p->only[i] = 1;
 	if ((r = container_start(&p->cs[i], err)) < 0 || (r = container_set_loopback(&p->cs[i], err)) < 0 ||
+	    (r = container_set_nodad(&p->cs[i], err)) < 0 ||
 	    (r = wait_ready(p, oc, err)) < 0)
 		return r;
 	for (size_t l = 0; l < p->s->n_links; l++)
@@ -91,7 +92,7 @@ int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t 
 	struct trl_slice *s = NULL;
 	struct plan p = { 0 };
 	const char *verb = req->op == PROTO_OP_ROUTER_STOP ? "stop" : req->op == PROTO_OP_ROUTER_START ? "start" : "restart";
-	const char *state;
+	enum router_state state;
 	pid_t pid = 0;
 	long i = -1;
 	int r;
@@ -126,12 +127,12 @@ int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t 
 		goto out;
 	}
 	state = container_state(d->lxcpath, p.cs[i].name, &pid);
-	if (!strcmp(state, "missing")) {
+	if (state == ROUTER_MISSING) {
 		r = trl_error_set(err, TRL_EFAILED, "router '%s' has no container (the next daemon start rebuilds it)",
 				  req->router);
 		goto out;
 	}
-	if (req->op != PROTO_OP_ROUTER_START && !strcmp(state, "running")) {
+	if (req->op != PROTO_OP_ROUTER_START && state == ROUTER_RUNNING) {
 		op_progress(oc, "stop", "stopping router '%s'", req->router);
 		if ((r = router_stop(&p, (size_t)i, err)) < 0)
 			goto out;
@@ -152,7 +153,7 @@ int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t 
 	}
 	log_info("slice '%s': router '%s': %s", req->name, req->router, verb);
 	state = container_state(d->lxcpath, p.cs[i].name, &pid);
-	*result = json_pack("{s:s, s:s, s:s, s:i}", "name", req->name, "router", req->router, "state", state, "pid",
+	*result = json_pack("{s:s, s:s, s:s, s:i}", "name", req->name, "router", req->router, "state", router_state_name(state), "pid",
 			    (int)pid);
 out:
 	if (row.spec)

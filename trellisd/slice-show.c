@@ -103,8 +103,11 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 
 		names_container(cname, sizeof(cname), s->name, rt->name);
 		if (p.local[i]) {
-			state = container_state(d->lxcpath, cname, &pid);
-			if (strcmp(state, "running"))
+			enum router_state rs = container_state(d->lxcpath, cname, &pid);
+
+			state = router_state_name(rs);
+			/* A router stopped on purpose ('router stop') does not make the slice degraded. */
+			if (rs != ROUTER_RUNNING && !(p.stopped && p.stopped[i]))
 				degraded = 1;
 		}
 		for (size_t k = 0; k < rt->n_daemons; k++)
@@ -164,7 +167,7 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 	}
 	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "name", s->name,
 		      "owner", row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",
-		      !strcmp(row.state, "ready") && degraded ? "degraded" : row.state, "created",
+		      slice_state_name(row.state == SLICE_READY && degraded ? SLICE_DEGRADED : row.state), "created",
 		      (json_int_t)row.created, "uid_base", (json_int_t)row.uid_base, "description", s->description,
 		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
 		      "limits", limits_json(&s->limits), "routers", routers, "links", links);
@@ -265,7 +268,7 @@ static json_t *routers_usage_json(struct plan *p)
 
 		if (p->local[i]) {
 			names_container(cname, sizeof(cname), p->s->name, name);
-			state = container_state(p->d->lxcpath, cname, &pid);
+			state = router_state_name(container_state(p->d->lxcpath, cname, &pid));
 			u = usage_json(p, name);
 			if (json_is_object(u))
 				disk_usage_add(p, i, cname, u);
@@ -396,7 +399,7 @@ int slice_list(struct op_ctx *oc, json_t **result, struct trl_error *err)
 		if (access_check(oc, ACCESS_SEE, &row, NULL) == 0)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "name", row.name,
 							     "owner", row.owner, "owner_uid",
-							     (json_int_t)row.owner_uid, "state", row.state, "routers",
+							     (json_int_t)row.owner_uid, "state", slice_state_name(row.state), "routers",
 							     (json_int_t)s->n_routers, "links", (json_int_t)s->n_links,
 							     "created", (json_int_t)row.created));
 		store_slice_release(&row);

@@ -318,7 +318,7 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, s->owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, s->owner_uid);
-	sqlite3_bind_text(q, 4, "creating", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, slice_state_name(SLICE_CREATING), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 5, s->spec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, s->filename ? s->filename : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 7, files ? files : "{}", -1, SQLITE_STATIC);
@@ -367,14 +367,14 @@ rollback:
 	return r;
 }
 
-int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err)
+int store_slice_set_state(struct store *st, const char *name, enum slice_state state, struct trl_error *err)
 {
 	sqlite3_stmt *q;
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET state = ? WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
 		return db_error(st, err, "prepare");
-	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, slice_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
@@ -411,7 +411,7 @@ int store_slice_get(struct store *st, const char *name, struct store_slice *out,
 	snprintf(out->name, sizeof(out->name), "%s", sqlite3_column_text(q, 0));
 	snprintf(out->owner, sizeof(out->owner), "%s", sqlite3_column_text(q, 1));
 	out->owner_uid = sqlite3_column_int64(q, 2);
-	snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(q, 3));
+	out->state = slice_state_parse((const char *)sqlite3_column_text(q, 3));
 	out->spec = col_dup(q, 4);
 	out->filename = col_dup(q, 5);
 	files = col_dup(q, 6);

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include "error.h"
 #include "model.h"
+#include "state.h"
 
 struct store;
 
@@ -30,7 +31,7 @@ struct store_slice {
 	char name[64];
 	char owner[64];
 	uid_t owner_uid;
-	char state[16];		/* creating, ready, deleting */
+	enum slice_state state;
 	char *spec;
 	char *filename;
 	json_t *files;		/* object name -> text */
@@ -50,7 +51,7 @@ void store_close(struct store *st);
  * ranges or keys.  Fills links[i].key. */
 int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
 		       struct store_link *links, size_t n_links, struct trl_error *err);
-int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err);
+int store_slice_set_state(struct store *st, const char *name, enum slice_state state, struct trl_error *err);
 /* 0 found, -TRL_ENOTFOUND, or another error. */
 int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err);
 void store_slice_release(struct store_slice *s);
