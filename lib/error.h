@@ -23,6 +23,7 @@ enum trl_errcode {
 	TRL_EUNAVAIL,	 /* daemon unreachable, feature missing */
 	TRL_EPROTO,	 /* malformed protocol message */
 	TRL_ELIMIT,	 /* out of a resource (ranges, keys, capacity) */
+	TRL_ECANCELED,	 /* cancelled: the client went away, or a delete came */
 };
 
 struct trl_error {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,12 @@ static const char *config_arg(int argc, char **argv, int *info_only)
 	return path;
 }
 
+static void *reconcile_main(void *arg)
+{
+	slice_reconcile(arg);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -144,7 +151,8 @@ int main(int argc, char **argv)
 	struct etcd_opts eo = { 0 };
 	static char cluster_password[1024];
 	char why[512];
-	int c, lfd, lvl, info_only, node_fd = -1;
+	int c, lfd, lvl, info_only, node_fd = -1, r, reconciling = 0;
+	pthread_t reconcile_th;
 
 	g_daemon = d;
 	config_init(&d->cfg, TRL_SSH_SHELL);
@@ -459,8 +467,13 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
-	/* Re-adopt what runs before serving anyone: a client sees the repaired state. */
-	slice_reconcile(d);
+	/* Re-adopt what runs.  Reads are served meanwhile (node show says the
+	 * reconcile runs); every changing operation waits for it (d->ops_lock).
+	 * With --cluster it ends before the cluster threads start. */
+	if (cluster || pthread_create(&reconcile_th, NULL, reconcile_main, d) != 0)
+		slice_reconcile(d);
+	else
+		reconciling = 1;
 	if (cluster && cluster_start(d, cluster, &eo, &err) < 0) {
 		explicit_bzero(cluster_password, sizeof(cluster_password));
 		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
@@ -471,7 +484,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	explicit_bzero(cluster_password, sizeof(cluster_password));	/* the cluster keeps its own copy */
-	if (server_run(d, lfd, &err) < 0) {
+	r = server_run(d, lfd, &err);
+	if (reconciling)
+		pthread_join(reconcile_th, NULL);
+	if (r < 0) {
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		bridge_close(d->bridge);
 		return 1;

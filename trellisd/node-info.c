@@ -108,8 +108,11 @@ json_t *node_info(struct daemon *d)
 					      (json_int_t)d->capacity, "capacity_source", d->capacity_source,
 					      "guaranteed", (json_int_t)shape_node_guaranteed(d)));
 	json_object_set_new(o, "netem", json_boolean(d->netem));
+	/* The start-up reconciliation runs while reads are served: its report, or {"running": true}. */
+	pthread_mutex_lock(&d->node_lock);
 	if (d->reconcile)
-		json_object_set(o, "reconcile", d->reconcile);
+		json_object_set_new(o, "reconcile", json_deep_copy(d->reconcile));
+	pthread_mutex_unlock(&d->node_lock);
 	if (d->cluster)
 		json_object_set_new(o, "cluster", json_string(d->cluster_url));
 	if (!d->netem)

@@ -6,12 +6,14 @@
  * context, progress formatting.  Nothing here knows the connection.
  */
 #define LOG_MODULE "op"
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "escape.h"
 #include "log.h"
 #include "op.h"
+#include "error.h"
 
 const char *principal_name(enum principal kind)
 {
@@ -49,4 +51,26 @@ void op_progress(const struct op_ctx *oc, const char *step, const char *fmt, ...
 	log_debug("%s: %s", step, ESC_TEXT(msg));
 	if (oc->progress.fn)
 		oc->progress.fn(oc->progress.ctx, step, msg);
+}
+
+int op_cancelled(struct op_ctx *oc)
+{
+	struct pollfd pfd;
+
+	if (!oc)
+		return 0;
+	if (atomic_load(&oc->cancel))
+		return atomic_load(&oc->cancel);
+	if (oc->conn_fd >= 0) {
+		pfd = (struct pollfd){ .fd = oc->conn_fd, .events = POLLRDHUP };
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			atomic_store(&oc->cancel, OP_CANCEL_CLIENT);
+	}
+	return atomic_load(&oc->cancel);
+}
+
+int op_cancel_error(struct op_ctx *oc, struct trl_error *err)
+{
+	return trl_error_set(err, TRL_ECANCELED, "cancelled: %s",
+			     op_cancelled(oc) == OP_CANCEL_DELETE ? "a delete of the slice came" : "the client went away");
 }

@@ -14,9 +14,11 @@
 #define TRELLISD_OP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 struct daemon;
+struct trl_error;
 
 enum principal {
 	PRINCIPAL_ROOT,		/* uid 0 on the control socket */
@@ -59,7 +61,18 @@ struct op_ctx {
 	size_t nfds;
 	int conn_fd;
 	pthread_mutex_t *conn_lock;
+	/* Cancelled (OP_CANCEL_*): long operations (create) look between steps
+	 * and in their waits (op_cancelled), and roll back. */
+	atomic_int cancel;
 };
+
+enum { OP_CANCEL_NONE, OP_CANCEL_CLIENT, OP_CANCEL_DELETE };
+
+/* Is @oc's operation cancelled?  Also notices a client that went away
+ * (its connection hung up).  0, or why (OP_CANCEL_*). */
+int op_cancelled(struct op_ctx *oc);
+/* "cancelled: the client went away" or the like, in @err; returns -TRL_ECANCELED. */
+int op_cancel_error(struct op_ctx *oc, struct trl_error *err);
 
 /* An op_ctx for the cluster's own work (no client, progress to @sink). */
 void op_ctx_internal(struct op_ctx *oc, struct daemon *d, const struct progress_sink *sink);

@@ -128,6 +128,7 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 
 	snprintf(lname, sizeof(lname), "%s", s->name);
 	slice_op_begin(d, lname);
+	slice_op_cancellable(lname, &oc->cancel);
 	r = plan_build(d, s, 0, req->placement, 1, &p, err);
 	s = NULL;	/* owned by the plan now */
 	if (r < 0)
@@ -241,6 +242,10 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 	node_locked = 0;
 
 	step = "routers";
+	if (op_cancelled(oc)) {
+		r = op_cancel_error(oc, err);
+		goto rollback;
+	}
 	sc = (struct start_ctx){ .p = &p, .oc = oc };
 	if ((r = pool_run(p.s->n_routers, d->parallel, start_one, &sc, err)) < 0)
 		goto rollback;
@@ -294,6 +299,7 @@ out:
 	if (r == 0 && result) {
 		store_close(st);
 		st = NULL;
+		slice_op_cancellable(lname, NULL);
 		slice_op_end(d, lname);
 		char name[64];
 
@@ -303,8 +309,10 @@ out:
 		return slice_show(oc, name, result, err);
 	}
 	store_close(st);
-	if (lname[0])
+	if (lname[0]) {
+		slice_op_cancellable(lname, NULL);
 		slice_op_end(d, lname);
+	}
 	trl_slice_free(s);
 	plan_free(&p);
 	free(links);

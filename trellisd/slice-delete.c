@@ -85,6 +85,19 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 	unsigned uid_base;
 	int r;
 
+	/* A create of this slice in progress is cancelled (it rolls back), not
+	 * waited out: by whoever may delete the slice (its row is in from the
+	 * allocate step on). */
+	if (store_open(d->db_path, &st, NULL) == 0) {
+		if (store_slice_get(st, name, &row, NULL) == 0) {
+			if (access_check(oc, ACCESS_DELETE, &row, NULL) == 0 && row.state == SLICE_CREATING &&
+			    slice_op_cancel(name))
+				op_progress(oc, "delete", "cancelling the create of slice '%s' in progress", name);
+			store_slice_release(&row);
+		}
+		store_close(st);
+		st = NULL;
+	}
 	slice_op_begin(d, name);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;

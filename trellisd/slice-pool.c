@@ -52,6 +52,7 @@
 struct name_lock {
 	char name[64];
 	int refs;
+	atomic_int *cancel;	/* the holder's, if it may be cancelled (a create) */
 	pthread_mutex_t m;
 	struct name_lock *next;
 };
@@ -99,6 +100,29 @@ void slice_op_end(struct daemon *d, const char *name)
 	}
 	pthread_mutex_unlock(&name_locks_m);
 	pthread_rwlock_unlock(&d->ops_lock);
+}
+
+void slice_op_cancellable(const char *name, atomic_int *flag)
+{
+	pthread_mutex_lock(&name_locks_m);
+	for (struct name_lock *l = name_locks; l; l = l->next)
+		if (!strcmp(l->name, name))
+			l->cancel = flag;
+	pthread_mutex_unlock(&name_locks_m);
+}
+
+int slice_op_cancel(const char *name)
+{
+	int done = 0;
+
+	pthread_mutex_lock(&name_locks_m);
+	for (struct name_lock *l = name_locks; l; l = l->next)
+		if (!strcmp(l->name, name) && l->cancel) {
+			atomic_store(l->cancel, OP_CANCEL_DELETE);
+			done = 1;
+		}
+	pthread_mutex_unlock(&name_locks_m);
+	return done;
 }
 
 /* A tiny worker pool: run fn(ctx, i) for i in [0, n), @workers at a time. */

@@ -54,6 +54,8 @@ int start_one(void *ctx, size_t i, struct trl_error *err)
 
 	if (!sc->p->local[i] || (sc->p->only && !sc->p->only[i]))
 		return 0;
+	if (op_cancelled(sc->oc))
+		return op_cancel_error(sc->oc, err);
 	/* Loopbacks go in as soon as the router runs, before its routing stack
 	 * has picked a router ID from the other interfaces. */
 	if (container_prepare(cs, err) < 0 || container_start(cs, err) < 0 || container_set_loopback(cs, err) < 0 ||
@@ -97,6 +99,10 @@ int wait_ready(struct plan *p, struct op_ctx *oc, struct trl_error *err)
 		}
 		if (ready == want)
 			break;
+		if (op_cancelled(oc)) {
+			free(done);
+			return op_cancel_error(oc, err);
+		}
 		if (waited > limit) {
 			for (size_t i = 0; i < n; i++)
 				if (!done[i]) {
@@ -283,6 +289,8 @@ int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err)
 	for (size_t l = 0; l < s->n_links; l++) {
 		if (p->pl[l].kind == PLAN_LINK_REMOTE)
 			continue;
+		if (op_cancelled(oc))
+			return op_cancel_error(oc, err);
 		if (link_attach(p, l, err) < 0)
 			return trl_error_prefix(err, "link '%s'", s->links[l].name);
 		if (p->pl[l].kind == PLAN_LINK_TUNNEL)

@@ -309,6 +309,10 @@ void slice_reconcile(struct daemon *d)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	boot_id_read(boot);
+	pthread_mutex_lock(&d->node_lock);
+	json_decref(d->reconcile);
+	d->reconcile = json_pack("{s:b, s:I}", "running", 1, "time", (json_int_t)time(NULL));
+	pthread_mutex_unlock(&d->node_lock);
 	pthread_rwlock_wrlock(&d->ops_lock);
 	if (store_open(d->db_path, &st, &e) < 0) {
 		log_error("reconcile: %s", e.msg);
@@ -325,10 +329,12 @@ void slice_reconcile(struct daemon *d)
 	store_close(st);
 	pthread_rwlock_unlock(&d->ops_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_lock(&d->node_lock);
 	json_decref(d->reconcile);
 	d->reconcile = json_pack("{s:I, s:i, s:f, s:o}", "time", (json_int_t)time(NULL), "slices", n < 0 ? 0 : n,
 				 "seconds", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, "actions",
 				 actions);
+	pthread_mutex_unlock(&d->node_lock);
 	log_info("reconcile: %d slices checked in %.3f s, %zu actions", n < 0 ? 0 : n,
 		 json_real_value(json_object_get(d->reconcile, "seconds")), json_array_size(actions));
 }

@@ -127,6 +127,12 @@ json_t *limits_json(const struct trl_limits *l);
 int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, struct store_slice *row,
 		    struct plan *p, struct trl_error *err);
 
+/* slice-pool.c: the holder of @name's lock (a create) may be cancelled
+ * through @flag (NULL: no longer); slice_op_cancel() does it (a delete),
+ * 1 if there was one to cancel. */
+void slice_op_cancellable(const char *name, atomic_int *flag);
+int slice_op_cancel(const char *name);
+
 /* slice-teardown.c */
 int slice_teardown(struct plan *p, struct trl_error *err);
 /* slice-inventory.c: what was built, as data (see there); the teardown from it. */
