@@ -1010,7 +1010,7 @@ static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
 static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	struct trl_error err = { 0 };
+	struct trl_error err = { 0 }, missing = { 0 };
 	json_t *nodes = json_object();
 	int status = 0;
 
@@ -1018,8 +1018,12 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 		json_t *res = NULL;
 
 		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
-			if (err.code == TRL_ENOTFOUND && !strncmp(err.msg, "no slice", 8))
-				continue;	/* no routers of the slice there */
+			/* Classified by code: no slice there (not-found), or none of it there (elsewhere). */
+			if (err.code == TRL_ENOTFOUND || err.code == TRL_ENOTHERE) {
+				if (!missing.code)
+					missing = err;
+				continue;
+			}
 			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
 			multi_set_undo(cli, req, nodes);
 			status = cli_error(cli, &err);
@@ -1028,7 +1032,12 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 		json_object_set_new(nodes, cli->nodes[i].name, res);
 	}
 	if (!status && !json_object_size(nodes)) {
-		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		/* What a node said (an unknown router, or no slice), with the count. */
+		err = missing;
+		if (!err.code)
+			trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s'", name);
+		snprintf(err.msg + strlen(err.msg), sizeof(err.msg) - strlen(err.msg), " (on any of the %d nodes)",
+			 cli->n_nodes);
 		status = cli_error(cli, &err);
 	}
 	if (status) {

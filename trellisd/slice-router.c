@@ -122,7 +122,7 @@ int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t 
 		goto out;
 	}
 	if (!p.local[i]) {
-		r = trl_error_set(err, TRL_EUNAVAIL, "router '%s' runs on node '%s', not here", req->router,
+		r = trl_error_set(err, TRL_ENOTHERE, "router '%s' runs on node '%s', not here", req->router,
 				  p.s->routers[i].node);
 		goto out;
 	}

@@ -225,7 +225,7 @@ static int slice_set_limits(struct op_ctx *oc, const struct proto_request *req, 
 			goto out;
 		}
 		if (!router_is_local(d, rt)) {
-			r = trl_error_set(err, TRL_EINVALID, "router '%s' runs on node '%s', not on '%s': send the change to that node",
+			r = trl_error_set(err, TRL_ENOTHERE, "router '%s' runs on node '%s', not on '%s': send the change to that node",
 					  rt->name, rt->node, d->node_name);
 			goto out;
 		}
@@ -234,7 +234,7 @@ static int slice_set_limits(struct op_ctx *oc, const struct proto_request *req, 
 		target = &rt->limits;
 	} else {
 		if (!local) {
-			r = trl_error_set(err, TRL_EINVALID, "slice '%s' has no routers on node '%s'", s->name, d->node_name);
+			r = trl_error_set(err, TRL_ENOTHERE, "slice '%s' has no routers on node '%s'", s->name, d->node_name);
 			goto out;
 		}
 		snprintf(what, sizeof(what), "limits");
@@ -420,7 +420,7 @@ int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result
 		goto out;
 	}
 	if (p.pl[l].kind == PLAN_LINK_REMOTE) {
-		r = trl_error_set(err, TRL_EINVALID, "link '%s' has no end on node '%s'", p.s->links[l].name,
+		r = trl_error_set(err, TRL_ENOTHERE, "link '%s' has no end on node '%s'", p.s->links[l].name,
 				  d->node_name);
 		goto out;
 	}
