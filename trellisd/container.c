@@ -377,6 +377,20 @@ int container_routing_write(const struct container_spec *cs, struct trl_error *e
 	return 0;
 }
 
+static int write_config(const char *dir, const char *rootfs, const struct container_spec *cs);
+
+int container_config_write(const struct container_spec *cs, struct trl_error *err)
+{
+	char dir[PATH_MAX], rootfs[PATH_MAX];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cs->lxcpath, cs->name);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	if ((r = write_config(dir, rootfs, cs)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write the LXC config of '%s'", cs->name);
+	return 0;
+}
+
 /* trellis-lxc-helper, found by container_helper_init() (defined below). */
 static char helper_path[PATH_MAX];
 
@@ -902,7 +916,7 @@ static int nl_connect_here(void *arg)
 }
 
 /* A rtnetlink socket in @pid's network namespace. */
-static int netns_socket(pid_t pid, struct nl_sock **out)
+int container_netns_socket(pid_t pid, struct nl_sock **out)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	int r;
@@ -949,8 +963,6 @@ static int nodad_in(void *arg)
 	return 0;
 }
 
-static int netns_socket(pid_t pid, struct nl_sock **out);
-
 int container_set_nodad(const struct container_spec *cs, struct trl_error *err)
 {
 	struct nl_sock *sk = NULL;
@@ -967,7 +979,7 @@ int container_set_nodad(const struct container_spec *cs, struct trl_error *err)
 	/* LXC put the addresses in while the host end was briefly up: a DAD may
 	 * have begun that the sysctl no longer stops.  Each IPv6 address goes in
 	 * again, without DAD (the link has no carrier yet: nothing is lost). */
-	if ((r = netns_socket(cs->init_pid, &sk)) < 0)
+	if ((r = container_netns_socket(cs->init_pid, &sk)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
 				       cs->router->name);
 	for (size_t i = 0; i < cs->n_ifs && r >= 0; i++) {
@@ -1022,7 +1034,7 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
 	pid = cs->init_pid;
 	if (pid <= 0)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
-	r = netns_socket(pid, &sk);
+	r = container_netns_socket(pid, &sk);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
 				       rt->name);

@@ -75,6 +75,16 @@ int container_netns_call(pid_t pid, int (*fn)(void *), void *arg);
 /* accept_dad = 0 on the router's link interfaces (inside its netns), before
  * they get a carrier: their IPv6 addresses are usable the moment the link is. */
 int container_set_nodad(const struct container_spec *cs, struct trl_error *err);
+/* A netlink route socket inside the network namespace of process @pid. */
+struct nl_sock;
+int container_netns_socket(pid_t pid, struct nl_sock **out);
+/* Rewrite the LXC config of a prepared router from @cs (its interfaces and
+ * limits as they are now: slice apply), for its next start. */
+int container_config_write(const struct container_spec *cs, struct trl_error *err);
+/* Give running router @cs its interface cs->ifs[@k] now (container-if.c):
+ * the veth pair, the router's end named, addressed (IPv6 without DAD) and
+ * up, the host end down without ARP or IPv6 until the links step. */
+int container_if_add(const struct container_spec *cs, size_t k, struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log

@@ -10,7 +10,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/slice-set.c trellisd/slice-exec.c trellisd/slice-reconcile.c \
 	trellisd/slice-apply.c trellisd/slice-router.c trellisd/slice-inventory.c trellisd/reload.c trellisd/reload.h trellisd/frr-diff.c \
 	trellisd/shape.c trellisd/shape.h \
-	trellisd/container.c trellisd/container.h \
+	trellisd/container.c trellisd/container.h trellisd/container-if.c \
 	trellisd/disk.c trellisd/disk.h \
 	trellisd/template.c trellisd/template.h \
 	trellisd/cgroup.c trellisd/cgroup.h \

@@ -6,9 +6,10 @@
  * changes made since) with an edited spec and changes only what differs:
  *   router added          built and started (new links to it come up)
  *   router removed        stopped and removed (its links go)
- *   router changed        template, daemons, loopback, node, an interface's
- *                         addresses or a new interface: that router restarts
- *                         (its rootfs is rebuilt), its links flap
+ *   router changed        template, daemons, loopback, node, limits.disk or an
+ *                         interface's addresses: that router restarts (its
+ *                         rootfs is rebuilt), its links flap
+ *   link added            its interfaces are added to the running routers
  *   routing config only   written and reloaded in place (reload.c): no restart
  *   limits only           its cgroup changed in place
  *   link shaping          rate/ceil/burst/loss/delay/jitter changed in place
@@ -25,9 +26,13 @@
  * routers that keep running come last, after every step that can fail.  The
  * stored spec changes only once all of it ran.
  *
+ * A new link's interfaces are added to routers that keep running
+ * (container-if.c), and the LXC config of a router whose interfaces or
+ * limits changed is rewritten, so a later start makes what runs now.
+ *
  * Not yet: slices that span nodes, bandwidth:, tunnel:, placement: changes
- * (refused, naming the field), and adding an interface to a running router
- * without restarting it.
+ * (refused, naming the field), and other addresses on a kept interface
+ * without a restart.
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
@@ -61,6 +66,8 @@ struct apply {
 	uint32_t *added_keys;
 	int old_down, new_up, lim_done, slice_lim_done;
 	unsigned char *attached, *shaped, *reloaded;
+	char (*hot)[16];		/* host ends of interfaces added to running routers */
+	size_t n_hot;
 };
 
 static long router_index(const struct trl_slice *s, const char *name)
@@ -127,7 +134,8 @@ static const char *router_restart_why(const struct apply *a, const struct trl_ro
 		return "limits.disk";
 	if (!str_equal(o->config, n->config) && !tpl->routing_frr && !tpl->routing_bird)
 		return "config";
-	/* Interfaces: a new one, or other addresses on one it keeps. */
+	/* Other addresses on an interface it keeps (a new interface is added
+	 * while it runs: container-if.c). */
 	for (size_t l = 0; l < ns->n_links; l++)
 		for (int e = 0; e < 2; e++) {
 			const struct trl_endpoint *ep = &ns->links[l].ep[e];
@@ -137,7 +145,7 @@ static const char *router_restart_why(const struct apply *a, const struct trl_ro
 				continue;
 			ol = link_index(os, ns->links[l].name);
 			if (ol < 0)
-				return "a new interface";
+				continue;
 			if (!addrs_equal(os->links[ol].ep[e].addrs, os->links[ol].ep[e].n_addrs, ep->addrs, ep->n_addrs))
 				return "addresses";
 		}
@@ -256,7 +264,8 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 		}
 		if (m < 0) {
 			a->nls[l] = AL_ADD;
-			change(a, "link", lk->name, "added", "comes up with its routers");
+			change(a, "link", lk->name, "added", "%s", restart ? "comes up with its new or restarted router" :
+					"its interfaces are added to the running routers");
 		} else if (restart) {
 			a->nls[l] = a->ols[m] = AL_FLAP;
 			disturb(a, "link %s flaps", lk->name);
@@ -382,6 +391,8 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 		if (a->attached && a->attached[l])
 			link_detach(&a->np, l);
 	}
+	for (size_t h = 0; h < a->n_hot; h++)
+		node_netdev_del(a->hot[h]);
 	limits_undo(a);
 	if (a->new_up)
 		for (size_t j = 0; j < ns->n_routers; j++)
@@ -469,6 +480,30 @@ static int apply_run(struct apply *a, struct trl_error *err)
 		    (r = wait_ready(&a->np, a->oc, err)) < 0)
 			return r;
 	}
+	/* New links of routers that keep running: their interfaces, now. */
+	a->hot = calloc(2 * ns->n_links + 1, sizeof(*a->hot));
+	if (!a->hot)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	for (size_t l = 0; l < ns->n_links; l++)
+		for (int e = 0; e < 2 && a->nls[l] == AL_ADD; e++) {
+			const struct trl_endpoint *ep = &ns->links[l].ep[e];
+			long j = router_index(ns, ep->router);
+			struct container_spec *cs = &a->np.cs[j];
+			pid_t pid = 0;
+
+			if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
+				continue;
+			container_state(a->d->lxcpath, cs->name, &pid);
+			cs->init_pid = pid;
+			for (size_t k = 0; k < cs->n_ifs; k++) {
+				if (strcmp(cs->ifs[k].ifname, ep->ifname))
+					continue;
+				if ((r = container_if_add(cs, k, err)) < 0)
+					return r;
+				snprintf(a->hot[a->n_hot++], 16, "%s", cs->ifs[k].host);
+				op_progress(a->oc, "links", "router '%s': interface '%s' added", ep->router, ep->ifname);
+			}
+		}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		if (a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP)
 			continue;
@@ -553,6 +588,24 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 		store_limits_put(a->st, ns->name, NULL, &ns->limits,
 				 STORE_LIMIT_CPU | STORE_LIMIT_WEIGHT | STORE_LIMIT_MEMORY | STORE_LIMIT_PIDS, NULL);
 	inventory_record(a->st, &a->np);
+	/* Routers that kept running: a later start makes what runs now. */
+	for (size_t j = 0; j < ns->n_routers; j++) {
+		struct trl_error e = { 0 };
+		int changed = a->nlim[j];
+
+		if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
+			continue;
+		for (size_t l = 0; l < ns->n_links; l++)
+			changed |= a->nls[l] == AL_ADD && (!strcmp(ns->links[l].ep[0].router, ns->routers[j].name) ||
+							     !strcmp(ns->links[l].ep[1].router, ns->routers[j].name));
+		for (size_t m = 0; m < os->n_links; m++)
+			changed |= a->ols[m] == AL_REMOVE && (!strcmp(os->links[m].ep[0].router, ns->routers[j].name) ||
+							      !strcmp(os->links[m].ep[1].router, ns->routers[j].name));
+		if (!changed)
+			continue;
+		if (container_config_write(&a->np.cs[j], &e) < 0)
+			log_warn("slice '%s': router '%s': %s", ns->name, ns->routers[j].name, e.msg);
+	}
 	return 0;
 }
 
@@ -575,6 +628,7 @@ static void apply_free(struct apply *a)
 	free(a->attached);
 	free(a->shaped);
 	free(a->reloaded);
+	free(a->hot);
 	json_decref(a->changes);
 	json_decref(a->disturbed);
 	store_close(a->st);
