@@ -61,9 +61,12 @@ int op_cancelled(struct op_ctx *oc)
 		return 0;
 	if (atomic_load(&oc->cancel))
 		return atomic_load(&oc->cancel);
+	/* POLLHUP: the client closed its end (it exited, Ctrl-C, the connection
+	 * was lost).  A client that only shut down its writing side still waits
+	 * for the reply (POLLRDHUP alone): not cancelled. */
 	if (oc->conn_fd >= 0) {
-		pfd = (struct pollfd){ .fd = oc->conn_fd, .events = POLLRDHUP };
-		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		pfd = (struct pollfd){ .fd = oc->conn_fd, .events = 0 };
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
 			atomic_store(&oc->cancel, OP_CANCEL_CLIENT);
 	}
 	return atomic_load(&oc->cancel);
