@@ -436,7 +436,7 @@ EOS
 	[ "$status" -eq 0 ] && [ "$(cpu_quota $S/r1)" = 30000 ]
 }
 
-@test "an old state database is migrated (schema 1 -> 2) and keeps its slices" {
+@test "an old state database is migrated (schema 1 -> 3) and keeps its slices" {
 	MIG_DIR=$(mktemp -d "/tmp/trellis-test-091m.XXXXXX")
 	d=$MIG_DIR
 	chmod 711 "$d"
@@ -448,8 +448,10 @@ EOS
 		--template-path "$TRELLIS_SRC/container-templates" >"$d/log" 2>&1 3>&- &
 	MIG_PID=$!
 	wait_for 10 "$TRELLIS_BIN" --socket "$d/s.sock" node show >/dev/null 2>&1 || { cat "$d/log"; false; }
-	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 2 ]
+	# migrated to the current schema (3: the realized inventory, slice-inventory.c)
+	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 3 ]
 	[ "$(sqlite3 "$d/state/trellis.db" "SELECT name FROM sqlite_master WHERE name = 'limits'")" = limits ]
+	[ "$(sqlite3 "$d/state/trellis.db" "SELECT name FROM sqlite_master WHERE name = 'inventory'")" = inventory ]
 	[ "$("$TRELLIS_BIN" --socket "$d/s.sock" --json slice list | jq -r '.slices[].name')" = old ]
 	# the daemon re-adopted 'old' at start (its router was missing: started); delete it for real
 	"$TRELLIS_BIN" --socket "$d/s.sock" -q slice delete old
@@ -457,7 +459,7 @@ EOS
 	kill -TERM "$MIG_PID"
 	wait "$MIG_PID" || true
 	MIG_PID=
-	# still schema 2 after a clean stop; no errors in the daemon's log
-	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 2 ]
+	# still schema 3 after a clean stop; no errors in the daemon's log
+	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 3 ]
 	refute_output_of ' error ' cat "$d/log"
 }
