@@ -719,6 +719,13 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	ns = NULL;
 	if ((r = local_only(&a.op, err)) < 0 || (r = local_only(&a.np, err)) < 0)
 		goto out;
+	for (size_t i = 0; a.op.stopped && i < a.op.s->n_routers; i++)
+		if (a.op.stopped[i]) {
+			r = trl_error_set(err, TRL_EUNAVAIL,
+					  "router '%s' is stopped ('trellis router stop'): start it before an apply",
+					  a.op.s->routers[i].name);
+			goto out;
+		}
 	a.ors = calloc(a.oraw->n_routers + 1, 1);
 	a.nrs = calloc(a.nraw->n_routers + 1, 1);
 	a.ols = calloc(a.oraw->n_links + 1, 1);

@@ -79,6 +79,22 @@ carrier() { trellis slice exec "$S" "$1" -- cat "/sys/class/net/$2/carrier" 2>/d
 	[ "$status" -eq 0 ]
 }
 
+@test "an apply is refused while a router is stopped, and runs once it is started" {
+	run trellis slice create -f "$(plain_pair_spec $S 121)"
+	[ "$status" -eq 0 ]
+	trellis -q router stop "$S" r2
+	sed 's|^  r2: {template: plain}|  r2: {template: plain, limits: {pids: 300}}|' "$T_DIR/$S.yaml" >"$T_DIR/edit.yaml"
+	run trellis slice apply -f "$T_DIR/edit.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"router 'r2' is stopped"* ]]
+	trellis -q router start "$S" r2
+	run trellis slice apply -f "$T_DIR/edit.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ router r2: limits: in place"* ]]
+}
+
 @test "errors: unknown router, another user's slice looks missing" {
 	run trellis slice create -f "$(plain_pair_spec $S 121)"
 	[ "$status" -eq 0 ]
