@@ -147,6 +147,8 @@ json_t *node_info_for(struct op_ctx *oc)
 	rec = json_object_get(o, "reconcile");
 	if (json_is_object(rec)) {
 		rec = json_deep_copy(rec);
+		/* While it runs: which slice it is at is not every tenant's business. */
+		json_object_del(rec, "slice");
 		acts = json_object_get(rec, "actions");
 		kept = json_array();
 		json_array_foreach(acts, i, a) {

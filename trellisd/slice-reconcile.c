@@ -322,6 +322,12 @@ void slice_reconcile(struct daemon *d)
 	}
 	n = store_slice_names(st, &names, &e);
 	for (int i = 0; i < n; i++) {
+		/* What it is doing, for node show meanwhile. */
+		pthread_mutex_lock(&d->node_lock);
+		json_decref(d->reconcile);
+		d->reconcile = json_pack("{s:b, s:I, s:i, s:i, s:s}", "running", 1, "time", (json_int_t)time(NULL),
+					 "slices", n, "checked", i, "slice", names[i]);
+		pthread_mutex_unlock(&d->node_lock);
 		reconcile_one(d, st, names[i], boot, actions);
 		free(names[i]);
 	}
