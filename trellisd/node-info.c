@@ -149,6 +149,7 @@ json_t *node_info_for(struct op_ctx *oc)
 		rec = json_deep_copy(rec);
 		/* While it runs: which slice it is at is not every tenant's business. */
 		json_object_del(rec, "slice");
+		json_object_del(rec, "checked");
 		acts = json_object_get(rec, "actions");
 		kept = json_array();
 		json_array_foreach(acts, i, a) {
