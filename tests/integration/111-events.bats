@@ -45,7 +45,7 @@ teardown_file() {
 
 teardown() {
 	stop_followers
-	for s in t111a t111b t111c t111d t111f t111t; do
+	for s in t111a t111b t111c t111d t111f t111r t111t; do
 		trellis -q slice delete "$s" >/dev/null 2>&1 || true
 	done
 }
@@ -118,24 +118,24 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 }
 
 @test "router stop/start and an apply's restart: stopped and started again, never an exit; the new init is watched" {
-	follow f13 --slice t111a
-	trellis -q slice create -f "$(plain_pair_spec t111a 111)"
-	wait_seen 10 f13 router-started t111a r2
-	trellis -q router stop t111a r2
-	wait_seen 10 f13 router-stopped t111a r2
-	trellis -q router start t111a r2
-	wait_for 10 eval '[ "$(seen f13 router-started t111a r2 | wc -l)" -eq 2 ]'
+	follow f13 --slice t111r
+	trellis -q slice create -f "$(plain_pair_spec t111r 113)"
+	wait_seen 10 f13 router-started t111r r2
+	trellis -q router stop t111r r2
+	wait_seen 10 f13 router-stopped t111r r2
+	trellis -q router start t111r r2
+	wait_for 10 eval '[ "$(seen f13 router-started t111r r2 | wc -l)" -eq 2 ]'
 	# new link addresses: apply restarts both routers
-	trellis -q slice apply -f "$(plain_pair_spec t111a 112)"
-	wait_seen 10 f13 slice-applied t111a
-	wait_for 10 eval '[ "$(seen f13 router-started t111a r2 | wc -l)" -eq 3 ]'
-	[ "$(seen f13 router-stopped t111a r2 | wc -l)" -eq 2 ]
-	run ! seen f13 router-exited t111a
+	trellis -q slice apply -f "$(plain_pair_spec t111r 114)"
+	wait_seen 10 f13 slice-applied t111r
+	wait_for 10 eval '[ "$(seen f13 router-started t111r r2 | wc -l)" -eq 3 ]'
+	[ "$(seen f13 router-stopped t111r r2 | wc -l)" -eq 2 ]
+	run ! seen f13 router-exited t111r
 	# the restarted router's init is the one watched: killing it is an exit
-	pid=$(trellis --json slice show t111a | jq '.routers[] | select(.name == "r2") | .pid')
+	pid=$(trellis --json slice show t111r | jq '.routers[] | select(.name == "r2") | .pid')
 	kill -KILL "$pid"
-	wait_seen 10 f13 router-exited t111a r2
-	[[ "$(seen f13 router-exited t111a r2 | jq -r .message)" == *"(init pid $pid)"* ]]
+	wait_seen 10 f13 router-exited t111r r2
+	[[ "$(seen f13 router-exited t111r r2 | jq -r .message)" == *"(init pid $pid)"* ]]
 }
 
 @test "link down/up and a carrier lost inside a router, from rtnetlink" {
