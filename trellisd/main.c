@@ -121,16 +121,15 @@ static const char *config_arg(int argc, char **argv, int *info_only)
 	return path;
 }
 
-/* The start-up reconciliation, then the event watcher adopts the routers
- * that run and the daemon's start is an event. */
+/* The start-up reconciliation (which ends with the event watcher adopting
+ * the routers that run), then the daemon's start is an event. */
 static void *reconcile_main(void *arg)
 {
 	struct daemon *d = arg;
 	int adopted;
 	json_t *slices, *actions;
 
-	slice_reconcile(d);
-	adopted = events_adopt(d);
+	adopted = slice_reconcile(d);
 	slices = json_object_get(d->reconcile, "slices");
 	actions = json_object_get(d->reconcile, "actions");
 	events_emit(d, NULL, 0, NULL, "daemon-started",

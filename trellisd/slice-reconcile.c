@@ -304,14 +304,14 @@ out:
 		store_slice_release(&row);
 }
 
-void slice_reconcile(struct daemon *d)
+int slice_reconcile(struct daemon *d)
 {
 	struct store *st = NULL;
 	struct trl_error e = { 0 };
 	char **names = NULL, boot[64];
 	json_t *actions = json_array();
 	struct timespec t0, t1;
-	int n;
+	int n, adopted;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	boot_id_read(boot);
@@ -324,7 +324,7 @@ void slice_reconcile(struct daemon *d)
 		log_error("reconcile: %s", e.msg);
 		pthread_rwlock_unlock(&d->ops_lock);
 		json_decref(actions);
-		return;
+		return events_adopt(d);
 	}
 	n = store_slice_names(st, &names, &e);
 	for (int i = 0; i < n; i++) {
@@ -339,6 +339,9 @@ void slice_reconcile(struct daemon *d)
 	}
 	free(names);
 	store_close(st);
+	/* The event watcher takes the routers that run, before any operation
+	 * may start or stop one (still under ops_lock, still 'running'). */
+	adopted = events_adopt(d);
 	pthread_rwlock_unlock(&d->ops_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pthread_mutex_lock(&d->node_lock);
@@ -349,4 +352,5 @@ void slice_reconcile(struct daemon *d)
 	pthread_mutex_unlock(&d->node_lock);
 	log_info("reconcile: %d slices checked in %.3f s, %zu actions", n < 0 ? 0 : n,
 		 json_real_value(json_object_get(d->reconcile, "seconds")), json_array_size(actions));
+	return adopted;
 }

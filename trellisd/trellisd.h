@@ -109,8 +109,9 @@ void slice_op_end(struct daemon *d, const char *name);
 /* At start: re-adopt every slice in the store, finish or roll back interrupted
  * creates/deletes, repair drift (stopped routers, lost interfaces, fast-path
  * entries, qdiscs), rebuild persistent slices after a host restart.  The
- * report goes to d->reconcile (node.show) and the log. */
-void slice_reconcile(struct daemon *d);
+ * report goes to d->reconcile (node.show) and the log.  Last, the event
+ * watcher adopts the routers that run (events_adopt); returns how many. */
+int slice_reconcile(struct daemon *d);
 /* ssh.c: ssh keys of slices and the slices' ssh accounts (trellisd.conf(5)). */
 int ssh_key_add(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 int ssh_key_remove(struct op_ctx *oc, const struct proto_request *req, json_t **result,
