@@ -184,6 +184,30 @@ create_base() {
 	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ] && [ "$(pid_of r3)" = "$p3" ]
 }
 
+@test "a link's addresses change in place: both routers keep running, and keep them across a restart" {
+	create_base
+	p1=$(pid_of r1) p2=$(pid_of r2)
+	spec "$T_DIR/readdr.yaml" 10
+	sed -i 's|ipv4: \[10.0.12.1/24, 10.0.12.2/24\]|ipv4: [10.0.21.1/24, 10.0.21.2/24]|' "$T_DIR/readdr.yaml"
+	run trellis slice apply -f "$T_DIR/readdr.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ link r1:eth1-r2:eth1: addresses: in place, the routers keep running"* ]]
+	[[ "$output" == *"disturbs: link r1:eth1-r2:eth1 changes addresses"* ]]
+	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ]
+	run trellis slice exec "$S" r1 -- ip -4 -o addr show dev eth1
+	echo "$output"
+	[[ "$output" == *"10.0.21.1/24"* ]]
+	[[ "$output" != *"10.0.12.1/24"* ]]
+	run trellis slice exec "$S" r1 -- ping -c 2 -W 2 10.0.21.2
+	[ "$status" -eq 0 ]
+	trellis -q router restart "$S" r1
+	run trellis slice exec "$S" r1 -- ip -4 -o addr show dev eth1
+	[[ "$output" == *"10.0.21.1/24"* ]]
+	run trellis slice apply -f "$T_DIR/readdr.yaml"
+	[[ "$output" == *"nothing to change"* ]]
+}
+
 @test "link shaping and router limits change in place" {
 	create_base
 	p1=$(pid_of r1)
