@@ -717,7 +717,7 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	if ((r = store_open(d->db_path, &a.st, err)) < 0)
 		goto out;
 	r = slice_load(a.st, name, &row, &s, err);
-	if (r == 0 && (r = access_check(oc, ACCESS_CHANGE, &row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, access_rule(PROTO_OP_SLICE_APPLY), &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);
 		s = NULL;
