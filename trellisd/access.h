@@ -5,8 +5,9 @@
  * One table (access.c) gives every request op its rule.  server.c calls
  * access_request() before the handler runs: it decides what needs no slice
  * row (creating, reading ssh keys, placement, root-only ops).  A handler that
- * loads a slice's row calls access_check() with the rule before doing
- * anything, and returns its error as is.  Rules:
+ * loads a slice's row calls access_check() with its op's rule from the same
+ * table (access_rule(PROTO_OP_...)) before doing anything, and returns its
+ * error as is.  Rules:
  *   - root (PRINCIPAL_ROOT) and the cluster (PRINCIPAL_CLUSTER, this daemon
  *     realizing the cluster's desired state) may do everything;
  *   - ACCESS_ANY: anyone (ping, node.show, slice.list, events: they filter

@@ -183,3 +183,65 @@ fail:
 	nl_socket_free(host);
 	return trl_error_set(err, TRL_EFAILED, "router '%s': interface '%s': %s", cs->router->name, ci->ifname, why);
 }
+
+static int addr_in(const struct trl_addr *a, const struct trl_addr *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(a->text, set[i].text))
+			return 1;
+	return 0;
+}
+
+static int addr_op(struct nl_sock *sk, int ifindex, const struct trl_addr *a, int add)
+{
+	struct rtnl_addr *ad = rtnl_addr_alloc();
+	struct nl_addr *local = NULL;
+	int r;
+
+	if (!ad || nl_addr_parse(a->text, a->family, &local) < 0) {
+		rtnl_addr_put(ad);
+		return -NLE_NOMEM;
+	}
+	rtnl_addr_set_ifindex(ad, ifindex);
+	rtnl_addr_set_local(ad, local);
+	rtnl_addr_set_prefixlen(ad, a->prefixlen);
+	if (add && a->family == AF_INET6)
+		rtnl_addr_set_flags(ad, IFA_F_NODAD);
+	r = add ? rtnl_addr_add(sk, ad, 0) : rtnl_addr_delete(sk, ad, 0);
+	if ((add && r == -NLE_EXIST) || (!add && (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND)))
+		r = 0;
+	nl_addr_put(local);
+	rtnl_addr_put(ad);
+	return r;
+}
+
+int container_if_readdress(const struct container_spec *cs, size_t k, const struct trl_addr *old, size_t n_old,
+			   struct trl_error *err)
+{
+	const struct container_if *ci = &cs->ifs[k];
+	struct nl_sock *sk = NULL;
+	struct rtnl_link *link = NULL;
+	int r, ifindex;
+
+	if (cs->init_pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
+	if ((r = container_netns_socket(cs->init_pid, &sk)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
+				       cs->router->name);
+	if ((r = rtnl_link_get_kernel(sk, 0, ci->ifname, &link)) < 0)
+		goto out;
+	ifindex = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	for (size_t i = 0; i < n_old && r >= 0; i++)
+		if (!addr_in(&old[i], ci->addrs, ci->n_addrs))
+			r = addr_op(sk, ifindex, &old[i], 0);
+	for (size_t i = 0; i < ci->n_addrs && r >= 0; i++)
+		if (!addr_in(&ci->addrs[i], old, n_old))
+			r = addr_op(sk, ifindex, &ci->addrs[i], 1);
+out:
+	nl_socket_free(sk);
+	if (r < 0)
+		return trl_error_set(err, TRL_EFAILED, "router '%s': interface '%s': addresses: %s", cs->router->name,
+				     ci->ifname, nl_geterror(r));
+	return 0;
+}

@@ -85,6 +85,10 @@ int container_config_write(const struct container_spec *cs, struct trl_error *er
  * the veth pair, the router's end named, addressed (IPv6 without DAD) and
  * up, the host end down without ARP or IPv6 until the links step. */
 int container_if_add(const struct container_spec *cs, size_t k, struct trl_error *err);
+/* Running router @cs's interface cs->ifs[@k] from addresses @old to its own
+ * (those in both stay; IPv6 without DAD), in place (container-if.c). */
+int container_if_readdress(const struct container_spec *cs, size_t k, const struct trl_addr *old, size_t n_old,
+			   struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log

@@ -6,10 +6,11 @@
  * changes made since) with an edited spec and changes only what differs:
  *   router added          built and started (new links to it come up)
  *   router removed        stopped and removed (its links go)
- *   router changed        template, daemons, loopback, node, limits.disk or an
- *                         interface's addresses: that router restarts (its
- *                         rootfs is rebuilt), its links flap
+ *   router changed        template, daemons, loopback, node or limits.disk:
+ *                         that router restarts (its rootfs is rebuilt), its
+ *                         links flap
  *   link added            its interfaces are added to the running routers
+ *   link addresses        changed on the running routers' interfaces
  *   routing config only   written and reloaded in place (reload.c): no restart
  *   limits only           its cgroup changed in place
  *   link shaping          rate/ceil/burst/loss/delay/jitter changed in place
@@ -31,8 +32,7 @@
  * limits changed is rewritten, so a later start makes what runs now.
  *
  * Not yet: slices that span nodes, bandwidth:, tunnel:, placement: changes
- * (refused, naming the field), and other addresses on a kept interface
- * without a restart.
+ * (refused, naming the field).
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
@@ -60,6 +60,8 @@ struct apply {
 	unsigned char *ols, *nls;	/* per old / new link: enum apply_link */
 	long *r_n2o, *l_n2o, *r_o2n, *l_o2n;
 	unsigned char *nlim;		/* per new router: its limits change in place */
+	unsigned char *readdr;		/* per new link: 1 << endpoint whose addresses change in place */
+	unsigned char *readdr_done;	/* ... done (for the undo) */
 	int slice_lim;			/* the slice's aggregate limits change */
 	json_t *changes, *disturbed;
 	/* what ran, for the undo */
@@ -134,21 +136,8 @@ static const char *router_restart_why(const struct apply *a, const struct trl_ro
 		return "limits.disk";
 	if (!str_equal(o->config, n->config) && !tpl->routing_frr && !tpl->routing_bird)
 		return "config";
-	/* Other addresses on an interface it keeps (a new interface is added
-	 * while it runs: container-if.c). */
-	for (size_t l = 0; l < ns->n_links; l++)
-		for (int e = 0; e < 2; e++) {
-			const struct trl_endpoint *ep = &ns->links[l].ep[e];
-			long ol;
-
-			if (strcmp(ep->router, n->name))
-				continue;
-			ol = link_index(os, ns->links[l].name);
-			if (ol < 0)
-				continue;
-			if (!addrs_equal(os->links[ol].ep[e].addrs, os->links[ol].ep[e].n_addrs, ep->addrs, ep->n_addrs))
-				return "addresses";
-		}
+	/* A new interface is added while it runs, other addresses are put on an
+	 * interface it keeps (container-if.c). */
 	return NULL;
 }
 
@@ -269,9 +258,19 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 		} else if (restart) {
 			a->nls[l] = a->ols[m] = AL_FLAP;
 			disturb(a, "link %s flaps", lk->name);
-		} else if (!shape_equal(&os->links[m].shape, &lk->shape)) {
-			a->nls[l] = a->ols[m] = AL_SHAPE;
-			change(a, "link", lk->name, "changed", "shaping: in place");
+		} else {
+			for (int e = 0; e < 2; e++)
+				if (!addrs_equal(os->links[m].ep[e].addrs, os->links[m].ep[e].n_addrs, lk->ep[e].addrs,
+						 lk->ep[e].n_addrs))
+					a->readdr[l] |= 1 << e;
+			if (a->readdr[l]) {
+				change(a, "link", lk->name, "changed", "addresses: in place, the routers keep running");
+				disturb(a, "link %s changes addresses", lk->name);
+			}
+			if (!shape_equal(&os->links[m].shape, &lk->shape)) {
+				a->nls[l] = a->ols[m] = AL_SHAPE;
+				change(a, "link", lk->name, "changed", "shaping: in place");
+			}
 		}
 	}
 	/* Live changes stay on what the edit does not touch: the effective plans agree there. */
@@ -375,7 +374,7 @@ static int limits_do(struct apply *a, struct trl_error *err)
 static int apply_undo(struct apply *a, struct trl_error *err)
 {
 	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	struct trl_error e = { 0 };
+	struct trl_error e = { 0 }, e2 = { 0 };
 	struct start_ctx sc = { .p = &a->op, .oc = a->oc };
 	int r = 0;
 
@@ -397,6 +396,22 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 	}
 	for (size_t h = 0; h < a->n_hot; h++)
 		node_netdev_del(a->hot[h]);
+	for (size_t l = 0; l < ns->n_links && a->readdr_done; l++)
+		for (int k2 = 0; k2 < 2; k2++) {
+			const struct trl_endpoint *ep = &ns->links[l].ep[k2];
+			long i = router_index(os, ep->router);
+			struct container_spec *cs = &a->op.cs[i];
+
+			if (!(a->readdr_done[l] & (1 << k2)))
+				continue;
+			container_state(a->d->lxcpath, cs->name, &cs->init_pid);
+			for (size_t k = 0; k < cs->n_ifs; k++)
+				if (!strcmp(cs->ifs[k].ifname, ep->ifname) &&
+				    container_if_readdress(cs, k, ep->addrs, ep->n_addrs, &e2) < 0) {
+					log_warn("slice '%s': undo: %s", ns->name, e2.msg);
+					r = -1;
+				}
+		}
 	limits_undo(a);
 	if (a->new_up)
 		for (size_t j = 0; j < ns->n_routers; j++) {
@@ -511,6 +526,29 @@ static int apply_run(struct apply *a, struct trl_error *err)
 				op_progress(a->oc, "links", "router '%s': interface '%s' added", ep->router, ep->ifname);
 			}
 		}
+	/* Other addresses on kept interfaces of routers that keep running. */
+	for (size_t l = 0; l < ns->n_links; l++)
+		for (int e = 0; e < 2; e++) {
+			const struct trl_endpoint *ep = &ns->links[l].ep[e], *oep;
+			long j = router_index(ns, ep->router);
+			struct container_spec *cs = &a->np.cs[j];
+			pid_t pid = 0;
+
+			if (!(a->readdr[l] & (1 << e)))
+				continue;
+			oep = &os->links[a->l_n2o[l]].ep[e];
+			container_state(a->d->lxcpath, cs->name, &pid);
+			cs->init_pid = pid;
+			for (size_t k = 0; k < cs->n_ifs; k++) {
+				if (strcmp(cs->ifs[k].ifname, ep->ifname))
+					continue;
+				if ((r = container_if_readdress(cs, k, oep->addrs, oep->n_addrs, err)) < 0)
+					return r;
+				a->readdr_done[l] |= 1 << e;
+				op_progress(a->oc, "links", "router '%s': interface '%s' readdressed", ep->router,
+					    ep->ifname);
+			}
+		}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		if (a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP)
 			continue;
@@ -603,8 +641,9 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 		if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
 			continue;
 		for (size_t l = 0; l < ns->n_links; l++)
-			changed |= a->nls[l] == AL_ADD && (!strcmp(ns->links[l].ep[0].router, ns->routers[j].name) ||
-							     !strcmp(ns->links[l].ep[1].router, ns->routers[j].name));
+			changed |= (a->nls[l] == AL_ADD || a->readdr[l]) &&
+				   (!strcmp(ns->links[l].ep[0].router, ns->routers[j].name) ||
+				    !strcmp(ns->links[l].ep[1].router, ns->routers[j].name));
 		for (size_t m = 0; m < os->n_links; m++)
 			changed |= a->ols[m] == AL_REMOVE && (!strcmp(os->links[m].ep[0].router, ns->routers[j].name) ||
 							      !strcmp(os->links[m].ep[1].router, ns->routers[j].name));
@@ -631,6 +670,8 @@ static void apply_free(struct apply *a)
 	free(a->r_o2n);
 	free(a->l_o2n);
 	free(a->nlim);
+	free(a->readdr);
+	free(a->readdr_done);
 	free(a->added_keys);
 	free(a->attached);
 	free(a->shaped);
@@ -683,7 +724,7 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	if ((r = store_open(d->db_path, &a.st, err)) < 0)
 		goto out;
 	r = slice_load(a.st, name, &row, &s, err);
-	if (r == 0 && (r = access_check(oc, ACCESS_CHANGE, &row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, access_rule(PROTO_OP_SLICE_APPLY), &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);
 		s = NULL;
@@ -740,13 +781,15 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	a.ols = calloc(a.oraw->n_links + 1, 1);
 	a.nls = calloc(a.nraw->n_links + 1, 1);
 	a.nlim = calloc(a.nraw->n_routers + 1, 1);
+	a.readdr = calloc(a.nraw->n_links + 1, 1);
+	a.readdr_done = calloc(a.nraw->n_links + 1, 1);
 	a.r_n2o = calloc(a.nraw->n_routers + 1, sizeof(long));
 	a.l_n2o = calloc(a.nraw->n_links + 1, sizeof(long));
 	a.r_o2n = calloc(a.oraw->n_routers + 1, sizeof(long));
 	a.l_o2n = calloc(a.oraw->n_links + 1, sizeof(long));
 	a.changes = json_array();
 	a.disturbed = json_array();
-	if (!a.ors || !a.nrs || !a.ols || !a.nls || !a.nlim || !a.r_n2o || !a.l_n2o || !a.r_o2n || !a.l_o2n ||
+	if (!a.ors || !a.nrs || !a.ols || !a.nls || !a.nlim || !a.readdr || !a.readdr_done || !a.r_n2o || !a.l_n2o || !a.r_o2n || !a.l_o2n ||
 	    !a.changes || !a.disturbed) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;

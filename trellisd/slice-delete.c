@@ -94,7 +94,7 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 	 * allocate step on). */
 	if (store_open(d->db_path, &st, NULL) == 0) {
 		if (store_slice_get(st, name, &row, NULL) == 0) {
-			if (access_check(oc, ACCESS_DELETE, &row, NULL) == 0 && row.state == SLICE_CREATING &&
+			if (access_check(oc, access_rule(PROTO_OP_SLICE_DELETE), &row, NULL) == 0 && row.state == SLICE_CREATING &&
 			    slice_op_cancel(name))
 				op_progress(oc, "delete", "cancelling the create of slice '%s' in progress", name);
 			store_slice_release(&row);
@@ -109,7 +109,7 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 	if (r < 0 && r != -TRL_ENOTFOUND && store_slice_get(st, name, &row, NULL) == 0) {
 		/* The stored spec no longer parses (an older release's): the inventory says what to remove. */
 		trl_error_clear(err);
-		r = access_check(oc, ACCESS_DELETE, &row, err);
+		r = access_check(oc, access_rule(PROTO_OP_SLICE_DELETE), &row, err);
 		if (r == 0)
 			r = delete_from_inventory(oc, st, &row, err);
 		store_slice_release(&row);
@@ -122,7 +122,7 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 		}
 		goto out;
 	}
-	if (r == 0 && (r = access_check(oc, ACCESS_DELETE, &row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, access_rule(PROTO_OP_SLICE_DELETE), &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);
 		s = NULL;

@@ -75,7 +75,7 @@ int slice_exec(struct op_ctx *oc, const struct proto_request *req, json_t **resu
 	store_close(st);
 	if (r < 0)
 		return r;
-	r = access_check(oc, ACCESS_LOGIN, &row, err);
+	r = access_check(oc, access_rule(PROTO_OP_SLICE_EXEC), &row, err);
 	store_slice_release(&row);
 	if (r < 0) {
 		trl_slice_free(s);

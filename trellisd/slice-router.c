@@ -103,7 +103,7 @@ int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t 
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
 	r = slice_load(st, req->name, &row, &s, err);
-	if (r == 0 && (r = access_check(oc, ACCESS_CHANGE, &row, err)) < 0) {
+	if (r == 0 && (r = access_check(oc, access_rule(PROTO_OP_ROUTER_RESTART), &row, err)) < 0) {
 		store_slice_release(&row);
 		trl_slice_free(s);
 		s = NULL;

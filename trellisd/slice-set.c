@@ -216,7 +216,7 @@ static int slice_set_limits(struct op_ctx *oc, const struct proto_request *req, 
 		goto out;
 	loaded = 1;
 	/* Like show: a slice the caller may not change does not exist for it. */
-	if ((r = access_check(oc, ACCESS_CHANGE, &row, err)) < 0)
+	if ((r = access_check(oc, access_rule(PROTO_OP_SLICE_SET), &row, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < s->n_routers; i++)
 		local += router_is_local(d, &s->routers[i]);

@@ -184,6 +184,30 @@ create_base() {
 	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ] && [ "$(pid_of r3)" = "$p3" ]
 }
 
+@test "a link's addresses change in place: both routers keep running, and keep them across a restart" {
+	create_base
+	p1=$(pid_of r1) p2=$(pid_of r2)
+	spec "$T_DIR/readdr.yaml" 10
+	sed -i 's|ipv4: \[10.0.12.1/24, 10.0.12.2/24\]|ipv4: [10.0.21.1/24, 10.0.21.2/24]|' "$T_DIR/readdr.yaml"
+	run trellis slice apply -f "$T_DIR/readdr.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ link r1:eth1-r2:eth1: addresses: in place, the routers keep running"* ]]
+	[[ "$output" == *"disturbs: link r1:eth1-r2:eth1 changes addresses"* ]]
+	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ]
+	run trellis slice exec "$S" r1 -- ip -4 -o addr show dev eth1
+	echo "$output"
+	[[ "$output" == *"10.0.21.1/24"* ]]
+	[[ "$output" != *"10.0.12.1/24"* ]]
+	run trellis slice exec "$S" r1 -- ping -c 2 -W 2 10.0.21.2
+	[ "$status" -eq 0 ]
+	trellis -q router restart "$S" r1
+	run trellis slice exec "$S" r1 -- ip -4 -o addr show dev eth1
+	[[ "$output" == *"10.0.21.1/24"* ]]
+	run trellis slice apply -f "$T_DIR/readdr.yaml"
+	[[ "$output" == *"nothing to change"* ]]
+}
+
 @test "link shaping and router limits change in place" {
 	create_base
 	p1=$(pid_of r1)
@@ -251,6 +275,59 @@ create_base() {
 	[ "$(pid_of r1)" = "$p1" ]
 	run trellis slice apply -f "$T_DIR/base.yaml"
 	[[ "$output" == *"nothing to change"* ]]
+}
+
+bird_spec() { # FILE STATIC-ROUTE-PREFIX
+	cat >"$1" <<EOS
+slice: $S
+routers:
+  b1:
+    template: bird
+    config: |
+      router id 10.255.1.1;
+      protocol device {
+      }
+      protocol static st1 {
+        ipv4;
+        route $2 blackhole;
+      }
+  b2: {template: plain}
+links:
+  - endpoints: [b1:eth1, b2:eth1]
+    ipv4: [10.0.91.1/24, 10.0.91.2/24]
+EOS
+}
+
+@test "a BIRD router's config change is a 'birdc configure': BIRD keeps running" {
+	[ -e "$TRELLIS_SRC/container-templates/bird/template.conf" ] && command -v bird >/dev/null ||
+		skip "no BIRD 2 on this host (Debian's bird2)"
+	bird_spec "$T_DIR/b1.yaml" 10.77.0.0/16
+	run trellis slice create -f "$T_DIR/b1.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for 20 eval "trellis slice exec $S b1 -- birdc show route 2>/dev/null | grep -q 10.77.0.0/16"
+	bird_pid=$(trellis slice exec "$S" b1 -- pidof bird)
+	p1=$(pid_of b1)
+	bird_spec "$T_DIR/b1-edit.yaml" 10.78.0.0/16
+	run trellis slice apply -f "$T_DIR/b1-edit.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ router b1: config: BIRD reload, no restart"* ]]
+	run trellis slice exec "$S" b1 -- birdc show route
+	echo "$output"
+	[[ "$output" == *"10.78.0.0/16"* ]]
+	[[ "$output" != *"10.77.0.0/16"* ]]
+	[ "$(trellis slice exec "$S" b1 -- pidof bird)" = "$bird_pid" ]
+	[ "$(pid_of b1)" = "$p1" ]
+	# a config BIRD refuses fails the apply; the running config stays
+	bird_spec "$T_DIR/b1-bad.yaml" 10.79.0.0/16
+	sed -i 's|route 10.79.0.0/16 blackhole;|route 10.79.0.0/16 nonsense;|' "$T_DIR/b1-bad.yaml"
+	run trellis slice apply -f "$T_DIR/b1-bad.yaml"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"birdc configure"* ]]
+	run trellis slice exec "$S" b1 -- birdc show route
+	[[ "$output" == *"10.78.0.0/16"* ]]
 }
 
 @test "apply is the owner's: another user's apply looks like a missing slice" {
