@@ -379,7 +379,7 @@ int slice_link_end(struct op_ctx *oc, const char *name, const char *link, const 
 	long l;
 	int r, e = 0;
 
-	if ((r = slice_plan_load(oc, ACCESS_SEE, name, &row, &p, err)) < 0)
+	if ((r = slice_plan_load(oc, access_rule(PROTO_OP_LINK_CAPTURE), name, &row, &p, err)) < 0)
 		return r;
 	store_slice_release(&row);
 	l = link_find(p.s, link);
