@@ -177,6 +177,7 @@ int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 extern const struct cli_cmd cli_slice_cmds[];
 extern const struct cli_cmd cli_node_cmds[];
 extern const struct cli_cmd cli_link_cmds[];
+extern const struct cli_cmd cli_router_cmds[];
 
 /* complete.c: 'trellis completion bash|table|names ...' */
 int cli_completion_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);

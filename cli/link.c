@@ -153,8 +153,8 @@ static int send_set(struct cli *cli, const char *slice, const char *link, json_t
 		if (cli_request(cli, cli->nodes[i].socket,
 				json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link, "set", set),
 				NULL, 0, &res, &err) < 0) {
-			/* not-found: the slice has no routers there; invalid: no end of the link there */
-			if (err.code == TRL_ENOTFOUND || (err.code == TRL_EINVALID && strstr(err.msg, "has no end on node")))
+			/* not-found: the slice has no routers there; elsewhere: no end of the link there */
+			if (err.code == TRL_ENOTFOUND || err.code == TRL_ENOTHERE)
 				continue;
 			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
 			json_decref(*result);

@@ -6,6 +6,7 @@ cli_trellis_SOURCES = \
 	cli/node.c \
 	cli/link.c \
 	cli/capture.c \
+	cli/router.c \
 	cli/multi.c \
 	cli/term.c \
 	cli/cluster.c \

@@ -696,6 +696,91 @@ out:
 	return status;
 }
 
+/* slice apply */
+
+static void apply_print(json_t *result)
+{
+	json_t *changes = json_object_get(result, "changes"), *dist = json_object_get(result, "disturbed"), *c;
+	const char *name = json_string_value(json_object_get(result, "name")) ?: "";
+	int dry = json_is_true(json_object_get(result, "dry_run"));
+	size_t i;
+
+	if (!json_array_size(changes)) {
+		print_line("slice '%s': the spec is what runs: nothing to change", name);
+		return;
+	}
+	print_line("slice '%s': %zu change%s%s", name, json_array_size(changes), json_array_size(changes) == 1 ? "" : "s",
+		   dry ? " (dry run: nothing was changed)" : "");
+	json_array_foreach(changes, i, c) {
+		const char *what = json_string_value(json_object_get(c, "change")) ?: "";
+
+		print_line("  %s %s %s: %s", !strcmp(what, "added") ? "+" : !strcmp(what, "removed") ? "-" : "~",
+			   json_string_value(json_object_get(c, "kind")) ?: "", json_string_value(json_object_get(c, "name")) ?: "",
+			   json_string_value(json_object_get(c, "how")) ?: "");
+	}
+	if (!json_array_size(dist)) {
+		print_line("disturbs nothing that runs");
+	} else {
+		json_array_foreach(dist, i, c)
+			print_line("disturbs: %s", json_string_value(c) ?: "");
+	}
+	if (!dry)
+		print_line("slice '%s': applied", name);
+}
+
+static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { .accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN };
+	struct trl_error err = { 0 };
+	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
+	const char *base;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands) {
+		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
+		goto out;
+	}
+	if (!a.file) {
+		status = cli_usage_error(cmd, "missing -f FILE (the edited slice spec)");
+		goto out;
+	}
+	status = check_utf8(cli, (char **)&a.file, 1);
+	if (status)
+		goto out;
+	if (cli->cluster || cli->n_nodes) {
+		trl_error_set(&err, TRL_EUNAVAIL, "slice apply works on one node's slices for now (no --cluster, --nodes)");
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	spec = read_text(a.file, &err);
+	if (!spec) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	files = read_config_files(a.file, json_string_value(spec), json_string_length(spec), &err);
+	if (!files) {
+		status = cli_error(cli, &err);
+		goto out;
+	}
+	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
+	req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", base, "files", files,
+			"dry_run", a.dry_run);
+	status = cli_call(cli, req, NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	if (!cli->quiet)
+		apply_print(result);
+out:
+	json_decref(spec);
+	json_decref(files);
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
 /* slice list */
 
 static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
@@ -1067,7 +1152,7 @@ static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
 static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	struct trl_error err = { 0 };
+	struct trl_error err = { 0 }, missing = { 0 };
 	json_t *nodes = json_object();
 	int status = 0;
 
@@ -1075,8 +1160,12 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 		json_t *res = NULL;
 
 		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
-			if (err.code == TRL_ENOTFOUND && !strncmp(err.msg, "no slice", 8))
-				continue;	/* no routers of the slice there */
+			/* Classified by code: no slice there (not-found), or none of it there (elsewhere). */
+			if (err.code == TRL_ENOTFOUND || err.code == TRL_ENOTHERE) {
+				if (!missing.code)
+					missing = err;
+				continue;
+			}
 			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
 			multi_set_undo(cli, req, nodes);
 			status = cli_error(cli, &err);
@@ -1085,7 +1174,12 @@ static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 		json_object_set_new(nodes, cli->nodes[i].name, res);
 	}
 	if (!status && !json_object_size(nodes)) {
-		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+		/* What a node said (an unknown router, or no slice), with the count. */
+		err = missing;
+		if (!err.code)
+			trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s'", name);
+		snprintf(err.msg + strlen(err.msg), sizeof(err.msg) - strlen(err.msg), " (on any of the %d nodes)",
+			 cli->n_nodes);
 		status = cli_error(cli, &err);
 	}
 	if (status) {
@@ -1471,6 +1565,24 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"(NAME.clab.yml: kind linux nodes with FRR images, their frr.conf and\n"
 			"daemons binds, links) is translated into a spec first; what trellis cannot\n"
 			"honour is refused, naming the field (trellis-slice(5)).\n",
+		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
+	},
+	{
+		.object = "slice",
+		.name = "apply",
+		.run = slice_apply,
+		.synopsis = "slice apply -f FILE",
+		.summary = "Change a running slice to an edited spec",
+		.help = "Compares the running slice with the edited spec FILE and changes only what\n"
+			"differs, in place: new routers and links are built, removed ones go, a\n"
+			"changed routing config is reloaded by the routing daemons (no restart),\n"
+			"changed link shaping, addresses and limits are changed live, a new link's\n"
+			"interfaces are added to running routers.  A router whose template, daemons,\n"
+			"loopback or disk change restarts (its links flap).\n"
+			"Routers and links the edit does not touch keep running.  Prints the plan\n"
+			"and what it disturbs; with --dry-run that is all.  If a step fails, the\n"
+			"slice is put back as it ran and its stored spec stays.  Root or the slice's\n"
+			"owner only.\n",
 		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{

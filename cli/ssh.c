@@ -18,7 +18,7 @@
  *	the slice's routers on this node; otherwise the slice's first router on
  *	this node is used and the whole command runs there.  No command: a login
  *	shell on a terminal.  It runs as the slice's account: trellisd lets that
- *	uid log into this slice only (server_may).
+ *	uid log into this slice only (trellisd/access.c).
  *
  * With ExposeAuthInfo (which trellisd requires of sshd for slice accounts)
  * it tells trellisd which key opened the session: removing that key ends it.

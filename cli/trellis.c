@@ -73,7 +73,7 @@ const struct cli_opt cli_global_opts[] = {
 /* After the verb: each verb takes the rows of its accept groups, and the group 0 rows. */
 const struct cli_opt cli_opts[] = {
 	{ CLI_OPT_FILE, "file", 'f', "FILE", "The slice spec (YAML; '-' reads it from stdin)" },
-	{ CLI_OPT_DRY_RUN, "dry-run", 0, NULL, "Validate the spec and show the plan; build nothing" },
+	{ CLI_OPT_DRY_RUN, "dry-run", 0, NULL, "Validate the spec and show the plan; change nothing" },
 	{ CLI_OPT_EVENTS, "slice", 0, "NAME", "Only the events of slice NAME" },
 	{ CLI_OPT_EVENTS, "since", 0, "TIME", "Only events at or after TIME: unix seconds, an age (30s, 10m, 2h, 1d) or YYYY-MM-DDTHH:MM:SS (UTC)" },
 	{ CLI_OPT_EVENTS, "follow", 'f', NULL, "Then print each new event as it happens, until interrupted" },
@@ -155,6 +155,7 @@ const struct cli_object cli_objects[] = {
 	{ "slice", cli_slice_cmds, "Slices: a tenant's routers and the links between them" },
 	{ "link", cli_link_cmds, "A slice's links: shaping, loss, delay, up and down" },
 	{ "node", cli_node_cmds, "The substrate node trellisd runs on" },
+	{ "router", cli_router_cmds, "One router of a slice: stop, start, restart" },
 };
 const size_t cli_n_objects = ARRAY_SIZE(cli_objects);
 

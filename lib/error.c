@@ -79,6 +79,7 @@ static const struct {
 	{ TRL_ENOTFOUND, "not-found", 4 }, { TRL_EEXIST, "exists", 5 },
 	{ TRL_EPERM, "permission", 6 },	   { TRL_EUNAVAIL, "unavailable", 7 },
 	{ TRL_EPROTO, "protocol", 8 },	   { TRL_ELIMIT, "limit", 9 },
+	{ TRL_ECANCELED, "cancelled", 10 },	   { TRL_ENOTHERE, "elsewhere", 11 },
 };
 
 const char *trl_error_code_name(int code)

@@ -23,6 +23,8 @@ enum trl_errcode {
 	TRL_EUNAVAIL,	 /* daemon unreachable, feature missing */
 	TRL_EPROTO,	 /* malformed protocol message */
 	TRL_ELIMIT,	 /* out of a resource (ranges, keys, capacity) */
+	TRL_ECANCELED,	 /* cancelled: the client went away, or a delete came */
+	TRL_ENOTHERE,	 /* it exists, but has no part on this node (multi-node clients skip the node) */
 };
 
 struct trl_error {

@@ -319,6 +319,19 @@ static const struct field_desc create_fields[] = {
 	{ "dry_run", FIELD_BOOL, 0 },
 	{ NULL, 0, 0 },
 };
+static const struct field_desc apply_fields[] = {
+	{ "name", FIELD_NAME, 0 },	/* if given: the spec must be for this slice */
+	{ "spec", FIELD_TEXT, 1 },
+	{ "filename", FIELD_FILENAME, 0 },
+	{ "files", FIELD_FILES, 0 },
+	{ "dry_run", FIELD_BOOL, 0 },
+	{ NULL, 0, 0 },
+};
+static const struct field_desc router_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "router", FIELD_NAME, 1 },
+	{ NULL, 0, 0 },
+};
 static const struct field_desc name_fields[] = {
 	{ "name", FIELD_NAME, 1 },
 	{ NULL, 0, 0 },
@@ -412,6 +425,10 @@ static const struct op_desc {
 	{ PROTO_OP_NODE_LIST, "node.list", no_fields },
 	{ PROTO_OP_EVENTS, "events", events_fields },
 	{ PROTO_OP_LINK_CAPTURE, "link.capture", capture_fields },
+	{ PROTO_OP_SLICE_APPLY, "slice.apply", apply_fields },
+	{ PROTO_OP_ROUTER_STOP, "router.stop", router_fields },
+	{ PROTO_OP_ROUTER_START, "router.start", router_fields },
+	{ PROTO_OP_ROUTER_RESTART, "router.restart", router_fields },
 };
 
 const char *proto_op_name(enum proto_op op)

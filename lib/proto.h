@@ -148,6 +148,10 @@ enum proto_op {
 	PROTO_OP_NODE_LIST,
 	PROTO_OP_EVENTS,
 	PROTO_OP_LINK_CAPTURE,
+	PROTO_OP_SLICE_APPLY,
+	PROTO_OP_ROUTER_STOP,
+	PROTO_OP_ROUTER_START,
+	PROTO_OP_ROUTER_RESTART,
 };
 
 /* link.capture's settings: bounds the protocol checks (the daemon's own
@@ -173,7 +177,7 @@ struct proto_request {
 	json_t *capture;	/* link.capture: the "capture" object, or NULL */
 	const char *key;	/* slice.key.*: an ssh public key line; slice.exec: the session's key */
 	int tty;
-	int dry_run;		/* slice.create: validate, plan and admit; build nothing */
+	int dry_run;		/* slice.create: validate, plan and admit, build nothing; slice.apply: plan only */
 	int follow;		/* events: stay and stream */
 	long long since;	/* events: unix time, 0 = the whole kept history */
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */

@@ -4,7 +4,7 @@
  *
  * Every egress point trellis shapes gets one HTB qdisc with handle 1: as
  * its root, and classes under it (the tree layout is the daemon's choice,
- * see DESIGN.md and trellisd/slice.c):
+ * see DESIGN.md and trellisd/slice-realize.c):
  *  - the substrate interface: 1:1 the node's capacity, under it a class per
  *    slice with a bandwidth (its links' classes below it), a class per shaped
  *    link of a slice without one, 1:2 for the host's own traffic (the default

@@ -42,7 +42,7 @@ tests_unit_test_egre_LDADD = bridge/libbridge.la lib/libtrellis.la \
 # cgroup.c's mapping of limits to v1/v2 files, both ways (no root, no cgroupfs needed).
 check_PROGRAMS += tests/unit/test-store-events
 TESTS += tests/unit/test-store-events
-tests_unit_test_store_events_SOURCES = tests/unit/test-store-events.c tests/unit/tap.h trellisd/store.c trellisd/store.h
+tests_unit_test_store_events_SOURCES = tests/unit/test-store-events.c tests/unit/tap.h trellisd/store.c trellisd/store.h trellisd/state.c trellisd/state.h
 tests_unit_test_store_events_CFLAGS = $(unit_cflags) $(SQLITE_CFLAGS) $(JANSSON_CFLAGS) -I$(top_srcdir)/trellisd
 tests_unit_test_store_events_LDADD = lib/libtrellis.la $(SQLITE_LIBS) $(JANSSON_LIBS)
 
@@ -51,6 +51,12 @@ TESTS += tests/unit/test-cgroup
 tests_unit_test_cgroup_SOURCES = tests/unit/test-cgroup.c tests/unit/tap.h trellisd/cgroup.c trellisd/cgroup.h
 tests_unit_test_cgroup_CFLAGS = $(unit_cflags) $(CGROUP_CFLAGS) -I$(top_srcdir)/trellisd
 tests_unit_test_cgroup_LDADD = lib/libtrellis.la $(CGROUP_LIBS) -lpthread
+
+# slice apply's FRR config difference (trellisd/frr-diff.c): pure text.
+check_PROGRAMS += tests/unit/test-frr-diff
+TESTS += tests/unit/test-frr-diff
+tests_unit_test_frr_diff_SOURCES = tests/unit/test-frr-diff.c tests/unit/tap.h trellisd/frr-diff.c trellisd/reload.h
+tests_unit_test_frr_diff_CFLAGS = $(unit_cflags) $(LXC_CFLAGS) -I$(top_srcdir)/trellisd
 
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint \
 	tests/mutate.sh

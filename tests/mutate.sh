@@ -28,13 +28,13 @@ TESTS_OVERRIDE=
 # The edit itself is mutant_edit NAME (below): exact old text -> new text.
 MUTANTS=(
 	"seccomp|trellisd/container.c|routers run without the seccomp profile|bats:020-slice:unprivileged, confined"
-	"link-down|trellisd/slice.c|'link down' leaves the host ends up|bats:090-shaping:link down/up"
+	"link-down|trellisd/slice-realize.c|'link down' leaves the host ends up|bats:090-shaping:link down/up"
 	"rate|lib/spec.c|the spec parser ignores a link's rate:|unit:test-spec"
-	"rollback-row|trellisd/slice.c|a failed create's rollback keeps the slice's state row|bats:040-rollback:cannot start"
-	"rollback-cgroup|trellisd/slice.c|teardown (rollback, delete) keeps the slice's cgroup|bats:040-rollback:cannot start"
+	"rollback-row|trellisd/slice-create.c|a failed create's rollback keeps the slice's state row|bats:040-rollback:cannot start"
+	"rollback-cgroup|trellisd/slice-teardown.c|teardown (rollback, delete) keeps the slice's cgroup|bats:040-rollback:cannot start"
 	"unknown-key|lib/spec.c|the spec parser accepts an unknown key|unit:test-spec"
-	"may-delete|trellisd/slice.c|slice delete skips server_may: any tenant deletes any slice|bats:085-tenants:a listed tenant creates|a tenant cannot create|another tenant's slice"
-	"tunnel-dev|trellisd/slice.c|teardown forgets to delete a cross-node link's kernel tunnel device (VXLAN)|bats:070-multinode:fallback: VXLAN"
+	"may-delete|trellisd/slice-delete.c|slice delete skips access_check: any tenant deletes any slice|bats:085-tenants:a listed tenant creates|a tenant cannot create|another tenant's slice"
+	"tunnel-dev|trellisd/slice-teardown.c|teardown forgets to delete a cross-node link's kernel tunnel device (VXLAN)|bats:070-multinode:fallback: VXLAN"
 	"rate-units|lib/units.c|'mbit' is read as 1000 bit/s too few|unit:test-units"
 	"unshape|trellisd/shape.c|'link set --rate none' leaves the link's HTB tree|bats:090-shaping:refused link changes"
 )
@@ -68,7 +68,7 @@ mutant_edit() {
 			$'		if (i == nf) {\n			continue; /* MUTANT: unknown keys pass */\n			path_key(c, key, name);' ;;
 	may-delete)
 		printf '%s\0%s\0' \
-			'	if (r == 0 && (r = server_may(rq, ACCESS_DELETE, &row, err)) < 0) {' \
+			'	if (r == 0 && (r = access_check(oc, ACCESS_DELETE, &row, err)) < 0) {' \
 			'	if (r == 0 && (r = 0) < 0) { /* MUTANT: no access check on delete */' ;;
 	tunnel-dev)
 		# (A link's host veth is no mutant: LXC deletes the host end of the

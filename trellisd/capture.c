@@ -318,11 +318,11 @@ static int flush_some(struct cap *c)
 }
 
 /* The capture loop; returns why it ended. */
-static const char *capture_run(struct request_ctx *rq, struct cap *c, int pidfd, uint64_t deadline)
+static const char *capture_run(struct op_ctx *oc, struct cap *c, int pidfd, uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd[4] = {
-			{ .fd = c->sock }, { .fd = c->out }, { .fd = rq->fd, .events = POLLIN | POLLRDHUP },
+			{ .fd = c->sock }, { .fd = c->out }, { .fd = oc->conn_fd, .events = POLLIN | POLLRDHUP },
 			{ .fd = pidfd, .events = POLLIN },
 		};
 		uint64_t now;
@@ -337,7 +337,7 @@ static const char *capture_run(struct request_ctx *rq, struct cap *c, int pidfd,
 		now = now_ms();
 		if (now >= deadline)
 			return "seconds";
-		if (rq->d->stopping)
+		if (oc->d->stopping)
 			return "daemon";
 		if (CAPTURE_OUT_SIZE - c->len >= CAPTURE_BLOCK_SIZE)
 			pfd[0].events = POLLIN;
@@ -389,11 +389,11 @@ static int opt_int(json_t *o, const char *key, long long dflt)
 	return v ? (int)json_integer_value(v) : (int)dflt;
 }
 
-int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int link_capture(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct slice_link_end end = { 0 };
 	struct bpf_program prog = { 0 };
-	struct open_ctx oc = { .fd = -1 };
+	struct open_ctx octx = { .fd = -1 };
 	struct cap c = { .sock = -1, .out = -1, .ring = MAP_FAILED };
 	struct tpacket_req3 treq = {
 		.tp_block_size = CAPTURE_BLOCK_SIZE,
@@ -408,7 +408,7 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 	const char *filter = json_string_value(json_object_get(req->capture, "filter"));
 	const char *format = json_string_value(json_object_get(req->capture, "format"));
 	const char *reason = NULL;
-	const struct config_capture *lim = &rq->d->cfg.capture;
+	const struct config_capture *lim = &oc->d->cfg.capture;
 	int count = opt_int(req->capture, "count", lim->max_packets);
 	int seconds = opt_int(req->capture, "seconds", lim->max_seconds);
 	int snaplen = opt_int(req->capture, "snaplen", CAPTURE_SNAPLEN);
@@ -420,28 +420,28 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 
 	if ((unsigned)count > lim->max_packets)
 		return trl_error_set(err, TRL_ELIMIT, "count: at most %u packets per capture on node '%s' (capture-max-packets)",
-				     lim->max_packets, rq->d->node_name);
+				     lim->max_packets, oc->d->node_name);
 	if ((unsigned)seconds > lim->max_seconds)
 		return trl_error_set(err, TRL_ELIMIT, "seconds: a capture lasts at most %u s on node '%s' (capture-max-seconds)",
-				     lim->max_seconds, rq->d->node_name);
-	if ((r = slice_link_end(rq, req->name, req->link, req->router, &end, err)) < 0)
+				     lim->max_seconds, oc->d->node_name);
+	if ((r = slice_link_end(oc, req->name, req->link, req->router, &end, err)) < 0)
 		return r;
-	if ((slot = slot_take(lim, rq->uid, err)) < 0)
+	if ((slot = slot_take(lim, oc->who.uid, err)) < 0)
 		return slot;
 	if ((r = filter_compile(filter ? filter : "", snaplen, &prog, err)) < 0)
 		goto out;
 	/* The router's init: its exit ends the capture.  Same pid after the open: the pidfd is the router's. */
 	pidfd = pidfd_open_router(end.pid);
-	if (pidfd < 0 || strcmp(container_state(rq->d->lxcpath, end.container, &pid2), "running") || pid2 != end.pid) {
+	if (pidfd < 0 || container_state(oc->d->lxcpath, end.container, &pid2) != ROUTER_RUNNING || pid2 != end.pid) {
 		r = trl_error_set(err, TRL_EFAILED, "router '%s' of slice '%s' is not running", end.router, req->name);
 		goto out;
 	}
-	oc.ifname = end.ifname;
-	if ((r = container_netns_call(end.pid, open_in_router, &oc)) < 0) {
+	octx.ifname = end.ifname;
+	if ((r = container_netns_call(end.pid, open_in_router, &octx)) < 0) {
 		r = trl_error_errno(err, TRL_EFAILED, -r, "router '%s': interface '%s'", end.router, end.ifname);
 		goto out;
 	}
-	c.sock = oc.fd;
+	c.sock = octx.fd;
 	{
 		/* Still alive after we entered /proc/PID/ns/net: that pid was the router's, not a reuse. */
 		struct pollfd pp = { .fd = pidfd, .events = POLLIN };
@@ -470,7 +470,7 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 		r = trl_error_errno(err, TRL_EFAILED, errno, "capture ring: mmap");
 		goto out;
 	}
-	sll.sll_ifindex = oc.ifindex;
+	sll.sll_ifindex = octx.ifindex;
 	if (bind(c.sock, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		r = trl_error_errno(err, TRL_EFAILED, errno, "router '%s': interface '%s'", end.router, end.ifname);
 		goto out;
@@ -490,9 +490,9 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 
 	ev = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "capture", "router", end.router, "interface", end.ifname,
 		       "link", end.link, "format", c.pcapng ? "pcapng" : "pcap");
-	pthread_mutex_lock(&rq->lock);
-	r = ev ? proto_send(rq->fd, ev, &p[0], 1) : -ENOMEM;
-	pthread_mutex_unlock(&rq->lock);
+	pthread_mutex_lock(oc->conn_lock);
+	r = ev ? proto_send(oc->conn_fd, ev, &p[0], 1) : -ENOMEM;
+	pthread_mutex_unlock(oc->conn_lock);
 	json_decref(ev);
 	close(p[0]);
 	p[0] = -1;
@@ -501,14 +501,14 @@ int link_capture(struct request_ctx *rq, const struct proto_request *req, json_t
 		goto out;
 	}
 	log_info("uid %u: capture on router '%s' interface '%s' of slice '%s' (filter '%s', %d packets, %d s)",
-		 (unsigned)rq->uid, end.router, end.ifname, req->name, ESC_TEXT(filter ? filter : ""), count, seconds);
+		 (unsigned)oc->who.uid, end.router, end.ifname, req->name, ESC_TEXT(filter ? filter : ""), count, seconds);
 	start = now_ms();
-	reason = capture_run(rq, &c, pidfd, start + 1000ULL * (unsigned)seconds);
+	reason = capture_run(oc, &c, pidfd, start + 1000ULL * (unsigned)seconds);
 	if (strcmp(reason, "reader") && strcmp(reason, "client"))
 		capture_drain(&c, !strcmp(reason, "count") || !strcmp(reason, "seconds"));
 	getsockopt(c.sock, SOL_PACKET, PACKET_STATISTICS, &st, &stlen);
 	log_info("uid %u: capture on router '%s' interface '%s' of slice '%s' ended (%s): %llu packets, %u dropped",
-		 (unsigned)rq->uid, end.router, end.ifname, req->name, reason, (unsigned long long)c.packets,
+		 (unsigned)oc->who.uid, end.router, end.ifname, req->name, reason, (unsigned long long)c.packets,
 		 st.tp_drops);
 	*result = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "router", end.router, "interface",
 			    end.ifname, "link", end.link, "packets", (json_int_t)c.packets, "matched",

@@ -322,31 +322,32 @@ struct realize_ctx {
 	const char *slice;
 	int64_t rev;
 	struct timespec last;
+	pthread_mutex_t lock;	/* progress comes from several worker threads */
 };
 
 /* A create's progress, to status/SLICE/NODE: at most one report a second (etcd round trips stay O(1) per node). */
-static void realize_progress(struct request_ctx *rq, const char *step, const char *msg)
+static void realize_progress(void *ctx, const char *step, const char *msg)
 {
-	struct realize_ctx *x = rq->on_progress_ctx;
+	struct realize_ctx *x = ctx;
 	struct timespec now;
 
+	pthread_mutex_lock(&x->lock);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - x->last.tv_sec + (now.tv_nsec - x->last.tv_nsec) / 1e9 < 1.0)
-		return;
-	x->last = now;
-	{
+	if (now.tv_sec - x->last.tv_sec + (now.tv_nsec - x->last.tv_nsec) / 1e9 >= 1.0) {
 		struct trl_error why = { 0 };
 
+		x->last = now;
 		snprintf(why.msg, sizeof(why.msg), "%s: %s", step, msg);
 		status_put(x->c, x->e, x->slice, x->rev, "progress", &why);
 	}
+	pthread_mutex_unlock(&x->lock);
 }
 
 static void realize(struct cluster *c, struct etcd *e, const char *name, json_t *desired, int64_t rev)
 {
 	struct realize_ctx x = { .c = c, .e = e, .slice = name, .rev = rev };
 	struct daemon *d = c->d;
-	struct request_ctx rq = { .d = d, .fd = -1, .uid = 0, .gone = 1, .fds = { -1, -1, -1 } };
+	struct op_ctx oc;
 	struct proto_request req = { .op = PROTO_OP_SLICE_CREATE };
 	struct trl_error err = { 0 };
 	json_t *placement = json_deep_copy(json_object_get(desired, "placement"));
@@ -364,9 +365,8 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	log_info("slice '%s' (revision %lld): realizing this node's part", name, (long long)rev);
 	status_put(c, e, name, rev, "progress", &(struct trl_error){ .msg = "realizing" });
 	clock_gettime(CLOCK_MONOTONIC, &x.last);
-	rq.on_progress = realize_progress;
-	rq.on_progress_ctx = &x;
-	pthread_mutex_init(&rq.lock, NULL);
+	pthread_mutex_init(&x.lock, NULL);
+	op_ctx_internal(&oc, d, &(struct progress_sink){ .fn = realize_progress, .ctx = &x });
 	if (!req.spec) {
 		r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state of slice '%s' has no spec", name);
 	} else {
@@ -380,9 +380,9 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 					  CLUSTER_SLICES, name, s->name);
 		trl_slice_free(s);
 		if (r == 0)
-			r = slice_create(&rq, &req, NULL, &err);
+			r = slice_create(&oc, &req, NULL, &err);
 	}
-	pthread_mutex_destroy(&rq.lock);
+	pthread_mutex_destroy(&x.lock);
 	json_decref(placement);
 	if (r < 0) {
 		log_warn("slice '%s': %s", name, err.msg);
@@ -394,15 +394,14 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 
 static void unrealize(struct cluster *c, struct etcd *e, const char *name)
 {
-	struct request_ctx rq = { .d = c->d, .fd = -1, .uid = 0, .gone = 1, .fds = { -1, -1, -1 } };
+	struct op_ctx oc;
 	struct trl_error err = { 0 };
 	json_t *res = NULL;
 
 	log_info("slice '%s': no longer in the cluster, tearing this node's part down", name);
-	pthread_mutex_init(&rq.lock, NULL);
-	if (slice_delete(&rq, name, &res, &err) < 0)
+	op_ctx_internal(&oc, c->d, NULL);
+	if (slice_delete(&oc, name, &res, &err) < 0)
 		log_warn("slice '%s': delete: %s", name, err.msg);
-	pthread_mutex_destroy(&rq.lock);
 	json_decref(res);
 	status_del(c, e, name);
 }
@@ -510,16 +509,15 @@ static int files_resolver(void *ctx, const char *name, char **out)
 
 static void link_state(struct cluster *c, const char *slice, const char *link, int up)
 {
-	struct request_ctx rq = { .d = c->d, .fd = -1, .uid = 0, .gone = 1, .fds = { -1, -1, -1 } };
+	struct op_ctx oc;
 	struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = link };
 	struct trl_error err = { 0 };
 	json_t *res = NULL;
 
 	req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
-	pthread_mutex_init(&rq.lock, NULL);
-	if (link_set(&rq, &req, &res, &err) < 0)
+	op_ctx_internal(&oc, c->d, NULL);
+	if (link_set(&oc, &req, &res, &err) < 0)
 		log_warn("slice '%s': link '%s': %s", slice, link, err.msg);
-	pthread_mutex_destroy(&rq.lock);
 	json_decref(res);
 	json_decref(req.settings);
 }
@@ -711,6 +709,7 @@ int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, 
 	c->d = d;
 	c->downed = json_object();
 	snprintf(c->url, sizeof(c->url), "%s", url);
+	snprintf(d->cluster_url, sizeof(d->cluster_url), "%s", url);
 	c->opts = (struct etcd_opts){ .ca = opt_dup(o->ca, &fail), .cert = opt_dup(o->cert, &fail),
 				      .key = opt_dup(o->key, &fail), .user = opt_dup(o->user, &fail),
 				      .password = opt_dup(o->password, &fail) };
@@ -750,44 +749,39 @@ void cluster_stop(struct daemon *d)
 	/* The lease is left to expire: a restarted node is "down" only briefly. */
 }
 
-const char *cluster_url(struct daemon *d)
-{
-	return d->cluster ? d->cluster->url : NULL;
-}
-
 static void progress_rq(void *ctx, const char *node, const char *msg)
 {
-	struct request_ctx *rq = ctx;
+	struct op_ctx *oc = ctx;
 
 	if (node)
-		request_progress(rq, "cluster", "node '%s': %s", node, msg);
+		op_progress(oc, "cluster", "node '%s': %s", node, msg);
 	else
-		request_progress(rq, "cluster", "%s", msg);
+		op_progress(oc, "cluster", "%s", msg);
 }
 
-int cluster_request(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
-	struct cluster *c = rq->d->cluster;
+	struct cluster *c = oc->d->cluster;
 	struct etcd *e = NULL;
 	int r;
 
-	if (req->op != PROTO_OP_NODE_LIST && rq->uid != 0)
+	if (req->op != PROTO_OP_NODE_LIST && !caller_is_privileged(&oc->who))
 		return trl_error_set(err, TRL_EPERM, "permission denied: only root may change the cluster's slices");
 	if ((r = etcd_open_opts(c->url, &c->opts, &e, err)) < 0)
 		return r;
 	switch (req->op) {
 	case PROTO_OP_SLICE_CREATE:
-		r = cluster_slice_create(e, req->spec, req->spec_len, req->filename, req->files, rq->uid,
-					 rq->d->node_name, CLUSTER_WAIT_S,
-					 progress_rq, rq, result, err);
+		r = cluster_slice_create(e, req->spec, req->spec_len, req->filename, req->files, oc->who.uid,
+					 oc->d->node_name, CLUSTER_WAIT_S,
+					 progress_rq, oc, result, err);
 		break;
 	case PROTO_OP_SLICE_DELETE:
-		r = cluster_slice_delete(e, req->name, CLUSTER_WAIT_S, progress_rq, rq, result, err);
+		r = cluster_slice_delete(e, req->name, CLUSTER_WAIT_S, progress_rq, oc, result, err);
 		if (r == -TRL_ENOTFOUND) {
 			/* Not the cluster's: maybe a slice of this node alone. */
 			etcd_close(e);
 			trl_error_clear(err);
-			return slice_delete(rq, req->name, result, err);
+			return slice_delete(oc, req->name, result, err);
 		}
 		break;
 	case PROTO_OP_NODE_LIST: {

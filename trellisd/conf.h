@@ -24,7 +24,7 @@
  * names exists, and ssh-login = yes comes with an ssh-keys-user.
  *
  * This module only parses and checks; main.c applies the values and
- * server.c (server_may) enforces the policy.
+ * access.c (access_check) enforces the policy.
  */
 #ifndef TRELLISD_CONF_H
 #define TRELLISD_CONF_H

@@ -358,6 +358,41 @@ static int write_bird(int rootfs, const struct container_spec *cs)
 			cs->uid_base + BIRD_GID);
 }
 
+int container_routing_write(const struct container_spec *cs, struct trl_error *err)
+{
+	char path[PATH_MAX];
+	_cleanup_close_ int root = -1;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/rootfs", cs->lxcpath, cs->name);
+	/* The container directory is root's (0710); the rootfs below it is the
+	 * router's to change: opened without following, written fd-relative. */
+	root = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return trl_error_errno(err, TRL_EFAILED, errno, "cannot open rootfs '%s'", path);
+	if (cs->tpl->routing_frr)
+		r = write_frr(root, cs);
+	else if (cs->tpl->routing_bird)
+		r = write_bird(root, cs);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write the routing config into '%s'", path);
+	return 0;
+}
+
+static int write_config(const char *dir, const char *rootfs, const struct container_spec *cs);
+
+int container_config_write(const struct container_spec *cs, struct trl_error *err)
+{
+	char dir[PATH_MAX], rootfs[PATH_MAX];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cs->lxcpath, cs->name);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	if ((r = write_config(dir, rootfs, cs)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "cannot write the LXC config of '%s'", cs->name);
+	return 0;
+}
+
 /* trellis-lxc-helper, found by container_helper_init() (defined below). */
 static char helper_path[PATH_MAX];
 
@@ -884,7 +919,7 @@ static int nl_connect_here(void *arg)
 }
 
 /* A rtnetlink socket in @pid's network namespace. */
-static int netns_socket(pid_t pid, struct nl_sock **out)
+int container_netns_socket(pid_t pid, struct nl_sock **out)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	int r;
@@ -900,6 +935,96 @@ static int netns_socket(pid_t pid, struct nl_sock **out)
 	return 0;
 }
 
+/* No duplicate address detection on a router's point-to-point interfaces:
+ * nothing else can hold their addresses, and DAD would keep an IPv6 address
+ * tentative for a second or two after the link comes up (a ping right after
+ * create would fail).  Set before the links step gives them a carrier, which
+ * is when DAD would start. */
+static int nodad_in(void *arg)
+{
+	const struct container_spec *cs = arg;
+	char path[96];
+
+	for (size_t i = 0; i < cs->n_ifs; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", cs->ifs[i].ifname);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)	/* IPv6 off in the kernel or on the interface */
+				continue;
+			return -errno;
+		}
+		if (write(fd, "0", 1) != 1) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int container_set_nodad(const struct container_spec *cs, struct trl_error *err)
+{
+	struct nl_sock *sk = NULL;
+	int r;
+
+	if (!cs->n_ifs)
+		return 0;
+	if (cs->init_pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
+	r = container_netns_call(cs->init_pid, nodad_in, (void *)cs);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot turn off IPv6 DAD on its interfaces",
+				       cs->router->name);
+	/* LXC put the addresses in while the host end was briefly up: a DAD may
+	 * have begun that the sysctl no longer stops.  Each IPv6 address goes in
+	 * again, without DAD (the link has no carrier yet: nothing is lost). */
+	if ((r = container_netns_socket(cs->init_pid, &sk)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
+				       cs->router->name);
+	for (size_t i = 0; i < cs->n_ifs && r >= 0; i++) {
+		const struct container_if *ci = &cs->ifs[i];
+		struct rtnl_link *link = NULL;
+		int ifindex;
+
+		if (rtnl_link_get_kernel(sk, 0, ci->ifname, &link) < 0)
+			continue;
+		ifindex = rtnl_link_get_ifindex(link);
+		rtnl_link_put(link);
+		for (size_t k = 0; k < ci->n_addrs && r >= 0; k++) {
+			struct rtnl_addr *a;
+			struct nl_addr *local = NULL;
+
+			if (ci->addrs[k].family != AF_INET6)
+				continue;
+			a = rtnl_addr_alloc();
+			if (!a || nl_addr_parse(ci->addrs[k].text, AF_INET6, &local) < 0) {
+				rtnl_addr_put(a);
+				r = -NLE_NOMEM;
+				break;
+			}
+			rtnl_addr_set_ifindex(a, ifindex);
+			rtnl_addr_set_local(a, local);
+			rtnl_addr_set_prefixlen(a, ci->addrs[k].prefixlen);
+			rtnl_addr_delete(sk, a, 0);
+			rtnl_addr_set_flags(a, IFA_F_NODAD);
+			r = rtnl_addr_add(sk, a, 0);
+			if (r == -NLE_EXIST)
+				r = 0;
+			nl_addr_put(local);
+			rtnl_addr_put(a);
+		}
+	}
+	nl_socket_free(sk);
+	if (r < 0)
+		return trl_error_set(err, TRL_EFAILED, "router '%s': cannot set its IPv6 addresses without DAD: %s",
+				     cs->router->name, nl_geterror(r));
+	return 0;
+}
+
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err)
 {
 	const struct trl_router *rt = cs->router;
@@ -912,7 +1037,7 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
 	pid = cs->init_pid;
 	if (pid <= 0)
 		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
-	r = netns_socket(pid, &sk);
+	r = container_netns_socket(pid, &sk);
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
 				       rt->name);
@@ -977,21 +1102,34 @@ int container_destroy(const char *lxcpath, const char *name, int keep_log, struc
 	return 0;
 }
 
-const char *container_state(const char *lxcpath, const char *name, pid_t *pid)
+int container_stop(const char *lxcpath, const char *name, struct trl_error *err)
+{
+	struct lxc_container *c = lxc_container_new(name, lxcpath);
+	int ok = 1;
+
+	if (!c)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' cannot be opened", name);
+	if (c->is_running(c))
+		ok = c->stop(c);
+	lxc_container_put(c);
+	return ok ? 0 : trl_error_set(err, TRL_EFAILED, "container '%s' could not be stopped", name);
+}
+
+enum router_state container_state(const char *lxcpath, const char *name, pid_t *pid)
 {
 	char path[PATH_MAX];
 	struct lxc_container *c;
-	const char *st = "stopped";
+	enum router_state st = ROUTER_STOPPED;
 
 	*pid = 0;
 	snprintf(path, sizeof(path), "%s/%s/config", lxcpath, name);
 	if (access(path, F_OK) < 0)
-		return "missing";
+		return ROUTER_MISSING;
 	c = lxc_container_new(name, lxcpath);
 	if (!c)
-		return "missing";
+		return ROUTER_MISSING;
 	if (c->is_running(c)) {
-		st = "running";
+		st = ROUTER_RUNNING;
 		*pid = c->init_pid(c);
 	}
 	lxc_container_put(c);

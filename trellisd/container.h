@@ -23,6 +23,7 @@
 #include "error.h"
 #include "model.h"
 #include "template.h"
+#include "state.h"
 
 struct container_if {
 	char ifname[16];
@@ -55,6 +56,10 @@ struct container_spec {
  * rootfs is fd-relative and follows no symlink; a rootfs left from before goes
  * first (util_rm_rf: fails, naming what is left, if it cannot all go). */
 int container_prepare(const struct container_spec *cs, struct trl_error *err);
+/* Rewrite only the routing configuration (FRR: daemons and frr.conf; BIRD:
+ * bird.conf and spec.conf) of a prepared router from cs->router, in place
+ * (slice apply; the running daemons read it on reload, reload.c). */
+int container_routing_write(const struct container_spec *cs, struct trl_error *err);
 /* Give every container directory under @lxcpath the owner and mode
  * container_prepare() gives (state from older versions).  Returns how many. */
 int container_secure_dirs(const char *lxcpath);
@@ -67,6 +72,23 @@ int container_poll_ready(struct container_spec *cs, struct trl_error *err);
  * (a router's init), then return to the daemon's.  Returns what @fn returns,
  * or -errno if the namespace cannot be entered. */
 int container_netns_call(pid_t pid, int (*fn)(void *), void *arg);
+/* accept_dad = 0 on the router's link interfaces (inside its netns), before
+ * they get a carrier: their IPv6 addresses are usable the moment the link is. */
+int container_set_nodad(const struct container_spec *cs, struct trl_error *err);
+/* A netlink route socket inside the network namespace of process @pid. */
+struct nl_sock;
+int container_netns_socket(pid_t pid, struct nl_sock **out);
+/* Rewrite the LXC config of a prepared router from @cs (its interfaces and
+ * limits as they are now: slice apply), for its next start. */
+int container_config_write(const struct container_spec *cs, struct trl_error *err);
+/* Give running router @cs its interface cs->ifs[@k] now (container-if.c):
+ * the veth pair, the router's end named, addressed (IPv6 without DAD) and
+ * up, the host end down without ARP or IPv6 until the links step. */
+int container_if_add(const struct container_spec *cs, size_t k, struct trl_error *err);
+/* Running router @cs's interface cs->ifs[@k] from addresses @old to its own
+ * (those in both stay; IPv6 without DAD), in place (container-if.c). */
+int container_if_readdress(const struct container_spec *cs, size_t k, const struct trl_addr *old, size_t n_old,
+			   struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */
 int container_set_loopback(const struct container_spec *cs, struct trl_error *err);
 /* Stop (SIGKILL) and remove config and rootfs, and the LXC log unless @keep_log
@@ -74,8 +96,11 @@ int container_set_loopback(const struct container_spec *cs, struct trl_error *er
  * Fails, naming the first entry and how many are left, if the directory
  * cannot all be removed (a mount point in it, an immutable file). */
 int container_destroy(const char *lxcpath, const char *name, int keep_log, struct trl_error *err);
-/* "running", "stopped", or "missing"; *pid = init pid or 0. */
-const char *container_state(const char *lxcpath, const char *name, pid_t *pid);
+/* Stop (SIGKILL) a router, keeping its config and rootfs for a later
+ * container_start().  Stopped already is success. */
+int container_stop(const char *lxcpath, const char *name, struct trl_error *err);
+/* Running, stopped, or missing (state.h); *pid = init pid or 0. */
+enum router_state container_state(const char *lxcpath, const char *name, pid_t *pid);
 /* How a command gets its terminal or stdio. */
 struct container_io {
 	int tty;		/* 0: run on @fds; 1: on a new pty from the router's devpts */

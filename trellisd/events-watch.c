@@ -237,13 +237,18 @@ static void router_drop(size_t i)
 
 void events_slice_unwatch(struct daemon *d, const char *slice)
 {
+	events_router_unwatch(d, slice, NULL);
+}
+
+void events_router_unwatch(struct daemon *d, const char *slice, const char *router)
+{
 	(void)d;
 	pthread_mutex_lock(&E.lock);
 	for (size_t i = 0; i < E.n_routers;) {
 		struct wrouter *w = E.routers[i];
 		char msg[64];
 
-		if (strcmp(w->slice, slice)) {
+		if (strcmp(w->slice, slice) || (router && strcmp(w->router, router))) {
 			i++;
 			continue;
 		}
@@ -273,7 +278,6 @@ int events_adopt(struct daemon *d)
 		struct store_slice row = { 0 };
 		struct trl_error e = { 0 };
 		pid_t pid = 0;
-		const char *state;
 
 		snprintf(slice, sizeof(slice), "%s", de->d_name);
 		router = strchr(slice, '.');
@@ -282,8 +286,7 @@ int events_adopt(struct daemon *d)
 		*router++ = '\0';
 		if (!names_valid(slice) || !names_valid(router))
 			continue;
-		state = container_state(d->lxcpath, de->d_name, &pid);
-		if (!state || strcmp(state, "running") || pid <= 0)
+		if (container_state(d->lxcpath, de->d_name, &pid) != ROUTER_RUNNING || pid <= 0)
 			continue;
 		if (store_slice_get(st, slice, &row, &e) < 0)
 			continue;

@@ -28,7 +28,7 @@
 #include "proto.h"
 
 struct daemon;
-struct request_ctx;
+struct op_ctx;
 
 #define EVENTS_KEEP 10000	/* rows kept in SQLite */
 #define EVENTS_RING 4096	/* events kept in memory (not yet written, or recent) */
@@ -57,12 +57,14 @@ void events_router_watch(struct daemon *d, const char *slice, uid_t owner, const
 /* Stop watching @slice's routers before they are stopped on purpose; emits
  * "router-stopped" for each (so a deliberate stop is not an exit). */
 void events_slice_unwatch(struct daemon *d, const char *slice);
+/* The same for one router of @slice (router stop/restart, apply's restarts). */
+void events_router_unwatch(struct daemon *d, const char *slice, const char *router);
 /* After start-up reconciliation: watch every running router of this node's
  * slices; returns how many. */
 int events_adopt(struct daemon *d);
 
 /* The events op (see proto.h); with follow it returns when the client leaves. */
-int events_request(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err);
+int events_request(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 
 /* Between events.c and events-follow.c. */
 struct follower;

@@ -2,10 +2,15 @@ sbin_PROGRAMS += trellisd/trellisd
 trellisd_trellisd_SOURCES = \
 	trellisd/main.c trellisd/trellisd.h \
 	trellisd/server.c \
-	trellisd/store.c trellisd/store.h \
-	trellisd/slice.c \
+	trellisd/op.c trellisd/op.h trellisd/access.c trellisd/access.h trellisd/node-info.c \
+	trellisd/store.c trellisd/store.h trellisd/state.c trellisd/state.h \
+	trellisd/slice.h trellisd/slice-plan.c trellisd/slice-pool.c \
+	trellisd/slice-admission.c trellisd/slice-realize.c trellisd/slice-teardown.c \
+	trellisd/slice-create.c trellisd/slice-delete.c trellisd/slice-show.c \
+	trellisd/slice-set.c trellisd/slice-exec.c trellisd/slice-reconcile.c \
+	trellisd/slice-apply.c trellisd/slice-router.c trellisd/slice-inventory.c trellisd/reload.c trellisd/reload.h trellisd/frr-diff.c \
 	trellisd/shape.c trellisd/shape.h \
-	trellisd/container.c trellisd/container.h \
+	trellisd/container.c trellisd/container.h trellisd/container-if.c \
 	trellisd/disk.c trellisd/disk.h \
 	trellisd/template.c trellisd/template.h \
 	trellisd/cgroup.c trellisd/cgroup.h \

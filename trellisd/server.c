@@ -53,154 +53,99 @@
 #include "events.h"
 #include "log.h"
 #include "proto.h"
+#include "access.h"
 #include "store.h"
 #include "trellisd.h"
 #include "util.h"
 
-void request_progress(struct request_ctx *rq, const char *step, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	json_t *ev;
+/* A client request being served: replies and progress go to fd. */
+struct request_ctx {
+	struct op_ctx op;	/* what the operation sees: the caller, the progress sink */
+	int fd;
+	pthread_mutex_t lock;	/* progress may come from several worker threads */
+	int gone;		/* client went away: stop sending */
+};
 
-	if (!rq)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_debug("%s: %s", step, ESC_TEXT(msg));
-	ev = proto_event_new(step, "%s", msg);
+/* The progress sink of a client's operation: events on its socket. */
+static void request_progress(void *ctx, const char *step, const char *msg)
+{
+	struct request_ctx *rq = ctx;
+	json_t *ev = proto_event_new(step, "%s", msg);
+
 	pthread_mutex_lock(&rq->lock);
 	if (!rq->gone && ev && proto_send(rq->fd, ev, NULL, 0) < 0) {
 		rq->gone = 1;
-		log_info("client pid %d stopped reading (or left): no more progress events", (int)rq->pid);
+		log_info("client pid %d stopped reading (or left): no more progress events", (int)rq->op.who.pid);
 	}
-	if (rq->on_progress)
-		rq->on_progress(rq, step, msg);
 	pthread_mutex_unlock(&rq->lock);
 	json_decref(ev);
 }
 
-/* May @uid create slices under tenant-users / tenant-groups (no list: anyone)? */
-static int tenant_listed(const struct config *c, uid_t uid, gid_t gid)
+/* The principal behind SO_PEERCRED's uid: root, a slice's ssh account, or a tenant. */
+static void request_caller(struct request_ctx *rq)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int ng = (int)ARRAY_SIZE(groups);
+	struct caller *who = &rq->op.who;
 
-	if (!c->n_tenant_users && !c->n_tenant_groups)
-		return 1;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return 0;
-	if (config_list_has(c->tenant_users, c->n_tenant_users, res->pw_name))
-		return 1;
-	if (getgrouplist(res->pw_name, res->pw_gid, groups, &ng) < 0)
-		ng = 0;
-	for (int i = 0; i < c->n_tenant_groups; i++) {
-		struct group gr, *g = NULL;
-		char gbuf[16384];
-
-		if (getgrnam_r(c->tenant_groups[i], &gr, gbuf, sizeof(gbuf), &g) != 0 || !g)
-			continue;
-		if (g->gr_gid == gid)
-			return 1;
-		for (int k = 0; k < ng; k++)
-			if (groups[k] == g->gr_gid)
-				return 1;
-	}
-	return 0;
+	if (who->uid == 0)
+		who->kind = PRINCIPAL_ROOT;
+	else if (ssh_account_slice(rq->op.d, who->uid, who->ssh_slice, sizeof(who->ssh_slice)))
+		who->kind = PRINCIPAL_SSH;
+	else
+		who->kind = PRINCIPAL_TENANT;
 }
 
-int server_may(const struct request_ctx *rq, enum access_op op, const struct store_slice *row,
-	       struct trl_error *err)
+static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
-	const struct config *c = &rq->d->cfg;
+	struct daemon *d = oc->d;
+	int r;
 
-	if (rq->uid == 0)
-		return 0;
-	switch (op) {
-	case ACCESS_CREATE:
-		if (!c->allow_tenant_create)
-			return trl_error_set(err, TRL_EPERM,
-					     "permission denied: only root may create slices on this node (allow-tenant-create = no in trellisd.conf)");
-		if (!tenant_listed(c, rq->uid, rq->gid))
-			return trl_error_set(err, TRL_EPERM,
-					     "permission denied: uid %u is not among the tenants allowed to create slices on this node (tenant-users, tenant-groups in trellisd.conf)",
-					     (unsigned)rq->uid);
-		return 0;
-	case ACCESS_SSH_KEYS: {
-		struct passwd pw, *res = NULL;
-		char buf[4096];
-
-		if (c->ssh_keys_user[0] && getpwnam_r(c->ssh_keys_user, &pw, buf, sizeof(buf), &res) == 0 && res &&
-		    res->pw_uid == rq->uid)
-			return 0;
-		return trl_error_set(err, TRL_EPERM,
-				     "permission denied: only root and the ssh-keys-user of trellisd.conf may read ssh keys");
-	}
-	case ACCESS_SEE:
-	case ACCESS_LOGIN:
-		if (row && row->owner_uid == rq->uid)
-			return 0;
-		if (row && ssh_account_is(rq->d, row->name, rq->uid))
-			return 0;
-		break;
-	case ACCESS_CHANGE:
-	case ACCESS_DELETE:
-		if (row && row->owner_uid == rq->uid)
-			return 0;
-		break;
-	}
-	return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", row ? row->name : "?");
-}
-
-static int dispatch(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
-{
-	struct daemon *d = rq->d;
-
-	/* placement: is the multi-node fan-out's and the cluster's (realize() runs as root), never a tenant's. */
-	if (req->op == PROTO_OP_SLICE_CREATE && req->placement && rq->uid != 0)
-		return trl_error_set(err, TRL_EPERM,
-				     "placement: permission denied: only root places a slice's routers and link keys (the multi-node CLI, or the cluster)");
+	/* Access control, once, before any handler (access.h). */
+	if ((r = access_request(oc, req, err)) < 0)
+		return r;
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
 			   req->op == PROTO_OP_NODE_LIST))
-		return cluster_request(rq, req, result, err);
+		return cluster_request(oc, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);
 		return 0;
 	case PROTO_OP_SLICE_CREATE:
-		return slice_create(rq, req, result, err);
+		return slice_create(oc, req, result, err);
 	case PROTO_OP_SLICE_LIST:
-		return slice_list(rq, result, err);
+		return slice_list(oc, result, err);
 	case PROTO_OP_SLICE_SHOW:
-		return slice_show(rq, req->name, result, err);
+		return slice_show(oc, req->name, result, err);
 	case PROTO_OP_SLICE_DELETE:
-		return slice_delete(rq, req->name, result, err);
+		return slice_delete(oc, req->name, result, err);
 	case PROTO_OP_SLICE_EXEC:
-		return slice_exec(rq, req, result, err);
+		return slice_exec(oc, req, result, err);
 	case PROTO_OP_SLICE_STATS:
-		return slice_stats(rq, req->name, result, err);
+		return slice_stats(oc, req->name, result, err);
 	case PROTO_OP_LINK_SET:
-		return link_set(rq, req, result, err);
+		return link_set(oc, req, result, err);
 	case PROTO_OP_LINK_CAPTURE:
-		return link_capture(rq, req, result, err);
+		return link_capture(oc, req, result, err);
 	case PROTO_OP_SLICE_SET:
-		return slice_set(rq, req, result, err);
+		return slice_set(oc, req, result, err);
+	case PROTO_OP_SLICE_APPLY:
+		return slice_apply(oc, req, result, err);
+	case PROTO_OP_ROUTER_STOP:
+	case PROTO_OP_ROUTER_START:
+	case PROTO_OP_ROUTER_RESTART:
+		return router_lifecycle(oc, req, result, err);
 	case PROTO_OP_SLICE_KEY_ADD:
-		return ssh_key_add(rq, req, result, err);
+		return ssh_key_add(oc, req, result, err);
 	case PROTO_OP_SLICE_KEY_REMOVE:
-		return ssh_key_remove(rq, req, result, err);
+		return ssh_key_remove(oc, req, result, err);
 	case PROTO_OP_SLICE_KEY_LIST:
-		return ssh_key_list(rq, req->name, result, err);
+		return ssh_key_list(oc, req->name, result, err);
 	case PROTO_OP_SSH_KEYS:
-		return ssh_authorized_keys(rq, req->name, result, err);
+		return ssh_authorized_keys(oc, req->name, result, err);
 	case PROTO_OP_NODE_SHOW:
-		*result = node_info_for(rq);
+		*result = node_info_for(oc);
 		return 0;
 	case PROTO_OP_EVENTS:
-		return events_request(rq, req, result, err);
+		return events_request(oc, req, result, err);
 	case PROTO_OP_NODE_LIST:
 		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
 				     d->node_name);
@@ -414,22 +359,23 @@ static void *serve_conn(void *arg)
 		r = proto_request_decode(msg, &req, &err);
 	if (r >= 0) {
 		for (size_t i = 0; i < conn.nfds && i < 3; i++) {
-			rq->fds[i] = conn.fds[i];
+			rq->op.fds[i] = conn.fds[i];
 			conn.fds[i] = -1;
 		}
-		rq->nfds = conn.nfds < 3 ? conn.nfds : 3;
-		log_debug("request '%s' from uid %u pid %d", proto_op_name(req.op), (unsigned)rq->uid, (int)rq->pid);
+		rq->op.nfds = conn.nfds < 3 ? conn.nfds : 3;
+		log_debug("request '%s' from uid %u pid %d", proto_op_name(req.op), (unsigned)rq->op.who.uid, (int)rq->op.who.pid);
 		dispatched = 1;
-		r = dispatch(rq, &req, &result, &err);
+		request_caller(rq);
+		r = dispatch(&rq->op, &req, &result, &err);
 	}
 	if (r < 0) {
 		if (!err.code)
 			trl_error_set(&err, TRL_EFAILED, "request failed");
 		/* A user's malformed, late or oversized requests cost a log line per 10 s, not one each. */
-		if (dispatched || rq->uid == 0)
-			log_info("request from uid %u failed: %s", (unsigned)rq->uid, ESC_TEXT(err.msg));
+		if (dispatched || rq->op.who.uid == 0)
+			log_info("request from uid %u failed: %s", (unsigned)rq->op.who.uid, ESC_TEXT(err.msg));
 		else
-			log_refusal(rq->uid, rq->pid, ESC_TEXT(err.msg));
+			log_refusal(rq->op.who.uid, rq->op.who.pid, ESC_TEXT(err.msg));
 		reply = proto_error_new(&err);
 	} else {
 		reply = proto_ok_new(result);
@@ -442,8 +388,8 @@ static void *serve_conn(void *arg)
 done:
 	json_decref(msg);
 	for (size_t i = 0; i < 3; i++)
-		if (rq->fds[i] >= 0)
-			close(rq->fds[i]);
+		if (rq->op.fds[i] >= 0)
+			close(rq->op.fds[i]);
 	proto_conn_release(&conn);
 	/* Out of the table before the fd number can be reused. */
 	conn_release(sc->slot);
@@ -626,12 +572,16 @@ int server_run(struct daemon *d, int lfd, struct trl_error *err)
 			continue;
 		}
 		sc->slot = slot;
-		sc->rq.d = d;
+		sc->rq.op.d = d;
 		sc->rq.fd = cfd;
-		sc->rq.uid = cred.uid;
-		sc->rq.gid = cred.gid;
-		sc->rq.pid = cred.pid;
-		sc->rq.fds[0] = sc->rq.fds[1] = sc->rq.fds[2] = -1;
+		sc->rq.op.who.uid = cred.uid;
+		sc->rq.op.who.gid = cred.gid;
+		sc->rq.op.who.pid = cred.pid;
+		sc->rq.op.fds[0] = sc->rq.op.fds[1] = sc->rq.op.fds[2] = -1;
+		sc->rq.op.conn_fd = cfd;
+		sc->rq.op.conn_lock = &sc->rq.lock;
+		sc->rq.op.conn_gone = &sc->rq.gone;
+		sc->rq.op.progress = (struct progress_sink){ .fn = request_progress, .ctx = &sc->rq };
 		pthread_mutex_init(&sc->rq.lock, NULL);
 		r = pthread_create(&th, &attr, serve_conn, sc);
 		if (r != 0) {

@@ -16,7 +16,7 @@
  * (no forwarding, no agent, no ~/.ssh/rc).
  *
  * trellisd lets the account's uid see the slice and log into its routers
- * (server_may: ACCESS_SEE, ACCESS_LOGIN) and nothing else: it cannot change
+ * (access.c: ACCESS_SEE, ACCESS_LOGIN) and nothing else: it cannot change
  * or delete the slice, register keys, or reach another slice.  A key belongs
  * to one slice: sshd asks for the keys of user B and gets only B's.
  * A user that already exists under the slice's name (root, daemon, a real
@@ -40,6 +40,7 @@
 #include "events.h"
 #include "log.h"
 #include "sshkey.h"
+#include "access.h"
 #include "store.h"
 #include "trellisd.h"
 #include "util.h"
@@ -123,6 +124,18 @@ int ssh_account_is(struct daemon *d, const char *slice, uid_t uid)
 	yes = store_ssh_account_get(st, slice, account, &rec) == 0 && !strcmp(account, slice) && rec == (long)uid;
 	store_close(st);
 	return yes;
+}
+
+int ssh_account_slice(struct daemon *d, uid_t uid, char *slice, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (uid == 0 || getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res || strlen(res->pw_name) >= len ||
+	    !ssh_account_is(d, res->pw_name, uid))
+		return 0;
+	snprintf(slice, len, "%s", res->pw_name);
+	return 1;
 }
 
 /*
@@ -394,7 +407,7 @@ static int key_registered(struct daemon *d, const char *slice, const char *key, 
 	return found;
 }
 
-int ssh_session_begin(struct request_ctx *rq, const char *slice, const char *key, struct ssh_session **out,
+int ssh_session_begin(struct op_ctx *oc, const char *slice, const char *key, struct ssh_session **out,
 		      struct trl_error *err)
 {
 	char k[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
@@ -402,7 +415,7 @@ int ssh_session_begin(struct request_ctx *rq, const char *slice, const char *key
 	int r;
 
 	*out = NULL;
-	if (!ssh_account_is(rq->d, slice, rq->uid))
+	if (!ssh_account_is(oc->d, slice, oc->who.uid))
 		return 0;
 	if (!key)
 		return trl_error_set(err, TRL_EPERM,
@@ -417,12 +430,12 @@ int ssh_session_begin(struct request_ctx *rq, const char *slice, const char *key
 	}
 	snprintf(ss->slice, sizeof(ss->slice), "%s", slice);
 	ss->helper = -1;
-	ss->client = (int)syscall(SYS_pidfd_open, rq->pid, 0);
+	ss->client = (int)syscall(SYS_pidfd_open, oc->who.pid, 0);
 	pthread_mutex_lock(&sessions_m);
 	ss->next = sessions;
 	sessions = ss;
 	pthread_mutex_unlock(&sessions_m);
-	r = key_registered(rq->d, slice, k, err);
+	r = key_registered(oc->d, slice, k, err);
 	if (r <= 0) {
 		ssh_session_end(ss);
 		return r < 0 ? r : trl_error_set(err, TRL_EPERM, "slice '%s': the ssh key of this session is no longer registered", slice);
@@ -478,7 +491,7 @@ static int sessions_end_key(const char *slice, const char *key)
 }
 
 /* Load @name's row and check the caller may @op it. */
-static int load_checked(struct request_ctx *rq, struct store *st, const char *name, enum access_op op,
+static int load_checked(struct op_ctx *oc, struct store *st, const char *name, enum access_op op,
 			struct trl_error *err)
 {
 	struct store_slice row;
@@ -486,15 +499,15 @@ static int load_checked(struct request_ctx *rq, struct store *st, const char *na
 
 	if (r < 0)
 		return r;
-	r = server_may(rq, op, &row, err);
+	r = access_check(oc, op, &row, err);
 	store_slice_release(&row);
 	return r;
 }
 
-static int key_op(struct request_ctx *rq, const struct proto_request *req, int add, json_t **result,
+static int key_op(struct op_ctx *oc, const struct proto_request *req, int add, json_t **result,
 		  struct trl_error *err)
 {
-	struct daemon *d = rq->d;
+	struct daemon *d = oc->d;
 	struct store *st = NULL;
 	char key[SSHKEY_MAX + 1], comment[SSHKEY_COMMENT_MAX + 1];
 	long uid = -1;
@@ -505,7 +518,7 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 	slice_op_begin(d, req->name);
 	if ((r = store_open(d->db_path, &st, err)) < 0)
 		goto out;
-	if ((r = load_checked(rq, st, req->name, ACCESS_CHANGE, err)) < 0)
+	if ((r = load_checked(oc, st, req->name, ACCESS_CHANGE, err)) < 0)
 		goto out;
 	if (add) {
 		int created;
@@ -522,37 +535,37 @@ static int key_op(struct request_ctx *rq, const struct proto_request *req, int a
 		}
 		if ((r = store_ssh_key_add(st, req->name, key, comment, err)) < 0)
 			goto out;
-		events_emit_st(rq->d, st, req->name, NULL, "ssh-key", "ssh key added");
+		events_emit_st(oc->d, st, req->name, NULL, "ssh-key", "ssh key added");
 		*result = json_pack("{s:s, s:s, s:s, s:s}", "name", req->name, "account", req->name, "key", key,
 				    "comment", comment);
 	} else {
 		if ((r = store_ssh_key_remove(st, req->name, key, err)) < 0)
 			goto out;
-		events_emit_st(rq->d, st, req->name, NULL, "ssh-key", "ssh key removed");
+		events_emit_st(oc->d, st, req->name, NULL, "ssh-key", "ssh key removed");
 		*result = json_pack("{s:s, s:s}", "name", req->name, "key", key);
 		if ((ended = sessions_end_key(req->name, key)) > 0)
 			log_info("slice '%s': ended %d ssh session%s of the removed key", req->name, ended,
 				 ended == 1 ? "" : "s");
 	}
-	log_info("slice '%s': ssh key %s by uid %u", req->name, add ? "added" : "removed", (unsigned)rq->uid);
+	log_info("slice '%s': ssh key %s by uid %u", req->name, add ? "added" : "removed", (unsigned)oc->who.uid);
 out:
 	store_close(st);
 	slice_op_end(d, req->name);
 	return r;
 }
 
-int ssh_key_add(struct request_ctx *rq, const struct proto_request *req, json_t **result, struct trl_error *err)
+int ssh_key_add(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
-	return key_op(rq, req, 1, result, err);
+	return key_op(oc, req, 1, result, err);
 }
 
-int ssh_key_remove(struct request_ctx *rq, const struct proto_request *req, json_t **result,
+int ssh_key_remove(struct op_ctx *oc, const struct proto_request *req, json_t **result,
 		   struct trl_error *err)
 {
-	return key_op(rq, req, 0, result, err);
+	return key_op(oc, req, 0, result, err);
 }
 
-int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, struct trl_error *err)
+int ssh_key_list(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	json_t *keys = NULL;
@@ -560,9 +573,9 @@ int ssh_key_list(struct request_ctx *rq, const char *name, json_t **result, stru
 	long uid;
 	int r;
 
-	if ((r = store_open(rq->d->db_path, &st, err)) < 0)
+	if ((r = store_open(oc->d->db_path, &st, err)) < 0)
 		return r;
-	if ((r = load_checked(rq, st, name, ACCESS_SEE, err)) == 0 && (r = store_ssh_keys(st, name, &keys, err)) == 0) {
+	if ((r = load_checked(oc, st, name, ACCESS_SEE, err)) == 0 && (r = store_ssh_keys(st, name, &keys, err)) == 0) {
 		int has = store_ssh_account_get(st, name, account, &uid) == 0;
 
 		*result = json_pack("{s:s, s:s?, s:o}", "name", name, "account", has ? account : NULL, "keys", keys);
@@ -582,7 +595,7 @@ static int sshd_refuses(struct daemon *d, const char *account)
 	return 1;
 }
 
-int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **result, struct trl_error *err)
+int ssh_authorized_keys(struct op_ctx *oc, const char *user, json_t **result, struct trl_error *err)
 {
 	struct store *st = NULL;
 	json_t *keys = NULL, *lines = json_array(), *k;
@@ -593,17 +606,17 @@ int ssh_authorized_keys(struct request_ctx *rq, const char *user, json_t **resul
 
 	if (!lines)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	if ((r = server_may(rq, ACCESS_SSH_KEYS, NULL, err)) < 0) {
+	if ((r = access_check(oc, ACCESS_SSH_KEYS, NULL, err)) < 0) {
 		json_decref(lines);
 		return r;
 	}
-	if ((r = store_open(rq->d->db_path, &st, err)) < 0) {
+	if ((r = store_open(oc->d->db_path, &st, err)) < 0) {
 		json_decref(lines);
 		return r;
 	}
 	/* Keys only for the account trellisd made for this very slice. */
 	if (store_ssh_account_get(st, user, account, &uid) == 0 && !strcmp(account, user) &&
-	    account_is_ours(account, uid) && !sshd_refuses(rq->d, user) && store_ssh_keys(st, user, &keys, NULL) == 0) {
+	    account_is_ours(account, uid) && !sshd_refuses(oc->d, user) && store_ssh_keys(st, user, &keys, NULL) == 0) {
 		json_array_foreach(keys, i, k) {
 			const char *c = json_string_value(json_object_get(k, "comment"));
 			char *line = NULL;

@@ -91,6 +91,11 @@ static const struct {
 	/* 3: events name their router and carry the slice's owner (who may see them). */
 	{ 3, "ALTER TABLE events ADD COLUMN router TEXT;"
 	     "ALTER TABLE events ADD COLUMN owner_uid INTEGER NOT NULL DEFAULT 0;" },
+	/* 4: what was built for a slice on this node (slice-inventory.c), so a
+	 * delete never depends on the stored spec still parsing. */
+	{ 4, "CREATE TABLE IF NOT EXISTS inventory("
+	     "  slice TEXT PRIMARY KEY REFERENCES slices(name) ON DELETE CASCADE,"
+	     "  data TEXT NOT NULL);" },
 };
 
 static int migrate(struct store *st, struct trl_error *err)
@@ -316,7 +321,7 @@ int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_sta
 	sqlite3_bind_text(q, 1, s->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, s->owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, s->owner_uid);
-	sqlite3_bind_text(q, 4, "creating", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, slice_state_name(SLICE_CREATING), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 5, s->spec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, s->filename ? s->filename : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 7, files ? files : "{}", -1, SQLITE_STATIC);
@@ -365,14 +370,14 @@ rollback:
 	return r;
 }
 
-int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err)
+int store_slice_set_state(struct store *st, const char *name, enum slice_state state, struct trl_error *err)
 {
 	sqlite3_stmt *q;
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET state = ? WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
 		return db_error(st, err, "prepare");
-	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, slice_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
@@ -409,7 +414,7 @@ int store_slice_get(struct store *st, const char *name, struct store_slice *out,
 	snprintf(out->name, sizeof(out->name), "%s", sqlite3_column_text(q, 0));
 	snprintf(out->owner, sizeof(out->owner), "%s", sqlite3_column_text(q, 1));
 	out->owner_uid = sqlite3_column_int64(q, 2);
-	snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(q, 3));
+	out->state = slice_state_parse((const char *)sqlite3_column_text(q, 3));
 	out->spec = col_dup(q, 4);
 	out->filename = col_dup(q, 5);
 	files = col_dup(q, 6);
@@ -876,4 +881,132 @@ int store_slice_exists(struct store *st, const char *name)
 	found = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_finalize(q);
 	return found;
+}
+
+int store_link_add(struct store *st, const char *slice, struct store_link *l, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	long long key = l->key;
+	int r;
+
+	if ((r = exec_simple(st, "BEGIN IMMEDIATE", err)) < 0)
+		return r;
+	if (!key && (r = free_key(st, &key, err)) < 0)
+		goto rollback;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO links(slice, name, key, kind) VALUES(?,?,?,?)", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		r = db_error(st, err, "prepare");
+		goto rollback;
+	}
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, l->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, key);
+	sqlite3_bind_text(q, 4, l->kind, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE ||
+		    sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+			r = trl_error_set(err, TRL_EEXIST, "link '%s': key %lld or the name is already used", l->name, key);
+		else
+			r = db_error(st, err, "insert link");
+		sqlite3_finalize(q);
+		goto rollback;
+	}
+	sqlite3_finalize(q);
+	l->key = (uint32_t)key;
+	return exec_simple(st, "COMMIT", err);
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_link_remove(struct store *st, const char *slice, const char *name, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM links WHERE slice = ? AND name = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "remove link");
+}
+
+int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
+		       struct trl_error *err)
+{
+	_cleanup_free_ char *ftext = files ? json_dumps(files, JSON_COMPACT) : strdup("{}");
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!ftext)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET spec = ?, filename = ?, files = ? WHERE name = ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, spec, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, filename ? filename : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, ftext, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "update spec");
+	return sqlite3_changes(st->db) ? 0 : trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name);
+}
+
+int store_inventory_put(struct store *st, const char *slice, json_t *data, struct trl_error *err)
+{
+	_cleanup_free_ char *text = json_dumps(data, JSON_COMPACT);
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!text)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO inventory(slice, data) VALUES(?, ?)", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "write inventory");
+}
+
+int store_inventory_get(struct store *st, const char *slice, json_t **out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT data FROM inventory WHERE slice = ?", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return trl_error_set(err, TRL_ENOTFOUND, "no inventory of slice '%s'", slice);
+	if (rc != SQLITE_ROW || !*out)
+		return db_error(st, err, "read inventory");
+	return 0;
+}
+
+int store_links(struct store *st, const char *slice, json_t *out, struct trl_error *err)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name, key, kind FROM links WHERE slice = ? ORDER BY name", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(st, err, "prepare");
+	sqlite3_bind_text(q, 1, slice, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:s, s:I, s:s}", "name", (const char *)sqlite3_column_text(q, 0), "key",
+						     (json_int_t)sqlite3_column_int64(q, 1), "kind",
+						     (const char *)sqlite3_column_text(q, 2)));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(st, err, "read links");
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include "error.h"
 #include "model.h"
+#include "state.h"
 
 struct store;
 
@@ -30,7 +31,7 @@ struct store_slice {
 	char name[64];
 	char owner[64];
 	uid_t owner_uid;
-	char state[16];		/* creating, ready, deleting */
+	enum slice_state state;
 	char *spec;
 	char *filename;
 	json_t *files;		/* object name -> text */
@@ -50,7 +51,7 @@ void store_close(struct store *st);
  * ranges or keys.  Fills links[i].key. */
 int store_slice_insert(struct store *st, struct store_slice *s, unsigned uid_start, unsigned uid_count,
 		       struct store_link *links, size_t n_links, struct trl_error *err);
-int store_slice_set_state(struct store *st, const char *name, const char *state, struct trl_error *err);
+int store_slice_set_state(struct store *st, const char *name, enum slice_state state, struct trl_error *err);
 /* 0 found, -TRL_ENOTFOUND, or another error. */
 int store_slice_get(struct store *st, const char *name, struct store_slice *out, struct trl_error *err);
 void store_slice_release(struct store_slice *s);
@@ -62,6 +63,15 @@ int store_uid_index_used(struct store *st, unsigned idx);
 int store_slice_exists(struct store *st, const char *name);
 /* Names of all slices (NULL-terminated, free with spec_free_names-style loop). */
 int store_slice_names(struct store *st, char ***names, struct trl_error *err);
+/* slice.apply: a link row for a new link of a stored slice (key 0: allocate
+ * one, filled in), and the removal of one. */
+int store_link_add(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
+int store_link_remove(struct store *st, const char *slice, const char *name, struct trl_error *err);
+/* slice.apply, once the edited spec runs: it (and its files) become the slice's spec. */
+int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
+		       struct trl_error *err);
+/* Every link row of @slice, appended to @out as {"name", "key", "kind"}. */
+int store_links(struct store *st, const char *slice, json_t *out, struct trl_error *err);
 /* Key and kind of link l->name. */
 int store_link_get(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 /* Every link key in use on this node, appended to the JSON array @keys (ascending). */
@@ -113,8 +123,13 @@ int store_events_max_id(struct store *st, int64_t *out);
 /* The newest @limit events with id <= @max_id, time >= @since, (unless
  * NULL) of @slice and (unless @uid is 0) of a slice @uid owns or is the ssh
  * account of, oldest first, in a new array *out (free()).  The uid filter
- * only narrows: the caller still applies server_may's rule. */
+ * only narrows: the caller still applies access.c's rule. */
 int store_events_query(struct store *st, int64_t max_id, double since, const char *slice, uid_t uid, unsigned limit,
 		       struct store_event **out, size_t *n_out);
+/* What was built for a slice on this node (slice-inventory.c), as JSON:
+ * put replaces it; get: 0, -TRL_ENOTFOUND (a slice from an older release),
+ * or another error.  Removed with the slice. */
+int store_inventory_put(struct store *st, const char *slice, json_t *data, struct trl_error *err);
+int store_inventory_get(struct store *st, const char *slice, json_t **out, struct trl_error *err);
 
 #endif

@@ -50,7 +50,7 @@ complete_words() {
 @test "trellis alone names every object; help at every level; a verb's help lists only its options" {
 	run "$TRELLIS_BIN"
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"missing object (slice, link, node, version, events, help or completion)"* ]]
+	[[ "$output" == *"missing object (slice, link, node, router, version, events, help or completion)"* ]]
 	run "$TRELLIS_BIN" help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"link     A slice's links"* ]]
@@ -122,7 +122,7 @@ complete_words() {
 		: "$first"
 	done <<<"$table"
 	# and every command of the SYNOPSIS is in the table
-	echo "$synopsis" | grep -oE '(slice|link|node) [a-z]+' | sort -u | while read -r o v; do
+	echo "$synopsis" | grep -oE '(slice|link|node|router) [a-z]+' | sort -u | while read -r o v; do
 		echo "$table" | cut -d';' -f1 | grep -qx "$o $v" || { echo "SYNOPSIS has '$o $v', the table has not"; false; }
 	done
 }
@@ -130,7 +130,9 @@ complete_words() {
 @test "completion: objects, verbs and live slice, router and link names" {
 	trellis -q slice create -f "$(pair)"
 	export TRELLIS_SOCKET=$T_SOCK
-	[ "$(complete_words trellis "" | tr '\n' ' ')" = "slice link node version events help completion " ]
+	[ "$(complete_words trellis "" | tr '\n' ' ')" = "slice link node router version events help completion " ]
+	[ "$(complete_words trellis router "" | tr '\n' ' ')" = "stop start restart " ]
+	[ "$(complete_words trellis router restart t12a "" | tr '\n' ' ')" = "r1 r2 " ]
 	[ "$(complete_words trellis link "" | tr '\n' ' ')" = "set down up capture " ]
 	complete_words trellis slice show "" | grep -qx t12a
 	[ "$(complete_words trellis slice exec t12a "" | tr '\n' ' ')" = "r1 r2 " ]

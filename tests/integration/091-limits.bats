@@ -448,10 +448,12 @@ EOS
 		--template-path "$TRELLIS_SRC/container-templates" >"$d/log" 2>&1 3>&- &
 	MIG_PID=$!
 	wait_for 10 "$TRELLIS_BIN" --socket "$d/s.sock" node show >/dev/null 2>&1 || { cat "$d/log"; false; }
-	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 3 ]
+	# migrated to the current schema (3: events' router and owner; 4: the realized inventory, slice-inventory.c)
+	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 4 ]
 	[ "$(sqlite3 "$d/state/trellis.db" "SELECT name FROM sqlite_master WHERE name = 'limits'")" = limits ]
 	# 3: events carry their router and the slice's owner
 	[ "$(sqlite3 "$d/state/trellis.db" "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name IN ('router', 'owner_uid')")" = 2 ]
+	[ "$(sqlite3 "$d/state/trellis.db" "SELECT name FROM sqlite_master WHERE name = 'inventory'")" = inventory ]
 	[ "$("$TRELLIS_BIN" --socket "$d/s.sock" --json slice list | jq -r '.slices[].name')" = old ]
 	# the daemon re-adopted 'old' at start (its router was missing: started); delete it for real
 	"$TRELLIS_BIN" --socket "$d/s.sock" -q slice delete old
@@ -459,7 +461,7 @@ EOS
 	kill -TERM "$MIG_PID"
 	wait "$MIG_PID" || true
 	MIG_PID=
-	# still schema 3 after a clean stop; no errors in the daemon's log
-	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 3 ]
+	# still schema 4 after a clean stop; no errors in the daemon's log
+	[ "$(sqlite3 "$d/state/trellis.db" "PRAGMA user_version")" = 4 ]
 	refute_output_of ' error ' cat "$d/log"
 }

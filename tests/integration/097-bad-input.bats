@@ -24,6 +24,7 @@ setup_file() {
 	trellis -q slice delete t97w
 	# Baselines for the last test: nothing may leak across all of this.
 	ls "/proc/$pid/fd" | wc -l >"$T_DIR/fds.base"
+	db_fds "$pid" >"$T_DIR/dbfds.base"
 	ls "/proc/$pid/task" | wc -l >"$T_DIR/threads.base"
 }
 
@@ -33,6 +34,14 @@ teardown_file() {
 
 raw() {
 	python3 "$RAW" "$T_SOCK" "$@"
+}
+
+# fds of daemon $1 on its state store.  SQLite's unix VFS keeps the fd of a
+# connection closed while another connection of the process holds a lock on
+# the file (the event thread's, writing), and gives it to the next open: one
+# such fd may come and stay; a leak grows with each operation.
+db_fds() {
+	find "/proc/$1/fd" -lname "$T_DIR/state/trellis.db*" 2>/dev/null | wc -l
 }
 
 daemon_up() {
@@ -198,12 +207,15 @@ EOS
 	[ "$status" -eq 0 ]
 	kill "$p" 2>/dev/null || true
 	wait "$p" || true
-	# the stalled create notices on its next progress event (or its send timeout)
+	# the stalled create notices on its next progress event (or its send timeout);
+	# its client is gone now: it ends ready, or cancelled and rolled back (issue 12)
 	wait_for 30 grep -q "stopped reading" "$T_DIR/trellisd.log"
-	wait_for 60 state_is t97g ready
-	run trellis --json slice show t97g
-	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
-	[ "$(echo "$output" | jq -r '.routers | length')" = 120 ]
+	wait_for 60 eval 'state_is t97g ready || not_listed t97g'
+	if [ "$(slice_state t97g)" = ready ]; then
+		run trellis --json slice show t97g
+		[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
+		[ "$(echo "$output" | jq -r '.routers | length')" = 120 ]
+	fi
 	trellis -q slice delete t97g
 	trellis -q slice delete t97s
 	assert_no_leftovers t97g
@@ -213,10 +225,14 @@ EOS
 @test "clients that disconnect in the middle of a create or a delete leave consistent state" {
 	local req
 	req=$(plain_ring t97d 3)
-	# leave after the first progress event: the create runs to its end
+	# leave after the first progress event: the create is cancelled and rolled back
 	run raw leave 1 "@$req"
 	echo "$output"
-	wait_for 60 state_is t97d ready
+	wait_for 60 not_listed t97d
+	assert_no_leftovers t97d
+	grep -q "slice 't97d': create failed at step '[a-z]*': cancelled: the client went away" "$T_DIR/trellisd.log"
+	# a create whose client stays
+	trellis -q slice create -f "$T_DIR/t97d.yaml"
 	run trellis --json slice show t97d
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
@@ -225,10 +241,9 @@ EOS
 	run raw leave 0 '{"op":"slice.delete","name":"t97d"}'
 	wait_for 60 not_listed t97d
 	assert_no_leftovers t97d
-	# and once more, leaving without reading anything at all
+	# and once more, leaving without reading anything at all: cancelled too
 	run raw leave 0 "@$req"
-	wait_for 60 state_is t97d ready
-	trellis -q slice delete t97d
+	wait_for 60 not_listed t97d
 	assert_no_leftovers t97d
 }
 
@@ -242,9 +257,11 @@ EOS
 	[ -z "$rows" ]
 	sleep 1
 	fds=$(ls "/proc/$pid/fd" | wc -l)
+	dbfds=$(db_fds "$pid")
 	threads=$(ls "/proc/$pid/task" | wc -l)
-	echo "fds: $(cat "$T_DIR/fds.base") at start, $fds now; threads: $(cat "$T_DIR/threads.base") at start, $threads now"
-	[ "$fds" -le "$(cat "$T_DIR/fds.base")" ]
+	echo "fds: $(cat "$T_DIR/fds.base") at start ($(cat "$T_DIR/dbfds.base") on the store), $fds now ($dbfds); threads: $(cat "$T_DIR/threads.base") at start, $threads now"
+	[ "$((fds - dbfds))" -le "$(($(cat "$T_DIR/fds.base") - $(cat "$T_DIR/dbfds.base")))" ]
+	[ "$dbfds" -le "$(($(cat "$T_DIR/dbfds.base") + 1))" ]
 	[ "$threads" -le "$(cat "$T_DIR/threads.base")" ]
 }
 

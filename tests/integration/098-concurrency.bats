@@ -91,13 +91,19 @@ one_spec() { plain_pair_spec "$1" 98; } # name
 	t1=$(date +%s.%N)
 	slow_running=0
 	kill -0 "$slow" 2>/dev/null && slow_running=1
-	# a delete of the slow slice issued now waits for its create, then removes it
-	trellis -q slice delete t98slow &
-	del=$!
+	# an operation on the slow slice issued now waits for its create
+	# (slice set), then a delete removes it
+	trellis -q slice set t98slow --pids 500 &
+	set_pid=$!
+	sleep 1
+	set_waiting=0
+	kill -0 "$set_pid" 2>/dev/null && kill -0 "$slow" 2>/dev/null && set_waiting=1
 	wait "$slow"
-	wait "$del"
+	wait "$set_pid"
+	trellis -q slice delete t98slow
 	echo "# small create took $(printf %.2f "$(echo "$t1 - $t0" | bc -l)") s while the big one was still running: $slow_running" >&3
 	[ "$slow_running" -eq 1 ]
+	[ "$set_waiting" -eq 1 ]
 	run trellis slice show t98slow
 	[ "$status" -eq 4 ]
 	assert_no_leftovers t98slow

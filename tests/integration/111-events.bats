@@ -2,7 +2,8 @@
 # trellis events: every kind triggered for real (a create and a delete, a
 # link taken down and a carrier lost, a memory hog OOM-killed, a fork past the
 # pids limit, ospfd killed and restarted by watchfrr, a router's init killed,
-# BIRD killed and restarted by its boot loop, trellisd killed and restarted)
+# BIRD killed and restarted by its boot loop, trellisd killed and restarted,
+# a router stopped, started and restarted by an apply)
 # and seen by a follower started before the
 # trigger; the --slice and --since filters; a tenant's follower sees only its
 # slices; followers are capped per user; in cluster mode a node that dies and
@@ -40,7 +41,7 @@ teardown_file() {
 
 teardown() {
 	stop_followers
-	for s in t111a t111b t111c t111d t111f t111t; do
+	for s in t111a t111b t111c t111d t111f t111r t111t; do
 		trellis -q slice delete "$s" >/dev/null 2>&1 || true
 	done
 }
@@ -110,6 +111,28 @@ pids_of() { # host pids of processes named $3 in router $2 of slice $1
 	[[ "$ids" == "router-started router-started slice-created router-stopped router-stopped slice-deleted " ]]
 	# no exit event for a deliberate stop
 	run ! seen f1 router-exited t111a
+}
+
+@test "router stop/start and an apply's restart: stopped and started again, never an exit; the new init is watched" {
+	follow f13 --slice t111r
+	trellis -q slice create -f "$(plain_pair_spec t111r 113)"
+	wait_seen 10 f13 router-started t111r r2
+	trellis -q router stop t111r r2
+	wait_seen 10 f13 router-stopped t111r r2
+	trellis -q router start t111r r2
+	wait_for 10 eval '[ "$(seen f13 router-started t111r r2 | wc -l)" -eq 2 ]'
+	# a loopback for r2: apply restarts r2
+	sed -i 's|^  r2: {template: plain}|  r2: {template: plain, loopback: [10.255.113.2/32]}|' "$T_DIR/t111r.yaml"
+	trellis slice apply -f "$T_DIR/t111r.yaml" | grep -q 'router r2 restarts'
+	wait_seen 10 f13 slice-applied t111r
+	wait_for 10 eval '[ "$(seen f13 router-started t111r r2 | wc -l)" -eq 3 ]'
+	[ "$(seen f13 router-stopped t111r r2 | wc -l)" -eq 2 ]
+	run ! seen f13 router-exited t111r
+	# the restarted router's init is the one watched: killing it is an exit
+	pid=$(trellis --json slice show t111r | jq '.routers[] | select(.name == "r2") | .pid')
+	kill -KILL "$pid"
+	wait_seen 10 f13 router-exited t111r r2
+	[[ "$(seen f13 router-exited t111r r2 | jq -r .message)" == *"(init pid $pid)"* ]]
 }
 
 @test "link down/up and a carrier lost inside a router, from rtnetlink" {

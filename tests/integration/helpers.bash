@@ -47,12 +47,24 @@ start_daemon() {
 		"$@" >"$T_DIR/trellisd.log" 2>&1 &
 	echo $! >"$T_DIR/trellisd.pid"
 	for _ in $(seq 100); do
-		[ -S "$T_SOCK" ] && "$TRELLIS_BIN" --socket "$T_SOCK" node show >/dev/null 2>&1 && return 0
+		[ -S "$T_SOCK" ] && "$TRELLIS_BIN" --socket "$T_SOCK" node show >/dev/null 2>&1 && wait_reconciled && return 0
 		kill -0 "$(cat "$T_DIR/trellisd.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "trellisd did not start:" >&2
 	cat "$T_DIR/trellisd.log" >&2
+	return 1
+}
+
+# The daemon answers reads while its start-up reconciliation runs (node show:
+# "reconcile": {"running": true}); wait until that is over (at most 120 s).
+wait_reconciled() {
+	local i
+	for i in $(seq 1200); do
+		"$TRELLIS_BIN" --socket "$T_SOCK" --json node show 2>/dev/null |
+			jq -e '.reconcile and (.reconcile.running != true)' >/dev/null && return 0
+		sleep 0.1
+	done
 	return 1
 }
 
@@ -70,7 +82,7 @@ restart_daemon() {
 	echo $! >"$T_DIR/trellisd.pid"
 	disown $! 2>/dev/null || true # killed on purpose later: no job-control noise
 	for _ in $(seq 300); do
-		trellis node show >/dev/null 2>&1 && return 0
+		trellis node show >/dev/null 2>&1 && wait_reconciled && return 0
 		sleep 0.1
 	done
 	echo "trellisd did not come back:" >&2

@@ -91,7 +91,7 @@ int main(void)
 
 		snprintf(s.name, sizeof(s.name), "b");
 		snprintf(s.owner, sizeof(s.owner), "u1001");
-		snprintf(s.state, sizeof(s.state), "ready");
+		s.state = SLICE_READY;
 		s.spec = "slice: b\n";
 		s.filename = "b.yaml";
 		s.files = json_object();

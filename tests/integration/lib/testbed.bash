@@ -62,8 +62,10 @@ testbed_daemon() {
 		>>"$dir/trellisd.log" 2>&1 &
 	echo $! >"$dir/trellisd.pid"
 	disown $! 2>/dev/null || true # tests kill it on purpose: no job-control noise
-	for _ in $(seq 100); do
-		"$TRELLIS_BUILD/cli/trellis" --socket "$dir/trellisd.sock" node show >/dev/null 2>&1 && return 0
+	for _ in $(seq 1200); do
+		# answered, and its start-up reconciliation is over (node show: reconcile.running)
+		"$TRELLIS_BUILD/cli/trellis" --socket "$dir/trellisd.sock" --json node show 2>/dev/null |
+			jq -e '.reconcile and (.reconcile.running != true)' >/dev/null && return 0
 		kill -0 "$(cat "$dir/trellisd.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
