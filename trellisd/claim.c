@@ -21,11 +21,13 @@
  *                     owner there is one tenant's slice realized in parts.
  *
  * A range claim outlives its daemon (a killed daemon's routers keep running
- * and are re-adopted); it is stale, and ignored, only when the state directory
- * it names is gone or, for this daemon's own node, when its store does not hold
+ * and are re-adopted); it is stale only when the state directory it names is
+ * gone (then the next allocation removes it), or, for this daemon's own node, when its store does not hold
  * the slice (claim_uid_forget() after a failed create).  /run is a tmpfs, so a
  * reboot clears the claims with the routers; the start-up reconciliation
- * claims again what it re-adopts.
+ * claims again what it re-adopts.  A starting daemon removes the node lock
+ * files nobody holds (daemons killed without a clean stop) and the range
+ * claims whose state directory is gone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -80,53 +82,34 @@ static int claim_dirs(void)
 	return mkdir_private(p);
 }
 
-int claim_node(const char *node, const char *state_dir, int *fd_out, struct trl_error *err)
+/* Lock files of daemons that died without a clean stop: nobody holds them. */
+static void sweep_node_locks(const char *own)
 {
-	char path[512], held[4200];
-	int fd, r;
-	ssize_t n;
+	char p[512];
+	DIR *dir;
+	struct dirent *e;
 
-	if ((r = claim_dirs()) < 0)
-		return trl_error_set(err, TRL_EFAILED, "cannot use '%s' for host-wide claims: %s", claim_root,
-				     strerror(-r));
-	snprintf(path, sizeof(path), "%s/nodes/%s.lock", claim_root, node);
-again:
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return trl_error_set(err, TRL_EFAILED, "cannot open '%s': %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		struct stat a, b;
-
-		/* The holder before us may have removed the file as it stopped: lock the one that is there. */
-		if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino) {
-			close(fd);
-			goto again;
-		}
-	} else {
-		n = pread(fd, held, sizeof(held) - 1, 0);
-		held[n > 0 ? n : 0] = '\0';
-		held[strcspn(held, "\n")] = '\0';
-		close(fd);
-		return trl_error_set(err, TRL_EEXIST,
-				     "node name '%s' is held by a live trellisd (%s): it names the bpffs pin directory and the cgroup subtree, so a second daemon on this host needs another --node",
-				     node, held[0] ? held : "pid unknown");
-	}
-	snprintf(held, sizeof(held), "pid %ld, state dir %s\n", (long)getpid(), state_dir);
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, held, strlen(held), 0) < 0)
-		log_warn("cannot write '%s': %s", path, strerror(errno));
-	*fd_out = fd;
-	return 0;
-}
-
-void claim_node_release(const char *node, int fd)
-{
-	char path[512];
-
-	if (fd < 0)
+	snprintf(p, sizeof(p), "%s/nodes", claim_root);
+	dir = opendir(p);
+	if (!dir)
 		return;
-	snprintf(path, sizeof(path), "%s/nodes/%s.lock", claim_root, node);
-	unlink(path);	/* while still holding it (claim_node() checks which file it locked) */
-	close(fd);
+	while ((e = readdir(dir))) {
+		size_t n = strlen(e->d_name);
+		struct stat a, b;
+		int fd;
+
+		if (e->d_name[0] == '.' || n < 6 || strcmp(e->d_name + n - 5, ".lock") ||
+		    (!strncmp(e->d_name, own, n - 5) && strlen(own) == n - 5))
+			continue;
+		fd = openat(dirfd(dir), e->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 &&
+		    fstatat(dirfd(dir), e->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino)
+			unlinkat(dirfd(dir), e->d_name, 0);	/* while holding it, as claim_node_release() does */
+		close(fd);
+	}
+	closedir(dir);
 }
 
 struct holder {
@@ -156,6 +139,103 @@ static int holder_read(int dirfd, const char *name, struct holder *h)
 	if (sscanf(buf, "%127s %lu %4095s %d", h->slice, &h->owner, h->state_dir, &h->shared) < 3)
 		return -EINVAL;
 	return 0;
+}
+
+static int lock_uids(void);
+
+/* Range claims whose state dir is gone (their daemon and its state were removed). */
+static void sweep_uid_claims(const char *own)
+{
+	char p[512];
+	DIR *dir;
+	struct dirent *e;
+	int lk = lock_uids();
+
+	if (lk < 0)
+		return;
+	snprintf(p, sizeof(p), "%s/uids", claim_root);
+	dir = opendir(p);
+	while (dir && (e = readdir(dir))) {
+		DIR *hd;
+		struct dirent *he;
+		int dfd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		dfd = openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd < 0 || !(hd = fdopendir(dfd))) {
+			if (dfd >= 0)
+				close(dfd);
+			continue;
+		}
+		while ((he = readdir(hd))) {
+			struct holder h;
+
+			if (he->d_name[0] == '.' || holder_read(dirfd(hd), he->d_name, &h) < 0 || !strcmp(h.node, own))
+				continue;
+			if (access(h.state_dir, F_OK) < 0 && errno == ENOENT)
+				unlinkat(dirfd(hd), he->d_name, 0);
+		}
+		closedir(hd);
+		unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR);	/* fails while a holder is left */
+	}
+	if (dir)
+		closedir(dir);
+	close(lk);
+}
+
+int claim_node(const char *node, const char *state_dir, int *fd_out, struct trl_error *err)
+{
+	char path[512], held[4200];
+	int fd, r;
+	ssize_t n;
+
+	if ((r = claim_dirs()) < 0)
+		return trl_error_set(err, TRL_EFAILED, "cannot use '%s' for host-wide claims: %s", claim_root,
+				     strerror(-r));
+	snprintf(path, sizeof(path), "%s/nodes/%s.lock", claim_root, node);
+again:
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return trl_error_set(err, TRL_EFAILED, "cannot open '%s': %s", path, strerror(errno));
+	/* A daemon sweeping stale lock files (below) may hold ours for an instant. */
+	for (int i = 0; i < 10 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++)
+		usleep(20000);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		struct stat a, b;
+
+		/* The holder before us may have removed the file as it stopped: lock the one that is there. */
+		if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino) {
+			close(fd);
+			goto again;
+		}
+	} else {
+		n = pread(fd, held, sizeof(held) - 1, 0);
+		held[n > 0 ? n : 0] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		close(fd);
+		return trl_error_set(err, TRL_EEXIST,
+				     "node name '%s' is held by a live trellisd (%s): it names the bpffs pin directory and the cgroup subtree, so a second daemon on this host needs another --node",
+				     node, held[0] ? held : "pid unknown");
+	}
+	snprintf(held, sizeof(held), "pid %ld, state dir %s\n", (long)getpid(), state_dir);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, held, strlen(held), 0) < 0)
+		log_warn("cannot write '%s': %s", path, strerror(errno));
+	*fd_out = fd;
+	sweep_node_locks(node);
+	sweep_uid_claims(node);
+	return 0;
+}
+
+void claim_node_release(const char *node, int fd)
+{
+	char path[512];
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/nodes/%s.lock", claim_root, node);
+	unlink(path);	/* while still holding it (claim_node() checks which file it locked) */
+	close(fd);
 }
 
 /* Is @h still somebody's?  Another node's holder lives while its state dir does. */
@@ -212,14 +292,20 @@ static int range_taken(unsigned base, const struct claim_uid *c, char *who, size
 				continue;	/* the same cluster slice, another part of it */
 			if (!strcmp(h.node, c->node) && !strcmp(h.slice, c->slice))
 				continue;	/* our own earlier claim for this slice */
-			if (!holder_live(&h, c->node, c->ours, c->arg))
+			if (!holder_live(&h, c->node, c->ours, c->arg)) {
+				/* Another daemon's claim whose state dir is gone: nobody's, remove it (under the lock). */
+				if (strcmp(h.node, c->node) && access(h.state_dir, F_OK) < 0 && errno == ENOENT)
+					unlinkat(dirfd(hd), he->d_name, 0);
 				continue;
+			}
 			snprintf(who, wlen, "slice '%s' of node '%s' (state dir %s) holds %lu-%lu", h.slice, h.node,
 				 h.state_dir, b, b + UID_SPAN - 1);
 			taken = 1;
 			break;
 		}
 		closedir(hd);
+		if (!taken)
+			unlinkat(dirfd(dir), e->d_name, AT_REMOVEDIR);	/* fails while a holder is left */
 	}
 	closedir(dir);
 	return taken;

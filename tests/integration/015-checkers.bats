@@ -149,14 +149,14 @@ check_bench_deploy() {
 check_bench_deploy_files() {
 	bench_function deploy
 	local CREATED_SLICES=() NODE=none NETNS_PREFIX=none- T_DIR=$T_DIR/plant DAEMON_PID=
-	! bench_deploy_leftovers
+	if bench_deploy_leftovers; then return 1; fi
 }
 check_bench_fastpath() {
 	bench_function fastpath
 	# shellcheck source=lib/testbed.bash
 	source "$TRELLIS_SRC/tests/integration/lib/testbed.bash"
 	local TB=t15b KB=t15k NS=t15n SAME=$S CROSS=t15c W_DIR= BG_PIDS=()
-	! bench_fastpath_leftovers
+	if bench_fastpath_leftovers; then return 1; fi
 }
 
 # --- the checkers ---------------------------------------------------------------

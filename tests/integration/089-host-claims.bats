@@ -70,10 +70,18 @@ one_router() {
 	other=$(mktemp -d /tmp/trellis-test-089d.XXXXXX)
 	chmod 711 "$other"
 	node="t89d-$$"
+	# a lock file left by a daemon killed without a clean stop: nobody holds it
+	echo "pid 1, state dir /nonexistent" >"/run/trellis/claims/nodes/t89s-$$.lock"
 	"$TRELLISD" --state-dir "$other/state" --socket "$other/s.sock" --node "$node" >"$other/log" 2>&1 &
 	pid=$!
 	wait_for 10 "$TRELLIS_BIN" --socket "$other/s.sock" node show
 	[ -e "/run/trellis/claims/nodes/$node.lock" ]
+	# the starting daemon removed the stale one, and kept the live ones
+	run test -e "/run/trellis/claims/nodes/t89s-$$.lock"
+	rm -f "/run/trellis/claims/nodes/t89s-$$.lock"
+	[ "$status" -ne 0 ]
+	[ -e "/run/trellis/claims/nodes/$T_NODE.lock" ]
+	[ -e "/run/trellis/claims/nodes/$B_NODE.lock" ]
 	kill "$pid"
 	wait "$pid" || true
 	# a clean stop gives the name up (no lock file left behind)
@@ -152,12 +160,16 @@ one_router() {
 	echo "t89z 0 /nonexistent/t89z-$$ 0" >"/run/trellis/claims/uids/$a/t89z-$$"
 	trellis slice create -f "$h" >/dev/null
 	a3=$(trellis --json slice show t89h | jq -r .uid_base)
+	# ... and removed while the range was looked at
+	run test -e "/run/trellis/claims/uids/$a/t89z-$$"
+	stale_left=$status
 	rm -f "/run/trellis/claims/uids/$a/t89z-$$"
 	rmdir "/run/trellis/claims/uids/$a" 2>/dev/null || true
 	trellis -q slice delete t89h
 	echo "free: $a, beside a live claim: $a2, beside a stale claim: $a3"
 	[ "$a2" != "$a" ]
 	[ "$a3" = "$a" ]
+	[ "$stale_left" -ne 0 ]
 	assert_no_leftovers t89h
 	assert_no_leftovers t89g
 }
