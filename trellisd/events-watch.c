@@ -10,6 +10,7 @@
  */
 #define LOG_MODULE "events"
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -539,8 +540,22 @@ static void on_router_exit(unsigned id)
 {
 	struct wrouter *w;
 
-	/* The exit's status comes by the connector: take what it has first. */
+	/* The exit's status comes by the connector: take what it has first,
+	 * and give a message still on its way a moment (a pidfd wakes as soon
+	 * as the process is a zombie). */
 	read_connector();
+	for (int i = 0; i < 5 && E.cn >= 0; i++) {
+		struct pollfd pfd = { .fd = E.cn, .events = POLLIN };
+		int known;
+
+		pthread_mutex_lock(&E.lock);
+		w = router_by_id(id);
+		known = !w || w->init_status >= 0;
+		pthread_mutex_unlock(&E.lock);
+		if (known || poll(&pfd, 1, 40) <= 0)
+			break;
+		read_connector();
+	}
 	pthread_mutex_lock(&E.lock);
 	w = router_by_id(id);
 	if (w) {
