@@ -640,7 +640,7 @@ EOS
 			if [[ "$cmd" == "slice login"* ]]; then
 				# login wants a terminal before it asks the daemon
 				command -v script >/dev/null || continue
-				run script -qec "$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK" "${args[@]}")" /dev/null </dev/null
+				SHELL=/bin/bash run script -qec "$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK" "${args[@]}")" /dev/null </dev/null
 				output=${output%$'\r'}
 			else
 				run trellis "${args[@]}" </dev/null

@@ -25,9 +25,10 @@ teardown() {
 }
 
 # Run the CLI on a terminal (script's pty): prints what the terminal showed,
-# exits with the CLI's status.
+# exits with the CLI's status.  script(1) runs the command with $SHELL, which
+# is /bin/sh under CI: printf %q's $'...' (a multi-line argument) needs bash.
 on_tty() {
-	script -qec "$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK" "$@")" /dev/null </dev/null
+	SHELL=/bin/bash script -qec "$(printf '%q ' "$TRELLIS_BIN" --socket "$T_SOCK" "$@")" /dev/null </dev/null
 }
 
 # What a hostile command writes to every fd above 2: a progress event and a
