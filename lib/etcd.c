@@ -508,6 +508,8 @@ static int http_error(struct etcd *e, const char *path, long code, const char *b
 			     m ? m : "no message", hint);
 }
 
+static void token_forget(struct etcd *e);
+
 /* POST @body to @path, failing over between endpoints: the reply in @b, its HTTP status in *code. */
 static int post(struct etcd *e, const char *path, const char *body, int auth, struct buf *b, long *code,
 		struct trl_error *err)
@@ -541,6 +543,12 @@ static int post(struct etcd *e, const char *path, const char *body, int auth, st
 		r = curl_error(e, path, rc, cerr, err);
 	else
 		curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, code);
+	/* etcd holds a request whose token names a raft index it has not reached
+	 * (a token from before a restore to an older snapshot) until its own
+	 * timeout, and only then says "invalid auth token": the reply comes after
+	 * ours.  A timed-out request forgets its token: the next one logs in. */
+	if (rc == CURLE_OPERATION_TIMEDOUT && auth && e->token)
+		token_forget(e);
 	/* The request may hold the password (authenticate): clear libcurl's pointer to it; and
 	 * the error buffer is on this stack. */
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, NULL);
@@ -592,6 +600,19 @@ static void token_cache_put(const struct etcd *e)
 		token_cache.token = NULL;
 	}
 	pthread_mutex_unlock(&token_lock);
+}
+
+/* Drop @e's token, and the process's cached copy when it is the same one. */
+static void token_forget(struct etcd *e)
+{
+	pthread_mutex_lock(&token_lock);
+	if (token_cache.token && !strcmp(token_cache.token, e->token)) {
+		free_secret(token_cache.token);
+		token_cache.token = NULL;
+	}
+	pthread_mutex_unlock(&token_lock);
+	free_secret(e->token);
+	e->token = NULL;
 }
 
 /* Trade the user and password for a token (POST /v3/auth/authenticate). */

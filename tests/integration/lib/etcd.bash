@@ -138,7 +138,9 @@ cluster_testbed_down() { # NODES
 	for i in $(seq "$1"); do
 		grep -E ' (warn|error) ' "$d/n$i/trellisd.log" 2>/dev/null | sed "s/^/# trellisd(n$i): /" >&3 || true
 	done
-	for i in $(seq "$1"); do testbed_daemon_stop "$P" "$i"; done
+	# testbed_down deletes the slices the live daemons still hold (through
+	# etcd, which is still up for it: a test that failed half-way leaves no
+	# containers or cgroups behind), then stops the daemons.
 	testbed_down "$P"
 	etcd_stop
 	rm -rf "$d" "$(etcd_dir)"
