@@ -180,14 +180,15 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 	return 0;
 }
 
-static json_t *port_stats_json(struct daemon *d, const char *host)
+static json_t *port_stats_json(struct daemon *d, const char *host, const struct trl_endpoint *ep)
 {
 	struct bridge_port_stats ps = { 0 };
 	struct trl_error e = { 0 };
 
 	if (!d->bridge || bridge_port_stats(d->bridge, host, &ps, &e) < 0)
-		return json_pack("{s:s, s:s}", "host", host, "error", e.msg[0] ? e.msg : "no fast path");
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "packets",
+		return json_pack("{s:s, s:s, s:s, s:s}", "host", host, "router", ep->router, "ifname", ep->ifname, "error",
+				 e.msg[0] ? e.msg : "no fast path");
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "router", ep->router, "ifname", ep->ifname, "packets",
 			 (json_int_t)ps.packets, "bytes", (json_int_t)ps.bytes, "rx_packets", (json_int_t)ps.rx_packets,
 			 "rx_bytes", (json_int_t)ps.rx_bytes, "drops", (json_int_t)ps.drops, "drops_mtu",
 			 (json_int_t)ps.drops_mtu, "drops_loss", (json_int_t)ps.drops_loss, "drops_other",
@@ -281,6 +282,11 @@ static json_t *routers_usage_json(struct plan *p)
 
 int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
+	return slice_stats_sample(oc, name, 1, result, err);
+}
+
+int slice_stats_sample(struct op_ctx *oc, const char *name, int sample, json_t **result, struct trl_error *err)
+{
 	struct store_slice row;
 	struct trl_slice *s;
 	struct plan p;
@@ -322,11 +328,11 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 				host_veth(s, &lk->ep[1 - from], x->dev);
 			else if (shaped && pl->kind == PLAN_LINK_TUNNEL && pl->tunnel == NODE_TUNNEL_EGRE)
 				snprintf(x->dev, sizeof(x->dev), "%s", oc->d->sub.ifname);
-			x->bytes0 = dir_bytes(oc->d, x, &ci);
+			x->bytes0 = sample ? dir_bytes(oc->d, x, &ci) : 0;
 			x->t0 = now_ns();
 		}
 	}
-	if (nd)
+	if (nd && sample)
 		usleep(RATE_SAMPLE_US);
 
 	links = json_array();
@@ -340,7 +346,7 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
 				continue;
 			host_veth(s, &lk->ep[e], h);
-			json_array_append_new(ports, port_stats_json(oc->d, h));
+			json_array_append_new(ports, port_stats_json(oc->d, h, &lk->ep[e]));
 		}
 		for (size_t i = 0; i < nd; i++) {
 			struct shaper_class_info ci;
@@ -358,7 +364,7 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 			json_array_append_new(
 				dirs, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "from", from, "to", to,
 						"rate_now",
-						(json_int_t)(t1 > sd[i].t0 && b1 >= sd[i].bytes0
+						(json_int_t)(sample && t1 > sd[i].t0 && b1 >= sd[i].bytes0
 								     ? (b1 - sd[i].bytes0) * 8 * 1000000000ULL / (t1 - sd[i].t0)
 								     : 0),
 						"class", cls, "bytes", (json_int_t)ci.bytes, "packets", (json_int_t)ci.packets,
