@@ -121,13 +121,17 @@ function update(name, sec, show, stats, now) {
       if (old && now > old.t && p.bytes >= old.bytes) parts.push(`${p.router}→ ${rate(((p.bytes - old.bytes) * 8 * 1000) / (now - old.t))}`);
       prev.set(key, { bytes: p.bytes, t: now });
     }
-    g.querySelector('text.rate').textContent = state === 'down' ? lk.state : parts.join('  ');
+    g.querySelector('text.rate').textContent = state === 'down' ? lk.state : parts.join(' · ');
     g.dataset.info = `link ${lk.name} (${lk.state}, ${lk.kind})\nrate ${lk.rate ? rate(lk.rate) : 'unshaped'}\n` + parts.join('\n');
   }
 }
 
+let busy = false;
+
 async function tick() {
   const status = document.getElementById('status');
+  if (busy) return;	// a slow answer: skip a beat rather than pile up requests
+  busy = true;
   try {
     const list = (await get('api/slices')).slices;
     const main = document.getElementById('slices');
@@ -158,6 +162,8 @@ async function tick() {
   } catch (e) {
     status.className = 'error';
     status.textContent = String(e.message || e);
+  } finally {
+    busy = false;
   }
 }
 
