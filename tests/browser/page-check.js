@@ -46,7 +46,7 @@ async function main() {
     page.on('pageerror', (e) => fail('script error on the page: ' + e.message));
     await page.goto(opt.url, { waitUntil: 'load', timeout: 10000 });
     // The first refresh draws what the caller may see.
-    await page.waitForFunction(() => document.body.dataset.updated, { timeout: 5000 });
+    await page.waitForFunction(() => document.body.dataset.updated || document.getElementById('status').className === 'error', { timeout: 5000 });
     out.slices = await page.$$eval('section.slice', (s) => s.map((x) => x.dataset.slice));
     out.status = await page.$eval('#status', (s) => s.textContent);
     if (opt.slice) {
