@@ -2,9 +2,9 @@
 /*
  * DOC: /metrics: the node in the Prometheus text format
  *
- * Nothing here measures: the figures are those node.show, slice.list,
- * slice.show and slice.stats compute (node_info_for, slice_list, slice_show,
- * slice_stats_sample without its rate sample), as the caller may see them,
+ * Nothing here measures: the figures are those node.show, slice.list and
+ * slice.stats compute (node_info_for, slice_list, slice_stats_sample
+ * without its rate sample), as the caller may see them,
  * turned into metric families.  A family is declared once in fams[] (name,
  * type, help: the list trellisd(8) METRICS documents); samples are appended
  * to the family's buffer as the JSON is walked and the families are written
@@ -260,15 +260,15 @@ static void node_metrics(struct mset *m, struct op_ctx *oc)
 	json_decref(n);
 }
 
-static void link_metrics(struct mset *m, const char *sl, const char *node, json_t *show, json_t *stats)
+static void link_metrics(struct mset *m, const char *sl, const char *node, json_t *stats)
 {
 	size_t i, k;
 	json_t *l, *p;
 
-	json_array_foreach(json_object_get(show, "links"), i, l) {
+	json_array_foreach(json_object_get(stats, "links"), i, l) {
 		const char *name = str(l, "name"), *state = str(l, "state");
 
-		if (!strcmp(str(l, "kind"), "remote"))
+		if (!strcmp(state, "remote"))
 			continue;
 		add(m, F_LINK_UP, !strcmp(state, "up"), "slice", sl, "link", name, "node", node, NULL);
 		add(m, F_LINK_ADMIN_UP, strcmp(state, "admin-down") != 0, "slice", sl, "link", name, "node", node, NULL);
@@ -309,20 +309,17 @@ static void link_metrics(struct mset *m, const char *sl, const char *node, json_
 	}
 }
 
-static void router_metrics(struct mset *m, const char *sl, const char *node, json_t *show, json_t *stats)
+static void router_metrics(struct mset *m, const char *sl, const char *node, json_t *stats)
 {
-	size_t i, k;
-	json_t *r, *sr;
+	size_t i;
+	json_t *r;
 
 	json_array_foreach(json_object_get(stats, "routers"), i, r) {
 		const char *name = str(r, "name"), *state = str(r, "state");
-		json_t *u = json_object_get(r, "usage"), *lim = NULL;
+		json_t *u = json_object_get(r, "usage"), *lim = json_object_get(r, "limits");
 
 		if (!strcmp(state, "remote"))
 			continue;
-		json_array_foreach(json_object_get(show, "routers"), k, sr)
-			if (!strcmp(str(sr, "name"), name))
-				lim = json_object_get(sr, "limits");
 #define R_LABELS "slice", sl, "router", name, "node", node
 		add(m, F_ROUTER_UP, !strcmp(state, "running"), R_LABELS, NULL);
 		add(m, F_ROUTER_STATE, 1, R_LABELS, "state", state, NULL);
@@ -348,25 +345,26 @@ static void slice_metrics(struct mset *m, struct op_ctx *oc, const json_t *entry
 {
 	const char *sl = str(entry, "name"), *node = oc->d->node_name;
 	struct trl_error e = { 0 };
-	json_t *show = NULL, *stats = NULL, *u;
+	json_t *stats = NULL, *u;
 
-	if (slice_show(oc, sl, &show, &e) < 0 || slice_stats_sample(oc, sl, 0, &stats, &e) < 0) {
+	/* slice.stats alone: it has the links' and routers' states and limits (slice.show would ask
+	 * liblxc about every router a second time). */
+	if (slice_stats_sample(oc, sl, 0, &stats, &e) < 0) {
 		log_debug("metrics: slice '%s' skipped: %s", sl, e.msg);
-		json_decref(show);
 		return;
 	}
-	add(m, F_SLICE_INFO, 1, "slice", sl, "owner", str(show, "owner"), "state", str(show, "state"), "node", node, NULL);
+	add(m, F_SLICE_INFO, 1, "slice", sl, "owner", str(stats, "owner"), "state", str(entry, "state"), "node", node,
+	    NULL);
 	add(m, F_SLICE_ROUTERS, num(entry, "routers"), "slice", sl, "node", node, NULL);
 	add(m, F_SLICE_LINKS, num(entry, "links"), "slice", sl, "node", node, NULL);
-	add(m, F_SLICE_RATE, num(json_object_get(show, "bandwidth"), "rate") / 8, "slice", sl, "node", node, NULL);
-	add(m, F_SLICE_CEIL, num(json_object_get(show, "bandwidth"), "ceil") / 8, "slice", sl, "node", node, NULL);
+	add(m, F_SLICE_RATE, num(json_object_get(stats, "bandwidth"), "rate") / 8, "slice", sl, "node", node, NULL);
+	add(m, F_SLICE_CEIL, num(json_object_get(stats, "bandwidth"), "ceil") / 8, "slice", sl, "node", node, NULL);
 	if (json_is_object(u = json_object_get(stats, "usage"))) {
 		add(m, F_SLICE_CPU, num(u, "cpu_ns") / 1e9, "slice", sl, "node", node, NULL);
 		add(m, F_SLICE_MEMORY, num(u, "memory"), "slice", sl, "node", node, NULL);
 	}
-	link_metrics(m, sl, node, show, stats);
-	router_metrics(m, sl, node, show, stats);
-	json_decref(show);
+	link_metrics(m, sl, node, stats);
+	router_metrics(m, sl, node, stats);
 	json_decref(stats);
 }
 
