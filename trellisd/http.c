@@ -295,21 +295,19 @@ void http_reply_json(struct http_reply *rep, json_t *doc)
 	rep->len = strlen(s);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *rep, int head)
+/* Queue @rep (its body then belongs to libmicrohttpd, which leaves it out for HEAD). */
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (!rep->body)
 		http_reply_error(rep, 500, "out of memory");
-	resp = MHD_create_response_from_buffer(head ? 0 : rep->len, rep->body,
-					       head ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(rep->body);
 		return MHD_NO;
 	}
-	if (head)
-		free(rep->body);
 	rep->body = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -438,7 +436,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		route(c, url, &rep);
 	if (rep.status >= 400 && rep.status != 401 && rep.status != 404)
 		log_debug("%s '%s': %u", method, ESC(url), rep.status);
-	return send_reply(c, &rep, head);
+	return send_reply(c, &rep);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
