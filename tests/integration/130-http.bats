@@ -317,7 +317,7 @@ page_check() {
 	[[ "$(echo "$res" | jq -r .status)" == *401* ]]
 }
 
-@test "beyond loopback: refused without TLS and tokens; with them, HTTPS and tokens" {
+@test "beyond loopback: refused without TLS and tokens; with them, HTTPS, tokens and client certificates" {
 	command -v openssl >/dev/null || skip "openssl not installed"
 	d=$(mktemp -d /tmp/trellis-test-130-tls.XXXXXX)
 	chmod 711 "$d"
@@ -335,10 +335,16 @@ page_check() {
 	[[ "$output" == *"http-tokens '$T_TOKENS': must be a file owned by root, readable by no one else"* ]]
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 1 \
 		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	# A CA for client certificates, one it signed and one it did not.
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 1 -subj /CN=t130-ca 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -keyout "$d/client.key" -out "$d/client.csr" -subj /CN=t130-client 2>/dev/null
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 1 \
+		-out "$d/client.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/rogue.key" -out "$d/rogue.pem" -days 1 -subj /CN=t130-client 2>/dev/null
 	tp=$(free_port)
 	"$TRELLISD" --state-dir "$d/state" --socket "$d/s.sock" --node "$node" --template-path "$TRELLIS_SRC/container-templates" \
 		--http "0.0.0.0:$tp" --http-tokens "$T_TOKENS" --http-cert "$d/cert.pem" --http-key "$d/key.pem" \
-		>"$d/log" 2>&1 &
+		--http-client-ca "$d/ca.pem" >"$d/log" 2>&1 &
 	echo $! >"$BATS_FILE_TMPDIR/tls.pid"
 	for _ in $(seq 50); do curl -s --cacert "$d/cert.pem" "https://127.0.0.1:$tp/" >/dev/null && break; sleep 0.1; done
 	run curl -sS --cacert "$d/cert.pem" -w '\n%{http_code}' -H "Authorization: Bearer $ROOT_TOKEN" "https://127.0.0.1:$tp/api/node"
@@ -346,6 +352,14 @@ page_check() {
 	[ "$(echo "${lines[0]}" | jq -r .name)" = "$node" ]
 	run curl -sS --cacert "$d/cert.pem" -w '\n%{http_code}' "https://127.0.0.1:$tp/api/node"
 	[ "${lines[-1]}" = 401 ]
+	# A client certificate the CA signed gets in without a token; one it did not sign does not.
+	run curl -sS --cacert "$d/cert.pem" --cert "$d/client.pem" --key "$d/client.key" -w '\n%{http_code}' \
+		"https://127.0.0.1:$tp/api/node"
+	[ "${lines[-1]}" = 200 ]
+	run curl -sS --cacert "$d/cert.pem" --cert "$d/rogue.pem" --key "$d/rogue.key" -w '\n%{http_code}' \
+		"https://127.0.0.1:$tp/api/node"
+	[ "${lines[-1]}" = 401 ] || [ "$status" -ne 0 ]
+	[[ "$output" != *"\"name\""* ]]
 	# Plain HTTP on the TLS port gets no answer.
 	run curl -sS --max-time 3 "http://127.0.0.1:$tp/api/node"
 	[ "$status" -ne 0 ]
