@@ -5,7 +5,7 @@
 //   {"url": "http://127.0.0.1:PORT/#token=...",
 //    "slice": "NAME", "routers": [...], "links": [...],   every one must be drawn
 //    "down": {"link": "LINK", "cmd": ["trellis", ...]},    run cmd, time until the link is red
-//    "screenshot": "FILE"}
+//    "screenshot": "FILE", "phone": "FILE"}   screenshots; "phone": also at a phone's width
 // Prints one JSON line: {"slices": [...drawn], "routers": [...], "links": [...],
 // "down_ms": N, "stroke": "rgb(...)"}.  Exit 0 when every check passed, 1 when
 // one failed (the reason on stderr), 77 when the browser cannot start here.
@@ -82,6 +82,18 @@ async function main() {
     }
     if (external.length) fail('the page fetched from elsewhere: ' + external.join(' '));
     if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
+    if (opt.phone) {
+      // A phone's width: nothing wider than the screen, the topology still drawn.
+      await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
+      await new Promise((r) => setTimeout(r, 300));
+      out.phone_width = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (out.phone_width > 390) fail(`on a 390 px wide phone the page is ${out.phone_width} px wide`);
+      if (opt.slice) {
+        const w = await page.$eval(`section.slice[data-slice="${opt.slice}"] svg`, (x) => x.getBoundingClientRect().width);
+        if (!(w > 300)) fail(`on a phone the topology is ${w} px wide`);
+      }
+      await page.screenshot({ path: opt.phone, fullPage: true });
+    }
   } catch (e) {
     fail(e.message);
   } finally {
