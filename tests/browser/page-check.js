@@ -5,7 +5,8 @@
 //   {"url": "http://127.0.0.1:PORT/#token=...",
 //    "slice": "NAME", "routers": [...], "links": [...],   every one must be drawn
 //    "down": {"link": "LINK", "cmd": ["trellis", ...]},    run cmd, time until the link is red
-//    "screenshot": "FILE", "phone": "FILE"}   screenshots; "phone": also at a phone's width
+//    "screenshot": "FILE", "phone": "FILE",   screenshots; "phone": also at a phone's width
+//    "profile": "DIR"}                         the browser's profile directory
 // Prints one JSON line: {"slices": [...drawn], "routers": [...], "links": [...],
 // "down_ms": N, "stroke": "rgb(...)"}.  Exit 0 when every check passed, 1 when
 // one failed (the reason on stderr), 77 when the browser cannot start here.
@@ -30,6 +31,7 @@ async function main() {
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
       timeout: 20000,
+      userDataDir: opt.profile,	// the caller's own directory: it can find (and end) what is left
     });
   } catch (e) {
     console.error(`page-check: the browser (${exe}) does not start here: ${e.message.split('\n')[0]}`);

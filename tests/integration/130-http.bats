@@ -63,13 +63,14 @@ EOS
 }
 
 teardown_file() {
-	if [ -n "${PROM_PID:-}" ]; then kill "$PROM_PID" 2>/dev/null || true; fi
 	stop_daemon
 	rm -f "${T_CONF:-}" "${T_TOKENS:-}"
 	remove_test_users "${U1:-}"
 }
 
 teardown() {
+	# A browser a timed-out page check left behind: found by its own profile directory.
+	pkill -KILL -f -- "--user-data-dir=$BATS_FILE_TMPDIR/chromium" 2>/dev/null || true
 	if [ -f "$BATS_FILE_TMPDIR/prom.pid" ]; then
 		kill "$(cat "$BATS_FILE_TMPDIR/prom.pid")" 2>/dev/null || true
 		rm -f "$BATS_FILE_TMPDIR/prom.pid"
@@ -279,7 +280,8 @@ page_check() {
 		(cd "$TRELLIS_SRC/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund >/dev/null 2>&1) ||
 			skip "puppeteer-core could not be installed from npm (tests/browser)"
 	fi
-	run timeout 60 node "$TRELLIS_SRC/tests/browser/page-check.js" "$1"
+	run timeout 60 node "$TRELLIS_SRC/tests/browser/page-check.js" \
+		"$(echo "$1" | jq -c --arg p "$BATS_FILE_TMPDIR/chromium" '. + {profile: $p}')"
 	echo "$output"
 	[ "$status" -ne 77 ] || skip "${lines[-1]}"
 }
