@@ -22,6 +22,10 @@ PKGS=(
   e2fsprogs
   # tests and benchmarks
   bats iperf3 netsniff-ng tcpdump tshark procps psmisc util-linux jq iputils-ping ethtool bc tmux socat python3
+  # the HTTP endpoint (trellisd --http): libmicrohttpd, gnutls for client
+  # certificates; its tests: promtool and a real Prometheus, curl, headless
+  # Chromium driven by puppeteer-core from npm (tests/browser)
+  libmicrohttpd-dev libgnutls28-dev prometheus curl chromium nodejs
   # trellis slice graph --format svg runs Graphviz's dot (trellis(8))
   graphviz
   # sd_notify readiness (trellisd.service, Type=notify); the Debian package
@@ -45,6 +49,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm: Debian's package, unless the installed nodejs brings its own (NodeSource's
+# nodejs conflicts with Debian's npm).
+if ! command -v npm >/dev/null; then
+  apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+# The browser test's runner (tests/browser): puppeteer-core with the system's
+# Chromium, never a browser download.
+src=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$src/tests/browser/package.json" ] && [ ! -d "$src/tests/browser/node_modules/puppeteer-core" ]; then
+  (cd "$src/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund >/dev/null) ||
+    echo "install-deps: npm install in tests/browser failed (the browser tests will skip)" >&2
 fi
 
 # Unprivileged containers: root needs subordinate uid/gid ranges for the slices.

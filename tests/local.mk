@@ -59,7 +59,7 @@ tests_unit_test_frr_diff_SOURCES = tests/unit/test-frr-diff.c tests/unit/tap.h t
 tests_unit_test_frr_diff_CFLAGS = $(unit_cflags) $(LXC_CFLAGS) -I$(top_srcdir)/trellisd
 
 EXTRA_DIST += tests/integration tests/unit/tap.h tests/run-integration tests/README.md tests/lint-bats tests/lint \
-	tests/mutate.sh
+	tests/mutate.sh tests/browser/package.json tests/browser/package-lock.json tests/browser/page-check.js
 
 check_PROGRAMS += tests/unit/test-config tests/unit/test-sshkey
 TESTS += tests/unit/test-config tests/unit/test-sshkey

@@ -37,6 +37,8 @@ MUTANTS=(
 	"tunnel-dev|trellisd/slice-teardown.c|teardown forgets to delete a cross-node link's kernel tunnel device (VXLAN)|bats:070-multinode:fallback: VXLAN"
 	"rate-units|lib/units.c|'mbit' is read as 1000 bit/s too few|unit:test-units"
 	"unshape|trellisd/shape.c|'link set --rate none' leaves the link's HTB tree|bats:090-shaping:refused link changes"
+	"http-tenant|trellisd/http.c|an HTTP token bound to a tenant acts as root|bats:130-http:a tenant's token"
+	"http-deadline|trellisd/http.c|the HTTP watchdog never cuts a slow client|bats:130-http:drips its request"
 )
 
 # Print the old and the new text of mutant $1, NUL-separated.
@@ -85,6 +87,14 @@ mutant_edit() {
 		printf '%s\0%s\0' \
 			$'	if (!sh->rate && !sh->delay_us)\n		return shaper_tree_remove(host, err);' \
 			$'	if (!sh->rate && !sh->delay_us)\n		return 0; /* MUTANT: the tree stays */' ;;
+	http-tenant)
+		printf '%s\0%s\0' \
+			'		if (t->tenant) {' \
+			'		if (0 && t->tenant) { /* MUTANT: every token is root */' ;;
+	http-deadline)
+		printf '%s\0%s\0' \
+			'			if (!t->shut && since_s(&t->since) > H.timeout) {' \
+			'			if (0 && !t->shut && since_s(&t->since) > H.timeout) { /* MUTANT: no deadline */' ;;
 	*)
 		return 1 ;;
 	esac

@@ -45,6 +45,39 @@ static const struct {
 	[PROTO_OP_LINK_CAPTURE] = { ACCESS_SEE, 1 },
 };
 
+static const struct {
+	enum access_op rule;
+	int listed;
+} http_rules[] = {
+	[ACCESS_HTTP_ASSET] = { ACCESS_ANY, 1 },	/* no data in the page's files */
+	[ACCESS_HTTP_METRICS] = { ACCESS_ANY, 1 },	/* filtered by ACCESS_SEE per slice (http-metrics.c) */
+	[ACCESS_HTTP_NODE] = { ACCESS_ANY, 1 },		/* as node.show */
+	[ACCESS_HTTP_SLICES] = { ACCESS_ANY, 1 },	/* filtered by ACCESS_SEE, as slice.list */
+	[ACCESS_HTTP_SLICE] = { ACCESS_SEE, 1 },	/* slice.show + slice.stats */
+};
+
+enum access_op access_http_rule(enum access_http_op op)
+{
+	if ((unsigned)op >= ARRAY_SIZE(http_rules) || !http_rules[op].listed)
+		return ACCESS_ROOT;
+	return http_rules[op].rule;
+}
+
+int access_http_request(const struct op_ctx *oc, enum access_http_op op, struct trl_error *err)
+{
+	enum access_op rule = access_http_rule(op);
+
+	switch (rule) {
+	case ACCESS_CREATE:
+	case ACCESS_SSH_KEYS:
+	case ACCESS_ROOT:
+		return access_check(oc, rule, NULL, err);
+	default:
+		/* The handler checks the slice's row (slice_show, slice_stats). */
+		return 0;
+	}
+}
+
 enum access_op access_rule(enum proto_op op)
 {
 	if ((unsigned)op >= ARRAY_SIZE(rules) || !rules[op].listed)

@@ -51,6 +51,27 @@ enum access_op {
 
 struct store_slice;
 
+/*
+ * The HTTP endpoint's operations (http.c), in the same table: a bearer
+ * token bound to a tenant makes its requests that tenant's (PRINCIPAL_TENANT
+ * with its uid), an unbound token, a client certificate or no token file
+ * root's.  Metrics, the node and the slice list are ACCESS_ANY and filtered
+ * by ACCESS_SEE slice by slice, as node.show and slice.list are; a slice's
+ * state is ACCESS_SEE; the page's static files carry no data (ACCESS_ANY).
+ */
+enum access_http_op {
+	ACCESS_HTTP_ASSET,	/* /, /app.js, /style.css */
+	ACCESS_HTTP_METRICS,	/* /metrics */
+	ACCESS_HTTP_NODE,	/* /api/node */
+	ACCESS_HTTP_SLICES,	/* /api/slices */
+	ACCESS_HTTP_SLICE,	/* /api/slice/NAME */
+	ACCESS_HTTP_COUNT,
+};
+/* The rule of HTTP operation @op (ACCESS_ROOT for one the table does not list). */
+enum access_op access_http_rule(enum access_http_op op);
+/* Before an HTTP handler runs: as access_request() for a socket request. */
+int access_http_request(const struct op_ctx *oc, enum access_http_op op, struct trl_error *err);
+
 /* The rule of request op @op. */
 enum access_op access_rule(enum proto_op op);
 /* Before the handler: what @req's op needs that no slice row decides.

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 #include <linux/magic.h>
 #include <pthread.h>
 #include <libcgroup.h>
@@ -56,10 +57,38 @@ static int read_mounts(struct mnt *out, int max)
 }
 
 /* Mount point of v1 controller @ctrl, or of the v2 root; NULL if none. */
+/*
+ * The mounts, read again when the last read is more than a second old: a
+ * slice's stats (and a /metrics scrape) look up a few controllers for every
+ * router, and /proc/self/mountinfo is long on a host with many containers.
+ */
+static int mounts_cached(struct mnt *out, int max)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct mnt cache[32];
+	static int n_cache;
+	static uint64_t when;	/* CLOCK_MONOTONIC, ms; 0: never read */
+	struct timespec ts;
+	uint64_t now;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&lock);
+	if (!when || now - when > 1000) {
+		n_cache = read_mounts(cache, 32);
+		when = now;
+	}
+	n = n_cache < max ? n_cache : max;
+	memcpy(out, cache, (size_t)n * sizeof(*out));
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 static int ctrl_mount(const char *ctrl, int v2, char *buf, size_t len)
 {
 	struct mnt m[32];
-	int n = read_mounts(m, 32);
+	int n = mounts_cached(m, 32);
 	char needle[64];
 
 	snprintf(needle, sizeof(needle), ",%s,", ctrl);

@@ -232,6 +232,11 @@ enum key_id {
 	K_CLUSTER_KEY,
 	K_CLUSTER_USER,
 	K_CLUSTER_PASSWORD_FILE,
+	K_HTTP,
+	K_HTTP_TOKENS,
+	K_HTTP_CERT,
+	K_HTTP_KEY,
+	K_HTTP_CLIENT_CA,
 	/* tenant policy */
 	K_TENANT_MAX_SLICES,
 	K_TENANT_MAX_ROUTERS,
@@ -284,6 +289,11 @@ static const char *const key_names[K_COUNT] = {
 	[K_CLUSTER_KEY] = "cluster-key",
 	[K_CLUSTER_USER] = "cluster-user",
 	[K_CLUSTER_PASSWORD_FILE] = "cluster-password-file",
+	[K_HTTP] = "http",
+	[K_HTTP_TOKENS] = "http-tokens",
+	[K_HTTP_CERT] = "http-cert",
+	[K_HTTP_KEY] = "http-key",
+	[K_HTTP_CLIENT_CA] = "http-client-ca",
 	[K_TENANT_MAX_SLICES] = "tenant-max-slices",
 	[K_TENANT_MAX_ROUTERS] = "tenant-max-routers",
 	[K_TENANT_MAX_CPU] = "tenant-max-cpu",
@@ -515,6 +525,16 @@ static int set_key(struct config *c, enum key_id k, const char *v, char *why, si
 		return set_word(o->cluster_user, sizeof(o->cluster_user), v, why, len);
 	case K_CLUSTER_PASSWORD_FILE:
 		return set_path(o->cluster_password_file, sizeof(o->cluster_password_file), v, why, len);
+	case K_HTTP:
+		return set_word(o->http, sizeof(o->http), v, why, len);
+	case K_HTTP_TOKENS:
+		return set_path(o->http_tokens, sizeof(o->http_tokens), v, why, len);
+	case K_HTTP_CERT:
+		return set_path(o->http_cert, sizeof(o->http_cert), v, why, len);
+	case K_HTTP_KEY:
+		return set_path(o->http_key, sizeof(o->http_key), v, why, len);
+	case K_HTTP_CLIENT_CA:
+		return set_path(o->http_client_ca, sizeof(o->http_client_ca), v, why, len);
 	case K_TENANT_MAX_SLICES:
 		return set_count(&c->tenant_max_slices, v, why, len);
 	case K_TENANT_MAX_ROUTERS:

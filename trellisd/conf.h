@@ -9,7 +9,8 @@
  * Keys (trellisd.conf(5)): the daemon's command-line options without their
  * dashes (state-dir, socket, node, template-path, parallel, uid-range,
  * log-level, syslog, substrate, address, capacity, cluster, cluster-ca,
- * cluster-cert, cluster-key, cluster-user, cluster-password-file) as
+ * cluster-cert, cluster-key, cluster-user, cluster-password-file, http,
+ * http-tokens, http-cert, http-key, http-client-ca) as
  * defaults the command line overrides, and the operator's policy:
  * allow-tenant-create, tenant-users, tenant-groups, ssh-login, ssh-shell,
  * ssh-keys-user, ssh-group, sshd, sshd-config, and the tenant policy
@@ -56,6 +57,12 @@ struct config_opts {
 	char cluster_key[4096];
 	char cluster_user[128];
 	char cluster_password_file[4096];
+	/* the HTTP listener (http.h, trellisd(8) HTTP ENDPOINT) */
+	char http[128];		/* ADDR:PORT, checked by http_start() */
+	char http_tokens[4096];
+	char http_cert[4096];
+	char http_key[4096];
+	char http_client_ca[4096];
 };
 
 /*

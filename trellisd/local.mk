@@ -21,14 +21,32 @@ trellisd_trellisd_SOURCES = \
 	trellisd/cluster.c \
 	trellisd/claim.c trellisd/claim.h \
 	trellisd/events.c trellisd/events-watch.c trellisd/events-follow.c trellisd/events.h trellisd/events-int.h \
-	trellisd/capture.c
+	trellisd/capture.c \
+	trellisd/http.c trellisd/http.h trellisd/http-metrics.c trellisd/http-page.c
+nodist_trellisd_trellisd_SOURCES = trellisd/web-assets.h
 trellisd_trellisd_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(LXC_CFLAGS) $(LIBBPF_CFLAGS) $(LIBNL_CFLAGS) $(SECCOMP_CFLAGS) $(CGROUP_CFLAGS) $(PCAP_CFLAGS) \
-	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge \
-	$(SYSTEMD_CFLAGS) -DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"' -DCONTAINER_HELPER='"$(pkglibexecdir)/trellis-lxc-helper"'
+	-I$(top_srcdir)/bridge -I$(top_srcdir)/shaper -I$(top_builddir)/bridge -I$(top_builddir)/trellisd \
+	$(MHD_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -DTRL_SSH_SHELL='"$(bindir)/trellis-ssh"' -DCONTAINER_HELPER='"$(pkglibexecdir)/trellis-lxc-helper"'
 trellisd_trellisd_LDADD = bridge/libbridge.la shaper/libshaper.la lib/libtrellis.la \
 	$(SQLITE_LIBS) $(LXC_LIBS) $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBNL_LIBS) $(SECCOMP_LIBS) \
-	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(PCAP_LIBS) -lpthread -lutil
+	$(CGROUP_LIBS) $(JANSSON_LIBS) $(FYAML_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS) $(PCAP_LIBS) $(MHD_LIBS) $(GNUTLS_LIBS) -lpthread -lutil
+
+# The topology page (web/) compiled in: C arrays of the files as they are.
+WEB_FILES = web/index.html web/app.js web/style.css
+EXTRA_DIST += $(WEB_FILES)
+BUILT_SOURCES += trellisd/web-assets.h
+CLEANFILES += trellisd/web-assets.h trellisd/web-assets.h.tmp
+trellisd/web-assets.h: $(srcdir)/web/index.html $(srcdir)/web/app.js $(srcdir)/web/style.css Makefile
+	$(AM_V_GEN)$(MKDIR_P) trellisd && { \
+	  echo '/* Generated from web/ by trellisd/local.mk: do not edit. */'; \
+	  for f in $(WEB_FILES); do \
+	    n=`echo "$$f" | tr './-' '___'`; \
+	    echo "static const unsigned char $$n[] = {"; \
+	    od -An -v -tx1 $(srcdir)/$$f | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo '0x00 };'; \
+	    echo "static const size_t $${n}_len = sizeof($$n) - 1;"; \
+	  done; } >$@.tmp && mv $@.tmp $@
 
 # liblxc runs here, not in a fork of the daemon (trellisd/lxc-helper.c).
 pkglibexec_PROGRAMS += trellisd/trellis-lxc-helper

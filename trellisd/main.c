@@ -35,6 +35,7 @@
 #include "store.h"
 #include "template.h"
 #include "trellisd.h"
+#include "http.h"
 #include "util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/trellis"
@@ -71,6 +72,12 @@ static void usage(FILE *f)
 		"      --cluster-user NAME  etcd user (etcd authentication)\n"
 		"      --cluster-password-file FILE  its password: the file's first line\n"
 		"                           (owned by root, no access for others)\n"
+		"      --http ADDR:PORT     serve /metrics and a topology page over HTTP [off];\n"
+		"                           beyond loopback only with TLS and tokens or client certificates\n"
+		"      --http-tokens FILE   bearer tokens, lines 'TOKEN [USER]' (USER: a tenant's view)\n"
+		"      --http-cert FILE     TLS certificate (PEM) of the HTTP endpoint\n"
+		"      --http-key FILE      its private key (PEM)\n"
+		"      --http-client-ca FILE  CA whose client certificates are let in (as root)\n"
 		"  -u, --uid-range START:COUNT  subordinate ids for slices [root's entry in /etc/subuid]\n"
 		"  -l, --log-level LEVEL    debug, info, warn or error [info]\n"
 		"      --syslog             log to syslog instead of stderr\n"
@@ -78,6 +85,22 @@ static void usage(FILE *f)
 		"  -V, --version            show the version\n"
 		"\n"
 		"trellisd runs in the foreground; see trellisd(8).\n");
+}
+
+/* --http* options: into the configuration's values, which they override. */
+static int http_option(struct config_opts *co, int which, const char *v)
+{
+	static const char *const names[] = { "http", "http-tokens", "http-cert", "http-key", "http-client-ca" };
+	char *dst[] = { co->http, co->http_tokens, co->http_cert, co->http_key, co->http_client_ca };
+	size_t len[] = { sizeof(co->http), sizeof(co->http_tokens), sizeof(co->http_cert), sizeof(co->http_key),
+			 sizeof(co->http_client_ca) };
+
+	if (strlen(v) >= len[which]) {
+		fprintf(stderr, "trellisd: --%s: longer than %zu bytes\n", names[which], len[which] - 1);
+		return -1;
+	}
+	snprintf(dst[which], len[which], "%s", v);
+	return 0;
 }
 
 static int subuid_range(unsigned *start, unsigned *count)
@@ -155,6 +178,11 @@ int main(int argc, char **argv)
 		{ "cluster-key", required_argument, NULL, 6 },
 		{ "cluster-user", required_argument, NULL, 7 },
 		{ "cluster-password-file", required_argument, NULL, 8 },
+		{ "http", required_argument, NULL, 9 },
+		{ "http-tokens", required_argument, NULL, 10 },
+		{ "http-cert", required_argument, NULL, 11 },
+		{ "http-key", required_argument, NULL, 12 },
+		{ "http-client-ca", required_argument, NULL, 13 },
 		{ 0 },
 	};
 	static struct daemon dm;
@@ -272,6 +300,14 @@ int main(int argc, char **argv)
 			break;
 		case 8:
 			cluster_pwfile = optarg;
+			break;
+		case 9:
+		case 10:
+		case 11:
+		case 12:
+		case 13:
+			if (http_option(co, c - 9, optarg) < 0)
+				return 2;
 			break;
 		case 'h':
 			usage(stdout);
@@ -430,6 +466,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trellisd: %s\n", err.msg);
 		return 1;
 	}
+	/* The HTTP endpoint's address and files are checked before anything is touched. */
+	if (http_start(d, &err) < 0) {
+		fprintf(stderr, "trellisd: %s\n", err.msg);
+		close(lfd);
+		unlink(d->socket_path);
+		return 1;
+	}
 	if (bridge_probe(&err) < 0 || bridge_open(d->pin_dir, &d->bridge, &err) < 0) {
 		snprintf(d->fastpath, sizeof(d->fastpath), "unavailable");
 		log_warn("fast path unavailable, slices with links will be refused: %s", err.msg);
@@ -511,6 +554,7 @@ int main(int argc, char **argv)
 	sd_notifyf(1, "READY=1\nSTATUS=node '%s', socket %s", d->node_name, d->socket_path);
 #endif
 	r = server_run(d, lfd, &err);
+	http_stop();
 	if (reconciling)
 		pthread_join(reconcile_th, NULL);
 	if (r < 0) {

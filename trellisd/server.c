@@ -58,6 +58,8 @@
 #include "trellisd.h"
 #include "util.h"
 
+atomic_ulong server_requests, server_errors;
+
 /* A client request being served: replies and progress go to fd. */
 struct request_ctx {
 	struct op_ctx op;	/* what the operation sees: the caller, the progress sink */
@@ -368,7 +370,9 @@ static void *serve_conn(void *arg)
 		request_caller(rq);
 		r = dispatch(&rq->op, &req, &result, &err);
 	}
+	atomic_fetch_add(&server_requests, 1);
 	if (r < 0) {
+		atomic_fetch_add(&server_errors, 1);
 		if (!err.code)
 			trl_error_set(&err, TRL_EFAILED, "request failed");
 		/* A user's malformed, late or oversized requests cost a log line per 10 s, not one each. */

@@ -77,6 +77,28 @@ int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, stru
 	return r;
 }
 
+/* Link @l of plan @p on this node: "up", "down" (an end's interface is gone),
+ * "admin-down" (taken down: trellis link down) or "remote". */
+static const char *link_state(const struct plan *p, size_t l)
+{
+	const struct trl_link *lk = &p->s->links[l];
+	const struct plan_link *pl = &p->pl[l];
+	char a[16], b[16];
+	int up;
+
+	if (pl->kind != PLAN_LINK_LOCAL && pl->kind != PLAN_LINK_TUNNEL)
+		return "remote";
+	host_veth(p->s, &lk->ep[0], a);
+	host_veth(p->s, &lk->ep[1], b);
+	if (pl->kind == PLAN_LINK_LOCAL)
+		up = if_nametoindex(a) && if_nametoindex(b);
+	else
+		up = if_nametoindex(pl->ep ? b : a) != 0;
+	if (!up)
+		return "down";
+	return p->down[l] ? "admin-down" : "up";
+}
+
 int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = oc->d;
@@ -145,20 +167,14 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 		struct trl_link *lk = &s->links[l];
 		struct plan_link *pl = &p.pl[l];
 		char a[16], b[16], ea[40], eb[40];
-		const char *state = "remote";
+		const char *state = link_state(&p, l);
 
 		host_veth(s, &lk->ep[0], a);
 		host_veth(s, &lk->ep[1], b);
 		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
 		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
-		if (pl->kind == PLAN_LINK_LOCAL)
-			state = if_nametoindex(a) && if_nametoindex(b) ? "up" : "down";
-		else if (pl->kind == PLAN_LINK_TUNNEL)
-			state = if_nametoindex(pl->ep ? b : a) ? "up" : "down";
 		if (!strcmp(state, "down"))
 			degraded = 1;
-		else if (p.down[l])
-			state = "admin-down";
 		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I}", "name",
 						       lk->name, "endpoints", ea, eb, "hosts", a, b, "rate",
 						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
@@ -180,14 +196,15 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 	return 0;
 }
 
-static json_t *port_stats_json(struct daemon *d, const char *host)
+static json_t *port_stats_json(struct daemon *d, const char *host, const struct trl_endpoint *ep)
 {
 	struct bridge_port_stats ps = { 0 };
 	struct trl_error e = { 0 };
 
 	if (!d->bridge || bridge_port_stats(d->bridge, host, &ps, &e) < 0)
-		return json_pack("{s:s, s:s}", "host", host, "error", e.msg[0] ? e.msg : "no fast path");
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "packets",
+		return json_pack("{s:s, s:s, s:s, s:s}", "host", host, "router", ep->router, "ifname", ep->ifname, "error",
+				 e.msg[0] ? e.msg : "no fast path");
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "host", host, "router", ep->router, "ifname", ep->ifname, "packets",
 			 (json_int_t)ps.packets, "bytes", (json_int_t)ps.bytes, "rx_packets", (json_int_t)ps.rx_packets,
 			 "rx_bytes", (json_int_t)ps.rx_bytes, "drops", (json_int_t)ps.drops, "drops_mtu",
 			 (json_int_t)ps.drops_mtu, "drops_loss", (json_int_t)ps.drops_loss, "drops_other",
@@ -263,6 +280,7 @@ static json_t *routers_usage_json(struct plan *p)
 
 	for (size_t i = 0; i < p->s->n_routers; i++) {
 		const char *name = p->s->routers[i].name, *state = "remote";
+		struct trl_limits lim;
 		json_t *u = json_null();
 		char cname[64];
 		pid_t pid;
@@ -274,12 +292,19 @@ static json_t *routers_usage_json(struct plan *p)
 			if (json_is_object(u))
 				disk_usage_add(p, i, cname, u);
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "name", name, "state", state, "usage", u));
+		lim = trl_router_limits(p->s, &p->s->routers[i]);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o}", "name", name, "state", state, "usage", u,
+						     "limits", limits_json(&lim)));
 	}
 	return arr;
 }
 
 int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
+{
+	return slice_stats_sample(oc, name, 1, result, err);
+}
+
+int slice_stats_sample(struct op_ctx *oc, const char *name, int sample, json_t **result, struct trl_error *err)
 {
 	struct store_slice row;
 	struct trl_slice *s;
@@ -322,11 +347,11 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 				host_veth(s, &lk->ep[1 - from], x->dev);
 			else if (shaped && pl->kind == PLAN_LINK_TUNNEL && pl->tunnel == NODE_TUNNEL_EGRE)
 				snprintf(x->dev, sizeof(x->dev), "%s", oc->d->sub.ifname);
-			x->bytes0 = dir_bytes(oc->d, x, &ci);
+			x->bytes0 = sample ? dir_bytes(oc->d, x, &ci) : 0;
 			x->t0 = now_ns();
 		}
 	}
-	if (nd)
+	if (nd && sample)
 		usleep(RATE_SAMPLE_US);
 
 	links = json_array();
@@ -340,7 +365,7 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 			if (pl->kind == PLAN_LINK_REMOTE || (pl->kind == PLAN_LINK_TUNNEL && pl->ep != e))
 				continue;
 			host_veth(s, &lk->ep[e], h);
-			json_array_append_new(ports, port_stats_json(oc->d, h));
+			json_array_append_new(ports, port_stats_json(oc->d, h, &lk->ep[e]));
 		}
 		for (size_t i = 0; i < nd; i++) {
 			struct shaper_class_info ci;
@@ -358,7 +383,7 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 			json_array_append_new(
 				dirs, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "from", from, "to", to,
 						"rate_now",
-						(json_int_t)(t1 > sd[i].t0 && b1 >= sd[i].bytes0
+						(json_int_t)(sample && t1 > sd[i].t0 && b1 >= sd[i].bytes0
 								     ? (b1 - sd[i].bytes0) * 8 * 1000000000ULL / (t1 - sd[i].t0)
 								     : 0),
 						"class", cls, "bytes", (json_int_t)ci.bytes, "packets", (json_int_t)ci.packets,
@@ -366,15 +391,17 @@ int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl
 						"backlog_bytes", (json_int_t)ci.backlog_bytes, "backlog_packets",
 						(json_int_t)ci.backlog_packets));
 		}
-		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:o, s:o}", "name", lk->name, "kind",
-						       plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
+		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s, s:o, s:o}", "name", lk->name,
+						       "kind", plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
 						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
-						       "admin", p.down[l] ? "down" : "up", "ports", ports,
-						       "directions", dirs));
+						       "admin", p.down[l] ? "down" : "up", "state", link_state(&p, l), "ports",
+						       ports, "directions", dirs));
 	}
 	free(sd);
-	*result = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", s->name, "node", oc->d->node_name, "links", links,
-			    "usage", usage_json(&p, NULL), "routers", routers_usage_json(&p));
+	/* row's strings outlive store_slice_release(), which frees what it points to */
+	*result = json_pack("{s:s, s:s, s:s, s:{s:I, s:I}, s:o, s:o, s:o}", "name", s->name, "node", oc->d->node_name,
+			    "owner", row.owner, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
+			    "links", links, "usage", usage_json(&p, NULL), "routers", routers_usage_json(&p));
 	plan_free(&p);
 	return 0;
 }

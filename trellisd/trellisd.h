@@ -12,6 +12,7 @@
 #define TRELLISD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include "conf.h"
@@ -61,6 +62,8 @@ extern struct daemon *g_daemon;
  * serve it until SIGTERM/SIGINT. */
 int server_listen(const char *path, struct trl_error *err);
 int server_run(struct daemon *d, int lfd, struct trl_error *err);
+/* Requests the control socket answered, and those answered with an error (daemon health, /metrics). */
+extern atomic_ulong server_requests, server_errors;
 /* node-info.c: the node.show result. */
 json_t *node_info(struct daemon *d);
 /* node.show as @oc's caller may see it: a tenant's view names only slices it may see. */
@@ -76,6 +79,8 @@ int slice_delete(struct op_ctx *oc, const char *name, json_t **result, struct tr
 int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err);
 int slice_list(struct op_ctx *oc, json_t **result, struct trl_error *err);
 int slice_stats(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err);
+/* slice.stats; @sample 0: counters only, no rate_now sample (no 0.5 s wait; the HTTP endpoint). */
+int slice_stats_sample(struct op_ctx *oc, const char *name, int sample, json_t **result, struct trl_error *err);
 /* Change a slice's or a router's limits live (slice.set). */
 int slice_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 int slice_exec(struct op_ctx *oc, const struct proto_request *req, json_t **result,

@@ -195,6 +195,22 @@ int main(void)
 	fails("cluster = etcd://a:1 etcd://b:2\n", "cluster: 'etcd://a:1 etcd://b:2' is not one word");
 	fails("cluster-pasword-file = /x\n", "unknown key 'cluster-pasword-file' (did you mean 'cluster-password-file'?)");
 
+	/* HTTP endpoint keys: the address one word, files absolute paths. */
+	is_int(parse(&c,
+		     "http = 127.0.0.1:9465\n"
+		     "http-tokens = /etc/trellis/http-tokens\n"
+		     "http-cert = /etc/trellis/http.pem\n"
+		     "http-key = /etc/trellis/http.key\n"
+		     "http-client-ca = /etc/trellis/http-ca.pem\n",
+		     &err),
+	       0, "the http keys parse");
+	ok(!strcmp(c.o.http, "127.0.0.1:9465") && !strcmp(c.o.http_tokens, "/etc/trellis/http-tokens") &&
+		   !strcmp(c.o.http_cert, "/etc/trellis/http.pem") && !strcmp(c.o.http_key, "/etc/trellis/http.key") &&
+		   !strcmp(c.o.http_client_ca, "/etc/trellis/http-ca.pem"),
+	   "http, http-tokens, -cert, -key, -client-ca");
+	fails("http-tokens = tokens\n", "t.conf:1: http-tokens: 'tokens' is not an absolute path");
+	fails("http-token = /x\n", "unknown key 'http-token' (did you mean 'http-tokens'?)");
+
 	/* The password file: its first line; root's alone. */
 	{
 		char dir[] = "/tmp/test-config.XXXXXX", path[64], pw[64];
