@@ -150,6 +150,8 @@ int cli_nodes_add(struct cli *cli, const char *arg, struct trl_error *err);
 int cli_nodes_file(struct cli *cli, const char *path, struct trl_error *err);
 /* Create a slice on every node its routers are placed on; roll back everywhere on failure. */
 int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+/* Apply an edited spec to a slice over the nodes (see multi.c); the merged plan in *merged. */
+int cli_multi_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, int dry_run, json_t **merged);
 /* Send {"op": op, "name": name} to every node; results in {"name", "nodes": {node: result}}. */
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */

@@ -749,8 +749,8 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 	status = check_utf8(cli, (char **)&a.file, 1);
 	if (status)
 		goto out;
-	if (cli->cluster || cli->n_nodes) {
-		trl_error_set(&err, TRL_EUNAVAIL, "slice apply works on one node's slices for now (no --cluster, --nodes)");
+	if (cli->cluster) {
+		trl_error_set(&err, TRL_EUNAVAIL, "slice apply: not in cluster mode yet (--cluster): use --node/--nodes");
 		status = cli_error(cli, &err);
 		goto out;
 	}
@@ -765,9 +765,13 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		goto out;
 	}
 	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
-	req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", base, "files", files,
-			"dry_run", a.dry_run);
-	status = cli_call(cli, req, NULL, 0, &result);
+	if (cli->n_nodes) {
+		status = cli_multi_apply(cli, spec, base, files, a.dry_run, &result);
+	} else {
+		req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", base, "files",
+				files, "dry_run", a.dry_run);
+		status = cli_call(cli, req, NULL, 0, &result);
+	}
 	if (status)
 		goto out;
 	print_json(result);

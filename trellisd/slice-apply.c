@@ -31,8 +31,15 @@
  * (container-if.c), and the LXC config of a router whose interfaces or
  * limits changed is rewritten, so a later start makes what runs now.
  *
- * Not yet: slices that span nodes, bandwidth:, tunnel:, placement: changes
- * (refused, naming the field).
+ * A slice over several nodes: every node that holds a part gets the same
+ * edited spec (and a placement with the nodes' addresses and the keys of new
+ * links, from the multi-node CLI) and acts on its part only: its routers,
+ * its links and its halves of cross-node links.  The plan it reports names
+ * only what concerns it; the CLI merges the nodes' plans, and rolls back the
+ * nodes that applied when a later one fails (an apply of the previous spec,
+ * which the reply carries).
+ *
+ * Not yet: bandwidth:, tunnel:, placement: changes (refused, naming the field).
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
@@ -64,6 +71,7 @@ struct apply {
 	unsigned char *readdr_done;	/* ... done (for the undo) */
 	int slice_lim;			/* the slice's aggregate limits change */
 	json_t *changes, *disturbed;
+	json_t *placement;		/* the edited slice's (borrowed): the stored one, or the request's */
 	/* what ran, for the undo */
 	uint32_t *added_keys;
 	int old_down, new_up, lim_done, slice_lim_done;
@@ -115,7 +123,20 @@ static int str_equal(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
-/* Why router @o must restart to become @n (NULL: it need not). */
+/* Does router @name (old index @i, new index @j; -1: none) concern this node? */
+static int router_here(const struct apply *a, long i, long j)
+{
+	return (i >= 0 && a->op.local[i]) || (j >= 0 && a->np.local[j]);
+}
+
+/* Does link @name (old index @m, new index @l; -1: none) have an end on this node? */
+static int link_here(const struct apply *a, long m, long l)
+{
+	return (m >= 0 && a->op.pl[m].kind != PLAN_LINK_REMOTE) || (l >= 0 && a->np.pl[l].kind != PLAN_LINK_REMOTE);
+}
+
+/* Why router @o must restart to become @n (NULL: it need not).  @tpl is NULL
+ * for a router of another node: that node tells a reload from a restart. */
 static const char *router_restart_why(const struct apply *a, const struct trl_router *o, const struct trl_router *n,
 				      const struct template *tpl)
 {
@@ -134,20 +155,24 @@ static const char *router_restart_why(const struct apply *a, const struct trl_ro
 		return "loopback";
 	if (trl_router_limits(os, o).disk != trl_router_limits(ns, n).disk)
 		return "limits.disk";
-	if (!str_equal(o->config, n->config) && !tpl->routing_frr && !tpl->routing_bird)
+	if (!str_equal(o->config, n->config) && tpl && !tpl->routing_frr && !tpl->routing_bird)
 		return "config";
 	/* A new interface is added while it runs, other addresses are put on an
 	 * interface it keeps (container-if.c). */
 	return NULL;
 }
 
-static void change(struct apply *a, const char *kind, const char *name, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void change(struct apply *a, const char *kind, const char *name, const char *what, const char *fmt, ...)
+/* A change of the plan; one that does not concern this node (@here 0) is made by the other nodes and not reported. */
+static void change(struct apply *a, int here, const char *kind, const char *name, const char *what, const char *fmt,
+		   ...) __attribute__((format(printf, 6, 7)));
+static void change(struct apply *a, int here, const char *kind, const char *name, const char *what, const char *fmt,
+		   ...)
 {
 	char detail[512];
 	va_list ap;
 
+	if (!here)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
@@ -155,12 +180,14 @@ static void change(struct apply *a, const char *kind, const char *name, const ch
 			      json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "name", name, "change", what, "how", detail));
 }
 
-static void disturb(struct apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void disturb(struct apply *a, const char *fmt, ...)
+static void disturb(struct apply *a, int here, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void disturb(struct apply *a, int here, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
 
+	if (!here)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -184,7 +211,7 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 		if (os->limits.disk != ns->limits.disk)
 			return trl_error_set(err, TRL_EUNAVAIL, "limits.disk of the slice: apply cannot change it");
 		a->slice_lim = 1;
-		change(a, "slice", ns->name, "changed", "limits: in place");
+		change(a, 1, "slice", ns->name, "changed", "limits: in place");
 	}
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		long i = router_index(os, ns->routers[j].name);
@@ -203,17 +230,18 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	for (size_t i = 0; i < os->n_routers; i++)
 		if (a->r_o2n[i] < 0) {
 			a->ors[i] = AR_REMOVE;
-			change(a, "router", os->routers[i].name, "removed", "stopped and removed");
-			disturb(a, "router %s stops", os->routers[i].name);
+			change(a, router_here(a, (long)i, -1), "router", os->routers[i].name, "removed", "stopped and removed");
+			disturb(a, router_here(a, (long)i, -1), "router %s stops", os->routers[i].name);
 		}
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		const struct trl_router *n = &ns->routers[j];
 		const char *why;
 		long i = a->r_n2o[j];
+		int here = router_here(a, i, (long)j);
 
 		if (i < 0) {
 			a->nrs[j] = AR_ADD;
-			change(a, "router", n->name, "added", "built and started");
+			change(a, here, "router", n->name, "added", "built and started");
 			continue;
 		}
 		{
@@ -221,55 +249,61 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 
 			a->nlim[j] = limits_diff(&ol, &nl) != 0;
 		}
-		if ((why = router_restart_why(a, &os->routers[i], n, &a->np.tpls[j]))) {
+		if ((why = router_restart_why(a, &os->routers[i], n, a->np.local[j] ? &a->np.tpls[j] : NULL))) {
 			a->nrs[j] = a->ors[i] = AR_RESTART;
-			change(a, "router", n->name, "changed", "%s: restarts", why);
-			disturb(a, "router %s restarts", n->name);
+			change(a, here, "router", n->name, "changed", "%s: restarts", why);
+			disturb(a, here, "router %s restarts", n->name);
 			continue;
 		}
 		if (!str_equal(os->routers[i].config, n->config)) {
 			a->nrs[j] = a->ors[i] = AR_RELOAD;
-			change(a, "router", n->name, "changed", "config: %s reload, no restart",
+			change(a, here, "router", n->name, "changed", "config: %s reload, no restart",
 			       a->np.tpls[j].routing_bird ? "BIRD" : "FRR");
 		}
 		if (a->nlim[j])
-			change(a, "router", n->name, "changed", "limits: in place");
+			change(a, here, "router", n->name, "changed", "limits: in place");
 	}
 	for (size_t m = 0; m < os->n_links; m++)
 		if (a->l_o2n[m] < 0) {
 			a->ols[m] = AL_REMOVE;
-			change(a, "link", os->links[m].name, "removed", "its interfaces go; the routers keep running");
-			disturb(a, "link %s goes down", os->links[m].name);
+			change(a, link_here(a, (long)m, -1), "link", os->links[m].name, "removed",
+			       "its interfaces go; the routers keep running");
+			disturb(a, link_here(a, (long)m, -1), "link %s goes down", os->links[m].name);
 		}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		const struct trl_link *lk = &ns->links[l];
 		long m = a->l_n2o[l];
-		int restart = 0;
+		int restart = 0, here = link_here(a, m, (long)l);
 
+		/* A restart on another node is that node's: this half of the tunnel stays. */
 		for (int e = 0; e < 2; e++) {
 			long j = router_index(ns, lk->ep[e].router);
 
-			restart |= a->nrs[j] == AR_RESTART || a->nrs[j] == AR_ADD;
+			restart |= (a->nrs[j] == AR_RESTART || a->nrs[j] == AR_ADD) && router_here(a, a->r_n2o[j], j);
 		}
+		/* A router that moved between nodes: this node's part of the link is another kind, or goes elsewhere. */
+		if (m >= 0 && (a->op.pl[m].kind != a->np.pl[l].kind || a->op.pl[m].ep != a->np.pl[l].ep ||
+			       a->op.pl[m].remote.s_addr != a->np.pl[l].remote.s_addr))
+			restart = 1;
 		if (m < 0) {
 			a->nls[l] = AL_ADD;
-			change(a, "link", lk->name, "added", "%s", restart ? "comes up with its new or restarted router" :
+			change(a, here, "link", lk->name, "added", "%s", restart ? "comes up with its new or restarted router" :
 					"its interfaces are added to the running routers");
 		} else if (restart) {
 			a->nls[l] = a->ols[m] = AL_FLAP;
-			disturb(a, "link %s flaps", lk->name);
+			disturb(a, here, "link %s flaps", lk->name);
 		} else {
 			for (int e = 0; e < 2; e++)
 				if (!addrs_equal(os->links[m].ep[e].addrs, os->links[m].ep[e].n_addrs, lk->ep[e].addrs,
 						 lk->ep[e].n_addrs))
 					a->readdr[l] |= 1 << e;
 			if (a->readdr[l]) {
-				change(a, "link", lk->name, "changed", "addresses: in place, the routers keep running");
-				disturb(a, "link %s changes addresses", lk->name);
+				change(a, here, "link", lk->name, "changed", "addresses: in place, the routers keep running");
+				disturb(a, here, "link %s changes addresses", lk->name);
 			}
 			if (!shape_equal(&os->links[m].shape, &lk->shape)) {
 				a->nls[l] = a->ols[m] = AL_SHAPE;
-				change(a, "link", lk->name, "changed", "shaping: in place");
+				change(a, here, "link", lk->name, "changed", "shaping: in place");
 			}
 		}
 	}
@@ -279,14 +313,10 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	return 0;
 }
 
-static int local_only(const struct plan *p, struct trl_error *err)
+/* Does old router @i stop on this node (restarts, goes, or moves away)? */
+static int router_goes(const struct apply *a, long i)
 {
-	for (size_t i = 0; i < p->s->n_routers; i++)
-		if (!p->local[i])
-			return trl_error_set(err, TRL_EUNAVAIL,
-					     "router '%s' runs on node '%s': apply works on slices of one node for now",
-					     p->s->routers[i].name, p->s->routers[i].node);
-	return 0;
+	return a->op.local[i] && (a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE);
 }
 
 static int old_routers_down(struct apply *a)
@@ -301,13 +331,13 @@ static int old_routers_down(struct apply *a)
 		for (int k = 0; k < 2 && a->ols[m] == AL_REMOVE; k++) {
 			long i = router_index(os, os->links[m].ep[k].router);
 
-			gone |= a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE;
+			gone |= router_goes(a, i);
 		}
 		if (gone)
 			link_detach(&a->op, m);
 	}
 	for (size_t i = 0; i < os->n_routers; i++) {
-		if (a->ors[i] != AR_RESTART && a->ors[i] != AR_REMOVE)
+		if ((a->ors[i] != AR_RESTART && a->ors[i] != AR_REMOVE) || !a->op.local[i])
 			continue;
 		/* Before it stops: a deliberate stop is not an exit. */
 		events_router_unwatch(a->d, os->name, os->routers[i].name);
@@ -328,7 +358,7 @@ static void limits_undo(struct apply *a)
 		long i = a->r_n2o[j];
 		struct trl_limits ol;
 
-		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD))
+		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j])
 			continue;
 		ol = trl_router_limits(a->op.s, &a->op.s->routers[i]);
 		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, a->np.s->routers[j].name);
@@ -346,7 +376,7 @@ static int limits_do(struct apply *a, struct trl_error *err)
 {
 	char cg[256];
 
-	if (a->slice_lim) {
+	if (a->slice_lim && a->op.n_local && a->np.n_local) {
 		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, NULL);
 		if (cgroup_limits_set(a->np.layout, cg, &a->np.s->limits,
 				      limits_diff(&a->op.s->limits, &a->np.s->limits), NULL, err) < 0)
@@ -358,7 +388,7 @@ static int limits_do(struct apply *a, struct trl_error *err)
 		long i = a->r_n2o[j];
 		struct trl_limits ol, nl;
 
-		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD))
+		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j])
 			continue;
 		ol = trl_router_limits(a->op.s, &a->op.s->routers[i]);
 		nl = trl_router_limits(a->np.s, &a->np.s->routers[j]);
@@ -415,7 +445,7 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 	limits_undo(a);
 	if (a->new_up)
 		for (size_t j = 0; j < ns->n_routers; j++) {
-			if (a->nrs[j] != AR_ADD && a->nrs[j] != AR_RESTART)
+			if ((a->nrs[j] != AR_ADD && a->nrs[j] != AR_RESTART) || !a->np.local[j])
 				continue;
 			events_router_unwatch(a->d, ns->name, ns->routers[j].name);
 			if (container_destroy(a->d->lxcpath, a->np.cs[j].name, 1, &e) < 0) {
@@ -439,7 +469,7 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 				for (int k = 0; k < 2 && a->ols[m] == AL_REMOVE; k++) {
 					long i = router_index(os, os->links[m].ep[k].router);
 
-					again |= a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE;
+					again |= router_goes(a, i);
 				}
 				if (again && link_attach(&a->op, m, &e) < 0) {
 					log_warn("slice '%s': undo: link '%s': %s", ns->name, os->links[m].name, e.msg);
@@ -474,10 +504,21 @@ static int apply_run(struct apply *a, struct trl_error *err)
 	for (size_t l = 0; l < ns->n_links; l++) {
 		struct store_link sl = { .name = ns->links[l].name };
 
+		json_t *k = a->placement ? json_object_get(json_object_get(a->placement, "keys"), ns->links[l].name) : NULL;
+
 		if (a->nls[l] != AL_ADD) {
 			a->np.pl[l].key = a->op.pl[a->l_n2o[l]].key;
 			continue;
 		}
+		/* Multi-node: a new link's key comes with the placement, the same on every node. */
+		if (k && (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > SHAPE_MAX_KEY))
+			return trl_error_set(err, TRL_EINVALID,
+					     "placement: keys: link '%s': key %" JSON_INTEGER_FORMAT " is not from 1 to %u",
+					     ns->links[l].name, json_integer_value(k), SHAPE_MAX_KEY);
+		if (!k && a->np.pl[l].kind != PLAN_LINK_LOCAL)
+			return trl_error_set(err, TRL_EINVALID, "link '%s' is new and crosses nodes, but the apply brought no key for it",
+					     ns->links[l].name);
+		sl.key = k ? (uint32_t)json_integer_value(k) : 0;
 		snprintf(sl.kind, sizeof(sl.kind), "%s", plan_link_kind_name(&a->np.pl[l]));
 		if ((r = store_link_add(a->st, ns->name, &sl, err)) < 0)
 			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
@@ -513,7 +554,7 @@ static int apply_run(struct apply *a, struct trl_error *err)
 			struct container_spec *cs = &a->np.cs[j];
 			pid_t pid = 0;
 
-			if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
+			if ((a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j])
 				continue;
 			container_state(a->d->lxcpath, cs->name, &pid);
 			cs->init_pid = pid;
@@ -534,7 +575,7 @@ static int apply_run(struct apply *a, struct trl_error *err)
 			struct container_spec *cs = &a->np.cs[j];
 			pid_t pid = 0;
 
-			if (!(a->readdr[l] & (1 << e)))
+			if (!(a->readdr[l] & (1 << e)) || !a->np.local[j])
 				continue;
 			oep = &os->links[a->l_n2o[l]].ep[e];
 			container_state(a->d->lxcpath, cs->name, &pid);
@@ -550,7 +591,7 @@ static int apply_run(struct apply *a, struct trl_error *err)
 			}
 		}
 	for (size_t l = 0; l < ns->n_links; l++) {
-		if (a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP)
+		if ((a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP) || a->np.pl[l].kind == PLAN_LINK_REMOTE)
 			continue;
 		if (!a->d->bridge)
 			return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable here");
@@ -560,7 +601,7 @@ static int apply_run(struct apply *a, struct trl_error *err)
 		op_progress(a->oc, "links", "link '%s' up", ns->links[l].name);
 	}
 	for (size_t l = 0; l < ns->n_links; l++) {
-		if (a->nls[l] != AL_SHAPE)
+		if (a->nls[l] != AL_SHAPE || a->np.pl[l].kind == PLAN_LINK_REMOTE)
 			continue;
 		a->shaped[l] = 1;
 		if ((r = link_shape(&a->np, l, err)) < 0)
@@ -568,7 +609,7 @@ static int apply_run(struct apply *a, struct trl_error *err)
 		op_progress(a->oc, "links", "link '%s' reshaped in place", ns->links[l].name);
 	}
 	for (size_t j = 0; j < ns->n_routers; j++) {
-		if (a->nrs[j] != AR_RELOAD)
+		if (a->nrs[j] != AR_RELOAD || !a->np.local[j])
 			continue;
 		a->reloaded[j] = 1;
 		if ((r = reload_router(&a->np.cs[j], os->routers[a->r_n2o[j]].config, err)) < 0)
@@ -591,7 +632,7 @@ static void apply_finish(struct apply *a)
 		for (int k = 0; k < 2; k++) {
 			long i = router_index(os, os->links[m].ep[k].router);
 
-			both_stay &= a->ors[i] != AR_RESTART && a->ors[i] != AR_REMOVE;
+			both_stay &= !router_goes(a, i);
 		}
 		if (!both_stay)
 			continue;
@@ -599,6 +640,8 @@ static void apply_finish(struct apply *a)
 		for (int k = 0; k < 2; k++) {
 			char h[16];
 
+			if (a->op.pl[m].kind == PLAN_LINK_REMOTE || (a->op.pl[m].kind == PLAN_LINK_TUNNEL && a->op.pl[m].ep != k))
+				continue;
 			host_veth(os, &os->links[m].ep[k], h);
 			node_netdev_del(h);
 		}
@@ -612,7 +655,7 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 	json_t *set = NULL, *links;
 	int r;
 
-	if ((r = store_slice_respec(a->st, ns->name, req->spec, req->filename, req->files, err)) < 0)
+	if ((r = store_slice_respec(a->st, ns->name, req->spec, req->filename, req->files, req->placement, err)) < 0)
 		return r;
 	for (size_t m = 0; m < os->n_links; m++)
 		if (a->ols[m] == AL_REMOVE)
@@ -638,7 +681,7 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 		struct trl_error e = { 0 };
 		int changed = a->nlim[j];
 
-		if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
+		if ((a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j])
 			continue;
 		for (size_t l = 0; l < ns->n_links; l++)
 			changed |= (a->nls[l] == AL_ADD || a->readdr[l]) &&
@@ -761,14 +804,14 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	plan_load_links(a.st, &a.op);
 	plan_apply_settings(a.st, &a.op);
 	limits_merge(&a, ns);
-	if ((r = plan_build(d, ns, row.uid_base, row.placement, 1, &a.np, err)) < 0) {
+	/* Multi-node: the nodes (one may be new to the slice) and the keys of new links come with the request. */
+	a.placement = req->placement ? req->placement : row.placement;
+	if ((r = plan_build(d, ns, row.uid_base, a.placement, 1, &a.np, err)) < 0) {
 		ns = NULL;
 		goto out;
 	}
 	ns = NULL;
 	a.np.owner = row.owner_uid;
-	if ((r = local_only(&a.op, err)) < 0 || (r = local_only(&a.np, err)) < 0)
-		goto out;
 	for (size_t i = 0; a.op.stopped && i < a.op.s->n_routers; i++)
 		if (a.op.stopped[i]) {
 			r = trl_error_set(err, TRL_EUNAVAIL,
@@ -840,17 +883,25 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 			goto out;
 		}
 		apply_finish(&a);
-		if ((r = apply_commit(&a, req, err)) < 0) {
-			log_error("slice '%s': applied, but the store kept the old spec: %s", name, err->msg);
-			goto out;
-		}
+	}
+	/* Even with nothing to do here, the spec is the new one (other nodes' parts changed). */
+	if (!req->dry_run && (r = apply_commit(&a, req, err)) < 0) {
+		log_error("slice '%s': applied, but the store kept the old spec: %s", name, err->msg);
+		goto out;
+	}
+	if (!req->dry_run && json_array_size(a.changes)) {
 		events_emit(d, name, row.owner_uid, NULL, "slice-applied", "slice '%s': edited spec applied: %zu change%s",
 			    name, json_array_size(a.changes), json_array_size(a.changes) == 1 ? "" : "s");
 		log_info("slice '%s': edited spec applied", name);
 	}
-	*result = json_pack("{s:s, s:b, s:b, s:O, s:O}", "name", name, "dry_run", req->dry_run, "applied",
-			    !req->dry_run && json_array_size(a.changes) > 0, "changes", a.changes, "disturbed",
-			    a.disturbed);
+	*result = json_pack("{s:s, s:s, s:b, s:b, s:O, s:O}", "name", name, "node", d->node_name, "dry_run",
+			    req->dry_run, "applied", !req->dry_run && json_array_size(a.changes) > 0, "changes", a.changes,
+			    "disturbed", a.disturbed);
+	/* What ran before, for a multi-node client that must undo this node's part when another node fails. */
+	if (*result && !req->dry_run)
+		json_object_set_new(*result, "previous",
+				    json_pack("{s:s, s:s, s:o}", "spec", row.spec, "filename", row.filename ? row.filename : "",
+					      "files", row.files ? json_incref(row.files) : json_object()));
 	r = *result ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
 out:
 	if (row.spec)
