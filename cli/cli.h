@@ -165,6 +165,8 @@ extern const char cli_link_capture_help[];
 void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);
 /* cluster.c: --cluster etcd://HOST:PORT[,...] */
 int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+/* An edited spec to a slice of the cluster; {"name","revision","applied","nodes": {NODE: status}} in *result. */
+int cli_cluster_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, json_t **result);
 int cli_cluster_delete(struct cli *cli, const char *name);
 int cli_cluster_list(struct cli *cli);
 int cli_cluster_nodes(struct cli *cli);

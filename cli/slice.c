@@ -749,9 +749,8 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 	status = check_utf8(cli, (char **)&a.file, 1);
 	if (status)
 		goto out;
-	if (cli->cluster) {
-		trl_error_set(&err, TRL_EUNAVAIL, "slice apply: not in cluster mode yet (--cluster): use --node/--nodes");
-		status = cli_error(cli, &err);
+	if (cli->cluster && a.dry_run) {
+		status = cli_usage_error(cmd, "--dry-run asks the nodes (--socket, or --node/--nodes), not --cluster");
 		goto out;
 	}
 	spec = read_text(a.file, &err);
@@ -765,7 +764,9 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		goto out;
 	}
 	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
-	if (cli->n_nodes) {
+	if (cli->cluster) {
+		status = cli_cluster_apply(cli, spec, base, files, &result);
+	} else if (cli->n_nodes) {
 		status = cli_multi_apply(cli, spec, base, files, a.dry_run, &result);
 	} else {
 		req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", base, "files",
@@ -775,7 +776,11 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 	if (status)
 		goto out;
 	print_json(result);
-	if (!cli->quiet)
+	if (cli->quiet || cli->json)
+		;
+	else if (json_object_get(result, "revision"))
+		cli_cluster_result_print(result);	/* the cluster applied it */
+	else
 		apply_print(result);
 out:
 	json_decref(spec);

@@ -725,7 +725,7 @@ static int cluster_opts(struct cli *cli)
 /* The verbs --cluster serves from etcd (cli/cluster.c). */
 static int cluster_verb(const char *object, const char *verb)
 {
-	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "node list" };
+	static const char *const verbs[] = { "slice create", "slice apply", "slice delete", "slice list", "node list" };
 	char both[64];
 
 	snprintf(both, sizeof(both), "%s %s", object, verb);

@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <string.h>
 #include <stdatomic.h>
+#include "cluster.h"
 #include "escape.h"
 #include "log.h"
 #include "names.h"
@@ -806,6 +807,10 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	limits_merge(&a, ns);
 	/* Multi-node: the nodes (one may be new to the slice) and the keys of new links come with the request. */
 	a.placement = req->placement ? req->placement : row.placement;
+	/* Where the cluster put routers it placed ('node: any'): in the specs compared, too. */
+	cluster_placement_apply(ns, a.placement);
+	cluster_placement_apply(a.oraw, row.placement);
+	cluster_placement_apply(a.nraw, a.placement);
 	if ((r = plan_build(d, ns, row.uid_base, a.placement, 1, &a.np, err)) < 0) {
 		ns = NULL;
 		goto out;
