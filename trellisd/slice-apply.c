@@ -16,6 +16,8 @@
  *   link shaping          rate/ceil/burst/loss/delay/jitter changed in place
  *   link removed          its host ends deleted; both routers keep running
  *   slice limits          the slice's cgroup changed in place
+ *   slice bandwidth       its substrate classes changed in place (as
+ *                         'slice set --bandwidth' does)
  * Routers and links the edit does not touch are not touched at all.
  * The plan (what changes, and what is disturbed: "router r3 restarts",
  * "link r1:eth1-r2:eth1 flaps") is the reply; with dry_run that is all.
@@ -39,7 +41,7 @@
  * nodes that applied when a later one fails (an apply of the previous spec,
  * which the reply carries).
  *
- * Not yet: bandwidth:, tunnel:, placement: changes (refused, naming the field).
+ * Not yet: tunnel:, placement: changes (refused, naming the field).
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
@@ -71,6 +73,8 @@ struct apply {
 	unsigned char *readdr;		/* per new link: 1 << endpoint whose addresses change in place */
 	unsigned char *readdr_done;	/* ... done (for the undo) */
 	int slice_lim;			/* the slice's aggregate limits change */
+	int bw;				/* the slice's bandwidth changes */
+	int ss_done;			/* the slice's substrate classes were changed (for the undo) */
 	json_t *changes, *disturbed;
 	json_t *placement;		/* the edited slice's (borrowed): the stored one, or the request's */
 	/* what ran, for the undo */
@@ -205,9 +209,10 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 		return trl_error_set(err, TRL_EUNAVAIL, "tunnel: apply cannot change it (delete and create the slice)");
 	if (os->placement != ns->placement)
 		return trl_error_set(err, TRL_EUNAVAIL, "placement: apply cannot change it (delete and create the slice)");
-	if (os->bw_rate != ns->bw_rate || os->bw_ceil != ns->bw_ceil)
-		return trl_error_set(err, TRL_EUNAVAIL,
-				     "bandwidth: apply does not change it yet (use 'trellis slice set --bandwidth')");
+	if (os->bw_rate != ns->bw_rate || os->bw_ceil != ns->bw_ceil) {
+		a->bw = 1;
+		change(a, 1, "slice", ns->name, "changed", "bandwidth: in place");
+	}
 	if (limits_diff(&os->limits, &ns->limits) || os->limits.disk != ns->limits.disk) {
 		if (os->limits.disk != ns->limits.disk)
 			return trl_error_set(err, TRL_EUNAVAIL, "limits.disk of the slice: apply cannot change it");
@@ -401,6 +406,44 @@ static int limits_do(struct apply *a, struct trl_error *err)
 	return 0;
 }
 
+/* The slice's substrate classes: a new bandwidth, or tunnels this node had none of before. */
+static int substrate_do(struct apply *a, struct trl_error *err)
+{
+	const struct shape_slice *o = &a->op.ss, *n = &a->np.ss;
+	int r;
+
+	if (!a->bw && o->n_tunnel == n->n_tunnel && o->links_rate == n->links_rate)
+		return 0;
+	pthread_mutex_lock(&a->d->node_lock);
+	r = shape_slice_admit(a->d, n, a->np.s->name, err);
+	a->ss_done = 1;
+	if (r == 0)
+		r = shape_slice_apply(a->d, n, a->np.s->name, err);
+	pthread_mutex_unlock(&a->d->node_lock);
+	if (r < 0)
+		return trl_error_prefix(err, "bandwidth");
+	/* Tunnels that stay take the new share now; new and flapping ones when they attach. */
+	for (size_t l = 0; a->bw && l < a->np.s->n_links; l++)
+		if (a->np.pl[l].kind == PLAN_LINK_TUNNEL && a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP &&
+		    (r = link_shape(&a->np, l, err)) < 0)
+			return trl_error_prefix(err, "link '%s'", a->np.s->links[l].name);
+	return 0;
+}
+
+static void substrate_undo(struct apply *a)
+{
+	struct trl_error e = { 0 };
+
+	if (!a->ss_done)
+		return;
+	if (shape_slice_apply(a->d, &a->op.ss, a->op.s->name, &e) < 0)
+		log_warn("slice '%s': undo: bandwidth: %s", a->op.s->name, e.msg);
+	for (size_t m = 0; a->bw && m < a->op.s->n_links; m++)
+		if (a->op.pl[m].kind == PLAN_LINK_TUNNEL && a->ols[m] != AL_FLAP && a->ols[m] != AL_REMOVE &&
+		    link_shape(&a->op, m, &e) < 0)
+			log_warn("slice '%s': undo: link '%s': %s", a->op.s->name, a->op.s->links[m].name, e.msg);
+}
+
 /* Put the running slice back as it was (best effort; says what it could not). */
 static int apply_undo(struct apply *a, struct trl_error *err)
 {
@@ -444,6 +487,7 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 				}
 		}
 	limits_undo(a);
+	substrate_undo(a);
 	if (a->new_up)
 		for (size_t j = 0; j < ns->n_routers; j++) {
 			if ((a->nrs[j] != AR_ADD && a->nrs[j] != AR_RESTART) || !a->np.local[j])
@@ -527,6 +571,9 @@ static int apply_run(struct apply *a, struct trl_error *err)
 		a->np.pl[l].key = sl.key;
 	}
 	plan_shape(&a->np);
+	plan_shape(&a->op);
+	if ((r = substrate_do(a, err)) < 0)
+		return r;
 	if ((r = limits_do(a, err)) < 0)
 		return r;
 	op_progress(a->oc, "apply", "stopping the routers that restart or go");
@@ -653,7 +700,7 @@ static void apply_finish(struct apply *a)
 static int apply_commit(struct apply *a, const struct proto_request *req, struct trl_error *err)
 {
 	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	json_t *set = NULL, *links;
+	json_t *set = NULL, *links = NULL;
 	int r;
 
 	if ((r = store_slice_respec(a->st, ns->name, req->spec, req->filename, req->files, req->placement, err)) < 0)
@@ -665,6 +712,11 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 		for (size_t m = 0; m < os->n_links; m++)
 			if (a->ols[m] == AL_REMOVE || a->ols[m] == AL_SHAPE)
 				json_object_del(links, os->links[m].name);
+	}
+	/* A bandwidth the edit set is the spec's from now on (not a live one of 'slice set'). */
+	if (json_is_object(set) && (json_is_object(links) || a->bw)) {
+		if (a->bw)
+			json_object_del(set, "bandwidth");
 		store_settings_put(a->st, ns->name, set, NULL);
 	}
 	json_decref(set);
@@ -850,6 +902,10 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 		goto out;
 	/* Live link settings of links the edit does not reshape stay; the new plan takes them. */
 	plan_apply_settings(a.st, &a.np);
+	if (a.bw) {	/* the edit's bandwidth, not the live one */
+		a.np.s->bw_rate = a.nraw->bw_rate;
+		a.np.s->bw_ceil = a.nraw->bw_ceil;
+	}
 	for (size_t l = 0; l < a.np.s->n_links; l++)
 		if (a.nls[l] == AL_SHAPE || a.nls[l] == AL_ADD) {
 			a.np.s->links[l].shape = a.nraw->links[l].shape;

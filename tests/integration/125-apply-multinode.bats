@@ -155,3 +155,28 @@ create_base() {
 	[[ "$output" == *"nothing to change"* ]]
 	wait_for 30 full
 }
+
+@test "the slice's bandwidth changes in place on the nodes its tunnels cross" {
+	create_base
+	p1=$(pid_of r1) p2=$(pid_of r2)
+	spec "$(dir)/bw.yaml" 10
+	sed -i '1a bandwidth: 20mbit' "$(dir)/bw.yaml"
+	run tb slice apply -f "$(dir)/bw.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ slice $S: bandwidth: in place"* ]]
+	for i in 1 2; do
+		[ "$(testbed_trellis "$P" "$i" --json slice show "$S" | jq '.bandwidth.rate')" -eq 20000000 ]
+		ip netns exec "$P-n$i" tc class show dev eth0 | tee /dev/stderr | grep -q "rate 20Mbit"
+	done
+	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ]
+	run tb slice apply -f "$(dir)/bw.yaml"
+	[[ "$output" == *"nothing to change"* ]]
+	# and back: the class goes to the default share again
+	run tb slice apply -f "$(dir)/base.yaml"
+	[ "$status" -eq 0 ]
+	for i in 1 2; do
+		run ip netns exec "$P-n$i" tc class show dev eth0
+		[[ "$output" != *"rate 20Mbit"* ]]
+	done
+}
