@@ -272,41 +272,53 @@ out:
 	return status;
 }
 
+int cli_nodes_each(struct cli *cli, json_t *req, json_t **merged,
+		   void (*undo)(struct cli *cli, json_t *req, json_t *done), struct trl_error *err)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct trl_error missing = { 0 };
+	json_t *nodes = json_object();
+
+	*merged = NULL;
+	for (int i = 0; i < cli->n_nodes; i++) {
+		json_t *res = NULL;
+
+		if (node_call(cli, &cli->nodes[i], json_incref(req), &res, err) < 0) {
+			/* Classified by code: no slice there (not-found), or none of what was named (elsewhere). */
+			if (err->code == TRL_ENOTFOUND || err->code == TRL_ENOTHERE) {
+				if (!missing.code)
+					missing = *err;
+				trl_error_clear(err);
+				continue;
+			}
+			if (undo)
+				undo(cli, req, nodes);
+			json_decref(nodes);
+			return -err->code;
+		}
+		json_object_set_new(nodes, cli->nodes[i].name, res);
+	}
+	if (!json_object_size(nodes)) {
+		json_decref(nodes);
+		*err = missing;
+		if (!err->code)
+			trl_error_set(err, TRL_ENOTFOUND, "no slice '%s'", name ? name : "?");
+		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg), " (on any of the %d nodes)",
+			 cli->n_nodes);
+		return -err->code;
+	}
+	*merged = json_pack("{s:s, s:o}", "name", name ? name : "", "nodes", nodes);
+	return 0;
+}
+
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged)
 {
 	struct trl_error err = { 0 };
-	json_t *nodes = json_object();
-	int found = 0, status = 0;
+	json_t *req = json_pack("{s:s, s:s}", "op", op, "name", name);
+	int r = cli_nodes_each(cli, req, merged, NULL, &err);
 
-	for (int i = 0; i < cli->n_nodes; i++) {
-		json_t *res = NULL;
-		char label[64];
-
-		snprintf(label, sizeof(label), "node '%s'", cli->nodes[i].name);
-		cli->label = label;
-		if (cli_request(cli, cli->nodes[i].socket, json_pack("{s:s, s:s}", "op", op, "name", name), NULL, 0, &res,
-				&err) < 0) {
-			cli->label = NULL;
-			if (err.code == TRL_ENOTFOUND)
-				continue;	/* the slice has no routers there */
-			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
-			status = cli_error(cli, &err);
-			break;
-		}
-		cli->label = NULL;
-		found++;
-		json_object_set_new(nodes, cli->nodes[i].name, res);
-	}
-	if (!status && !found) {
-		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
-		status = cli_error(cli, &err);
-	}
-	if (status) {
-		json_decref(nodes);
-		return status;
-	}
-	*merged = json_pack("{s:s, s:o}", "name", name, "nodes", nodes);
-	return 0;
+	json_decref(req);
+	return r < 0 ? cli_error(cli, &err) : 0;
 }
 
 int cli_multi_route(struct cli *cli, const char *slice, const char *router)

@@ -845,6 +845,7 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "trellis: --cluster and --node/--nodes exclude each other (a cluster knows its nodes)\n");
 		return CLI_EXIT_USAGE;
 	}
+	cli.backend = cli.cluster ? &cli_backend_cluster : cli.n_nodes ? &cli_backend_nodes : &cli_backend_node;
 	if (optind >= argc)
 		return main_usage_error("missing object (%s)", (what_there_is(msg, sizeof(msg)), msg));
 	print_init(cli.json ? PRINT_MODE_JSON : PRINT_MODE_TEXT, stdout);
