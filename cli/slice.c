@@ -392,6 +392,9 @@ void cli_slice_print(json_t *slice)
 	}
 
 	print_fields(slice, slice_fields);
+	/* A slice whose stored spec no longer parses: what runs, from its inventory. */
+	if (json_is_string(json_object_get(slice, "spec_error")))
+		print_line("Spec: %s (shown from what was built)", json_string_value(json_object_get(slice, "spec_error")));
 	print_section("Routers:");
 	print_table(routers, router_cols);
 	if (has_limits) {
