@@ -72,6 +72,7 @@ struct apply {
 	unsigned char *nlim;		/* per new router: its limits change in place */
 	unsigned char *readdr;		/* per new link: 1 << endpoint whose addresses change in place */
 	unsigned char *readdr_done;	/* ... done (for the undo) */
+	unsigned char *remtu;		/* per new link: 1 << endpoint whose MTU changed (a router moved: tunnel or not) */
 	int slice_lim;			/* the slice's aggregate limits change */
 	int bw;				/* the slice's bandwidth changes */
 	int ss_done;			/* the slice's substrate classes were changed (for the undo) */
@@ -319,6 +320,15 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	return 0;
 }
 
+/* Index of interface @ifname in @cs, or -1. */
+static long if_index_of(const struct container_spec *cs, const char *ifname)
+{
+	for (size_t k = 0; k < cs->n_ifs; k++)
+		if (!strcmp(cs->ifs[k].ifname, ifname))
+			return (long)k;
+	return -1;
+}
+
 /* Does old router @i stop on this node (restarts, goes, or moves away)? */
 static int router_goes(const struct apply *a, long i)
 {
@@ -486,6 +496,20 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 					r = -1;
 				}
 		}
+	for (size_t l = 0; l < ns->n_links && a->remtu; l++)
+		for (int k2 = 0; k2 < 2; k2++) {
+			const struct trl_endpoint *ep = &ns->links[l].ep[k2];
+			long i = router_index(os, ep->router), k;
+			struct container_spec *cs = &a->op.cs[i];
+
+			if (!(a->remtu[l] & (1 << k2)) || (k = if_index_of(cs, ep->ifname)) < 0)
+				continue;
+			container_state(a->d->lxcpath, cs->name, &cs->init_pid);
+			if (container_if_set_mtu(cs, (size_t)k, cs->ifs[k].mtu, &e2) < 0) {
+				log_warn("slice '%s': undo: %s", ns->name, e2.msg);
+				r = -1;
+			}
+		}
 	limits_undo(a);
 	substrate_undo(a);
 	if (a->new_up)
@@ -531,21 +555,15 @@ static int apply_undo(struct apply *a, struct trl_error *err)
 	return r;
 }
 
-static int apply_run(struct apply *a, struct trl_error *err)
+/* Link keys: the links the slice keeps keep theirs; a new one gets a row (also where it is another node's only). */
+static int keys_do(struct apply *a, struct trl_error *err)
 {
-	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	struct start_ctx sc = { .p = &a->np, .oc = a->oc };
-	size_t n_new = 0;
+	struct trl_slice *ns = a->np.s;
 	int r;
 
 	a->added_keys = calloc(ns->n_links + 1, sizeof(*a->added_keys));
-	a->attached = calloc(ns->n_links + 1, 1);
-	a->shaped = calloc(ns->n_links + 1, 1);
-	a->reloaded = calloc(ns->n_routers + 1, 1);
-	a->np.only = calloc(ns->n_routers + 1, 1);
-	if (!a->added_keys || !a->attached || !a->shaped || !a->reloaded || !a->np.only)
+	if (!a->added_keys)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	/* Keys: the links the slice keeps keep theirs; new ones get one. */
 	for (size_t l = 0; l < ns->n_links; l++) {
 		struct store_link sl = { .name = ns->links[l].name };
 
@@ -570,6 +588,22 @@ static int apply_run(struct apply *a, struct trl_error *err)
 		a->added_keys[l] = sl.key;
 		a->np.pl[l].key = sl.key;
 	}
+	return 0;
+}
+
+static int apply_run(struct apply *a, struct trl_error *err)
+{
+	struct trl_slice *ns = a->np.s, *os = a->op.s;
+	struct start_ctx sc = { .p = &a->np, .oc = a->oc };
+	size_t n_new = 0;
+	int r;
+
+	a->attached = calloc(ns->n_links + 1, 1);
+	a->shaped = calloc(ns->n_links + 1, 1);
+	a->reloaded = calloc(ns->n_routers + 1, 1);
+	a->np.only = calloc(ns->n_routers + 1, 1);
+	if (!a->attached || !a->shaped || !a->reloaded || !a->np.only)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	plan_shape(&a->np);
 	plan_shape(&a->op);
 	if ((r = substrate_do(a, err)) < 0)
@@ -637,6 +671,27 @@ static int apply_run(struct apply *a, struct trl_error *err)
 				op_progress(a->oc, "links", "router '%s': interface '%s' readdressed", ep->router,
 					    ep->ifname);
 			}
+		}
+	/* A link that became a tunnel (or stopped being one): the running end's MTU follows. */
+	a->remtu = calloc(ns->n_links + 1, 1);
+	if (!a->remtu)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	for (size_t l = 0; l < ns->n_links; l++)
+		for (int e = 0; e < 2 && a->nls[l] == AL_FLAP; e++) {
+			const struct trl_endpoint *ep = &ns->links[l].ep[e];
+			long j = router_index(ns, ep->router), i = a->r_n2o[j], k, ok;
+			struct container_spec *cs = &a->np.cs[j];
+			pid_t pid = 0;
+
+			if ((a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j] || i < 0 ||
+			    (k = if_index_of(cs, ep->ifname)) < 0 || (ok = if_index_of(&a->op.cs[i], ep->ifname)) < 0 ||
+			    cs->ifs[k].mtu == a->op.cs[i].ifs[ok].mtu)
+				continue;
+			container_state(a->d->lxcpath, cs->name, &pid);
+			cs->init_pid = pid;
+			if ((r = container_if_set_mtu(cs, (size_t)k, cs->ifs[k].mtu, err)) < 0)
+				return r;
+			a->remtu[l] |= 1 << e;
 		}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		if ((a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP) || a->np.pl[l].kind == PLAN_LINK_REMOTE)
@@ -708,6 +763,18 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 	for (size_t m = 0; m < os->n_links; m++)
 		if (a->ols[m] == AL_REMOVE)
 			store_link_remove(a->st, ns->name, os->links[m].name, NULL);
+	/* A link whose kind here changed (a router moved between nodes): its row says the new one. */
+	for (size_t l = 0; l < ns->n_links; l++) {
+		long m = a->l_n2o[l];
+		struct store_link sl = { .name = ns->links[l].name, .key = a->np.pl[l].key };
+
+		if (m < 0 || !strcmp(plan_link_kind_name(&a->op.pl[m]), plan_link_kind_name(&a->np.pl[l])))
+			continue;
+		snprintf(sl.kind, sizeof(sl.kind), "%s", plan_link_kind_name(&a->np.pl[l]));
+		store_link_remove(a->st, ns->name, sl.name, NULL);
+		if (store_link_add(a->st, ns->name, &sl, err) < 0)
+			log_warn("slice '%s': link '%s': %s", ns->name, sl.name, err->msg);
+	}
 	if (store_settings_get(a->st, ns->name, &set, NULL) == 0 && json_is_object(links = json_object_get(set, "links"))) {
 		for (size_t m = 0; m < os->n_links; m++)
 			if (a->ols[m] == AL_REMOVE || a->ols[m] == AL_SHAPE)
@@ -737,7 +804,7 @@ static int apply_commit(struct apply *a, const struct proto_request *req, struct
 		if ((a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD) || !a->np.local[j])
 			continue;
 		for (size_t l = 0; l < ns->n_links; l++)
-			changed |= (a->nls[l] == AL_ADD || a->readdr[l]) &&
+			changed |= (a->nls[l] == AL_ADD || a->readdr[l] || (a->remtu && a->remtu[l])) &&
 				   (!strcmp(ns->links[l].ep[0].router, ns->routers[j].name) ||
 				    !strcmp(ns->links[l].ep[1].router, ns->routers[j].name));
 		for (size_t m = 0; m < os->n_links; m++)
@@ -768,6 +835,7 @@ static void apply_free(struct apply *a)
 	free(a->nlim);
 	free(a->readdr);
 	free(a->readdr_done);
+	free(a->remtu);
 	free(a->added_keys);
 	free(a->attached);
 	free(a->shaped);
@@ -929,6 +997,12 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 		goto out;
 	op_progress(oc, "plan", "%zu changes, %zu disturbances", json_array_size(a.changes),
 		    json_array_size(a.disturbed));
+	if (!req->dry_run && (r = keys_do(&a, err)) < 0) {
+		for (size_t l = 0; l < a.np.s->n_links && a.added_keys; l++)
+			if (a.added_keys[l])
+				store_link_remove(a.st, name, a.np.s->links[l].name, NULL);
+		goto out;
+	}
 	if (!req->dry_run && json_array_size(a.changes)) {
 		log_info("slice '%s': applying %zu changes", name, json_array_size(a.changes));
 		if ((r = apply_run(&a, err)) < 0) {

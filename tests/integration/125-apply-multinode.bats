@@ -180,3 +180,40 @@ create_base() {
 		[[ "$output" != *"rate 20Mbit"* ]]
 	done
 }
+
+@test "a router moved to another node restarts there; its link becomes a tunnel and the router that stays keeps running" {
+	create_base
+	r4() { printf '  r4:\n    node: %sn%s\n    template: plain\n' "$P" "$1"; }
+	l14="$(printf '  - endpoints: [r1:eth2, r4:eth1]\n    ipv4: [10.0.14.1/24, 10.0.14.4/24]\n')"
+	spec "$(dir)/r4n1.yaml" 10 "$(r4 1)" "$l14"
+	run tb slice apply -f "$(dir)/r4n1.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run tb --json slice show "$S"
+	[ "$(echo "$output" | jq -r '[.nodes[].links[] | select(.name == "r1:eth2-r4:eth1") | .kind] | unique | join(",")')" = "local,remote" ]
+	p1=$(pid_of r1) p2=$(pid_of r2) p4=$(pid_of r4)
+	[ "$(tb slice exec "$S" r1 -- cat /sys/class/net/eth2/mtu)" = 1500 ]
+	spec "$(dir)/r4n2.yaml" 10 "$(r4 2)" "$l14"
+	run tb slice apply -f "$(dir)/r4n2.yaml"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"~ router r4: node: restarts"* ]]
+	[[ "$output" == *"disturbs: link r1:eth2-r4:eth1 flaps"* ]]
+	run tb --json slice show "$S"
+	[ "$(echo "$output" | jq -r ".nodes[\"${P}n2\"].routers[] | select(.name == \"r4\") | .state")" = running ]
+	[ "$(echo "$output" | jq -r '[.nodes[].links[] | select(.name == "r1:eth2-r4:eth1") | .kind] | unique | join(",")')" = egre ]
+	[ "$(pid_of r1)" = "$p1" ] && [ "$(pid_of r2)" = "$p2" ] && [ "$(pid_of r4)" != "$p4" ]
+	refute_links "$P-n1" "$S\.r4"
+	# the end that stayed takes the tunnel's MTU, and the link carries
+	[ "$(tb slice exec "$S" r1 -- cat /sys/class/net/eth2/mtu)" = 1458 ]
+	run tb slice exec "$S" r1 -- ping -c 3 -i 0.2 -W 2 10.0.14.4
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the nodes recorded the link's new kind: a delete leaves no interface and no fast-path entry
+	tb -q slice delete "$S"
+	for i in 1 2; do
+		refute_links "$P-n$i" "$S\."
+		pins="/sys/fs/bpf/trellis/$(testbed_node_name "$P" "$i")"
+		[ "$(bpftool -j map dump pinned "$pins/fp_keys" | jq length)" = 0 ]
+	done
+}
