@@ -36,6 +36,7 @@ spec() { # FILE COST [routers] [links] [r2 interfaces]
 		printf 'slice: %s\nrouters:\n' "$S"
 		ospf_router r1 "${P}n1" 1 eth1
 		printf '       ip ospf cost %s\n' "$2"
+		# shellcheck disable=SC2086 # $5: more interfaces, or none
 		ospf_router r2 "${P}n2" 2 eth1 ${5:-}
 		if [ -n "${3:-}" ]; then printf '%s\n' "$3"; fi
 		printf 'links:\n  - endpoints: [r1:eth1, r2:eth1]\n    ipv4: [10.0.12.1/24, 10.0.12.2/24]\n'
