@@ -1594,7 +1594,9 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"Routers and links the edit does not touch keep running.  Prints the plan\n"
 			"and what it disturbs; with --dry-run that is all.  If a step fails, the\n"
 			"slice is put back as it ran and its stored spec stays.  Root or the slice's\n"
-			"owner only.\n",
+			"owner only.  With --node/--nodes each node changes its part (a node that\n"
+			"fails puts the others back); with --cluster the edit becomes the desired\n"
+			"state and every node applies it (a failure writes the previous one back).\n",
 		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{
