@@ -14,7 +14,8 @@
  *   slice-show.c       slice.show, slice.list, slice.stats
  *   slice-set.c        slice.set, link.set, a link's ends (link.capture)
  *   slice-exec.c       slice.exec
- *   slice-apply.c      slice.apply: a running slice to an edited spec
+ *   slice-apply.c      slice.apply: a running slice to an edited spec (the plan)
+ *   slice-apply-run.c  ... its actions, their undo, the commit
  *   slice-router.c     router.stop, router.start, router.restart
  *   slice-reconcile.c  start-up reconciliation
  * The requests' entry points are declared in trellisd.h; this header is
