@@ -29,7 +29,31 @@ struct cli_node {
 
 #define CLI_MAX_NODES 64
 
+struct cli;
+
+/*
+ * Where whole-slice operations go, chosen once from the global options
+ * (trellis.c): one node (--socket), several nodes (--node/--nodes: this
+ * client fans each request out, multi.c) or a cluster (--cluster: etcd,
+ * cluster.c).  Each reports its own errors and returns the exit status;
+ * create, remove and list print their result, apply returns it, @each is
+ * the fan-out of a read (NULL where one answer says it all).
+ */
+struct cli_backend {
+	const char *name;	/* "node", "nodes", "cluster" */
+	int (*create)(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+	int (*apply)(struct cli *cli, json_t *spec, const char *filename, json_t *files, int dry_run,
+		     json_t **result);
+	int (*remove)(struct cli *cli, const char *name);
+	int (*list)(struct cli *cli);
+	/* {"op": op, "name": name} to every node that has the slice: {"name", "nodes": {NODE: reply}} */
+	int (*each)(struct cli *cli, const char *op, const char *name, json_t **merged);
+};
+
+extern const struct cli_backend cli_backend_node, cli_backend_nodes, cli_backend_cluster;
+
 struct cli {
+	const struct cli_backend *backend;	/* chosen once, after the global options */
 	const char *socket;	/* daemon socket path */
 	int json;		/* --json */
 	int quiet;		/* -q: no progress, no confirmations */
@@ -150,6 +174,18 @@ int cli_nodes_add(struct cli *cli, const char *arg, struct trl_error *err);
 int cli_nodes_file(struct cli *cli, const char *path, struct trl_error *err);
 /* Create a slice on every node its routers are placed on; roll back everywhere on failure. */
 int cli_multi_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+/* Apply an edited spec to a slice over the nodes (see multi.c); the merged plan in *merged. */
+int cli_multi_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, int dry_run, json_t **merged);
+/*
+ * The fan-out: send @req (borrowed) to every node of --node/--nodes that has
+ * what it names; the replies in *merged {"name", "nodes": {NODE: reply}}.  A
+ * node without the slice (not-found) or without a part of it (elsewhere) is
+ * skipped; when no node has it, that error.  When a node fails, @undo (if
+ * not NULL) gets the replies so far to put those nodes back.  Errors are
+ * returned in @err (naming the node), not printed.
+ */
+int cli_nodes_each(struct cli *cli, json_t *req, json_t **merged,
+		   void (*undo)(struct cli *cli, json_t *req, json_t *done), struct trl_error *err);
 /* Send {"op": op, "name": name} to every node; results in {"name", "nodes": {node: result}}. */
 int cli_multi_call(struct cli *cli, const char *op, const char *name, json_t **merged);
 /* Point cli->socket at the node that runs @router of @slice. */
@@ -163,6 +199,8 @@ extern const char cli_link_capture_help[];
 void cli_pty_session(struct cli *cli, int master, struct proto_conn *conn);
 /* cluster.c: --cluster etcd://HOST:PORT[,...] */
 int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json_t *files);
+/* An edited spec to a slice of the cluster; {"name","revision","applied","nodes": {NODE: status}} in *result. */
+int cli_cluster_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, json_t **result);
 int cli_cluster_delete(struct cli *cli, const char *name);
 int cli_cluster_list(struct cli *cli);
 int cli_cluster_nodes(struct cli *cli);

@@ -4,8 +4,8 @@
  *
  * With the global --cluster etcd://HOST:PORT[,...] (or $TRELLIS_CLUSTER;
  * etcds://... for TLS, with --cluster-ca/-cert/-key/-user and the password in
- * $TRELLIS_CLUSTER_PASSWORD) the CLI talks to etcd itself (lib/cluster.h): slice create/delete write and
- * remove desired state and wait for the nodes, slice list shows the
+ * $TRELLIS_CLUSTER_PASSWORD) the CLI talks to etcd itself (lib/cluster.h): slice create/apply/delete write,
+ * replace and remove desired state and wait for the nodes, slice list shows the
  * cluster's slices and each node's state, node list the registered nodes.
  * Against a node's socket the same requests are served by that node
  * (trellisd --cluster), so both ways give the same results.
@@ -87,6 +87,21 @@ int cli_cluster_create(struct cli *cli, json_t *spec, const char *filename, json
 	if (getenv("TRELLIS_ETCD_OPS"))
 		fprintf(stderr, "etcd_ops=%lu\n", etcd_ops(e));
 	json_decref(result);
+	etcd_close(e);
+	return status;
+}
+
+int cli_cluster_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, json_t **result)
+{
+	struct trl_error err = { 0 };
+	struct etcd *e = NULL;
+	int status;
+
+	if ((status = cluster_open(cli, &e)))
+		return status;
+	if (cluster_slice_apply(e, json_string_value(spec), json_string_length(spec), filename, files, 600, progress_print,
+				cli, result, &err) < 0)
+		status = cli_error(cli, &err);
 	etcd_close(e);
 	return status;
 }

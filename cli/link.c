@@ -140,38 +140,24 @@ static int build_set(struct cli *cli, const struct cli_args *a, json_t *set)
 /* Send link.set to this node, or to every node of --node/--nodes that has an end of it. */
 static int send_set(struct cli *cli, const char *slice, const char *link, json_t *set, json_t **result)
 {
+	json_t *req = json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link, "set", set);
 	struct trl_error err = { 0 };
-	int found = 0;
+	json_t *merged = NULL, *v;
+	const char *node;
+	int r;
 
-	if (!cli->n_nodes)
-		return cli_call(cli, json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link,
-					       "set", set),
-				NULL, 0, result);
-	for (int i = 0; i < cli->n_nodes; i++) {
-		json_t *res = NULL;
-
-		if (cli_request(cli, cli->nodes[i].socket,
-				json_pack("{s:s, s:s, s:s, s:O}", "op", "link.set", "name", slice, "link", link, "set", set),
-				NULL, 0, &res, &err) < 0) {
-			/* not-found: the slice has no routers there; elsewhere: no end of the link there */
-			if (err.code == TRL_ENOTFOUND || err.code == TRL_ENOTHERE)
-				continue;
-			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
-			json_decref(*result);
-			*result = NULL;
-			return cli_error(cli, &err);
-		}
-		found++;
-		if (!*result)
-			*result = res;
-		else
-			json_decref(res);
-	}
-	if (!found) {
-		trl_error_set(&err, TRL_ENOTFOUND, "no link '%s' of slice '%s' on any of the %d nodes", link, slice,
-			      cli->n_nodes);
+	if (!cli->backend->each)
+		return cli_call(cli, req, NULL, 0, result);
+	/* Every node with an end of it changes its own direction; the first reply is shown. */
+	r = cli_nodes_each(cli, req, &merged, NULL, &err);
+	json_decref(req);
+	if (r < 0)
 		return cli_error(cli, &err);
+	json_object_foreach(json_object_get(merged, "nodes"), node, v) {
+		*result = json_incref(v);
+		break;
 	}
+	json_decref(merged);
 	return 0;
 }
 

@@ -392,6 +392,9 @@ void cli_slice_print(json_t *slice)
 	}
 
 	print_fields(slice, slice_fields);
+	/* A slice whose stored spec no longer parses: what runs, from its inventory. */
+	if (json_is_string(json_object_get(slice, "spec_error")))
+		print_line("Spec: %s (shown from what was built)", json_string_value(json_object_get(slice, "spec_error")));
 	print_section("Routers:");
 	print_table(routers, router_cols);
 	if (has_limits) {
@@ -634,7 +637,7 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		status = cli_usage_error(cmd, "missing -f FILE (the slice spec; '-' for stdin)");
 		goto out;
 	}
-	if (a.dry_run && (cli->cluster || cli->n_nodes)) {
+	if (a.dry_run && cli->backend != &cli_backend_node) {
 		status = cli_usage_error(cmd, "--dry-run asks one node (--socket), not --cluster or --node/--nodes");
 		goto out;
 	}
@@ -664,30 +667,18 @@ static int slice_create(struct cli *cli, const struct cli_cmd *cmd, int argc, ch
 		status = cli_error(cli, &err);
 		goto out;
 	}
-	if (cli->cluster) {
-		status = cli_cluster_create(cli, spec, base, files);
+	if (!a.dry_run) {
+		status = cli->backend->create(cli, spec, base, files);
 		goto out;
 	}
-	if (cli->n_nodes) {
-		status = cli_multi_create(cli, spec, base, files);
-		goto out;
-	}
-	req = json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename", base,
-			"files", files);
-	if (req && a.dry_run)
-		json_object_set_new(req, "dry_run", json_true());
+	req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.create", "spec", spec, "filename", base, "files",
+			files, "dry_run", 1);
 	status = cli_call(cli, req, NULL, 0, &result);
 	if (status)
 		goto out;
 	print_json(result);
-	if (cli->quiet)
-		;
-	else if (a.dry_run)
+	if (!cli->quiet)
 		dry_run_print(result);
-	else if (json_object_get(result, "revision"))
-		cli_cluster_result_print(result);	/* a node in cluster mode answered */
-	else
-		cli_slice_print(result);
 out:
 	json_decref(spec);
 	json_decref(files);
@@ -732,7 +723,7 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 {
 	struct cli_args a = { .accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN };
 	struct trl_error err = { 0 };
-	json_t *spec = NULL, *files = NULL, *result = NULL, *req;
+	json_t *spec = NULL, *files = NULL, *result = NULL;
 	const char *base;
 	int status;
 
@@ -749,9 +740,8 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 	status = check_utf8(cli, (char **)&a.file, 1);
 	if (status)
 		goto out;
-	if (cli->cluster || cli->n_nodes) {
-		trl_error_set(&err, TRL_EUNAVAIL, "slice apply works on one node's slices for now (no --cluster, --nodes)");
-		status = cli_error(cli, &err);
+	if (cli->backend == &cli_backend_cluster && a.dry_run) {
+		status = cli_usage_error(cmd, "--dry-run asks the nodes (--socket, or --node/--nodes), not --cluster");
 		goto out;
 	}
 	spec = read_text(a.file, &err);
@@ -765,13 +755,15 @@ static int slice_apply(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 		goto out;
 	}
 	base = strrchr(a.file, '/') ? strrchr(a.file, '/') + 1 : a.file;
-	req = json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", base, "files", files,
-			"dry_run", a.dry_run);
-	status = cli_call(cli, req, NULL, 0, &result);
+	status = cli->backend->apply(cli, spec, base, files, a.dry_run, &result);
 	if (status)
 		goto out;
 	print_json(result);
-	if (!cli->quiet)
+	if (cli->quiet || cli->json)
+		;
+	else if (json_object_get(result, "revision"))
+		cli_cluster_result_print(result);	/* the cluster applied it */
+	else
 		apply_print(result);
 out:
 	json_decref(spec);
@@ -781,12 +773,146 @@ out:
 	return status;
 }
 
+/* The three backends (cli.h): one node, several nodes, a cluster. */
+
+static int node_create(struct cli *cli, json_t *spec, const char *filename, json_t *files)
+{
+	json_t *result = NULL;
+	int status = cli_call(cli, json_pack("{s:s, s:O, s:s, s:O}", "op", "slice.create", "spec", spec, "filename",
+					     filename, "files", files),
+			      NULL, 0, &result);
+
+	if (status)
+		return status;
+	print_json(result);
+	if (cli->quiet)
+		;
+	else if (json_object_get(result, "revision"))
+		cli_cluster_result_print(result);	/* a node in cluster mode answered */
+	else
+		cli_slice_print(result);
+	json_decref(result);
+	return 0;
+}
+
+static int node_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, int dry_run,
+		      json_t **result)
+{
+	return cli_call(cli,
+			json_pack("{s:s, s:O, s:s, s:O, s:b}", "op", "slice.apply", "spec", spec, "filename", filename,
+				  "files", files, "dry_run", dry_run),
+			NULL, 0, result);
+}
+
+static int node_remove(struct cli *cli, const char *name)
+{
+	json_t *result = NULL;
+	int status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.delete", "name", name), NULL, 0, &result);
+
+	if (status)
+		return status;
+	print_json(result);
+	if (json_is_string(json_object_get(result, "name")))
+		name = json_string_value(json_object_get(result, "name"));
+	if (!cli->quiet)
+		print_line("slice '%s' %s", name, json_is_false(json_object_get(result, "removed")) ? "did not exist" :
+												      "deleted");
+	json_decref(result);
+	return 0;
+}
+
+static int node_list(struct cli *cli)
+{
+	json_t *result = NULL;
+	int status = cli_call(cli, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &result);
+
+	if (status)
+		return status;
+	print_json(result);
+	print_table(json_object_get(result, "slices"), list_cols);
+	json_decref(result);
+	return 0;
+}
+
+static int nodes_create(struct cli *cli, json_t *spec, const char *filename, json_t *files)
+{
+	return cli_multi_create(cli, spec, filename, files);
+}
+
+static int nodes_remove(struct cli *cli, const char *name)
+{
+	json_t *result = NULL, *v;
+	const char *key;
+	int removed = 0, status;
+
+	status = cli_multi_call(cli, "slice.delete", name, &result);
+	if (status)
+		return status;
+	print_json(result);
+	json_object_foreach(json_object_get(result, "nodes"), key, v)
+		removed += json_is_true(json_object_get(v, "removed"));
+	if (!cli->quiet)
+		print_line("slice '%s' %s (%d node(s))", name, removed ? "deleted" : "did not exist", removed);
+	json_decref(result);
+	return 0;
+}
+
+/* One row per slice and node it has routers on. */
+static int nodes_list(struct cli *cli)
+{
+	json_t *result, *rows = json_array();
+	int status = 0;
+
+	for (int i = 0; i < cli->n_nodes && !status; i++) {
+		struct trl_error err = { 0 };
+		json_t *r = NULL, *sl;
+		size_t k;
+
+		if (cli_request(cli, cli->nodes[i].socket, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &r, &err) <
+		    0) {
+			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
+			status = cli_error(cli, &err);
+			break;
+		}
+		json_array_foreach(json_object_get(r, "slices"), k, sl) {
+			json_object_set_new(sl, "node", json_string(cli->nodes[i].name));
+			json_array_append(rows, sl);
+		}
+		json_decref(r);
+	}
+	result = json_pack("{s:o}", "slices", rows);
+	if (!status) {
+		print_json(result);
+		print_table(json_object_get(result, "slices"), list_node_cols);
+	}
+	json_decref(result);
+	return status;
+}
+
+static int cluster_apply(struct cli *cli, json_t *spec, const char *filename, json_t *files, int dry_run,
+			 json_t **result)
+{
+	(void)dry_run;	/* refused before (slice apply asks the nodes for a dry run) */
+	return cli_cluster_apply(cli, spec, filename, files, result);
+}
+
+const struct cli_backend cli_backend_node = {
+	.name = "node", .create = node_create, .apply = node_apply, .remove = node_remove, .list = node_list,
+};
+const struct cli_backend cli_backend_nodes = {
+	.name = "nodes", .create = nodes_create, .apply = cli_multi_apply, .remove = nodes_remove, .list = nodes_list,
+	.each = cli_multi_call,
+};
+const struct cli_backend cli_backend_cluster = {
+	.name = "cluster", .create = cli_cluster_create, .apply = cluster_apply, .remove = cli_cluster_delete,
+	.list = cli_cluster_list,
+};
+
 /* slice list */
 
 static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
-	json_t *result = NULL;
 	int status;
 
 	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
@@ -795,45 +921,8 @@ static int slice_list(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[0]);
 		goto out;
 	}
-	if (cli->cluster) {
-		status = cli_cluster_list(cli);
-		goto out;
-	}
-	if (cli->n_nodes) {
-		/* One row per slice and node it has routers on. */
-		json_t *rows = json_array();
-
-		for (int i = 0; i < cli->n_nodes && !status; i++) {
-			json_t *r = NULL, *sl;
-			size_t k;
-			struct trl_error err = { 0 };
-
-			if (cli_request(cli, cli->nodes[i].socket, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &r,
-					&err) < 0) {
-				trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
-				status = cli_error(cli, &err);
-				break;
-			}
-			json_array_foreach(json_object_get(r, "slices"), k, sl) {
-				json_object_set_new(sl, "node", json_string(cli->nodes[i].name));
-				json_array_append(rows, sl);
-			}
-			json_decref(r);
-		}
-		result = json_pack("{s:o}", "slices", rows);
-		if (status)
-			goto out;
-		print_json(result);
-		print_table(json_object_get(result, "slices"), list_node_cols);
-		goto out;
-	}
-	status = cli_call(cli, json_pack("{s:s}", "op", "slice.list"), NULL, 0, &result);
-	if (status)
-		goto out;
-	print_json(result);
-	print_table(json_object_get(result, "slices"), list_cols);
+	status = cli->backend->list(cli);
 out:
-	json_decref(result);
 	free(a.operands);
 	return status;
 }
@@ -865,11 +954,11 @@ static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
-	if (cli->n_nodes) {
+	if (cli->backend->each) {
 		const char *key;
 		json_t *v;
 
-		status = cli_multi_call(cli, "slice.show", a.operands[0], &result);
+		status = cli->backend->each(cli, "slice.show", a.operands[0], &result);
 		if (status)
 			goto out;
 		print_json(result);
@@ -931,11 +1020,11 @@ static int slice_stats(struct cli *cli, const struct cli_cmd *cmd, int argc, cha
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
-	if (cli->n_nodes) {
+	if (cli->backend->each) {
 		const char *key;
 		json_t *v;
 
-		status = cli_multi_call(cli, "slice.stats", a.operands[0], &result);
+		status = cli->backend->each(cli, "slice.stats", a.operands[0], &result);
 		if (status)
 			goto out;
 		json_object_foreach(json_object_get(result, "nodes"), key, v) {
@@ -974,48 +1063,12 @@ out:
 static int slice_delete(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a = { 0 };
-	json_t *result = NULL;
-	const char *name;
 	int status;
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
-	if (cli->cluster) {
-		status = cli_cluster_delete(cli, a.operands[0]);
-		goto out;
-	}
-	if (cli->n_nodes) {
-		const char *key;
-		json_t *v;
-		int removed = 0;
-
-		status = cli_multi_call(cli, "slice.delete", a.operands[0], &result);
-		if (status)
-			goto out;
-		print_json(result);
-		json_object_foreach(json_object_get(result, "nodes"), key, v)
-			removed += json_is_true(json_object_get(v, "removed"));
-		if (!cli->quiet)
-			print_line("slice '%s' %s (%d node(s))", a.operands[0], removed ? "deleted" : "did not exist",
-				   removed);
-		goto out;
-	}
-	status = cli_call(cli, json_pack("{s:s, s:s}", "op", "slice.delete", "name", a.operands[0]),
-			  NULL, 0, &result);
-	if (status)
-		goto out;
-	print_json(result);
-	name = json_string_value(json_object_get(result, "name"));
-	if (!name)
-		name = a.operands[0];
-	if (!cli->quiet) {
-		if (json_is_false(json_object_get(result, "removed")))
-			print_line("slice '%s' did not exist", name);
-		else
-			print_line("slice '%s' deleted", name);
-	}
+	status = cli->backend->remove(cli, a.operands[0]);
 out:
-	json_decref(result);
 	free(a.operands);
 	return status;
 }
@@ -1151,43 +1204,9 @@ static void multi_set_undo(struct cli *cli, json_t *req, json_t *done)
 
 static int multi_set(struct cli *cli, json_t *req, json_t **merged)
 {
-	const char *name = json_string_value(json_object_get(req, "name"));
-	struct trl_error err = { 0 }, missing = { 0 };
-	json_t *nodes = json_object();
-	int status = 0;
+	struct trl_error err = { 0 };
 
-	for (int i = 0; i < cli->n_nodes && !status; i++) {
-		json_t *res = NULL;
-
-		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
-			/* Classified by code: no slice there (not-found), or none of it there (elsewhere). */
-			if (err.code == TRL_ENOTFOUND || err.code == TRL_ENOTHERE) {
-				if (!missing.code)
-					missing = err;
-				continue;
-			}
-			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
-			multi_set_undo(cli, req, nodes);
-			status = cli_error(cli, &err);
-			break;
-		}
-		json_object_set_new(nodes, cli->nodes[i].name, res);
-	}
-	if (!status && !json_object_size(nodes)) {
-		/* What a node said (an unknown router, or no slice), with the count. */
-		err = missing;
-		if (!err.code)
-			trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s'", name);
-		snprintf(err.msg + strlen(err.msg), sizeof(err.msg) - strlen(err.msg), " (on any of the %d nodes)",
-			 cli->n_nodes);
-		status = cli_error(cli, &err);
-	}
-	if (status) {
-		json_decref(nodes);
-		return status;
-	}
-	*merged = json_pack("{s:s, s:o}", "name", name, "nodes", nodes);
-	return 0;
+	return cli_nodes_each(cli, req, merged, multi_set_undo, &err) < 0 ? cli_error(cli, &err) : 0;
 }
 
 static int slice_set(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
@@ -1432,31 +1451,24 @@ static int read_keys(const char *path, json_t **lines, struct trl_error *err)
 static int key_call(struct cli *cli, const char *name, json_t *req, json_t **result)
 {
 	struct trl_error err = { 0 };
-	int found = 0;
+	json_t *merged = NULL, *v;
+	const char *node;
+	int r;
 
-	if (!cli->n_nodes)
+	(void)name;
+	if (!cli->backend->each)
 		return cli_call(cli, req, NULL, 0, result);
-	*result = NULL;
-	for (int i = 0; i < cli->n_nodes; i++) {
-		json_t *res = NULL;
-
-		if (cli_request(cli, cli->nodes[i].socket, json_incref(req), NULL, 0, &res, &err) < 0) {
-			if (err.code == TRL_ENOTFOUND)
-				continue;	/* the slice has no routers there */
-			json_decref(req);
-			json_decref(*result);
-			trl_error_prefix(&err, "node '%s'", cli->nodes[i].name);
-			return cli_error(cli, &err);
-		}
-		found++;
-		json_decref(*result);
-		*result = res;
-	}
+	r = cli_nodes_each(cli, req, &merged, NULL, &err);
 	json_decref(req);
-	if (!found) {
-		trl_error_set(&err, TRL_ENOTFOUND, "no slice '%s' on any of the %d nodes", name, cli->n_nodes);
+	if (r < 0)
 		return cli_error(cli, &err);
+	/* Keys and ssh accounts are kept per node: any node's reply says what was done. */
+	*result = NULL;
+	json_object_foreach(json_object_get(merged, "nodes"), node, v) {
+		json_decref(*result);
+		*result = json_incref(v);
 	}
+	json_decref(merged);
 	return 0;
 }
 
@@ -1492,11 +1504,11 @@ static int slice_key(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 			status = cli_usage_error(cmd, "unexpected argument '%s'", a.operands[2]);
 			goto out;
 		}
-		if (cli->n_nodes) {
+		if (cli->backend->each) {
 			const char *node;
 			json_t *v;
 
-			status = cli_multi_call(cli, "slice.key.list", name, &result);
+			status = cli->backend->each(cli, "slice.key.list", name, &result);
 			if (status)
 				goto out;
 			print_json(result);
@@ -1582,7 +1594,9 @@ const struct cli_cmd cli_slice_cmds[] = {
 			"Routers and links the edit does not touch keep running.  Prints the plan\n"
 			"and what it disturbs; with --dry-run that is all.  If a step fails, the\n"
 			"slice is put back as it ran and its stored spec stays.  Root or the slice's\n"
-			"owner only.\n",
+			"owner only.  With --node/--nodes each node changes its part (a node that\n"
+			"fails puts the others back); with --cluster the edit becomes the desired\n"
+			"state and every node applies it (a failure writes the previous one back).\n",
 		.accept = CLI_OPT_FILE | CLI_OPT_DRY_RUN,
 	},
 	{

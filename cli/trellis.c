@@ -725,7 +725,7 @@ static int cluster_opts(struct cli *cli)
 /* The verbs --cluster serves from etcd (cli/cluster.c). */
 static int cluster_verb(const char *object, const char *verb)
 {
-	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "node list" };
+	static const char *const verbs[] = { "slice create", "slice apply", "slice delete", "slice list", "node list" };
 	char both[64];
 
 	snprintf(both, sizeof(both), "%s %s", object, verb);
@@ -845,6 +845,7 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "trellis: --cluster and --node/--nodes exclude each other (a cluster knows its nodes)\n");
 		return CLI_EXIT_USAGE;
 	}
+	cli.backend = cli.cluster ? &cli_backend_cluster : cli.n_nodes ? &cli_backend_nodes : &cli_backend_node;
 	if (optind >= argc)
 		return main_usage_error("missing object (%s)", (what_there_is(msg, sizeof(msg)), msg));
 	print_init(cli.json ? PRINT_MODE_JSON : PRINT_MODE_TEXT, stdout);

@@ -85,6 +85,11 @@ static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
 	return 0;
 }
 
+int cluster_live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
+{
+	return live_nodes(e, out, err);
+}
+
 int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err)
 {
 	json_t *live = NULL, *kvs = NULL, *kv;
@@ -230,7 +235,7 @@ void cluster_keys_of_node(json_t *used, json_t *info)
 }
 
 /* Every link key the cluster's slices hold (their desired state), added to @used. */
-static int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err)
+int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err)
 {
 	json_t *kvs = NULL, *kv;
 	size_t i;
@@ -336,6 +341,7 @@ static int claim(struct etcd *e, const char *skey, json_t *desired, const struct
 
 struct wait_ctx {
 	int64_t rev;
+	int64_t mod;		/* an apply: the reports about this mod revision (0: any) */
 	json_t *want;		/* node -> {"state","message","code"} */
 	double deadline;
 	cluster_progress_fn progress;
@@ -362,7 +368,8 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 		node = key_base(kv);
 		cur = json_object_get(w->want, node);
 		v = kv_value_json(kv);
-		if (!cur || !json_is_object(v) || json_integer_value(json_object_get(v, "rev")) != w->rev) {
+		if (!cur || !json_is_object(v) || json_integer_value(json_object_get(v, "rev")) != w->rev ||
+		    (w->mod && json_integer_value(json_object_get(v, "mod")) != w->mod)) {
 			json_decref(v);
 			continue;
 		}
@@ -379,6 +386,27 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 	json_object_foreach(w->want, node, st)
 		ready += !strcmp(json_string_value(json_object_get(st, "state")) ?: "", "ready");
 	return ready == (int)json_object_size(w->want);
+}
+
+int cluster_status_wait(struct etcd *e, const char *name, int64_t rev, int64_t mod, json_t *want, int timeout_s,
+			cluster_progress_fn progress, void *ctx, char failed[64], struct trl_error *err)
+{
+	_cleanup_free_ char *sp = status_prefix(name);
+	struct wait_ctx w = { .rev = rev, .mod = mod, .want = want, .deadline = now_s() + timeout_s,
+			      .progress = progress, .pctx = ctx };
+	int r;
+
+	if (!sp)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	while ((r = etcd_watch(e, sp, mod ? mod : rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] &&
+	       now_s() < w.deadline) {
+		progress_to(progress, ctx, NULL, "%s: watching again", err->msg);
+		usleep(1000 * 1000);
+	}
+	snprintf(failed, 64, "%s", w.failed);
+	if (w.failed[0])
+		return 0;
+	return r < 0 ? r : 0;
 }
 
 /* Poll until no live node has a report about revision @rev of the slice (that did not fail); then remove the reports. */

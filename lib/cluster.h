@@ -11,8 +11,9 @@
  *                                      "routers": {ROUTER: NODE}  (where 'node: any' put it),
  *                                      "each-node": [NODE..]  (placement: each-node: the sorted
  *                                       live nodes the sliver is copied onto, router R as R-NODE)}}
- *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev"}
- *                        rev = create_revision of slices/SLICE the node acted on
+ *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev", "mod"}
+ *                        rev = create_revision of slices/SLICE the node acted on, mod = its
+ *                        mod_revision (an apply changes it; the node applies the edit)
  *   alloc/next-key      the next free link key (a decimal string)
  *
  * A create puts slices/SLICE and advances alloc/next-key in one transaction
@@ -61,6 +62,27 @@ void cluster_keys_of_node(json_t *used, json_t *info);
 
 /* Progress of a cluster operation, per node (@node may be NULL). */
 typedef void (*cluster_progress_fn)(void *ctx, const char *node, const char *msg);
+
+/* Nodes with a lease: {NODE: registration}. */
+int cluster_live_nodes(struct etcd *e, json_t **out, struct trl_error *err);
+/* Append to @used every link key a slice of the cluster holds. */
+int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err);
+/*
+ * Watch status/@name/ from revision @mod (or @rev) until every node of @want
+ * ({NODE: {"state": ...}}, updated with each report) reports "ready" about
+ * create revision @rev (and, if @mod, the slice's mod revision @mod), or one
+ * reports "failed" (0, its name in @failed).  <0: etcd failed or timed out.
+ */
+int cluster_status_wait(struct etcd *e, const char *name, int64_t rev, int64_t mod, json_t *want, int timeout_s,
+			cluster_progress_fn progress, void *ctx, char failed[64], struct trl_error *err);
+/*
+ * Apply an edited spec to a slice of the cluster (lib/cluster-apply.c): write
+ * the new desired state if nobody changed it meanwhile, wait for the nodes it
+ * uses, and on a failure write the previous one back.  *result as for
+ * slice.apply, merged: {"name","revision","applied","changes": [...],"nodes"}.
+ */
+int cluster_slice_apply(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
+			int timeout_s, cluster_progress_fn progress, void *ctx, json_t **result, struct trl_error *err);
 
 /* Every node ever registered: [{..., "state": "up"|"down"}], by name. */
 int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err);

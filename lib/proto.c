@@ -324,6 +324,7 @@ static const struct field_desc apply_fields[] = {
 	{ "spec", FIELD_TEXT, 1 },
 	{ "filename", FIELD_FILENAME, 0 },
 	{ "files", FIELD_FILES, 0 },
+	{ "placement", FIELD_PLACEMENT, 0 },	/* multi-node: the nodes, and keys of new links */
 	{ "dry_run", FIELD_BOOL, 0 },
 	{ NULL, 0, 0 },
 };

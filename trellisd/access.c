@@ -168,7 +168,8 @@ int access_request(const struct op_ctx *oc, const struct proto_request *req, str
 	enum access_op rule = access_rule(req->op);
 
 	/* placement: is the multi-node fan-out's and the cluster's (realize() runs as root), never a tenant's. */
-	if (req->op == PROTO_OP_SLICE_CREATE && req->placement && !caller_is_privileged(&oc->who))
+	if ((req->op == PROTO_OP_SLICE_CREATE || req->op == PROTO_OP_SLICE_APPLY) && req->placement &&
+	    !caller_is_privileged(&oc->who))
 		return trl_error_set(err, TRL_EPERM,
 				     "placement: permission denied: only root places a slice's routers and link keys (the multi-node CLI, or the cluster)");
 	switch (rule) {

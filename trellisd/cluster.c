@@ -13,9 +13,12 @@
  *              every time the watch is (re)established;
  *   reconcile  level-triggered: compares slices/ with the slices in the local
  *              store that came from the cluster (their placement carries
- *              "cluster": create revision) and creates or deletes through
- *              slice_create()/slice_delete(), the same code a local request
- *              runs, reporting status/SLICE/NODE before and after; every
+ *              "cluster": create revision, "cluster_mod": the mod revision
+ *              last applied) and creates, applies (a changed mod revision:
+ *              an edited spec, lib/cluster-apply.c) or deletes through
+ *              slice_create()/slice_apply()/slice_delete(), the same code a
+ *              local request runs, reporting status/SLICE/NODE before and
+ *              after; every
  *              CLUSTER_LINK_CHECK_S it also puts this node's half of every
  *              link to a node whose lease expired down (link_set(), the
  *              routers see carrier loss) and up again when that node is back.
@@ -28,9 +31,10 @@
  * (struct etcd_opts, kept here for the daemon's lifetime); each handle
  * authenticates on its own and renews its token when etcd lets it expire.
  *
- * Requests on the control socket in cluster mode: slice.create (without a
- * placement) and slice.delete go to etcd and wait for the cluster, with the
- * nodes' progress streamed to the client; node.list lists the cluster.
+ * Requests on the control socket in cluster mode: slice.create and
+ * slice.apply (without a placement or dry run) and slice.delete go to etcd
+ * and wait for the cluster, with the nodes' progress streamed to the
+ * client; node.list lists the cluster.
  */
 #define LOG_MODULE "cluster"
 #include <errno.h>
@@ -247,13 +251,15 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, const char *state,
-		       const struct trl_error *why)
+/* status/SLICE/NODE: @rev the create revision, @mod the mod revision acted on. */
+static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, int64_t mod,
+		       const char *state, const struct trl_error *why)
 {
 	struct trl_error err = { 0 };
 	char key[192];
 	char *text;
-	json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "state", state, "rev", (json_int_t)rev, "message",
+	json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s}", "state", state, "rev", (json_int_t)rev, "mod", (json_int_t)mod,
+			      "message",
 			      why && why->msg[0] ? why->msg : "", "code",
 			      why && why->code ? trl_error_code_name(why->code) : "");
 
@@ -273,8 +279,9 @@ static void status_del(struct cluster *c, struct etcd *e, const char *slice)
 	etcd_delete(e, key, 0, NULL);
 }
 
-/* The slices in the local store that came from the cluster: name -> create revision. */
-static json_t *local_cluster_slices(struct daemon *d)
+/* The slices in the local store that came from the cluster: name -> create revision
+ * (and into @mods: name -> the mod revision last applied, 0 if not recorded). */
+static json_t *local_cluster_slices(struct daemon *d, json_t *mods)
 {
 	struct trl_error err = { 0 };
 	struct store *st;
@@ -292,8 +299,10 @@ static json_t *local_cluster_slices(struct daemon *d)
 
 		if (store_slice_get(st, names[i], &row, NULL) == 0) {
 			json_t *rev = json_object_get(row.placement, "cluster");
+			json_t *mod = json_object_get(row.placement, "cluster_mod");
 
 			json_object_set_new(out, names[i], json_integer(json_is_integer(rev) ? json_integer_value(rev) : 0));
+			json_object_set_new(mods, names[i], json_integer(json_is_integer(mod) ? json_integer_value(mod) : 0));
 			store_slice_release(&row);
 		}
 		free(names[i]);
@@ -320,7 +329,7 @@ struct realize_ctx {
 	struct cluster *c;
 	struct etcd *e;
 	const char *slice;
-	int64_t rev;
+	int64_t rev, mod;
 	struct timespec last;
 	pthread_mutex_t lock;	/* progress comes from several worker threads */
 };
@@ -338,17 +347,20 @@ static void realize_progress(void *ctx, const char *step, const char *msg)
 
 		x->last = now;
 		snprintf(why.msg, sizeof(why.msg), "%s: %s", step, msg);
-		status_put(x->c, x->e, x->slice, x->rev, "progress", &why);
+		status_put(x->c, x->e, x->slice, x->rev, x->mod, "progress", &why);
 	}
 	pthread_mutex_unlock(&x->lock);
 }
 
-static void realize(struct cluster *c, struct etcd *e, const char *name, json_t *desired, int64_t rev)
+/* This node's part of the desired state: created, or (@apply) an edit applied to it. */
+static void realize(struct cluster *c, struct etcd *e, const char *name, json_t *desired, int64_t rev, int64_t mod,
+		    int apply)
 {
-	struct realize_ctx x = { .c = c, .e = e, .slice = name, .rev = rev };
+	struct realize_ctx x = { .c = c, .e = e, .slice = name, .rev = rev, .mod = mod };
 	struct daemon *d = c->d;
 	struct op_ctx oc;
-	struct proto_request req = { .op = PROTO_OP_SLICE_CREATE };
+	struct proto_request req = { .op = apply ? PROTO_OP_SLICE_APPLY : PROTO_OP_SLICE_CREATE, .name = name };
+	json_t *res = NULL;
 	struct trl_error err = { 0 };
 	json_t *placement = json_deep_copy(json_object_get(desired, "placement"));
 	json_t *files = json_object_get(desired, "files");
@@ -357,13 +369,15 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	if (!placement)
 		placement = json_object();
 	json_object_set_new(placement, "cluster", json_integer(rev));
+	json_object_set_new(placement, "cluster_mod", json_integer(mod));
 	req.spec = json_string_value(json_object_get(desired, "spec"));
 	req.spec_len = json_string_length(json_object_get(desired, "spec"));
 	req.filename = json_string_value(json_object_get(desired, "filename"));
 	req.files = json_is_object(files) ? files : NULL;
 	req.placement = placement;
-	log_info("slice '%s' (revision %lld): realizing this node's part", name, (long long)rev);
-	status_put(c, e, name, rev, "progress", &(struct trl_error){ .msg = "realizing" });
+	log_info("slice '%s' (revision %lld/%lld): %s this node's part", name, (long long)rev, (long long)mod,
+		 apply ? "applying the edited spec to" : "realizing");
+	status_put(c, e, name, rev, mod, "progress", &(struct trl_error){ .msg = "realizing" });
 	clock_gettime(CLOCK_MONOTONIC, &x.last);
 	pthread_mutex_init(&x.lock, NULL);
 	op_ctx_internal(&oc, d, &(struct progress_sink){ .fn = realize_progress, .ctx = &x });
@@ -380,16 +394,22 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 					  CLUSTER_SLICES, name, s->name);
 		trl_slice_free(s);
 		if (r == 0)
-			r = slice_create(&oc, &req, NULL, &err);
+			r = apply ? slice_apply(&oc, &req, &res, &err) : slice_create(&oc, &req, NULL, &err);
 	}
 	pthread_mutex_destroy(&x.lock);
 	json_decref(placement);
 	if (r < 0) {
 		log_warn("slice '%s': %s", name, err.msg);
-		status_put(c, e, name, rev, "failed", &err);
+		status_put(c, e, name, rev, mod, "failed", &err);
 	} else {
-		status_put(c, e, name, rev, "ready", NULL);
+		struct trl_error what = { 0 };
+		size_t n = json_array_size(json_object_get(res, "changes"));
+
+		if (apply)
+			snprintf(what.msg, sizeof(what.msg), "applied: %zu change%s here", n, n == 1 ? "" : "s");
+		status_put(c, e, name, rev, mod, "ready", apply ? &what : NULL);
 	}
+	json_decref(res);
 }
 
 static void unrealize(struct cluster *c, struct etcd *e, const char *name)
@@ -410,6 +430,7 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 {
 	const char *me = c->d->node_name;
 	json_t *kvs = NULL, *sts = NULL, *desired = json_object(), *mine = json_object(), *local, *kv, *v;
+	json_t *mods = json_object();
 	const char *name;
 	size_t i;
 	int r, changed = 0;
@@ -419,6 +440,7 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 		json_decref(kvs);
 		json_decref(desired);
 		json_decref(mine);
+		json_decref(mods);
 		return r;
 	}
 	json_array_foreach(kvs, i, kv) {
@@ -437,7 +459,7 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - k), k);
 		json_object_set_new(mine, slice, json_loads(json_string_value(json_object_get(kv, "value")), 0, NULL));
 	}
-	local = local_cluster_slices(c->d);
+	local = local_cluster_slices(c->d, mods);
 
 	/* Gone from the cluster, or replaced by a newer slice of the same name: tear down. */
 	json_object_foreach(local, name, v) {
@@ -461,32 +483,42 @@ static int reconcile(struct cluster *c, struct etcd *e, struct trl_error *err)
 			if (!json_integer_value(json_object_get(local, name)))
 				status_del(c, e, name);
 	}
-	/* New slices, and ones this node missed while it was away. */
+	/* New slices, ones this node missed while it was away, and edited ones (the mod revision moved). */
 	json_object_foreach(desired, name, kv) {
 		int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
+		int64_t mod = json_integer_value(json_object_get(kv, "mod_revision"));
 		json_t *st = json_object_get(mine, name), *val;
 		const char *state = json_string_value(json_object_get(st, "state")) ?: "";
 		int have = json_integer_value(json_object_get(local, name)) == rev;
+		/* A part created before mod revisions were recorded has the create's (its first write). */
+		int64_t lmod = json_integer_value(json_object_get(mods, name)) ?: rev;
+		int64_t smod = json_integer_value(json_object_get(st, "mod"));
 
 		if (cluster_stopping(c))
 			break;
 		if (st && json_integer_value(json_object_get(st, "rev")) != rev)
 			state = "";
-		if (have) {
-			if (strcmp(state, "ready"))
-				status_put(c, e, name, rev, "ready", NULL);
+		if (have && lmod == mod) {
+			if (strcmp(state, "ready") || smod != mod)
+				status_put(c, e, name, rev, mod, "ready", NULL);
 			continue;
 		}
-		if (!strcmp(state, "failed"))
-			continue;	/* not retried: the creator rolls it back */
+		/* Not retried for the same revision: the client rolls it back. */
+		if (!strcmp(state, "failed") && (smod == mod || !smod))
+			continue;
 		val = json_loads(json_string_value(json_object_get(kv, "value")), 0, NULL);
 		if (json_is_object(val) && uses_node(val, me)) {
-			realize(c, e, name, val, rev);
+			realize(c, e, name, val, rev, mod, have);
+			changed = 1;
+		} else if (have) {
+			/* The edit left no router here. */
+			unrealize(c, e, name);
 			changed = 1;
 		}
 		json_decref(val);
 	}
 	json_decref(local);
+	json_decref(mods);
 	json_decref(kvs);
 	json_decref(sts);
 	json_decref(desired);
@@ -774,6 +806,16 @@ int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t *
 		r = cluster_slice_create(e, req->spec, req->spec_len, req->filename, req->files, oc->who.uid,
 					 oc->d->node_name, CLUSTER_WAIT_S,
 					 progress_rq, oc, result, err);
+		break;
+	case PROTO_OP_SLICE_APPLY:
+		r = cluster_slice_apply(e, req->spec, req->spec_len, req->filename, req->files, CLUSTER_WAIT_S, progress_rq,
+					oc, result, err);
+		if (r == -TRL_ENOTFOUND) {
+			/* Not the cluster's: maybe a slice of this node alone. */
+			etcd_close(e);
+			trl_error_clear(err);
+			return slice_apply(oc, req, result, err);
+		}
 		break;
 	case PROTO_OP_SLICE_DELETE:
 		r = cluster_slice_delete(e, req->name, CLUSTER_WAIT_S, progress_rq, oc, result, err);

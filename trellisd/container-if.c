@@ -215,6 +215,35 @@ static int addr_op(struct nl_sock *sk, int ifindex, const struct trl_addr *a, in
 	return r;
 }
 
+int container_if_set_mtu(const struct container_spec *cs, size_t k, unsigned mtu, struct trl_error *err)
+{
+	const struct container_if *ci = &cs->ifs[k];
+	struct rtnl_link *link = NULL, *change = NULL;
+	struct nl_sock *sk = NULL;
+	int r;
+
+	if (cs->init_pid <= 0)
+		return trl_error_set(err, TRL_EFAILED, "container '%s' is not running", cs->name);
+	if ((r = container_netns_socket(cs->init_pid, &sk)) < 0)
+		return trl_error_errno(err, TRL_EFAILED, -r, "router '%s': cannot enter its network namespace",
+				       cs->router->name);
+	if ((r = rtnl_link_get_kernel(sk, 0, ci->ifname, &link)) >= 0) {
+		if (!(change = rtnl_link_alloc())) {
+			r = -NLE_NOMEM;
+		} else {
+			rtnl_link_set_mtu(change, mtu ? mtu : 1500);
+			r = rtnl_link_change(sk, link, change, 0);
+		}
+	}
+	rtnl_link_put(change);
+	rtnl_link_put(link);
+	nl_socket_free(sk);
+	if (r < 0)
+		return trl_error_set(err, TRL_EFAILED, "router '%s': interface '%s': mtu %u: %s", cs->router->name,
+				     ci->ifname, mtu, nl_geterror(r));
+	return 0;
+}
+
 int container_if_readdress(const struct container_spec *cs, size_t k, const struct trl_addr *old, size_t n_old,
 			   struct trl_error *err)
 {

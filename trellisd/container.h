@@ -87,6 +87,8 @@ int container_config_write(const struct container_spec *cs, struct trl_error *er
 int container_if_add(const struct container_spec *cs, size_t k, struct trl_error *err);
 /* Running router @cs's interface cs->ifs[@k] from addresses @old to its own
  * (those in both stay; IPv6 without DAD), in place (container-if.c). */
+/* Interface @k of the running router @cs takes @mtu (its link became a tunnel, or stopped being one). */
+int container_if_set_mtu(const struct container_spec *cs, size_t k, unsigned mtu, struct trl_error *err);
 int container_if_readdress(const struct container_spec *cs, size_t k, const struct trl_addr *old, size_t n_old,
 			   struct trl_error *err);
 /* Add the router's loopback addresses inside its netns. */

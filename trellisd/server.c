@@ -104,8 +104,11 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 	/* Access control, once, before any handler (access.h). */
 	if ((r = access_request(oc, req, err)) < 0)
 		return r;
+	/* An apply is the cluster's when root asks (a tenant's slices here are this node's own). */
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
-			   req->op == PROTO_OP_NODE_LIST))
+			   req->op == PROTO_OP_NODE_LIST ||
+			   (req->op == PROTO_OP_SLICE_APPLY && !req->placement && !req->dry_run &&
+			    caller_is_privileged(&oc->who))))
 		return cluster_request(oc, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:

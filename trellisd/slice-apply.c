@@ -16,69 +16,43 @@
  *   link shaping          rate/ceil/burst/loss/delay/jitter changed in place
  *   link removed          its host ends deleted; both routers keep running
  *   slice limits          the slice's cgroup changed in place
+ *   slice bandwidth       its substrate classes changed in place (as
+ *                         'slice set --bandwidth' does)
  * Routers and links the edit does not touch are not touched at all.
  * The plan (what changes, and what is disturbed: "router r3 restarts",
  * "link r1:eth1-r2:eth1 flaps") is the reply; with dry_run that is all.
  *
- * Atomic at the slice level: the steps run in an order whose every step can
- * be undone (new keys, old routers down, new routers up, links attached,
- * in-place changes), and the first failure undoes the steps done, rebuilding
- * the old routers from the old plan.  Only removals of links between
- * routers that keep running come last, after every step that can fail.  The
- * stored spec changes only once all of it ran.
+ * Atomic at the slice level: the steps (slice-apply-run.c) run in an order
+ * whose every step can be undone, and the first failure undoes the steps
+ * done, rebuilding the old routers from the old plan.  Only removals of links
+ * between routers that keep running come last, after every step that can
+ * fail.  The stored spec changes only once all of it ran.
  *
  * A new link's interfaces are added to routers that keep running
  * (container-if.c), and the LXC config of a router whose interfaces or
  * limits changed is rewritten, so a later start makes what runs now.
  *
- * Not yet: slices that span nodes, bandwidth:, tunnel:, placement: changes
- * (refused, naming the field).
+ * A slice over several nodes: every node that holds a part gets the same
+ * edited spec (and a placement with the nodes' addresses and the keys of new
+ * links, from the multi-node CLI) and acts on its part only: its routers,
+ * its links and its halves of cross-node links.  The plan it reports names
+ * only what concerns it; the CLI merges the nodes' plans, and rolls back the
+ * nodes that applied when a later one fails (an apply of the previous spec,
+ * which the reply carries).
+ *
+ * Not yet: tunnel:, placement: changes (refused, naming the field).
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
 #include <string.h>
 #include <stdatomic.h>
+#include "cluster.h"
 #include "escape.h"
 #include "log.h"
-#include "names.h"
-#include "reload.h"
 #include "spec.h"
 #include "tenant.h"
 #include "util.h"
-#include "slice.h"
-
-enum apply_router { AR_KEEP, AR_RELOAD, AR_RESTART, AR_ADD, AR_REMOVE };
-enum apply_link { AL_KEEP, AL_SHAPE, AL_FLAP, AL_ADD, AL_REMOVE };
-
-struct apply {
-	struct op_ctx *oc;
-	struct daemon *d;
-	struct store *st;
-	struct plan op, np;		/* the running slice, the edited one */
-	struct trl_slice *oraw, *nraw;	/* the specs as written (no live changes), to tell edits apart */
-	unsigned char *ors, *nrs;	/* per old / new router: enum apply_router */
-	unsigned char *ols, *nls;	/* per old / new link: enum apply_link */
-	long *r_n2o, *l_n2o, *r_o2n, *l_o2n;
-	unsigned char *nlim;		/* per new router: its limits change in place */
-	unsigned char *readdr;		/* per new link: 1 << endpoint whose addresses change in place */
-	unsigned char *readdr_done;	/* ... done (for the undo) */
-	int slice_lim;			/* the slice's aggregate limits change */
-	json_t *changes, *disturbed;
-	/* what ran, for the undo */
-	uint32_t *added_keys;
-	int old_down, new_up, lim_done, slice_lim_done;
-	unsigned char *attached, *shaped, *reloaded;
-	char (*hot)[16];		/* host ends of interfaces added to running routers */
-	size_t n_hot;
-};
-
-static long router_index(const struct trl_slice *s, const char *name)
-{
-	for (size_t i = 0; i < s->n_routers; i++)
-		if (!strcmp(s->routers[i].name, name))
-			return (long)i;
-	return -1;
-}
+#include "slice-apply.h"
 
 static long link_index(const struct trl_slice *s, const char *name)
 {
@@ -87,19 +61,11 @@ static long link_index(const struct trl_slice *s, const char *name)
 			return (long)i;
 	return -1;
 }
-
 static int shape_equal(const struct trl_link_shape *a, const struct trl_link_shape *b)
 {
 	return a->rate == b->rate && a->ceil == b->ceil && a->burst == b->burst && a->loss_ppm == b->loss_ppm &&
 	       a->delay_us == b->delay_us && a->jitter_us == b->jitter_us;
 }
-
-static unsigned limits_diff(const struct trl_limits *a, const struct trl_limits *b)
-{
-	return (a->cpu != b->cpu ? CGROUP_F_CPU : 0) | (a->cpu_weight != b->cpu_weight ? CGROUP_F_WEIGHT : 0) |
-	       (a->memory != b->memory ? CGROUP_F_MEMORY : 0) | (a->pids != b->pids ? CGROUP_F_PIDS : 0);
-}
-
 static int addrs_equal(const struct trl_addr *a, size_t na, const struct trl_addr *b, size_t nb)
 {
 	if (na != nb)
@@ -115,7 +81,20 @@ static int str_equal(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
-/* Why router @o must restart to become @n (NULL: it need not). */
+/* Does router @name (old index @i, new index @j; -1: none) concern this node? */
+static int router_here(const struct apply *a, long i, long j)
+{
+	return (i >= 0 && a->op.local[i]) || (j >= 0 && a->np.local[j]);
+}
+
+/* Does link @name (old index @m, new index @l; -1: none) have an end on this node? */
+static int link_here(const struct apply *a, long m, long l)
+{
+	return (m >= 0 && a->op.pl[m].kind != PLAN_LINK_REMOTE) || (l >= 0 && a->np.pl[l].kind != PLAN_LINK_REMOTE);
+}
+
+/* Why router @o must restart to become @n (NULL: it need not).  @tpl is NULL
+ * for a router of another node: that node tells a reload from a restart. */
 static const char *router_restart_why(const struct apply *a, const struct trl_router *o, const struct trl_router *n,
 				      const struct template *tpl)
 {
@@ -134,20 +113,24 @@ static const char *router_restart_why(const struct apply *a, const struct trl_ro
 		return "loopback";
 	if (trl_router_limits(os, o).disk != trl_router_limits(ns, n).disk)
 		return "limits.disk";
-	if (!str_equal(o->config, n->config) && !tpl->routing_frr && !tpl->routing_bird)
+	if (!str_equal(o->config, n->config) && tpl && !tpl->routing_frr && !tpl->routing_bird)
 		return "config";
 	/* A new interface is added while it runs, other addresses are put on an
 	 * interface it keeps (container-if.c). */
 	return NULL;
 }
 
-static void change(struct apply *a, const char *kind, const char *name, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void change(struct apply *a, const char *kind, const char *name, const char *what, const char *fmt, ...)
+/* A change of the plan; one that does not concern this node (@here 0) is made by the other nodes and not reported. */
+static void change(struct apply *a, int here, const char *kind, const char *name, const char *what, const char *fmt,
+		   ...) __attribute__((format(printf, 6, 7)));
+static void change(struct apply *a, int here, const char *kind, const char *name, const char *what, const char *fmt,
+		   ...)
 {
 	char detail[512];
 	va_list ap;
 
+	if (!here)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
@@ -155,12 +138,14 @@ static void change(struct apply *a, const char *kind, const char *name, const ch
 			      json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "name", name, "change", what, "how", detail));
 }
 
-static void disturb(struct apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void disturb(struct apply *a, const char *fmt, ...)
+static void disturb(struct apply *a, int here, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void disturb(struct apply *a, int here, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
 
+	if (!here)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -177,14 +162,15 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 		return trl_error_set(err, TRL_EUNAVAIL, "tunnel: apply cannot change it (delete and create the slice)");
 	if (os->placement != ns->placement)
 		return trl_error_set(err, TRL_EUNAVAIL, "placement: apply cannot change it (delete and create the slice)");
-	if (os->bw_rate != ns->bw_rate || os->bw_ceil != ns->bw_ceil)
-		return trl_error_set(err, TRL_EUNAVAIL,
-				     "bandwidth: apply does not change it yet (use 'trellis slice set --bandwidth')");
+	if (os->bw_rate != ns->bw_rate || os->bw_ceil != ns->bw_ceil) {
+		a->bw = 1;
+		change(a, 1, "slice", ns->name, "changed", "bandwidth: in place");
+	}
 	if (limits_diff(&os->limits, &ns->limits) || os->limits.disk != ns->limits.disk) {
 		if (os->limits.disk != ns->limits.disk)
 			return trl_error_set(err, TRL_EUNAVAIL, "limits.disk of the slice: apply cannot change it");
 		a->slice_lim = 1;
-		change(a, "slice", ns->name, "changed", "limits: in place");
+		change(a, 1, "slice", ns->name, "changed", "limits: in place");
 	}
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		long i = router_index(os, ns->routers[j].name);
@@ -203,17 +189,18 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	for (size_t i = 0; i < os->n_routers; i++)
 		if (a->r_o2n[i] < 0) {
 			a->ors[i] = AR_REMOVE;
-			change(a, "router", os->routers[i].name, "removed", "stopped and removed");
-			disturb(a, "router %s stops", os->routers[i].name);
+			change(a, router_here(a, (long)i, -1), "router", os->routers[i].name, "removed", "stopped and removed");
+			disturb(a, router_here(a, (long)i, -1), "router %s stops", os->routers[i].name);
 		}
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		const struct trl_router *n = &ns->routers[j];
 		const char *why;
 		long i = a->r_n2o[j];
+		int here = router_here(a, i, (long)j);
 
 		if (i < 0) {
 			a->nrs[j] = AR_ADD;
-			change(a, "router", n->name, "added", "built and started");
+			change(a, here, "router", n->name, "added", "built and started");
 			continue;
 		}
 		{
@@ -221,55 +208,61 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 
 			a->nlim[j] = limits_diff(&ol, &nl) != 0;
 		}
-		if ((why = router_restart_why(a, &os->routers[i], n, &a->np.tpls[j]))) {
+		if ((why = router_restart_why(a, &os->routers[i], n, a->np.local[j] ? &a->np.tpls[j] : NULL))) {
 			a->nrs[j] = a->ors[i] = AR_RESTART;
-			change(a, "router", n->name, "changed", "%s: restarts", why);
-			disturb(a, "router %s restarts", n->name);
+			change(a, here, "router", n->name, "changed", "%s: restarts", why);
+			disturb(a, here, "router %s restarts", n->name);
 			continue;
 		}
 		if (!str_equal(os->routers[i].config, n->config)) {
 			a->nrs[j] = a->ors[i] = AR_RELOAD;
-			change(a, "router", n->name, "changed", "config: %s reload, no restart",
+			change(a, here, "router", n->name, "changed", "config: %s reload, no restart",
 			       a->np.tpls[j].routing_bird ? "BIRD" : "FRR");
 		}
 		if (a->nlim[j])
-			change(a, "router", n->name, "changed", "limits: in place");
+			change(a, here, "router", n->name, "changed", "limits: in place");
 	}
 	for (size_t m = 0; m < os->n_links; m++)
 		if (a->l_o2n[m] < 0) {
 			a->ols[m] = AL_REMOVE;
-			change(a, "link", os->links[m].name, "removed", "its interfaces go; the routers keep running");
-			disturb(a, "link %s goes down", os->links[m].name);
+			change(a, link_here(a, (long)m, -1), "link", os->links[m].name, "removed",
+			       "its interfaces go; the routers keep running");
+			disturb(a, link_here(a, (long)m, -1), "link %s goes down", os->links[m].name);
 		}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		const struct trl_link *lk = &ns->links[l];
 		long m = a->l_n2o[l];
-		int restart = 0;
+		int restart = 0, here = link_here(a, m, (long)l);
 
+		/* A restart on another node is that node's: this half of the tunnel stays. */
 		for (int e = 0; e < 2; e++) {
 			long j = router_index(ns, lk->ep[e].router);
 
-			restart |= a->nrs[j] == AR_RESTART || a->nrs[j] == AR_ADD;
+			restart |= (a->nrs[j] == AR_RESTART || a->nrs[j] == AR_ADD) && router_here(a, a->r_n2o[j], j);
 		}
+		/* A router that moved between nodes: this node's part of the link is another kind, or goes elsewhere. */
+		if (m >= 0 && (a->op.pl[m].kind != a->np.pl[l].kind || a->op.pl[m].ep != a->np.pl[l].ep ||
+			       a->op.pl[m].remote.s_addr != a->np.pl[l].remote.s_addr))
+			restart = 1;
 		if (m < 0) {
 			a->nls[l] = AL_ADD;
-			change(a, "link", lk->name, "added", "%s", restart ? "comes up with its new or restarted router" :
+			change(a, here, "link", lk->name, "added", "%s", restart ? "comes up with its new or restarted router" :
 					"its interfaces are added to the running routers");
 		} else if (restart) {
 			a->nls[l] = a->ols[m] = AL_FLAP;
-			disturb(a, "link %s flaps", lk->name);
+			disturb(a, here, "link %s flaps", lk->name);
 		} else {
 			for (int e = 0; e < 2; e++)
 				if (!addrs_equal(os->links[m].ep[e].addrs, os->links[m].ep[e].n_addrs, lk->ep[e].addrs,
 						 lk->ep[e].n_addrs))
 					a->readdr[l] |= 1 << e;
 			if (a->readdr[l]) {
-				change(a, "link", lk->name, "changed", "addresses: in place, the routers keep running");
-				disturb(a, "link %s changes addresses", lk->name);
+				change(a, here, "link", lk->name, "changed", "addresses: in place, the routers keep running");
+				disturb(a, here, "link %s changes addresses", lk->name);
 			}
 			if (!shape_equal(&os->links[m].shape, &lk->shape)) {
 				a->nls[l] = a->ols[m] = AL_SHAPE;
-				change(a, "link", lk->name, "changed", "shaping: in place");
+				change(a, here, "link", lk->name, "changed", "shaping: in place");
 			}
 		}
 	}
@@ -278,383 +271,6 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	(void)ne;
 	return 0;
 }
-
-static int local_only(const struct plan *p, struct trl_error *err)
-{
-	for (size_t i = 0; i < p->s->n_routers; i++)
-		if (!p->local[i])
-			return trl_error_set(err, TRL_EUNAVAIL,
-					     "router '%s' runs on node '%s': apply works on slices of one node for now",
-					     p->s->routers[i].name, p->s->routers[i].node);
-	return 0;
-}
-
-static int old_routers_down(struct apply *a)
-{
-	struct trl_slice *os = a->op.s;
-	struct trl_error e = { 0 };
-	int r = 0;
-
-	for (size_t m = 0; m < os->n_links; m++) {
-		int gone = a->ols[m] == AL_FLAP;
-
-		for (int k = 0; k < 2 && a->ols[m] == AL_REMOVE; k++) {
-			long i = router_index(os, os->links[m].ep[k].router);
-
-			gone |= a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE;
-		}
-		if (gone)
-			link_detach(&a->op, m);
-	}
-	for (size_t i = 0; i < os->n_routers; i++) {
-		if (a->ors[i] != AR_RESTART && a->ors[i] != AR_REMOVE)
-			continue;
-		/* Before it stops: a deliberate stop is not an exit. */
-		events_router_unwatch(a->d, os->name, os->routers[i].name);
-		if (container_destroy(a->d->lxcpath, a->op.cs[i].name, 0, &e) < 0) {
-			log_warn("slice '%s': router '%s': %s", os->name, os->routers[i].name, e.msg);
-			r = -1;
-		}
-	}
-	return r;
-}
-
-static void limits_undo(struct apply *a)
-{
-	struct trl_error e = { 0 };
-	char cg[256];
-
-	for (size_t j = 0; j < a->np.s->n_routers && a->lim_done; j++) {
-		long i = a->r_n2o[j];
-		struct trl_limits ol;
-
-		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD))
-			continue;
-		ol = trl_router_limits(a->op.s, &a->op.s->routers[i]);
-		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, a->np.s->routers[j].name);
-		if (cgroup_limits_set(a->op.layout, cg, &ol, CGROUP_F_ALL, NULL, &e) < 0)
-			log_warn("slice '%s': undo: %s", a->np.s->name, e.msg);
-	}
-	if (a->slice_lim_done) {
-		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, NULL);
-		if (cgroup_limits_set(a->op.layout, cg, &a->op.s->limits, CGROUP_F_ALL, NULL, &e) < 0)
-			log_warn("slice '%s': undo: %s", a->np.s->name, e.msg);
-	}
-}
-
-static int limits_do(struct apply *a, struct trl_error *err)
-{
-	char cg[256];
-
-	if (a->slice_lim) {
-		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, NULL);
-		if (cgroup_limits_set(a->np.layout, cg, &a->np.s->limits,
-				      limits_diff(&a->op.s->limits, &a->np.s->limits), NULL, err) < 0)
-			return trl_error_prefix(err, "slice limits");
-		a->slice_lim_done = 1;
-	}
-	a->lim_done = 1;
-	for (size_t j = 0; j < a->np.s->n_routers; j++) {
-		long i = a->r_n2o[j];
-		struct trl_limits ol, nl;
-
-		if (!a->nlim[j] || i < 0 || (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD))
-			continue;
-		ol = trl_router_limits(a->op.s, &a->op.s->routers[i]);
-		nl = trl_router_limits(a->np.s, &a->np.s->routers[j]);
-		names_cgroup(cg, sizeof(cg), a->d->node_name, a->np.s->name, a->np.s->routers[j].name);
-		if (cgroup_limits_set(a->np.layout, cg, &nl, limits_diff(&ol, &nl), NULL, err) < 0)
-			return trl_error_prefix(err, "router '%s': limits", a->np.s->routers[j].name);
-		a->np.cs[j].limits = nl;
-	}
-	return 0;
-}
-
-/* Put the running slice back as it was (best effort; says what it could not). */
-static int apply_undo(struct apply *a, struct trl_error *err)
-{
-	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	struct trl_error e = { 0 }, e2 = { 0 };
-	struct start_ctx sc = { .p = &a->op, .oc = a->oc };
-	int r = 0;
-
-	for (size_t j = 0; j < ns->n_routers && a->reloaded; j++) {
-		long i = a->r_n2o[j];
-
-		if (a->reloaded[j] && reload_router(&a->op.cs[i], ns->routers[j].config, &e) < 0) {
-			log_warn("slice '%s': undo: %s", ns->name, e.msg);
-			r = -1;
-		}
-	}
-	for (size_t l = 0; l < ns->n_links; l++) {
-		if (a->shaped && a->shaped[l] && link_shape(&a->op, (size_t)a->l_n2o[l], &e) < 0) {
-			log_warn("slice '%s': undo: link '%s': %s", ns->name, ns->links[l].name, e.msg);
-			r = -1;
-		}
-		if (a->attached && a->attached[l])
-			link_detach(&a->np, l);
-	}
-	for (size_t h = 0; h < a->n_hot; h++)
-		node_netdev_del(a->hot[h]);
-	for (size_t l = 0; l < ns->n_links && a->readdr_done; l++)
-		for (int k2 = 0; k2 < 2; k2++) {
-			const struct trl_endpoint *ep = &ns->links[l].ep[k2];
-			long i = router_index(os, ep->router);
-			struct container_spec *cs = &a->op.cs[i];
-
-			if (!(a->readdr_done[l] & (1 << k2)))
-				continue;
-			container_state(a->d->lxcpath, cs->name, &cs->init_pid);
-			for (size_t k = 0; k < cs->n_ifs; k++)
-				if (!strcmp(cs->ifs[k].ifname, ep->ifname) &&
-				    container_if_readdress(cs, k, ep->addrs, ep->n_addrs, &e2) < 0) {
-					log_warn("slice '%s': undo: %s", ns->name, e2.msg);
-					r = -1;
-				}
-		}
-	limits_undo(a);
-	if (a->new_up)
-		for (size_t j = 0; j < ns->n_routers; j++) {
-			if (a->nrs[j] != AR_ADD && a->nrs[j] != AR_RESTART)
-				continue;
-			events_router_unwatch(a->d, ns->name, ns->routers[j].name);
-			if (container_destroy(a->d->lxcpath, a->np.cs[j].name, 1, &e) < 0) {
-				log_warn("slice '%s': undo: router '%s': %s", ns->name, ns->routers[j].name, e.msg);
-				r = -1;
-			}
-		}
-	if (a->old_down) {
-		free(a->op.only);
-		a->op.only = calloc(os->n_routers, 1);
-		for (size_t i = 0; a->op.only && i < os->n_routers; i++)
-			a->op.only[i] = a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE;
-		if (!a->op.only || pool_run(os->n_routers, a->d->parallel, start_one, &sc, &e) < 0 ||
-		    wait_ready(&a->op, NULL, &e) < 0) {
-			log_warn("slice '%s': undo: restarting the old routers: %s", ns->name, e.msg);
-			r = -1;
-		} else {
-			for (size_t m = 0; m < os->n_links; m++) {
-				int again = a->ols[m] == AL_FLAP;
-
-				for (int k = 0; k < 2 && a->ols[m] == AL_REMOVE; k++) {
-					long i = router_index(os, os->links[m].ep[k].router);
-
-					again |= a->ors[i] == AR_RESTART || a->ors[i] == AR_REMOVE;
-				}
-				if (again && link_attach(&a->op, m, &e) < 0) {
-					log_warn("slice '%s': undo: link '%s': %s", ns->name, os->links[m].name, e.msg);
-					r = -1;
-				}
-			}
-		}
-	}
-	for (size_t l = 0; l < ns->n_links && a->added_keys; l++)
-		if (a->nls[l] == AL_ADD && a->added_keys[l])
-			store_link_remove(a->st, ns->name, ns->links[l].name, NULL);
-	if (r < 0)
-		trl_error_set(err, TRL_EFAILED, "the rollback could not restore everything (see the daemon's log)");
-	return r;
-}
-
-static int apply_run(struct apply *a, struct trl_error *err)
-{
-	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	struct start_ctx sc = { .p = &a->np, .oc = a->oc };
-	size_t n_new = 0;
-	int r;
-
-	a->added_keys = calloc(ns->n_links + 1, sizeof(*a->added_keys));
-	a->attached = calloc(ns->n_links + 1, 1);
-	a->shaped = calloc(ns->n_links + 1, 1);
-	a->reloaded = calloc(ns->n_routers + 1, 1);
-	a->np.only = calloc(ns->n_routers + 1, 1);
-	if (!a->added_keys || !a->attached || !a->shaped || !a->reloaded || !a->np.only)
-		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	/* Keys: the links the slice keeps keep theirs; new ones get one. */
-	for (size_t l = 0; l < ns->n_links; l++) {
-		struct store_link sl = { .name = ns->links[l].name };
-
-		if (a->nls[l] != AL_ADD) {
-			a->np.pl[l].key = a->op.pl[a->l_n2o[l]].key;
-			continue;
-		}
-		snprintf(sl.kind, sizeof(sl.kind), "%s", plan_link_kind_name(&a->np.pl[l]));
-		if ((r = store_link_add(a->st, ns->name, &sl, err)) < 0)
-			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
-		a->added_keys[l] = sl.key;
-		a->np.pl[l].key = sl.key;
-	}
-	plan_shape(&a->np);
-	if ((r = limits_do(a, err)) < 0)
-		return r;
-	op_progress(a->oc, "apply", "stopping the routers that restart or go");
-	a->old_down = 1;
-	if (old_routers_down(a) < 0)
-		return trl_error_set(err, TRL_EFAILED, "could not remove all of the old routers (see the daemon's log)");
-	for (size_t j = 0; j < ns->n_routers; j++) {
-		a->np.only[j] = a->nrs[j] == AR_ADD || a->nrs[j] == AR_RESTART;
-		n_new += a->np.only[j];
-	}
-	if (n_new) {
-		op_progress(a->oc, "routers", "starting %zu routers", n_new);
-		a->new_up = 1;
-		if ((r = pool_run(ns->n_routers, a->d->parallel, start_one, &sc, err)) < 0 ||
-		    (r = wait_ready(&a->np, a->oc, err)) < 0)
-			return r;
-	}
-	/* New links of routers that keep running: their interfaces, now. */
-	a->hot = calloc(2 * ns->n_links + 1, sizeof(*a->hot));
-	if (!a->hot)
-		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	for (size_t l = 0; l < ns->n_links; l++)
-		for (int e = 0; e < 2 && a->nls[l] == AL_ADD; e++) {
-			const struct trl_endpoint *ep = &ns->links[l].ep[e];
-			long j = router_index(ns, ep->router);
-			struct container_spec *cs = &a->np.cs[j];
-			pid_t pid = 0;
-
-			if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
-				continue;
-			container_state(a->d->lxcpath, cs->name, &pid);
-			cs->init_pid = pid;
-			for (size_t k = 0; k < cs->n_ifs; k++) {
-				if (strcmp(cs->ifs[k].ifname, ep->ifname))
-					continue;
-				if ((r = container_if_add(cs, k, err)) < 0)
-					return r;
-				snprintf(a->hot[a->n_hot++], 16, "%s", cs->ifs[k].host);
-				op_progress(a->oc, "links", "router '%s': interface '%s' added", ep->router, ep->ifname);
-			}
-		}
-	/* Other addresses on kept interfaces of routers that keep running. */
-	for (size_t l = 0; l < ns->n_links; l++)
-		for (int e = 0; e < 2; e++) {
-			const struct trl_endpoint *ep = &ns->links[l].ep[e], *oep;
-			long j = router_index(ns, ep->router);
-			struct container_spec *cs = &a->np.cs[j];
-			pid_t pid = 0;
-
-			if (!(a->readdr[l] & (1 << e)))
-				continue;
-			oep = &os->links[a->l_n2o[l]].ep[e];
-			container_state(a->d->lxcpath, cs->name, &pid);
-			cs->init_pid = pid;
-			for (size_t k = 0; k < cs->n_ifs; k++) {
-				if (strcmp(cs->ifs[k].ifname, ep->ifname))
-					continue;
-				if ((r = container_if_readdress(cs, k, oep->addrs, oep->n_addrs, err)) < 0)
-					return r;
-				a->readdr_done[l] |= 1 << e;
-				op_progress(a->oc, "links", "router '%s': interface '%s' readdressed", ep->router,
-					    ep->ifname);
-			}
-		}
-	for (size_t l = 0; l < ns->n_links; l++) {
-		if (a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP)
-			continue;
-		if (!a->d->bridge)
-			return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable here");
-		a->attached[l] = 1;
-		if ((r = link_attach(&a->np, l, err)) < 0)
-			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
-		op_progress(a->oc, "links", "link '%s' up", ns->links[l].name);
-	}
-	for (size_t l = 0; l < ns->n_links; l++) {
-		if (a->nls[l] != AL_SHAPE)
-			continue;
-		a->shaped[l] = 1;
-		if ((r = link_shape(&a->np, l, err)) < 0)
-			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
-		op_progress(a->oc, "links", "link '%s' reshaped in place", ns->links[l].name);
-	}
-	for (size_t j = 0; j < ns->n_routers; j++) {
-		if (a->nrs[j] != AR_RELOAD)
-			continue;
-		a->reloaded[j] = 1;
-		if ((r = reload_router(&a->np.cs[j], os->routers[a->r_n2o[j]].config, err)) < 0)
-			return r;
-		op_progress(a->oc, "config", "router '%s' reloaded its config", ns->routers[j].name);
-	}
-	return 0;
-}
-
-/* After every step that can fail: links between routers that keep running go. */
-static void apply_finish(struct apply *a)
-{
-	struct trl_slice *os = a->op.s;
-
-	for (size_t m = 0; m < os->n_links; m++) {
-		int both_stay = a->ols[m] == AL_REMOVE;
-
-		if (!both_stay)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			long i = router_index(os, os->links[m].ep[k].router);
-
-			both_stay &= a->ors[i] != AR_RESTART && a->ors[i] != AR_REMOVE;
-		}
-		if (!both_stay)
-			continue;
-		link_detach(&a->op, m);
-		for (int k = 0; k < 2; k++) {
-			char h[16];
-
-			host_veth(os, &os->links[m].ep[k], h);
-			node_netdev_del(h);
-		}
-	}
-}
-
-/* Record the edited spec; live settings of links it changed or removed go. */
-static int apply_commit(struct apply *a, const struct proto_request *req, struct trl_error *err)
-{
-	struct trl_slice *ns = a->np.s, *os = a->op.s;
-	json_t *set = NULL, *links;
-	int r;
-
-	if ((r = store_slice_respec(a->st, ns->name, req->spec, req->filename, req->files, err)) < 0)
-		return r;
-	for (size_t m = 0; m < os->n_links; m++)
-		if (a->ols[m] == AL_REMOVE)
-			store_link_remove(a->st, ns->name, os->links[m].name, NULL);
-	if (store_settings_get(a->st, ns->name, &set, NULL) == 0 && json_is_object(links = json_object_get(set, "links"))) {
-		for (size_t m = 0; m < os->n_links; m++)
-			if (a->ols[m] == AL_REMOVE || a->ols[m] == AL_SHAPE)
-				json_object_del(links, os->links[m].name);
-		store_settings_put(a->st, ns->name, set, NULL);
-	}
-	json_decref(set);
-	/* Limits the edit changed: the spec's values from now on (a reload re-parses it). */
-	for (size_t j = 0; j < ns->n_routers; j++)
-		if (a->nlim[j] || a->nrs[j] == AR_ADD || a->nrs[j] == AR_RESTART)
-			store_limits_put(a->st, ns->name, ns->routers[j].name, &ns->routers[j].limits,
-					 STORE_LIMIT_CPU | STORE_LIMIT_WEIGHT | STORE_LIMIT_MEMORY | STORE_LIMIT_PIDS, NULL);
-	if (a->slice_lim)
-		store_limits_put(a->st, ns->name, NULL, &ns->limits,
-				 STORE_LIMIT_CPU | STORE_LIMIT_WEIGHT | STORE_LIMIT_MEMORY | STORE_LIMIT_PIDS, NULL);
-	inventory_record(a->st, &a->np);
-	/* Routers that kept running: a later start makes what runs now. */
-	for (size_t j = 0; j < ns->n_routers; j++) {
-		struct trl_error e = { 0 };
-		int changed = a->nlim[j];
-
-		if (a->nrs[j] != AR_KEEP && a->nrs[j] != AR_RELOAD)
-			continue;
-		for (size_t l = 0; l < ns->n_links; l++)
-			changed |= (a->nls[l] == AL_ADD || a->readdr[l]) &&
-				   (!strcmp(ns->links[l].ep[0].router, ns->routers[j].name) ||
-				    !strcmp(ns->links[l].ep[1].router, ns->routers[j].name));
-		for (size_t m = 0; m < os->n_links; m++)
-			changed |= a->ols[m] == AL_REMOVE && (!strcmp(os->links[m].ep[0].router, ns->routers[j].name) ||
-							      !strcmp(os->links[m].ep[1].router, ns->routers[j].name));
-		if (!changed)
-			continue;
-		if (container_config_write(&a->np.cs[j], &e) < 0)
-			log_warn("slice '%s': router '%s': %s", ns->name, ns->routers[j].name, e.msg);
-	}
-	return 0;
-}
-
 static void apply_free(struct apply *a)
 {
 	plan_free(&a->op);
@@ -672,6 +288,7 @@ static void apply_free(struct apply *a)
 	free(a->nlim);
 	free(a->readdr);
 	free(a->readdr_done);
+	free(a->remtu);
 	free(a->added_keys);
 	free(a->attached);
 	free(a->shaped);
@@ -761,14 +378,18 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 	plan_load_links(a.st, &a.op);
 	plan_apply_settings(a.st, &a.op);
 	limits_merge(&a, ns);
-	if ((r = plan_build(d, ns, row.uid_base, row.placement, 1, &a.np, err)) < 0) {
+	/* Multi-node: the nodes (one may be new to the slice) and the keys of new links come with the request. */
+	a.placement = req->placement ? req->placement : row.placement;
+	/* Where the cluster put routers it placed ('node: any'): in the specs compared, too. */
+	cluster_placement_apply(ns, a.placement);
+	cluster_placement_apply(a.oraw, row.placement);
+	cluster_placement_apply(a.nraw, a.placement);
+	if ((r = plan_build(d, ns, row.uid_base, a.placement, 1, &a.np, err)) < 0) {
 		ns = NULL;
 		goto out;
 	}
 	ns = NULL;
 	a.np.owner = row.owner_uid;
-	if ((r = local_only(&a.op, err)) < 0 || (r = local_only(&a.np, err)) < 0)
-		goto out;
 	for (size_t i = 0; a.op.stopped && i < a.op.s->n_routers; i++)
 		if (a.op.stopped[i]) {
 			r = trl_error_set(err, TRL_EUNAVAIL,
@@ -802,6 +423,10 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 		goto out;
 	/* Live link settings of links the edit does not reshape stay; the new plan takes them. */
 	plan_apply_settings(a.st, &a.np);
+	if (a.bw) {	/* the edit's bandwidth, not the live one */
+		a.np.s->bw_rate = a.nraw->bw_rate;
+		a.np.s->bw_ceil = a.nraw->bw_ceil;
+	}
 	for (size_t l = 0; l < a.np.s->n_links; l++)
 		if (a.nls[l] == AL_SHAPE || a.nls[l] == AL_ADD) {
 			a.np.s->links[l].shape = a.nraw->links[l].shape;
@@ -825,6 +450,12 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 		goto out;
 	op_progress(oc, "plan", "%zu changes, %zu disturbances", json_array_size(a.changes),
 		    json_array_size(a.disturbed));
+	if (!req->dry_run && (r = apply_keys(&a, err)) < 0) {
+		for (size_t l = 0; l < a.np.s->n_links && a.added_keys; l++)
+			if (a.added_keys[l])
+				store_link_remove(a.st, name, a.np.s->links[l].name, NULL);
+		goto out;
+	}
 	if (!req->dry_run && json_array_size(a.changes)) {
 		log_info("slice '%s': applying %zu changes", name, json_array_size(a.changes));
 		if ((r = apply_run(&a, err)) < 0) {
@@ -840,17 +471,25 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 			goto out;
 		}
 		apply_finish(&a);
-		if ((r = apply_commit(&a, req, err)) < 0) {
-			log_error("slice '%s': applied, but the store kept the old spec: %s", name, err->msg);
-			goto out;
-		}
+	}
+	/* Even with nothing to do here, the spec is the new one (other nodes' parts changed). */
+	if (!req->dry_run && (r = apply_commit(&a, req, err)) < 0) {
+		log_error("slice '%s': applied, but the store kept the old spec: %s", name, err->msg);
+		goto out;
+	}
+	if (!req->dry_run && json_array_size(a.changes)) {
 		events_emit(d, name, row.owner_uid, NULL, "slice-applied", "slice '%s': edited spec applied: %zu change%s",
 			    name, json_array_size(a.changes), json_array_size(a.changes) == 1 ? "" : "s");
 		log_info("slice '%s': edited spec applied", name);
 	}
-	*result = json_pack("{s:s, s:b, s:b, s:O, s:O}", "name", name, "dry_run", req->dry_run, "applied",
-			    !req->dry_run && json_array_size(a.changes) > 0, "changes", a.changes, "disturbed",
-			    a.disturbed);
+	*result = json_pack("{s:s, s:s, s:b, s:b, s:O, s:O}", "name", name, "node", d->node_name, "dry_run",
+			    req->dry_run, "applied", !req->dry_run && json_array_size(a.changes) > 0, "changes", a.changes,
+			    "disturbed", a.disturbed);
+	/* What ran before, for a multi-node client that must undo this node's part when another node fails. */
+	if (*result && !req->dry_run)
+		json_object_set_new(*result, "previous",
+				    json_pack("{s:s, s:s, s:o}", "spec", row.spec, "filename", row.filename ? row.filename : "",
+					      "files", row.files ? json_incref(row.files) : json_object()));
 	r = *result ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
 out:
 	if (row.spec)

@@ -14,6 +14,11 @@
  * before the inventory existed gets one guessed from what such a release
  * stored too: its link rows (names, keys, kinds), the container directories
  * named <slice>.*, and its uid range.
+ *
+ * The same data answers slice.show and slice.list for such a slice (what
+ * runs, from the inventory: containers and their state, links and theirs;
+ * "spec_error" says why the spec is not shown), and start-up reconciliation
+ * finishes an interrupted create or delete of one from it.
  */
 #define LOG_MODULE "slice"
 #include <dirent.h>
@@ -185,4 +190,53 @@ int slice_teardown_inventory(struct daemon *d, const char *slice, json_t *inv, s
 		return 0;
 	return trl_error_set(err, TRL_EFAILED, "%s%s", first.msg,
 			     failed > 1 ? " (and other routers: see the daemon's log)" : "");
+}
+
+/* The inventory of slice @row (recorded, or guessed from its rows): a new reference, NULL when out of memory. */
+json_t *inventory_load(struct daemon *d, struct store *st, const struct store_slice *row)
+{
+	json_t *inv = NULL;
+
+	if (store_inventory_get(st, row->name, &inv, NULL) < 0)
+		inv = inventory_guess(d, st, row);
+	return inv;
+}
+
+json_t *inventory_show(struct daemon *d, struct store *st, const struct store_slice *row, const char *why)
+{
+	json_t *inv = inventory_load(d, st, row), *routers = json_array(), *links = json_array(), *v, *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(inv, "containers"), i, v) {
+		const char *cname = json_string_value(v) ?: "";
+		const char *dot = strchr(cname, '.');
+		pid_t pid = 0;
+		enum router_state rs = container_state(d->lxcpath, cname, &pid);
+
+		json_array_append_new(routers, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", dot ? dot + 1 : cname, "node",
+							 d->node_name, "container", cname, "state", router_state_name(rs),
+							 "pid", (int)pid));
+	}
+	json_array_foreach(json_object_get(inv, "links"), i, v) {
+		const char *kind = json_string_value(json_object_get(v, "kind")) ?: "";
+		const char *a = json_string_value(json_object_get(v, "a")) ?: "";
+		const char *b = json_string_value(json_object_get(v, "b")) ?: "";
+		const char *mine = json_string_value(json_object_get(v, "mine")) ?: "";
+		const char *state = "remote";
+
+		if (!strcmp(kind, "local"))
+			state = if_nametoindex(a) && if_nametoindex(b) ? "up" : "down";
+		else if (*mine)
+			state = if_nametoindex(mine) ? "up" : "down";
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:s, s:s, s:I}", "name",
+						       json_string_value(json_object_get(v, "name")) ?: "?", "hosts", a, b,
+						       "state", state, "kind", kind, "key",
+						       json_integer_value(json_object_get(v, "key"))));
+	}
+	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:s}", "name", row->name, "owner", row->owner,
+		      "owner_uid", (json_int_t)row->owner_uid, "state", slice_state_name(row->state), "created",
+		      (json_int_t)row->created, "uid_base", (json_int_t)row->uid_base, "node", d->node_name, "routers",
+		      routers, "links", links, "spec_error", why);
+	json_decref(inv);
+	return o;
 }

@@ -129,6 +129,46 @@ static int reconcile_realize(struct plan *p, const char *links, struct trl_error
 	return 0;
 }
 
+/*
+ * A slice whose spec no longer parses (@why): an interrupted create or delete
+ * is finished from its inventory (what was built); a ready one is left as it
+ * runs (-1: the caller says so).
+ */
+static int reconcile_from_inventory(struct daemon *d, struct store *st, const char *name, struct trl_error *why,
+				    json_t *actions)
+{
+	struct store_slice row;
+	struct trl_error e = { 0 };
+	json_t *inv;
+	int r = -1;
+
+	if (store_slice_get(st, name, &row, NULL) < 0)
+		return -1;
+	if (row.state != SLICE_CREATING && row.state != SLICE_DELETING)
+		goto out;
+	note_owner = row.owner_uid;
+	inv = inventory_load(d, st, &row);
+	if (!inv)
+		goto out;
+	store_slice_set_state(st, name, SLICE_DELETING, NULL);
+	if (slice_teardown_inventory(d, name, inv, &e) < 0) {
+		note(actions, name, "error", "removing it (from its inventory: %s) failed: %s (state 'deleting': delete it again)",
+		     why->msg, e.msg);
+	} else {
+		ssh_account_remove(d, name);
+		store_slice_remove(st, name, NULL);
+		claim_uid_release(d->node_name, name, row.uid_base);
+		note(actions, name, row.state == SLICE_CREATING ? "rolled-back" : "deleted",
+		     "interrupted %s finished from its inventory (%s)",
+		     row.state == SLICE_CREATING ? "create" : "delete", why->msg);
+	}
+	json_decref(inv);
+	r = 0;
+out:
+	store_slice_release(&row);
+	return r;
+}
+
 static void reconcile_one(struct daemon *d, struct store *st, const char *name, const char *boot, json_t *actions)
 {
 	struct store_slice row = { 0 };
@@ -143,6 +183,8 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 	r = reconcile_plan(d, st, name, &row, &p, 0, &e);
 	note_owner = row.spec ? row.owner_uid : 0;
 	if (r < 0) {
+		if (reconcile_from_inventory(d, st, name, &e, actions) == 0)
+			goto out;
 		note(actions, name, "error", "cannot plan it: %s (left alone)", e.msg);
 		goto out;
 	}

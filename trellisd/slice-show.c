@@ -5,7 +5,9 @@
  * The read-only requests: slice.show (spec as realized on this node, live
  * link settings, router states), slice.list and slice.stats (per-link counters
  * from the fast path and the shaper, per-router and per-slice accounting from
- * cgroups, disk usage).  All output is JSON; the CLI prints it.
+ * cgroups, disk usage).  All output is JSON; the CLI prints it.  A slice
+ * whose stored spec no longer parses (an older release's) is shown and
+ * listed from its realized inventory (slice-inventory.c).
  */
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
@@ -99,6 +101,26 @@ static const char *link_state(const struct plan *p, size_t l)
 	return p->down[l] ? "admin-down" : "up";
 }
 
+/* The spec does not parse (@err says why): what runs, from the inventory; else @err as it is. */
+static int show_from_inventory(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
+{
+	struct store_slice row;
+	struct store *st = NULL;
+	int r = -err->code;
+
+	if (store_open(oc->d->db_path, &st, NULL) < 0)
+		return r;
+	if (store_slice_get(st, name, &row, NULL) == 0) {
+		if (access_check(oc, ACCESS_SEE, &row, NULL) == 0 && (*result = inventory_show(oc->d, st, &row, err->msg))) {
+			trl_error_clear(err);
+			r = 0;
+		}
+		store_slice_release(&row);
+	}
+	store_close(st);
+	return r;
+}
+
 int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
 {
 	struct daemon *d = oc->d;
@@ -110,6 +132,8 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 
 	if ((r = slice_plan_load(oc, ACCESS_SEE, name, &row, &p, err)) < 0) {
 		plan_free(&p);
+		if (r != -TRL_ENOTFOUND && r != -TRL_EPERM)
+			return show_from_inventory(oc, name, result, err);
 		return r;
 	}
 	s = p.s;
@@ -421,6 +445,22 @@ int slice_list(struct op_ctx *oc, json_t **result, struct trl_error *err)
 		struct trl_slice *s = NULL;
 
 		if (slice_load(st, names[i], &row, &s, err) < 0) {
+			/* Its spec does not parse (an older release's): listed from its inventory. */
+			if (store_slice_get(st, names[i], &row, NULL) == 0) {
+				json_t *inv = access_check(oc, ACCESS_SEE, &row, NULL) == 0 ? inventory_load(oc->d, st, &row)
+											    : NULL;
+
+				if (inv)
+					json_array_append_new(
+						arr, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "name", row.name, "owner",
+							       row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",
+							       slice_state_name(row.state), "routers",
+							       (json_int_t)json_array_size(json_object_get(inv, "containers")),
+							       "links", (json_int_t)json_array_size(json_object_get(inv, "links")),
+							       "created", (json_int_t)row.created));
+				json_decref(inv);
+				store_slice_release(&row);
+			}
 			trl_error_clear(err);
 			continue;
 		}

@@ -14,7 +14,8 @@
  *   slice-show.c       slice.show, slice.list, slice.stats
  *   slice-set.c        slice.set, link.set, a link's ends (link.capture)
  *   slice-exec.c       slice.exec
- *   slice-apply.c      slice.apply: a running slice to an edited spec
+ *   slice-apply.c      slice.apply: a running slice to an edited spec (the plan)
+ *   slice-apply-run.c  ... its actions, their undo, the commit
  *   slice-router.c     router.stop, router.start, router.restart
  *   slice-reconcile.c  start-up reconciliation
  * The requests' entry points are declared in trellisd.h; this header is
@@ -144,6 +145,10 @@ json_t *inventory_of(const struct plan *p);
 void inventory_record(struct store *st, const struct plan *p);
 json_t *inventory_guess(struct daemon *d, struct store *st, const struct store_slice *row);
 int slice_teardown_inventory(struct daemon *d, const char *slice, json_t *inv, struct trl_error *err);
+/* The recorded inventory of @row, or one guessed (a new reference; NULL: out of memory). */
+json_t *inventory_load(struct daemon *d, struct store *st, const struct store_slice *row);
+/* slice.show of a slice whose spec does not parse (@why): what runs, from its inventory. */
+json_t *inventory_show(struct daemon *d, struct store *st, const struct store_slice *row, const char *why);
 /* Take link @l out of the fast path (and its tunnel device); never fails. */
 void link_detach(struct plan *p, size_t l);
 

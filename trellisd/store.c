@@ -934,21 +934,28 @@ int store_link_remove(struct store *st, const char *slice, const char *name, str
 }
 
 int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
-		       struct trl_error *err)
+		       json_t *placement, struct trl_error *err)
 {
 	_cleanup_free_ char *ftext = files ? json_dumps(files, JSON_COMPACT) : strdup("{}");
+	_cleanup_free_ char *ptext = placement ? json_dumps(placement, JSON_COMPACT) : NULL;
 	sqlite3_stmt *q;
 	int rc;
 
-	if (!ftext)
+	if (!ftext || (placement && !ptext))
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	if (sqlite3_prepare_v2(st->db, "UPDATE slices SET spec = ?, filename = ?, files = ? WHERE name = ?", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db,
+			       "UPDATE slices SET spec = ?, filename = ?, files = ?, placement = coalesce(?, placement) "
+			       "WHERE name = ?",
+			       -1, &q, NULL) != SQLITE_OK)
 		return db_error(st, err, "prepare");
 	sqlite3_bind_text(q, 1, spec, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, filename ? filename : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, ftext, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	if (ptext)
+		sqlite3_bind_text(q, 4, ptext, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 4);
+	sqlite3_bind_text(q, 5, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE)

@@ -67,9 +67,10 @@ int store_slice_names(struct store *st, char ***names, struct trl_error *err);
  * one, filled in), and the removal of one. */
 int store_link_add(struct store *st, const char *slice, struct store_link *l, struct trl_error *err);
 int store_link_remove(struct store *st, const char *slice, const char *name, struct trl_error *err);
-/* slice.apply, once the edited spec runs: it (and its files) become the slice's spec. */
+/* slice.apply, once the edited spec runs: it (and its files) become the slice's spec;
+ * @placement (multi-node: nodes and keys) replaces the stored one unless NULL. */
 int store_slice_respec(struct store *st, const char *name, const char *spec, const char *filename, json_t *files,
-		       struct trl_error *err);
+		       json_t *placement, struct trl_error *err);
 /* Every link row of @slice, appended to @out as {"name", "key", "kind"}. */
 int store_links(struct store *st, const char *slice, json_t *out, struct trl_error *err);
 /* Key and kind of link l->name. */
