@@ -120,7 +120,8 @@ int start_one(void *ctx, size_t i, struct trl_error *err);
 int wait_ready(struct plan *p, struct op_ctx *oc, struct trl_error *err);
 int link_shape(struct plan *p, size_t l, struct trl_error *err);
 int link_attach(struct plan *p, size_t l, struct trl_error *err);
-int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err);
+int links_attach(struct plan *p, struct op_ctx *oc, const unsigned char *want, unsigned char *attached,
+		 struct trl_error *err);
 int plan_check_shaping(struct plan *p, struct trl_error *err);
 int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
 
