@@ -302,6 +302,7 @@ int apply_run(struct apply *a, struct trl_error *err)
 	a->attached = calloc(ns->n_links + 1, 1);
 	a->shaped = calloc(ns->n_links + 1, 1);
 	a->reloaded = calloc(ns->n_routers + 1, 1);
+	free(a->np.only);
 	a->np.only = calloc(ns->n_routers + 1, 1);
 	if (!a->attached || !a->shaped || !a->reloaded || !a->np.only)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");

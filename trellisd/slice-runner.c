@@ -107,6 +107,13 @@ int apply_from_actual(struct apply *a, struct op_ctx *oc, struct plan *actual, s
 
 			flap |= j >= 0 && a->nrs[j] != AR_KEEP;
 		}
+		/* A link of a router stopped on purpose ('router stop') stays down. */
+		for (int e = 0; e < 2 && a->np.stopped; e++) {
+			long j = router_index(s, s->links[l].ep[e].router);
+
+			if (j >= 0 && a->np.stopped[j])
+				flap = 0;
+		}
 		a->nls[l] = a->ols[l] = flap ? AL_FLAP : AL_KEEP;
 	}
 	return 0;
