@@ -12,6 +12,14 @@
  * routers that keep running come last (apply_finish), after every step that
  * can fail; then apply_commit() records the edited spec, the links' keys and
  * kinds, the live settings the edit replaced, and the inventory.
+ *
+ * apply_run() is the one action runner: a create (from an empty actual
+ * state) and the start-up repairs (from what exists) run it too, set up by
+ * slice-runner.c.  a->step names the step it is at (a create reports it),
+ * a->substrate says whether the slice's substrate classes follow the diff,
+ * are made again (repair) or were made by the caller (create, under the
+ * lock of its admission).  Links come up through links_attach()
+ * (slice-realize.c), with the same progress and cancellation as a create's.
  */
 #define LOG_MODULE "slice"
 #include <errno.h>

@@ -26,7 +26,9 @@
  * whose every step can be undone, and the first failure undoes the steps
  * done, rebuilding the old routers from the old plan.  Only removals of links
  * between routers that keep running come last, after every step that can
- * fail.  The stored spec changes only once all of it ran.
+ * fail.  The stored spec changes only once all of it ran.  The same action
+ * runner builds a slice at create and repairs it at start-up, from an empty
+ * or an observed actual state (slice-runner.c).
  *
  * A new link's interfaces are added to routers that keep running
  * (container-if.c), and the LXC config of a router whose interfaces or

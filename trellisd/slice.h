@@ -15,9 +15,11 @@
  *   slice-set.c        slice.set, link.set, a link's ends (link.capture)
  *   slice-exec.c       slice.exec
  *   slice-apply.c      slice.apply: a running slice to an edited spec (the plan)
- *   slice-apply-run.c  ... its actions, their undo, the commit
+ *   slice-apply-run.c  ... its actions, their undo, the commit: the action runner
+ *   slice-runner.c     the runner's input for a create (from nothing) and a
+ *                      repair (from what exists): one path for all three
  *   slice-router.c     router.stop, router.start, router.restart
- *   slice-reconcile.c  start-up reconciliation
+ *   slice-reconcile.c  start-up reconciliation (looks, then runs the runner)
  * The requests' entry points are declared in trellisd.h; this header is
  * internal to those files.
  */
