@@ -8,7 +8,7 @@ trellisd_trellisd_SOURCES = \
 	trellisd/slice-admission.c trellisd/slice-realize.c trellisd/slice-teardown.c \
 	trellisd/slice-create.c trellisd/slice-delete.c trellisd/slice-show.c \
 	trellisd/slice-set.c trellisd/slice-exec.c trellisd/slice-reconcile.c \
-	trellisd/slice-apply.c trellisd/slice-apply.h trellisd/slice-apply-run.c trellisd/slice-router.c trellisd/slice-inventory.c trellisd/reload.c trellisd/reload.h trellisd/frr-diff.c \
+	trellisd/slice-apply.c trellisd/slice-apply.h trellisd/slice-apply-run.c trellisd/slice-runner.c trellisd/slice-router.c trellisd/slice-inventory.c trellisd/reload.c trellisd/reload.h trellisd/frr-diff.c \
 	trellisd/shape.c trellisd/shape.h \
 	trellisd/container.c trellisd/container.h trellisd/container-if.c \
 	trellisd/disk.c trellisd/disk.h \

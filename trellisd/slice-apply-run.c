@@ -12,6 +12,14 @@
  * routers that keep running come last (apply_finish), after every step that
  * can fail; then apply_commit() records the edited spec, the links' keys and
  * kinds, the live settings the edit replaced, and the inventory.
+ *
+ * apply_run() is the one action runner: a create (from an empty actual
+ * state) and the start-up repairs (from what exists) run it too, set up by
+ * slice-runner.c.  a->step names the step it is at (a create reports it),
+ * a->substrate says whether the slice's substrate classes follow the diff,
+ * are made again (repair) or were made by the caller (create, under the
+ * lock of its admission).  Links come up through links_attach()
+ * (slice-realize.c), with the same progress and cancellation as a create's.
  */
 #define LOG_MODULE "slice"
 #include <errno.h>
@@ -123,7 +131,7 @@ static int substrate_do(struct apply *a, struct trl_error *err)
 	const struct shape_slice *o = &a->op.ss, *n = &a->np.ss;
 	int r;
 
-	if (!a->bw && o->n_tunnel == n->n_tunnel && o->links_rate == n->links_rate)
+	if (a->substrate < 0 || (!a->substrate && !a->bw && o->n_tunnel == n->n_tunnel && o->links_rate == n->links_rate))
 		return 0;
 	pthread_mutex_lock(&a->d->node_lock);
 	r = shape_slice_admit(a->d, n, a->np.s->name, err);
@@ -296,36 +304,45 @@ int apply_run(struct apply *a, struct trl_error *err)
 {
 	struct trl_slice *ns = a->np.s, *os = a->op.s;
 	struct start_ctx sc = { .p = &a->np, .oc = a->oc };
-	size_t n_new = 0;
+	size_t n_new = 0, n_down = 0;
 	int r;
 
 	a->attached = calloc(ns->n_links + 1, 1);
 	a->shaped = calloc(ns->n_links + 1, 1);
 	a->reloaded = calloc(ns->n_routers + 1, 1);
+	free(a->np.only);
 	a->np.only = calloc(ns->n_routers + 1, 1);
 	if (!a->attached || !a->shaped || !a->reloaded || !a->np.only)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	plan_shape(&a->np);
 	plan_shape(&a->op);
+	a->step = "limits";
 	if ((r = substrate_do(a, err)) < 0)
 		return r;
 	if ((r = limits_do(a, err)) < 0)
 		return r;
-	op_progress(a->oc, "apply", "stopping the routers that restart or go");
+	a->step = "routers";
+	for (size_t i = 0; i < os->n_routers; i++)
+		n_down += router_goes(a, (long)i);
+	if (n_down)
+		op_progress(a->oc, "apply", "stopping the %zu routers that restart or go", n_down);
 	a->old_down = 1;
 	if (old_routers_down(a) < 0)
 		return trl_error_set(err, TRL_EFAILED, "could not remove all of the old routers (see the daemon's log)");
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		a->np.only[j] = a->nrs[j] == AR_ADD || a->nrs[j] == AR_RESTART;
-		n_new += a->np.only[j];
+		n_new += a->np.only[j] && a->np.local[j];
 	}
 	if (n_new) {
 		op_progress(a->oc, "routers", "starting %zu routers", n_new);
 		a->new_up = 1;
-		if ((r = pool_run(ns->n_routers, a->d->parallel, start_one, &sc, err)) < 0 ||
-		    (r = wait_ready(&a->np, a->oc, err)) < 0)
+		if ((r = pool_run(ns->n_routers, a->d->parallel, start_one, &sc, err)) < 0)
+			return r;
+		a->step = "ready";
+		if ((r = wait_ready(&a->np, a->oc, err)) < 0)
 			return r;
 	}
+	a->step = "links";
 	/* New links of routers that keep running: their interfaces, now. */
 	a->hot = calloc(2 * ns->n_links + 1, sizeof(*a->hot));
 	if (!a->hot)
@@ -394,15 +411,18 @@ int apply_run(struct apply *a, struct trl_error *err)
 				return r;
 			a->remtu[l] |= 1 << e;
 		}
-	for (size_t l = 0; l < ns->n_links; l++) {
-		if ((a->nls[l] != AL_ADD && a->nls[l] != AL_FLAP) || a->np.pl[l].kind == PLAN_LINK_REMOTE)
-			continue;
-		if (!a->d->bridge)
-			return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable here");
-		a->attached[l] = 1;
-		if ((r = link_attach(&a->np, l, err)) < 0)
-			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
-		op_progress(a->oc, "links", "link '%s' up", ns->links[l].name);
+	/* New links, and those that flap: up with the fast path attached. */
+	{
+		unsigned char *want = calloc(ns->n_links + 1, 1);
+
+		if (!want)
+			return trl_error_set(err, TRL_EFAILED, "out of memory");
+		for (size_t l = 0; l < ns->n_links; l++)
+			want[l] = a->nls[l] == AL_ADD || a->nls[l] == AL_FLAP;
+		r = links_attach(&a->np, a->oc, want, a->attached, err);
+		free(want);
+		if (r < 0)
+			return r;
 	}
 	for (size_t l = 0; l < ns->n_links; l++) {
 		if (a->nls[l] != AL_SHAPE || a->np.pl[l].kind == PLAN_LINK_REMOTE)
@@ -412,6 +432,7 @@ int apply_run(struct apply *a, struct trl_error *err)
 			return trl_error_prefix(err, "link '%s'", ns->links[l].name);
 		op_progress(a->oc, "links", "link '%s' reshaped in place", ns->links[l].name);
 	}
+	a->step = "config";
 	for (size_t j = 0; j < ns->n_routers; j++) {
 		if (a->nrs[j] != AR_RELOAD || !a->np.local[j])
 			continue;

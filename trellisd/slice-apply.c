@@ -26,7 +26,9 @@
  * whose every step can be undone, and the first failure undoes the steps
  * done, rebuilding the old routers from the old plan.  Only removals of links
  * between routers that keep running come last, after every step that can
- * fail.  The stored spec changes only once all of it ran.
+ * fail.  The stored spec changes only once all of it ran.  The same action
+ * runner builds a slice at create and repairs it at start-up, from an empty
+ * or an observed actual state (slice-runner.c).
  *
  * A new link's interfaces are added to routers that keep running
  * (container-if.c), and the LXC config of a router whose interfaces or
@@ -271,34 +273,6 @@ static int apply_diff(struct apply *a, struct trl_error *err)
 	(void)ne;
 	return 0;
 }
-static void apply_free(struct apply *a)
-{
-	plan_free(&a->op);
-	plan_free(&a->np);
-	trl_slice_free(a->oraw);
-	trl_slice_free(a->nraw);
-	free(a->ors);
-	free(a->nrs);
-	free(a->ols);
-	free(a->nls);
-	free(a->r_n2o);
-	free(a->l_n2o);
-	free(a->r_o2n);
-	free(a->l_o2n);
-	free(a->nlim);
-	free(a->readdr);
-	free(a->readdr_done);
-	free(a->remtu);
-	free(a->added_keys);
-	free(a->attached);
-	free(a->shaped);
-	free(a->reloaded);
-	free(a->hot);
-	json_decref(a->changes);
-	json_decref(a->disturbed);
-	store_close(a->st);
-}
-
 /* The new router-level and slice-level limits: the spec's where the edit changed them, else the live ones. */
 static void limits_merge(struct apply *a, struct trl_slice *ns)
 {
@@ -397,28 +371,14 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 					  a.op.s->routers[i].name);
 			goto out;
 		}
-	a.ors = calloc(a.oraw->n_routers + 1, 1);
-	a.nrs = calloc(a.nraw->n_routers + 1, 1);
-	a.ols = calloc(a.oraw->n_links + 1, 1);
-	a.nls = calloc(a.nraw->n_links + 1, 1);
-	a.nlim = calloc(a.nraw->n_routers + 1, 1);
-	a.readdr = calloc(a.nraw->n_links + 1, 1);
-	a.readdr_done = calloc(a.nraw->n_links + 1, 1);
-	a.r_n2o = calloc(a.nraw->n_routers + 1, sizeof(long));
-	a.l_n2o = calloc(a.nraw->n_links + 1, sizeof(long));
-	a.r_o2n = calloc(a.oraw->n_routers + 1, sizeof(long));
-	a.l_o2n = calloc(a.oraw->n_links + 1, sizeof(long));
 	a.changes = json_array();
 	a.disturbed = json_array();
-	if (!a.ors || !a.nrs || !a.ols || !a.nls || !a.nlim || !a.readdr || !a.readdr_done || !a.r_n2o || !a.l_n2o || !a.r_o2n || !a.l_o2n ||
-	    !a.changes || !a.disturbed) {
+	if (!a.changes || !a.disturbed) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < a.oraw->n_routers; i++)
-		a.r_o2n[i] = -1;
-	for (size_t i = 0; i < a.oraw->n_links; i++)
-		a.l_o2n[i] = -1;
+	if ((r = apply_alloc(&a, a.oraw->n_routers, a.oraw->n_links, a.nraw->n_routers, a.nraw->n_links, err)) < 0)
+		goto out;
 	if ((r = apply_diff(&a, err)) < 0)
 		goto out;
 	/* Live link settings of links the edit does not reshape stay; the new plan takes them. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * DOC: slices: what slice-apply.c (the plan, the request) and
- * slice-apply-run.c (the actions, their undo, the commit) share
+ * DOC: slices: what slice-apply.c (the plan, the request), slice-apply-run.c
+ * (the actions, their undo, the commit) and slice-runner.c (the same actions
+ * for a create and a repair) share
  */
 #ifndef TRELLISD_SLICE_APPLY_H
 #define TRELLISD_SLICE_APPLY_H
@@ -36,6 +37,8 @@ struct apply {
 	unsigned char *attached, *shaped, *reloaded;
 	char (*hot)[16];		/* host ends of interfaces added to running routers */
 	size_t n_hot;
+	const char *step;		/* the step apply_run() is at: "limits", "routers", "ready", "links", "config" */
+	int substrate;			/* the slice's substrate classes: 0 as the diff says, 1 (re)made, -1 made already (create) */
 };
 
 static inline long router_index(const struct trl_slice *s, const char *name)
@@ -60,5 +63,21 @@ int apply_run(struct apply *a, struct trl_error *err);
 int apply_undo(struct apply *a, struct trl_error *err);
 void apply_finish(struct apply *a);
 int apply_commit(struct apply *a, const struct proto_request *req, struct trl_error *err);
+
+/* slice-runner.c: the per-router/link arrays for old and new sizes (maps -1). */
+int apply_alloc(struct apply *a, size_t o_routers, size_t o_links, size_t n_routers, size_t n_links,
+		struct trl_error *err);
+/* Actions from nothing to @p (taken over; a create, a rebuild): every router
+ * AR_ADD, every link AL_ADD. */
+int apply_from_empty(struct apply *a, struct op_ctx *oc, struct plan *p, struct trl_error *err);
+/* Actions from @actual (what exists; the same spec as @p) to @p (both taken
+ * over): @router[j] is AR_ADD (not running), AR_RESTART (runs, but broken)
+ * or AR_KEEP; @relink[l] (NULL: none) links to attach again; links of
+ * routers that (re)start flap. */
+int apply_from_actual(struct apply *a, struct op_ctx *oc, struct plan *actual, struct plan *p,
+		      const unsigned char *router, const unsigned char *relink, struct trl_error *err);
+/* Give the desired plan back (for the teardown, the inventory). */
+void apply_take_plan(struct apply *a, struct plan *p);
+void apply_free(struct apply *a);
 
 #endif

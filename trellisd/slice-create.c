@@ -8,9 +8,14 @@
  *   routers   prepare rootfs + start containers, several at once (d->parallel)
  *   ready     wait until every router's boot command (and FRR daemons) run
  *   links     join host veth ends in the fast path, apply link rates
- * Any failure runs slice_teardown() (slice-teardown.c) - the same idempotent
- * teardown as delete, derived from the spec alone - and removes the row, so
- * nothing is left.
+ * validate and allocate are create's own (with admission, the uid range, the
+ * rows, the substrate classes and the slice's cgroup, under the node lock);
+ * routers, ready and links are the action runner's (slice-apply-run.c, the
+ * same as an apply's), run from an empty actual state: every router AR_ADD,
+ * every link AL_ADD (slice-runner.c).  Any failure runs slice_teardown()
+ * (slice-teardown.c) - the same idempotent teardown as delete, which also
+ * covers what the runner's undo cannot (the allocation) - and removes the
+ * row, so nothing is left.
  */
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
@@ -45,7 +50,7 @@
 #include "trellisd.h"
 #include "units.h"
 #include "util.h"
-#include "slice.h"
+#include "slice-apply.h"
 
 static int resolve_owner(struct op_ctx *oc, const char *owner, char *name, size_t len, uid_t *uid,
 			 struct trl_error *err)
@@ -105,7 +110,6 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 	struct trl_error te = { 0 };
 	struct plan p = { 0 };
 	struct store_link *links = NULL;
-	struct start_ctx sc;
 	const char *step = "validate";
 	char lname[64] = "", owner[64];
 	uid_t owner_uid = 0;
@@ -270,15 +274,22 @@ int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **re
 		r = op_cancel_error(oc, err);
 		goto rollback;
 	}
-	sc = (struct start_ctx){ .p = &p, .oc = oc };
-	if ((r = pool_run(p.s->n_routers, d->parallel, start_one, &sc, err)) < 0)
-		goto rollback;
-	step = "ready";
-	if ((r = wait_ready(&p, oc, err)) < 0)
-		goto rollback;
-	step = "links";
-	if ((r = links_attach(&p, oc, err)) < 0)
-		goto rollback;
+	/* The action runner, from nothing: every router and link added.  The
+	 * substrate classes were made with the allocation, under its lock. */
+	{
+		struct apply a;
+
+		r = apply_from_empty(&a, oc, &p, err);
+		a.substrate = -1;
+		if (r == 0)
+			r = apply_run(&a, err);
+		if (r < 0 && a.step)
+			step = a.step;
+		apply_take_plan(&a, &p);
+		apply_free(&a);
+		if (r < 0)
+			goto rollback;
+	}
 	inventory_record(st, &p);
 	if ((r = store_slice_set_state(st, p.s->name, SLICE_READY, err)) < 0)
 		goto rollback;

@@ -6,8 +6,10 @@
  * starts its container (run by the pool), wait_ready() waits until every
  * router's boot command and routing daemons run, links_attach() brings the host
  * ends up with the fast path attached and applies shaping (link_shape()), after
- * plan_check_shaping() refused what this node cannot shape.  Reconcile reuses
- * the same steps for repairs (p->only).
+ * plan_check_shaping() refused what this node cannot shape.  These are the
+ * steps the action runner (slice-apply-run.c) takes for create, apply and
+ * repairs alike; p->only and links_attach()'s @want say which routers and
+ * links an action concerns.
  */
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
@@ -277,28 +279,35 @@ int link_attach(struct plan *p, size_t l, struct trl_error *err)
 	return p->down[l] ? 0 : link_admin(p, l, 1, err);
 }
 
-int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err)
+/* Attach the links @want marks (NULL: every one with an end here), noting in
+ * @attached (NULL: nowhere) each one tried, for an undo; a link set down
+ * ('link set --down') stays down. */
+int links_attach(struct plan *p, struct op_ctx *oc, const unsigned char *want, unsigned char *attached,
+		 struct trl_error *err)
 {
 	struct trl_slice *s = p->s;
 	size_t done = 0, todo = 0;
 
 	for (size_t l = 0; l < s->n_links; l++)
-		todo += p->pl[l].kind != PLAN_LINK_REMOTE;
+		todo += p->pl[l].kind != PLAN_LINK_REMOTE && (!want || want[l]);
 	if (todo && !p->d->bridge)
 		return trl_error_set(err, TRL_EUNAVAIL, "links need the fast path, which is unavailable on node '%s'",
 				     p->d->node_name);
 	for (size_t l = 0; l < s->n_links; l++) {
-		if (p->pl[l].kind == PLAN_LINK_REMOTE)
+		if (p->pl[l].kind == PLAN_LINK_REMOTE || (want && !want[l]))
 			continue;
 		if (op_cancelled(oc))
 			return op_cancel_error(oc, err);
-		if (link_attach(p, l, err) < 0)
+		if (attached)
+			attached[l] = 1;
+		if (link_attach(p, l, err) < 0 || (p->down[l] && link_admin(p, l, 0, err) < 0))
 			return trl_error_prefix(err, "link '%s'", s->links[l].name);
 		if (p->pl[l].kind == PLAN_LINK_TUNNEL)
 			op_progress(oc, "links", "link '%s' up: %s key %u to node '%s' (%zu/%zu)", s->links[l].name,
 					 node_tunnel_name(p->pl[l].tunnel), p->pl[l].key, p->pl[l].remote_node, ++done, todo);
 		else
-			op_progress(oc, "links", "link '%s' up (%zu/%zu)", s->links[l].name, ++done, todo);
+			op_progress(oc, "links", "link '%s' %s (%zu/%zu)", s->links[l].name, p->down[l] ? "attached, down" : "up",
+				    ++done, todo);
 	}
 	return 0;
 }

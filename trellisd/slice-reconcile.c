@@ -7,6 +7,12 @@
  * interfaces, fast-path entries and qdiscs repaired, persistent slices rebuilt
  * after a host restart.  Each action is noted in d->reconcile (node.show) and
  * the log.
+ *
+ * This file only looks (which routers run, which links are joined and
+ * shaped) and decides; the repairs and the rebuild are the action runner's
+ * (slice-apply-run.c, via slice-runner.c), the same that runs a create and
+ * an apply; interrupted creates and deletes are finished by the teardown, as
+ * a delete is.
  */
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
@@ -41,7 +47,7 @@
 #include "trellisd.h"
 #include "units.h"
 #include "util.h"
-#include "slice.h"
+#include "slice-apply.h"
 
 /* --- restart: re-adopt what runs, finish what was interrupted, repair drift --- */
 
@@ -107,26 +113,35 @@ static int reconcile_plan(struct daemon *d, struct store *st, const char *name, 
 	return 0;
 }
 
-/* Start p->only routers (all local ones if NULL), wait, attach @links (all if NULL). */
-static int reconcile_realize(struct plan *p, const char *links, struct trl_error *err)
+/* Everything of @p from nothing (a persistent slice after a host restart):
+ * the action runner, as a create runs it, substrate classes included. */
+static int realize_all(struct plan *p, struct trl_error *err)
 {
-	struct start_ctx sc = { .p = p };
-	int r;
+	struct apply a;
+	int r = apply_from_empty(&a, NULL, p, err);
 
-	if ((r = pool_run(p->s->n_routers, p->d->parallel, start_one, &sc, err)) < 0 ||
-	    (r = wait_ready(p, NULL, err)) < 0)
-		return r;
-	if ((r = shape_slice_apply(p->d, &p->ss, p->s->name, err)) < 0)
-		return r;
-	for (size_t l = 0; l < p->s->n_links; l++) {
-		if (p->pl[l].kind == PLAN_LINK_REMOTE || (links && !links[l]))
-			continue;
-		if ((r = link_attach(p, l, err)) < 0)
-			return trl_error_prefix(err, "link '%s'", p->s->links[l].name);
-		if (p->down[l] && (r = link_admin(p, l, 0, err)) < 0)
-			return r;
-	}
-	return 0;
+	a.substrate = 1;
+	if (r == 0)
+		r = apply_run(&a, err);
+	apply_take_plan(&a, p);
+	apply_free(&a);
+	return r;
+}
+
+/* Repair @p: what exists is @actual (the same slice, planned again); the
+ * action runner takes it to @p.  @router, @relink: see apply_from_actual(). */
+static int repair(struct plan *actual, struct plan *p, const unsigned char *router, const unsigned char *relink,
+		  struct trl_error *err)
+{
+	struct apply a;
+	int r = apply_from_actual(&a, NULL, actual, p, router, relink, err);
+
+	a.substrate = 1;	/* the slice's substrate classes, made again (idempotent) */
+	if (r == 0)
+		r = apply_run(&a, err);
+	apply_take_plan(&a, p);
+	apply_free(&a);
+	return r;
 }
 
 /*
@@ -173,9 +188,9 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 {
 	struct store_slice row = { 0 };
 	struct trl_error e = { 0 };
-	struct plan p = { 0 };
+	struct plan p = { 0 }, actual = { 0 };
 	json_t *set = NULL;
-	char *links = NULL;
+	unsigned char *links = NULL, *router = NULL;
 	const char *built_in;
 	size_t fixes = 0;
 	int r, links_of_stopped = 0;
@@ -235,7 +250,7 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		store_slice_release(&row);
 		if ((r = reconcile_plan(d, st, name, &row, &p, 1, &e)) < 0 ||
 		    (r = cgroup_slice_create(p.layout, d->node_name, name, &p.s->limits, &e)) < 0 ||
-		    (r = reconcile_realize(&p, NULL, &e)) < 0) {
+		    (r = realize_all(&p, &e)) < 0) {
 			note(actions, name, "error", "rebuilding it after the host restart failed: %s", e.msg);
 			store_slice_set_state(st, name, SLICE_FAILED, NULL);
 			goto out;
@@ -327,11 +342,24 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 		fixes += links[l];
 	if (!fixes)
 		goto out;
-	/* A running router with a lost interface is started afresh: LXC makes its veths. */
+	/* A router that is not running is added, a running one with a lost
+	 * interface restarts (LXC makes its veths); their links and the others
+	 * found broken flap: the action runner does it, as for an apply. */
+	router = calloc(p.s->n_routers + 1, 1);
+	if (!router)
+		goto out;
 	for (size_t i = 0; i < p.s->n_routers; i++)
-		if (p.only[i] && p.cs[i].init_pid > 0 && container_destroy(d->lxcpath, p.cs[i].name, 0, &e) < 0)
-			log_warn("reconcile: %s", e.msg);
-	if ((r = reconcile_realize(&p, links, &e)) < 0) {
+		router[i] = !p.only[i] ? AR_KEEP : p.cs[i].init_pid > 0 ? AR_RESTART : AR_ADD;
+	free(p.only);
+	p.only = NULL;
+	{
+		struct store_slice row2 = { 0 };
+
+		r = reconcile_plan(d, st, name, &row2, &actual, 1, &e);
+		if (row2.spec)
+			store_slice_release(&row2);
+	}
+	if (r < 0 || (r = repair(&actual, &p, router, links, &e)) < 0) {
 		note(actions, name, "error", "repair failed: %s", e.msg);
 		goto out;
 	}
@@ -339,8 +367,12 @@ static void reconcile_one(struct daemon *d, struct store *st, const char *name, 
 out:
 	json_decref(set);
 	free(links);
+	free(router);
 	free(p.only);
 	p.only = NULL;
+	free(actual.only);
+	actual.only = NULL;
+	plan_free(&actual);
 	plan_free(&p);
 	if (row.spec)
 		store_slice_release(&row);

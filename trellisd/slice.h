@@ -15,9 +15,11 @@
  *   slice-set.c        slice.set, link.set, a link's ends (link.capture)
  *   slice-exec.c       slice.exec
  *   slice-apply.c      slice.apply: a running slice to an edited spec (the plan)
- *   slice-apply-run.c  ... its actions, their undo, the commit
+ *   slice-apply-run.c  ... its actions, their undo, the commit: the action runner
+ *   slice-runner.c     the runner's input for a create (from nothing) and a
+ *                      repair (from what exists): one path for all three
  *   slice-router.c     router.stop, router.start, router.restart
- *   slice-reconcile.c  start-up reconciliation
+ *   slice-reconcile.c  start-up reconciliation (looks, then runs the runner)
  * The requests' entry points are declared in trellisd.h; this header is
  * internal to those files.
  */
@@ -120,7 +122,8 @@ int start_one(void *ctx, size_t i, struct trl_error *err);
 int wait_ready(struct plan *p, struct op_ctx *oc, struct trl_error *err);
 int link_shape(struct plan *p, size_t l, struct trl_error *err);
 int link_attach(struct plan *p, size_t l, struct trl_error *err);
-int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err);
+int links_attach(struct plan *p, struct op_ctx *oc, const unsigned char *want, unsigned char *attached,
+		 struct trl_error *err);
 int plan_check_shaping(struct plan *p, struct trl_error *err);
 int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # router stop|start|restart: one router of a running slice; its neighbours
 # see the link go down; the rootfs is kept; a stopped router stays stopped
-# across a daemon restart.
+# across a daemon restart, also while a crashed neighbour is repaired.
 
 load helpers
 
@@ -73,6 +73,23 @@ carrier() { trellis slice exec "$S" "$1" -- cat "/sys/class/net/$2/carrier" 2>/d
 	restart_daemon
 	[ "$(state_of r2)" = stopped ]
 	[ "$(actions $S)" = "[]" ]
+	run trellis router start "$S" r2
+	[ "$status" -eq 0 ]
+	run trellis slice exec "$S" r1 -- ping -c 2 -W 2 10.121.0.2
+	[ "$status" -eq 0 ]
+}
+
+@test "a crashed router is repaired on restart; its neighbour stopped on purpose stays stopped, their link down" {
+	run trellis slice create -f "$(plain_pair_spec $S 121)"
+	[ "$status" -eq 0 ]
+	trellis -q router stop "$S" r2
+	lxc-stop -P "$T_DIR/state/lxc" -n "$S.r1" -k
+	restart_daemon
+	echo "# $(actions $S)" >&3
+	[ "$(actions $S)" = '["restarted"]' ]
+	[ "$(state_of r1)" = running ]
+	[ "$(state_of r2)" = stopped ]
+	[ "$(carrier r1 eth1)" = 0 ]
 	run trellis router start "$S" r2
 	[ "$status" -eq 0 ]
 	run trellis slice exec "$S" r1 -- ping -c 2 -W 2 10.121.0.2
