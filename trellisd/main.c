@@ -532,15 +532,21 @@ int main(int argc, char **argv)
 		trl_error_clear(&err);
 	}
 	/* Re-adopt what runs.  Reads are served meanwhile (node show says the
-	 * reconcile runs); every changing operation waits for it (d->ops_lock).
-	 * With --cluster it ends before the cluster threads start. */
-	if (cluster || pthread_create(&reconcile_th, NULL, reconcile_main, d) != 0)
+	 * reconcile runs); every changing operation waits for it (d->ops_lock),
+	 * the cluster's too: it starts once the reconciliation holds the lock. */
+	if (pthread_create(&reconcile_th, NULL, reconcile_main, d) != 0) {
 		reconcile_main(d);
-	else
+	} else {
 		reconciling = 1;
+		while (!atomic_load(&d->reconcile_locked))
+			usleep(1000);
+	}
 	if (cluster && cluster_start(d, cluster, &eo, &err) < 0) {
 		explicit_bzero(cluster_password, sizeof(cluster_password));
 		fprintf(stderr, "trellisd: --cluster: %s\n", err.msg);
+		/* What the reconciliation started, it finishes: a restart then finds a whole slice. */
+		if (reconciling)
+			pthread_join(reconcile_th, NULL);
 		close(lfd);
 		unlink(d->socket_path);
 		slice_node_cleanup(d);	/* the pins just made, if no slice uses them */

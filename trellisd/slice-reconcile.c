@@ -394,6 +394,7 @@ int slice_reconcile(struct daemon *d)
 	d->reconcile = json_pack("{s:b, s:I}", "running", 1, "time", (json_int_t)time(NULL));
 	pthread_mutex_unlock(&d->node_lock);
 	pthread_rwlock_wrlock(&d->ops_lock);
+	atomic_store(&d->reconcile_locked, 1);
 	if (store_open(d->db_path, &st, &e) < 0) {
 		log_error("reconcile: %s", e.msg);
 		pthread_rwlock_unlock(&d->ops_lock);

@@ -46,6 +46,7 @@ struct daemon {
 	int netem;		/* netem qdisc usable: delay/jitter on links */
 	char netem_why[256];	/* why not */
 	json_t *reconcile;	/* what the start-up reconciliation found and did */
+	atomic_int reconcile_locked; /* it holds ops_lock: operations started now wait for it */
 	struct config cfg;	/* trellisd.conf (policy; option defaults already applied) */
 	pthread_rwlock_t ops_lock;	/* shared by every slice operation, exclusive for start-up
 					   reconciliation and shutdown (slice_op_begin) */

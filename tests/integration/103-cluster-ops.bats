@@ -129,6 +129,14 @@ links:
 EOS
 }
 
+teardown() {
+	# a test that killed node 1's daemon and failed: it comes back to delete what it holds
+	if [ -f "$(rootdir)/etc/trellis/trellisd.conf" ] && [ ! -f "$(testbed_dir "$P")/n1/trellisd.pid" ]; then
+		testbed_daemon "$P" 1 --config "$(rootdir)/etc/trellis/trellisd.conf" || true
+	fi
+	testbed_trellis "$P" 1 -q slice delete t103r >/dev/null 2>&1 || true
+}
+
 teardown_file() {
 	[ -z "${T103_KEEP:-}" ] || return 0 # debugging: leave it all up
 	cluster_testbed_down 2
@@ -210,4 +218,50 @@ teardown_file() {
 	# and both nodes are still members: the cluster works on
 	run testbed_trellis "$P" 1 --json node list
 	[ "$(echo "$output" | jq '[.nodes[] | select(.state == "up")] | length')" -eq 2 ]
+}
+
+@test "a cluster node answers reads while its start-up reconciliation runs; the cluster waits for it" {
+	f=$(droot)/work/many.yaml
+	{
+		printf 'slice: t103r\nrouters:\n'
+		for i in $(seq 8); do printf '  r%s: {node: %sn1, template: plain}\n' "$i" "$P"; done
+	} >"$f"
+	testbed_trellis "$P" 1 -q slice create -f "$f"
+	run testbed_trellis "$P" 1 --json slice show t103r
+	echo "$output" | jq -c '[.routers[] | {name, state}]'
+	[ "$(echo "$output" | jq -r '[.routers[].state] | unique | join(",")')" = running ]
+	d=$(testbed_dir "$P")/n1
+	testbed_daemon_stop "$P" 1 KILL
+	# every router stopped: the reconciliation restarts them one by one
+	# (in the node's network namespace: LXC's command sockets are abstract sockets there)
+	for i in $(seq 8); do
+		nsenter --net="/run/netns/$P-n1" lxc-stop -P "$d/state/lxc" -n "t103r.r$i" -k
+	done
+	nsenter --net="/run/netns/$P-n1" "$TRELLIS_BUILD/trellisd/trellisd" --state-dir "$d/state" \
+		--socket "$d/trellisd.sock" --node "${P}n1" --substrate eth0 --parallel 1 \
+		--template-path "$TRELLIS_SRC/container-templates" --config "$(rootdir)/etc/trellis/trellisd.conf" \
+		>>"$d/trellisd.log" 2>&1 3>&- &
+	echo $! >"$d/trellisd.pid"
+	disown $! 2>/dev/null || true
+	seen=0
+	for _ in $(seq 300); do
+		if out=$(timeout 2 "$TRELLIS_BIN" --socket "$d/trellisd.sock" --json node show 2>/dev/null); then
+			if [ "$(echo "$out" | jq -r '.reconcile.running')" = true ]; then
+				seen=1
+				# a read during it is answered at once
+				run timeout 2 "$TRELLIS_BIN" --socket "$d/trellisd.sock" slice list
+				[ "$status" -eq 0 ]
+				[[ "$output" == *t103r* ]]
+				break
+			fi
+			[ "$(echo "$out" | jq -r '.reconcile.slices // empty')" = 1 ] && break
+		fi
+		sleep 0.05
+	done
+	[ "$seen" = 1 ]
+	wait_for 60 eval '[ "$(testbed_trellis "$P" 1 --json node show | jq -r ".reconcile.running // false")" = false ]'
+	[ "$(testbed_trellis "$P" 1 --json slice show t103r | jq -r '[.routers[].state] | unique | join(",")')" = running ]
+	# the node is back in the cluster, and the cluster's slice is still whole
+	wait_for 20 eval '[ "$(testbed_trellis "$P" 2 --json node list | jq "[.nodes[] | select(.state == \"up\")] | length")" = 2 ]'
+	testbed_trellis "$P" 1 -q slice delete t103r
 }
