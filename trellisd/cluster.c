@@ -17,8 +17,9 @@
  *              slice_create()/slice_delete(), the same code a local request
  *              runs, reporting status/SLICE/NODE before and after; every
  *              CLUSTER_LINK_CHECK_S it also puts this node's half of every
- *              link to a node whose lease expired down (link_set(), the
- *              routers see carrier loss) and up again when that node is back.
+ *              link to a node whose lease expired down (link_away_set(): the
+ *              routers see carrier loss; recorded apart from a user's link
+ *              down, which it never undoes) and up again when that node is back.
  *
  * When etcd is unreachable nothing is torn down: running slices stay as they
  * are and the reconciler retries until etcd answers again.  A slice whose
@@ -62,7 +63,6 @@ struct cluster {
 	unsigned long gen;	/* bumped when slices/ may have changed */
 	int stop;
 	int64_t lease;
-	json_t *downed;		/* "SLICE/LINK" this node put down because the far node is down (reconcile thread) */
 	json_t *live;		/* nodes with a lease at the last check, or NULL before the first (reconcile thread) */
 };
 
@@ -507,27 +507,23 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static void link_state(struct cluster *c, const char *slice, const char *link, int up)
+/* Record (and apply) that @link's far node is away (@node), or back (NULL). */
+static void link_away(struct cluster *c, const char *slice, const char *link, const char *node)
 {
-	struct op_ctx oc;
-	struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = link };
 	struct trl_error err = { 0 };
-	json_t *res = NULL;
 
-	req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
-	op_ctx_internal(&oc, c->d, NULL);
-	if (link_set(&oc, &req, &res, &err) < 0)
+	if (link_away_set(c->d, slice, link, node, &err) < 0)
 		log_warn("slice '%s': link '%s': %s", slice, link, err.msg);
-	json_decref(res);
-	json_decref(req.settings);
 }
 
 /*
  * Links that cross to a node whose lease expired are put down on this side
  * (the routers' interfaces lose carrier: their routing stack sees it at
- * once), and up again when the node is back.  Only links this code put down
- * are brought up.  An unreachable etcd says nothing about the nodes: nothing
- * changes then.
+ * once), and up again when the node is back.  This is recorded apart from
+ * the user's own link down (settings "away": NODE beside "up", see
+ * slice-set.c): a link the user took down stays down when the node returns,
+ * and the record survives this daemon's restart.  An unreachable etcd says
+ * nothing about the nodes: nothing changes then.
  */
 static void links_check(struct cluster *c, struct etcd *e)
 {
@@ -570,21 +566,29 @@ static void links_check(struct cluster *c, struct etcd *e)
 
 			if (store_slice_get(st, names[s], &row, NULL) < 0)
 				continue;
+			json_t *set = NULL, *slinks;
+
 			if (json_is_integer(json_object_get(row.placement, "cluster")) &&
 			    spec_parse(row.spec, strlen(row.spec), row.filename, files_resolver, row.files, &sl, NULL) == 0) {
+				store_settings_get(st, names[s], &set, NULL);
+				slinks = json_object_get(set, "links");
 				cluster_placement_apply(sl, row.placement);
 				for (size_t l = 0; l < sl->n_links; l++) {
 					const struct trl_router *a = trl_slice_router(sl, sl->links[l].ep[0].router);
 					const struct trl_router *b = trl_slice_router(sl, sl->links[l].ep[1].router);
 					int la = !strcmp(a->node, d->node_name), lb = !strcmp(b->node, d->node_name);
+					const char *far = la ? b->node : a->node;
+					json_t *away = json_object_get(json_object_get(slinks, sl->links[l].name), "away");
+					int is_away = json_object_get(live, far) == NULL;
 					char k[160];
 
-					if (la == lb)
+					if (la == lb || is_away == json_is_string(away))
 						continue;
 					snprintf(k, sizeof(k), "%s/%s", sl->name, sl->links[l].name);
-					json_object_set_new(want, k, json_boolean(json_object_get(live, la ? b->node : a->node) != NULL));
+					json_object_set_new(want, k, is_away ? json_string(far) : json_null());
 				}
 			}
+			json_decref(set);
 			trl_slice_free(sl);
 			store_slice_release(&row);
 		}
@@ -593,29 +597,18 @@ static void links_check(struct cluster *c, struct etcd *e)
 		free(names);
 		store_close(st);
 	}
+	/* What changed: "SLICE/LINK" -> the far node now away, or null when it is back. */
 	json_object_foreach(want, key, v) {
 		char slice[64];
 		const char *slash = strchr(key, '/');
-		int is_down = json_object_get(c->downed, key) != NULL;
 
 		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - key), key);
-		if (!json_is_true(v) && !is_down) {
-			log_info("slice '%s': link '%s' goes down: the node at its far end is down", slice, slash + 1);
-			link_state(c, slice, slash + 1, 0);
-			json_object_set_new(c->downed, key, json_true());
-		} else if (json_is_true(v) && is_down) {
-			log_info("slice '%s': link '%s' comes up: the node at its far end is back", slice, slash + 1);
-			link_state(c, slice, slash + 1, 1);
-			json_object_del(c->downed, key);
-		}
-	}
-	/* Slices gone since: forget their links. */
-	{
-		void *tmp;
-
-		json_object_foreach_safe(c->downed, tmp, key, v)
-			if (!json_object_get(want, key))
-				json_object_del(c->downed, key);
+		if (json_is_string(v))
+			log_info("slice '%s': link '%s' goes down: node '%s' at its far end is down", slice, slash + 1,
+				 json_string_value(v));
+		else
+			log_info("slice '%s': link '%s': the node at its far end is back", slice, slash + 1);
+		link_away(c, slice, slash + 1, json_string_value(v));
 	}
 	json_decref(live);
 	json_decref(want);
@@ -689,7 +682,6 @@ static void cluster_free(struct cluster *c)
 		explicit_bzero((char *)c->opts.password, strlen(c->opts.password));
 		free((char *)c->opts.password);
 	}
-	json_decref(c->downed);
 	json_decref(c->live);
 	free(c);
 }
@@ -707,7 +699,6 @@ int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, 
 	if (!c)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	c->d = d;
-	c->downed = json_object();
 	snprintf(c->url, sizeof(c->url), "%s", url);
 	snprintf(d->cluster_url, sizeof(d->cluster_url), "%s", url);
 	c->opts = (struct etcd_opts){ .ca = opt_dup(o->ca, &fail), .cert = opt_dup(o->cert, &fail),

@@ -274,7 +274,7 @@ int link_attach(struct plan *p, size_t l, struct trl_error *err)
 {
 	if (link_attach_fastpath(p, l, err) < 0)
 		return -err->code;
-	return p->down[l] ? 0 : link_admin(p, l, 1, err);
+	return plan_link_down(p, l) ? 0 : link_admin(p, l, 1, err);
 }
 
 int links_attach(struct plan *p, struct op_ctx *oc, struct trl_error *err)

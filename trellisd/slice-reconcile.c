@@ -123,7 +123,7 @@ static int reconcile_realize(struct plan *p, const char *links, struct trl_error
 			continue;
 		if ((r = link_attach(p, l, err)) < 0)
 			return trl_error_prefix(err, "link '%s'", p->s->links[l].name);
-		if (p->down[l] && (r = link_admin(p, l, 0, err)) < 0)
+		if (plan_link_down(p, l) && (r = link_admin(p, l, 0, err)) < 0)
 			return r;
 	}
 	return 0;

@@ -155,15 +155,23 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 			state = if_nametoindex(a) && if_nametoindex(b) ? "up" : "down";
 		else if (pl->kind == PLAN_LINK_TUNNEL)
 			state = if_nametoindex(pl->ep ? b : a) ? "up" : "down";
+		const char *away = json_string_value(json_object_get(p.away, lk->name));
+		char away_state[TRL_NAME_MAX + 32];
+
 		if (!strcmp(state, "down"))
 			degraded = 1;
 		else if (p.down[l])
 			state = "admin-down";
-		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I}", "name",
+		else if (away) {
+			snprintf(away_state, sizeof(away_state), "down (node %s away)", away);
+			state = away_state;
+		}
+		/* admin: the user's state (link set); away: the far node whose absence put it down (cluster). */
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I, s:s, s:s?}", "name",
 						       lk->name, "endpoints", ea, eb, "hosts", a, b, "rate",
 						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
 						       "state", state, "kind", plan_link_kind_name(pl), "key",
-						       (json_int_t)pl->key));
+						       (json_int_t)pl->key, "admin", p.down[l] ? "down" : "up", "away", away));
 	}
 	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o, s:b, s:s?}", "name", s->name,
 		      "owner", row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",

@@ -85,6 +85,9 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 /* router.stop, router.start, router.restart (slice-router.c). */
 int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* Cluster mode: put this node's half of @link down because @node, at its far end, is away, or
+ * (@node NULL) clear that; the user's own down (link set) is kept apart and never undone. */
+int link_away_set(struct daemon *d, const char *slice, const char *link, const char *node, struct trl_error *err);
 /* The end of a link a capture runs on: a router of this node and its interface. */
 struct slice_link_end {
 	char router[16];
