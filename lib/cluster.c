@@ -954,16 +954,39 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 	return 0;
 }
 
+/*
+ * What the cluster says of a slice on each of its nodes: a node that is down
+ * (its lease expired) is "down" whatever it last reported, one that is up
+ * and has not reported about this revision "unknown".
+ */
+static void status_of_nodes(json_t *status, json_t *nodes, json_t *live)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(nodes, i, v) {
+		const char *node = json_string_value(v);
+
+		if (!node)
+			continue;
+		if (!json_object_get(live, node))
+			json_object_set_new(status, node, json_string("down"));
+		else if (!json_object_get(status, node))
+			json_object_set_new(status, node, json_string("unknown"));
+	}
+}
+
 int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
 {
-	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array();
+	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array(), *live = NULL;
 	size_t i, j;
 	int r;
 
 	*result = NULL;
 	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0 ||
-	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0) {
+	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0) {
 		json_decref(kvs);
+		json_decref(sts);
 		json_decref(list);
 		return r;
 	}
@@ -984,6 +1007,7 @@ int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
 				json_object_set(status, key_base(st), json_object_get(sv, "state"));
 			json_decref(sv);
 		}
+		status_of_nodes(status, json_object_get(v, "nodes"), live);
 		json_array_append_new(list, json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid",
 						      json_object_get(v, "owner_uid"), "nodes", json_object_get(v, "nodes"),
 						      "revision", (json_int_t)rev, "status", status));
@@ -991,6 +1015,7 @@ int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
 	}
 	json_decref(kvs);
 	json_decref(sts);
+	json_decref(live);
 	*result = json_pack("{s:o}", "slices", list);
 	return 0;
 }

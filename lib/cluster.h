@@ -80,7 +80,9 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
  * -TRL_ENOTFOUND if the cluster has no such slice. */
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
 			 json_t **result, struct trl_error *err);
-/* The cluster's slices: {"slices": [{"name","owner_uid","nodes","revision","status": {NODE: state}}]}. */
+/* The cluster's slices: {"slices": [{"name","owner_uid","nodes","revision","status": {NODE: state}}]};
+ * a node's state is what it reported ("progress", "ready", "failed"), "down" when the node is down
+ * (whatever it reported), "unknown" when it is up and reported nothing about this slice. */
 int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err);
 
 #endif

@@ -111,3 +111,17 @@ node_state() { # node-as-seen-from name
 	[ "$(carrier 1 t103a a)" = 1 ]
 	tc_cluster -q slice delete t103a
 }
+
+@test "the cluster's slice list shows a down node's part as down, not ready" {
+	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t103b 1 3)"
+	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t103b") | .status.t103n3')" = ready ]
+	testbed_daemon_stop "$P" 3 KILL
+	wait_for 25 eval '[ "$(node_state 1 t103n3)" = down ]'
+	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t103b") | .status.t103n3')" = down ]
+	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t103b") | .status.t103n1')" = ready ]
+	run tc_cluster slice list
+	[[ "$output" == *"t103n3=down"* ]]
+	testbed_daemon "$P" 3 --cluster "$URL"
+	wait_for 15 eval '[ "$(tc_cluster --json slice list | jq -r ".slices[] | select(.name == \"t103b\") | .status.t103n3")" = ready ]'
+	tc_cluster -q slice delete t103b
+}
