@@ -689,6 +689,77 @@ static const char *pick_node(const struct trl_slice *s, json_t *live, json_t *or
 	return best;
 }
 
+/*
+ * Admission against what the nodes registered, before anything is written:
+ * on each node the slice promises its limits.cpu / limits.memory (or the sum
+ * over its routers there, as the node's own admission counts), which must fit
+ * in what the node can still promise (cpu_free, mem_free; a node of an older
+ * version that registers only "cpus" is checked against those).  The node
+ * checks again when it realizes its part (its load may have changed).
+ */
+static int admission_precheck(const struct trl_slice *s, json_t *live, const char *filename, struct trl_error *err)
+{
+	const char *node;
+	json_t *info;
+
+	json_object_foreach(live, node, info) {
+		double cpu = 0, cpu_free;
+		uint64_t mem = 0;
+		const char *first = NULL, *cpu_router = NULL, *mem_router = NULL;
+		json_t *cf = json_object_get(info, "cpu_free"), *mf = json_object_get(info, "mem_free");
+
+		for (size_t i = 0; i < s->n_routers; i++) {
+			struct trl_limits l;
+
+			if (strcmp(s->routers[i].node, node))
+				continue;
+			l = trl_router_limits(s, &s->routers[i]);
+			first = first ? first : s->routers[i].name;
+			if (l.cpu > 0 && !cpu_router)
+				cpu_router = s->routers[i].name;
+			if (l.memory && !mem_router)
+				mem_router = s->routers[i].name;
+			cpu += l.cpu;
+			mem += l.memory;
+		}
+		if (!first)
+			continue;
+		if (s->limits.cpu > 0)
+			cpu = s->limits.cpu;
+		if (s->limits.memory)
+			mem = s->limits.memory;
+		cpu_free = json_is_number(cf) ? json_number_value(cf) :
+			   json_is_number(json_object_get(info, "cpus")) ? json_number_value(json_object_get(info, "cpus")) :
+									  HUGE_VAL;
+		if (cpu > 0 && cpu > cpu_free + 1e-6) {
+			char field[80];
+
+			if (s->limits.cpu > 0)
+				snprintf(field, sizeof(field), "limits.cpu");
+			else
+				snprintf(field, sizeof(field), "routers.%s.limits.cpu", cpu_router ? cpu_router : first);
+			return trl_error_set(err, TRL_ELIMIT,
+					     "%s: %s: the slice asks %g cores on node '%s', which registered %g free (its %g online CPUs less what its slices promise): nothing was written",
+					     filename, field, cpu, node, cpu_free,
+					     json_number_value(json_object_get(info, "cpus")));
+		}
+		if (mem && json_is_integer(mf) && mem > (uint64_t)json_integer_value(mf)) {
+			char a[32], b[32], field[80];
+
+			if (s->limits.memory)
+				snprintf(field, sizeof(field), "limits.memory");
+			else
+				snprintf(field, sizeof(field), "routers.%s.limits.memory", mem_router ? mem_router : first);
+			units_size_format(mem, a, sizeof(a));
+			units_size_format((uint64_t)json_integer_value(mf), b, sizeof(b));
+			return trl_error_set(err, TRL_ELIMIT,
+					     "%s: %s: the slice asks %s of memory on node '%s', which registered %s free (MemTotal less the host's headroom less what its slices promise): nothing was written",
+					     filename, field, a, node, b);
+		}
+	}
+	return 0;
+}
+
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
 			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
 			 void *ctx, json_t **result, struct trl_error *err)
@@ -814,6 +885,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		json_object_set_new(pnodes, nd, json_is_string(addr) ? json_pack("{s:O}", "address", addr) : json_object());
 		json_array_append_new(used, json_string(nd));
 	}
+	if ((r = admission_precheck(s, live, filename ? filename : "spec", err)) < 0)
+		goto out;
 	/* Keys every node already uses (slices it had before it joined): none of them is drawn. */
 	node_keys = json_array();
 	json_object_foreach(live, node, info)

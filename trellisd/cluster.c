@@ -132,6 +132,16 @@ static char *registration(struct daemon *d)
 	/* ... and disk for the routers' rootfs (limits.disk reserves it all). */
 	if (o)
 		json_object_set_new(o, "disk_free", json_integer((json_int_t)slice_disk_free(d)));
+	/* ... and what its admission could still promise: a create is checked against it before it is written. */
+	{
+		double cpu_free;
+		uint64_t mem_free;
+
+		if (o && slice_promise_free(d, &cpu_free, &mem_free) == 0) {
+			json_object_set_new(o, "cpu_free", json_real(cpu_free));
+			json_object_set_new(o, "mem_free", json_integer((json_int_t)mem_free));
+		}
+	}
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;

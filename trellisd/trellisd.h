@@ -68,6 +68,10 @@ json_t *node_info_for(struct op_ctx *oc);
 /* Disk a create could still use on this node: free space of the state
  * directory's file system less what admission keeps free (cluster placement). */
 uint64_t slice_disk_free(struct daemon *d);
+/* What admission could still promise a new slice here: the node's cores and handed-out
+ * memory less what its slices promise (cluster mode registers it: lib/cluster.c checks
+ * a create against it before writing).  -errno if the store cannot be read. */
+int slice_promise_free(struct daemon *d, double *cpu_free, uint64_t *mem_free);
 
 /* slice-*.c (slice.h lists which file holds what) */
 int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **result,

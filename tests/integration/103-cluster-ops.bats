@@ -125,3 +125,52 @@ node_state() { # node-as-seen-from name
 	wait_for 15 eval '[ "$(tc_cluster --json slice list | jq -r ".slices[] | select(.name == \"t103b\") | .status.t103n3")" = ready ]'
 	tc_cluster -q slice delete t103b
 }
+
+@test "a create the nodes' registered capacity refuses is refused before anything is written to etcd" {
+	f="$(testbed_dir "$P")/t103c.yaml"
+	cpus=$(($(nproc) + 1))
+	cat >"$f" <<EOS
+slice: t103c
+routers:
+  a:
+    node: ${P}n1
+    template: plain
+  b:
+    node: ${P}n2
+    template: plain
+    limits: {cpu: $cpus}
+links:
+  - endpoints: [a:eth1, b:eth1]
+    ipv4: [10.9.0.1/24, 10.9.0.2/24]
+EOS
+	# the nodes registered what they can still promise
+	[ "$(ectl get /trellis/nodes/t103n2 --print-value-only | jq '.cpu_free')" = "$(nproc).0" ] ||
+		[ "$(ectl get /trellis/nodes/t103n2 --print-value-only | jq '.cpu_free')" = "$(nproc)" ]
+	ectl watch --prefix /trellis/slices/ >"$(testbed_dir "$P")/watch" 2>&1 &
+	wpid=$!
+	sleep 0.5
+	for how in node cluster; do
+		if [ $how = node ]; then run testbed_trellis "$P" 1 slice create -f "$f"; else run tc_cluster slice create -f "$f"; fi
+		echo "$output"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"routers.b.limits.cpu: the slice asks $cpus cores on node 't103n2'"* ]]
+		[[ "$output" == *"nothing was written"* ]]
+	done
+	# a slice-wide limit names that field
+	sed -i "s/^routers:/limits: {cpu: $cpus}\nrouters:/; /limits: {cpu: $cpus}}/d" "$f"
+	sed -i "/^    limits: {cpu/d" "$f"
+	run tc_cluster slice create -f "$f"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *": limits.cpu: the slice asks $cpus cores on node 't103n1'"* ]]
+	sleep 0.5
+	kill "$wpid"
+	wait "$wpid" || true
+	# etcd never saw the slice
+	cat "$(testbed_dir "$P")/watch"
+	[ ! -s "$(testbed_dir "$P")/watch" ]
+	[ -z "$(ectl get --prefix /trellis/alloc/uid/ --print-value-only | grep t103c)" ]
+	# what fits is still admitted
+	sed -i "/^limits: {cpu/d" "$f"
+	tc_cluster -q slice create -f "$f"
+	tc_cluster -q slice delete t103c
+}
