@@ -341,7 +341,40 @@ struct wait_ctx {
 	cluster_progress_fn progress;
 	void *pctx;
 	char failed[64];	/* the first node that failed */
+	struct etcd *probe;	/* beside the watch: the nodes' liveness (NULL: not checked) */
+	double next_probe;
+	char down[64];		/* the first node it needs that went down */
 };
+
+#define CLUSTER_PROBE_S 1.0	/* how often a create waiting for the nodes checks they are up */
+
+/* A node the create waits for is down (its lease expired): it will not report. */
+static int wait_probe(struct wait_ctx *w)
+{
+	json_t *kvs = NULL, *st, *kv;
+	const char *node;
+	size_t i;
+
+	if (!w->probe || now_s() < w->next_probe)
+		return 0;
+	w->next_probe = now_s() + CLUSTER_PROBE_S;
+	if (etcd_range(w->probe, CLUSTER_NODES, &kvs, NULL, NULL) < 0)
+		return 0;	/* etcd away: that says nothing about the nodes */
+	json_object_foreach(w->want, node, st) {
+		int up = 0;
+
+		json_array_foreach(kvs, i, kv)
+			if (!strcmp(key_base(kv), node))
+				up = 1;
+		if (!up) {
+			snprintf(w->down, sizeof(w->down), "%s", node);
+			progress_to(w->progress, w->pctx, node, "down (its lease expired)");
+			break;
+		}
+	}
+	json_decref(kvs);
+	return w->down[0] != 0;
+}
 
 static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *err)
 {
@@ -351,8 +384,11 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 	size_t i;
 	int ready = 0;
 
-	if (!events)
+	if (!events) {
+		if (wait_probe(w))
+			return 1;
 		return now_s() > w->deadline ? trl_error_set(err, TRL_EFAILED, "timed out waiting for the nodes") : 0;
+	}
 	json_array_foreach(events, i, ev) {
 		json_t *kv = json_object_get(ev, "kv"), *v, *cur;
 		const char *state, *msg;
@@ -374,7 +410,7 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 			snprintf(w->failed, sizeof(w->failed), "%s", node);
 		json_decref(v);
 	}
-	if (w->failed[0])
+	if (w->failed[0] || wait_probe(w))
 		return 1;
 	json_object_foreach(w->want, node, st)
 		ready += !strcmp(json_string_value(json_object_get(st, "state")) ?: "", "ready");
@@ -921,6 +957,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	w.deadline = now_s() + timeout_s;
 	w.progress = progress;
 	w.pctx = ctx;
+	if (etcd_dup(e, &w.probe, &(struct trl_error){ 0 }) < 0)
+		w.probe = NULL;	/* then only the time limit ends a wait for a dead node */
 	{
 		size_t i;
 		json_t *v;
@@ -929,13 +967,19 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			json_object_set_new(w.want, json_string_value(v), json_pack("{s:s}", "state", "waiting"));
 	}
 	/* etcd away for a moment: watch again from the same revision (reports are replayed). */
-	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] &&
+	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] && !w.down[0] &&
 	       now_s() < w.deadline) {
 		progress_to(progress, ctx, NULL, "%s: watching again", err->msg);
 		usleep(1000 * 1000);
 	}
-	if (r < 0 && !w.failed[0]) {
+	if (r < 0 && !w.failed[0] && !w.down[0]) {
 		trl_error_prefix(err, "slice '%s'", s->name);
+		goto rollback;
+	}
+	if (w.down[0] && !w.failed[0]) {
+		r = trl_error_set(err, TRL_EUNAVAIL,
+				  "node '%s' went down (its lease expired) before its part of slice '%s' was ready",
+				  w.down, s->name);
 		goto rollback;
 	}
 	if (w.failed[0]) {
@@ -966,6 +1010,7 @@ rollback:
 		(void)step;
 	}
 out:
+	etcd_close(w.probe);
 	json_decref(w.want);
 	json_decref(order);
 	json_decref(node_keys);
@@ -1049,10 +1094,37 @@ static void status_of_nodes(json_t *status, json_t *nodes, json_t *live)
 	}
 }
 
+/* A slice's entry of the list: its desired state @kv, every report @sts (any slice), the live nodes. */
+static json_t *slice_entry(json_t *kv, json_t *sts, json_t *live)
+{
+	const char *name = key_base(kv);
+	int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
+	json_t *v = kv_value_json(kv), *status = json_object(), *st, *o;
+	char pfx[128];
+	size_t j;
+
+	snprintf(pfx, sizeof(pfx), CLUSTER_STATUS "%s/", name);
+	json_array_foreach(sts, j, st) {
+		json_t *sv;
+
+		if (strncmp(json_string_value(json_object_get(st, "key")) ?: "", pfx, strlen(pfx)))
+			continue;
+		sv = kv_value_json(st);
+		if (json_integer_value(json_object_get(sv, "rev")) == rev)
+			json_object_set(status, key_base(st), json_object_get(sv, "state"));
+		json_decref(sv);
+	}
+	status_of_nodes(status, json_object_get(v, "nodes"), live);
+	o = json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid", json_object_get(v, "owner_uid"), "nodes",
+		      json_object_get(v, "nodes"), "revision", (json_int_t)rev, "status", status);
+	json_decref(v);
+	return o;
+}
+
 int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
 {
 	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array(), *live = NULL;
-	size_t i, j;
+	size_t i;
 	int r;
 
 	*result = NULL;
@@ -1063,32 +1135,112 @@ int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
 		json_decref(list);
 		return r;
 	}
-	json_array_foreach(kvs, i, kv) {
-		const char *name = key_base(kv);
-		int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
-		json_t *v = kv_value_json(kv), *status = json_object(), *st;
-		char pfx[128];
-
-		snprintf(pfx, sizeof(pfx), CLUSTER_STATUS "%s/", name);
-		json_array_foreach(sts, j, st) {
-			json_t *sv;
-
-			if (strncmp(json_string_value(json_object_get(st, "key")) ?: "", pfx, strlen(pfx)))
-				continue;
-			sv = kv_value_json(st);
-			if (json_integer_value(json_object_get(sv, "rev")) == rev)
-				json_object_set(status, key_base(st), json_object_get(sv, "state"));
-			json_decref(sv);
-		}
-		status_of_nodes(status, json_object_get(v, "nodes"), live);
-		json_array_append_new(list, json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid",
-						      json_object_get(v, "owner_uid"), "nodes", json_object_get(v, "nodes"),
-						      "revision", (json_int_t)rev, "status", status));
-		json_decref(v);
-	}
+	json_array_foreach(kvs, i, kv)
+		json_array_append_new(list, slice_entry(kv, sts, live));
 	json_decref(kvs);
 	json_decref(sts);
 	json_decref(live);
 	*result = json_pack("{s:o}", "slices", list);
 	return 0;
+}
+
+int cluster_slice_status(struct etcd *e, const char *name, json_t **result, struct trl_error *err)
+{
+	_cleanup_free_ char *skey = slice_key(name), *sp = status_prefix(name);
+	json_t *kv = NULL, *sts = NULL, *live = NULL;
+	int r;
+
+	*result = NULL;
+	if (!skey || !sp)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if ((r = etcd_get(e, skey, &kv, err)) < 0)
+		return r;
+	if (!kv)
+		return 0;
+	if ((r = etcd_range(e, sp, &sts, NULL, err)) == 0 && (r = live_nodes(e, &live, err)) == 0)
+		*result = slice_entry(kv, sts, live);
+	json_decref(kv);
+	json_decref(sts);
+	json_decref(live);
+	return r < 0 ? r : 0;
+}
+
+int cluster_node_remove(struct etcd *e, const char *name, int force, json_t **result, struct trl_error *err)
+{
+	char nk[192], mk[192], suffix[80];
+	json_t *node = NULL, *member = NULL, *kvs = NULL, *kv, *users, *info;
+	json_int_t routers;
+	size_t i;
+	int r, up, removed_reports = 0;
+
+	*result = NULL;
+	snprintf(nk, sizeof(nk), CLUSTER_NODES "%s", name);
+	snprintf(mk, sizeof(mk), CLUSTER_MEMBERS "%s", name);
+	if ((r = etcd_get(e, nk, &node, err)) < 0 || (r = etcd_get(e, mk, &member, err)) < 0 ||
+	    (r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0)
+		goto out;
+	if (!node && !member) {
+		r = trl_error_set(err, TRL_ENOTFOUND, "no node '%s' in the cluster", name);
+		goto out;
+	}
+	up = node != NULL;
+	/* The slices of the cluster that place routers on it. */
+	users = json_array();
+	json_array_foreach(kvs, i, kv) {
+		json_t *v = kv_value_json(kv), *n;
+		size_t j;
+
+		json_array_foreach(json_object_get(v, "nodes"), j, n)
+			if (!strcmp(json_string_value(n) ?: "", name))
+				json_array_append_new(users, json_string(key_base(kv)));
+		json_decref(v);
+	}
+	info = kv_value_json(node ? node : member);
+	routers = json_integer_value(json_object_get(info, "routers"));
+	json_decref(info);
+	if (!force && (json_array_size(users) || routers > 0)) {
+		char list[256] = "";
+		size_t n = 0;
+		json_t *v;
+
+		json_array_foreach(users, i, v)
+			n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s'%s'", n ? ", " : "",
+					      json_string_value(v));
+		r = trl_error_set(err, TRL_EEXIST,
+				  "node '%s' holds routers (%lld registered%s%s): delete them first, or --force (its slices then miss its part)",
+				  name, (long long)routers, json_array_size(users) ? "; slices " : "", list);
+		json_decref(users);
+		goto out;
+	}
+	if (!force && up) {
+		r = trl_error_set(err, TRL_EEXIST,
+				  "node '%s' is up (its lease lives): stop its trellisd first, or --force (it registers again while its trellisd runs)",
+				  name);
+		json_decref(users);
+		goto out;
+	}
+	if ((r = etcd_txn(e, NULL, json_pack("[o, o]", etcd_op_delete(nk, 0), etcd_op_delete(mk, 0)), NULL, NULL, err)) < 0) {
+		json_decref(users);
+		goto out;
+	}
+	/* Its reports about slices: the cluster's status no longer names it. */
+	json_decref(kvs);
+	kvs = NULL;
+	snprintf(suffix, sizeof(suffix), "/%s", name);
+	if (etcd_range(e, CLUSTER_STATUS, &kvs, NULL, NULL) == 0)
+		json_array_foreach(kvs, i, kv) {
+			const char *k = json_string_value(json_object_get(kv, "key")) ?: "";
+			size_t kl = strlen(k), sl = strlen(suffix);
+
+			if (kl > sl && !strcmp(k + kl - sl, suffix) && etcd_delete(e, k, 0, NULL) > 0)
+				removed_reports++;
+		}
+	*result = json_pack("{s:s, s:b, s:s, s:o, s:I, s:i}", "name", name, "removed", 1, "was", up ? "up" : "down",
+			    "slices", users, "routers", routers, "reports_removed", removed_reports);
+	r = 0;
+out:
+	json_decref(node);
+	json_decref(member);
+	json_decref(kvs);
+	return r;
 }

@@ -85,4 +85,15 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
  * (whatever it reported), "unknown" when it is up and reported nothing about this slice. */
 int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err);
 
+/*
+ * Retire node @name: remove its registration (members/, and nodes/) and its
+ * reports.  Refused (-TRL_EEXIST) while slices of the cluster place routers
+ * on it or it registered routers, or while it is up (its lease lives), unless
+ * @force.  *result = {"name","removed","was": "up"|"down","slices","routers","reports_removed"}.
+ * -TRL_ENOTFOUND if the cluster never saw it.
+ */
+int cluster_node_remove(struct etcd *e, const char *name, int force, json_t **result, struct trl_error *err);
+/* One slice's entry of cluster_slice_list() (3 round trips); *result NULL if the cluster has no such slice. */
+int cluster_slice_status(struct etcd *e, const char *name, json_t **result, struct trl_error *err);
+
 #endif

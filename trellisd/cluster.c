@@ -750,6 +750,44 @@ void cluster_stop(struct daemon *d)
 	/* The lease is left to expire: a restarted node is "down" only briefly. */
 }
 
+void cluster_show_state(struct daemon *d, const char *name, json_t *placement, json_t *shown)
+{
+	struct cluster *c = d->cluster;
+	json_t *rev = json_object_get(placement, "cluster"), *entry = NULL, *v;
+	struct trl_error err = { 0 };
+	struct etcd *e = NULL;
+	const char *state = json_string_value(json_object_get(shown, "state")) ?: "", *node, *worst = NULL;
+
+	if (!c || !json_is_integer(rev))
+		return;
+	if (etcd_open_opts(c->url, &c->opts, &e, &err) < 0 || cluster_slice_status(e, name, &entry, &err) < 0) {
+		etcd_close(e);
+		json_object_set_new(shown, "cluster", json_pack("{s:s}", "error", err.msg));
+		return;
+	}
+	etcd_close(e);
+	if (!entry || json_integer_value(json_object_get(entry, "revision")) != json_integer_value(rev)) {
+		/* Deleted (or rolled back, or replaced) in the cluster: this node tears its part down next. */
+		json_decref(entry);
+		json_object_set_new(shown, "cluster", json_pack("{s:s}", "state", "removed"));
+		if (!strcmp(state, "ready") || !strcmp(state, "degraded"))
+			json_object_set_new(shown, "state", json_string("deleting"));
+		return;
+	}
+	/* Ready here is not ready: every node of the slice must be. */
+	json_object_foreach(json_object_get(entry, "status"), node, v) {
+		const char *s = json_string_value(v) ?: "";
+
+		if (!strcmp(s, "down") || !strcmp(s, "failed"))
+			worst = "degraded";
+		else if (strcmp(s, "ready") && !worst)
+			worst = "creating";
+	}
+	if (worst && !strcmp(state, "ready"))
+		json_object_set_new(shown, "state", json_string(worst));
+	json_object_set_new(shown, "cluster", entry);
+}
+
 static void progress_rq(void *ctx, const char *node, const char *msg)
 {
 	struct op_ctx *oc = ctx;
@@ -784,6 +822,9 @@ int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t *
 			trl_error_clear(err);
 			return slice_delete(oc, req->name, result, err);
 		}
+		break;
+	case PROTO_OP_NODE_REMOVE:
+		r = cluster_node_remove(e, req->name, req->force, result, err);
 		break;
 	case PROTO_OP_NODE_LIST: {
 		json_t *nodes = NULL;

@@ -103,7 +103,7 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 	if ((r = access_request(oc, req, err)) < 0)
 		return r;
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
-			   req->op == PROTO_OP_NODE_LIST))
+			   req->op == PROTO_OP_NODE_LIST || req->op == PROTO_OP_NODE_REMOVE))
 		return cluster_request(oc, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
@@ -147,6 +147,7 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 	case PROTO_OP_EVENTS:
 		return events_request(oc, req, result, err);
 	case PROTO_OP_NODE_LIST:
+	case PROTO_OP_NODE_REMOVE:
 		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
 				     d->node_name);
 	}

@@ -180,6 +180,8 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
 		      "limits", limits_json(&s->limits), "routers", routers, "links", links, "persist", s->persist,
 		      "tunnel", s->tunnel[0] ? s->tunnel : NULL);
+	if (o)
+		cluster_show_state(d, s->name, row.placement, o);
 	store_slice_release(&row);
 	plan_free(&p);
 	if (!o)

@@ -152,5 +152,9 @@ int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, 
 void cluster_stop(struct daemon *d);
 /* Serve slice.create, slice.delete and node.list through the cluster. */
 int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* slice show of a cluster slice (@placement has "cluster"): add "cluster" (its entry of the cluster's
+ * slice list: every node's state) to @shown, and show its "state" ready only when every node is
+ * (creating while one is not yet, degraded while one is down or failed, deleting once removed). */
+void cluster_show_state(struct daemon *d, const char *name, json_t *placement, json_t *shown);
 
 #endif
