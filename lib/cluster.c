@@ -142,6 +142,15 @@ static char *status_prefix(const char *name)
 
 /* Put the slice and take @n keys in one transaction.  1 = done (*rev, *first set), 0 = lost a race, retry. */
 /* Deleting the uid-range key of a desired state (a harmless no-op delete without one). */
+/* The users' link states of slice @name (deleted with the slice). */
+static json_t *links_release_op(const char *name)
+{
+	char key[192];
+
+	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/", name);
+	return etcd_op_delete(key, 1);
+}
+
 static json_t *uid_release_op(json_t *desired)
 {
 	json_t *u = json_object_get(json_object_get(desired, "placement"), "uid_index");
@@ -404,6 +413,15 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 		}
 		state = json_string_value(json_object_get(v, "state")) ?: "?";
 		msg = json_string_value(json_object_get(v, "message")) ?: "";
+		/* The node's steps since its last report, then the report (a progress report's message is its last step). */
+		{
+			json_t *step;
+			size_t k, n = json_array_size(json_object_get(v, "steps"));
+
+			json_array_foreach(json_object_get(v, "steps"), k, step)
+				if (strcmp(state, "progress") || k + 1 < n)
+					progress_to(w->progress, w->pctx, node, "%s", json_string_value(step) ?: "");
+		}
 		progress_to(w->progress, w->pctx, node, "%s%s%s", state, *msg ? ": " : "", msg);
 		json_object_update(cur, v);
 		if (!strcmp(state, "failed") && !w->failed[0])
@@ -1002,7 +1020,8 @@ rollback:
 		snprintf(step, sizeof(step), "%s", err->step);
 		progress_to(progress, ctx, NULL, "rolling back slice '%s' on every node", s->name);
 		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
-			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(desired)), NULL, NULL, &e2) < 0 ||
+			     json_pack("[o, o, o]", etcd_op_delete(skey, 0), uid_release_op(desired), links_release_op(s->name)),
+			     NULL, NULL, &e2) < 0 ||
 		    wait_withdrawn(e, s->name, rev, timeout_s, progress, ctx, &e2) < 0)
 			progress_to(progress, ctx, NULL, "rollback: %s", e2.msg);
 		else
@@ -1057,7 +1076,8 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 		json_t *v = kv_value_json(kv);
 
 		r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
-			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(v)), NULL, NULL, err);
+			     json_pack("[o, o, o]", etcd_op_delete(skey, 0), uid_release_op(v), links_release_op(name)), NULL,
+			     NULL, err);
 		json_decref(v);
 	}
 	json_decref(kv);

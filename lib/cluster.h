@@ -14,6 +14,8 @@
  *   status/SLICE/NODE   {"state": "progress"|"ready"|"failed", "message", "code", "rev"}
  *                        rev = create_revision of slices/SLICE the node acted on
  *   alloc/next-key      the next free link key (a decimal string)
+ *   links/SLICE/LINK    {"rev","up","node"}: the admin state a user gave the link through
+ *                        node "node"; the node at its other end follows it
  *
  * A create puts slices/SLICE and advances alloc/next-key in one transaction
  * that compares both (the slice must not exist, the counter must be the one
@@ -38,6 +40,9 @@
 #define CLUSTER_NEXT_KEY CLUSTER_ROOT "alloc/next-key"
 #define CLUSTER_UID_PREFIX CLUSTER_ROOT "alloc/uid/"	/* <index> -> slice: the slice's uid range */
 #define CLUSTER_UID_MAX 4096
+/* links/SLICE/LINK  {"rev", "up", "node"}: a user's link down/up through one node (rev = the
+ * slice's create revision); every node holding an end of LINK follows it. */
+#define CLUSTER_LINKS CLUSTER_ROOT "links/"
 /* A node's lease: it is shown down this long after it stops renewing. */
 #define CLUSTER_LEASE_TTL 10
 

@@ -19,7 +19,9 @@
  *              CLUSTER_LINK_CHECK_S it also puts this node's half of every
  *              link to a node whose lease expired down (link_away_set(): the
  *              routers see carrier loss; recorded apart from a user's link
- *              down, which it never undoes) and up again when that node is back.
+ *              down, which it never undoes) and up again when that node is back,
+ *              and follows the users' link down/up given to other nodes
+ *              (links/SLICE/LINK, links_follow()).
  *
  * When etcd is unreachable nothing is torn down: running slices stay as they
  * are and the reconciler retries until etcd answers again.  A slice whose
@@ -31,7 +33,10 @@
  *
  * Requests on the control socket in cluster mode: slice.create (without a
  * placement) and slice.delete go to etcd and wait for the cluster, with the
- * nodes' progress streamed to the client; node.list lists the cluster.
+ * nodes' progress streamed to the client; node.list lists the cluster,
+ * node.remove retires a node; link.set changes this node's end and records
+ * a state change in etcd for the other end (cluster_link_set()); slice.show
+ * of a cluster slice adds every node's state (cluster_show_state()).
  */
 #define LOG_MODULE "cluster"
 #include <errno.h>
@@ -64,6 +69,7 @@ struct cluster {
 	int stop;
 	int64_t lease;
 	json_t *live;		/* nodes with a lease at the last check, or NULL before the first (reconcile thread) */
+	json_t *followed;	/* links/ key -> the mod_revision this node followed (reconcile thread) */
 };
 
 static int cluster_stopping(struct cluster *c)
@@ -257,8 +263,9 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, const char *state,
-		       const struct trl_error *why)
+/* A report; @steps (may be NULL): the progress steps since the last one, which the creator shows. */
+static void status_put_steps(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, const char *state,
+			     const struct trl_error *why, json_t *steps)
 {
 	struct trl_error err = { 0 };
 	char key[192];
@@ -267,12 +274,21 @@ static void status_put(struct cluster *c, struct etcd *e, const char *slice, int
 			      why && why->msg[0] ? why->msg : "", "code",
 			      why && why->code ? trl_error_code_name(why->code) : "");
 
+	if (o && json_array_size(steps))
+		json_object_set(o, "steps", steps);
+
 	snprintf(key, sizeof(key), CLUSTER_STATUS "%s/%s", slice, c->d->node_name);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text && etcd_put(e, key, text, 0, &err) < 0)
 		log_warn("slice '%s': cannot report '%s': %s", slice, state, err.msg);
 	free(text);
+}
+
+static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, const char *state,
+		       const struct trl_error *why)
+{
+	status_put_steps(c, e, slice, rev, state, why, NULL);
 }
 
 static void status_del(struct cluster *c, struct etcd *e, const char *slice)
@@ -333,22 +349,48 @@ struct realize_ctx {
 	int64_t rev;
 	struct timespec last;
 	pthread_mutex_t lock;	/* progress comes from several worker threads */
+	json_t *steps;		/* the steps not reported yet (at most REALIZE_STEPS_MAX) */
+	unsigned dropped;	/* ... and how many more there were */
 };
 
-/* A create's progress, to status/SLICE/NODE: at most one report a second (etcd round trips stay O(1) per node). */
+#define REALIZE_STEPS_MAX 64
+
+/* Take the steps not reported yet (with a line for the ones dropped): the caller reports them. */
+static json_t *realize_steps_take(struct realize_ctx *x)
+{
+	json_t *steps = x->steps;
+
+	if (x->dropped && steps)
+		json_array_append_new(steps, json_sprintf("(%u more steps)", x->dropped));
+	x->steps = json_array();
+	x->dropped = 0;
+	return steps;
+}
+
+/*
+ * A create's progress, to status/SLICE/NODE: every step is kept, and sent
+ * at most once a second in a batch ("steps"; the last one is the message),
+ * so etcd round trips stay O(1) per node while the creator shows every step.
+ */
 static void realize_progress(void *ctx, const char *step, const char *msg)
 {
 	struct realize_ctx *x = ctx;
 	struct timespec now;
 
 	pthread_mutex_lock(&x->lock);
+	if (x->steps && json_array_size(x->steps) < REALIZE_STEPS_MAX)
+		json_array_append_new(x->steps, json_sprintf("%s: %s", step, msg));
+	else
+		x->dropped++;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec - x->last.tv_sec + (now.tv_nsec - x->last.tv_nsec) / 1e9 >= 1.0) {
 		struct trl_error why = { 0 };
+		json_t *steps = realize_steps_take(x);
 
 		x->last = now;
 		snprintf(why.msg, sizeof(why.msg), "%s: %s", step, msg);
-		status_put(x->c, x->e, x->slice, x->rev, "progress", &why);
+		status_put_steps(x->c, x->e, x->slice, x->rev, "progress", &why, steps);
+		json_decref(steps);
 	}
 	pthread_mutex_unlock(&x->lock);
 }
@@ -376,6 +418,7 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	status_put(c, e, name, rev, "progress", &(struct trl_error){ .msg = "realizing" });
 	clock_gettime(CLOCK_MONOTONIC, &x.last);
 	pthread_mutex_init(&x.lock, NULL);
+	x.steps = json_array();
 	op_ctx_internal(&oc, d, &(struct progress_sink){ .fn = realize_progress, .ctx = &x });
 	if (!req.spec) {
 		r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state of slice '%s' has no spec", name);
@@ -394,11 +437,17 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	}
 	pthread_mutex_destroy(&x.lock);
 	json_decref(placement);
-	if (r < 0) {
-		log_warn("slice '%s': %s", name, err.msg);
-		status_put(c, e, name, rev, "failed", &err);
-	} else {
-		status_put(c, e, name, rev, "ready", NULL);
+	{
+		json_t *steps = realize_steps_take(&x);
+
+		if (r < 0) {
+			log_warn("slice '%s': %s", name, err.msg);
+			status_put_steps(c, e, name, rev, "failed", &err, steps);
+		} else {
+			status_put_steps(c, e, name, rev, "ready", NULL, steps);
+		}
+		json_decref(steps);
+		json_decref(x.steps);
 	}
 }
 
@@ -624,6 +673,128 @@ static void links_check(struct cluster *c, struct etcd *e)
 	json_decref(want);
 }
 
+/* The create revision of cluster slice @name in the local store, 0 if it is not the cluster's; its settings. */
+static int64_t local_rev(struct store *st, const char *name, json_t **settings)
+{
+	struct store_slice row;
+	int64_t rev = 0;
+
+	*settings = NULL;
+	if (store_slice_get(st, name, &row, NULL) < 0)
+		return 0;
+	if (json_is_integer(json_object_get(row.placement, "cluster")))
+		rev = json_integer_value(json_object_get(row.placement, "cluster"));
+	store_slice_release(&row);
+	if (rev)
+		store_settings_get(st, name, settings, NULL);
+	return rev;
+}
+
+/*
+ * A user's link down/up given to another node (links/SLICE/LINK): put this
+ * node's end the same way, through link_set() as the cluster (the node that
+ * took the request checked the caller's right).  Each change is followed
+ * once (c->followed); a link this node holds no end of is left alone.
+ */
+static void links_follow(struct cluster *c, struct etcd *e)
+{
+	struct daemon *d = c->d;
+	json_t *kvs = NULL, *kv, *seen = json_object();
+	struct store *st = NULL;
+	size_t i;
+
+	if (etcd_range(e, CLUSTER_LINKS, &kvs, NULL, NULL) < 0) {
+		json_decref(seen);
+		return;
+	}
+	if (!c->followed)
+		c->followed = json_object();
+	json_array_foreach(kvs, i, kv) {
+		const char *key = json_string_value(json_object_get(kv, "key")) ?: "";
+		const char *rest = key + strlen(CLUSTER_LINKS), *slash = strchr(rest, '/');
+		json_int_t mod = json_integer_value(json_object_get(kv, "mod_revision"));
+		json_t *v, *set = NULL;
+		char slice[64];
+		int up;
+
+		json_object_set_new(seen, key, json_integer(mod));
+		if (!slash || slash - rest >= (int)sizeof(slice) || strchr(slash + 1, '/') ||
+		    json_integer_value(json_object_get(c->followed, key)) == mod)
+			continue;
+		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - rest), rest);
+		v = json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
+		up = json_is_true(json_object_get(v, "up"));
+		if (!st && store_open(d->db_path, &st, NULL) < 0) {
+			json_decref(v);
+			break;
+		}
+		if (json_is_object(v) && strcmp(json_string_value(json_object_get(v, "node")) ?: "", d->node_name) &&
+		    local_rev(st, slice, &set) == json_integer_value(json_object_get(v, "rev")) &&
+		    json_is_false(json_object_get(json_object_get(json_object_get(set, "links"), slash + 1), "up")) == up) {
+			struct op_ctx oc;
+			struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = slash + 1 };
+			struct trl_error err = { 0 };
+			json_t *res = NULL;
+
+			req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
+			op_ctx_internal(&oc, d, NULL);
+			if (link_set(&oc, &req, &res, &err) == 0)
+				log_info("slice '%s': link '%s' %s: node '%s' took it %s", slice, slash + 1,
+					 up ? "up" : "down", json_string_value(json_object_get(v, "node")), up ? "up" : "down");
+			else if (err.code != TRL_ENOTHERE)
+				log_warn("slice '%s': link '%s': following node '%s': %s", slice, slash + 1,
+					 json_string_value(json_object_get(v, "node")), err.msg);
+			json_decref(res);
+			json_decref(req.settings);
+		}
+		json_decref(set);
+		json_decref(v);
+		json_object_set_new(c->followed, key, json_integer(mod));
+	}
+	store_close(st);
+	json_decref(kvs);
+	/* Forget keys that are gone (their slice was deleted). */
+	json_decref(c->followed);
+	c->followed = seen;
+}
+
+int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
+{
+	struct cluster *c = oc->d->cluster;
+	const char *state = json_string_value(json_object_get(req->settings, "state"));
+	struct trl_error e2 = { 0 };
+	struct store *st = NULL;
+	struct etcd *e = NULL;
+	json_t *set = NULL;
+	int64_t rev;
+	char key[256];
+	char *text;
+	int r;
+
+	if ((r = link_set(oc, req, result, err)) < 0 || !state)
+		return r;
+	if (store_open(oc->d->db_path, &st, &e2) < 0)
+		return 0;
+	rev = local_rev(st, req->name, &set);
+	store_close(st);
+	json_decref(set);
+	if (!rev)
+		return 0;	/* a slice of this node alone */
+	/* Recorded for the node at the other end, which follows within CLUSTER_LINK_CHECK_S. */
+	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/%s", req->name,
+		 json_string_value(json_object_get(*result, "link")) ?: req->link);
+	text = json_dumps(json_pack("{s:I, s:b, s:s}", "rev", (json_int_t)rev, "up", strcmp(state, "down") != 0, "node",
+				    oc->d->node_name), JSON_COMPACT);
+	if (!text || etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || etcd_put(e, key, text, 0, &e2) < 0)
+		json_object_set_new(*result, "cluster",
+				    json_pack("{s:s}", "error", e2.msg[0] ? e2.msg : "out of memory"));
+	else
+		json_object_set_new(*result, "cluster", json_pack("{s:s}", "far_end", "follows"));
+	free(text);
+	etcd_close(e);
+	return 0;
+}
+
 static void *reconcile_main(void *arg)
 {
 	struct cluster *c = arg;
@@ -655,8 +826,9 @@ static void *reconcile_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&c->lock);
-		/* Between changes: only the far ends' liveness, and a full pass now and then. */
+		/* Between changes: only the far ends' liveness and users' link states, and a full pass now and then. */
 		links_check(c, e);
+		links_follow(c, e);
 		if (!kicked && !down && time(NULL) - last < 30)
 			continue;
 		last = time(NULL);
@@ -693,6 +865,7 @@ static void cluster_free(struct cluster *c)
 		free((char *)c->opts.password);
 	}
 	json_decref(c->live);
+	json_decref(c->followed);
 	free(c);
 }
 

@@ -105,6 +105,8 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
 			   req->op == PROTO_OP_NODE_LIST || req->op == PROTO_OP_NODE_REMOVE))
 		return cluster_request(oc, req, result, err);
+	if (d->cluster && req->op == PROTO_OP_LINK_SET)
+		return cluster_link_set(oc, req, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);

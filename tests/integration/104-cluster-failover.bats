@@ -12,7 +12,7 @@ source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 P=t104
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
-SLICES="t104a t104b t104c"
+SLICES="t104a t104b t104c t104d"
 
 setup_file() {
 	require_root
@@ -148,7 +148,9 @@ EOS
 	# the nodes registered what they can still promise
 	[ "$(ectl get /trellis/nodes/t104n2 --print-value-only | jq '.cpu_free')" = "$(nproc).0" ] ||
 		[ "$(ectl get /trellis/nodes/t104n2 --print-value-only | jq '.cpu_free')" = "$(nproc)" ]
-	ectl watch --prefix /trellis/slices/ >"$(testbed_dir "$P")/watch" 2>&1 &
+	# (timeout is the direct child: killing it ends the watch)
+	timeout 120 ip netns exec "$P-sw" etcdctl --endpoints "$ETCD_ADDR:2379" watch --prefix /trellis/slices/ \
+		>"$(testbed_dir "$P")/watch" 2>&1 &
 	wpid=$!
 	sleep 0.5
 	for how in node cluster; do
@@ -253,4 +255,39 @@ EOS
 	wait_for 15 eval '[ "$(node_state 1 t104n2)" = up ]'
 	testbed_daemon "$P" 3 --cluster "$URL"
 	tc_cluster -q slice delete t104b
+}
+
+@test "link down/up through one node takes both halves down/up; the node at the other end follows etcd, not a tenant" {
+	run testbed_trellis "$P" 1 slice create -f "$(pair_spec t104d 1 2)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# every node's steps are shown, not only realizing/ready
+	[[ "$output" == *"node 't104n2': routers: router 'b' started (1/1)"* ]]
+	[[ "$output" == *"node 't104n1': links: link 'a:eth1-b:eth1' up"* ]]
+	[[ "$output" == *"node 't104n2': ready"* ]]
+	L="a:eth1-b:eth1"
+	[ "$(carrier 2 t104d b)" = 1 ]
+	# a tenant cannot take root's link down through any node, and nothing is recorded for the other end
+	run runuser -u nobody -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" link down t104d a:eth1
+	[ "$status" -ne 0 ]
+	[ -z "$(ectl get --prefix /trellis/links/ --keys-only)" ]
+	# root, through node 1: node 1's half at once, node 2's within the link check
+	run testbed_trellis "$P" 1 --json link down t104d a:eth1
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r .cluster.far_end)" = follows ]
+	[ "$(carrier 1 t104d a)" = 0 ]
+	wait_for 10 eval '[ "$(carrier 2 t104d b)" = 0 ]'
+	[ "$(link_json 2 t104d "$L" state)" = admin-down ]
+	[ "$(ectl get "/trellis/links/t104d/$L" --print-value-only | jq -r '.up, .node' | tr '\n' ' ')" = "false t104n1 " ]
+	run testbed_trellis "$P" 1 slice exec t104d a -- ping -c 1 -W 1 10.9.0.2
+	[ "$status" -ne 0 ]
+	# up through the other node: both up, traffic flows
+	testbed_trellis "$P" 2 -q link up t104d b:eth1
+	[ "$(carrier 2 t104d b)" = 1 ]
+	wait_for 10 eval '[ "$(carrier 1 t104d a)" = 1 ]'
+	[ "$(link_json 1 t104d "$L" state)" = up ]
+	wait_for 10 testbed_trellis "$P" 1 slice exec t104d a -- ping -c 1 -W 1 10.9.0.2
+	# deleting the slice removes the record
+	tc_cluster -q slice delete t104d
+	[ -z "$(ectl get --prefix /trellis/links/ --keys-only)" ]
 }
