@@ -169,6 +169,7 @@ int cli_cluster_delete(struct cli *cli, const char *name);
 int cli_cluster_list(struct cli *cli);
 int cli_cluster_nodes(struct cli *cli);
 int cli_cluster_node_remove(struct cli *cli, const char *name, int force);
+int cli_cluster_show(struct cli *cli, const char *name);
 /* A cluster create's result (per-node states); node.list's result; node.remove's. */
 void cli_cluster_result_print(json_t *result);
 void cli_cluster_nodes_print(json_t *result);

@@ -6,7 +6,8 @@
  * etcds://... for TLS, with --cluster-ca/-cert/-key/-user and the password in
  * $TRELLIS_CLUSTER_PASSWORD) the CLI talks to etcd itself (lib/cluster.h): slice create/delete write and
  * remove desired state and wait for the nodes, slice list shows the
- * cluster's slices and each node's state, node list the registered nodes,
+ * cluster's slices and each node's state, slice show one of them as the
+ * cluster describes it, node list the registered nodes,
  * node remove retires one.
  * Against a node's socket the same requests are served by that node
  * (trellisd --cluster), so both ways give the same results.
@@ -256,6 +257,26 @@ int cli_cluster_node_remove(struct cli *cli, const char *name, int force)
 	} else {
 		print_json(result);
 		cli_cluster_node_removed_print(result);
+	}
+	json_decref(result);
+	etcd_close(e);
+	return status;
+}
+
+int cli_cluster_show(struct cli *cli, const char *name)
+{
+	struct trl_error err = { 0 };
+	struct etcd *e = NULL;
+	json_t *result = NULL;
+	int status;
+
+	if ((status = cluster_open(cli, &e)))
+		return status;
+	if (cluster_slice_describe(e, name, &result, &err) < 0) {
+		status = cli_error(cli, &err);
+	} else {
+		print_json(result);
+		cli_slice_print(result);
 	}
 	json_decref(result);
 	etcd_close(e);

@@ -865,6 +865,10 @@ static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
+	if (cli->cluster) {
+		status = cli_cluster_show(cli, a.operands[0]);
+		goto out;
+	}
 	if (cli->n_nodes) {
 		const char *key;
 		json_t *v;

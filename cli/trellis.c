@@ -60,7 +60,7 @@ const struct cli_opt cli_global_opts[] = {
 	{ 0, "node", 0, "NAME=SOCKET", "A node of a multi-node deployment (repeat)" },
 	{ 0, "nodes", 0, "FILE", "Nodes of a multi-node deployment, one 'NAME SOCKET' per line" },
 	{ 0, "cluster", 0, "etcd://HOST:PORT[,...]",
-	  "Talk to a cluster's etcd directly (slice create/delete/list,\nnode list/remove; default: $TRELLIS_CLUSTER); etcds:// for TLS" },
+	  "Talk to a cluster's etcd directly (slice create/delete/list/show,\nnode list/remove; default: $TRELLIS_CLUSTER); etcds:// for TLS" },
 	{ 0, "cluster-ca", 0, "FILE", "CA certificates etcd's must chain to ($TRELLIS_CLUSTER_CA)" },
 	{ 0, "cluster-cert", 0, "FILE", "client certificate for etcd ($TRELLIS_CLUSTER_CERT)" },
 	{ 0, "cluster-key", 0, "FILE", "its key [in the certificate file] ($TRELLIS_CLUSTER_KEY)" },
@@ -733,7 +733,8 @@ static int cluster_opts(struct cli *cli)
 /* The verbs --cluster serves from etcd (cli/cluster.c). */
 static int cluster_verb(const char *object, const char *verb)
 {
-	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "node list", "node remove" };
+	static const char *const verbs[] = { "slice create", "slice delete", "slice list", "slice show",
+					     "node list", "node remove" };
 	char both[64];
 
 	snprintf(both, sizeof(both), "%s %s", object, verb);

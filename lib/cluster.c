@@ -1264,3 +1264,76 @@ out:
 	json_decref(kvs);
 	return r;
 }
+
+int cluster_slice_describe(struct etcd *e, const char *name, json_t **result, struct trl_error *err)
+{
+	_cleanup_free_ char *skey = slice_key(name), *sp = status_prefix(name);
+	json_t *kv = NULL, *sts = NULL, *live = NULL, *v = NULL, *entry = NULL, *status, *routers, *links, *st;
+	struct trl_slice *s = NULL;
+	const char *node, *state = "ready";
+	int r;
+
+	*result = NULL;
+	if (!skey || !sp)
+		return trl_error_set(err, TRL_EFAILED, "out of memory");
+	if ((r = etcd_get(e, skey, &kv, err)) < 0)
+		return r;
+	if (!kv)
+		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
+	v = kv_value_json(kv);
+	if ((r = etcd_range(e, sp, &sts, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0)
+		goto out;
+	if ((r = spec_parse(json_string_value(json_object_get(v, "spec")) ?: "",
+			    json_string_length(json_object_get(v, "spec")),
+			    json_string_value(json_object_get(v, "filename")) ?: "spec", files_resolver,
+			    json_object_get(v, "files"), &s, err)) < 0) {
+		trl_error_prefix(err, "the cluster's desired state of slice '%s'", name);
+		goto out;
+	}
+	cluster_placement_apply(s, json_object_get(v, "placement"));
+	entry = slice_entry(kv, sts, live);
+	status = json_object_get(entry, "status");
+	json_object_foreach(status, node, st) {
+		const char *x = json_string_value(st) ?: "";
+
+		if (!strcmp(x, "down") || !strcmp(x, "failed"))
+			state = "degraded";
+		else if (strcmp(x, "ready") && strcmp(state, "degraded"))
+			state = "creating";
+	}
+	routers = json_array();
+	for (size_t i = 0; i < s->n_routers; i++) {
+		const char *at = s->routers[i].node;
+
+		json_array_append_new(routers, json_pack("{s:s, s:s, s:s, s:s}", "name", s->routers[i].name, "node", at,
+							 "template", s->routers[i].template_name, "state",
+							 json_string_value(json_object_get(status, at)) ?: "unknown"));
+	}
+	links = json_array();
+	for (size_t l = 0; l < s->n_links; l++) {
+		const struct trl_link *lk = &s->links[l];
+		const struct trl_router *a = trl_slice_router(s, lk->ep[0].router), *b = trl_slice_router(s, lk->ep[1].router);
+		char ea[40], eb[40];
+
+		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
+		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:O*, s:s}", "name", lk->name,
+						       "endpoints", ea, eb, "nodes", a ? a->node : "", b ? b->node : "",
+						       "rate", (json_int_t)lk->shape.rate, "key",
+						       json_object_get(json_object_get(json_object_get(v, "placement"), "keys"),
+								       lk->name),
+						       "kind", a && b && strcmp(a->node, b->node) ? "tunnel" : "local"));
+	}
+	*result = json_pack("{s:s, s:O*, s:s, s:s, s:s*, s:o, s:o, s:O}", "name", s->name, "owner_uid",
+			    json_object_get(v, "owner_uid"), "state", state, "node", "(cluster)", "description",
+			    s->description, "routers", routers, "links", links, "cluster", entry);
+	r = *result ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+out:
+	trl_slice_free(s);
+	json_decref(entry);
+	json_decref(v);
+	json_decref(kv);
+	json_decref(sts);
+	json_decref(live);
+	return r;
+}

@@ -98,6 +98,15 @@ int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err);
  * -TRL_ENOTFOUND if the cluster never saw it.
  */
 int cluster_node_remove(struct etcd *e, const char *name, int force, json_t **result, struct trl_error *err);
+/*
+ * A slice as the cluster describes it, for a node without a part of it or a
+ * management host (slice show): {"name","owner_uid","state" ("ready" when every
+ * node is, "creating", "degraded"),"node": "(cluster)","description",
+ * "routers": [{"name","node","template","state": its node's report}],
+ * "links": [{"name","endpoints","nodes","rate","key","kind"}],"cluster": its
+ * cluster_slice_list() entry}.  -TRL_ENOTFOUND if the cluster has no such slice.
+ */
+int cluster_slice_describe(struct etcd *e, const char *name, json_t **result, struct trl_error *err);
 /* One slice's entry of cluster_slice_list() (3 round trips); *result NULL if the cluster has no such slice. */
 int cluster_slice_status(struct etcd *e, const char *name, json_t **result, struct trl_error *err);
 

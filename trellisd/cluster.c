@@ -758,6 +758,32 @@ static void links_follow(struct cluster *c, struct etcd *e)
 	c->followed = seen;
 }
 
+int cluster_slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
+{
+	struct cluster *c = oc->d->cluster;
+	struct trl_error e2 = { 0 };
+	struct etcd *e = NULL;
+	json_t *o = NULL;
+	int r = slice_show(oc, name, result, err);
+
+	if (r != -TRL_ENOTFOUND)
+		return r;
+	/* No part here: the cluster's description, to whom may see the slice (its owner, root). */
+	if (etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || cluster_slice_describe(e, name, &o, &e2) < 0) {
+		etcd_close(e);
+		return r;
+	}
+	etcd_close(e);
+	if (!caller_is_privileged(&oc->who) &&
+	    json_integer_value(json_object_get(o, "owner_uid")) != (json_int_t)oc->who.uid) {
+		json_decref(o);
+		return r;	/* the same answer as for a slice that does not exist */
+	}
+	trl_error_clear(err);
+	*result = o;
+	return 0;
+}
+
 int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct cluster *c = oc->d->cluster;

@@ -156,6 +156,9 @@ int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t *
  * slice list: every node's state) to @shown, and show its "state" ready only when every node is
  * (creating while one is not yet, degraded while one is down or failed, deleting once removed). */
 void cluster_show_state(struct daemon *d, const char *name, json_t *placement, json_t *shown);
+/* slice.show in cluster mode: slice_show(), or for a cluster slice without a part on this node,
+ * the cluster's description of it (cluster_slice_describe()) to its owner and root. */
+int cluster_slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err);
 /* link.set in cluster mode: link_set() here, and a state change of a cluster slice's link also
  * recorded in etcd (links/SLICE/LINK), which the node at the other end follows. */
 int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);

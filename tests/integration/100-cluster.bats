@@ -100,9 +100,9 @@ route_via() { # node router prefix
 	# node show names the cluster
 	[ "$(testbed_trellis "$P" 1 --json node show | jq -r .cluster)" = "$URL" ]
 	# what --cluster does not serve is a usage error, and so is mixing it with --node
-	run tc_cluster slice show t100a
+	run tc_cluster slice exec t100a r1 -- true
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"'slice show' is not available with --cluster"* ]]
+	[[ "$output" == *"'slice exec' is not available with --cluster"* ]]
 	run "$TRELLIS_BIN" --cluster "$URL" --node a=/x node list
 	[ "$status" -eq 2 ]
 }

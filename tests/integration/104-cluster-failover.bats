@@ -12,7 +12,7 @@ source "$BATS_TEST_DIRNAME/lib/etcd.bash"
 P=t104
 ETCD_ADDR=198.18.1.1
 URL="etcd://$ETCD_ADDR:2379"
-SLICES="t104a t104b t104c t104d"
+SLICES="t104a t104b t104c t104d t104e"
 
 setup_file() {
 	require_root
@@ -290,4 +290,34 @@ EOS
 	# deleting the slice removes the record
 	tc_cluster -q slice delete t104d
 	[ -z "$(ectl get --prefix /trellis/links/ --keys-only)" ]
+}
+
+@test "slice show of a slice with no part on the node asked, and with --cluster: the cluster's description, to its owner and root" {
+	testbed_trellis "$P" 1 -q slice create -f "$(pair_spec t104e 2 3)"
+	# node 1 has no part of it, yet shows it
+	run testbed_trellis "$P" 1 --json slice show t104e
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r .state)" = ready ]
+	[ "$(echo "$output" | jq -r .node)" = "(cluster)" ]
+	[ "$(echo "$output" | jq -r '[.routers[] | .name + "@" + .node + "=" + .state] | join(",")')" = "a@t104n2=ready,b@t104n3=ready" ]
+	[ "$(echo "$output" | jq -r '.links[0].kind')" = tunnel ]
+	run testbed_trellis "$P" 1 slice show t104e
+	[[ "$output" == *"t104n3"*"ready"* ]]
+	# the same from etcd directly
+	run tc_cluster --json slice show t104e
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '.cluster.status | [.[]] | unique | join(",")')" = ready ]
+	# not to another user: as if it did not exist
+	run runuser -u nobody -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 1)" slice show t104e
+	[ "$status" -ne 0 ]
+	[[ "$output" != *"t104n2"* ]]
+	# a node of it dies: degraded, its router's state says so
+	testbed_daemon_stop "$P" 3 KILL
+	wait_for 25 eval '[ "$(testbed_trellis "$P" 1 --json slice show t104e | jq -r .state)" = degraded ]'
+	[ "$(testbed_trellis "$P" 1 --json slice show t104e | jq -r '.routers[] | select(.name == "b") | .state')" = down ]
+	testbed_daemon "$P" 3 --cluster "$URL"
+	tc_cluster -q slice delete t104e
+	run testbed_trellis "$P" 1 slice show t104e
+	[ "$status" -ne 0 ]
 }
