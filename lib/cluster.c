@@ -8,7 +8,8 @@
  * counter, one transaction (retried only when another create won the race
  * for the counter), one watch of status/SLICE/ that delivers every node's
  * reports.  Delete and rollback poll status/SLICE/ until the nodes that are
- * up have withdrawn their reports.
+ * up have withdrawn their reports.  What the cluster says (node list and
+ * remove, the slices' states, a slice described) is in cluster-view.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include "cluster.h"
+#include "cluster-int.h"
 #include "model.h"
 #include "names.h"
 #include "spec.h"
@@ -49,7 +51,7 @@ static double now_s(void)
 }
 
 /* The last component of a key: "/trellis/nodes/n1" -> "n1". */
-static const char *key_base(json_t *kv)
+const char *cluster_kv_base(json_t *kv)
 {
 	const char *k = json_string_value(json_object_get(kv, "key"));
 	const char *slash = k ? strrchr(k, '/') : NULL;
@@ -57,13 +59,13 @@ static const char *key_base(json_t *kv)
 	return slash ? slash + 1 : "";
 }
 
-static json_t *kv_value_json(json_t *kv)
+json_t *cluster_kv_json(json_t *kv)
 {
 	return json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
 }
 
 /* Live nodes: name -> registration. */
-static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
+int cluster_live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
 {
 	json_t *kvs, *kv;
 	size_t i;
@@ -74,45 +76,14 @@ static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
 		return r;
 	*out = json_object();
 	json_array_foreach(kvs, i, kv) {
-		json_t *v = kv_value_json(kv);
+		json_t *v = cluster_kv_json(kv);
 
 		if (json_is_object(v))
-			json_object_set_new(*out, key_base(kv), v);
+			json_object_set_new(*out, cluster_kv_base(kv), v);
 		else
 			json_decref(v);
 	}
 	json_decref(kvs);
-	return 0;
-}
-
-int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err)
-{
-	json_t *live = NULL, *kvs = NULL, *kv;
-	size_t i;
-	int r;
-
-	*nodes = NULL;
-	if ((r = live_nodes(e, &live, err)) < 0)
-		return r;
-	if ((r = etcd_range(e, CLUSTER_MEMBERS, &kvs, NULL, err)) < 0) {
-		json_decref(live);
-		return r;
-	}
-	*nodes = json_array();
-	json_array_foreach(kvs, i, kv) {
-		const char *name = key_base(kv);
-		json_t *up = json_object_get(live, name);
-		json_t *v = up ? json_deep_copy(up) : kv_value_json(kv);
-
-		if (!json_is_object(v)) {
-			json_decref(v);
-			continue;
-		}
-		json_object_set_new(v, "state", json_string(up ? "up" : "down"));
-		json_array_append_new(*nodes, v);
-	}
-	json_decref(kvs);
-	json_decref(live);
 	return 0;
 }
 
@@ -126,14 +97,14 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static char *slice_key(const char *name)
+char *cluster_slice_key(const char *name)
 {
 	char *k = NULL;
 
 	return asprintf(&k, CLUSTER_SLICES "%s", name) < 0 ? NULL : k;
 }
 
-static char *status_prefix(const char *name)
+char *cluster_status_prefix(const char *name)
 {
 	char *k = NULL;
 
@@ -248,7 +219,7 @@ static int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err
 	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0)
 		return r;
 	json_array_foreach(kvs, i, kv) {
-		json_t *d = kv_value_json(kv), *v;
+		json_t *d = cluster_kv_json(kv), *v;
 		const char *name;
 
 		json_object_foreach(json_object_get(json_object_get(d, "placement"), "keys"), name, v)
@@ -373,7 +344,7 @@ static int wait_probe(struct wait_ctx *w)
 		int up = 0;
 
 		json_array_foreach(kvs, i, kv)
-			if (!strcmp(key_base(kv), node))
+			if (!strcmp(cluster_kv_base(kv), node))
 				up = 1;
 		if (!up) {
 			snprintf(w->down, sizeof(w->down), "%s", node);
@@ -404,9 +375,9 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 
 		if (strcmp(json_string_value(json_object_get(ev, "type")) ?: "", "put"))
 			continue;
-		node = key_base(kv);
+		node = cluster_kv_base(kv);
 		cur = json_object_get(w->want, node);
-		v = kv_value_json(kv);
+		v = cluster_kv_json(kv);
 		if (!cur || !json_is_object(v) || json_integer_value(json_object_get(v, "rev")) != w->rev) {
 			json_decref(v);
 			continue;
@@ -439,7 +410,7 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int timeout_s, cluster_progress_fn progress,
 			  void *ctx, struct trl_error *err)
 {
-	_cleanup_free_ char *sp = status_prefix(name);
+	_cleanup_free_ char *sp = cluster_status_prefix(name);
 	double deadline = now_s() + timeout_s;
 	int reported = 0;
 
@@ -448,16 +419,16 @@ static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int tim
 		size_t i;
 		int left = 0, r;
 
-		if ((r = etcd_range(e, sp, &kvs, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0) {
+		if ((r = etcd_range(e, sp, &kvs, NULL, err)) < 0 || (r = cluster_live_nodes(e, &live, err)) < 0) {
 			json_decref(kvs);
 			return r;
 		}
 		json_array_foreach(kvs, i, kv) {
-			json_t *v = kv_value_json(kv);
+			json_t *v = cluster_kv_json(kv);
 
 			/* A failed node has nothing to tear down; a node that is down cannot answer;
 			 * a report about a newer slice of the same name is not ours. */
-			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, key_base(kv)) &&
+			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, cluster_kv_base(kv)) &&
 			    strcmp(json_string_value(json_object_get(v, "state")) ?: "", "failed"))
 				left++;
 			json_decref(v);
@@ -468,7 +439,7 @@ static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int tim
 		if (!left) {
 			/* Reports about this revision that are left (failed, or from nodes that are down). */
 			json_array_foreach(kvs, i, kv) {
-				json_t *v = kv_value_json(kv);
+				json_t *v = cluster_kv_json(kv);
 
 				if (json_integer_value(json_object_get(v, "rev")) == rev)
 					etcd_txn(e, json_pack("[o]", etcd_cmp_mod(json_string_value(json_object_get(kv, "key")),
@@ -831,7 +802,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	*result = NULL;
 	if ((r = spec_parse(spec, spec_len, filename ? filename : "spec", files_resolver, files, &s, err)) < 0)
 		return r;
-	if ((r = live_nodes(e, &live, err)) < 0)
+	if ((r = cluster_live_nodes(e, &live, err)) < 0)
 		goto out;
 	pnodes = json_object();
 	used = json_array();
@@ -945,8 +916,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	node_keys = json_array();
 	json_object_foreach(live, node, info)
 		cluster_keys_of_node(node_keys, info);
-	skey = slice_key(s->name);
-	sp = status_prefix(s->name);
+	skey = cluster_slice_key(s->name);
+	sp = cluster_status_prefix(s->name);
 	if (!skey || !sp) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
@@ -1059,7 +1030,7 @@ void cluster_placement_apply(struct trl_slice *s, json_t *placement)
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
 			 json_t **result, struct trl_error *err)
 {
-	_cleanup_free_ char *skey = slice_key(name);
+	_cleanup_free_ char *skey = cluster_slice_key(name);
 	json_t *kv = NULL;
 	int64_t rev;
 	int r;
@@ -1073,7 +1044,7 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
 	rev = json_integer_value(json_object_get(kv, "create_revision"));
 	{
-		json_t *v = kv_value_json(kv);
+		json_t *v = cluster_kv_json(kv);
 
 		r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
 			     json_pack("[o, o, o]", etcd_op_delete(skey, 0), uid_release_op(v), links_release_op(name)), NULL,
@@ -1090,250 +1061,4 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 		return r;
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
 	return 0;
-}
-
-/*
- * What the cluster says of a slice on each of its nodes: a node that is down
- * (its lease expired) is "down" whatever it last reported, one that is up
- * and has not reported about this revision "unknown".
- */
-static void status_of_nodes(json_t *status, json_t *nodes, json_t *live)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(nodes, i, v) {
-		const char *node = json_string_value(v);
-
-		if (!node)
-			continue;
-		if (!json_object_get(live, node))
-			json_object_set_new(status, node, json_string("down"));
-		else if (!json_object_get(status, node))
-			json_object_set_new(status, node, json_string("unknown"));
-	}
-}
-
-/* A slice's entry of the list: its desired state @kv, every report @sts (any slice), the live nodes. */
-static json_t *slice_entry(json_t *kv, json_t *sts, json_t *live)
-{
-	const char *name = key_base(kv);
-	int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
-	json_t *v = kv_value_json(kv), *status = json_object(), *st, *o;
-	char pfx[128];
-	size_t j;
-
-	snprintf(pfx, sizeof(pfx), CLUSTER_STATUS "%s/", name);
-	json_array_foreach(sts, j, st) {
-		json_t *sv;
-
-		if (strncmp(json_string_value(json_object_get(st, "key")) ?: "", pfx, strlen(pfx)))
-			continue;
-		sv = kv_value_json(st);
-		if (json_integer_value(json_object_get(sv, "rev")) == rev)
-			json_object_set(status, key_base(st), json_object_get(sv, "state"));
-		json_decref(sv);
-	}
-	status_of_nodes(status, json_object_get(v, "nodes"), live);
-	o = json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid", json_object_get(v, "owner_uid"), "nodes",
-		      json_object_get(v, "nodes"), "revision", (json_int_t)rev, "status", status);
-	json_decref(v);
-	return o;
-}
-
-int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
-{
-	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array(), *live = NULL;
-	size_t i;
-	int r;
-
-	*result = NULL;
-	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0 ||
-	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0) {
-		json_decref(kvs);
-		json_decref(sts);
-		json_decref(list);
-		return r;
-	}
-	json_array_foreach(kvs, i, kv)
-		json_array_append_new(list, slice_entry(kv, sts, live));
-	json_decref(kvs);
-	json_decref(sts);
-	json_decref(live);
-	*result = json_pack("{s:o}", "slices", list);
-	return 0;
-}
-
-int cluster_slice_status(struct etcd *e, const char *name, json_t **result, struct trl_error *err)
-{
-	_cleanup_free_ char *skey = slice_key(name), *sp = status_prefix(name);
-	json_t *kv = NULL, *sts = NULL, *live = NULL;
-	int r;
-
-	*result = NULL;
-	if (!skey || !sp)
-		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	if ((r = etcd_get(e, skey, &kv, err)) < 0)
-		return r;
-	if (!kv)
-		return 0;
-	if ((r = etcd_range(e, sp, &sts, NULL, err)) == 0 && (r = live_nodes(e, &live, err)) == 0)
-		*result = slice_entry(kv, sts, live);
-	json_decref(kv);
-	json_decref(sts);
-	json_decref(live);
-	return r < 0 ? r : 0;
-}
-
-int cluster_node_remove(struct etcd *e, const char *name, int force, json_t **result, struct trl_error *err)
-{
-	char nk[192], mk[192], suffix[80];
-	json_t *node = NULL, *member = NULL, *kvs = NULL, *kv, *users, *info;
-	json_int_t routers;
-	size_t i;
-	int r, up, removed_reports = 0;
-
-	*result = NULL;
-	snprintf(nk, sizeof(nk), CLUSTER_NODES "%s", name);
-	snprintf(mk, sizeof(mk), CLUSTER_MEMBERS "%s", name);
-	if ((r = etcd_get(e, nk, &node, err)) < 0 || (r = etcd_get(e, mk, &member, err)) < 0 ||
-	    (r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0)
-		goto out;
-	if (!node && !member) {
-		r = trl_error_set(err, TRL_ENOTFOUND, "no node '%s' in the cluster", name);
-		goto out;
-	}
-	up = node != NULL;
-	/* The slices of the cluster that place routers on it. */
-	users = json_array();
-	json_array_foreach(kvs, i, kv) {
-		json_t *v = kv_value_json(kv), *n;
-		size_t j;
-
-		json_array_foreach(json_object_get(v, "nodes"), j, n)
-			if (!strcmp(json_string_value(n) ?: "", name))
-				json_array_append_new(users, json_string(key_base(kv)));
-		json_decref(v);
-	}
-	info = kv_value_json(node ? node : member);
-	routers = json_integer_value(json_object_get(info, "routers"));
-	json_decref(info);
-	if (!force && (json_array_size(users) || routers > 0)) {
-		char list[256] = "";
-		size_t n = 0;
-		json_t *v;
-
-		json_array_foreach(users, i, v)
-			n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s'%s'", n ? ", " : "",
-					      json_string_value(v));
-		r = trl_error_set(err, TRL_EEXIST,
-				  "node '%s' holds routers (%lld registered%s%s): delete them first, or --force (its slices then miss its part)",
-				  name, (long long)routers, json_array_size(users) ? "; slices " : "", list);
-		json_decref(users);
-		goto out;
-	}
-	if (!force && up) {
-		r = trl_error_set(err, TRL_EEXIST,
-				  "node '%s' is up (its lease lives): stop its trellisd first, or --force (it registers again while its trellisd runs)",
-				  name);
-		json_decref(users);
-		goto out;
-	}
-	if ((r = etcd_txn(e, NULL, json_pack("[o, o]", etcd_op_delete(nk, 0), etcd_op_delete(mk, 0)), NULL, NULL, err)) < 0) {
-		json_decref(users);
-		goto out;
-	}
-	/* Its reports about slices: the cluster's status no longer names it. */
-	json_decref(kvs);
-	kvs = NULL;
-	snprintf(suffix, sizeof(suffix), "/%s", name);
-	if (etcd_range(e, CLUSTER_STATUS, &kvs, NULL, NULL) == 0)
-		json_array_foreach(kvs, i, kv) {
-			const char *k = json_string_value(json_object_get(kv, "key")) ?: "";
-			size_t kl = strlen(k), sl = strlen(suffix);
-
-			if (kl > sl && !strcmp(k + kl - sl, suffix) && etcd_delete(e, k, 0, NULL) > 0)
-				removed_reports++;
-		}
-	*result = json_pack("{s:s, s:b, s:s, s:o, s:I, s:i}", "name", name, "removed", 1, "was", up ? "up" : "down",
-			    "slices", users, "routers", routers, "reports_removed", removed_reports);
-	r = 0;
-out:
-	json_decref(node);
-	json_decref(member);
-	json_decref(kvs);
-	return r;
-}
-
-int cluster_slice_describe(struct etcd *e, const char *name, json_t **result, struct trl_error *err)
-{
-	_cleanup_free_ char *skey = slice_key(name), *sp = status_prefix(name);
-	json_t *kv = NULL, *sts = NULL, *live = NULL, *v = NULL, *entry = NULL, *status, *routers, *links, *st;
-	struct trl_slice *s = NULL;
-	const char *node, *state = "ready";
-	int r;
-
-	*result = NULL;
-	if (!skey || !sp)
-		return trl_error_set(err, TRL_EFAILED, "out of memory");
-	if ((r = etcd_get(e, skey, &kv, err)) < 0)
-		return r;
-	if (!kv)
-		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
-	v = kv_value_json(kv);
-	if ((r = etcd_range(e, sp, &sts, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0)
-		goto out;
-	if ((r = spec_parse(json_string_value(json_object_get(v, "spec")) ?: "",
-			    json_string_length(json_object_get(v, "spec")),
-			    json_string_value(json_object_get(v, "filename")) ?: "spec", files_resolver,
-			    json_object_get(v, "files"), &s, err)) < 0) {
-		trl_error_prefix(err, "the cluster's desired state of slice '%s'", name);
-		goto out;
-	}
-	cluster_placement_apply(s, json_object_get(v, "placement"));
-	entry = slice_entry(kv, sts, live);
-	status = json_object_get(entry, "status");
-	json_object_foreach(status, node, st) {
-		const char *x = json_string_value(st) ?: "";
-
-		if (!strcmp(x, "down") || !strcmp(x, "failed"))
-			state = "degraded";
-		else if (strcmp(x, "ready") && strcmp(state, "degraded"))
-			state = "creating";
-	}
-	routers = json_array();
-	for (size_t i = 0; i < s->n_routers; i++) {
-		const char *at = s->routers[i].node;
-
-		json_array_append_new(routers, json_pack("{s:s, s:s, s:s, s:s}", "name", s->routers[i].name, "node", at,
-							 "template", s->routers[i].template_name, "state",
-							 json_string_value(json_object_get(status, at)) ?: "unknown"));
-	}
-	links = json_array();
-	for (size_t l = 0; l < s->n_links; l++) {
-		const struct trl_link *lk = &s->links[l];
-		const struct trl_router *a = trl_slice_router(s, lk->ep[0].router), *b = trl_slice_router(s, lk->ep[1].router);
-		char ea[40], eb[40];
-
-		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
-		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
-		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:O*, s:s}", "name", lk->name,
-						       "endpoints", ea, eb, "nodes", a ? a->node : "", b ? b->node : "",
-						       "rate", (json_int_t)lk->shape.rate, "key",
-						       json_object_get(json_object_get(json_object_get(v, "placement"), "keys"),
-								       lk->name),
-						       "kind", a && b && strcmp(a->node, b->node) ? "tunnel" : "local"));
-	}
-	*result = json_pack("{s:s, s:O*, s:s, s:s, s:s*, s:o, s:o, s:O}", "name", s->name, "owner_uid",
-			    json_object_get(v, "owner_uid"), "state", state, "node", "(cluster)", "description",
-			    s->description, "routers", routers, "links", links, "cluster", entry);
-	r = *result ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
-out:
-	trl_slice_free(s);
-	json_decref(entry);
-	json_decref(v);
-	json_decref(kv);
-	json_decref(sts);
-	json_decref(live);
-	return r;
 }

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cluster.h"
+#include "cluster-int.h"
 #include "etcd.h"
 #include "events.h"
 #include "log.h"
@@ -56,21 +57,6 @@
 #include "util.h"
 
 #define CLUSTER_WAIT_S 600
-#define CLUSTER_LINK_CHECK_S 2	/* how often the far nodes' liveness is checked */
-
-struct cluster {
-	struct daemon *d;
-	char url[512];
-	struct etcd_opts opts;	/* TLS and auth (its strings are the cluster's own) */
-	pthread_t keep_th, watch_th, rec_th;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned long gen;	/* bumped when slices/ may have changed */
-	int stop;
-	int64_t lease;
-	json_t *live;		/* nodes with a lease at the last check, or NULL before the first (reconcile thread) */
-	json_t *followed;	/* links/ key -> the mod_revision this node followed (reconcile thread) */
-};
 
 static int cluster_stopping(struct cluster *c)
 {
@@ -566,261 +552,6 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-/* Record (and apply) that @link's far node is away (@node), or back (NULL). */
-static void link_away(struct cluster *c, const char *slice, const char *link, const char *node)
-{
-	struct trl_error err = { 0 };
-
-	if (link_away_set(c->d, slice, link, node, &err) < 0)
-		log_warn("slice '%s': link '%s': %s", slice, link, err.msg);
-}
-
-/*
- * Links that cross to a node whose lease expired are put down on this side
- * (the routers' interfaces lose carrier: their routing stack sees it at
- * once), and up again when the node is back.  This is recorded apart from
- * the user's own link down (settings "away": NODE beside "up", see
- * slice-set.c): a link the user took down stays down when the node returns,
- * and the record survives this daemon's restart.  An unreachable etcd says
- * nothing about the nodes: nothing changes then.
- */
-static void links_check(struct cluster *c, struct etcd *e)
-{
-	struct daemon *d = c->d;
-	struct trl_error err = { 0 };
-	json_t *kvs = NULL, *live = json_object(), *kv, *want = json_object(), *v;
-	struct store *st;
-	char **names = NULL;
-	const char *key;
-	size_t i;
-	int n;
-
-	if (etcd_range(e, CLUSTER_NODES, &kvs, NULL, &err) < 0) {
-		json_decref(live);
-		json_decref(want);
-		return;
-	}
-	json_array_foreach(kvs, i, kv) {
-		const char *k = json_string_value(json_object_get(kv, "key"));
-
-		json_object_set_new(live, k + strlen(CLUSTER_NODES), json_true());
-	}
-	json_decref(kvs);
-	/* Node events: a lease that expired is a node down, a new one a node up. */
-	if (c->live) {
-		json_object_foreach(c->live, key, v)
-			if (!json_object_get(live, key))
-				events_emit(d, NULL, 0, NULL, "node-down", "node '%s' is down (its lease expired)", key);
-		json_object_foreach(live, key, v)
-			if (!json_object_get(c->live, key))
-				events_emit(d, NULL, 0, NULL, "node-up", "node '%s' is up (registered)", key);
-	}
-	json_decref(c->live);
-	c->live = json_deep_copy(live);
-	if (store_open(d->db_path, &st, &err) == 0) {
-		n = store_slice_names(st, &names, &err);
-		for (int s = 0; s < n; s++) {
-			struct store_slice row;
-			struct trl_slice *sl = NULL;
-
-			if (store_slice_get(st, names[s], &row, NULL) < 0)
-				continue;
-			json_t *set = NULL, *slinks;
-
-			if (json_is_integer(json_object_get(row.placement, "cluster")) &&
-			    spec_parse(row.spec, strlen(row.spec), row.filename, files_resolver, row.files, &sl, NULL) == 0) {
-				store_settings_get(st, names[s], &set, NULL);
-				slinks = json_object_get(set, "links");
-				cluster_placement_apply(sl, row.placement);
-				for (size_t l = 0; l < sl->n_links; l++) {
-					const struct trl_router *a = trl_slice_router(sl, sl->links[l].ep[0].router);
-					const struct trl_router *b = trl_slice_router(sl, sl->links[l].ep[1].router);
-					int la = !strcmp(a->node, d->node_name), lb = !strcmp(b->node, d->node_name);
-					const char *far = la ? b->node : a->node;
-					json_t *away = json_object_get(json_object_get(slinks, sl->links[l].name), "away");
-					int is_away = json_object_get(live, far) == NULL;
-					char k[160];
-
-					if (la == lb || is_away == json_is_string(away))
-						continue;
-					snprintf(k, sizeof(k), "%s/%s", sl->name, sl->links[l].name);
-					json_object_set_new(want, k, is_away ? json_string(far) : json_null());
-				}
-			}
-			json_decref(set);
-			trl_slice_free(sl);
-			store_slice_release(&row);
-		}
-		for (int s = 0; s < n; s++)
-			free(names[s]);
-		free(names);
-		store_close(st);
-	}
-	/* What changed: "SLICE/LINK" -> the far node now away, or null when it is back. */
-	json_object_foreach(want, key, v) {
-		char slice[64];
-		const char *slash = strchr(key, '/');
-
-		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - key), key);
-		if (json_is_string(v))
-			log_info("slice '%s': link '%s' goes down: node '%s' at its far end is down", slice, slash + 1,
-				 json_string_value(v));
-		else
-			log_info("slice '%s': link '%s': the node at its far end is back", slice, slash + 1);
-		link_away(c, slice, slash + 1, json_string_value(v));
-	}
-	json_decref(live);
-	json_decref(want);
-}
-
-/* The create revision of cluster slice @name in the local store, 0 if it is not the cluster's; its settings. */
-static int64_t local_rev(struct store *st, const char *name, json_t **settings)
-{
-	struct store_slice row;
-	int64_t rev = 0;
-
-	*settings = NULL;
-	if (store_slice_get(st, name, &row, NULL) < 0)
-		return 0;
-	if (json_is_integer(json_object_get(row.placement, "cluster")))
-		rev = json_integer_value(json_object_get(row.placement, "cluster"));
-	store_slice_release(&row);
-	if (rev)
-		store_settings_get(st, name, settings, NULL);
-	return rev;
-}
-
-/*
- * A user's link down/up given to another node (links/SLICE/LINK): put this
- * node's end the same way, through link_set() as the cluster (the node that
- * took the request checked the caller's right).  Each change is followed
- * once (c->followed); a link this node holds no end of is left alone.
- */
-static void links_follow(struct cluster *c, struct etcd *e)
-{
-	struct daemon *d = c->d;
-	json_t *kvs = NULL, *kv, *seen = json_object();
-	struct store *st = NULL;
-	size_t i;
-
-	if (etcd_range(e, CLUSTER_LINKS, &kvs, NULL, NULL) < 0) {
-		json_decref(seen);
-		return;
-	}
-	if (!c->followed)
-		c->followed = json_object();
-	json_array_foreach(kvs, i, kv) {
-		const char *key = json_string_value(json_object_get(kv, "key")) ?: "";
-		const char *rest = key + strlen(CLUSTER_LINKS), *slash = strchr(rest, '/');
-		json_int_t mod = json_integer_value(json_object_get(kv, "mod_revision"));
-		json_t *v, *set = NULL;
-		char slice[64];
-		int up;
-
-		json_object_set_new(seen, key, json_integer(mod));
-		if (!slash || slash - rest >= (int)sizeof(slice) || strchr(slash + 1, '/') ||
-		    json_integer_value(json_object_get(c->followed, key)) == mod)
-			continue;
-		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - rest), rest);
-		v = json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
-		up = json_is_true(json_object_get(v, "up"));
-		if (!st && store_open(d->db_path, &st, NULL) < 0) {
-			json_decref(v);
-			break;
-		}
-		if (json_is_object(v) && strcmp(json_string_value(json_object_get(v, "node")) ?: "", d->node_name) &&
-		    local_rev(st, slice, &set) == json_integer_value(json_object_get(v, "rev")) &&
-		    json_is_false(json_object_get(json_object_get(json_object_get(set, "links"), slash + 1), "up")) == up) {
-			struct op_ctx oc;
-			struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = slash + 1 };
-			struct trl_error err = { 0 };
-			json_t *res = NULL;
-
-			req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
-			op_ctx_internal(&oc, d, NULL);
-			if (link_set(&oc, &req, &res, &err) == 0)
-				log_info("slice '%s': link '%s' %s: node '%s' took it %s", slice, slash + 1,
-					 up ? "up" : "down", json_string_value(json_object_get(v, "node")), up ? "up" : "down");
-			else if (err.code != TRL_ENOTHERE)
-				log_warn("slice '%s': link '%s': following node '%s': %s", slice, slash + 1,
-					 json_string_value(json_object_get(v, "node")), err.msg);
-			json_decref(res);
-			json_decref(req.settings);
-		}
-		json_decref(set);
-		json_decref(v);
-		json_object_set_new(c->followed, key, json_integer(mod));
-	}
-	store_close(st);
-	json_decref(kvs);
-	/* Forget keys that are gone (their slice was deleted). */
-	json_decref(c->followed);
-	c->followed = seen;
-}
-
-int cluster_slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err)
-{
-	struct cluster *c = oc->d->cluster;
-	struct trl_error e2 = { 0 };
-	struct etcd *e = NULL;
-	json_t *o = NULL;
-	int r = slice_show(oc, name, result, err);
-
-	if (r != -TRL_ENOTFOUND)
-		return r;
-	/* No part here: the cluster's description, to whom may see the slice (its owner, root). */
-	if (etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || cluster_slice_describe(e, name, &o, &e2) < 0) {
-		etcd_close(e);
-		return r;
-	}
-	etcd_close(e);
-	if (!caller_is_privileged(&oc->who) &&
-	    json_integer_value(json_object_get(o, "owner_uid")) != (json_int_t)oc->who.uid) {
-		json_decref(o);
-		return r;	/* the same answer as for a slice that does not exist */
-	}
-	trl_error_clear(err);
-	*result = o;
-	return 0;
-}
-
-int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
-{
-	struct cluster *c = oc->d->cluster;
-	const char *state = json_string_value(json_object_get(req->settings, "state"));
-	struct trl_error e2 = { 0 };
-	struct store *st = NULL;
-	struct etcd *e = NULL;
-	json_t *set = NULL;
-	int64_t rev;
-	char key[256];
-	char *text;
-	int r;
-
-	if ((r = link_set(oc, req, result, err)) < 0 || !state)
-		return r;
-	if (store_open(oc->d->db_path, &st, &e2) < 0)
-		return 0;
-	rev = local_rev(st, req->name, &set);
-	store_close(st);
-	json_decref(set);
-	if (!rev)
-		return 0;	/* a slice of this node alone */
-	/* Recorded for the node at the other end, which follows within CLUSTER_LINK_CHECK_S. */
-	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/%s", req->name,
-		 json_string_value(json_object_get(*result, "link")) ?: req->link);
-	text = json_dumps(json_pack("{s:I, s:b, s:s}", "rev", (json_int_t)rev, "up", strcmp(state, "down") != 0, "node",
-				    oc->d->node_name), JSON_COMPACT);
-	if (!text || etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || etcd_put(e, key, text, 0, &e2) < 0)
-		json_object_set_new(*result, "cluster",
-				    json_pack("{s:s}", "error", e2.msg[0] ? e2.msg : "out of memory"));
-	else
-		json_object_set_new(*result, "cluster", json_pack("{s:s}", "far_end", "follows"));
-	free(text);
-	etcd_close(e);
-	return 0;
-}
-
 static void *reconcile_main(void *arg)
 {
 	struct cluster *c = arg;
@@ -853,8 +584,8 @@ static void *reconcile_main(void *arg)
 		}
 		pthread_mutex_unlock(&c->lock);
 		/* Between changes: only the far ends' liveness and users' link states, and a full pass now and then. */
-		links_check(c, e);
-		links_follow(c, e);
+		cluster_links_check(c, e);
+		cluster_links_follow(c, e);
 		if (!kicked && !down && time(NULL) - last < 30)
 			continue;
 		last = time(NULL);
@@ -947,44 +678,6 @@ void cluster_stop(struct daemon *d)
 	pthread_join(c->watch_th, NULL);
 	pthread_join(c->rec_th, NULL);
 	/* The lease is left to expire: a restarted node is "down" only briefly. */
-}
-
-void cluster_show_state(struct daemon *d, const char *name, json_t *placement, json_t *shown)
-{
-	struct cluster *c = d->cluster;
-	json_t *rev = json_object_get(placement, "cluster"), *entry = NULL, *v;
-	struct trl_error err = { 0 };
-	struct etcd *e = NULL;
-	const char *state = json_string_value(json_object_get(shown, "state")) ?: "", *node, *worst = NULL;
-
-	if (!c || !json_is_integer(rev))
-		return;
-	if (etcd_open_opts(c->url, &c->opts, &e, &err) < 0 || cluster_slice_status(e, name, &entry, &err) < 0) {
-		etcd_close(e);
-		json_object_set_new(shown, "cluster", json_pack("{s:s}", "error", err.msg));
-		return;
-	}
-	etcd_close(e);
-	if (!entry || json_integer_value(json_object_get(entry, "revision")) != json_integer_value(rev)) {
-		/* Deleted (or rolled back, or replaced) in the cluster: this node tears its part down next. */
-		json_decref(entry);
-		json_object_set_new(shown, "cluster", json_pack("{s:s}", "state", "removed"));
-		if (!strcmp(state, "ready") || !strcmp(state, "degraded"))
-			json_object_set_new(shown, "state", json_string("deleting"));
-		return;
-	}
-	/* Ready here is not ready: every node of the slice must be. */
-	json_object_foreach(json_object_get(entry, "status"), node, v) {
-		const char *s = json_string_value(v) ?: "";
-
-		if (!strcmp(s, "down") || !strcmp(s, "failed"))
-			worst = "degraded";
-		else if (strcmp(s, "ready") && !worst)
-			worst = "creating";
-	}
-	if (worst && !strcmp(state, "ready"))
-		json_object_set_new(shown, "state", json_string(worst));
-	json_object_set_new(shown, "cluster", entry);
 }
 
 static void progress_rq(void *ctx, const char *node, const char *msg)
