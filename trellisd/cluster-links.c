@@ -190,22 +190,28 @@ void cluster_links_follow(struct cluster *c, struct etcd *e)
 		json_int_t mod = json_integer_value(json_object_get(kv, "mod_revision"));
 		json_t *v, *set = NULL;
 		char slice[64];
-		int up;
+		int up, other;
 
-		json_object_set_new(seen, key, json_integer(mod));
 		if (!slash || slash - rest >= (int)sizeof(slice) || strchr(slash + 1, '/') ||
-		    json_integer_value(json_object_get(c->followed, key)) == mod)
+		    json_integer_value(json_object_get(c->followed, key)) == mod) {
+			json_object_set_new(seen, key, json_integer(mod));
 			continue;
+		}
 		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - rest), rest);
 		v = json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
 		up = json_is_true(json_object_get(v, "up"));
+		other = json_is_object(v) && strcmp(json_string_value(json_object_get(v, "node")) ?: "", d->node_name);
 		if (!st && store_open(d->db_path, &st, NULL) < 0) {
 			json_decref(v);
-			break;
+			break;	/* not followed: the next check tries again */
 		}
-		if (json_is_object(v) && strcmp(json_string_value(json_object_get(v, "node")) ?: "", d->node_name) &&
-		    local_rev(st, slice, &set) == json_integer_value(json_object_get(v, "rev")) &&
-		    json_is_false(json_object_get(json_object_get(json_object_get(set, "links"), slash + 1), "up")) == up) {
+		if (other && local_rev(st, slice, &set) != json_integer_value(json_object_get(v, "rev"))) {
+			/* Not (yet) a slice of this node: looked at again next time. */
+			json_decref(set);
+			json_decref(v);
+			continue;
+		}
+		if (other && json_is_false(json_object_get(json_object_get(json_object_get(set, "links"), slash + 1), "up")) == up) {
 			struct op_ctx oc;
 			struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = slash + 1 };
 			struct trl_error err = { 0 };
@@ -224,7 +230,7 @@ void cluster_links_follow(struct cluster *c, struct etcd *e)
 		}
 		json_decref(set);
 		json_decref(v);
-		json_object_set_new(c->followed, key, json_integer(mod));
+		json_object_set_new(seen, key, json_integer(mod));
 	}
 	store_close(st);
 	json_decref(kvs);
