@@ -239,20 +239,94 @@ void cluster_links_follow(struct cluster *c, struct etcd *e)
 	c->followed = seen;
 }
 
+/* Record a user's state of @link (its name in the spec) for the nodes at its ends. */
+static int link_record(struct cluster *c, const char *slice, const char *link, int64_t rev, int up, struct trl_error *err)
+{
+	json_t *o = json_pack("{s:I, s:b, s:s}", "rev", (json_int_t)rev, "up", up, "node", c->d->node_name);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	struct etcd *e = NULL;
+	char key[256];
+	int r;
+
+	json_decref(o);
+	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/%s", slice, link);
+	if (!text)
+		r = trl_error_set(err, TRL_EFAILED, "out of memory");
+	else if ((r = etcd_open_opts(c->url, &c->opts, &e, err)) == 0)
+		r = etcd_put(e, key, text, 0, err);
+	free(text);
+	etcd_close(e);
+	return r;
+}
+
+/*
+ * link down/up of a cluster slice's link this node holds no end of (or of a
+ * slice it has no part of): the cluster's description names the link and
+ * the owner; recorded for the nodes at its ends.  @r is what link_set() said.
+ */
+static int link_set_elsewhere(struct op_ctx *oc, const struct proto_request *req, int r, json_t **result,
+			      struct trl_error *err)
+{
+	struct cluster *c = oc->d->cluster;
+	const char *state = json_string_value(json_object_get(req->settings, "state"));
+	struct trl_error e2 = { 0 };
+	struct etcd *e = NULL;
+	json_t *o = NULL, *lk, *found = NULL;
+	size_t i;
+
+	if (etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || cluster_slice_describe(e, req->name, &o, &e2) < 0) {
+		etcd_close(e);
+		return r;
+	}
+	etcd_close(e);
+	if (!caller_is_privileged(&oc->who) &&
+	    json_integer_value(json_object_get(o, "owner_uid")) != (json_int_t)oc->who.uid) {
+		json_decref(o);
+		return r;	/* as for a slice that does not exist */
+	}
+	json_array_foreach(json_object_get(o, "links"), i, lk) {
+		json_t *ends = json_object_get(lk, "endpoints");
+
+		if (!strcmp(json_string_value(json_object_get(lk, "name")) ?: "", req->link) ||
+		    !strcmp(json_string_value(json_array_get(ends, 0)) ?: "", req->link) ||
+		    !strcmp(json_string_value(json_array_get(ends, 1)) ?: "", req->link))
+			found = lk;
+	}
+	if (!found || json_object_size(req->settings) != 1) {
+		r = found ? trl_error_set(err, TRL_ENOTHERE, "link '%s' has no end on node '%s': only its state can be set from here",
+					  req->link, oc->d->node_name) :
+			    trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no link '%s'", req->name, req->link);
+		json_decref(o);
+		return r;
+	}
+	trl_error_clear(err);
+	if (link_record(c, req->name, json_string_value(json_object_get(found, "name")),
+			json_integer_value(json_object_get(json_object_get(o, "cluster"), "revision")),
+			strcmp(state, "down") != 0, err) < 0) {
+		json_decref(o);
+		return -err->code;
+	}
+	*result = json_pack("{s:s, s:O, s:s, s:o, s:{s:s, s:O}}", "slice", req->name, "link", json_object_get(found, "name"),
+			    "admin", strcmp(state, "down") ? "up" : "down", "changed", json_pack("[s]", "state"), "cluster",
+			    "far_end", "follows", "nodes", json_object_get(found, "nodes"));
+	json_decref(o);
+	return *result ? 0 : trl_error_set(err, TRL_EFAILED, "out of memory");
+}
+
 int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err)
 {
 	struct cluster *c = oc->d->cluster;
 	const char *state = json_string_value(json_object_get(req->settings, "state"));
 	struct trl_error e2 = { 0 };
 	struct store *st = NULL;
-	struct etcd *e = NULL;
 	json_t *set = NULL;
 	int64_t rev;
-	char key[256];
-	char *text;
 	int r;
 
-	if ((r = link_set(oc, req, result, err)) < 0 || !state)
+	r = link_set(oc, req, result, err);
+	if ((r == -TRL_ENOTHERE || r == -TRL_ENOTFOUND) && state)
+		return link_set_elsewhere(oc, req, r, result, err);
+	if (r < 0 || !state)
 		return r;
 	if (store_open(oc->d->db_path, &st, &e2) < 0)
 		return 0;
@@ -262,16 +336,10 @@ int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t 
 	if (!rev)
 		return 0;	/* a slice of this node alone */
 	/* Recorded for the node at the other end, which follows within CLUSTER_LINK_CHECK_S. */
-	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/%s", req->name,
-		 json_string_value(json_object_get(*result, "link")) ?: req->link);
-	text = json_dumps(json_pack("{s:I, s:b, s:s}", "rev", (json_int_t)rev, "up", strcmp(state, "down") != 0, "node",
-				    oc->d->node_name), JSON_COMPACT);
-	if (!text || etcd_open_opts(c->url, &c->opts, &e, &e2) < 0 || etcd_put(e, key, text, 0, &e2) < 0)
-		json_object_set_new(*result, "cluster",
-				    json_pack("{s:s}", "error", e2.msg[0] ? e2.msg : "out of memory"));
+	if (link_record(c, req->name, json_string_value(json_object_get(*result, "link")) ?: req->link, rev,
+			strcmp(state, "down") != 0, &e2) < 0)
+		json_object_set_new(*result, "cluster", json_pack("{s:s}", "error", e2.msg));
 	else
 		json_object_set_new(*result, "cluster", json_pack("{s:s}", "far_end", "follows"));
-	free(text);
-	etcd_close(e);
 	return 0;
 }

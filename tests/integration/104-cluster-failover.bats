@@ -287,6 +287,18 @@ EOS
 	wait_for 10 eval '[ "$(carrier 1 t104d a)" = 1 ]'
 	[ "$(link_json 1 t104d "$L" state)" = up ]
 	wait_for 10 testbed_trellis "$P" 1 slice exec t104d a -- ping -c 1 -W 1 10.9.0.2
+	# through node 3, which has no part of t104d: both ends follow
+	run testbed_trellis "$P" 3 --json link down t104d "$L"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '.cluster.far_end + " " + (.cluster.nodes | join(","))')" = "follows t104n1,t104n2" ]
+	wait_for 10 eval '[ "$(carrier 1 t104d a)$(carrier 2 t104d b)" = 00 ]'
+	# not for a tenant, there either
+	run runuser -u nobody -- "$TRELLIS_BIN" --socket "$(testbed_sock "$P" 3)" link up t104d b:eth1
+	[ "$status" -ne 0 ]
+	[ "$(ectl get "/trellis/links/t104d/$L" --print-value-only | jq -r '.up, .node' | tr '\n' ' ')" = "false t104n3 " ]
+	testbed_trellis "$P" 3 -q link up t104d b:eth1
+	wait_for 10 eval '[ "$(carrier 1 t104d a)$(carrier 2 t104d b)" = 11 ]'
 	# deleting the slice removes the record
 	tc_cluster -q slice delete t104d
 	[ -z "$(ectl get --prefix /trellis/links/ --keys-only)" ]
