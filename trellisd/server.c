@@ -109,6 +109,8 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 		return cluster_link_set(oc, req, result, err);
 	if (d->cluster && req->op == PROTO_OP_SLICE_SHOW)
 		return cluster_slice_show(oc, req->name, result, err);
+	if (d->cluster && req->op == PROTO_OP_SLICE_LIST)
+		return cluster_slice_list_local(oc, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);

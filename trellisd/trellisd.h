@@ -159,6 +159,9 @@ void cluster_show_state(struct daemon *d, const char *name, json_t *placement, j
 /* slice.show in cluster mode: slice_show(), or for a cluster slice without a part on this node,
  * the cluster's description of it (cluster_slice_describe()) to its owner and root. */
 int cluster_slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err);
+/* slice.list in cluster mode: slice_list(), a cluster slice's "ready" shown as creating/degraded
+ * while another node of it is not ready (as cluster_show_state()), with "cluster": every node's state. */
+int cluster_slice_list_local(struct op_ctx *oc, json_t **result, struct trl_error *err);
 /* link.set in cluster mode: link_set() here, and a state change of a cluster slice's link also
  * recorded in etcd (links/SLICE/LINK), which the node at the other end follows. */
 int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);

@@ -121,6 +121,8 @@ node_state() { # node-as-seen-from name
 	wait_for 25 eval '[ "$(node_state 1 t104n3)" = down ]'
 	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t104b") | .status.t104n3')" = down ]
 	[ "$(tc_cluster --json slice list | jq -r '.slices[] | select(.name == "t104b") | .status.t104n1')" = ready ]
+	# and node 1's own list does not call its half-slice ready
+	[ "$(testbed_trellis "$P" 1 --json slice list | jq -r '.slices[] | select(.name == "t104b") | .state')" = degraded ]
 	run tc_cluster slice list
 	[[ "$output" == *"t104n3=down"* ]]
 	testbed_daemon "$P" 3 --cluster "$URL"
@@ -192,6 +194,7 @@ EOS
 	[ "$(echo "$output" | jq -r .state)" = creating ]
 	[ "$(echo "$output" | jq -r .cluster.status.t104n1)" = ready ]
 	[ "$(echo "$output" | jq -r .cluster.status.t104n2)" = unknown ]
+	[ "$(testbed_trellis "$P" 1 --json slice list | jq -r '.slices[] | select(.name == "t104a") | .state')" = creating ]
 	sc=0
 	wait $pc || sc=$?
 	took=$(($(date +%s) - start))
