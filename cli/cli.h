@@ -124,6 +124,7 @@ extern const struct cli_opt cli_global_opts[];
 #define CLI_OPT_EVENTS 0x80	/* --slice NAME --since TIME -f, --follow (events: parsed by cli/events.c) */
 #define CLI_OPT_CAPTURE 0x100	/* --end -c --seconds -w --pcap -s (link capture: parsed by cli/capture.c) */
 #define CLI_OPT_SAVE 0x40	/* -o, --output DIR (slice save: parsed by view_args_parse) */
+#define CLI_OPT_FORCE 0x200	/* --force (node remove) */
 
 struct cli_args {
 	unsigned accept;	/* CLI_OPT_*: set from the verb's table entry */
@@ -134,6 +135,7 @@ struct cli_args {
 	const char *router, *cpu, *cpu_weight, *memory, *pids;	/* CLI_OPT_LIMITS, as written */
 	const char *bandwidth;	/* CLI_OPT_LIMITS: --bandwidth (its --ceil goes to ceil) */
 	int dry_run;		/* CLI_OPT_DRY_RUN */
+	int force;		/* CLI_OPT_FORCE */
 	char **operands;	/* points into argv */
 	int noperands;
 	char **rest;		/* the command after the fixed operands (fixed > 0) */
@@ -204,9 +206,12 @@ int cli_cluster_apply(struct cli *cli, json_t *spec, const char *filename, json_
 int cli_cluster_delete(struct cli *cli, const char *name);
 int cli_cluster_list(struct cli *cli);
 int cli_cluster_nodes(struct cli *cli);
-/* A cluster create's result (per-node states); node.list's result. */
+int cli_cluster_node_remove(struct cli *cli, const char *name, int force);
+int cli_cluster_show(struct cli *cli, const char *name);
+/* A cluster create's result (per-node states); node.list's result; node.remove's. */
 void cli_cluster_result_print(json_t *result);
 void cli_cluster_nodes_print(json_t *result);
+void cli_cluster_node_removed_print(json_t *result);
 
 /* events.c: trellis events (a top-level verb). */
 int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv);

@@ -6,7 +6,9 @@
  * etcds://... for TLS, with --cluster-ca/-cert/-key/-user and the password in
  * $TRELLIS_CLUSTER_PASSWORD) the CLI talks to etcd itself (lib/cluster.h): slice create/apply/delete write,
  * replace and remove desired state and wait for the nodes, slice list shows the
- * cluster's slices and each node's state, node list the registered nodes.
+ * cluster's slices and each node's state, slice show one of them as the
+ * cluster describes it, node list the registered nodes, node remove retires
+ * one.
  * Against a node's socket the same requests are served by that node
  * (trellisd --cluster), so both ways give the same results.
  */
@@ -239,6 +241,59 @@ int cli_cluster_nodes(struct cli *cli)
 		cli_cluster_nodes_print(result);
 		json_decref(result);
 	}
+	etcd_close(e);
+	return status;
+}
+
+void cli_cluster_node_removed_print(json_t *result)
+{
+	json_t *v = json_object_get(result, "slices");
+
+	if (json_array_size(v))
+		print_line("node '%s' removed from the cluster (it was %s; slices that still place routers on it: %zu)",
+			   json_string_value(json_object_get(result, "name")),
+			   json_string_value(json_object_get(result, "was")), json_array_size(v));
+	else
+		print_line("node '%s' removed from the cluster (it was %s)", json_string_value(json_object_get(result, "name")),
+			   json_string_value(json_object_get(result, "was")));
+}
+
+int cli_cluster_node_remove(struct cli *cli, const char *name, int force)
+{
+	struct trl_error err = { 0 };
+	struct etcd *e = NULL;
+	json_t *result = NULL;
+	int status;
+
+	if ((status = cluster_open(cli, &e)))
+		return status;
+	if (cluster_node_remove(e, name, force, &result, &err) < 0) {
+		status = cli_error(cli, &err);
+	} else {
+		print_json(result);
+		cli_cluster_node_removed_print(result);
+	}
+	json_decref(result);
+	etcd_close(e);
+	return status;
+}
+
+int cli_cluster_show(struct cli *cli, const char *name)
+{
+	struct trl_error err = { 0 };
+	struct etcd *e = NULL;
+	json_t *result = NULL;
+	int status;
+
+	if ((status = cluster_open(cli, &e)))
+		return status;
+	if (cluster_slice_describe(e, name, &result, &err) < 0) {
+		status = cli_error(cli, &err);
+	} else {
+		print_json(result);
+		cli_slice_print(result);
+	}
+	json_decref(result);
 	etcd_close(e);
 	return status;
 }

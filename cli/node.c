@@ -147,6 +147,35 @@ out:
 	return status;
 }
 
+static int node_remove(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct cli_args a = { 0 };
+	json_t *result = NULL;
+	int status;
+
+	if (!cli_args_parse(cli, cmd, argc, argv, &a, &status))
+		goto out;
+	if (a.noperands != 1) {
+		status = a.noperands ? cli_usage_error(cmd, "unexpected argument '%s'", a.operands[1]) :
+				       cli_usage_error(cmd, "missing NAME (the node to remove)");
+		goto out;
+	}
+	if (cli->cluster) {
+		status = cli_cluster_node_remove(cli, a.operands[0], a.force);
+		goto out;
+	}
+	status = cli_call(cli, json_pack("{s:s, s:s, s:b}", "op", "node.remove", "name", a.operands[0], "force", a.force),
+			  NULL, 0, &result);
+	if (status)
+		goto out;
+	print_json(result);
+	cli_cluster_node_removed_print(result);
+out:
+	json_decref(result);
+	free(a.operands);
+	return status;
+}
+
 const struct cli_cmd cli_node_cmds[] = {
 	{
 		.object = "node",
@@ -163,6 +192,17 @@ const struct cli_cmd cli_node_cmds[] = {
 		.summary = "List the nodes of the cluster: liveness, address, capacity, fast path, load",
 		.help = "Cluster mode only: asks etcd (with --cluster) or the node's trellisd (started with\n"
 			"--cluster) for every node that ever registered; a node whose lease expired is 'down'.",
+	},
+	{
+		.object = "node",
+		.name = "remove",
+		.run = node_remove,
+		.synopsis = "node remove NAME [--force]",
+		.summary = "Retire a node from the cluster: node list no longer shows it",
+		.help = "Cluster mode only: removes the node's registration and its reports about slices.\n"
+			"Refused while slices of the cluster place routers on it, or it is up (its lease\n"
+			"lives), unless --force; a node whose trellisd still runs registers again.",
+		.accept = CLI_OPT_FORCE,
 	},
 	{ .name = NULL },
 };

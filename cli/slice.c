@@ -954,6 +954,10 @@ static int slice_show(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 
 	if (!one_name(cli, cmd, argc, argv, &a, &status))
 		goto out;
+	if (cli->backend == &cli_backend_cluster) {
+		status = cli_cluster_show(cli, a.operands[0]);
+		goto out;
+	}
 	if (cli->backend->each) {
 		const char *key;
 		json_t *v;

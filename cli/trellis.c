@@ -49,6 +49,7 @@ enum {
 	OPT_CLUSTER_KEY,
 	OPT_CLUSTER_USER,
 	OPT_DRY_RUN,
+	OPT_FORCE,
 };
 
 /* Before the object only (trellis --help). */
@@ -59,7 +60,7 @@ const struct cli_opt cli_global_opts[] = {
 	{ 0, "node", 0, "NAME=SOCKET", "A node of a multi-node deployment (repeat)" },
 	{ 0, "nodes", 0, "FILE", "Nodes of a multi-node deployment, one 'NAME SOCKET' per line" },
 	{ 0, "cluster", 0, "etcd://HOST:PORT[,...]",
-	  "Talk to a cluster's etcd directly (slice create/delete/list,\nnode list; default: $TRELLIS_CLUSTER); etcds:// for TLS" },
+	  "Talk to a cluster's etcd directly (slice create/delete/list/show,\nnode list/remove; default: $TRELLIS_CLUSTER); etcds:// for TLS" },
 	{ 0, "cluster-ca", 0, "FILE", "CA certificates etcd's must chain to ($TRELLIS_CLUSTER_CA)" },
 	{ 0, "cluster-cert", 0, "FILE", "client certificate for etcd ($TRELLIS_CLUSTER_CERT)" },
 	{ 0, "cluster-key", 0, "FILE", "its key [in the certificate file] ($TRELLIS_CLUSTER_KEY)" },
@@ -74,6 +75,7 @@ const struct cli_opt cli_global_opts[] = {
 const struct cli_opt cli_opts[] = {
 	{ CLI_OPT_FILE, "file", 'f', "FILE", "The slice spec (YAML; '-' reads it from stdin)" },
 	{ CLI_OPT_DRY_RUN, "dry-run", 0, NULL, "Validate the spec and show the plan; change nothing" },
+	{ CLI_OPT_FORCE, "force", 0, NULL, "Even while slices use the node, or it is up" },
 	{ CLI_OPT_EVENTS, "slice", 0, "NAME", "Only the events of slice NAME" },
 	{ CLI_OPT_EVENTS, "since", 0, "TIME", "Only events at or after TIME: unix seconds, an age (30s, 10m, 2h, 1d) or YYYY-MM-DDTHH:MM:SS (UTC)" },
 	{ CLI_OPT_EVENTS, "follow", 'f', NULL, "Then print each new event as it happens, until interrupted" },
@@ -459,6 +461,7 @@ static const struct option verb_options[] = {
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -570,6 +573,11 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			if (!(a->accept & CLI_OPT_DRY_RUN))
 				goto not_here;
 			a->dry_run = 1;
+			break;
+		case OPT_FORCE:
+			if (!(a->accept & CLI_OPT_FORCE))
+				goto not_here;
+			a->force = 1;
 			break;
 		case OPT_SHELL:
 			if (!(a->accept & CLI_OPT_SHELL))
@@ -725,7 +733,8 @@ static int cluster_opts(struct cli *cli)
 /* The verbs --cluster serves from etcd (cli/cluster.c). */
 static int cluster_verb(const char *object, const char *verb)
 {
-	static const char *const verbs[] = { "slice create", "slice apply", "slice delete", "slice list", "node list" };
+	static const char *const verbs[] = { "slice create", "slice apply", "slice delete", "slice list",
+					     "slice show", "node list", "node remove" };
 	char both[64];
 
 	snprintf(both, sizeof(both), "%s %s", object, verb);

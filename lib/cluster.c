@@ -8,7 +8,8 @@
  * counter, one transaction (retried only when another create won the race
  * for the counter), one watch of status/SLICE/ that delivers every node's
  * reports.  Delete and rollback poll status/SLICE/ until the nodes that are
- * up have withdrawn their reports.
+ * up have withdrawn their reports.  What the cluster says (node list and
+ * remove, the slices' states, a slice described) is in cluster-view.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include "cluster.h"
+#include "cluster-int.h"
 #include "model.h"
 #include "names.h"
 #include "spec.h"
@@ -49,7 +51,7 @@ static double now_s(void)
 }
 
 /* The last component of a key: "/trellis/nodes/n1" -> "n1". */
-static const char *key_base(json_t *kv)
+const char *cluster_kv_base(json_t *kv)
 {
 	const char *k = json_string_value(json_object_get(kv, "key"));
 	const char *slash = k ? strrchr(k, '/') : NULL;
@@ -57,13 +59,13 @@ static const char *key_base(json_t *kv)
 	return slash ? slash + 1 : "";
 }
 
-static json_t *kv_value_json(json_t *kv)
+json_t *cluster_kv_json(json_t *kv)
 {
 	return json_loads(json_string_value(json_object_get(kv, "value")) ?: "", 0, NULL);
 }
 
 /* Live nodes: name -> registration. */
-static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
+int cluster_live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
 {
 	json_t *kvs, *kv;
 	size_t i;
@@ -74,50 +76,14 @@ static int live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
 		return r;
 	*out = json_object();
 	json_array_foreach(kvs, i, kv) {
-		json_t *v = kv_value_json(kv);
+		json_t *v = cluster_kv_json(kv);
 
 		if (json_is_object(v))
-			json_object_set_new(*out, key_base(kv), v);
+			json_object_set_new(*out, cluster_kv_base(kv), v);
 		else
 			json_decref(v);
 	}
 	json_decref(kvs);
-	return 0;
-}
-
-int cluster_live_nodes(struct etcd *e, json_t **out, struct trl_error *err)
-{
-	return live_nodes(e, out, err);
-}
-
-int cluster_node_list(struct etcd *e, json_t **nodes, struct trl_error *err)
-{
-	json_t *live = NULL, *kvs = NULL, *kv;
-	size_t i;
-	int r;
-
-	*nodes = NULL;
-	if ((r = live_nodes(e, &live, err)) < 0)
-		return r;
-	if ((r = etcd_range(e, CLUSTER_MEMBERS, &kvs, NULL, err)) < 0) {
-		json_decref(live);
-		return r;
-	}
-	*nodes = json_array();
-	json_array_foreach(kvs, i, kv) {
-		const char *name = key_base(kv);
-		json_t *up = json_object_get(live, name);
-		json_t *v = up ? json_deep_copy(up) : kv_value_json(kv);
-
-		if (!json_is_object(v)) {
-			json_decref(v);
-			continue;
-		}
-		json_object_set_new(v, "state", json_string(up ? "up" : "down"));
-		json_array_append_new(*nodes, v);
-	}
-	json_decref(kvs);
-	json_decref(live);
 	return 0;
 }
 
@@ -131,14 +97,14 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static char *slice_key(const char *name)
+char *cluster_slice_key(const char *name)
 {
 	char *k = NULL;
 
 	return asprintf(&k, CLUSTER_SLICES "%s", name) < 0 ? NULL : k;
 }
 
-static char *status_prefix(const char *name)
+char *cluster_status_prefix(const char *name)
 {
 	char *k = NULL;
 
@@ -147,6 +113,15 @@ static char *status_prefix(const char *name)
 
 /* Put the slice and take @n keys in one transaction.  1 = done (*rev, *first set), 0 = lost a race, retry. */
 /* Deleting the uid-range key of a desired state (a harmless no-op delete without one). */
+/* The users' link states of slice @name (deleted with the slice). */
+static json_t *links_release_op(const char *name)
+{
+	char key[192];
+
+	snprintf(key, sizeof(key), CLUSTER_LINKS "%s/", name);
+	return etcd_op_delete(key, 1);
+}
+
 static json_t *uid_release_op(json_t *desired)
 {
 	json_t *u = json_object_get(json_object_get(desired, "placement"), "uid_index");
@@ -244,7 +219,7 @@ int cluster_keys_held(struct etcd *e, json_t *used, struct trl_error *err)
 	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0)
 		return r;
 	json_array_foreach(kvs, i, kv) {
-		json_t *d = kv_value_json(kv), *v;
+		json_t *d = cluster_kv_json(kv), *v;
 		const char *name;
 
 		json_object_foreach(json_object_get(json_object_get(d, "placement"), "keys"), name, v)
@@ -347,7 +322,40 @@ struct wait_ctx {
 	cluster_progress_fn progress;
 	void *pctx;
 	char failed[64];	/* the first node that failed */
+	struct etcd *probe;	/* beside the watch: the nodes' liveness (NULL: not checked) */
+	double next_probe;
+	char down[64];		/* the first node it needs that went down */
 };
+
+#define CLUSTER_PROBE_S 1.0	/* how often a create waiting for the nodes checks they are up */
+
+/* A node the create waits for is down (its lease expired): it will not report. */
+static int wait_probe(struct wait_ctx *w)
+{
+	json_t *kvs = NULL, *st, *kv;
+	const char *node;
+	size_t i;
+
+	if (!w->probe || now_s() < w->next_probe)
+		return 0;
+	w->next_probe = now_s() + CLUSTER_PROBE_S;
+	if (etcd_range(w->probe, CLUSTER_NODES, &kvs, NULL, NULL) < 0)
+		return 0;	/* etcd away: that says nothing about the nodes */
+	json_object_foreach(w->want, node, st) {
+		int up = 0;
+
+		json_array_foreach(kvs, i, kv)
+			if (!strcmp(cluster_kv_base(kv), node))
+				up = 1;
+		if (!up) {
+			snprintf(w->down, sizeof(w->down), "%s", node);
+			progress_to(w->progress, w->pctx, node, "down (its lease expired)");
+			break;
+		}
+	}
+	json_decref(kvs);
+	return w->down[0] != 0;
+}
 
 static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *err)
 {
@@ -357,17 +365,20 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 	size_t i;
 	int ready = 0;
 
-	if (!events)
+	if (!events) {
+		if (wait_probe(w))
+			return 1;
 		return now_s() > w->deadline ? trl_error_set(err, TRL_EFAILED, "timed out waiting for the nodes") : 0;
+	}
 	json_array_foreach(events, i, ev) {
 		json_t *kv = json_object_get(ev, "kv"), *v, *cur;
 		const char *state, *msg;
 
 		if (strcmp(json_string_value(json_object_get(ev, "type")) ?: "", "put"))
 			continue;
-		node = key_base(kv);
+		node = cluster_kv_base(kv);
 		cur = json_object_get(w->want, node);
-		v = kv_value_json(kv);
+		v = cluster_kv_json(kv);
 		if (!cur || !json_is_object(v) || json_integer_value(json_object_get(v, "rev")) != w->rev ||
 		    (w->mod && json_integer_value(json_object_get(v, "mod")) != w->mod)) {
 			json_decref(v);
@@ -375,13 +386,22 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 		}
 		state = json_string_value(json_object_get(v, "state")) ?: "?";
 		msg = json_string_value(json_object_get(v, "message")) ?: "";
+		/* The node's steps since its last report, then the report (a progress report's message is its last step). */
+		{
+			json_t *step;
+			size_t k, n = json_array_size(json_object_get(v, "steps"));
+
+			json_array_foreach(json_object_get(v, "steps"), k, step)
+				if (strcmp(state, "progress") || k + 1 < n)
+					progress_to(w->progress, w->pctx, node, "%s", json_string_value(step) ?: "");
+		}
 		progress_to(w->progress, w->pctx, node, "%s%s%s", state, *msg ? ": " : "", msg);
 		json_object_update(cur, v);
 		if (!strcmp(state, "failed") && !w->failed[0])
 			snprintf(w->failed, sizeof(w->failed), "%s", node);
 		json_decref(v);
 	}
-	if (w->failed[0])
+	if (w->failed[0] || wait_probe(w))
 		return 1;
 	json_object_foreach(w->want, node, st)
 		ready += !strcmp(json_string_value(json_object_get(st, "state")) ?: "", "ready");
@@ -391,7 +411,7 @@ static int status_cb(void *ctx, json_t *events, int64_t rev, struct trl_error *e
 int cluster_status_wait(struct etcd *e, const char *name, int64_t rev, int64_t mod, json_t *want, int timeout_s,
 			cluster_progress_fn progress, void *ctx, char failed[64], struct trl_error *err)
 {
-	_cleanup_free_ char *sp = status_prefix(name);
+	_cleanup_free_ char *sp = cluster_status_prefix(name);
 	struct wait_ctx w = { .rev = rev, .mod = mod, .want = want, .deadline = now_s() + timeout_s,
 			      .progress = progress, .pctx = ctx };
 	int r;
@@ -413,7 +433,7 @@ int cluster_status_wait(struct etcd *e, const char *name, int64_t rev, int64_t m
 static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int timeout_s, cluster_progress_fn progress,
 			  void *ctx, struct trl_error *err)
 {
-	_cleanup_free_ char *sp = status_prefix(name);
+	_cleanup_free_ char *sp = cluster_status_prefix(name);
 	double deadline = now_s() + timeout_s;
 	int reported = 0;
 
@@ -422,16 +442,16 @@ static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int tim
 		size_t i;
 		int left = 0, r;
 
-		if ((r = etcd_range(e, sp, &kvs, NULL, err)) < 0 || (r = live_nodes(e, &live, err)) < 0) {
+		if ((r = etcd_range(e, sp, &kvs, NULL, err)) < 0 || (r = cluster_live_nodes(e, &live, err)) < 0) {
 			json_decref(kvs);
 			return r;
 		}
 		json_array_foreach(kvs, i, kv) {
-			json_t *v = kv_value_json(kv);
+			json_t *v = cluster_kv_json(kv);
 
 			/* A failed node has nothing to tear down; a node that is down cannot answer;
 			 * a report about a newer slice of the same name is not ours. */
-			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, key_base(kv)) &&
+			if (json_integer_value(json_object_get(v, "rev")) == rev && json_object_get(live, cluster_kv_base(kv)) &&
 			    strcmp(json_string_value(json_object_get(v, "state")) ?: "", "failed"))
 				left++;
 			json_decref(v);
@@ -442,7 +462,7 @@ static int wait_withdrawn(struct etcd *e, const char *name, int64_t rev, int tim
 		if (!left) {
 			/* Reports about this revision that are left (failed, or from nodes that are down). */
 			json_array_foreach(kvs, i, kv) {
-				json_t *v = kv_value_json(kv);
+				json_t *v = cluster_kv_json(kv);
 
 				if (json_integer_value(json_object_get(v, "rev")) == rev)
 					etcd_txn(e, json_pack("[o]", etcd_cmp_mod(json_string_value(json_object_get(kv, "key")),
@@ -717,6 +737,77 @@ static const char *pick_node(const struct trl_slice *s, json_t *live, json_t *or
 	return best;
 }
 
+/*
+ * Admission against what the nodes registered, before anything is written:
+ * on each node the slice promises its limits.cpu / limits.memory (or the sum
+ * over its routers there, as the node's own admission counts), which must fit
+ * in what the node can still promise (cpu_free, mem_free; a node of an older
+ * version that registers only "cpus" is checked against those).  The node
+ * checks again when it realizes its part (its load may have changed).
+ */
+static int admission_precheck(const struct trl_slice *s, json_t *live, const char *filename, struct trl_error *err)
+{
+	const char *node;
+	json_t *info;
+
+	json_object_foreach(live, node, info) {
+		double cpu = 0, cpu_free;
+		uint64_t mem = 0;
+		const char *first = NULL, *cpu_router = NULL, *mem_router = NULL;
+		json_t *cf = json_object_get(info, "cpu_free"), *mf = json_object_get(info, "mem_free");
+
+		for (size_t i = 0; i < s->n_routers; i++) {
+			struct trl_limits l;
+
+			if (strcmp(s->routers[i].node, node))
+				continue;
+			l = trl_router_limits(s, &s->routers[i]);
+			first = first ? first : s->routers[i].name;
+			if (l.cpu > 0 && !cpu_router)
+				cpu_router = s->routers[i].name;
+			if (l.memory && !mem_router)
+				mem_router = s->routers[i].name;
+			cpu += l.cpu;
+			mem += l.memory;
+		}
+		if (!first)
+			continue;
+		if (s->limits.cpu > 0)
+			cpu = s->limits.cpu;
+		if (s->limits.memory)
+			mem = s->limits.memory;
+		cpu_free = json_is_number(cf) ? json_number_value(cf) :
+			   json_is_number(json_object_get(info, "cpus")) ? json_number_value(json_object_get(info, "cpus")) :
+									  HUGE_VAL;
+		if (cpu > 0 && cpu > cpu_free + 1e-6) {
+			char field[80];
+
+			if (s->limits.cpu > 0)
+				snprintf(field, sizeof(field), "limits.cpu");
+			else
+				snprintf(field, sizeof(field), "routers.%s.limits.cpu", cpu_router ? cpu_router : first);
+			return trl_error_set(err, TRL_ELIMIT,
+					     "%s: %s: the slice asks %g cores on node '%s', which registered %g free (its %g online CPUs less what its slices promise): nothing was written",
+					     filename, field, cpu, node, cpu_free,
+					     json_number_value(json_object_get(info, "cpus")));
+		}
+		if (mem && json_is_integer(mf) && mem > (uint64_t)json_integer_value(mf)) {
+			char a[32], b[32], field[80];
+
+			if (s->limits.memory)
+				snprintf(field, sizeof(field), "limits.memory");
+			else
+				snprintf(field, sizeof(field), "routers.%s.limits.memory", mem_router ? mem_router : first);
+			units_size_format(mem, a, sizeof(a));
+			units_size_format((uint64_t)json_integer_value(mf), b, sizeof(b));
+			return trl_error_set(err, TRL_ELIMIT,
+					     "%s: %s: the slice asks %s of memory on node '%s', which registered %s free (MemTotal less the host's headroom less what its slices promise): nothing was written",
+					     filename, field, a, node, b);
+		}
+	}
+	return 0;
+}
+
 int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, const char *filename, json_t *files,
 			 unsigned owner_uid, const char *default_node, int timeout_s, cluster_progress_fn progress,
 			 void *ctx, json_t **result, struct trl_error *err)
@@ -734,7 +825,7 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	*result = NULL;
 	if ((r = spec_parse(spec, spec_len, filename ? filename : "spec", files_resolver, files, &s, err)) < 0)
 		return r;
-	if ((r = live_nodes(e, &live, err)) < 0)
+	if ((r = cluster_live_nodes(e, &live, err)) < 0)
 		goto out;
 	pnodes = json_object();
 	used = json_array();
@@ -842,12 +933,14 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 		json_object_set_new(pnodes, nd, json_is_string(addr) ? json_pack("{s:O}", "address", addr) : json_object());
 		json_array_append_new(used, json_string(nd));
 	}
+	if ((r = admission_precheck(s, live, filename ? filename : "spec", err)) < 0)
+		goto out;
 	/* Keys every node already uses (slices it had before it joined): none of them is drawn. */
 	node_keys = json_array();
 	json_object_foreach(live, node, info)
 		cluster_keys_of_node(node_keys, info);
-	skey = slice_key(s->name);
-	sp = status_prefix(s->name);
+	skey = cluster_slice_key(s->name);
+	sp = cluster_status_prefix(s->name);
 	if (!skey || !sp) {
 		r = trl_error_set(err, TRL_EFAILED, "out of memory");
 		goto out;
@@ -876,6 +969,8 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 	w.deadline = now_s() + timeout_s;
 	w.progress = progress;
 	w.pctx = ctx;
+	if (etcd_dup(e, &w.probe, &(struct trl_error){ 0 }) < 0)
+		w.probe = NULL;	/* then only the time limit ends a wait for a dead node */
 	{
 		size_t i;
 		json_t *v;
@@ -884,13 +979,19 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
 			json_object_set_new(w.want, json_string_value(v), json_pack("{s:s}", "state", "waiting"));
 	}
 	/* etcd away for a moment: watch again from the same revision (reports are replayed). */
-	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] &&
+	while ((r = etcd_watch(e, sp, rev, status_cb, &w, err)) == -TRL_EUNAVAIL && !w.failed[0] && !w.down[0] &&
 	       now_s() < w.deadline) {
 		progress_to(progress, ctx, NULL, "%s: watching again", err->msg);
 		usleep(1000 * 1000);
 	}
-	if (r < 0 && !w.failed[0]) {
+	if (r < 0 && !w.failed[0] && !w.down[0]) {
 		trl_error_prefix(err, "slice '%s'", s->name);
+		goto rollback;
+	}
+	if (w.down[0] && !w.failed[0]) {
+		r = trl_error_set(err, TRL_EUNAVAIL,
+				  "node '%s' went down (its lease expired) before its part of slice '%s' was ready",
+				  w.down, s->name);
 		goto rollback;
 	}
 	if (w.failed[0]) {
@@ -913,7 +1014,8 @@ rollback:
 		snprintf(step, sizeof(step), "%s", err->step);
 		progress_to(progress, ctx, NULL, "rolling back slice '%s' on every node", s->name);
 		if (etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
-			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(desired)), NULL, NULL, &e2) < 0 ||
+			     json_pack("[o, o, o]", etcd_op_delete(skey, 0), uid_release_op(desired), links_release_op(s->name)),
+			     NULL, NULL, &e2) < 0 ||
 		    wait_withdrawn(e, s->name, rev, timeout_s, progress, ctx, &e2) < 0)
 			progress_to(progress, ctx, NULL, "rollback: %s", e2.msg);
 		else
@@ -921,6 +1023,7 @@ rollback:
 		(void)step;
 	}
 out:
+	etcd_close(w.probe);
 	json_decref(w.want);
 	json_decref(order);
 	json_decref(node_keys);
@@ -950,7 +1053,7 @@ void cluster_placement_apply(struct trl_slice *s, json_t *placement)
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
 			 json_t **result, struct trl_error *err)
 {
-	_cleanup_free_ char *skey = slice_key(name);
+	_cleanup_free_ char *skey = cluster_slice_key(name);
 	json_t *kv = NULL;
 	int64_t rev;
 	int r;
@@ -964,10 +1067,11 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 		return trl_error_set(err, TRL_ENOTFOUND, "no slice '%s' in the cluster", name);
 	rev = json_integer_value(json_object_get(kv, "create_revision"));
 	{
-		json_t *v = kv_value_json(kv);
+		json_t *v = cluster_kv_json(kv);
 
 		r = etcd_txn(e, json_pack("[o]", etcd_cmp_create(skey, rev)),
-			     json_pack("[o, o]", etcd_op_delete(skey, 0), uid_release_op(v)), NULL, NULL, err);
+			     json_pack("[o, o, o]", etcd_op_delete(skey, 0), uid_release_op(v), links_release_op(name)), NULL,
+			     NULL, err);
 		json_decref(v);
 	}
 	json_decref(kv);
@@ -979,46 +1083,5 @@ int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluste
 	if ((r = wait_withdrawn(e, name, rev, timeout_s, progress, ctx, err)) < 0)
 		return r;
 	*result = json_pack("{s:s, s:b}", "name", name, "removed", 1);
-	return 0;
-}
-
-int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err)
-{
-	json_t *kvs = NULL, *sts = NULL, *kv, *list = json_array();
-	size_t i, j;
-	int r;
-
-	*result = NULL;
-	if ((r = etcd_range(e, CLUSTER_SLICES, &kvs, NULL, err)) < 0 ||
-	    (r = etcd_range(e, CLUSTER_STATUS, &sts, NULL, err)) < 0) {
-		json_decref(kvs);
-		json_decref(list);
-		return r;
-	}
-	json_array_foreach(kvs, i, kv) {
-		const char *name = key_base(kv);
-		int64_t rev = json_integer_value(json_object_get(kv, "create_revision"));
-		json_t *v = kv_value_json(kv), *status = json_object(), *st;
-		char pfx[128];
-
-		snprintf(pfx, sizeof(pfx), CLUSTER_STATUS "%s/", name);
-		json_array_foreach(sts, j, st) {
-			json_t *sv;
-
-			if (strncmp(json_string_value(json_object_get(st, "key")) ?: "", pfx, strlen(pfx)))
-				continue;
-			sv = kv_value_json(st);
-			if (json_integer_value(json_object_get(sv, "rev")) == rev)
-				json_object_set(status, key_base(st), json_object_get(sv, "state"));
-			json_decref(sv);
-		}
-		json_array_append_new(list, json_pack("{s:s, s:O*, s:O*, s:I, s:o}", "name", name, "owner_uid",
-						      json_object_get(v, "owner_uid"), "nodes", json_object_get(v, "nodes"),
-						      "revision", (json_int_t)rev, "status", status));
-		json_decref(v);
-	}
-	json_decref(kvs);
-	json_decref(sts);
-	*result = json_pack("{s:o}", "slices", list);
 	return 0;
 }

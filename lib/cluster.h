@@ -15,6 +15,8 @@
  *                        rev = create_revision of slices/SLICE the node acted on, mod = its
  *                        mod_revision (an apply changes it; the node applies the edit)
  *   alloc/next-key      the next free link key (a decimal string)
+ *   links/SLICE/LINK    {"rev","up","node"}: the admin state a user gave the link through
+ *                        node "node"; the node at its other end follows it
  *
  * A create puts slices/SLICE and advances alloc/next-key in one transaction
  * that compares both (the slice must not exist, the counter must be the one
@@ -39,6 +41,9 @@
 #define CLUSTER_NEXT_KEY CLUSTER_ROOT "alloc/next-key"
 #define CLUSTER_UID_PREFIX CLUSTER_ROOT "alloc/uid/"	/* <index> -> slice: the slice's uid range */
 #define CLUSTER_UID_MAX 4096
+/* links/SLICE/LINK  {"rev", "up", "node"}: a user's link down/up through one node (rev = the
+ * slice's create revision); every node holding an end of LINK follows it. */
+#define CLUSTER_LINKS CLUSTER_ROOT "links/"
 /* A node's lease: it is shown down this long after it stops renewing. */
 #define CLUSTER_LEASE_TTL 10
 
@@ -102,7 +107,29 @@ int cluster_slice_create(struct etcd *e, const char *spec, size_t spec_len, cons
  * -TRL_ENOTFOUND if the cluster has no such slice. */
 int cluster_slice_delete(struct etcd *e, const char *name, int timeout_s, cluster_progress_fn progress, void *ctx,
 			 json_t **result, struct trl_error *err);
-/* The cluster's slices: {"slices": [{"name","owner_uid","nodes","revision","status": {NODE: state}}]}. */
+/* The cluster's slices: {"slices": [{"name","owner_uid","nodes","revision","status": {NODE: state}}]};
+ * a node's state is what it reported ("progress", "ready", "failed"), "down" when the node is down
+ * (whatever it reported), "unknown" when it is up and reported nothing about this slice. */
 int cluster_slice_list(struct etcd *e, json_t **result, struct trl_error *err);
+
+/*
+ * Retire node @name: remove its registration (members/, and nodes/) and its
+ * reports.  Refused (-TRL_EEXIST) while slices of the cluster place routers
+ * on it or it registered routers, or while it is up (its lease lives), unless
+ * @force.  *result = {"name","removed","was": "up"|"down","slices","routers","reports_removed"}.
+ * -TRL_ENOTFOUND if the cluster never saw it.
+ */
+int cluster_node_remove(struct etcd *e, const char *name, int force, json_t **result, struct trl_error *err);
+/*
+ * A slice as the cluster describes it, for a node without a part of it or a
+ * management host (slice show): {"name","owner_uid","state" ("ready" when every
+ * node is, "creating", "degraded"),"node": "(cluster)","description",
+ * "routers": [{"name","node","template","state": its node's report}],
+ * "links": [{"name","endpoints","nodes","rate","key","kind"}],"cluster": its
+ * cluster_slice_list() entry}.  -TRL_ENOTFOUND if the cluster has no such slice.
+ */
+int cluster_slice_describe(struct etcd *e, const char *name, json_t **result, struct trl_error *err);
+/* One slice's entry of cluster_slice_list() (3 round trips); *result NULL if the cluster has no such slice. */
+int cluster_slice_status(struct etcd *e, const char *name, json_t **result, struct trl_error *err);
 
 #endif

@@ -322,6 +322,14 @@ void etcd_close(struct etcd *e)
 	free(e);
 }
 
+int etcd_dup(const struct etcd *e, struct etcd **ep, struct trl_error *err)
+{
+	const struct etcd_opts o = { .ca = e->ca, .cert = e->cert, .key = e->key, .user = e->user,
+				     .password = e->password };
+
+	return etcd_open_opts(e->url_text, &o, ep, err);
+}
+
 const char *etcd_endpoint(const struct etcd *e)
 {
 	return e->endpoints[e->cur];

@@ -49,6 +49,9 @@ int etcd_open_opts(const char *url, const struct etcd_opts *o, struct etcd **ep,
 /* etcd_open_opts() without options. */
 int etcd_open(const char *url, struct etcd **ep, struct trl_error *err);
 void etcd_close(struct etcd *e);
+/* A second handle to the same endpoints with the same options (for another thread, or
+ * for requests beside a watch running on @e). */
+int etcd_dup(const struct etcd *e, struct etcd **ep, struct trl_error *err);
 /* The endpoint requests go to ("http://127.0.0.1:2379"). */
 const char *etcd_endpoint(const struct etcd *e);
 /* Round trips made with this handle (a watch counts one). */

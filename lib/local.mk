@@ -14,6 +14,6 @@ lib_libtrellis_la_SOURCES = \
 	lib/sshkey.c lib/sshkey.h \
 	lib/etcd.c lib/etcd.h \
 	lib/graph.c lib/graph.h \
-	lib/cluster.c lib/cluster-apply.c lib/cluster.h
+	lib/cluster.c lib/cluster-apply.c lib/cluster-view.c lib/cluster.h lib/cluster-int.h
 lib_libtrellis_la_CFLAGS = $(AM_CFLAGS) $(FYAML_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 lib_libtrellis_la_LIBADD = $(FYAML_LIBS) $(JANSSON_LIBS) $(CURL_LIBS)

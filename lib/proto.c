@@ -397,6 +397,12 @@ static const struct field_desc key_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field_desc node_remove_fields[] = {
+	{ "name", FIELD_NAME, 1 },
+	{ "force", FIELD_BOOL, 0 },
+	{ NULL, 0, 0 },
+};
+
 static const struct field_desc events_fields[] = {
 	{ "name", FIELD_NAME, 0 },
 	{ "since", FIELD_TIME, 0 },
@@ -430,6 +436,7 @@ static const struct op_desc {
 	{ PROTO_OP_ROUTER_STOP, "router.stop", router_fields },
 	{ PROTO_OP_ROUTER_START, "router.start", router_fields },
 	{ PROTO_OP_ROUTER_RESTART, "router.restart", router_fields },
+	{ PROTO_OP_NODE_REMOVE, "node.remove", node_remove_fields },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -698,6 +705,8 @@ static int decode_field(const struct op_desc *od, const struct field_desc *f, js
 			req->follow = json_is_true(v);
 		else if (!strcmp(f->key, "dry_run"))
 			req->dry_run = json_is_true(v);
+		else if (!strcmp(f->key, "force"))
+			req->force = json_is_true(v);
 		else
 			req->tty = json_is_true(v);
 		return 0;

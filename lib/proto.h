@@ -47,6 +47,8 @@
  *   {"op": "ssh.keys",     "name": "blue"}   (sshd's AuthorizedKeysCommand, via trellis-ssh)
  *   {"op": "node.show"}
  *   {"op": "node.list"}     (cluster mode: every node of the cluster)
+ *   {"op": "node.remove", "name": "n3", "force": false}   (cluster mode: retire a node;
+ *      refused while slices of the cluster use it or it is up, unless "force")
  *   {"op": "events", "name": "blue", "since": 1700000000, "follow": true}
  *      (every field optional) what happened: the kept history (newest
  *      EVENTS_HISTORY_MAX, at or after "since"), and with "follow" then each
@@ -152,6 +154,7 @@ enum proto_op {
 	PROTO_OP_ROUTER_STOP,
 	PROTO_OP_ROUTER_START,
 	PROTO_OP_ROUTER_RESTART,
+	PROTO_OP_NODE_REMOVE,
 };
 
 /* link.capture's settings: bounds the protocol checks (the daemon's own
@@ -179,6 +182,7 @@ struct proto_request {
 	int tty;
 	int dry_run;		/* slice.create: validate, plan and admit, build nothing; slice.apply: plan only */
 	int follow;		/* events: stay and stream */
+	int force;		/* node.remove: even while slices use the node, or it is up */
 	long long since;	/* events: unix time, 0 = the whole kept history */
 	/* slice.set: new values as the user wrote them ("1.5", "512M"); NULL = leave unchanged. */
 	struct proto_set {

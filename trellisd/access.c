@@ -43,6 +43,7 @@ static const struct {
 	[PROTO_OP_SSH_KEYS] = { ACCESS_SSH_KEYS, 1 },
 	[PROTO_OP_EVENTS] = { ACCESS_ANY, 1 },		/* filtered by ACCESS_SEE per event (events-follow.c) */
 	[PROTO_OP_LINK_CAPTURE] = { ACCESS_SEE, 1 },
+	[PROTO_OP_NODE_REMOVE] = { ACCESS_ROOT, 1 },	/* changes the cluster (cluster.c) */
 };
 
 static const struct {

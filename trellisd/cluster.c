@@ -20,8 +20,11 @@
  *              local request runs, reporting status/SLICE/NODE before and
  *              after; every
  *              CLUSTER_LINK_CHECK_S it also puts this node's half of every
- *              link to a node whose lease expired down (link_set(), the
- *              routers see carrier loss) and up again when that node is back.
+ *              link to a node whose lease expired down (link_away_set(): the
+ *              routers see carrier loss; recorded apart from a user's link
+ *              down, which it never undoes) and up again when that node is back,
+ *              and follows the users' link down/up given to other nodes
+ *              (links/SLICE/LINK, links_follow()).
  *
  * When etcd is unreachable nothing is torn down: running slices stay as they
  * are and the reconciler retries until etcd answers again.  A slice whose
@@ -34,7 +37,10 @@
  * Requests on the control socket in cluster mode: slice.create and
  * slice.apply (without a placement or dry run) and slice.delete go to etcd
  * and wait for the cluster, with the nodes' progress streamed to the
- * client; node.list lists the cluster.
+ * client; node.list lists the cluster, node.remove retires a node; link.set
+ * changes this node's end and records a state change in etcd for the other
+ * end (cluster_link_set()); slice.show of a cluster slice adds every node's
+ * state (cluster_show_state()).
  */
 #define LOG_MODULE "cluster"
 #include <errno.h>
@@ -43,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cluster.h"
+#include "cluster-int.h"
 #include "etcd.h"
 #include "events.h"
 #include "log.h"
@@ -54,21 +61,6 @@
 #include "util.h"
 
 #define CLUSTER_WAIT_S 600
-#define CLUSTER_LINK_CHECK_S 2	/* how often the far nodes' liveness is checked */
-
-struct cluster {
-	struct daemon *d;
-	char url[512];
-	struct etcd_opts opts;	/* TLS and auth (its strings are the cluster's own) */
-	pthread_t keep_th, watch_th, rec_th;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned long gen;	/* bumped when slices/ may have changed */
-	int stop;
-	int64_t lease;
-	json_t *downed;		/* "SLICE/LINK" this node put down because the far node is down (reconcile thread) */
-	json_t *live;		/* nodes with a lease at the last check, or NULL before the first (reconcile thread) */
-};
 
 static int cluster_stopping(struct cluster *c)
 {
@@ -136,6 +128,16 @@ static char *registration(struct daemon *d)
 	/* ... and disk for the routers' rootfs (limits.disk reserves it all). */
 	if (o)
 		json_object_set_new(o, "disk_free", json_integer((json_int_t)slice_disk_free(d)));
+	/* ... and what its admission could still promise: a create is checked against it before it is written. */
+	{
+		double cpu_free;
+		uint64_t mem_free;
+
+		if (o && slice_promise_free(d, &cpu_free, &mem_free) == 0) {
+			json_object_set_new(o, "cpu_free", json_real(cpu_free));
+			json_object_set_new(o, "mem_free", json_integer((json_int_t)mem_free));
+		}
+	}
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;
@@ -251,9 +253,11 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-/* status/SLICE/NODE: @rev the create revision, @mod the mod revision acted on. */
-static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, int64_t mod,
-		       const char *state, const struct trl_error *why)
+/* status/SLICE/NODE: @rev the create revision, @mod the mod revision acted
+ * on; @steps (may be NULL): the progress steps since the last report, which
+ * the creator shows. */
+static void status_put_steps(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, int64_t mod,
+			     const char *state, const struct trl_error *why, json_t *steps)
 {
 	struct trl_error err = { 0 };
 	char key[192];
@@ -263,12 +267,21 @@ static void status_put(struct cluster *c, struct etcd *e, const char *slice, int
 			      why && why->msg[0] ? why->msg : "", "code",
 			      why && why->code ? trl_error_code_name(why->code) : "");
 
+	if (o && json_array_size(steps))
+		json_object_set(o, "steps", steps);
+
 	snprintf(key, sizeof(key), CLUSTER_STATUS "%s/%s", slice, c->d->node_name);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text && etcd_put(e, key, text, 0, &err) < 0)
 		log_warn("slice '%s': cannot report '%s': %s", slice, state, err.msg);
 	free(text);
+}
+
+static void status_put(struct cluster *c, struct etcd *e, const char *slice, int64_t rev, int64_t mod,
+		       const char *state, const struct trl_error *why)
+{
+	status_put_steps(c, e, slice, rev, mod, state, why, NULL);
 }
 
 static void status_del(struct cluster *c, struct etcd *e, const char *slice)
@@ -332,22 +345,48 @@ struct realize_ctx {
 	int64_t rev, mod;
 	struct timespec last;
 	pthread_mutex_t lock;	/* progress comes from several worker threads */
+	json_t *steps;		/* the steps not reported yet (at most REALIZE_STEPS_MAX) */
+	unsigned dropped;	/* ... and how many more there were */
 };
 
-/* A create's progress, to status/SLICE/NODE: at most one report a second (etcd round trips stay O(1) per node). */
+#define REALIZE_STEPS_MAX 64
+
+/* Take the steps not reported yet (with a line for the ones dropped): the caller reports them. */
+static json_t *realize_steps_take(struct realize_ctx *x)
+{
+	json_t *steps = x->steps;
+
+	if (x->dropped && steps)
+		json_array_append_new(steps, json_sprintf("(%u more steps)", x->dropped));
+	x->steps = json_array();
+	x->dropped = 0;
+	return steps;
+}
+
+/*
+ * A create's progress, to status/SLICE/NODE: every step is kept, and sent
+ * at most once a second in a batch ("steps"; the last one is the message),
+ * so etcd round trips stay O(1) per node while the creator shows every step.
+ */
 static void realize_progress(void *ctx, const char *step, const char *msg)
 {
 	struct realize_ctx *x = ctx;
 	struct timespec now;
 
 	pthread_mutex_lock(&x->lock);
+	if (x->steps && json_array_size(x->steps) < REALIZE_STEPS_MAX)
+		json_array_append_new(x->steps, json_sprintf("%s: %s", step, msg));
+	else
+		x->dropped++;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec - x->last.tv_sec + (now.tv_nsec - x->last.tv_nsec) / 1e9 >= 1.0) {
 		struct trl_error why = { 0 };
+		json_t *steps = realize_steps_take(x);
 
 		x->last = now;
 		snprintf(why.msg, sizeof(why.msg), "%s: %s", step, msg);
-		status_put(x->c, x->e, x->slice, x->rev, x->mod, "progress", &why);
+		status_put_steps(x->c, x->e, x->slice, x->rev, x->mod, "progress", &why, steps);
+		json_decref(steps);
 	}
 	pthread_mutex_unlock(&x->lock);
 }
@@ -380,6 +419,7 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	status_put(c, e, name, rev, mod, "progress", &(struct trl_error){ .msg = "realizing" });
 	clock_gettime(CLOCK_MONOTONIC, &x.last);
 	pthread_mutex_init(&x.lock, NULL);
+	x.steps = json_array();
 	op_ctx_internal(&oc, d, &(struct progress_sink){ .fn = realize_progress, .ctx = &x });
 	if (!req.spec) {
 		r = trl_error_set(&err, TRL_EINVALID, "the cluster's desired state of slice '%s' has no spec", name);
@@ -398,16 +438,22 @@ static void realize(struct cluster *c, struct etcd *e, const char *name, json_t 
 	}
 	pthread_mutex_destroy(&x.lock);
 	json_decref(placement);
-	if (r < 0) {
-		log_warn("slice '%s': %s", name, err.msg);
-		status_put(c, e, name, rev, mod, "failed", &err);
-	} else {
-		struct trl_error what = { 0 };
-		size_t n = json_array_size(json_object_get(res, "changes"));
+	{
+		json_t *steps = realize_steps_take(&x);
 
-		if (apply)
-			snprintf(what.msg, sizeof(what.msg), "applied: %zu change%s here", n, n == 1 ? "" : "s");
-		status_put(c, e, name, rev, mod, "ready", apply ? &what : NULL);
+		if (r < 0) {
+			log_warn("slice '%s': %s", name, err.msg);
+			status_put_steps(c, e, name, rev, mod, "failed", &err, steps);
+		} else {
+			struct trl_error what = { 0 };
+			size_t n = json_array_size(json_object_get(res, "changes"));
+
+			if (apply)
+				snprintf(what.msg, sizeof(what.msg), "applied: %zu change%s here", n, n == 1 ? "" : "s");
+			status_put_steps(c, e, name, rev, mod, "ready", apply ? &what : NULL, steps);
+		}
+		json_decref(steps);
+		json_decref(x.steps);
 	}
 	json_decref(res);
 }
@@ -539,120 +585,6 @@ static int files_resolver(void *ctx, const char *name, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static void link_state(struct cluster *c, const char *slice, const char *link, int up)
-{
-	struct op_ctx oc;
-	struct proto_request req = { .op = PROTO_OP_LINK_SET, .name = slice, .link = link };
-	struct trl_error err = { 0 };
-	json_t *res = NULL;
-
-	req.settings = json_pack("{s:s}", "state", up ? "up" : "down");
-	op_ctx_internal(&oc, c->d, NULL);
-	if (link_set(&oc, &req, &res, &err) < 0)
-		log_warn("slice '%s': link '%s': %s", slice, link, err.msg);
-	json_decref(res);
-	json_decref(req.settings);
-}
-
-/*
- * Links that cross to a node whose lease expired are put down on this side
- * (the routers' interfaces lose carrier: their routing stack sees it at
- * once), and up again when the node is back.  Only links this code put down
- * are brought up.  An unreachable etcd says nothing about the nodes: nothing
- * changes then.
- */
-static void links_check(struct cluster *c, struct etcd *e)
-{
-	struct daemon *d = c->d;
-	struct trl_error err = { 0 };
-	json_t *kvs = NULL, *live = json_object(), *kv, *want = json_object(), *v;
-	struct store *st;
-	char **names = NULL;
-	const char *key;
-	size_t i;
-	int n;
-
-	if (etcd_range(e, CLUSTER_NODES, &kvs, NULL, &err) < 0) {
-		json_decref(live);
-		json_decref(want);
-		return;
-	}
-	json_array_foreach(kvs, i, kv) {
-		const char *k = json_string_value(json_object_get(kv, "key"));
-
-		json_object_set_new(live, k + strlen(CLUSTER_NODES), json_true());
-	}
-	json_decref(kvs);
-	/* Node events: a lease that expired is a node down, a new one a node up. */
-	if (c->live) {
-		json_object_foreach(c->live, key, v)
-			if (!json_object_get(live, key))
-				events_emit(d, NULL, 0, NULL, "node-down", "node '%s' is down (its lease expired)", key);
-		json_object_foreach(live, key, v)
-			if (!json_object_get(c->live, key))
-				events_emit(d, NULL, 0, NULL, "node-up", "node '%s' is up (registered)", key);
-	}
-	json_decref(c->live);
-	c->live = json_deep_copy(live);
-	if (store_open(d->db_path, &st, &err) == 0) {
-		n = store_slice_names(st, &names, &err);
-		for (int s = 0; s < n; s++) {
-			struct store_slice row;
-			struct trl_slice *sl = NULL;
-
-			if (store_slice_get(st, names[s], &row, NULL) < 0)
-				continue;
-			if (json_is_integer(json_object_get(row.placement, "cluster")) &&
-			    spec_parse(row.spec, strlen(row.spec), row.filename, files_resolver, row.files, &sl, NULL) == 0) {
-				cluster_placement_apply(sl, row.placement);
-				for (size_t l = 0; l < sl->n_links; l++) {
-					const struct trl_router *a = trl_slice_router(sl, sl->links[l].ep[0].router);
-					const struct trl_router *b = trl_slice_router(sl, sl->links[l].ep[1].router);
-					int la = !strcmp(a->node, d->node_name), lb = !strcmp(b->node, d->node_name);
-					char k[160];
-
-					if (la == lb)
-						continue;
-					snprintf(k, sizeof(k), "%s/%s", sl->name, sl->links[l].name);
-					json_object_set_new(want, k, json_boolean(json_object_get(live, la ? b->node : a->node) != NULL));
-				}
-			}
-			trl_slice_free(sl);
-			store_slice_release(&row);
-		}
-		for (int s = 0; s < n; s++)
-			free(names[s]);
-		free(names);
-		store_close(st);
-	}
-	json_object_foreach(want, key, v) {
-		char slice[64];
-		const char *slash = strchr(key, '/');
-		int is_down = json_object_get(c->downed, key) != NULL;
-
-		snprintf(slice, sizeof(slice), "%.*s", (int)(slash - key), key);
-		if (!json_is_true(v) && !is_down) {
-			log_info("slice '%s': link '%s' goes down: the node at its far end is down", slice, slash + 1);
-			link_state(c, slice, slash + 1, 0);
-			json_object_set_new(c->downed, key, json_true());
-		} else if (json_is_true(v) && is_down) {
-			log_info("slice '%s': link '%s' comes up: the node at its far end is back", slice, slash + 1);
-			link_state(c, slice, slash + 1, 1);
-			json_object_del(c->downed, key);
-		}
-	}
-	/* Slices gone since: forget their links. */
-	{
-		void *tmp;
-
-		json_object_foreach_safe(c->downed, tmp, key, v)
-			if (!json_object_get(want, key))
-				json_object_del(c->downed, key);
-	}
-	json_decref(live);
-	json_decref(want);
-}
-
 static void *reconcile_main(void *arg)
 {
 	struct cluster *c = arg;
@@ -684,8 +616,9 @@ static void *reconcile_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&c->lock);
-		/* Between changes: only the far ends' liveness, and a full pass now and then. */
-		links_check(c, e);
+		/* Between changes: only the far ends' liveness and users' link states, and a full pass now and then. */
+		cluster_links_check(c, e);
+		cluster_links_follow(c, e);
 		if (!kicked && !down && time(NULL) - last < 30)
 			continue;
 		last = time(NULL);
@@ -721,8 +654,8 @@ static void cluster_free(struct cluster *c)
 		explicit_bzero((char *)c->opts.password, strlen(c->opts.password));
 		free((char *)c->opts.password);
 	}
-	json_decref(c->downed);
 	json_decref(c->live);
+	json_decref(c->followed);
 	free(c);
 }
 
@@ -739,7 +672,6 @@ int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, 
 	if (!c)
 		return trl_error_set(err, TRL_EFAILED, "out of memory");
 	c->d = d;
-	c->downed = json_object();
 	snprintf(c->url, sizeof(c->url), "%s", url);
 	snprintf(d->cluster_url, sizeof(d->cluster_url), "%s", url);
 	c->opts = (struct etcd_opts){ .ca = opt_dup(o->ca, &fail), .cert = opt_dup(o->cert, &fail),
@@ -825,6 +757,9 @@ int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t *
 			trl_error_clear(err);
 			return slice_delete(oc, req->name, result, err);
 		}
+		break;
+	case PROTO_OP_NODE_REMOVE:
+		r = cluster_node_remove(e, req->name, req->force, result, err);
 		break;
 	case PROTO_OP_NODE_LIST: {
 		json_t *nodes = NULL;

@@ -19,6 +19,9 @@ trellisd_trellisd_SOURCES = \
 	trellisd/tenant.c trellisd/tenant.h \
 	trellisd/ssh.c \
 	trellisd/cluster.c \
+	trellisd/cluster-links.c \
+	trellisd/cluster-show.c \
+	trellisd/cluster-int.h \
 	trellisd/claim.c trellisd/claim.h \
 	trellisd/events.c trellisd/events-watch.c trellisd/events-follow.c trellisd/events.h trellisd/events-int.h \
 	trellisd/capture.c \

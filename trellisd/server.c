@@ -106,10 +106,16 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 		return r;
 	/* An apply is the cluster's when root asks (a tenant's slices here are this node's own). */
 	if (d->cluster && ((req->op == PROTO_OP_SLICE_CREATE && !req->placement) || req->op == PROTO_OP_SLICE_DELETE ||
-			   req->op == PROTO_OP_NODE_LIST ||
+			   req->op == PROTO_OP_NODE_LIST || req->op == PROTO_OP_NODE_REMOVE ||
 			   (req->op == PROTO_OP_SLICE_APPLY && !req->placement && !req->dry_run &&
 			    caller_is_privileged(&oc->who))))
 		return cluster_request(oc, req, result, err);
+	if (d->cluster && req->op == PROTO_OP_LINK_SET)
+		return cluster_link_set(oc, req, result, err);
+	if (d->cluster && req->op == PROTO_OP_SLICE_SHOW)
+		return cluster_slice_show(oc, req->name, result, err);
+	if (d->cluster && req->op == PROTO_OP_SLICE_LIST)
+		return cluster_slice_list_local(oc, result, err);
 	switch (req->op) {
 	case PROTO_OP_PING:
 		*result = json_pack("{s:s}", "version", PACKAGE_VERSION);
@@ -152,6 +158,7 @@ static int dispatch(struct op_ctx *oc, const struct proto_request *req, json_t *
 	case PROTO_OP_EVENTS:
 		return events_request(oc, req, result, err);
 	case PROTO_OP_NODE_LIST:
+	case PROTO_OP_NODE_REMOVE:
 		return trl_error_set(err, TRL_EUNAVAIL, "node '%s' is not in a cluster (start trellisd with --cluster)",
 				     d->node_name);
 	}

@@ -235,6 +235,43 @@ int admission_check(struct daemon *d, struct store *st, const struct trl_slice *
 	return 0;
 }
 
+int slice_promise_free(struct daemon *d, double *cpu_free, uint64_t *mem_free)
+{
+	struct trl_error err = { 0 };
+	struct store *st;
+	char **names = NULL;
+	double cores, ocpu = 0;
+	uint64_t have, omem = 0;
+	int n;
+
+	host_capacity(&cores, &have);
+	if (store_open(d->db_path, &st, &err) < 0)
+		return -err.code;
+	n = store_slice_names(st, &names, &err);
+	for (int i = 0; i < n; i++) {
+		struct store_slice row;
+		struct trl_slice *o = NULL;
+		double oc;
+		uint64_t om;
+
+		if (slice_load(st, names[i], &row, &o, &err) == 0) {
+			slice_promise(d, o, &oc, &om);
+			ocpu += oc;
+			omem += om;
+			store_slice_release(&row);
+			trl_slice_free(o);
+		}
+		free(names[i]);
+	}
+	free(names);
+	store_close(st);
+	if (n < 0)
+		return -err.code;
+	*cpu_free = cores > ocpu ? cores - ocpu : 0;
+	*mem_free = have > omem ? have - omem : 0;
+	return 0;
+}
+
 /* Host-wide uid range claims (claim.c) for this daemon's slices. */
 static int claim_skip_index(unsigned idx, void *arg)
 {

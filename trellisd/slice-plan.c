@@ -53,6 +53,7 @@ void plan_free(struct plan *p)
 	free(p->local);
 	free(p->pl);
 	free(p->down);
+	json_decref(p->away);
 	free(p->stopped);
 	trl_slice_free(p->s);
 	memset(p, 0, sizeof(*p));
@@ -329,9 +330,19 @@ void plan_apply_settings(struct store *st, struct plan *p)
 			continue;
 		shape_from_json(o, &p->s->links[l].shape);
 		p->down[l] = json_is_false(json_object_get(o, "up"));
+		if (json_is_string(json_object_get(o, "away"))) {
+			if (!p->away)
+				p->away = json_object();
+			json_object_set(p->away, p->s->links[l].name, json_object_get(o, "away"));
+		}
 	}
 	json_decref(set);
 	plan_shape(p);
+}
+
+int plan_link_down(const struct plan *p, size_t l)
+{
+	return p->down[l] || (p->away && json_object_get(p->away, p->s->links[l].name));
 }
 
 /* Load a slice's row and spec. */

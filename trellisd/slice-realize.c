@@ -276,7 +276,7 @@ int link_attach(struct plan *p, size_t l, struct trl_error *err)
 {
 	if (link_attach_fastpath(p, l, err) < 0)
 		return -err->code;
-	return p->down[l] ? 0 : link_admin(p, l, 1, err);
+	return plan_link_down(p, l) ? 0 : link_admin(p, l, 1, err);
 }
 
 /* Attach the links @want marks (NULL: every one with an end here), noting in
@@ -300,13 +300,13 @@ int links_attach(struct plan *p, struct op_ctx *oc, const unsigned char *want, u
 			return op_cancel_error(oc, err);
 		if (attached)
 			attached[l] = 1;
-		if (link_attach(p, l, err) < 0 || (p->down[l] && link_admin(p, l, 0, err) < 0))
+		if (link_attach(p, l, err) < 0 || (plan_link_down(p, l) && link_admin(p, l, 0, err) < 0))
 			return trl_error_prefix(err, "link '%s'", s->links[l].name);
 		if (p->pl[l].kind == PLAN_LINK_TUNNEL)
 			op_progress(oc, "links", "link '%s' up: %s key %u to node '%s' (%zu/%zu)", s->links[l].name,
 					 node_tunnel_name(p->pl[l].tunnel), p->pl[l].key, p->pl[l].remote_node, ++done, todo);
 		else
-			op_progress(oc, "links", "link '%s' %s (%zu/%zu)", s->links[l].name, p->down[l] ? "attached, down" : "up",
+			op_progress(oc, "links", "link '%s' %s (%zu/%zu)", s->links[l].name, plan_link_down(p, l) ? "attached, down" : "up",
 				    ++done, todo);
 	}
 	return 0;

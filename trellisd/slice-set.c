@@ -8,6 +8,11 @@
  * the end of a link a capture runs on (capture.c).  Each checks everything first,
  * then changes the kernel, then records the change in the store's settings;
  * a failure puts the previous values back.
+ *
+ * A link's admin state has two sources kept apart in the settings: the
+ * user's ("up": false, link set) and the cluster's ("away": NODE, put by
+ * link_away_set() while the node at the far end is down).  The interfaces
+ * are down while either holds; clearing "away" never undoes the user's.
  */
 #define LOG_MODULE "slice"
 #include <arpa/inet.h>
@@ -507,7 +512,7 @@ int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result
 	was_down = p.down[l];
 	down = state ? !strcmp(state, "down") : p.down[l];
 	if (r == 0 && state)
-		r = link_admin(&p, (size_t)l, !down, err);
+		r = link_admin(&p, (size_t)l, !down && !json_object_get(p.away, p.s->links[l].name), err);
 	if (r < 0)
 		goto restore;
 
@@ -520,6 +525,9 @@ int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result
 	}
 	entry = shape_to_json(sh);
 	json_object_set_new(entry, "up", json_boolean(!down));
+	/* The cluster's own down (its far node away) is kept apart from the user's (link_away_set). */
+	if (json_object_get(p.away, p.s->links[l].name))
+		json_object_set(entry, "away", json_object_get(p.away, p.s->links[l].name));
 	json_object_set_new(links, p.s->links[l].name, entry);
 	if ((r = store_settings_put(st, p.s->name, set, err)) < 0)
 		goto restore;
@@ -547,7 +555,7 @@ restore:
 		*sh = old;
 		p.ss = old_ss;
 		if ((p.pl[l].kind == PLAN_LINK_TUNNEL && shape_slice_apply(d, &p.ss, p.s->name, &e) < 0) ||
-		    link_shape(&p, (size_t)l, &e) < 0 || link_admin(&p, (size_t)l, !p.down[l], &e) < 0)
+		    link_shape(&p, (size_t)l, &e) < 0 || link_admin(&p, (size_t)l, !plan_link_down(&p, (size_t)l), &e) < 0)
 			log_warn("slice '%s': link '%s': restoring the previous settings: %s", p.s->name,
 				 p.s->links[l].name, e.msg);
 	}
@@ -559,5 +567,62 @@ out_plan:
 	plan_free(&p);
 	pthread_mutex_unlock(&d->node_lock);
 	slice_op_end(d, req->name);
+	return r;
+}
+
+int link_away_set(struct daemon *d, const char *slice, const char *link, const char *node, struct trl_error *err)
+{
+	struct op_ctx oc;
+	struct store_slice row;
+	struct store *st = NULL;
+	struct plan p;
+	json_t *set = NULL, *links, *entry;
+	long l;
+	int r;
+
+	op_ctx_internal(&oc, d, NULL);
+	slice_op_begin(d, slice);
+	pthread_mutex_lock(&d->node_lock);
+	if ((r = slice_plan_load(&oc, ACCESS_CHANGE, slice, &row, &p, err)) < 0)
+		goto out_plan;
+	store_slice_release(&row);
+	l = link_find(p.s, link);
+	if (l < 0 || p.pl[l].kind == PLAN_LINK_REMOTE) {
+		r = trl_error_set(err, TRL_ENOTFOUND, "slice '%s' has no link '%s' on node '%s'", slice, link, d->node_name);
+		goto out;
+	}
+	if ((r = store_open(d->db_path, &st, err)) < 0 || (r = store_settings_get(st, p.s->name, &set, err)) < 0)
+		goto out;
+	links = json_object_get(set, "links");
+	if (!json_is_object(links)) {
+		links = json_object();
+		json_object_set_new(set, "links", links);
+	}
+	entry = json_object_get(links, p.s->links[l].name);
+	if (!json_is_object(entry)) {
+		/* Nothing recorded yet: the spec's shape, up as far as the user is concerned. */
+		entry = shape_to_json(&p.s->links[l].shape);
+		json_object_set_new(entry, "up", json_boolean(!p.down[l]));
+		json_object_set_new(links, p.s->links[l].name, entry);
+	}
+	if (node)
+		json_object_set_new(entry, "away", json_string(node));
+	else
+		json_object_del(entry, "away");
+	if ((r = store_settings_put(st, p.s->name, set, err)) < 0)
+		goto out;
+	/* The user's own down stays whatever the far node does. */
+	r = link_admin(&p, (size_t)l, !node && !p.down[l], err);
+	events_emit_st(d, st, p.s->name, NULL, node ? "link-away" : "link-back", "link '%s' %s", p.s->links[l].name,
+		       node ? "down: the node at its far end is away" :
+		       p.down[l] ? "stays down (taken down by the user): the node at its far end is back" :
+				   "up: the node at its far end is back");
+out:
+	json_decref(set);
+	store_close(st);
+out_plan:
+	plan_free(&p);
+	pthread_mutex_unlock(&d->node_lock);
+	slice_op_end(d, slice);
 	return r;
 }

@@ -80,9 +80,11 @@ int slice_plan_load(struct op_ctx *oc, enum access_op op, const char *name, stru
 }
 
 /* Link @l of plan @p on this node: "up", "down" (an end's interface is gone),
- * "admin-down" (taken down: trellis link down) or "remote". */
-static const char *link_state(const struct plan *p, size_t l)
+ * "admin-down" (taken down: trellis link down), "down (node N away)" (its far
+ * node is away, cluster mode: in @buf) or "remote". */
+static const char *link_state(const struct plan *p, size_t l, char *buf, size_t len)
 {
+	const char *away = json_string_value(json_object_get(p->away, p->s->links[l].name));
 	const struct trl_link *lk = &p->s->links[l];
 	const struct plan_link *pl = &p->pl[l];
 	char a[16], b[16];
@@ -98,7 +100,13 @@ static const char *link_state(const struct plan *p, size_t l)
 		up = if_nametoindex(pl->ep ? b : a) != 0;
 	if (!up)
 		return "down";
-	return p->down[l] ? "admin-down" : "up";
+	if (p->down[l])
+		return "admin-down";
+	if (away) {
+		snprintf(buf, len, "down (node %s away)", away);
+		return buf;
+	}
+	return "up";
 }
 
 /* The spec does not parse (@err says why): what runs, from the inventory; else @err as it is. */
@@ -191,19 +199,23 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 		struct trl_link *lk = &s->links[l];
 		struct plan_link *pl = &p.pl[l];
 		char a[16], b[16], ea[40], eb[40];
-		const char *state = link_state(&p, l);
+		char state_buf[TRL_NAME_MAX + 32];
+		const char *state = link_state(&p, l, state_buf, sizeof(state_buf));
 
 		host_veth(s, &lk->ep[0], a);
 		host_veth(s, &lk->ep[1], b);
 		snprintf(ea, sizeof(ea), "%s:%s", lk->ep[0].router, lk->ep[0].ifname);
 		snprintf(eb, sizeof(eb), "%s:%s", lk->ep[1].router, lk->ep[1].ifname);
+		const char *away = json_string_value(json_object_get(p.away, lk->name));
+
 		if (!strcmp(state, "down"))
 			degraded = 1;
-		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I}", "name",
+		/* admin: the user's state (link set); away: the far node whose absence put it down (cluster). */
+		json_array_append_new(links, json_pack("{s:s, s:[s,s], s:[s,s], s:I, s:o, s:s, s:s, s:I, s:s, s:s?}", "name",
 						       lk->name, "endpoints", ea, eb, "hosts", a, b, "rate",
 						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
 						       "state", state, "kind", plan_link_kind_name(pl), "key",
-						       (json_int_t)pl->key));
+						       (json_int_t)pl->key, "admin", p.down[l] ? "down" : "up", "away", away));
 	}
 	o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s?, s:s, s:{s:I, s:I}, s:o, s:o, s:o, s:b, s:s?}", "name", s->name,
 		      "owner", row.owner, "owner_uid", (json_int_t)row.owner_uid, "state",
@@ -212,6 +224,8 @@ int slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_
 		      "node", d->node_name, "bandwidth", "rate", (json_int_t)s->bw_rate, "ceil", (json_int_t)s->bw_ceil,
 		      "limits", limits_json(&s->limits), "routers", routers, "links", links, "persist", s->persist,
 		      "tunnel", s->tunnel[0] ? s->tunnel : NULL);
+	if (o)
+		cluster_show_state(d, s->name, row.placement, o);
 	store_slice_release(&row);
 	plan_free(&p);
 	if (!o)
@@ -415,11 +429,14 @@ int slice_stats_sample(struct op_ctx *oc, const char *name, int sample, json_t *
 						"backlog_bytes", (json_int_t)ci.backlog_bytes, "backlog_packets",
 						(json_int_t)ci.backlog_packets));
 		}
+		char state_buf[TRL_NAME_MAX + 32];
+
 		json_array_append_new(links, json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s, s:o, s:o}", "name", lk->name,
 						       "kind", plan_link_kind_name(pl), "key", (json_int_t)pl->key, "rate",
 						       (json_int_t)lk->shape.rate, "shape", shape_to_json(&lk->shape),
-						       "admin", p.down[l] ? "down" : "up", "state", link_state(&p, l), "ports",
-						       ports, "directions", dirs));
+						       "admin", p.down[l] ? "down" : "up", "state",
+						       link_state(&p, l, state_buf, sizeof(state_buf)), "ports", ports,
+						       "directions", dirs));
 	}
 	free(sd);
 	/* row's strings outlive store_slice_release(), which frees what it points to */

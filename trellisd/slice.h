@@ -69,7 +69,8 @@ struct plan {
 	size_t n_local;
 	struct plan_link *pl;		/* per link */
 	struct shape_slice ss;		/* its share of this node's substrate */
-	int *down;			/* per link: administratively down (link down) */
+	int *down;			/* per link: administratively down (link down: the user's) */
+	json_t *away;			/* link -> node: down while that node is away (cluster mode, automatic; settings) */
 	char *only;			/* per router: start/wait for only these (repairs); NULL = every local one */
 	char *stopped;			/* per router: stopped by 'router stop' (settings), kept stopped */
 	int keep_logs;			/* teardown after a failed create */
@@ -126,6 +127,8 @@ int links_attach(struct plan *p, struct op_ctx *oc, const unsigned char *want, u
 		 struct trl_error *err);
 int plan_check_shaping(struct plan *p, struct trl_error *err);
 int link_admin(struct plan *p, size_t l, int up, struct trl_error *err);
+/* Link @l's interfaces must be down: the user took it down, or its far node is away. */
+int plan_link_down(const struct plan *p, size_t l);
 
 /* slice-reconcile.c */
 void boot_id_store(struct store *st, const char *slice);

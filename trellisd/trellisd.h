@@ -72,6 +72,10 @@ json_t *node_info_for(struct op_ctx *oc);
 /* Disk a create could still use on this node: free space of the state
  * directory's file system less what admission keeps free (cluster placement). */
 uint64_t slice_disk_free(struct daemon *d);
+/* What admission could still promise a new slice here: the node's cores and handed-out
+ * memory less what its slices promise (cluster mode registers it: lib/cluster.c checks
+ * a create against it before writing).  -errno if the store cannot be read. */
+int slice_promise_free(struct daemon *d, double *cpu_free, uint64_t *mem_free);
 
 /* slice-*.c (slice.h lists which file holds what) */
 int slice_create(struct op_ctx *oc, const struct proto_request *req, json_t **result,
@@ -91,6 +95,9 @@ int slice_apply(struct op_ctx *oc, const struct proto_request *req, json_t **res
 /* router.stop, router.start, router.restart (slice-router.c). */
 int router_lifecycle(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 int link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* Cluster mode: put this node's half of @link down because @node, at its far end, is away, or
+ * (@node NULL) clear that; the user's own down (link set) is kept apart and never undone. */
+int link_away_set(struct daemon *d, const char *slice, const char *link, const char *node, struct trl_error *err);
 /* The end of a link a capture runs on: a router of this node and its interface. */
 struct slice_link_end {
 	char router[16];
@@ -151,5 +158,18 @@ int cluster_start(struct daemon *d, const char *url, const struct etcd_opts *o, 
 void cluster_stop(struct daemon *d);
 /* Serve slice.create, slice.delete and node.list through the cluster. */
 int cluster_request(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
+/* slice show of a cluster slice (@placement has "cluster"): add "cluster" (its entry of the cluster's
+ * slice list: every node's state) to @shown, and show its "state" ready only when every node is
+ * (creating while one is not yet, degraded while one is down or failed, deleting once removed). */
+void cluster_show_state(struct daemon *d, const char *name, json_t *placement, json_t *shown);
+/* slice.show in cluster mode: slice_show(), or for a cluster slice without a part on this node,
+ * the cluster's description of it (cluster_slice_describe()) to its owner and root. */
+int cluster_slice_show(struct op_ctx *oc, const char *name, json_t **result, struct trl_error *err);
+/* slice.list in cluster mode: slice_list(), a cluster slice's "ready" shown as creating/degraded
+ * while another node of it is not ready (as cluster_show_state()), with "cluster": every node's state. */
+int cluster_slice_list_local(struct op_ctx *oc, json_t **result, struct trl_error *err);
+/* link.set in cluster mode: link_set() here, and a state change of a cluster slice's link also
+ * recorded in etcd (links/SLICE/LINK), which the node at the other end follows. */
+int cluster_link_set(struct op_ctx *oc, const struct proto_request *req, json_t **result, struct trl_error *err);
 
 #endif

@@ -100,9 +100,9 @@ route_via() { # node router prefix
 	# node show names the cluster
 	[ "$(testbed_trellis "$P" 1 --json node show | jq -r .cluster)" = "$URL" ]
 	# what --cluster does not serve is a usage error, and so is mixing it with --node
-	run tc_cluster slice show t100a
+	run tc_cluster slice exec t100a r1 -- true
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"'slice show' is not available with --cluster"* ]]
+	[[ "$output" == *"'slice exec' is not available with --cluster"* ]]
 	run "$TRELLIS_BIN" --cluster "$URL" --node a=/x node list
 	[ "$status" -eq 2 ]
 }
@@ -294,7 +294,7 @@ EOS
 	run testbed_trellis "$P" 1 node list
 	[[ "$output" == *"t100n3"*"down"* ]]
 	# node 2 puts its half of the link to node 3 down: r2 loses r3's routes, and so does r1
-	wait_for 10 eval '[ "$(testbed_trellis "$P" 2 --json slice show t100a | jq -r ".links[] | select(.name == \"r2:eth2-r3:eth1\") | .state")" = admin-down ]'
+	wait_for 10 eval '[ "$(testbed_trellis "$P" 2 --json slice show t100a | jq -r ".links[] | select(.name == \"r2:eth2-r3:eth1\") | .state")" = "down (node t100n3 away)" ]'
 	wait_for 20 eval '! testbed_trellis "$P" 1 slice exec t100a r1 -- ip -4 route show 10.255.0.3 | grep -q ospf'
 	# the rest of the slice still works
 	testbed_trellis "$P" 1 slice exec t100a r1 -- ping -c 2 -i 0.2 -W 2 -I 10.255.0.1 10.255.0.2
