@@ -498,9 +498,24 @@ int apply_commit(struct apply *a, const struct proto_request *req, struct trl_er
 			log_warn("slice '%s': link '%s': %s", ns->name, sl.name, err->msg);
 	}
 	if (store_settings_get(a->st, ns->name, &set, NULL) == 0 && json_is_object(links = json_object_get(set, "links"))) {
-		for (size_t m = 0; m < os->n_links; m++)
-			if (a->ols[m] == AL_REMOVE || a->ols[m] == AL_SHAPE)
+		for (size_t m = 0; m < os->n_links; m++) {
+			json_t *o = json_object_get(links, os->links[m].name), *keep;
+
+			if (a->ols[m] == AL_REMOVE || !o) {
 				json_object_del(links, os->links[m].name);
+				continue;
+			}
+			if (a->ols[m] != AL_SHAPE)
+				continue;
+			/* The edit's shaping replaces the live one; the link's state stays
+			 * (the user's link down, the cluster's far-node-away). */
+			keep = json_object();
+			if (json_object_get(o, "up"))
+				json_object_set(keep, "up", json_object_get(o, "up"));
+			if (json_object_get(o, "away"))
+				json_object_set(keep, "away", json_object_get(o, "away"));
+			json_object_set_new(links, os->links[m].name, keep);
+		}
 	}
 	/* A bandwidth the edit set is the spec's from now on (not a live one of 'slice set'). */
 	if (json_is_object(set) && (json_is_object(links) || a->bw)) {
