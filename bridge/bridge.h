@@ -171,6 +171,21 @@ struct bridge_port_stats {
  * these counters: the substrate neighbour failing to resolve (ip -s ntable:
  * unresolved_discards), no route to the remote node, a full substrate qdisc. */
 
+/*
+ * Re-resolve the substrate next hop of every tunnel (the route to its remote
+ * node; bridge_tunnel_attach() resolves it once) and rewrite the entries
+ * whose next hop changed (*@changed of them, may be NULL).  Encapsulated
+ * frames go to that next hop without a per-frame route lookup; an entry
+ * without one (no substrate, no route, a route through another interface)
+ * lets the kernel route each frame.  Call on route changes
+ * (bridge_route_watch_open()).  Thread-safe against the other calls.
+ */
+int bridge_nexthops_refresh(struct bridge *b, unsigned *changed, struct trl_error *err);
+
+/* A non-blocking rtnetlink socket subscribed to IPv4/IPv6 route changes (a
+ * readable one means: call bridge_nexthops_refresh()), or -errno. */
+int bridge_route_watch_open(void);
+
 /* Counters of host end @host_if, summed over CPUs.  All zero for a port that
  * never saw a frame.  TRL_ENOTFOUND if no such interface. */
 int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_stats *out,
