@@ -51,12 +51,15 @@
  *  - bridge_substrate_attach() once per node (again after changing the
  *    substrate's MTU or address), bridge_tunnel_attach() for each cross-node
  *    link, and bridge_neigh_refresh() for each remote node address (at tunnel
- *    attach; calling it again is harmless).  The kernel resolves the
- *    substrate next hop on demand anyway (every encapsulated frame leaves
- *    through bpf_redirect_neigh); the refresh makes the entry kernel-managed,
- *    kept REACHABLE without a timer in the daemon, also while it is stopped,
- *    so frames do not wait for resolution.  bridge_neigh_release() when no
- *    link to that node is left;
+ *    attach; calling it again is harmless).  bridge_tunnel_attach() resolves
+ *    the route to the remote node once and keeps the next hop in the port
+ *    entry, so encapsulated frames skip the kernel's per-frame route lookup
+ *    (bpf_redirect_neigh with that next hop; the kernel still resolves the
+ *    neighbour itself); call bridge_nexthops_refresh() on route changes
+ *    (bridge_route_watch_open()).  The refresh makes the neighbour entry
+ *    kernel-managed, kept REACHABLE without a timer in the daemon, also while
+ *    it is stopped, so frames do not wait for resolution.
+ *    bridge_neigh_release() when no link to that node is left;
  *  - set router interface MTUs on cross-node links to bridge_inner_mtu();
  *  - detach BEFORE deleting the veths.  Map entries are keyed by ifindex,
  *    which can only be learnt from a name while the interface exists; link
