@@ -5,8 +5,11 @@
  * The BPF side (fastpath.bpf.c, layouts in fastpath.h) is built into a
  * bpftool skeleton (fastpath.skel.h in the build directory).  This file:
  *
- *  - opens it against a pin directory: the five maps get libbpf pin paths
- *    (reused when pinned and compatible, pinned after creation otherwise);
+ *  - opens it against a pin directory: the six maps get libbpf pin paths
+ *    (reused when pinned and compatible, pinned after creation otherwise;
+ *    fp_port_ctrs, new with counter slots, is simply created next to the
+ *    pins of an older build, whose 40-byte fp_ports is taken out of the
+ *    pin dir before load and its entries written into the new one after);
  *    both programs are always loaded, and a pinned program is kept when it
  *    has the same BPF tag (same code) and uses only the pinned maps, so a
  *    restarted daemon talks to the very programs that keep forwarding
@@ -20,9 +23,16 @@
  *  - tears down idempotently, recovering a vanished interface's ifindex from
  *    the entries that still name it (the peer's entry, the key map), and
  *    prunes entries of vanished interfaces;
+ *  - gives each port entry a counter slot (an index into the per-CPU
+ *    array fp_port_ctrs; the free ones are found again from the entries at
+ *    open), kept when an entry is rewritten, freed with the entry;
  *  - keeps substrate next hops resolved through rtnetlink (route lookup,
  *    then a kernel-managed neighbour entry), so encapsulated frames do not
- *    wait for neighbour resolution;
+ *    wait for neighbour resolution, and stores each tunnel's next hop in its
+ *    entry (at attach, and again in bridge_nexthops_refresh() on route
+ *    changes) so the program hands it to bpf_redirect_neigh and the kernel
+ *    skips a route lookup per frame.  Port entries are read-modify-written
+ *    under b->lock: the refresh runs on the daemon's watcher thread;
  *  - probes support in a throw-away network namespace (a thread that
  *    unshares CLONE_NEWNET), so the probe never touches a real interface.
  *
@@ -1548,11 +1558,42 @@ static void port_nexthop(struct bridge *b, struct fp_port *port)
 	memcpy(port->nh, nh.addr, addr_len(nh.family));
 }
 
+/* One route lookup per remote node, not per tunnel: most tunnels of a node
+ * share a few remotes. */
+struct nh_cache {
+	unsigned n;
+	struct {
+		struct fp_port in; /* family + remote */
+		struct fp_port out; /* nh_family + nh */
+	} e[32];
+};
+
+static void port_nexthop_cached(struct bridge *b, struct fp_port *port, struct nh_cache *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->e[i].in.family == port->family &&
+		    !memcmp(c->e[i].in.remote, port->remote, sizeof(port->remote))) {
+			port->nh_family = c->e[i].out.nh_family;
+			memcpy(port->nh, c->e[i].out.nh, sizeof(port->nh));
+			return;
+		}
+	port_nexthop(b, port);
+	if (c->n < ARRAY_SIZE(c->e)) {
+		c->e[c->n].in = *port;
+		c->e[c->n].out = *port;
+		c->n++;
+	}
+}
+
 static int nexthops_refresh_locked(struct bridge *b, unsigned *changed)
 {
 	_cleanup_free_ uint32_t *keys = NULL;
+	_cleanup_free_ struct nh_cache *cache = calloc(1, sizeof(*cache));
 	unsigned n;
 	int r;
+
+	if (!cache)
+		return -ENOMEM;
 
 	*changed = 0;
 	r = map_keys(b->ports_fd, &keys, &n, FP_MAX_PORTS);
@@ -1564,7 +1605,7 @@ static int nexthops_refresh_locked(struct bridge *b, unsigned *changed)
 		if (port_get(b, keys[i], &port) < 0 || !(port.flags & FP_F_TUNNEL))
 			continue;
 		fresh = port;
-		port_nexthop(b, &fresh);
+		port_nexthop_cached(b, &fresh, cache);
 		if (fresh.nh_family == port.nh_family && !memcmp(fresh.nh, port.nh, sizeof(port.nh)))
 			continue;
 		r = port_put(b, keys[i], &fresh);
@@ -1588,10 +1629,11 @@ int bridge_nexthops_refresh(struct bridge *b, unsigned *changed, struct trl_erro
 	return 0;
 }
 
-int bridge_route_watch_open(void)
+int bridge_route_watch_open(int family)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE };
+				  .nl_groups = (family != AF_INET6 ? RTMGRP_IPV4_ROUTE : 0) |
+					       (family != AF_INET ? RTMGRP_IPV6_ROUTE : 0) };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 
 	if (fd < 0)

@@ -185,9 +185,11 @@ struct bridge_port_stats {
  */
 int bridge_nexthops_refresh(struct bridge *b, unsigned *changed, struct trl_error *err);
 
-/* A non-blocking rtnetlink socket subscribed to IPv4/IPv6 route changes (a
- * readable one means: call bridge_nexthops_refresh()), or -errno. */
-int bridge_route_watch_open(void);
+/* A non-blocking rtnetlink socket subscribed to route changes of @family
+ * (AF_INET, AF_INET6, or AF_UNSPEC for both; a readable one means: call
+ * bridge_nexthops_refresh()), or -errno.  Subscribe to the outer families
+ * the tunnels use only: every new interface adds IPv6 routes (fe80::/64). */
+int bridge_route_watch_open(int family);
 
 /* Counters of host end @host_if, summed over CPUs.  All zero for a port that
  * never saw a frame.  TRL_ENOTFOUND if no such interface. */

@@ -371,12 +371,14 @@ static void *nexthop_watch_main(void *arg)
 			break;
 		if (n > 0 && p[0].revents) {
 			/* A route change comes in bursts (a link going down takes
-			 * several routes): refresh once they have settled. */
+			 * several routes): refresh once they have settled, at
+			 * most five times a second. */
 			do
 				drain(nhw.route_fd);
 			while (poll(&p[0], 1, 50) > 0 && !(p[0].revents & (POLLERR | POLLNVAL)));
 		}
 		nexthop_refresh(nhw.b);
+		poll(&p[1], 1, 150);
 	}
 	return NULL;
 }
@@ -386,7 +388,8 @@ void node_nexthop_watch_start(struct bridge *b)
 	if (!b || nhw.running)
 		return;
 	nhw.b = b;
-	nhw.route_fd = bridge_route_watch_open();
+	/* The daemon's tunnels have IPv4 outer headers (slice-realize.c). */
+	nhw.route_fd = bridge_route_watch_open(AF_INET);
 	nhw.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (nhw.route_fd < 0 || nhw.stop_fd < 0 ||
 	    pthread_create(&nhw.th, NULL, nexthop_watch_main, NULL) != 0) {
