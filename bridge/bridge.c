@@ -5,8 +5,11 @@
  * The BPF side (fastpath.bpf.c, layouts in fastpath.h) is built into a
  * bpftool skeleton (fastpath.skel.h in the build directory).  This file:
  *
- *  - opens it against a pin directory: the five maps get libbpf pin paths
- *    (reused when pinned and compatible, pinned after creation otherwise);
+ *  - opens it against a pin directory: the six maps get libbpf pin paths
+ *    (reused when pinned and compatible, pinned after creation otherwise;
+ *    fp_port_ctrs, new with counter slots, is simply created next to the
+ *    pins of an older build, whose 40-byte fp_ports is taken out of the
+ *    pin dir before load and its entries written into the new one after);
  *    both programs are always loaded, and a pinned program is kept when it
  *    has the same BPF tag (same code) and uses only the pinned maps, so a
  *    restarted daemon talks to the very programs that keep forwarding
@@ -20,9 +23,16 @@
  *  - tears down idempotently, recovering a vanished interface's ifindex from
  *    the entries that still name it (the peer's entry, the key map), and
  *    prunes entries of vanished interfaces;
+ *  - gives each port entry a counter slot (an index into the per-CPU
+ *    array fp_port_ctrs; the free ones are found again from the entries at
+ *    open), kept when an entry is rewritten, freed with the entry;
  *  - keeps substrate next hops resolved through rtnetlink (route lookup,
  *    then a kernel-managed neighbour entry), so encapsulated frames do not
- *    wait for neighbour resolution;
+ *    wait for neighbour resolution, and stores each tunnel's next hop in its
+ *    entry (at attach, and again in bridge_nexthops_refresh() on route
+ *    changes) so the program hands it to bpf_redirect_neigh and the kernel
+ *    skips a route lookup per frame.  Port entries are read-modify-written
+ *    under b->lock: the refresh runs on the daemon's watcher thread;
  *  - probes support in a throw-away network namespace (a thread that
  *    unshares CLONE_NEWNET), so the probe never touches a real interface.
  *
@@ -33,6 +43,7 @@
 #define LOG_MODULE "bridge"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -96,6 +107,13 @@ struct bridge {
 	int node_fd;
 	int pstats_fd;
 	int nstats_fd;
+	int ctrs_fd;
+	/* Counter slots in use (fp_port.slot), rebuilt from fp_ports at open. */
+	uint8_t slot_used[FP_MAX_SLOTS];
+	unsigned slot_hint;
+	/* Serialises read-modify-write of port entries (the next-hop refresh
+	 * may run on another thread than attach/detach/update). */
+	pthread_mutex_t lock;
 };
 
 static __thread int libbpf_quiet;
@@ -261,11 +279,91 @@ static int port_put(struct bridge *b, unsigned ifindex, const struct fp_port *po
 static int port_forget(struct bridge *b, unsigned ifindex)
 {
 	uint32_t key = ifindex;
+	struct fp_port port;
+	bool had = port_get(b, ifindex, &port) == 0;
 
 	if (bpf_map_delete_elem(b->ports_fd, &key) < 0 && errno != ENOENT)
 		return -errno;
+	if (had && port.slot && port.slot < FP_MAX_SLOTS)
+		b->slot_used[port.slot] = 0;
 	if (bpf_map_delete_elem(b->pstats_fd, &key) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+static int map_keys(int fd, uint32_t **out, unsigned *n, unsigned max);
+
+/* A free counter slot, its per-CPU counters zeroed; 0 when none is left
+ * (the port then forwards without counting). */
+static uint32_t slot_alloc(struct bridge *b)
+{
+	_cleanup_free_ struct fp_port_counters *zero = NULL;
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0 || !(zero = calloc((size_t)ncpus, sizeof(*zero))))
+		return 0;
+	for (unsigned i = 0; i < FP_MAX_SLOTS - 1; i++) {
+		uint32_t slot = 1 + (b->slot_hint + i) % (FP_MAX_SLOTS - 1);
+
+		if (b->slot_used[slot])
+			continue;
+		if (bpf_map_update_elem(b->ctrs_fd, &slot, zero, BPF_ANY) < 0)
+			return 0;
+		b->slot_used[slot] = 1;
+		b->slot_hint = slot;
+		return slot;
+	}
+	return 0;
+}
+
+/* Write a new or changed entry: keep the slot of the entry it replaces
+ * (@old, or NULL), else give it a fresh one. */
+static int port_put_slot(struct bridge *b, unsigned ifindex, struct fp_port *port,
+			 const struct fp_port *old)
+{
+	if (old && old->slot && old->slot < FP_MAX_SLOTS)
+		port->slot = old->slot;
+	else
+		port->slot = slot_alloc(b);
+	return port_put(b, ifindex, port);
+}
+
+/* Mark the slots of every entry used; give entries without one (migrated
+ * from a build without slots) or sharing one a fresh slot. */
+static int slots_rebuild(struct bridge *b)
+{
+	_cleanup_free_ uint32_t *keys = NULL;
+	unsigned n;
+	int r;
+
+	memset(b->slot_used, 0, sizeof(b->slot_used));
+	r = map_keys(b->ports_fd, &keys, &n, FP_MAX_PORTS);
+	if (r < 0)
+		return r;
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < n; i++) {
+			struct fp_port port;
+			bool good;
+
+			if (port_get(b, keys[i], &port) < 0)
+				continue;
+			good = port.slot && port.slot < FP_MAX_SLOTS;
+			if (pass == 0 && good && !b->slot_used[port.slot]) {
+				b->slot_used[port.slot] = 2; /* 2: claimed by keys[i] */
+				continue;
+			}
+			if (pass == 1 && good && b->slot_used[port.slot] == 2) {
+				b->slot_used[port.slot] = 1;
+				continue;
+			}
+			if (pass == 1 && (!good || b->slot_used[port.slot] == 1)) {
+				port.slot = slot_alloc(b);
+				r = port_put(b, keys[i], &port);
+				if (r < 0)
+					return r;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -456,6 +554,86 @@ static int legacy_migrate(struct bridge *b, const char *dir, bool *migrated)
 	return 0;
 }
 
+/* fp_ports of a build before counter slots and next hops (40-byte values):
+ * taken out of the pin dir before load (libbpf would refuse the pin), its
+ * entries written into the fresh map after.  The old program keeps the old
+ * map until reattach_all() replaces it. */
+struct ports_v1 {
+	int fd;
+	unsigned n;
+	uint32_t *keys;
+	struct fp_port *vals;
+};
+
+static void ports_v1_free(struct ports_v1 *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v->keys);
+	free(v->vals);
+	v->fd = -1;
+	v->keys = NULL;
+	v->vals = NULL;
+}
+
+static int ports_v1_take(const char *dir, struct ports_v1 *v)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int r;
+
+	_Static_assert(FP_PORT_V1_SIZE == offsetof(struct fp_port, slot), "v1 is a prefix");
+	pin_path(path, sizeof(path), dir, "fp_ports");
+	v->fd = bpf_obj_get(path);
+	if (v->fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_obj_get_info_by_fd(v->fd, &info, &len) < 0 || info.key_size != 4 ||
+	    info.value_size != FP_PORT_V1_SIZE) {
+		ports_v1_free(v); /* current (or foreign: load refuses it) */
+		return 0;
+	}
+	r = map_keys(v->fd, &v->keys, &v->n, FP_MAX_PORTS);
+	if (r < 0)
+		return r;
+	v->vals = calloc(v->n ? v->n : 1, sizeof(*v->vals));
+	if (!v->vals)
+		return -ENOMEM;
+	for (unsigned i = 0; i < v->n; i++)
+		if (bpf_map_lookup_elem(v->fd, &v->keys[i], &v->vals[i]) < 0)
+			v->keys[i] = 0;
+	if (unlink(path) < 0)
+		return -errno;
+	return 1;
+}
+
+/* Load failed: put the old map back under its pin. */
+static void ports_v1_restore(const char *dir, struct ports_v1 *v)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), dir, "fp_ports");
+	if (v->fd >= 0 && v->vals && bpf_obj_pin(v->fd, path) < 0)
+		log_warn("Cannot restore the pin '%s': %s", path, strerror(errno));
+}
+
+static int ports_v1_migrate(struct bridge *b, struct ports_v1 *v)
+{
+	for (unsigned i = 0; i < v->n; i++) {
+		int r;
+
+		if (!v->keys[i])
+			continue;
+		v->vals[i].slot = 0;
+		v->vals[i].nh_family = 0;
+		r = port_put(b, v->keys[i], &v->vals[i]);
+		if (r < 0)
+			return r;
+	}
+	log_debug("Migrated %u port entries to counter slots", v->n);
+	return 0;
+}
+
 /* Put the current programs on every attachment the maps know of. */
 static int reattach_all(struct bridge *b, struct trl_error *err)
 {
@@ -491,9 +669,10 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 		const char *name;
 		int *fd;
 		size_t value_size;
-	} maps[5];
+	} maps[6];
 	uint32_t ids[ARRAY_SIZE(maps)];
 	bool replaced = false, migrated = false;
+	struct ports_v1 v1 = { .fd = -1 };
 	struct bridge *b;
 	char path[PATH_MAX];
 	int r;
@@ -511,6 +690,7 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 	if (!b)
 		return trl_error_errno(err, TRL_EFAILED, ENOMEM, "bridge");
 	b->port_prog = b->wire_prog = b->own_port_prog = b->own_wire_prog = -1;
+	pthread_mutex_init(&b->lock, NULL);
 
 	b->skel = fastpath__open();
 	if (!b->skel) {
@@ -526,6 +706,8 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 				     sizeof(struct fp_port_counters) };
 	maps[4] = (typeof(maps[0])){ b->skel->maps.fp_node_stats, "fp_node_stats", &b->nstats_fd,
 				     sizeof(struct fp_node_counters) };
+	maps[5] = (typeof(maps[0])){ b->skel->maps.fp_port_ctrs, "fp_port_ctrs", &b->ctrs_fd,
+				     sizeof(struct fp_port_counters) };
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
 		pin_path(path, sizeof(path), pin_dir, maps[i].name);
 		r = bpf_map__set_pin_path(maps[i].map, path);
@@ -535,8 +717,15 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 		}
 	}
 
+	r = ports_v1_take(pin_dir, &v1);
+	if (r < 0) {
+		r = trl_error_errno(err, TRL_EFAILED, r, "read port entries of an older build in '%s'",
+				    pin_dir);
+		goto fail;
+	}
 	r = fastpath__load(b->skel);
 	if (r < 0) {
+		ports_v1_restore(pin_dir, &v1);
 		r = trl_error_errno(err, TRL_EFAILED, r,
 				    "load fast path (pins in '%s' from an incompatible build? "
 				    "remove them with bridge_unpin)",
@@ -553,9 +742,22 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 		ids[i] = map_id(*maps[i].fd);
 	}
 
+	if (v1.vals) {
+		r = ports_v1_migrate(b, &v1);
+		if (r < 0) {
+			r = trl_error_errno(err, TRL_EFAILED, r, "migrate port entries in '%s'", pin_dir);
+			goto fail;
+		}
+		migrated = true;
+	}
 	r = legacy_migrate(b, pin_dir, &migrated);
 	if (r < 0) {
 		r = trl_error_errno(err, TRL_EFAILED, r, "migrate shortbridge pins in '%s'", pin_dir);
+		goto fail;
+	}
+	r = slots_rebuild(b);
+	if (r < 0) {
+		r = trl_error_errno(err, TRL_EFAILED, r, "assign counter slots in '%s'", pin_dir);
 		goto fail;
 	}
 	r = prog_adopt(pin_dir, b->skel->progs.fp_port_ingress, PIN_PORT_PROG, ids, ARRAY_SIZE(ids),
@@ -568,10 +770,12 @@ int bridge_open(const char *pin_dir, struct bridge **out, struct trl_error *err)
 	if (r < 0)
 		goto fail;
 	log_debug("%s fast path in '%s'", replaced ? "Loaded and pinned" : "Reusing pinned", pin_dir);
+	ports_v1_free(&v1);
 	*out = b;
 	return 0;
 
 fail:
+	ports_v1_free(&v1);
 	bridge_close(b);
 	return r;
 }
@@ -585,8 +789,11 @@ void bridge_close(struct bridge *b)
 	if (b->own_wire_prog >= 0)
 		close(b->own_wire_prog);
 	fastpath__destroy(b->skel);
+	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
+
+static void port_nexthop(struct bridge *b, struct fp_port *port);
 
 /* --- same-node links --------------------------------------------------------- */
 
@@ -612,10 +819,10 @@ static int port_check_free(struct bridge *b, const char *name, unsigned ifindex,
 	return trl_error_set(err, TRL_EEXIST, "'%s' is already joined to '%s'", name, other);
 }
 
-int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b, unsigned flags,
+static int link_attach_locked(struct bridge *b, const char *host_a, const char *host_b, unsigned flags,
 		       struct trl_error *err)
 {
-	struct fp_port pa = { 0 }, pb = { 0 };
+	struct fp_port pa = { 0 }, pb = { 0 }, oa, ob;
 	unsigned ia, ib;
 	int r;
 
@@ -637,9 +844,9 @@ int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b,
 	pa.peer_ifindex = ib;
 	pb.peer_ifindex = ia;
 	pa.flags = pb.flags = flags & BRIDGE_F_PEER ? FP_F_PEER : 0;
-	if ((r = port_put(b, ia, &pa)) < 0)
+	if ((r = port_put_slot(b, ia, &pa, port_get(b, ia, &oa) == 0 ? &oa : NULL)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_a);
-	if ((r = port_put(b, ib, &pb)) < 0)
+	if ((r = port_put_slot(b, ib, &pb, port_get(b, ib, &ob) == 0 ? &ob : NULL)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_b);
 
 	r = tc_attach(b->port_prog, ia, host_a, err);
@@ -652,7 +859,18 @@ int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b,
 	return 0;
 }
 
-int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
+int bridge_link_attach(struct bridge *b, const char *host_a, const char *host_b, unsigned flags,
+		       struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = link_attach_locked(b, host_a, host_b, flags, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+static int link_detach_locked(struct bridge *b, const char *host_a, const char *host_b,
 		       struct trl_error *err)
 {
 	unsigned ia, ib, keys[4], n = 0;
@@ -706,21 +924,49 @@ int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
 	return 0;
 }
 
+int bridge_link_detach(struct bridge *b, const char *host_a, const char *host_b,
+		       struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = link_detach_locked(b, host_a, host_b, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
 int bridge_port_stats(struct bridge *b, const char *host_if, struct bridge_port_stats *out,
 		      struct trl_error *err)
 {
-	struct fp_port_counters c;
+	struct fp_port_counters c, s, p;
+	struct fp_port port, peer;
+	const unsigned nf = sizeof(c) / sizeof(uint64_t);
 	unsigned ifindex;
 	int r;
 
 	_Static_assert(sizeof(c) % sizeof(uint64_t) == 0, "counters are u64 only");
 	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	memset(&p, 0, sizeof(p));
 	r = ifindex_of(host_if, &ifindex, err);
 	if (r < 0)
 		return r;
-	r = percpu_sum(b->pstats_fd, ifindex, (uint64_t *)&c, sizeof(c) / sizeof(uint64_t));
+	/* The unjoined-drop hash (and what a build before slots counted) ... */
+	r = percpu_sum(b->pstats_fd, ifindex, (uint64_t *)&c, nf);
+	/* ... plus the port's slot, plus (same node) the peer's tx as our rx. */
+	if (r == 0 && port_get(b, ifindex, &port) == 0) {
+		if (port.slot && port.slot < FP_MAX_SLOTS)
+			r = percpu_sum(b->ctrs_fd, port.slot, (uint64_t *)&s, nf);
+		if (r == 0 && !(port.flags & FP_F_TUNNEL) && port.peer_ifindex &&
+		    port_get(b, port.peer_ifindex, &peer) == 0 && peer.slot && peer.slot < FP_MAX_SLOTS)
+			r = percpu_sum(b->ctrs_fd, peer.slot, (uint64_t *)&p, nf);
+	}
 	if (r < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': read counters", host_if);
+	for (unsigned i = 0; i < nf; i++)
+		((uint64_t *)&c)[i] += ((uint64_t *)&s)[i];
+	c.rx_packets += p.tx_packets;
+	c.rx_bytes += p.tx_bytes;
 	out->packets = c.tx_packets;
 	out->bytes = c.tx_bytes;
 	out->rx_packets = c.rx_packets;
@@ -742,7 +988,7 @@ int bridge_port_joined(struct bridge *b, const char *host_if)
 	return ifindex && port_get(b, ifindex, &port) == 0;
 }
 
-int bridge_port_update(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
+static int port_update_locked(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
 		       struct trl_error *err)
 {
 	struct fp_port port;
@@ -771,6 +1017,17 @@ int bridge_port_update(struct bridge *b, const char *host_if, const struct bridg
 	log_debug("'%s': priority %x:%x loss %u ppm%s", host_if, o->priority >> 16, o->priority & 0xffff,
 		  o->loss_ppm, port.flags & FP_F_PEER ? " redirect_peer" : "");
 	return 0;
+}
+
+int bridge_port_update(struct bridge *b, const char *host_if, const struct bridge_port_opts *o,
+		       struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = port_update_locked(b, host_if, o, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }
 
 /* --- substrate ----------------------------------------------------------------- */
@@ -864,6 +1121,11 @@ int bridge_substrate_attach(struct bridge *b, const struct bridge_node_cfg *cfg,
 		return trl_error_prefix(err, "substrate moved from '%s'", name);
 	log_debug("Substrate '%s' (%u), %s, MTU %u", cfg->substrate, ifindex,
 		  addr_str(cfg->family, &cfg->local, abuf, sizeof(abuf)), mtu);
+	/* Tunnels re-adopted from the pins: their next hops on this substrate. */
+	if (bridge_nexthops_refresh(b, NULL, err) < 0) {
+		log_debug("%s", err->msg);
+		trl_error_clear(err);
+	}
 	return 0;
 }
 
@@ -1006,7 +1268,7 @@ static int if_features_set(const char *name, const char *const *names, size_t n,
 }
 
 
-int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, int family,
+static int tunnel_attach_locked(struct bridge *b, const char *host_if, uint32_t key, int family,
 			 const void *remote_addr, unsigned flags, struct trl_error *err)
 {
 	struct fp_port old, port = { 0 };
@@ -1048,8 +1310,9 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 	port.key = key;
 	port.family = (uint32_t)family;
 	memcpy(port.remote, remote_addr, addr_len(family));
+	port_nexthop(b, &port);
 	/* Port first: the decap side checks the key's port entry. */
-	if ((r = port_put(b, ifindex, &port)) < 0)
+	if ((r = port_put_slot(b, ifindex, &port, had_old ? &old : NULL)) < 0)
 		return trl_error_errno(err, TRL_EFAILED, r, "'%s': write port entry", host_if);
 	owner = ifindex;
 	if (bpf_map_update_elem(b->keys_fd, &key, &owner, BPF_ANY) < 0)
@@ -1071,7 +1334,18 @@ int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, in
 	return 0;
 }
 
-int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
+int bridge_tunnel_attach(struct bridge *b, const char *host_if, uint32_t key, int family,
+			 const void *remote_addr, unsigned flags, struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = tunnel_attach_locked(b, host_if, key, family, remote_addr, flags, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+static int tunnel_detach_locked(struct bridge *b, const char *host_if, uint32_t key,
 			 struct trl_error *err)
 {
 	struct fp_port port;
@@ -1112,6 +1386,17 @@ int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
 		if_features_set(host_if, tunnel_off_features, ARRAY_SIZE(tunnel_off_features), true);
 	log_debug("Tunnel '%s' (%u) key %u detached", host_if, ifindex, key);
 	return 0;
+}
+
+int bridge_tunnel_detach(struct bridge *b, const char *host_if, uint32_t key,
+			 struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = tunnel_detach_locked(b, host_if, key, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }
 
 int bridge_node_stats(struct bridge *b, struct bridge_node_stats *out, struct trl_error *err)
@@ -1255,6 +1540,113 @@ static int next_hop(unsigned ifindex, int family, const void *addr, struct nexth
 	return 0;
 }
 
+/* Resolve tunnel @port's substrate next hop into the entry (nh_family 0
+ * when there is no substrate, no route, or it leaves elsewhere: the kernel
+ * then routes each frame). */
+static void port_nexthop(struct bridge *b, struct fp_port *port)
+{
+	struct fp_node node = { 0 };
+	struct nexthop nh;
+
+	port->nh_family = 0;
+	memset(port->nh, 0, sizeof(port->nh));
+	if (!(port->flags & FP_F_TUNNEL) || node_get(b, &node) < 0 || !node.ifindex ||
+	    next_hop(node.ifindex, (int)port->family, port->remote, &nh) < 0 ||
+	    !addr_len(nh.family))
+		return;
+	port->nh_family = (uint32_t)nh.family;
+	memcpy(port->nh, nh.addr, addr_len(nh.family));
+}
+
+/* One route lookup per remote node, not per tunnel: most tunnels of a node
+ * share a few remotes. */
+struct nh_cache {
+	unsigned n;
+	struct {
+		struct fp_port in; /* family + remote */
+		struct fp_port out; /* nh_family + nh */
+	} e[32];
+};
+
+static void port_nexthop_cached(struct bridge *b, struct fp_port *port, struct nh_cache *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->e[i].in.family == port->family &&
+		    !memcmp(c->e[i].in.remote, port->remote, sizeof(port->remote))) {
+			port->nh_family = c->e[i].out.nh_family;
+			memcpy(port->nh, c->e[i].out.nh, sizeof(port->nh));
+			return;
+		}
+	port_nexthop(b, port);
+	if (c->n < ARRAY_SIZE(c->e)) {
+		c->e[c->n].in = *port;
+		c->e[c->n].out = *port;
+		c->n++;
+	}
+}
+
+static int nexthops_refresh_locked(struct bridge *b, unsigned *changed)
+{
+	_cleanup_free_ uint32_t *keys = NULL;
+	_cleanup_free_ struct nh_cache *cache = calloc(1, sizeof(*cache));
+	unsigned n;
+	int r;
+
+	if (!cache)
+		return -ENOMEM;
+
+	*changed = 0;
+	r = map_keys(b->ports_fd, &keys, &n, FP_MAX_PORTS);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		struct fp_port port, fresh;
+
+		if (port_get(b, keys[i], &port) < 0 || !(port.flags & FP_F_TUNNEL))
+			continue;
+		fresh = port;
+		port_nexthop_cached(b, &fresh, cache);
+		if (fresh.nh_family == port.nh_family && !memcmp(fresh.nh, port.nh, sizeof(port.nh)))
+			continue;
+		r = port_put(b, keys[i], &fresh);
+		if (r < 0)
+			return r;
+		(*changed)++;
+	}
+	return 0;
+}
+
+int bridge_nexthops_refresh(struct bridge *b, unsigned *changed, struct trl_error *err)
+{
+	unsigned dummy;
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = nexthops_refresh_locked(b, changed ? changed : &dummy);
+	pthread_mutex_unlock(&b->lock);
+	if (r < 0)
+		return trl_error_errno(err, TRL_EFAILED, r, "refresh tunnel next hops");
+	return 0;
+}
+
+int bridge_route_watch_open(int family)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+				  .nl_groups = (family != AF_INET6 ? RTMGRP_IPV4_ROUTE : 0) |
+					       (family != AF_INET ? RTMGRP_IPV6_ROUTE : 0) };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (void *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 struct neigh_info {
 	bool found;
 	uint16_t state;
@@ -1377,7 +1769,7 @@ int bridge_neigh_release(const char *substrate, int family, const void *addr,
 
 /* --- maintenance ------------------------------------------------------------------ */
 
-int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err)
+static int prune_locked(struct bridge *b, unsigned *removed, struct trl_error *err)
 {
 	_cleanup_free_ uint32_t *keys = NULL;
 	unsigned n, gone = 0;
@@ -1441,6 +1833,16 @@ int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err)
 	if (removed)
 		*removed = gone;
 	return 0;
+}
+
+int bridge_prune(struct bridge *b, unsigned *removed, struct trl_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&b->lock);
+	r = prune_locked(b, removed, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }
 
 int bridge_unpin(const char *pin_dir, struct trl_error *err)

@@ -51,12 +51,15 @@
  *  - bridge_substrate_attach() once per node (again after changing the
  *    substrate's MTU or address), bridge_tunnel_attach() for each cross-node
  *    link, and bridge_neigh_refresh() for each remote node address (at tunnel
- *    attach; calling it again is harmless).  The kernel resolves the
- *    substrate next hop on demand anyway (every encapsulated frame leaves
- *    through bpf_redirect_neigh); the refresh makes the entry kernel-managed,
- *    kept REACHABLE without a timer in the daemon, also while it is stopped,
- *    so frames do not wait for resolution.  bridge_neigh_release() when no
- *    link to that node is left;
+ *    attach; calling it again is harmless).  bridge_tunnel_attach() resolves
+ *    the route to the remote node once and keeps the next hop in the port
+ *    entry, so encapsulated frames skip the kernel's per-frame route lookup
+ *    (bpf_redirect_neigh with that next hop; the kernel still resolves the
+ *    neighbour itself); call bridge_nexthops_refresh() on route changes
+ *    (bridge_route_watch_open()).  The refresh makes the neighbour entry
+ *    kernel-managed, kept REACHABLE without a timer in the daemon, also while
+ *    it is stopped, so frames do not wait for resolution.
+ *    bridge_neigh_release() when no link to that node is left;
  *  - set router interface MTUs on cross-node links to bridge_inner_mtu();
  *  - detach BEFORE deleting the veths.  Map entries are keyed by ifindex,
  *    which can only be learnt from a name while the interface exists; link
@@ -170,6 +173,23 @@ struct bridge_port_stats {
 /* Frames the kernel drops after the program handed them over are not in
  * these counters: the substrate neighbour failing to resolve (ip -s ntable:
  * unresolved_discards), no route to the remote node, a full substrate qdisc. */
+
+/*
+ * Re-resolve the substrate next hop of every tunnel (the route to its remote
+ * node; bridge_tunnel_attach() resolves it once) and rewrite the entries
+ * whose next hop changed (*@changed of them, may be NULL).  Encapsulated
+ * frames go to that next hop without a per-frame route lookup; an entry
+ * without one (no substrate, no route, a route through another interface)
+ * lets the kernel route each frame.  Call on route changes
+ * (bridge_route_watch_open()).  Thread-safe against the other calls.
+ */
+int bridge_nexthops_refresh(struct bridge *b, unsigned *changed, struct trl_error *err);
+
+/* A non-blocking rtnetlink socket subscribed to route changes of @family
+ * (AF_INET, AF_INET6, or AF_UNSPEC for both; a readable one means: call
+ * bridge_nexthops_refresh()), or -errno.  Subscribe to the outer families
+ * the tunnels use only: every new interface adds IPv6 routes (fe80::/64). */
+int bridge_route_watch_open(int family);
 
 /* Counters of host end @host_if, summed over CPUs.  All zero for a port that
  * never saw a frame.  TRL_ENOTFOUND if no such interface. */

@@ -20,15 +20,22 @@
  *      other frames (ARP, VLAN-tagged in the packet): adjust_room refuses
  *        them, so bpf_skb_change_head, and skb->protocol is then set to the
  *        outer header's (set_outer_protocol);
- *    then bpf_redirect_neigh(substrate, NULL) for both: the kernel routes the
- *    outer packet (gateways work) and resolves, queues for and refreshes the
- *    substrate neighbour itself, so an ARP-only exchange between routers
- *    resolves the substrate next hop too.  (bpf_fib_lookup is no use here:
+ *    then bpf_redirect_neigh(substrate, next hop) for both: the loader
+ *    resolves the route to the remote node when the tunnel is attached (and
+ *    again on route changes) and keeps the next hop in the port entry, so
+ *    the kernel skips its per-packet FIB lookup and only looks the
+ *    neighbour up (resolving, queueing for and refreshing it itself, so an
+ *    ARP-only exchange between routers resolves the substrate next hop
+ *    too); without a resolved next hop, NULL: the kernel routes the outer
+ *    packet (gateways work).  (bpf_fib_lookup is no use here:
  *    it answers FWD_DISABLED unless forwarding is on for the substrate.)
  *    A frame whose outer packet would exceed the substrate MTU is a counted
  *    drop (drop_mtu): bpf redirects bypass the kernel's MTU checks.
  *  - no entry: drop and count (an unjoined port never leaks into the host).
- * Before any of that a port with a configured loss drops frames at random
+ * Counters live in a per-CPU array, at the slot the loader stored in the
+ * port entry (one inlined array access, no hash lookup); each frame is
+ * counted once, by the port it enters (a same-node peer's rx is read from
+ * this port's tx).  Before any of that a port with a configured loss drops frames at random
  * (bpf_get_prandom_u32() below fp_port.loss), counted as drop_loss: the
  * link's loss: works without netem.  An encapsulated frame gets the port's
  * priority, which HTB on the substrate takes as its class.
@@ -99,6 +106,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fp_port_counters);
+} fp_port_ctrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct fp_node_counters);
@@ -110,7 +124,19 @@ struct {
 			(c)->field++; \
 	} while (0)
 
-static __always_inline struct fp_port_counters *port_counters(__u32 ifindex)
+/* A port's counters: its slot in the per-CPU array (one inlined array
+ * access), or 0 without a slot. */
+static __always_inline struct fp_port_counters *port_counters(const struct fp_port *port)
+{
+	__u32 slot = port->slot;
+
+	if (!slot)
+		return 0;
+	return bpf_map_lookup_elem(&fp_port_ctrs, &slot);
+}
+
+/* Drops of a port without an entry (rare): per-CPU hash keyed by ifindex. */
+static __always_inline struct fp_port_counters *unjoined_counters(__u32 ifindex)
 {
 	struct fp_port_counters *c = bpf_map_lookup_elem(&fp_port_stats, &ifindex);
 
@@ -149,15 +175,11 @@ static __always_inline int shortbridge(struct __sk_buff *skb, struct fp_port *po
 				       struct fp_port_counters *c)
 {
 	__u32 peer = port->peer_ifindex;
-	struct fp_port_counters *pc = port_counters(peer);
 
+	/* Counted once: the peer's rx is this port's tx (bridge_port_stats). */
 	if (c) {
 		c->tx_packets++;
 		c->tx_bytes += skb->len;
-	}
-	if (pc) {
-		pc->rx_packets++;
-		pc->rx_bytes += skb->len;
 	}
 	if ((port->flags & FP_F_PEER) && is_ip(skb->protocol))
 		return bpf_redirect_peer(peer, 0);
@@ -419,8 +441,13 @@ static __always_inline int encap(struct __sk_buff *skb, const struct fp_port *po
 	 * classes as the classification, no filter needed. */
 	if (port->priority)
 		skb->priority = port->priority;
-	/* The kernel routes the outer packet and resolves (or queues for) the
-	 * next hop; the outer MAC addresses are its business. */
+	/* The next hop the loader resolved (struct bpf_redir_neigh's layout):
+	 * the kernel skips its route lookup and goes straight to the neighbour
+	 * (resolving or queueing as needed).  Unresolved: the kernel routes the
+	 * outer packet itself.  The outer MAC addresses are its business. */
+	if (port->nh_family)
+		return bpf_redirect_neigh(node->ifindex, (void *)&port->nh_family,
+					  sizeof(struct bpf_redir_neigh), 0);
 	return bpf_redirect_neigh(node->ifindex, NULL, 0, 0);
 
 drop_other:
@@ -432,17 +459,23 @@ SEC("tc")
 int fp_port_ingress(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
-	struct fp_port_counters *c = port_counters(ifindex);
 	struct fp_port *port = bpf_map_lookup_elem(&fp_ports, &ifindex);
+	struct fp_port_counters *c;
 
+	if (!port) {
+		c = unjoined_counters(ifindex);
+		COUNT(c, drop_unjoined);
+		return TC_ACT_SHOT;
+	}
+	c = port_counters(port);
 	/* Configured random loss (a link's loss:), before anything else. */
-	if (port && port->loss && bpf_get_prandom_u32() < port->loss) {
+	if (port->loss && bpf_get_prandom_u32() < port->loss) {
 		COUNT(c, drop_loss);
 		return TC_ACT_SHOT;
 	}
-	if (port && (port->flags & FP_F_TUNNEL))
+	if (port->flags & FP_F_TUNNEL)
 		return encap(skb, port, c);
-	if (port && port->peer_ifindex)
+	if (port->peer_ifindex)
 		return shortbridge(skb, port, c);
 	COUNT(c, drop_unjoined);
 	return TC_ACT_SHOT;
@@ -577,7 +610,7 @@ int fp_wire_ingress(struct __sk_buff *skb)
 		nc->rx_packets++;
 		nc->rx_bytes += len;
 	}
-	c = port_counters(ifindex);
+	c = port_counters(port);
 	if (c) {
 		c->rx_packets++;
 		c->rx_bytes += inner_len;

@@ -14,6 +14,9 @@
 #include <linux/types.h>
 
 #define FP_MAX_PORTS 16384
+/* Counter slots: fp_port.slot indexes fp_port_ctrs; slot 0 is never given
+ * out (an entry without a slot counts nothing). */
+#define FP_MAX_SLOTS (FP_MAX_PORTS + 1)
 
 /* Address families as the kernel numbers them (AF_INET, AF_INET6). */
 #define FP_AF_INET 2
@@ -29,7 +32,8 @@
 #define FP_F_PEER 0x1u	 /* IP frames into the router with bpf_redirect_peer */
 #define FP_F_TUNNEL 0x2u /* cross-node port: encapsulate towards fp_port.remote */
 
-/* fp_ports value, keyed by host-end ifindex. */
+/* fp_ports value, keyed by host-end ifindex.  Builds before counter slots
+ * had the first 40 bytes only (FP_PORT_V1_SIZE); bridge_open migrates them. */
 struct fp_port {
 	__u32 peer_ifindex; /* same node: the other host end; 0 for a tunnel port */
 	__u32 flags;	    /* FP_F_* */
@@ -39,7 +43,14 @@ struct fp_port {
 	__u32 priority;	    /* tunnel: skb->priority for the encapsulated frame (the
 			       substrate HTB class, major:minor); 0 = leave it */
 	__u32 loss;	    /* drop frames from the router with probability loss / 2^32 */
+	__u32 slot;	    /* this port's element of fp_port_ctrs, 0 = none */
+	/* tunnel: the substrate next hop towards remote, resolved by the loader
+	 * (the layout of struct bpf_redir_neigh, handed to bpf_redirect_neigh
+	 * as is); nh_family 0 = unresolved, the kernel routes each frame */
+	__u32 nh_family;
+	__u8 nh[16];
 };
+#define FP_PORT_V1_SIZE 40
 
 /* fp_node.flags: which local outer addresses are configured. */
 #define FP_N_V4 0x1u
@@ -54,7 +65,11 @@ struct fp_node {
 	__u8 local6[16];
 };
 
-/* fp_port_stats value (per CPU), keyed by host-end ifindex. */
+/* fp_port_ctrs value (per-CPU array indexed by fp_port.slot); also the
+ * fp_port_stats value (per-CPU hash keyed by host-end ifindex), which since
+ * counter slots only takes the drops of ports without an entry (and keeps
+ * what an older build counted).  A same-node port counts what it forwards
+ * only: its rx is its peer's tx. */
 struct fp_port_counters {
 	__u64 tx_packets; /* frames from the router, forwarded (to the peer, into the tunnel) */
 	__u64 tx_bytes;	  /* their length as the router sent them (Ethernet header included) */

@@ -526,6 +526,8 @@ int main(int argc, char **argv)
 			 d->tunnels & NODE_TUNNEL_EGRE ? " egre" : "", d->tunnels & NODE_TUNNEL_GRETAP ? " gretap" : "",
 			 d->tunnels & NODE_TUNNEL_VXLAN ? " vxlan" : "", d->tunnels_missing[0] ? "; missing: " : "",
 			 d->tunnels_missing);
+	if (d->has_substrate && d->bridge)
+		node_nexthop_watch_start(d->bridge);
 	/* Events first: the reconciliation reports what it repairs as events. */
 	if (events_start(d, &err) < 0) {
 		log_warn("events: %s (no event stream)", err.msg);
@@ -550,6 +552,7 @@ int main(int argc, char **argv)
 		close(lfd);
 		unlink(d->socket_path);
 		slice_node_cleanup(d);	/* the pins just made, if no slice uses them */
+		node_nexthop_watch_stop();
 		bridge_close(d->bridge);
 		return 1;
 	}
@@ -561,6 +564,7 @@ int main(int argc, char **argv)
 #endif
 	r = server_run(d, lfd, &err);
 	http_stop();
+	node_nexthop_watch_stop();
 	if (reconciling)
 		pthread_join(reconcile_th, NULL);
 	if (r < 0) {

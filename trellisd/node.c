@@ -4,22 +4,31 @@
  *
  * See node.h.  Kernel devices are managed over rtnetlink with libnl; the
  * gretap probe creates and deletes a device, since a missing module shows only
- * as "operation not supported" when the kernel is asked for one.
+ * as "operation not supported" when the kernel is asked for one.  The next-hop
+ * watcher is a thread blocked in poll() on an rtnetlink route-group socket
+ * and an eventfd that stops it.
  */
 #define LOG_MODULE "node"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/ipgre.h>
 #include <netlink/route/link/vxlan.h>
+#include "bridge.h"
 #include "log.h"
 #include "node.h"
+#include "util.h"
 
 static struct nl_sock *nl_open(void)
 {
@@ -312,4 +321,101 @@ int node_netdev_set_up(const char *name, int up, struct trl_error *err)
 		return trl_error_set(err, TRL_EFAILED, "cannot set '%s' %s: %s", name, up ? "up" : "down",
 				     nl_geterror(r));
 	return 0;
+}
+
+/* --- tunnel next hops ---------------------------------------------------------- */
+
+static struct {
+	pthread_t th;
+	int route_fd;
+	int stop_fd;
+	struct bridge *b;
+	int running;
+} nhw = { .route_fd = -1, .stop_fd = -1 };
+
+/* Read everything queued on @fd; 1 if anything was, 0 if not. */
+static int drain(int fd)
+{
+	char buf[8192];
+	int any = 0;
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		any = 1;
+	return any;
+}
+
+static void nexthop_refresh(struct bridge *b)
+{
+	struct trl_error err = { 0 };
+	unsigned changed = 0;
+
+	if (bridge_nexthops_refresh(b, &changed, &err) < 0) {
+		log_warn("%s", err.msg);
+		return;
+	}
+	if (changed)
+		log_info("Route change: %u tunnel next hop%s updated", changed, changed == 1 ? "" : "s");
+}
+
+static void *nexthop_watch_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = nhw.route_fd, .events = POLLIN },
+				       { .fd = nhw.stop_fd, .events = POLLIN } };
+		int n = poll(p, 2, 60000);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (n > 0 && p[0].revents) {
+			/* A route change comes in bursts (a link going down takes
+			 * several routes): refresh once they have settled, at
+			 * most five times a second. */
+			do
+				drain(nhw.route_fd);
+			while (poll(&p[0], 1, 50) > 0 && !(p[0].revents & (POLLERR | POLLNVAL)));
+		}
+		nexthop_refresh(nhw.b);
+		poll(&p[1], 1, 150);
+	}
+	return NULL;
+}
+
+void node_nexthop_watch_start(struct bridge *b)
+{
+	if (!b || nhw.running)
+		return;
+	nhw.b = b;
+	/* The daemon's tunnels have IPv4 outer headers (slice-realize.c). */
+	nhw.route_fd = bridge_route_watch_open(AF_INET);
+	nhw.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (nhw.route_fd < 0 || nhw.stop_fd < 0 ||
+	    pthread_create(&nhw.th, NULL, nexthop_watch_main, NULL) != 0) {
+		log_warn("Tunnel next hops will not follow route changes: %s",
+			 strerror(nhw.route_fd < 0 ? -nhw.route_fd : errno));
+		if (nhw.route_fd >= 0)
+			close(nhw.route_fd);
+		if (nhw.stop_fd >= 0)
+			close(nhw.stop_fd);
+		nhw.route_fd = nhw.stop_fd = -1;
+		return;
+	}
+	nhw.running = 1;
+}
+
+void node_nexthop_watch_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!nhw.running)
+		return;
+	if (write(nhw.stop_fd, &one, sizeof(one)) < 0)
+		log_warn("Stop the next-hop watcher: %s", strerror(errno));
+	pthread_join(nhw.th, NULL);
+	close(nhw.route_fd);
+	close(nhw.stop_fd);
+	nhw.route_fd = nhw.stop_fd = -1;
+	nhw.running = 0;
 }

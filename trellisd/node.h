@@ -54,4 +54,18 @@ int node_netdev_set_mtu(const char *name, unsigned mtu, struct trl_error *err);
 /* Administrative state of @name; the peer of a veth loses its carrier while it is down. */
 int node_netdev_set_up(const char *name, int up, struct trl_error *err);
 
+struct bridge;
+/*
+ * Keep the tunnels' resolved substrate next hops (bridge_tunnel_attach)
+ * current: a thread listens for IPv4 route changes (the daemon's tunnels are
+ * IPv4 outside) and calls bridge_nexthops_refresh() (debounced, ~50 ms after
+ * the last change, at most ~5 times a second; also every 60 s as a safety
+ * net).  Neighbour changes need nothing: the kernel
+ * looks the next hop's neighbour entry up for every frame.  Best effort: a
+ * failure to start is logged and tunnels keep their next hops (stale ones
+ * are fixed on the next attach or restart).  Stop before bridge_close().
+ */
+void node_nexthop_watch_start(struct bridge *b);
+void node_nexthop_watch_stop(void);
+
 #endif

@@ -163,6 +163,7 @@ void slice_node_cleanup(struct daemon *d)
 	if (n == 0 && d->bridge) {
 		if (d->has_substrate && bridge_substrate_detach(d->bridge, d->sub.ifname, &e) < 0)
 			log_warn("%s", e.msg);
+		node_nexthop_watch_stop();	/* it holds d->bridge */
 		bridge_close(d->bridge);
 		d->bridge = NULL;
 		if (bridge_unpin(d->pin_dir, &e) < 0) {

@@ -25,6 +25,15 @@ teardown_file() {
 teardown() {
 	tb -q slice delete t7s >/dev/null 2>&1 || true
 	tb -q slice delete t7v >/dev/null 2>&1 || true
+	ip -n "$P-n1" route del 198.18.2.2/32 2>/dev/null || true
+	ip -n "$P-sw" addr del 198.18.1.254/24 dev "$P-w1" 2>/dev/null || true
+}
+
+# The substrate next hops (IPv4) in node I's tunnel entries, sorted and unique.
+tunnel_nhs() { # I
+	bpftool -j map dump pinned "/sys/fs/bpf/trellis/${P}n$1/fp_ports" |
+		jq -r '[.[].formatted.value | select((.flags / 2 | floor) % 2 == 1)
+			| .nh[0:4] | map(tostring) | join(".")] | unique | join(" ")'
 }
 
 ring_spec() { # name [tunnel]
@@ -131,6 +140,35 @@ route_via() { # router prefix
 	grep -q "10.0.12.2 > 10.0.12.1: ICMP echo reply" "$cap"
 	# the outer header: DF set, TTL 64 on the sender's side of the wire, GRE protocol
 	grep -q "ttl 64, id 0, offset 0, flags \[DF\], proto GRE (47)" "$cap"
+}
+
+@test "tunnel next hops: resolved at attach, and the daemon follows a substrate route change" {
+	command -v bpftool >/dev/null || skip "bpftool not installed"
+	tb -q slice create -f "$(ring_spec t7s)"
+	# n1's one tunnel (r1-r2, to node 2) goes through n1's default gateway
+	run tunnel_nhs 1
+	[ "$output" = "198.18.1.1" ]
+	# node 2 now through another gateway on the same wire: the daemon's route
+	# watcher rewrites the entry, and frames still get through
+	ip -n "$P-sw" addr add 198.18.1.254/24 dev "$P-w1"
+	ip -n "$P-n1" route add 198.18.2.2/32 via 198.18.1.254
+	for _ in $(seq 50); do
+		[ "$(tunnel_nhs 1)" = "198.18.1.254" ] && break
+		sleep 0.1
+	done
+	run tunnel_nhs 1
+	[ "$output" = "198.18.1.254" ]
+	tb slice exec t7s r1 -- ping -c 2 -i 0.2 -W 2 10.0.12.2 >/dev/null
+	ip -n "$P-n1" neigh show 198.18.1.254 dev eth0 | grep -Eq "REACHABLE|STALE|DELAY|PROBE"
+	grep -q "Route change: 1 tunnel next hop updated" "$(testbed_dir "$P")/n1/trellisd.log"
+	# and back when the route goes
+	ip -n "$P-n1" route del 198.18.2.2/32
+	for _ in $(seq 50); do
+		[ "$(tunnel_nhs 1)" = "198.18.1.1" ] && break
+		sleep 0.1
+	done
+	run tunnel_nhs 1
+	[ "$output" = "198.18.1.1" ]
 }
 
 @test "per-link counters: trellis slice stats, text and JSON" {

@@ -50,6 +50,7 @@
 #include "tap.h"
 #include "netutil.h"
 #include "bridge/bridge.h"
+#include "bridge/fastpath.h"
 #include "shaper/shaper.h"
 #include "log.h"
 #include "util.h"
@@ -340,7 +341,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/trellis-test-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(86);
+	plan(91);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: 4 veth pairs across 3 namespaces (%s)",
@@ -621,6 +622,56 @@ int main(void)
 		b = NULL;
 		r = bridge_unpin(old_dir, &err);
 		ok(r == 0 && stat(old_dir, &st) < 0, "unpin the migrated directory");
+		old_dir[0] = '\0';
+	}
+
+	/* fp_ports of a build before counter slots (40-byte values) is migrated */
+	snprintf(old_dir, sizeof(old_dir), "%s-v1", pin_dir);
+	{
+		unsigned char v[FP_PORT_V1_SIZE] = { 0 };
+		struct bpf_map_info info = {};
+		uint32_t k, ie = if_nametoindex("he"), iff = if_nametoindex("hf"), len = sizeof(info);
+		struct bridge_port_stats se, sf;
+		struct tu_port re, rf;
+		struct fp_port pe;
+		char path[160];
+		int mfd, pinned;
+
+		mkdir(old_dir, 0700);
+		mfd = bpf_map_create(BPF_MAP_TYPE_HASH, "fp_ports", 4, sizeof(v), 16, NULL);
+		k = ie;
+		memcpy(v, &iff, 4);
+		pinned = mfd >= 0 && bpf_map_update_elem(mfd, &k, v, 0) == 0;
+		k = iff;
+		memcpy(v, &ie, 4);
+		pinned = pinned && bpf_map_update_elem(mfd, &k, v, 0) == 0;
+		snprintf(path, sizeof(path), "%s/fp_ports", old_dir);
+		pinned = pinned && bpf_obj_pin(mfd, path) == 0;
+		ok(pinned, "a v1 fp_ports (40-byte entries) joining he and hf");
+		if (mfd >= 0)
+			close(mfd);
+		r = bridge_open(old_dir, &b, &err);
+		ok(r == 0, "bridge_open on it (%s)", r ? err.msg : "ok");
+		mfd = bpf_obj_get(path);
+		k = ie;
+		ok(mfd >= 0 && bpf_obj_get_info_by_fd(mfd, &info, &len) == 0 &&
+			   info.value_size == sizeof(struct fp_port) && map_entries_in(old_dir, "fp_ports") == 2 &&
+			   bpf_map_lookup_elem(mfd, &k, &pe) == 0 && pe.peer_ifindex == iff && pe.slot,
+		   "entries moved into a current fp_ports, with a counter slot (%u)", pe.slot);
+		if (mfd >= 0)
+			close(mfd);
+		m = 0;
+		if (tu_port_open(ns_r1, ns_host, "re", &re) == 0 && tu_port_open(ns_r2, ns_host, "rf", &rf) == 0)
+			m = send_frame(&re, &rf, 0);
+		ok(m && got_frame(&rf, m, 3000), "the migrated link forwards (new program attached)");
+		ok(bridge_port_stats(b, "he", &se, &err) == 0 && bridge_port_stats(b, "hf", &sf, &err) == 0 &&
+			   se.packets == 1 && se.rx_packets == 0 && sf.packets == 0 && sf.rx_packets == 1 &&
+			   sf.rx_bytes == 60,
+		   "counted once: he forwarded 1, hf handed 1 to its router (%llu %llu %llu %llu)",
+		   se.packets, se.rx_packets, sf.packets, sf.rx_packets);
+		bridge_close(b);
+		b = NULL;
+		r = bridge_unpin(old_dir, &err);
 		old_dir[0] = '\0';
 	}
 

@@ -50,6 +50,7 @@
 #include "tap.h"
 #include "netutil.h"
 #include "bridge/bridge.h"
+#include "bridge/fastpath.h"
 #include "log.h"
 #include "util.h"
 
@@ -624,6 +625,23 @@ static unsigned map_entries(const char *dir, const char *name)
 	return n;
 }
 
+/* Port entry of @dev (in the current namespace) in @dir's fp_ports. */
+static int port_entry(const char *dir, const char *dev, struct fp_port *port)
+{
+	char path[128];
+	uint32_t key = if_nametoindex(dev);
+	int fd, r;
+
+	memset(port, 0, sizeof(*port));
+	snprintf(path, sizeof(path), "%s/fp_ports", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || !key)
+		return -1;
+	r = bpf_map_lookup_elem(fd, &key, port);
+	close(fd);
+	return r;
+}
+
 /* Id of the program in our ingress filter on @dev in node @in, 0 if none. */
 static uint32_t filter_prog(int in, const char *dev)
 {
@@ -694,7 +712,7 @@ int main(void)
 	snprintf(pin_b, sizeof(pin_b), "/sys/fs/bpf/trellis-egre-b-%d", (int)getpid());
 	atexit(cleanup);
 
-	plan(147);
+	plan(153);
 
 	r = build_topology();
 	if (!ok(r == 0, "topology: nodes A and B on a veth wire, routers r1 r3 on A, r2 on B (%s)",
@@ -774,6 +792,43 @@ int main(void)
 	ok(r == 0, "B: tunnels h2, h3, h6 (%s)", r ? err.msg : "ok");
 	is_int(map_entries(pin_a, "fp_ports"), 3, "A: three port entries");
 	is_int(map_entries(pin_a, "fp_keys"), 3, "A: three key entries");
+	{
+		struct fp_port p1, p5;
+		struct in_addr gw;
+		unsigned changed = 0;
+
+		ok(port_entry(pin_a, "h1", &p1) == 0 && p1.nh_family == AF_INET &&
+			   !memcmp(p1.nh, &b4, 4) && port_entry(pin_a, "h5", &p5) == 0 &&
+			   p5.nh_family == AF_INET6 && !memcmp(p5.nh, &b6, 16),
+		   "A: next hops resolved at attach (on link: the remote nodes themselves)");
+		ok(p1.slot && p5.slot && p1.slot != p5.slot, "A: distinct counter slots (%u, %u)",
+		   p1.slot, p5.slot);
+		/* A route change: 192.0.2.2 now through a gateway on the wire. */
+		inet_pton(AF_INET, "192.0.2.9", &gw);
+		r = ip_cmd(NS_A, "route add 192.0.2.2/32 via 192.0.2.9 dev wa");
+		if (r == 0)
+			r = bridge_nexthops_refresh(ba, &changed, &err);
+		ok(r == 0 && changed == 2 && port_entry(pin_a, "h1", &p1) == 0 &&
+			   p1.nh_family == AF_INET && !memcmp(p1.nh, &gw, 4),
+		   "A: refresh after a route change moves both IPv4 tunnels to the gateway (%u)",
+		   changed);
+		r = ip_cmd(NS_A, "route del 192.0.2.2/32 via 192.0.2.9 dev wa");
+		if (r == 0)
+			r = bridge_nexthops_refresh(ba, &changed, &err);
+		ok(r == 0 && changed == 2 && port_entry(pin_a, "h1", &p1) == 0 &&
+			   !memcmp(p1.nh, &b4, 4),
+		   "A: and back once the route is gone (%u)", changed);
+		r = bridge_nexthops_refresh(ba, &changed, &err);
+		ok(r == 0 && changed == 0, "A: a refresh without a change rewrites nothing");
+		/* No route to the remote at all: the kernel routes (NULL params). */
+		r = ip_cmd(NS_A, "route add unreachable 192.0.2.2/32");
+		if (r == 0)
+			r = bridge_nexthops_refresh(ba, &changed, &err);
+		ok(r == 0 && port_entry(pin_a, "h1", &p1) == 0 && p1.nh_family == 0,
+		   "A: unresolvable remote: next hop cleared");
+		ip_cmd(NS_A, "route del unreachable 192.0.2.2/32");
+		bridge_nexthops_refresh(ba, NULL, &err);
+	}
 	pa = prog_id(pin_a, "fp_port_ingress");
 	pw = prog_id(pin_a, "fp_wire_ingress");
 	ok(pa && filter_prog(NS_A, "h1") == pa && filter_prog(NS_A, "h5") == pa,
