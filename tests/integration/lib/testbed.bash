@@ -110,6 +110,22 @@ testbed_down() {
 			done
 		fi
 		testbed_daemon_stop "$p" "$i"
+		# Routers a failed test left (their daemon gone, or it could not delete):
+		# stopped here, in the node's network namespace (LXC's command sockets
+		# are abstract sockets there), before their state directory goes.
+		local c
+		for c in "$dir/n$i/state/lxc"/*/; do
+			[ -f "$c/config" ] || continue
+			nsenter --net="/run/netns/$p-n$i" lxc-stop -P "$dir/n$i/state/lxc" -n "$(basename "$c")" -k \
+				>/dev/null 2>&1 || true
+		done
+		# ... and the node's cgroups they leave (v1 controllers and the v2 mount), deepest first
+		for c in /sys/fs/cgroup/*/trellis/"$(testbed_node_name "$p" "$i")" \
+			/sys/fs/cgroup/*/trellis.monitor/"$(testbed_node_name "$p" "$i")" \
+			/sys/fs/cgroup/trellis/"$(testbed_node_name "$p" "$i")" \
+			/sys/fs/cgroup/trellis.monitor/"$(testbed_node_name "$p" "$i")"; do
+			[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+		done
 		rm -rf "/sys/fs/bpf/trellis/$(testbed_node_name "$p" "$i")"
 		ip netns del "$p-n$i" 2>/dev/null || true
 	done
