@@ -41,7 +41,7 @@ const char cli_link_capture_help[] =
 	"what the kernel dropped because the reader did not keep up, go to stderr.\n"
 	"trellisd bounds every capture (trellisd(8), LIMITS).\n";
 
-enum { OPT_JSON = 0x100, OPT_SOCKET, OPT_END, OPT_SECONDS, OPT_PCAP };
+enum { OPT_JSON = CLI_OPTC_JSON, OPT_SOCKET = CLI_OPTC_SOCKET, OPT_END = CLI_OPTC_OWN, OPT_SECONDS, OPT_PCAP };
 
 static const struct option capture_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -351,19 +351,13 @@ int cli_link_capture(struct cli *cli, const struct cli_cmd *cmd, int argc, char 
 
 		if (c == -1)
 			break;
-		switch (c) {
-		case 'h':
-			cli_cmd_help(cmd);
+		switch (cli_common_opt(cli, cmd, c, optarg)) {
+		case -1:
 			return 0;
-		case 'q':
-			cli->quiet = 1;
-			break;
-		case OPT_JSON:
-			cli->json = 1;
-			break;
-		case OPT_SOCKET:
-			cli->socket = optarg;
-			break;
+		case 1:
+			continue;
+		}
+		switch (c) {
 		case OPT_END:
 			end = optarg;
 			break;

@@ -142,6 +142,13 @@ struct cli_args {
 	int nrest;
 };
 
+/* getopt_long codes of the options every verb's parser takes beside -h and -q;
+ * a parser's own long-only options start at CLI_OPTC_OWN. */
+enum { CLI_OPTC_JSON = 0x100, CLI_OPTC_SOCKET, CLI_OPTC_OWN };
+/* -h, -q, --json and --socket, the same in every verb's parser: 1 taken, 0
+ * not one of them, -1 the help was printed (the parser stops, status 0). */
+int cli_common_opt(struct cli *cli, const struct cli_cmd *cmd, int c, const char *arg);
+
 /*
  * Parse a verb's arguments (argv[0] is the verb).  Options may appear anywhere
  * among the operands; "--" ends them.  Sets the print mode.  Returns 1 to run

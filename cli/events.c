@@ -85,8 +85,8 @@ int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 {
 	static const struct option opts[] = {
 		{ "slice", required_argument, NULL, 's' }, { "since", required_argument, NULL, 'S' },
-		{ "follow", no_argument, NULL, 'f' },	   { "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },	   { "socket", required_argument, NULL, 'k' },
+		{ "follow", no_argument, NULL, 'f' },	   { "json", no_argument, NULL, CLI_OPTC_JSON },
+		{ "quiet", no_argument, NULL, 'q' },	   { "socket", required_argument, NULL, CLI_OPTC_SOCKET },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	const char *slice = NULL;
@@ -98,6 +98,12 @@ int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+fhq", opts, NULL)) != -1) {
+		switch (cli_common_opt(cli, cmd, c, optarg)) {
+		case -1:
+			return 0;
+		case 1:
+			continue;
+		}
 		switch (c) {
 		case 's':
 			if (!names_valid(optarg)) {
@@ -117,25 +123,14 @@ int cli_events_run(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 		case 'f':
 			follow = 1;
 			break;
-		case 'j':
-			cli->json = 1;
-			print_init(PRINT_MODE_JSON, stdout);
-			break;
-		case 'q':
-			cli->quiet = 1;
-			break;
-		case 'k':
-			cli->socket = optarg;
-			break;
-		case 'h':
-			cli_cmd_help(cmd);
-			return 0;
 		default:
 			fprintf(stderr, "trellis: events: unknown option or missing argument '%s'\n%s", argv[optind - 1],
 				usage);
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (cli->json)
+		print_init(PRINT_MODE_JSON, stdout);
 	if (optind < argc) {
 		fprintf(stderr, "trellis: events: unexpected argument '%s'\n%s", argv[optind], usage);
 		return CLI_EXIT_USAGE;

@@ -29,9 +29,9 @@
 #include "views.h"
 
 enum {
-	VOPT_JSON = 0x100,
-	VOPT_SOCKET,
-	VOPT_FORMAT,
+	VOPT_JSON = CLI_OPTC_JSON,
+	VOPT_SOCKET = CLI_OPTC_SOCKET,
+	VOPT_FORMAT = CLI_OPTC_OWN,
 	VOPT_STATS,
 };
 
@@ -55,19 +55,13 @@ int view_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char *
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hqo:", view_options, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			cli_cmd_help(cmd);
+		switch (cli_common_opt(cli, cmd, c, optarg)) {
+		case -1:
 			return 0;
-		case 'q':
-			cli->quiet = 1;
-			break;
-		case VOPT_JSON:
-			cli->json = 1;
-			break;
-		case VOPT_SOCKET:
-			cli->socket = optarg;
-			break;
+		case 1:
+			continue;
+		}
+		switch (c) {
 		case VOPT_FORMAT:
 			if (!(va->accept & VIEW_OPT_FORMAT))
 				goto not_here;

@@ -25,9 +25,9 @@
 #include "util.h"
 
 enum {
-	OPT_JSON = 0x100,
-	OPT_SOCKET,
-	OPT_SHELL,
+	OPT_JSON = CLI_OPTC_JSON,
+	OPT_SOCKET = CLI_OPTC_SOCKET,
+	OPT_SHELL = CLI_OPTC_OWN,
 	OPT_VERSION,
 	OPT_NODE,
 	OPT_NODES,
@@ -514,6 +514,25 @@ static const char *long_name(int val)
 	return "?";
 }
 
+int cli_common_opt(struct cli *cli, const struct cli_cmd *cmd, int c, const char *arg)
+{
+	switch (c) {
+	case 'h':
+		cli_cmd_help(cmd);
+		return -1;
+	case 'q':
+		cli->quiet = 1;
+		return 1;
+	case CLI_OPTC_JSON:
+		cli->json = 1;
+		return 1;
+	case CLI_OPTC_SOCKET:
+		cli->socket = arg;
+		return 1;
+	}
+	return 0;
+}
+
 int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
 		   struct cli_args *a, int *status)
 {
@@ -551,19 +570,13 @@ int cli_args_parse(struct cli *cli, const struct cli_cmd *cmd, int argc, char **
 			a->operands[a->noperands++] = argv[optind++];
 			continue;
 		}
-		switch (c) {
-		case 'h':
-			cli_cmd_help(cmd);
+		switch (cli_common_opt(cli, cmd, c, optarg)) {
+		case -1:
 			return 0;
-		case 'q':
-			cli->quiet = 1;
-			break;
-		case OPT_JSON:
-			cli->json = 1;
-			break;
-		case OPT_SOCKET:
-			cli->socket = optarg;
-			break;
+		case 1:
+			continue;
+		}
+		switch (c) {
 		case 'f':
 			if (!(a->accept & CLI_OPT_FILE))
 				goto not_here;
