@@ -59,25 +59,6 @@ EOS
 	echo "$f"
 }
 
-pair_spec() { # name nodeA nodeB
-	local f
-	f="$(testbed_dir "$P")/$1.yaml"
-	cat >"$f" <<EOS
-slice: $1
-routers:
-  a:
-    node: ${P}n$2
-    template: plain
-  b:
-    node: ${P}n$3
-    template: plain
-links:
-  - endpoints: [a:eth1, b:eth1]
-    ipv4: [10.9.0.1/24, 10.9.0.2/24]
-EOS
-	echo "$f"
-}
-
 # Link keys a node uses for slice $2.
 node_keys() { testbed_trellis "$P" "$1" --json slice show "$2" | jq -r '.links[] | select(.kind != "local" and .kind != "remote") | .key'; }
 

@@ -28,24 +28,7 @@ teardown() {
 	tb -q slice delete "$S" >/dev/null 2>&1 || true
 }
 
-# The base: r1 on node 1, r2 on node 2 (FRR, OSPF), one cross-node link;
-# r1's OSPF cost on eth1 is $2.  $3: more routers, $4: more links (YAML), $5:
-# more interfaces of r2.
-spec() { # FILE COST [routers] [links] [r2 interfaces]
-	{
-		printf 'slice: %s\nrouters:\n' "$S"
-		ospf_router r1 "${P}n1" 1 eth1
-		printf '       ip ospf cost %s\n' "$2"
-		# shellcheck disable=SC2086 # $5: more interfaces, or none
-		ospf_router r2 "${P}n2" 2 eth1 ${5:-}
-		if [ -n "${3:-}" ]; then printf '%s\n' "$3"; fi
-		printf 'links:\n  - endpoints: [r1:eth1, r2:eth1]\n    ipv4: [10.0.12.1/24, 10.0.12.2/24]\n'
-		if [ -n "${4:-}" ]; then printf '%s\n' "$4"; fi
-	} >"$1"
-}
-
-R3="$(printf '  r3:\n    node: %sn3\n    template: plain\n' "$P")"
-L23="$(printf '  - endpoints: [r2:eth2, r3:eth1]\n    ipv4: [10.0.23.2/24, 10.0.23.3/24]\n')"
+source "$BATS_TEST_DIRNAME/lib/apply-spec.bash"
 
 dir() { testbed_dir "$P"; }
 pid_of() { tb --json slice show "$S" | jq -r "[.nodes[].routers[] | select(.name == \"$1\") | .pid // empty][0]"; }

@@ -48,6 +48,27 @@ testbed_up() {
 	done
 }
 
+# A two-router slice NAME of plain routers, a on node A and b on node B, one
+# link between them (10.9.0.1-2/24), written beside the testbed: its path.
+pair_spec() { # NAME A B
+	local f
+	f="$(testbed_dir "$P")/$1.yaml"
+	cat >"$f" <<EOS
+slice: $1
+routers:
+  a:
+    node: ${P}n$2
+    template: plain
+  b:
+    node: ${P}n$3
+    template: plain
+links:
+  - endpoints: [a:eth1, b:eth1]
+    ipv4: [10.9.0.1/24, 10.9.0.2/24]
+EOS
+	echo "$f"
+}
+
 testbed_node_addr() { echo "198.18.$2.2"; }
 testbed_node_name() { echo "${1}n$2"; }
 testbed_sock() { echo "$(testbed_dir "$1")/n$2/trellisd.sock"; }
