@@ -317,6 +317,16 @@ static int flush_some(struct cap *c)
 	return 0;
 }
 
+/* The reader went away: because its client did (killed: its connection
+ * closes too, a moment later at most), or on its own (a closed pipe, the
+ * client still there). */
+static const char *reader_gone(struct op_ctx *oc)
+{
+	struct pollfd p = { .fd = oc->conn_fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 50) > 0 && p.revents ? "client" : "reader";
+}
+
 /* The capture loop; returns why it ended. */
 static const char *capture_run(struct op_ctx *oc, struct cap *c, int pidfd, uint64_t deadline)
 {
@@ -331,7 +341,7 @@ static const char *capture_run(struct op_ctx *oc, struct cap *c, int pidfd, uint
 		while (c->packets < c->limit && CAPTURE_OUT_SIZE - c->len >= CAPTURE_BLOCK_SIZE && block_ready(c))
 			block_take(c);
 		if (flush_some(c) < 0)
-			return "reader";
+			return reader_gone(oc);
 		if (c->packets >= c->limit)
 			return "count";
 		now = now_ms();
@@ -351,7 +361,7 @@ static const char *capture_run(struct op_ctx *oc, struct cap *c, int pidfd, uint
 		if (pfd[3].revents)
 			return "router";
 		if (pfd[1].revents & (POLLERR | POLLHUP))
-			return "reader";
+			return reader_gone(oc);
 		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 			return "interface";
 	}
